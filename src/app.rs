@@ -1,0 +1,515 @@
+//! The application services: each user-facing operation once, shared by the REST API and the
+//! web UI. Raw input is parsed into domain types here (the edge), access is checked here, and
+//! every committed change is announced to live subscribers.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use jiff::{SignedDuration, Timestamp};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::domain::access::{Actor, UserRole, check_password, parse_username};
+use crate::domain::incident::{
+    Declaration, Incident, NoteText, Patch, RoleKind, ServiceRef, Severity, Status, Summary, Title, UserRef,
+};
+use crate::domain::{FieldError, RuleError, bounded_text};
+use crate::store::{
+    IdempotencyKey, IncidentFilter, IncidentPage, Inserted, ServiceRecord, Store, StoreError, TimelineEntry,
+    UserRecord,
+};
+
+/// How long a web session lasts without signing in again.
+pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
+const SETUP_TOKEN_SETTING: &str = "setup_token_hash";
+
+/// Why an operation was refused; the HTTP layer maps each variant to one status code.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the Idempotency-Key was already used for a different request")]
+    IdempotencyMismatch,
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl From<RuleError> for AppError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::Invalid(f) => Self::Invalid(f),
+            RuleError::Conflict(m) => Self::Conflict(m),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound("incident"),
+            StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Rule(r) => r.into(),
+            StoreError::IdempotencyMismatch => Self::IdempotencyMismatch,
+            StoreError::Corrupt(_) | StoreError::Db(_) => Self::Internal(e.into()),
+        }
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+/// Raw fields of a declaration, as they arrive from a form or a JSON body.
+#[derive(Debug, Clone, Default)]
+pub struct DeclareInput {
+    pub title: String,
+    pub summary: Option<String>,
+    pub severity: String,
+    pub incident_type: Option<String>,
+    pub private: bool,
+    pub services: Vec<String>,
+}
+
+/// Raw fields of an incident update; `None` leaves a field unchanged.
+#[derive(Debug, Clone, Default)]
+pub struct PatchInput {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub severity: Option<String>,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub role: String,
+}
+
+/// Sent to live subscribers after a change to an incident is committed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentChanged {
+    pub incident_id: i64,
+}
+
+/// A full incident as a reader sees it, with the roles its severity still needs.
+#[derive(Debug, Clone)]
+pub struct IncidentView {
+    pub incident: Incident,
+    pub unfilled_roles: Vec<RoleKind>,
+}
+
+pub struct Aplomb {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    changes: broadcast::Sender<IncidentChanged>,
+}
+
+impl Aplomb {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        Self {
+            store,
+            clock,
+            settings,
+            changes,
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<IncidentChanged> {
+        self.changes.subscribe()
+    }
+
+    fn announce(&self, incident_id: i64) {
+        // No subscribers is normal; nothing is lost, the timeline is in the database.
+        let _ = self.changes.send(IncidentChanged { incident_id });
+    }
+
+    // ----- users, tokens, sessions -----
+
+    /// Prepares an empty database for its first administrator. With `admin_token`, creates the
+    /// `admin` user holding that API token; otherwise returns a one-time setup token to print.
+    pub async fn bootstrap(&self, admin_token: Option<&str>) -> anyhow::Result<Option<String>> {
+        if self.store.user_count().await? > 0 {
+            return Ok(None);
+        }
+        if let Some(token) = admin_token {
+            let admin = self
+                .store
+                .insert_user("admin", "Administrator", None, UserRole::Admin, self.now())
+                .await?;
+            self.store
+                .insert_token(admin.id, &hash_token(token), "APLOMB_ADMIN_TOKEN", self.now())
+                .await?;
+            return Ok(None);
+        }
+        let setup = new_secret();
+        self.store.set_setting(SETUP_TOKEN_SETTING, &hash_token(&setup)).await?;
+        Ok(Some(setup))
+    }
+
+    pub async fn needs_setup(&self) -> AppResult<bool> {
+        Ok(self.store.user_count().await? == 0)
+    }
+
+    /// Creates the first administrator with the setup token printed at start-up.
+    pub async fn complete_setup(&self, setup_token: &str, username: &str, password: &str) -> AppResult<UserRecord> {
+        let expected = self.store.setting(SETUP_TOKEN_SETTING).await?;
+        if !self.needs_setup().await? || expected.as_deref() != Some(hash_token(setup_token.trim()).as_str()) {
+            return Err(AppError::Invalid(FieldError::new(
+                "setup_token",
+                "does not match the token in the server log",
+            )));
+        }
+        let user = self
+            .insert_user(NewUser {
+                username: username.to_string(),
+                display_name: None,
+                password: Some(password.to_string()),
+                role: "admin".into(),
+            })
+            .await?;
+        self.store.delete_setting(SETUP_TOKEN_SETTING).await?;
+        Ok(user)
+    }
+
+    pub async fn actor_for_token(&self, token: &str) -> AppResult<Option<Actor>> {
+        Ok(self.store.actor_by_token(&hash_token(token)).await?)
+    }
+
+    /// Checks a password and opens a web session: returns (session token, CSRF token).
+    pub async fn login(&self, username: &str, password: &str) -> AppResult<(String, String, Actor)> {
+        let refused = || AppError::Invalid(FieldError::new("password", "unknown user or wrong password"));
+        let user = self
+            .store
+            .user_by_username(username.trim())
+            .await?
+            .ok_or_else(refused)?;
+        let hash = user.password_hash.as_deref().ok_or_else(refused)?;
+        if !verify_password(password, hash) {
+            return Err(refused());
+        }
+        let session = new_secret();
+        let csrf = new_secret();
+        self.store
+            .insert_session(&hash_token(&session), user.id, &csrf, self.now() + SESSION_TTL)
+            .await?;
+        Ok((session, csrf, user.actor()))
+    }
+
+    pub async fn session(&self, session_token: &str) -> AppResult<Option<(Actor, String)>> {
+        Ok(self.store.session(&hash_token(session_token), self.now()).await?)
+    }
+
+    pub async fn logout(&self, session_token: &str) -> AppResult<()> {
+        Ok(self.store.delete_session(&hash_token(session_token)).await?)
+    }
+
+    pub async fn create_user(&self, actor: &Actor, new: NewUser) -> AppResult<UserRecord> {
+        require_admin(actor)?;
+        self.insert_user(new).await
+    }
+
+    async fn insert_user(&self, new: NewUser) -> AppResult<UserRecord> {
+        let username = parse_username(&new.username)?;
+        let role: UserRole = new.role.parse()?;
+        let display_name = match new.display_name.as_deref() {
+            Some(name) => bounded_text("display_name", name, 1, 100)?,
+            None => username.clone(),
+        };
+        let hash = match new.password.as_deref() {
+            Some(password) => {
+                check_password(password)?;
+                Some(hash_password(password)?)
+            }
+            None => None,
+        };
+        Ok(self
+            .store
+            .insert_user(&username, &display_name, hash.as_deref(), role, self.now())
+            .await?)
+    }
+
+    pub async fn list_users(&self, actor: &Actor) -> AppResult<Vec<UserRecord>> {
+        require_admin(actor)?;
+        Ok(self.store.list_users().await?)
+    }
+
+    /// Issues an API token for `username`: admins for anyone, others for themselves.
+    pub async fn create_token(&self, actor: &Actor, username: &str, name: &str) -> AppResult<String> {
+        if !actor.is_admin() && actor.username != username {
+            return Err(AppError::Forbidden("only admins create tokens for other users".into()));
+        }
+        let name = bounded_text("name", name, 1, 100)?;
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let token = format!("apl_{}", new_secret());
+        self.store.insert_token(user.id, &hash_token(&token), &name, self.now()).await?;
+        Ok(token)
+    }
+
+    async fn user_ref(&self, field: &'static str, username: &str) -> AppResult<UserRef> {
+        let user = self
+            .store
+            .user_by_username(username.trim())
+            .await?
+            .ok_or_else(|| FieldError::new(field, format!("no user named {:?}", username.trim())))?;
+        Ok(UserRef {
+            id: user.id,
+            username: user.username,
+        })
+    }
+
+    // ----- service catalog -----
+
+    pub async fn create_service(
+        &self,
+        actor: &Actor,
+        name: &str,
+        description: &str,
+        owner_team: &str,
+    ) -> AppResult<ServiceRecord> {
+        require_admin(actor)?;
+        let name = bounded_text("name", name, 1, 100)?;
+        let description = bounded_text("description", description, 0, 2000)?;
+        let owner_team = bounded_text("owner_team", owner_team, 0, 100)?;
+        Ok(self
+            .store
+            .insert_service(&name, &description, &owner_team, self.now())
+            .await?)
+    }
+
+    pub async fn list_services(&self) -> AppResult<Vec<ServiceRecord>> {
+        Ok(self.store.list_services().await?)
+    }
+
+    // ----- incidents -----
+
+    /// Declares an incident. Returns it and whether this was a replay of an earlier request
+    /// with the same idempotency key.
+    pub async fn declare(
+        &self,
+        actor: &Actor,
+        input: DeclareInput,
+        idempotency: Option<IdempotencyKey>,
+    ) -> AppResult<(IncidentView, bool)> {
+        require_responder(actor)?;
+        let declaration = self.parse_declaration(input).await?;
+        let declared_by = UserRef {
+            id: actor.id,
+            username: actor.username.clone(),
+        };
+        let (incident, entry) = Incident::declare(declaration, declared_by, self.now());
+        let outcome = self.store.insert_incident(&incident, &entry, idempotency.as_ref()).await?;
+        let (id, replayed) = match outcome {
+            Inserted::Created(id) => (id, false),
+            Inserted::Replayed(id) => (id, true),
+        };
+        if !replayed {
+            self.announce(id);
+        }
+        Ok((self.incident(actor, id).await?, replayed))
+    }
+
+    async fn parse_declaration(&self, input: DeclareInput) -> AppResult<Declaration> {
+        let title = Title::parse(&input.title)?;
+        let summary = Summary::parse(input.summary.as_deref().unwrap_or(""))?;
+        let severity: Severity = input.severity.parse()?;
+        let types = &self.settings.incident_types;
+        let incident_type = match input.incident_type.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => types.parse(t)?,
+            _ => types.fallback().to_string(),
+        };
+        let catalog = self.store.list_services().await?;
+        let mut services = Vec::new();
+        for name in input.services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            let found = catalog
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| FieldError::new("services", format!("no service named {name:?}")))?;
+            if !services.iter().any(|s: &ServiceRef| s.id == found.id) {
+                services.push(ServiceRef {
+                    id: found.id,
+                    name: found.name.clone(),
+                });
+            }
+        }
+        Ok(Declaration {
+            title,
+            summary,
+            severity,
+            incident_type,
+            private: input.private,
+            services,
+        })
+    }
+
+    /// The incident, if `actor` may see it. A private incident is "not found" to outsiders,
+    /// so its existence does not leak.
+    pub async fn incident(&self, actor: &Actor, id: i64) -> AppResult<IncidentView> {
+        let incident = self.store.incident(id).await?.ok_or(AppError::NotFound("incident"))?;
+        if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
+            return Err(AppError::NotFound("incident"));
+        }
+        Ok(self.view(incident))
+    }
+
+    fn view(&self, incident: Incident) -> IncidentView {
+        IncidentView {
+            unfilled_roles: incident.unfilled_roles(&self.settings.role_policy),
+            incident,
+        }
+    }
+
+    pub async fn can_view(&self, actor: &Actor, id: i64) -> AppResult<bool> {
+        match self.incident(actor, id).await {
+            Ok(_) => Ok(true),
+            Err(AppError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn list(&self, actor: &Actor, filter: &IncidentFilter) -> AppResult<IncidentPage> {
+        Ok(self.store.list_incidents(filter, actor).await?)
+    }
+
+    pub async fn timeline(&self, actor: &Actor, id: i64, after: Option<i64>) -> AppResult<Vec<TimelineEntry>> {
+        self.incident(actor, id).await?;
+        Ok(self.store.timeline(id, after).await?)
+    }
+
+    pub async fn update(&self, actor: &Actor, id: i64, input: PatchInput) -> AppResult<IncidentView> {
+        let patch = Patch {
+            title: input.title.as_deref().map(Title::parse).transpose()?,
+            summary: input.summary.as_deref().map(Summary::parse).transpose()?,
+            severity: input.severity.as_deref().map(str::parse).transpose()?,
+            status: input.status.as_deref().map(str::parse::<Status>).transpose()?,
+            reason: input.reason,
+        };
+        let now = self.now();
+        Ok(self.change(actor, id, |incident| Ok(incident.apply(patch, now)?)).await?.0)
+    }
+
+    pub async fn assign_role(&self, actor: &Actor, id: i64, role: &str, username: &str) -> AppResult<IncidentView> {
+        let role: RoleKind = role.parse()?;
+        let user = self.user_ref("user", username).await?;
+        let now = self.now();
+        Ok(self.change(actor, id, |incident| Ok(incident.assign(role, user, now))).await?.0)
+    }
+
+    /// Posts a note and returns its timeline entry.
+    pub async fn add_note(&self, actor: &Actor, id: i64, text: &str) -> AppResult<TimelineEntry> {
+        let text = NoteText::parse(text)?;
+        let author = UserRef {
+            id: actor.id,
+            username: actor.username.clone(),
+        };
+        let now = self.now();
+        let (_, written) = self.change(actor, id, |incident| Ok(incident.note(&author, text, now))).await?;
+        written
+            .into_iter()
+            .rfind(|e| e.data.kind() == "note")
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a note was committed without its entry")))
+    }
+
+    pub async fn add_participant(&self, actor: &Actor, id: i64, username: &str) -> AppResult<IncidentView> {
+        let user = self.user_ref("user", username).await?;
+        let now = self.now();
+        Ok(self
+            .change(actor, id, |incident| Ok(vec![incident.add_participant(&user, now)?]))
+            .await?
+            .0)
+    }
+
+    /// Runs one domain change under the store's row lock, after checking the actor may act on
+    /// this incident as it is at that moment.
+    async fn change<F>(&self, actor: &Actor, id: i64, change: F) -> AppResult<(IncidentView, Vec<TimelineEntry>)>
+    where
+        F: FnOnce(&mut Incident) -> Result<Vec<crate::domain::timeline::EntryData>, StoreError>,
+    {
+        require_responder(actor)?;
+        let result = self
+            .store
+            .modify_incident(id, actor.id, self.now(), |incident| {
+                if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
+                    return Err(StoreError::NotFound);
+                }
+                change(incident)
+            })
+            .await;
+        let (incident, mut written) = result?;
+        if !written.is_empty() {
+            self.announce(id);
+        }
+        for entry in &mut written {
+            entry.actor = Some(actor.username.clone());
+        }
+        Ok((self.view(incident), written))
+    }
+}
+
+fn require_admin(actor: &Actor) -> AppResult<()> {
+    if actor.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("this needs the admin role".into()))
+    }
+}
+
+fn require_responder(actor: &Actor) -> AppResult<()> {
+    if actor.can_act() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("viewers cannot change incidents".into()))
+    }
+}
+
+/// A random 256-bit secret, hex encoded.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex(&bytes)
+}
+
+/// Tokens are stored only as their SHA-256: a leaked database does not leak credentials.
+pub fn hash_token(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hash_password(password: &str) -> AppResult<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing a password: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}

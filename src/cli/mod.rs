@@ -1,0 +1,463 @@
+//! The CLI client: every command is one or two calls to the REST API.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// Where the server is and who we are.
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// Base URL of the aplomb server.
+    #[arg(long, env = "APLOMB_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    pub url: String,
+    /// API token (create one with `aplomb token create` or in the API).
+    #[arg(long, env = "APLOMB_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Declare an incident and print its id.
+    Declare {
+        #[arg(long)]
+        title: String,
+        /// SEV1 (most severe) to SEV4.
+        #[arg(long)]
+        severity: String,
+        /// Incident type, e.g. outage, degradation, security.
+        #[arg(long = "type")]
+        incident_type: Option<String>,
+        #[arg(long)]
+        summary: Option<String>,
+        /// Affected service (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Visible only to participants and admins.
+        #[arg(long)]
+        private: bool,
+    },
+    /// List incidents, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        severity: Option<String>,
+        /// Only unresolved incidents.
+        #[arg(long)]
+        active: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show an incident with its roles and timeline.
+    Show { id: i64 },
+    /// Post a note to the timeline.
+    Note { id: i64, text: String },
+    /// Move an incident to a status.
+    Status {
+        id: i64,
+        status: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Change an incident's severity.
+    Severity { id: i64, severity: String },
+    /// Give a role (incident_lead, communications_lead, scribe) to a user.
+    Role { id: i64, role: String, user: String },
+    /// Resolve an incident.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (admins only).
+    Create {
+        username: String,
+        #[arg(long, default_value = "responder")]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Password for the web UI; read from APLOMB_NEW_PASSWORD when not given.
+        #[arg(long, env = "APLOMB_NEW_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List users (admins only).
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it.
+    Create {
+        username: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceCommand {
+    /// Add a service to the catalog (admins only).
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value = "")]
+        owner_team: String,
+    },
+    /// List the service catalog.
+    List,
+}
+
+/// What went wrong, and the exit code that says so.
+#[derive(Debug)]
+pub enum CliError {
+    /// The server could not be reached.
+    Connection(String),
+    /// The server answered with an error.
+    Api { status: StatusCode, message: String },
+    Usage(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Self::Api { .. } => ExitCode::from(1),
+            Self::Usage(_) => ExitCode::from(2),
+            Self::Connection(_) => ExitCode::from(3),
+        }
+    }
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connection(m) | Self::Usage(m) => f.write_str(m),
+            Self::Api { status, message } => write!(f, "{message} (HTTP {})", status.as_u16()),
+        }
+    }
+}
+
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    http: reqwest::Client,
+    pub json: bool,
+}
+
+impl Client {
+    pub fn new(conn: &Connection) -> Self {
+        Self {
+            base: conn.url.trim_end_matches('/').to_string(),
+            token: conn.token.clone(),
+            http: reqwest::Client::new(),
+            json: conn.json,
+        }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+        let token = self.token.as_deref().ok_or_else(|| {
+            CliError::Usage("no API token: pass --token or set APLOMB_TOKEN".into())
+        })?;
+        let url = format!("{}/api/v1{path}", self.base);
+        let mut request = self.http.request(method, &url).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CliError::Connection(format!("cannot reach aplomb at {}: {}", self.base, root_cause(&e))))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| CliError::Connection(format!("reading the answer from {}: {e}", self.base)))?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value["error"]["message"]
+            .as_str()
+            .map(String::from)
+            .unwrap_or_else(|| format!("unexpected answer: {value}"));
+        Err(CliError::Api { status, message })
+    }
+
+    /// Prints `value` as JSON in `--json` mode, otherwise as `human` renders it.
+    fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+        } else {
+            print!("{}", human(value));
+        }
+    }
+
+    pub async fn incident(&self, command: IncidentCommand) -> Result<(), CliError> {
+        match command {
+            IncidentCommand::Declare {
+                title,
+                severity,
+                incident_type,
+                summary,
+                services,
+                private,
+            } => {
+                let body = json!({"title": title, "severity": severity, "type": incident_type,
+                                  "summary": summary, "services": services, "private": private});
+                let created = self.call(Method::POST, "/incidents", Some(body)).await?;
+                self.print(&created, |v| format!("{}\n", v["id"]));
+            }
+            IncidentCommand::List {
+                status,
+                severity,
+                active,
+                limit,
+            } => {
+                let mut query = format!("?limit={limit}&active={active}");
+                if let Some(s) = status {
+                    query.push_str(&format!("&status={s}"));
+                }
+                if let Some(s) = severity {
+                    query.push_str(&format!("&severity={s}"));
+                }
+                let page = self.call(Method::GET, &format!("/incidents{query}"), None).await?;
+                self.print(&page, incident_table);
+            }
+            IncidentCommand::Show { id } => {
+                let incident = self.call(Method::GET, &format!("/incidents/{id}"), None).await?;
+                let timeline = self.call(Method::GET, &format!("/incidents/{id}/timeline"), None).await?;
+                let both = json!({"incident": incident, "timeline": timeline});
+                self.print(&both, |v| show_incident(&v["incident"], &v["timeline"]));
+            }
+            IncidentCommand::Note { id, text } => {
+                let entry = self
+                    .call(Method::POST, &format!("/incidents/{id}/timeline"), Some(json!({"text": text})))
+                    .await?;
+                self.print(&entry, |v| format!("note {} added to incident {id}\n", v["id"]));
+            }
+            IncidentCommand::Status { id, status, reason } => {
+                self.patch(id, json!({"status": status, "reason": reason})).await?;
+            }
+            IncidentCommand::Severity { id, severity } => {
+                self.patch(id, json!({"severity": severity})).await?;
+            }
+            IncidentCommand::Resolve { id, reason } => {
+                self.patch(id, json!({"status": "resolved", "reason": reason})).await?;
+            }
+            IncidentCommand::Role { id, role, user } => {
+                let updated = self
+                    .call(Method::PUT, &format!("/incidents/{id}/roles/{role}"), Some(json!({"user": user})))
+                    .await?;
+                self.print(&updated, |v| format!("incident {id}: {user} is {role}\n{}", roles_line(v)));
+            }
+        }
+        Ok(())
+    }
+
+    async fn patch(&self, id: i64, body: Value) -> Result<(), CliError> {
+        let updated = self.call(Method::PATCH, &format!("/incidents/{id}"), Some(body)).await?;
+        self.print(&updated, |v| {
+            format!(
+                "incident {id} is {} ({})\n",
+                v["status"].as_str().unwrap_or("?"),
+                v["severity"].as_str().unwrap_or("?")
+            )
+        });
+        Ok(())
+    }
+
+    pub async fn user(&self, command: UserCommand) -> Result<(), CliError> {
+        match command {
+            UserCommand::Create {
+                username,
+                role,
+                name,
+                password,
+            } => {
+                let body = json!({"username": username, "role": role, "display_name": name, "password": password});
+                let user = self.call(Method::POST, "/users", Some(body)).await?;
+                self.print(&user, |v| format!("created {} ({})\n", v["username"].as_str().unwrap_or("?"), role));
+            }
+            UserCommand::List => {
+                let users = self.call(Method::GET, "/users", None).await?;
+                self.print(&users, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|u| vec![text(&u["username"]), text(&u["role"]), text(&u["display_name"])])
+                        .collect();
+                    table(&["USERNAME", "ROLE", "NAME"], &rows)
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn token(&self, command: TokenCommand) -> Result<(), CliError> {
+        let TokenCommand::Create { username, name } = command;
+        let token = self
+            .call(Method::POST, &format!("/users/{username}/tokens"), Some(json!({"name": name})))
+            .await?;
+        self.print(&token, |v| format!("{}\n", text(&v["token"])));
+        Ok(())
+    }
+
+    pub async fn service(&self, command: ServiceCommand) -> Result<(), CliError> {
+        match command {
+            ServiceCommand::Create {
+                name,
+                description,
+                owner_team,
+            } => {
+                let body = json!({"name": name, "description": description, "owner_team": owner_team});
+                let service = self.call(Method::POST, "/services", Some(body)).await?;
+                self.print(&service, |v| format!("service {} created\n", text(&v["name"])));
+            }
+            ServiceCommand::List => {
+                let services = self.call(Method::GET, "/services", None).await?;
+                self.print(&services, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| vec![text(&s["name"]), text(&s["owner_team"]), text(&s["description"])])
+                        .collect();
+                    table(&["NAME", "OWNER", "DESCRIPTION"], &rows)
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Left-aligned columns, two spaces apart.
+fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
+        let padded: Vec<String> = cells
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", padded.join("  ").trim_end());
+    };
+    line(&mut out, &mut headers.iter().copied());
+    for row in rows {
+        line(&mut out, &mut row.iter().map(String::as_str));
+    }
+    out
+}
+
+fn incident_table(page: &Value) -> String {
+    let rows: Vec<Vec<String>> = page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            vec![
+                text(&i["id"]),
+                text(&i["severity"]),
+                text(&i["status"]),
+                text(&i["incident_lead"]),
+                text(&i["title"]),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no incidents\n".into();
+    }
+    table(&["ID", "SEV", "STATUS", "LEAD", "TITLE"], &rows)
+}
+
+fn roles_line(incident: &Value) -> String {
+    let roles: Vec<String> = incident["roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| format!("{}={}", text(&r["role"]), text(&r["user"])))
+        .collect();
+    let unfilled: Vec<String> = incident["unfilled_roles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(text)
+        .collect();
+    let mut line = format!("roles: {}", if roles.is_empty() { "none".into() } else { roles.join(", ") });
+    if !unfilled.is_empty() {
+        line.push_str(&format!("; unfilled: {}", unfilled.join(", ")));
+    }
+    line.push('\n');
+    line
+}
+
+fn show_incident(incident: &Value, timeline: &Value) -> String {
+    let mut out = format!(
+        "#{} {}\n{} · {} · {}{}\ndeclared {} by {}\n{}",
+        text(&incident["id"]),
+        text(&incident["title"]),
+        text(&incident["severity"]),
+        text(&incident["status"]),
+        text(&incident["type"]),
+        if incident["private"].as_bool() == Some(true) { " · private" } else { "" },
+        text(&incident["declared_at"]),
+        text(&incident["declared_by"]),
+        roles_line(incident),
+    );
+    if let Some(summary) = incident["summary"].as_str().filter(|s| !s.is_empty()) {
+        let _ = writeln!(out, "\n{summary}");
+    }
+    out.push_str("\ntimeline:\n");
+    for entry in timeline.as_array().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "  {}  {:<10}  {}",
+            text(&entry["at"]),
+            text(&entry["actor"]),
+            text(&entry["text"])
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_columns() {
+        let out = table(&["ID", "TITLE"], &[vec!["12".into(), "Disk full".into()]]);
+        assert_eq!(out, "ID  TITLE\n12  Disk full\n");
+    }
+}

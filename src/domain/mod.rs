@@ -1,0 +1,89 @@
+//! Types and rules of incident response. No HTTP, no SQL, no clock reads, no I/O:
+//! every function that needs the time takes `now` as an argument.
+
+pub mod access;
+pub mod incident;
+pub mod timeline;
+
+use std::fmt;
+
+/// A value from outside failed validation; names the field so the caller can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for FieldError {}
+
+/// Why a requested change to an incident is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The change contradicts the incident's current state (e.g. it is already in that status).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+/// Trims `raw` and checks its length in characters; shared by every free-text field.
+pub fn bounded_text(
+    field: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldError> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if len < min {
+        return Err(FieldError::new(
+            field,
+            if min == 1 {
+                "must not be empty".to_string()
+            } else {
+                format!("must be at least {min} characters")
+            },
+        ));
+    }
+    if len > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(FieldError::new(field, "must not contain control characters"));
+    }
+    Ok(text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_text_trims_and_counts_characters_not_bytes() {
+        assert_eq!(bounded_text("title", "  héllo ", 1, 5).unwrap(), "héllo");
+        assert_eq!(
+            bounded_text("title", "   ", 1, 5).unwrap_err().message,
+            "must not be empty"
+        );
+        assert_eq!(bounded_text("title", "abcdef", 1, 5).unwrap_err().field, "title");
+        assert!(bounded_text("title", "a\u{7}b", 1, 5).is_err());
+    }
+}

@@ -1,0 +1,581 @@
+//! The REST API under `/api/v1`. Handlers extract, call `Aplomb`, and shape the answer; the
+//! OpenAPI document is generated from the annotations here.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiActor, ApiJson, IdempotencyHeader};
+use super::live;
+use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput};
+use crate::store::{IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, UserRecord};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents", post(declare).get(list_incidents))
+        .route("/incidents/{id}", get(show_incident).patch(update_incident))
+        .route("/incidents/{id}/roles/{role}", put(assign_role))
+        .route("/incidents/{id}/participants", post(add_participant))
+        .route("/incidents/{id}/timeline", get(timeline).post(add_note))
+        .route("/incidents/{id}/events", get(incident_events))
+        .route("/users", get(list_users).post(create_user))
+        .route("/users/{username}/tokens", post(create_token))
+        .route("/services", get(list_services).post(create_service))
+        .route("/whoami", get(whoami))
+        .route("/openapi.json", get(openapi_json))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aplomb", description = "Incident response: declare, coordinate, communicate, review."),
+    paths(
+        declare, list_incidents, show_incident, update_incident, assign_role, add_participant,
+        timeline, add_note, incident_events, list_users, create_user, create_token, list_services,
+        create_service, whoami
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+// ----- bodies -----
+
+/// Declare an incident.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclareRequest {
+    #[schema(example = "Checkout returns 502 for some users")]
+    pub title: String,
+    pub summary: Option<String>,
+    /// `SEV1` (most severe) to `SEV4`.
+    #[schema(example = "SEV2")]
+    pub severity: String,
+    /// One of the configured incident types; defaults to the last one (`other`).
+    #[serde(rename = "type")]
+    #[schema(example = "outage")]
+    pub incident_type: Option<String>,
+    /// Visible only to participants and admins.
+    #[serde(default)]
+    pub private: bool,
+    /// Names of affected services from the catalog.
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+/// Fields to change; omitted fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRequest {
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub severity: Option<String>,
+    /// `triage`, `investigating`, `identified`, `monitoring` or `resolved`.
+    pub status: Option<String>,
+    /// Why the status changes; required to reopen a resolved incident.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRequest {
+    /// A username.
+    pub user: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoteRequest {
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleBody {
+    pub role: String,
+    pub user: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentBody {
+    pub id: i64,
+    pub title: String,
+    pub summary: String,
+    pub severity: String,
+    #[serde(rename = "type")]
+    pub incident_type: String,
+    pub status: String,
+    pub private: bool,
+    pub declared_by: String,
+    pub declared_at: String,
+    pub updated_at: String,
+    pub resolved_at: Option<String>,
+    pub roles: Vec<RoleBody>,
+    /// Roles the severity requires that nobody holds.
+    pub unfilled_roles: Vec<String>,
+    pub participants: Vec<String>,
+    pub services: Vec<String>,
+}
+
+impl From<IncidentView> for IncidentBody {
+    fn from(view: IncidentView) -> Self {
+        let i = view.incident;
+        Self {
+            id: i.id,
+            title: i.title,
+            summary: i.summary,
+            severity: i.severity.to_string(),
+            incident_type: i.incident_type,
+            status: i.status.to_string(),
+            private: i.private,
+            declared_by: i.declared_by.username,
+            declared_at: i.declared_at.to_string(),
+            updated_at: i.updated_at.to_string(),
+            resolved_at: i.resolved_at.map(|t| t.to_string()),
+            roles: i
+                .roles
+                .into_iter()
+                .map(|a| RoleBody {
+                    role: a.role.slug().to_string(),
+                    user: a.user.username,
+                })
+                .collect(),
+            unfilled_roles: view.unfilled_roles.iter().map(|r| r.slug().to_string()).collect(),
+            participants: i.participants.into_iter().map(|p| p.username).collect(),
+            services: i.services.into_iter().map(|s| s.name).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentListItem {
+    pub id: i64,
+    pub title: String,
+    pub severity: String,
+    #[serde(rename = "type")]
+    pub incident_type: String,
+    pub status: String,
+    pub private: bool,
+    pub incident_lead: Option<String>,
+    pub declared_at: String,
+    pub updated_at: String,
+}
+
+impl From<IncidentSummary> for IncidentListItem {
+    fn from(s: IncidentSummary) -> Self {
+        Self {
+            id: s.id,
+            title: s.title,
+            severity: s.severity.to_string(),
+            incident_type: s.incident_type,
+            status: s.status.to_string(),
+            private: s.private,
+            incident_lead: s.lead,
+            declared_at: s.declared_at.to_string(),
+            updated_at: s.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncidentList {
+    pub items: Vec<IncidentListItem>,
+    /// Pass as `before` to get the next page; absent on the last page.
+    pub next_cursor: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only incidents in this status.
+    pub status: Option<String>,
+    /// Only incidents of this severity.
+    pub severity: Option<String>,
+    /// `true`: only incidents not yet resolved.
+    pub active: Option<bool>,
+    /// Cursor from the previous page.
+    pub before: Option<i64>,
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ListQuery {
+    pub fn filter(&self) -> Result<IncidentFilter, ApiError> {
+        fn parse_opt<T: std::str::FromStr<Err = crate::domain::FieldError>>(
+            raw: &Option<String>,
+        ) -> Result<Option<T>, ApiError> {
+            raw.as_deref()
+                .filter(|s| !s.trim().is_empty())
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| crate::app::AppError::from(e).into())
+        }
+        let limit = self.limit.unwrap_or(50);
+        if !(1..=200).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 200"));
+        }
+        Ok(IncidentFilter {
+            status: parse_opt(&self.status)?,
+            severity: parse_opt(&self.severity)?,
+            active: self.active.unwrap_or(false),
+            before: self.before,
+            limit,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntryBody {
+    pub id: i64,
+    pub at: String,
+    /// Who did it; absent for entries aplomb wrote itself.
+    pub actor: Option<String>,
+    /// e.g. `declared`, `status_changed`, `role_assigned`, `note`.
+    pub kind: String,
+    /// One readable sentence.
+    pub text: String,
+    /// The typed entry, with the references it carries.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+impl From<TimelineEntry> for TimelineEntryBody {
+    fn from(e: TimelineEntry) -> Self {
+        Self {
+            id: e.id,
+            at: e.at.to_string(),
+            actor: e.actor,
+            kind: e.data.kind().to_string(),
+            text: e.data.describe(),
+            data: serde_json::to_value(&e.data).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Only entries with a larger id.
+    pub after: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub username: String,
+    pub display_name: Option<String>,
+    /// For signing in to the web UI; omit for API-only users.
+    pub password: Option<String>,
+    /// `admin`, `responder` or `viewer`.
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub created_at: String,
+}
+
+impl From<UserRecord> for UserBody {
+    fn from(u: UserRecord) -> Self {
+        Self {
+            id: u.id,
+            username: u.username,
+            display_name: u.display_name,
+            role: u.role.to_string(),
+            created_at: u.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// What the token is for, e.g. "laptop CLI".
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenBody {
+    /// Shown once; aplomb keeps only its hash.
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateServiceRequest {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owner_team: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceBody {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub owner_team: String,
+}
+
+impl From<ServiceRecord> for ServiceBody {
+    fn from(s: ServiceRecord) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            description: s.description,
+            owner_team: s.owner_team,
+        }
+    }
+}
+
+// ----- handlers -----
+
+/// Declare an incident. With an `Idempotency-Key` header, a retry returns the first result.
+#[utoipa::path(post, path = "/api/v1/incidents", request_body = DeclareRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
+    responses((status = 201, body = IncidentBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn declare(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    idempotency: IdempotencyHeader,
+    body: ApiJson<DeclareRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let key = idempotency.with_body(&body.digest);
+    let req = body.value;
+    let input = DeclareInput {
+        title: req.title,
+        summary: req.summary,
+        severity: req.severity,
+        incident_type: req.incident_type,
+        private: req.private,
+        services: req.services,
+    };
+    let (view, _replayed) = app.declare(&actor, input, key).await?;
+    Ok((StatusCode::CREATED, Json(IncidentBody::from(view))))
+}
+
+/// List the incidents you may see, newest first.
+#[utoipa::path(get, path = "/api/v1/incidents", params(ListQuery),
+    responses((status = 200, body = IncidentList), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn list_incidents(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let page = app.list(&actor, &query.filter()?).await?;
+    Ok(Json(IncidentList {
+        items: page.items.into_iter().map(Into::into).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody)))]
+async fn show_incident(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<Json<IncidentBody>, ApiError> {
+    Ok(Json(app.incident(&actor, id).await?.into()))
+}
+
+/// Change title, summary, severity or status (with a reason; required to reopen).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}", params(("id" = i64, Path)), request_body = PatchRequest,
+    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn update_incident(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    body: ApiJson<PatchRequest>,
+) -> Result<Json<IncidentBody>, ApiError> {
+    let req = body.value;
+    let input = PatchInput {
+        title: req.title,
+        summary: req.summary,
+        severity: req.severity,
+        status: req.status,
+        reason: req.reason,
+    };
+    Ok(Json(app.update(&actor, id, input).await?.into()))
+}
+
+/// Give a response role to a user: `incident_lead`, `communications_lead` or `scribe`.
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/roles/{role}",
+    params(("id" = i64, Path), ("role" = String, Path)), request_body = UserRequest,
+    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn assign_role(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path((id, role)): Path<(i64, String)>,
+    body: ApiJson<UserRequest>,
+) -> Result<Json<IncidentBody>, ApiError> {
+    Ok(Json(app.assign_role(&actor, id, &role, &body.value.user).await?.into()))
+}
+
+/// Add a participant (how a private incident is shared).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/participants", params(("id" = i64, Path)),
+    request_body = UserRequest,
+    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn add_participant(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    body: ApiJson<UserRequest>,
+) -> Result<Json<IncidentBody>, ApiError> {
+    Ok(Json(app.add_participant(&actor, id, &body.value.user).await?.into()))
+}
+
+/// The incident's timeline, oldest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", params(("id" = i64, Path), TimelineQuery),
+    responses((status = 200, body = Vec<TimelineEntryBody>), (status = 404, body = ErrorBody)))]
+async fn timeline(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    query: Result<Query<TimelineQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TimelineEntryBody>>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::invalid("after", e.body_text()))?;
+    let entries = app.timeline(&actor, id, query.after).await?;
+    Ok(Json(entries.into_iter().map(Into::into).collect()))
+}
+
+/// Post a note to the timeline.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/timeline", params(("id" = i64, Path)), request_body = NoteRequest,
+    responses((status = 201, body = TimelineEntryBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_note(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+    body: ApiJson<NoteRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let note = app.add_note(&actor, id, &body.value.text).await?;
+    Ok((StatusCode::CREATED, Json(TimelineEntryBody::from(note))))
+}
+
+/// Server-sent events: a `changed` event each time the incident changes.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/events", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/event-stream", body = String), (status = 404, body = ErrorBody)))]
+async fn incident_events(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(live::stream(app, actor, Some(id)).await?)
+}
+
+/// All users (admins only).
+#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<UserBody>), (status = 403, body = ErrorBody)))]
+async fn list_users(State(app): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<Vec<UserBody>>, ApiError> {
+    Ok(Json(app.list_users(&actor).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Create a user (admins only).
+#[utoipa::path(post, path = "/api/v1/users", request_body = CreateUserRequest,
+    responses((status = 201, body = UserBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn create_user(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<CreateUserRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let req = body.value;
+    let user = app
+        .create_user(
+            &actor,
+            NewUser {
+                username: req.username,
+                display_name: req.display_name,
+                password: req.password,
+                role: req.role,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(UserBody::from(user))))
+}
+
+/// Issue an API token for a user (admins, or the user themself).
+#[utoipa::path(post, path = "/api/v1/users/{username}/tokens", params(("username" = String, Path)),
+    request_body = TokenRequest,
+    responses((status = 201, body = TokenBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_token(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(username): Path<String>,
+    body: ApiJson<TokenRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let token = app.create_token(&actor, &username, &body.value.name).await?;
+    Ok((StatusCode::CREATED, Json(TokenBody { token })))
+}
+
+/// The service catalog.
+#[utoipa::path(get, path = "/api/v1/services", responses((status = 200, body = Vec<ServiceBody>)))]
+async fn list_services(
+    State(app): State<AppState>,
+    ApiActor(_actor): ApiActor,
+) -> Result<Json<Vec<ServiceBody>>, ApiError> {
+    Ok(Json(app.list_services().await?.into_iter().map(Into::into).collect()))
+}
+
+/// Add a service to the catalog (admins only).
+#[utoipa::path(post, path = "/api/v1/services", request_body = CreateServiceRequest,
+    responses((status = 201, body = ServiceBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_service(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<CreateServiceRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let req = body.value;
+    let service = app
+        .create_service(&actor, &req.name, &req.description, &req.owner_team)
+        .await?;
+    Ok((StatusCode::CREATED, Json(ServiceBody::from(service))))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhoAmI {
+    pub username: String,
+    pub role: String,
+    pub server_time: String,
+}
+
+/// The caller, as the token identifies them.
+#[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
+async fn whoami(State(app): State<AppState>, ApiActor(actor): ApiActor) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        username: actor.username,
+        role: actor.role.to_string(),
+        server_time: app.now().to_string(),
+    })
+}

@@ -1,0 +1,167 @@
+//! Request extractors: strict JSON bodies, bearer-token callers and idempotency keys.
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use super::AppState;
+use super::error::ApiError;
+use crate::app::{AppError, hex};
+use crate::domain::access::Actor;
+use crate::store::IdempotencyKey;
+
+/// Largest JSON body the API accepts.
+pub const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// A JSON body parsed strictly (unknown fields rejected), with errors that name the field.
+/// Keeps the raw bytes so an idempotency key can fingerprint the request.
+pub struct ApiJson<T> {
+    pub value: T,
+    pub digest: BodyDigest,
+}
+
+/// SHA-256 of a request body, hex encoded.
+#[derive(Debug, Clone)]
+pub struct BodyDigest(pub String);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as Content-Type: application/json",
+            ));
+        }
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
+            .await
+            .map_err(|_| too_large())?;
+        let value = parse_json(&bytes)?;
+        Ok(Self {
+            value,
+            digest: BodyDigest(hex(&Sha256::digest(&bytes))),
+        })
+    }
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("the body is larger than {MAX_JSON_BODY} bytes"),
+    )
+}
+
+/// Parses JSON into `T`, mapping serde's errors to the API's shape: malformed JSON is a 400,
+/// well-formed JSON with a bad field is a 422 naming the field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {inner}"));
+        }
+        let message = inner.to_string();
+        // "unknown field `x`" and "missing field `x`" name the field only in the message.
+        let named = message.split('`').nth(1).filter(|_| message.contains(" field `"));
+        // serde_path_to_error already ends the path with an unknown field, not a missing one.
+        let field = match (named, path.as_str()) {
+            (Some(name), "." | "") => name.to_string(),
+            (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+            (Some(name), parent) => format!("{parent}.{name}"),
+            (None, p) => p.to_string(),
+        };
+        let message = match message.rfind(" at line ") {
+            Some(cut) => message[..cut].to_string(),
+            None => message,
+        };
+        ApiError::invalid(field, message)
+    })
+}
+
+/// The caller of an API endpoint, identified by `Authorization: Bearer <token>`.
+pub struct ApiActor(pub Actor);
+
+impl FromRequestParts<AppState> for ApiActor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or(AppError::Unauthenticated)?;
+        let actor = state
+            .actor_for_token(token)
+            .await?
+            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the API token is not valid"))?;
+        Ok(Self(actor))
+    }
+}
+
+/// The optional `Idempotency-Key` header.
+pub struct IdempotencyHeader(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get("idempotency-key") else {
+            return Ok(Self(None));
+        };
+        let key = value
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|k| !k.is_empty() && k.len() <= 255)
+            .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?;
+        Ok(Self(Some(key.to_string())))
+    }
+}
+
+impl IdempotencyHeader {
+    pub fn with_body(self, body: &BodyDigest) -> Option<IdempotencyKey> {
+        self.0.map(|key| IdempotencyKey {
+            key,
+            fingerprint: body.0.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Declare {
+        title: String,
+        severity: String,
+        private: Option<bool>,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let e = parse_json::<Declare>(br#"{"title":"x"}"#).unwrap_err();
+        assert_eq!((e.status, e.field.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("severity")));
+        let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","colour":1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("colour"));
+        let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","private":"yes"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("private"));
+        let e = parse_json::<Declare>(br#"{"title": "#).unwrap_err();
+        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_json"));
+    }
+}

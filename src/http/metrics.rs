@@ -1,0 +1,84 @@
+//! Prometheus text exposition for `/metrics`: request counts and latencies per route, and open
+//! incidents by severity (private incidents are left out, so the metric reveals nothing of them).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+
+#[derive(Default)]
+pub struct Metrics {
+    /// (method, route, status) → (count, total seconds).
+    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+}
+
+impl Metrics {
+    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut requests = self.requests.lock().expect("metrics lock is never poisoned");
+        let slot = requests
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default();
+        slot.0 += 1;
+        slot.1 += seconds;
+    }
+}
+
+/// Middleware: one tracing span and one metrics sample per request.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", %method, %route);
+    let response = {
+        let _enter = span.enter();
+        next.run(request).await
+    };
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed().as_secs_f64();
+    tracing::debug!(%method, %route, status, ms = elapsed * 1000.0, "request");
+    state.metrics.record(&method, &route, status, elapsed);
+    response
+}
+
+pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let mut out = String::new();
+    out.push_str("# HELP aplomb_http_requests_total HTTP requests served.\n# TYPE aplomb_http_requests_total counter\n");
+    let requests = state
+        .metrics
+        .requests
+        .lock()
+        .expect("metrics lock is never poisoned")
+        .clone();
+    for ((method, route, status), (count, _)) in &requests {
+        let _ = writeln!(
+            out,
+            "aplomb_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+        );
+    }
+    out.push_str("# HELP aplomb_http_request_seconds_sum Time spent serving HTTP requests.\n# TYPE aplomb_http_request_seconds_sum counter\n");
+    for ((method, route, status), (_, seconds)) in &requests {
+        let _ = writeln!(
+            out,
+            "aplomb_http_request_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds:.6}"
+        );
+    }
+    out.push_str("# HELP aplomb_open_incidents Unresolved non-private incidents.\n# TYPE aplomb_open_incidents gauge\n");
+    let counts = state.store.open_incident_counts().await.map_err(crate::app::AppError::from)?;
+    for severity in crate::domain::incident::Severity::ALL {
+        let n = counts.iter().find(|(s, _)| *s == severity).map_or(0, |(_, n)| *n);
+        let _ = writeln!(out, "aplomb_open_incidents{{severity=\"{severity}\"}} {n}");
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}

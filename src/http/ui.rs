@@ -1,0 +1,718 @@
+//! The web UI: server-rendered pages (askama templates compiled into the binary), cookie
+//! sessions with a CSRF token in every form, and a little JavaScript for live updates only.
+//! Every action is a plain form POST followed by a redirect, so it works without JavaScript.
+
+use askama::Template;
+use axum::Form;
+use axum::Router;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use super::AppState;
+use super::api::ListQuery;
+use super::live;
+use crate::app::{AppError, DeclareInput, IncidentView, NewUser, PatchInput, SESSION_TTL};
+use crate::domain::access::Actor;
+use crate::domain::incident::{RoleKind, Severity, Status};
+use crate::store::{IncidentSummary, TimelineEntry};
+
+const SESSION_COOKIE: &str = "aplomb_session";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/incidents") }))
+        .route("/login", get(login_page).post(login))
+        .route("/logout", post(logout))
+        .route("/setup", get(setup_page).post(setup))
+        .route("/incidents", get(incident_list).post(declare))
+        .route("/incidents/list", get(incident_list_fragment))
+        .route("/incidents/new", get(declare_page))
+        .route("/incidents/{id}", get(incident_page))
+        .route("/incidents/{id}/live", get(incident_fragment))
+        .route("/incidents/{id}/events", get(incident_events))
+        .route("/incidents/{id}/notes", post(add_note))
+        .route("/incidents/{id}/status", post(change_status))
+        .route("/incidents/{id}/severity", post(change_severity))
+        .route("/incidents/{id}/roles", post(assign_role))
+        .route("/incidents/{id}/participants", post(add_participant))
+        .route("/events", get(all_events))
+        .route("/users", get(users_page).post(create_user))
+        .route("/static/app.css", get(|| async { asset("text/css", include_str!("../../static/app.css")) }))
+        .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+}
+
+// ----- sessions -----
+
+/// The signed-in user of a page request. Without a valid session cookie the browser is sent
+/// to the login page (or to first-run setup on an empty database).
+pub struct Session {
+    pub actor: Actor,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(token) = session_cookie(&parts.headers)
+            && let Ok(Some((actor, csrf))) = state.session(&token).await
+        {
+            return Ok(Self { actor, csrf });
+        }
+        if state.needs_setup().await.unwrap_or(false) {
+            return Err(Redirect::to("/setup").into_response());
+        }
+        let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        Err(Redirect::to(&format!("/login?next={}", encode(next))).into_response())
+    }
+}
+
+impl Session {
+    /// Refuses a form whose CSRF token is not this session's.
+    fn check(&self, form_token: &str) -> Result<(), Response> {
+        if form_token == self.csrf {
+            Ok(())
+        } else {
+            Err((StatusCode::FORBIDDEN, "The form expired; reload the page and try again.").into_response())
+        }
+    }
+}
+
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+}
+
+/// Percent-encodes a string for a query parameter.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Only local paths are followed after login, so `next` cannot send a user elsewhere.
+fn safe_next(next: Option<&str>) -> &str {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") => n,
+        _ => "/incidents",
+    }
+}
+
+fn render(template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+/// Shows an application error on a page: as a message back on `back`, or as a plain page.
+fn fail(e: AppError, back: &str) -> Response {
+    match e {
+        AppError::NotFound(what) => (StatusCode::NOT_FOUND, Html(format!("<p>{what} not found. <a href=\"/incidents\">Incidents</a></p>"))).into_response(),
+        AppError::Internal(e) => {
+            tracing::error!(error = format!("{e:#}"), "internal error");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has details").into_response()
+        }
+        other => Redirect::to(&format!("{back}?error={}", encode(&other.to_string()))).into_response(),
+    }
+}
+
+// ----- login and setup -----
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    next: String,
+    error: Option<String>,
+}
+
+async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    if state.needs_setup().await.unwrap_or(false) {
+        return Redirect::to("/setup").into_response();
+    }
+    render(&LoginPage {
+        next: safe_next(q.next.as_deref()).to_string(),
+        error: q.error,
+    })
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    next: Option<String>,
+}
+
+async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(form.next.as_deref()).to_string();
+    match state.login(&form.username, &form.password).await {
+        Ok((token, _, _)) => signed_in(&token, &next),
+        Err(AppError::Invalid(_)) => render(&LoginPage {
+            next,
+            error: Some("Unknown user or wrong password.".into()),
+        }),
+        Err(e) => fail(e, "/login"),
+    }
+}
+
+fn signed_in(token: &str, next: &str) -> Response {
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
+        SESSION_TTL.as_secs()
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(State(state): State<AppState>, session: Session, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    if let Some(token) = session_cookie(&headers)
+        && let Err(e) = state.logout(&token).await
+    {
+        return fail(e, "/incidents");
+    }
+    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    error: Option<String>,
+}
+
+async fn setup_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
+    if !state.needs_setup().await.unwrap_or(false) {
+        return Redirect::to("/login").into_response();
+    }
+    render(&SetupPage { error: q.error })
+}
+
+#[derive(Deserialize)]
+struct SetupForm {
+    setup_token: String,
+    username: String,
+    password: String,
+}
+
+async fn setup(State(state): State<AppState>, Form(form): Form<SetupForm>) -> Response {
+    if let Err(e) = state.complete_setup(&form.setup_token, &form.username, &form.password).await {
+        return fail(e, "/setup");
+    }
+    match state.login(&form.username, &form.password).await {
+        Ok((token, _, _)) => signed_in(&token, "/incidents"),
+        Err(e) => fail(e, "/login"),
+    }
+}
+
+// ----- incidents -----
+
+/// A list row, ready for the template.
+struct Row {
+    id: i64,
+    title: String,
+    severity: String,
+    status: String,
+    incident_type: String,
+    private: bool,
+    lead: String,
+    declared: String,
+    declared_ms: i64,
+}
+
+impl From<IncidentSummary> for Row {
+    fn from(s: IncidentSummary) -> Self {
+        Self {
+            id: s.id,
+            title: s.title,
+            severity: s.severity.to_string(),
+            status: s.status.to_string(),
+            incident_type: s.incident_type,
+            private: s.private,
+            lead: s.lead.unwrap_or_else(|| "—".into()),
+            declared: human_time(s.declared_at),
+            declared_ms: s.declared_at.as_millisecond(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incidents.html")]
+struct ListPage {
+    me: Actor,
+    csrf: String,
+    rows: Vec<Row>,
+    status: String,
+    severity: String,
+    statuses: Vec<&'static str>,
+    severities: Vec<&'static str>,
+    query: String,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "incident_rows.html")]
+struct ListFragment {
+    rows: Vec<Row>,
+}
+
+#[derive(Deserialize)]
+struct ListParams {
+    status: Option<String>,
+    severity: Option<String>,
+    before: Option<i64>,
+    error: Option<String>,
+}
+
+impl ListParams {
+    fn api_query(&self) -> ListQuery {
+        ListQuery {
+            status: self.status.clone().filter(|s| s != "active"),
+            severity: self.severity.clone(),
+            active: Some(self.status.as_deref() == Some("active")),
+            before: self.before,
+            limit: Some(50),
+        }
+    }
+
+    fn query_string(&self) -> String {
+        format!(
+            "status={}&severity={}",
+            encode(self.status.as_deref().unwrap_or("")),
+            encode(self.severity.as_deref().unwrap_or(""))
+        )
+    }
+}
+
+async fn load_rows(state: &AppState, actor: &Actor, params: &ListParams) -> Result<(Vec<Row>, Option<i64>), AppError> {
+    let filter = params
+        .api_query()
+        .filter()
+        .map_err(|e| AppError::Invalid(crate::domain::FieldError::new("filter", e.message)))?;
+    let page = state.list(actor, &filter).await?;
+    Ok((page.items.into_iter().map(Row::from).collect(), page.next_cursor))
+}
+
+async fn incident_list(State(state): State<AppState>, session: Session, Query(params): Query<ListParams>) -> Response {
+    let (rows, next_cursor) = match load_rows(&state, &session.actor, &params).await {
+        Ok(found) => found,
+        Err(e) => return fail(e, "/incidents"),
+    };
+    let query = params.query_string();
+    render(&ListPage {
+        me: session.actor,
+        csrf: session.csrf,
+        rows,
+        status: params.status.clone().unwrap_or_default(),
+        severity: params.severity.clone().unwrap_or_default(),
+        statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+        severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
+        next: next_cursor.map(|c| format!("/incidents?{query}&before={c}")),
+        query,
+        error: params.error,
+    })
+}
+
+async fn incident_list_fragment(State(state): State<AppState>, session: Session, Query(params): Query<ListParams>) -> Response {
+    match load_rows(&state, &session.actor, &params).await {
+        Ok((rows, _)) => render(&ListFragment { rows }),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+async fn all_events(State(state): State<AppState>, session: Session) -> Response {
+    match live::stream(state, session.actor, None).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "declare.html")]
+struct DeclarePage {
+    me: Actor,
+    csrf: String,
+    severities: Vec<&'static str>,
+    types: Vec<String>,
+    services: Vec<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorQuery {
+    error: Option<String>,
+}
+
+async fn declare_page(State(state): State<AppState>, session: Session, Query(q): Query<ErrorQuery>) -> Response {
+    let services = match state.list_services().await {
+        Ok(s) => s.into_iter().map(|s| s.name).collect(),
+        Err(e) => return fail(e, "/incidents"),
+    };
+    render(&DeclarePage {
+        me: session.actor,
+        csrf: session.csrf,
+        severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
+        types: state.settings.incident_types.all().to_vec(),
+        services,
+        error: q.error,
+    })
+}
+
+#[derive(Deserialize)]
+struct DeclareForm {
+    csrf: String,
+    title: String,
+    #[serde(default)]
+    summary: String,
+    severity: String,
+    #[serde(default)]
+    incident_type: String,
+    /// A checkbox: present ("on") when ticked.
+    private: Option<String>,
+    /// Comma-separated service names (a multi-select would need repeated keys).
+    #[serde(default)]
+    service: String,
+}
+
+async fn declare(State(state): State<AppState>, session: Session, Form(form): Form<DeclareForm>) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    let input = DeclareInput {
+        title: form.title,
+        summary: Some(form.summary),
+        severity: form.severity,
+        incident_type: Some(form.incident_type),
+        private: form.private.is_some(),
+        services: form.service.split(',').map(String::from).collect(),
+    };
+    match state.declare(&session.actor, input, None).await {
+        Ok((view, _)) => Redirect::to(&format!("/incidents/{}", view.incident.id)).into_response(),
+        Err(e) => fail(e, "/incidents/new"),
+    }
+}
+
+/// An incident's header and timeline, ready for the template.
+struct Live {
+    id: i64,
+    title: String,
+    summary: String,
+    severity: String,
+    status: String,
+    incident_type: String,
+    private: bool,
+    declared_by: String,
+    declared: String,
+    declared_ms: i64,
+    resolved: Option<String>,
+    roles: Vec<(String, String)>,
+    unfilled: Vec<String>,
+    participants: String,
+    services: String,
+    entries: Vec<EntryRow>,
+}
+
+struct EntryRow {
+    id: i64,
+    at: String,
+    actor: String,
+    kind: &'static str,
+    text: String,
+}
+
+impl Live {
+    fn new(view: IncidentView, timeline: Vec<TimelineEntry>) -> Self {
+        let i = view.incident;
+        Self {
+            id: i.id,
+            roles: RoleKind::ALL
+                .iter()
+                .map(|role| {
+                    let holder = i.holder(*role).map(|u| u.username.clone()).unwrap_or_default();
+                    (role.label().to_string(), holder)
+                })
+                .collect(),
+            unfilled: view.unfilled_roles.iter().map(|r| r.label().to_string()).collect(),
+            participants: i.participants.iter().map(|p| p.username.as_str()).collect::<Vec<_>>().join(", "),
+            services: i.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+            title: i.title,
+            summary: i.summary,
+            severity: i.severity.to_string(),
+            status: i.status.to_string(),
+            incident_type: i.incident_type,
+            private: i.private,
+            declared_by: i.declared_by.username,
+            declared: human_time(i.declared_at),
+            declared_ms: i.declared_at.as_millisecond(),
+            resolved: i.resolved_at.map(human_time),
+            entries: timeline
+                .into_iter()
+                .map(|e| EntryRow {
+                    id: e.id,
+                    at: human_time(e.at),
+                    actor: e.actor.unwrap_or_else(|| "aplomb".into()),
+                    kind: e.data.kind(),
+                    text: e.data.describe(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "incident.html")]
+struct IncidentPage {
+    me: Actor,
+    csrf: String,
+    live: Live,
+    statuses: Vec<&'static str>,
+    severities: Vec<&'static str>,
+    roles: Vec<(&'static str, &'static str)>,
+    users: Vec<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "incident_live.html")]
+struct IncidentFragment {
+    live: Live,
+}
+
+async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, AppError> {
+    let view = state.incident(actor, id).await?;
+    let timeline = state.store.timeline(id, None).await?;
+    Ok(Live::new(view, timeline))
+}
+
+async fn incident_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
+    let live = match load_live(&state, &session.actor, id).await {
+        Ok(live) => live,
+        Err(e) => return fail(e, "/incidents"),
+    };
+    let users = match state.store.list_users().await {
+        Ok(users) => users.into_iter().map(|u| u.username).collect(),
+        Err(e) => return fail(e.into(), "/incidents"),
+    };
+    render(&IncidentPage {
+        me: session.actor,
+        csrf: session.csrf,
+        live,
+        statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+        severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
+        roles: RoleKind::ALL.iter().map(|r| (r.slug(), r.label())).collect(),
+        users,
+        error: q.error,
+    })
+}
+
+async fn incident_fragment(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+    match load_live(&state, &session.actor, id).await {
+        Ok(live) => render(&IncidentFragment { live }),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+async fn incident_events(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+    match live::stream(state, session.actor, Some(id)).await {
+        Ok(sse) => sse.into_response(),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+/// Every incident action ends the same way: back to the incident page, with the error if any.
+fn back_to(id: i64, result: Result<(), AppError>) -> Response {
+    let page = format!("/incidents/{id}");
+    match result {
+        Ok(()) => Redirect::to(&page).into_response(),
+        Err(e) => fail(e, &page),
+    }
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    csrf: String,
+    text: String,
+}
+
+async fn add_note(State(state): State<AppState>, session: Session, Path(id): Path<i64>, Form(form): Form<NoteForm>) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    back_to(id, state.add_note(&session.actor, id, &form.text).await.map(drop))
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    csrf: String,
+    status: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn change_status(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<StatusForm>,
+) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    let input = PatchInput {
+        status: Some(form.status),
+        reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
+        ..PatchInput::default()
+    };
+    back_to(id, state.update(&session.actor, id, input).await.map(drop))
+}
+
+#[derive(Deserialize)]
+struct SeverityForm {
+    csrf: String,
+    severity: String,
+}
+
+async fn change_severity(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<SeverityForm>,
+) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    let input = PatchInput {
+        severity: Some(form.severity),
+        ..PatchInput::default()
+    };
+    back_to(id, state.update(&session.actor, id, input).await.map(drop))
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    csrf: String,
+    role: String,
+    user: String,
+}
+
+async fn assign_role(State(state): State<AppState>, session: Session, Path(id): Path<i64>, Form(form): Form<RoleForm>) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    back_to(id, state.assign_role(&session.actor, id, &form.role, &form.user).await.map(drop))
+}
+
+#[derive(Deserialize)]
+struct ParticipantForm {
+    csrf: String,
+    user: String,
+}
+
+async fn add_participant(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<ParticipantForm>,
+) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    back_to(id, state.add_participant(&session.actor, id, &form.user).await.map(drop))
+}
+
+// ----- users -----
+
+#[derive(Template)]
+#[template(path = "users.html")]
+struct UsersPage {
+    me: Actor,
+    csrf: String,
+    users: Vec<(String, String, String)>,
+    error: Option<String>,
+}
+
+async fn users_page(State(state): State<AppState>, session: Session, Query(q): Query<ErrorQuery>) -> Response {
+    let users = match state.list_users(&session.actor).await {
+        Ok(users) => users
+            .into_iter()
+            .map(|u| (u.username, u.display_name, u.role.to_string()))
+            .collect(),
+        Err(e) => return fail(e, "/incidents"),
+    };
+    render(&UsersPage {
+        me: session.actor,
+        csrf: session.csrf,
+        users,
+        error: q.error,
+    })
+}
+
+#[derive(Deserialize)]
+struct UserForm {
+    csrf: String,
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+    role: String,
+}
+
+async fn create_user(State(state): State<AppState>, session: Session, Form(form): Form<UserForm>) -> Response {
+    if let Err(r) = session.check(&form.csrf) {
+        return r;
+    }
+    let new = NewUser {
+        username: form.username,
+        display_name: Some(form.display_name).filter(|d| !d.trim().is_empty()),
+        password: Some(form.password),
+        role: form.role,
+    };
+    match state.create_user(&session.actor, new).await {
+        Ok(_) => Redirect::to("/users").into_response(),
+        Err(e) => fail(e, "/users"),
+    }
+}
+
+/// Formats a timestamp for people: `2026-11-25 23:42 UTC`.
+pub fn human_time(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}

@@ -1,0 +1,11 @@
+//! aplomb: incident response in one binary. See ARCHITECTURE.md for the map of the code.
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod store;

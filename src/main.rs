@@ -1,0 +1,127 @@
+//! Command-line parsing only: `aplomb serve` runs the server, everything else is a client.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use aplomb::cli::{Client, Connection, IncidentCommand, ServiceCommand, TokenCommand, UserCommand};
+use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
+
+#[derive(Debug, Parser)]
+#[command(name = "aplomb", version, about = "Incident response, calmly: declare, coordinate, communicate, review.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server: REST API, web UI and background work.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "APLOMB_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+        #[arg(long, env = "APLOMB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+        /// TOML file with incident types and required roles per severity.
+        #[arg(long, env = "APLOMB_CONFIG")]
+        config: Option<PathBuf>,
+        /// Fill an empty database with a demo organisation and one ongoing incident.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Declare, list, show and change incidents.
+    Incident {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: IncidentCommand,
+    },
+    /// Manage users.
+    User {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage the service catalog.
+    Service {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("aplomb: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cli.command))
+}
+
+async fn run(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Serve {
+            listen,
+            database_url,
+            config,
+            demo,
+        } => {
+            init_logging();
+            let options = ServeOptions {
+                listen,
+                database_url,
+                config,
+                admin_token: std::env::var("APLOMB_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()),
+                demo,
+            };
+            return match aplomb::server::run(options).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("aplomb: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Command::Incident { connection, command } => Client::new(&connection).incident(command).await,
+        Command::User { connection, command } => Client::new(&connection).user(command).await,
+        Command::Token { connection, command } => Client::new(&connection).token(command).await,
+        Command::Service { connection, command } => Client::new(&connection).service(command).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aplomb: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging() {
+    let filter: tracing_subscriber::filter::Targets = std::env::var("APLOMB_LOG")
+        .ok()
+        .and_then(|spec| spec.parse().ok())
+        .unwrap_or_else(|| "info".parse().expect("a constant filter parses"));
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer())
+        .with(filter)
+        .init();
+}

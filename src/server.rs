@@ -1,0 +1,87 @@
+//! `aplomb serve`: opens the database, prepares it for its first user, and serves HTTP.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::app::Aplomb;
+use crate::clock::{Clock, SystemClock};
+use crate::config::Settings;
+use crate::store::Store;
+
+/// The default database: a SQLite file in the working directory, created on first start.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://aplomb.db?mode=rwc";
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: String,
+    pub database_url: String,
+    pub config: Option<PathBuf>,
+    /// API token for an `admin` user created on an empty database (for automation).
+    pub admin_token: Option<String>,
+    /// Fill an empty database with a small demo organisation and one ongoing incident.
+    pub demo: bool,
+}
+
+/// Opens storage and readies an empty database: the admin from `admin_token`, demo data, or
+/// a one-time setup token printed to the log.
+pub async fn prepare(options: &ServeOptions, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Aplomb>> {
+    let settings = match &options.config {
+        Some(path) => Settings::load(path)?,
+        None => Settings::default(),
+    };
+    let store = Store::connect(&options.database_url).await?;
+    let app = Arc::new(Aplomb::new(store, clock, settings));
+    if let Some(token) = options.admin_token.as_deref() {
+        app.bootstrap(Some(token)).await?;
+    }
+    if options.demo {
+        crate::demo::seed(&app).await?;
+    }
+    if let Some(setup) = app.bootstrap(None).await? {
+        tracing::warn!(
+            "no users yet: open the web UI and create the first administrator with setup token {setup}"
+        );
+    }
+    Ok(app)
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let app = prepare(&options, Arc::new(SystemClock)).await?;
+    let listener = TcpListener::bind(&options.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.listen))?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        database = ?app.store.backend(),
+        startup_ms = started.elapsed().as_millis() as u64,
+        "aplomb is ready"
+    );
+    let store = app.store.clone();
+    crate::http::serve(listener, app, stop_signal()).await?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn stop_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("stopping");
+}

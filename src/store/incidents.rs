@@ -1,0 +1,449 @@
+//! Incidents, their roles, participants and affected services, and the timeline.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Result, Store, StoreError, is_unique_violation, ms, opt_ts, parsed, ts};
+use crate::domain::access::Actor;
+use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
+use crate::domain::timeline::EntryData;
+
+/// A client's `Idempotency-Key` with a fingerprint of the request it came with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inserted {
+    Created(i64),
+    /// The same request was made before with this key; this is the incident it created.
+    Replayed(i64),
+}
+
+#[derive(Debug, Clone)]
+pub struct TimelineEntry {
+    pub id: i64,
+    pub incident_id: i64,
+    pub at: Timestamp,
+    pub actor: Option<String>,
+    pub data: EntryData,
+}
+
+/// One row of an incident list.
+#[derive(Debug, Clone)]
+pub struct IncidentSummary {
+    pub id: i64,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub incident_type: String,
+    pub private: bool,
+    pub lead: Option<String>,
+    pub declared_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IncidentFilter {
+    pub status: Option<Status>,
+    pub severity: Option<Severity>,
+    /// Only incidents not yet resolved.
+    pub active: bool,
+    /// Return incidents with an id below this one (the previous page's `next_cursor`).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct IncidentPage {
+    pub items: Vec<IncidentSummary>,
+    pub next_cursor: Option<i64>,
+}
+
+const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident_type, i.status, i.private, \
+     i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at";
+
+impl Store {
+    /// Stores a newly declared incident with its first timeline entry, in one transaction.
+    /// With an idempotency key, a repeat of the same request returns the first incident.
+    pub async fn insert_incident(
+        &self,
+        incident: &Incident,
+        entry: &EntryData,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Inserted> {
+        // Two concurrent requests with one key: the loser's insert of the key fails on the
+        // primary key; it rolls back and, on the second pass, finds the winner's incident.
+        for _ in 0..2 {
+            let mut tx = self.begin_write().await?;
+            if let Some(idem) = idempotency
+                && let Some(found) = replayed(&mut tx, incident.declared_by.id, idem).await?
+            {
+                tx.commit().await?;
+                return Ok(Inserted::Replayed(found));
+            }
+            let id: i64 = sqlx::query(
+                "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
+                 declared_by, declared_at, updated_at, resolved_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+            )
+            .bind(&incident.title)
+            .bind(&incident.summary)
+            .bind(incident.severity.as_str())
+            .bind(&incident.incident_type)
+            .bind(incident.status.as_str())
+            .bind(i64::from(incident.private))
+            .bind(incident.declared_by.id)
+            .bind(ms(incident.declared_at))
+            .bind(ms(incident.updated_at))
+            .bind(incident.resolved_at.map(ms))
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("id")?;
+            for service in &incident.services {
+                sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(service.id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            write_people(&mut tx, id, incident, true).await?;
+            insert_entries(&mut tx, id, Some(incident.declared_by.id), incident.declared_at, std::slice::from_ref(entry))
+                .await?;
+            if let Some(idem) = idempotency {
+                let saved = sqlx::query(
+                    "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(incident.declared_by.id)
+                .bind(&idem.key)
+                .bind(&idem.fingerprint)
+                .bind(id)
+                .bind(ms(incident.declared_at))
+                .execute(&mut *tx)
+                .await;
+                match saved {
+                    Err(e) if is_unique_violation(&e) => continue,
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            tx.commit().await?;
+            return Ok(Inserted::Created(id));
+        }
+        Err(StoreError::Conflict(
+            "a concurrent request with the same Idempotency-Key is in progress".into(),
+        ))
+    }
+
+    pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
+        let mut conn = self.pool.acquire().await?;
+        load_incident(&mut conn, id, "").await
+    }
+
+    /// Changes an incident under a row lock: `change` sees the current state, mutates it and
+    /// returns the timeline entries recording what it did; both are committed together.
+    pub async fn modify_incident<F>(
+        &self,
+        id: i64,
+        actor_id: i64,
+        now: Timestamp,
+        change: F,
+    ) -> Result<(Incident, Vec<TimelineEntry>)>
+    where
+        F: FnOnce(&mut Incident) -> Result<Vec<EntryData>>,
+    {
+        let mut tx = self.begin_write().await?;
+        let mut incident = load_incident(&mut tx, id, &self.row_lock("i"))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let before = incident.clone();
+        let entries = change(&mut incident)?;
+        if entries.is_empty() {
+            tx.commit().await?;
+            return Ok((incident, Vec::new()));
+        }
+        sqlx::query(
+            "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
+             updated_at = $5, resolved_at = $6 WHERE id = $7",
+        )
+        .bind(&incident.title)
+        .bind(&incident.summary)
+        .bind(incident.severity.as_str())
+        .bind(incident.status.as_str())
+        .bind(ms(incident.updated_at))
+        .bind(incident.resolved_at.map(ms))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        write_people(&mut tx, id, &incident, before.roles != incident.roles).await?;
+        let written = insert_entries(&mut tx, id, Some(actor_id), now, &entries).await?;
+        tx.commit().await?;
+        Ok((incident, written))
+    }
+
+    /// The timeline in order, optionally only the entries after `after_id`.
+    pub async fn timeline(&self, incident_id: i64, after_id: Option<i64>) -> Result<Vec<TimelineEntry>> {
+        let rows = sqlx::query(
+            "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
+             LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id",
+        )
+        .bind(incident_id)
+        .bind(after_id.unwrap_or(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    /// A page of the incidents `viewer` may see, newest first.
+    pub async fn list_incidents(&self, filter: &IncidentFilter, viewer: &Actor) -> Result<IncidentPage> {
+        let mut conditions = Vec::new();
+        let mut texts = Vec::new();
+        let mut numbers = Vec::new();
+        // Placeholders are numbered: text binds first, then numbers.
+        if let Some(status) = filter.status {
+            texts.push(status.as_str());
+            conditions.push(format!("i.status = ${}", texts.len()));
+        }
+        if let Some(severity) = filter.severity {
+            texts.push(severity.as_str());
+            conditions.push(format!("i.severity = ${}", texts.len()));
+        }
+        if filter.active {
+            conditions.push("i.status <> 'resolved'".to_string());
+        }
+        let number = |numbers: &mut Vec<i64>, value: i64| {
+            numbers.push(value);
+            format!("${}", texts.len() + numbers.len())
+        };
+        if let Some(before) = filter.before {
+            let p = number(&mut numbers, before);
+            conditions.push(format!("i.id < {p}"));
+        }
+        if !viewer.is_admin() {
+            let p = number(&mut numbers, viewer.id);
+            conditions.push(format!(
+                "(i.private = 0 OR EXISTS (SELECT 1 FROM participants p WHERE p.incident_id = i.id AND p.user_id = {p}))"
+            ));
+        }
+        let limit = filter.limit.clamp(1, 200);
+        let p = number(&mut numbers, i64::from(limit));
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conditions.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT i.id, i.title, i.severity, i.status, i.incident_type, i.private, i.declared_at, i.updated_at, \
+             (SELECT u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
+              WHERE r.incident_id = i.id AND r.role = 'incident_lead') AS lead \
+             FROM incidents i {where_clause} ORDER BY i.id DESC LIMIT {p}"
+        );
+        let mut query = sqlx::query(&sql);
+        for text in texts {
+            query = query.bind(text);
+        }
+        for n in numbers {
+            query = query.bind(n);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                Ok(IncidentSummary {
+                    id: row.try_get("id")?,
+                    title: row.try_get("title")?,
+                    severity: parsed(row, "severity")?,
+                    status: parsed(row, "status")?,
+                    incident_type: row.try_get("incident_type")?,
+                    private: row.try_get::<i64, _>("private")? != 0,
+                    lead: row.try_get("lead")?,
+                    declared_at: ts(row, "declared_at")?,
+                    updated_at: ts(row, "updated_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next_cursor = (items.len() == limit as usize)
+            .then(|| items.last().map(|i| i.id))
+            .flatten();
+        Ok(IncidentPage { items, next_cursor })
+    }
+
+    /// Counts of unresolved, non-private incidents by severity, for `/metrics`.
+    pub async fn open_incident_counts(&self) -> Result<Vec<(Severity, i64)>> {
+        let rows = sqlx::query(
+            "SELECT severity, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' AND private = 0 \
+             GROUP BY severity ORDER BY severity",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((parsed(row, "severity")?, row.try_get("n")?)))
+            .collect()
+    }
+}
+
+async fn replayed(conn: &mut AnyConnection, user_id: i64, idem: &IdempotencyKey) -> Result<Option<i64>> {
+    let Some(row) = sqlx::query("SELECT fingerprint, incident_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
+        .bind(user_id)
+        .bind(&idem.key)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let fingerprint: String = row.try_get("fingerprint")?;
+    if fingerprint != idem.fingerprint {
+        return Err(StoreError::IdempotencyMismatch);
+    }
+    Ok(Some(row.try_get("incident_id")?))
+}
+
+async fn load_incident(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<Option<Incident>> {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}");
+    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await? else {
+        return Ok(None);
+    };
+    let roles = sqlx::query(
+        "SELECT r.role, u.id, u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
+         WHERE r.incident_id = $1 ORDER BY r.role",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(RoleAssignment {
+            role: parsed(r, "role")?,
+            user: user_ref(r)?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    let participants = sqlx::query(
+        "SELECT u.id, u.username FROM participants p JOIN users u ON u.id = p.user_id \
+         WHERE p.incident_id = $1 ORDER BY u.username",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(user_ref)
+    .collect::<Result<Vec<_>>>()?;
+    let services = sqlx::query(
+        "SELECT s.id, s.name FROM incident_services x JOIN services s ON s.id = x.service_id \
+         WHERE x.incident_id = $1 ORDER BY s.name",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(ServiceRef {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+        })
+    })
+    .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Incident {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        summary: row.try_get("summary")?,
+        severity: parsed(&row, "severity")?,
+        incident_type: row.try_get("incident_type")?,
+        status: parsed(&row, "status")?,
+        private: row.try_get::<i64, _>("private")? != 0,
+        declared_by: UserRef {
+            id: row.try_get("declared_by")?,
+            username: row.try_get("declared_by_name")?,
+        },
+        declared_at: ts(&row, "declared_at")?,
+        updated_at: ts(&row, "updated_at")?,
+        resolved_at: opt_ts(&row, "resolved_at")?,
+        roles,
+        participants,
+        services,
+    }))
+}
+
+fn user_ref(row: &AnyRow) -> Result<UserRef> {
+    Ok(UserRef {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+    })
+}
+
+/// Writes the participant set (only ever grows) and, when they changed, the role holders.
+async fn write_people(conn: &mut AnyConnection, id: i64, incident: &Incident, roles_changed: bool) -> Result<()> {
+    for user in &incident.participants {
+        sqlx::query(
+            "INSERT INTO participants (incident_id, user_id) VALUES ($1, $2) \
+             ON CONFLICT (incident_id, user_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(user.id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if roles_changed {
+        sqlx::query("DELETE FROM incident_roles WHERE incident_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        for assignment in &incident.roles {
+            sqlx::query("INSERT INTO incident_roles (incident_id, role, user_id) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(assignment.role.slug())
+                .bind(assignment.user.id)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn insert_entries(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    actor_id: Option<i64>,
+    at: Timestamp,
+    entries: &[EntryData],
+) -> Result<Vec<TimelineEntry>> {
+    let mut written = Vec::with_capacity(entries.len());
+    for data in entries {
+        let json = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO timeline_entries (incident_id, at, actor_id, kind, data) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(incident_id)
+        .bind(ms(at))
+        .bind(actor_id)
+        .bind(data.kind())
+        .bind(json)
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")?;
+        written.push(TimelineEntry {
+            id,
+            incident_id,
+            at,
+            actor: None,
+            data: data.clone(),
+        });
+    }
+    Ok(written)
+}
+
+fn entry_from_row(row: &AnyRow) -> Result<TimelineEntry> {
+    let data: String = row.try_get("data")?;
+    Ok(TimelineEntry {
+        id: row.try_get("id")?,
+        incident_id: row.try_get("incident_id")?,
+        at: ts(row, "at")?,
+        actor: row.try_get("actor")?,
+        data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("timeline entry: {e}")))?,
+    })
+}

@@ -1,0 +1,186 @@
+//! Storage: one `Store` over SQLite or PostgreSQL, chosen once from the database URL.
+//!
+//! The SQL is shared: both backends take `$N` placeholders, store times as Unix milliseconds and
+//! flags as integers, so one query serves both. Dialect differences are confined to `Backend`
+//! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
+
+mod incidents;
+mod migrate;
+mod users;
+
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row, Transaction};
+
+use crate::domain::{FieldError, RuleError};
+
+pub use incidents::{IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry};
+pub use users::{ServiceRecord, UserRecord};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Why a storage operation failed, for the cases callers branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was hit (e.g. the username is taken).
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Rule(#[from] RuleError),
+    #[error("the Idempotency-Key was already used for a different request")]
+    IdempotencyMismatch,
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<FieldError> for StoreError {
+    fn from(e: FieldError) -> Self {
+        Self::Rule(e.into())
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else {
+            anyhow::bail!("database URL must start with sqlite: or postgres://, got {url:?}");
+        };
+        let options = AnyConnectOptions::from_str(url)
+            .map_err(|e| anyhow::anyhow!("invalid database URL {url:?}: {e}"))?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(4)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers proceed during a write; FULL sync keeps "durable
+                            // before acknowledged" true across power loss too.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await
+            }
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options).await,
+        }
+        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
+        let store = Self { pool, backend };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Succeeds when the database answers a query.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Starts a transaction that will write. On SQLite it takes the write lock up front
+    /// (`BEGIN IMMEDIATE`), so it never fails half-way with SQLITE_BUSY on upgrade.
+    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// The suffix that locks the selected rows of `alias` until the transaction ends; SQLite's
+    /// write lock (taken by `begin_write`) already covers the whole database.
+    fn row_lock(&self, alias: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
+}
+
+/// Hides a password in a database URL before it is logged.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+fn ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
+    let millis: i64 = row.try_get(column)?;
+    Timestamp::from_millisecond(millis).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+}
+
+fn opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
+    let millis: Option<i64> = row.try_get(column)?;
+    millis
+        .map(|m| Timestamp::from_millisecond(m).map_err(|e| StoreError::Corrupt(format!("{column}: {e}"))))
+        .transpose()
+}
+
+/// Parses a stored enum value; a failure means the database holds something the code never wrote.
+fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
+    let raw: String = row.try_get(column)?;
+    raw.parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}")))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_in_urls_are_redacted() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/aplomb"),
+            "postgres://app:***@db:5432/aplomb"
+        );
+        assert_eq!(redact("sqlite://aplomb.db"), "sqlite://aplomb.db");
+    }
+}

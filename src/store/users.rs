@@ -1,0 +1,248 @@
+//! Users, API tokens, web sessions, settings and the service catalog.
+
+use jiff::Timestamp;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use super::{Result, Store, StoreError, is_unique_violation, ms, parsed, ts};
+use crate::domain::access::{Actor, UserRole};
+
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: UserRole,
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+impl UserRecord {
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            role: self.role,
+        }
+    }
+
+    fn from_row(row: &AnyRow) -> Result<Self> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            username: row.try_get("username")?,
+            display_name: row.try_get("display_name")?,
+            role: parsed(row, "role")?,
+            password_hash: row.try_get("password_hash")?,
+            created_at: ts(row, "created_at")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceRecord {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub owner_team: String,
+}
+
+const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.created_at";
+
+impl Store {
+    pub async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Creates a user; `Conflict` when the username is taken.
+    pub async fn insert_user(
+        &self,
+        username: &str,
+        display_name: &str,
+        password_hash: Option<&str>,
+        role: UserRole,
+        now: Timestamp,
+    ) -> Result<UserRecord> {
+        let row = sqlx::query(
+            "INSERT INTO users (username, display_name, password_hash, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(username)
+        .bind(display_name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("username {username:?} is taken"))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(UserRecord {
+            id: row.try_get("id")?,
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            role,
+            password_hash: password_hash.map(String::from),
+            created_at: now,
+        })
+    }
+
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
+        sqlx::query(&sql)
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(UserRecord::from_row)
+            .transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
+        sqlx::query(&sql)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(UserRecord::from_row)
+            .collect()
+    }
+
+    pub async fn insert_token(&self, user_id: i64, token_hash: &str, name: &str, now: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(user_id)
+            .bind(token_hash)
+            .bind(name)
+            .bind(ms(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn actor_by_token(&self, token_hash: &str) -> Result<Option<Actor>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1"
+        );
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(UserRecord::from_row).transpose()?.map(|u| u.actor()))
+    }
+
+    pub async fn insert_session(&self, token_hash: &str, user_id: i64, csrf: &str, expires_at: Timestamp) -> Result<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(csrf)
+            .bind(ms(expires_at))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The signed-in user and CSRF token of a live session.
+    pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Actor, String)>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, s.csrf_token FROM users u JOIN sessions s ON s.user_id = u.id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2"
+        );
+        let Some(row) = sqlx::query(&sql)
+            .bind(token_hash)
+            .bind(ms(now))
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((UserRecord::from_row(&row)?.actor(), row.try_get("csrf_token")?)))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn setting(&self, name: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("value")).transpose()?)
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn delete_setting(&self, name: &str) -> Result<()> {
+        sqlx::query("DELETE FROM settings WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Adds a service to the catalog; `Conflict` when the name is taken.
+    pub async fn insert_service(
+        &self,
+        name: &str,
+        description: &str,
+        owner_team: &str,
+        now: Timestamp,
+    ) -> Result<ServiceRecord> {
+        let row = sqlx::query(
+            "INSERT INTO services (name, description, owner_team, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(owner_team)
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict(format!("service {name:?} exists"))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(ServiceRecord {
+            id: row.try_get("id")?,
+            name: name.to_string(),
+            description: description.to_string(),
+            owner_team: owner_team.to_string(),
+        })
+    }
+
+    pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
+        let rows = sqlx::query("SELECT id, name, description, owner_team FROM services ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(ServiceRecord {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    description: row.try_get("description")?,
+                    owner_team: row.try_get("owner_team")?,
+                })
+            })
+            .collect()
+    }
+}
