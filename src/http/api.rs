@@ -2,7 +2,7 @@
 //! OpenAPI document is generated from the annotations here.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
@@ -12,7 +12,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, IdempotencyHeader};
+use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, IdempotencyHeader};
 use super::live;
 use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput};
 use crate::store::{IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, UserRecord};
@@ -389,9 +389,8 @@ async fn declare(
 async fn list_incidents(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<IncidentList>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("query", e.body_text()))?;
     let page = app.list(&actor, &query.filter()?).await?;
     Ok(Json(IncidentList {
         items: page.items.into_iter().map(Into::into).collect(),
@@ -405,7 +404,7 @@ async fn list_incidents(
 async fn show_incident(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<IncidentBody>, ApiError> {
     Ok(Json(app.incident(&actor, id).await?.into()))
 }
@@ -417,7 +416,7 @@ async fn show_incident(
 async fn update_incident(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: ApiJson<PatchRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
     let req = body.value;
@@ -438,7 +437,7 @@ async fn update_incident(
 async fn assign_role(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path((id, role)): Path<(i64, String)>,
+    ApiPath((id, role)): ApiPath<(i64, String)>,
     body: ApiJson<UserRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
     Ok(Json(app.assign_role(&actor, id, &role, &body.value.user).await?.into()))
@@ -451,7 +450,7 @@ async fn assign_role(
 async fn add_participant(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: ApiJson<UserRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
     Ok(Json(app.add_participant(&actor, id, &body.value.user).await?.into()))
@@ -463,10 +462,9 @@ async fn add_participant(
 async fn timeline(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
-    query: Result<Query<TimelineQuery>, axum::extract::rejection::QueryRejection>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<TimelineQuery>,
 ) -> Result<Json<Vec<TimelineEntryBody>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::invalid("after", e.body_text()))?;
     let entries = app.timeline(&actor, id, query.after).await?;
     Ok(Json(entries.into_iter().map(Into::into).collect()))
 }
@@ -477,7 +475,7 @@ async fn timeline(
 async fn add_note(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
     body: ApiJson<NoteRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let note = app.add_note(&actor, id, &body.value.text).await?;
@@ -490,7 +488,7 @@ async fn add_note(
 async fn incident_events(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(id): Path<i64>,
+    ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(live::stream(app, actor, Some(id)).await?)
 }
@@ -532,7 +530,7 @@ async fn create_user(
 async fn create_token(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
-    Path(username): Path<String>,
+    ApiPath(username): ApiPath<String>,
     body: ApiJson<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let token = app.create_token(&actor, &username, &body.value.name).await?;

@@ -1,0 +1,258 @@
+//! The web UI in headless Chromium, driven over the W3C WebDriver protocol by chromedriver.
+//! Skipped with a notice where Chromium is absent; required under CI.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp, password, required};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735a6f2f0b";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_responders_run_an_incident_in_the_browser_on_sqlite() {
+    story(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_responders_run_an_incident_in_the_browser_on_postgres() {
+    story(Db::Postgres).await;
+}
+
+/// Bob declares and runs the incident; Carol watches in her own browser and sees his work
+/// arrive without reloading.
+async fn story(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else { return };
+    let Some(app) = TestApp::spawn(db).await else { return };
+    app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+
+    let bob = driver.session().await;
+    let carol = driver.session().await;
+    bob.login(&app.base, "bob").await;
+    carol.login(&app.base, "carol").await;
+
+    bob.go(&format!("{}/incidents/new", app.base)).await;
+    bob.type_into("#title", "Search results are empty for EU users").await;
+    bob.click("#severity option[value=SEV1]").await;
+    bob.click("#incident_type option[value=outage]").await;
+    bob.click("#declare").await;
+    let url = bob.url().await;
+    let id: i64 = url
+        .rsplit('/')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("declaring lands on the incident page, got {url}"));
+    assert_eq!(bob.text("#incident-status").await, "triage");
+    assert!(bob.text("#unfilled").await.contains("Incident lead"));
+
+    carol.go(&format!("{}/incidents/{id}", app.base)).await;
+    assert!(carol.text("#incident-title").await.contains("Search results are empty"));
+
+    // Bob fills the three roles SEV1 requires.
+    for (role, user) in [("incident_lead", "bob"), ("communications_lead", "carol"), ("scribe", "bob")] {
+        bob.click(&format!("#role-select option[value={role}]")).await;
+        bob.click(&format!("#role-user option[value={user}]")).await;
+        bob.click("#assign-role").await;
+    }
+    assert!(bob.absent("#unfilled").await, "no unfilled roles remain");
+    assert!(bob.text("#roles").await.contains("carol"));
+
+    bob.type_into("#note-text", "Index rebuild stalled at 40%; restarting the EU indexer").await;
+    bob.click("#post-note").await;
+    assert!(bob.text("#timeline").await.contains("restarting the EU indexer"));
+
+    // Carol never reloads: the note and the roles reach her page live.
+    carol
+        .wait_for_text("#timeline", "restarting the EU indexer")
+        .await;
+    carol.wait_for_text("#roles", "carol").await;
+
+    bob.click("#status-select option[value=resolved]").await;
+    bob.click("#set-status").await;
+    assert_eq!(bob.text("#incident-status").await, "resolved");
+    carol.wait_for_text("#incident-status", "resolved").await;
+
+    // The list page shows it resolved, with Bob as lead.
+    bob.go(&format!("{}/incidents", app.base)).await;
+    let list = bob.text("table.incidents").await;
+    assert!(list.contains("Search results are empty") && list.contains("resolved") && list.contains("bob"), "{list}");
+
+    bob.close().await;
+    carol.close().await;
+    app.shutdown().await;
+}
+
+/// A chromedriver process on a free loopback port, killed on drop.
+struct ChromeDriver {
+    base: String,
+    http: reqwest::Client,
+    _child: tokio::process::Child,
+    profiles: tempfile::TempDir,
+}
+
+impl ChromeDriver {
+    async fn start() -> Option<Self> {
+        let (driver, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
+        if !Path::new(driver).exists() || !Path::new(chromium).exists() {
+            assert!(!required(), "the browser suite is required under CI: install chromium and chromium-driver");
+            eprintln!("NOTICE: skipping the browser suite: {driver} or {chromium} is missing (apt-get install chromium chromium-driver)");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = tokio::process::Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        for _ in 0..100 {
+            let ready = http.get(format!("{base}/status")).send().await;
+            if let Ok(r) = ready
+                && let Ok(v) = r.json::<Value>().await
+                && v["value"]["ready"] == true
+            {
+                return Some(Self {
+                    base,
+                    http,
+                    _child: child,
+                    profiles: tempfile::tempdir().expect("a temp dir"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("chromedriver did not become ready on port {port}");
+    }
+
+    async fn session(&self) -> Browser {
+        let profile = tempfile::tempdir_in(self.profiles.path()).expect("a profile dir").keep();
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let created: Value = self
+            .http
+            .post(format!("{}/session", self.base))
+            .json(&caps)
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .expect("json");
+        let id = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a browser session: {created}"));
+        Browser {
+            base: format!("{}/session/{id}", self.base),
+            http: self.http.clone(),
+        }
+    }
+}
+
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Browser {
+    async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        request = request.json(&body.unwrap_or(json!({})));
+        let answer: Value = request.send().await.expect("chromedriver answers").json().await.expect("json");
+        answer["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    async fn url(&self) -> String {
+        self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or("").to_string()
+    }
+
+    async fn find(&self, css: &str) -> Option<String> {
+        let found = self
+            .command(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .await;
+        found[ELEMENT_KEY].as_str().map(String::from)
+    }
+
+    async fn element(&self, css: &str) -> String {
+        self.find(css).await.unwrap_or_else(|| panic!("no element matches {css}"))
+    }
+
+    async fn absent(&self, css: &str) -> bool {
+        self.find(css).await.is_none()
+    }
+
+    async fn click(&self, css: &str) {
+        let el = self.element(css).await;
+        let r = self.command(reqwest::Method::POST, &format!("/element/{el}/click"), None).await;
+        assert!(r.is_null(), "clicking {css}: {r}");
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let el = self.element(css).await;
+        let r = self
+            .command(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({"text": text})))
+            .await;
+        assert!(r.is_null(), "typing into {css}: {r}");
+    }
+
+    async fn text(&self, css: &str) -> String {
+        let el = self.element(css).await;
+        self.command(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Polls (the page updates itself; we only look) until `css` contains `wanted`.
+    async fn wait_for_text(&self, css: &str, wanted: &str) {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Some(el) = self.find(css).await {
+                last = self
+                    .command(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+                    .await
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                if last.contains(wanted) {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{wanted:?} never appeared in {css} within 10 s; last saw {last:?}");
+    }
+
+    async fn login(&self, base: &str, username: &str) {
+        self.go(&format!("{base}/login")).await;
+        self.type_into("#username", username).await;
+        self.type_into("#password", &password(username)).await;
+        self.click("#sign-in").await;
+        let url = self.url().await;
+        assert!(url.ends_with("/incidents"), "{username} lands on the incident list, got {url}");
+    }
+
+    async fn close(&self) {
+        self.command(reqwest::Method::DELETE, "", None).await;
+    }
+}

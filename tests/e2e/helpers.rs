@@ -1,0 +1,306 @@
+//! The harness: a real aplomb server on a random loopback port with its own fresh database,
+//! SQLite (a temp file) or PostgreSQL (a new database per test, dropped afterwards).
+
+use std::sync::Arc;
+
+use aplomb::app::Aplomb;
+use aplomb::clock::SystemClock;
+use aplomb::server::{ServeOptions, prepare};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const ADMIN_TOKEN: &str = "test-admin-token";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// True under CI, where a missing PostgreSQL or browser is a failure rather than a skip.
+pub fn required() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("APLOMB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh database; PostgreSQL ones are dropped when this is.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(db: Db) -> Option<Self> {
+        match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("a temp dir");
+                let url = format!("sqlite://{}/aplomb.db?mode=rwc", dir.path().display());
+                Some(Self {
+                    url,
+                    _dir: Some(dir),
+                    pg_name: None,
+                })
+            }
+            Db::Postgres => {
+                sqlx::any::install_default_drivers();
+                let admin = pg_admin_url();
+                let mut conn = match sqlx::AnyConnection::connect(&admin).await {
+                    Ok(conn) => conn,
+                    Err(e) if required() => panic!("PostgreSQL is required under CI but unreachable at {admin}: {e}"),
+                    Err(e) => {
+                        eprintln!("NOTICE: skipping the PostgreSQL run: cannot connect to {admin}: {e}");
+                        return None;
+                    }
+                };
+                let name = format!("aplomb_test_{}", aplomb::app::new_secret()[..16].to_string());
+                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                    .await
+                    .expect("create a test database");
+                let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+                Some(Self {
+                    url: format!("{base}/{name}"),
+                    _dir: None,
+                    pg_name: Some(name),
+                })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else { return };
+        // Drop runs outside async code; a short-lived thread with its own runtime does the I/O.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub app: Arc<Aplomb>,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    // Declared last: the database outlives the server using it.
+    _db: TestDb,
+}
+
+impl TestApp {
+    /// Starts aplomb on `db`; `None` when that backend is unavailable outside CI.
+    pub async fn spawn(db: Db) -> Option<Self> {
+        Self::spawn_with(db, false).await
+    }
+
+    pub async fn spawn_with(db: Db, demo: bool) -> Option<Self> {
+        let test_db = TestDb::new(db).await?;
+        let options = ServeOptions {
+            listen: "127.0.0.1:0".into(),
+            database_url: test_db.url.clone(),
+            config: None,
+            admin_token: Some(ADMIN_TOKEN.into()),
+            demo,
+        };
+        let app = prepare(&options, Arc::new(SystemClock)).await.expect("aplomb starts");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let base = format!("http://{}", listener.local_addr().expect("bound"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(aplomb::http::serve(listener, app.clone(), async {
+            let _ = stopped.await;
+        }));
+        Some(Self {
+            base,
+            app,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            server: Some(server),
+            _db: test_db,
+        })
+    }
+
+    /// Stops the server and waits until it has finished.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task").expect("server ran cleanly");
+        }
+        self.app.store.close().await;
+    }
+
+    /// An API call with `token`; returns the status and the JSON body (Null when empty).
+    pub async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status();
+        let text = response.text().await.expect("a body");
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call(ADMIN_TOKEN, method, path, body).await
+    }
+
+    /// Creates a user with a password and an API token; returns the token.
+    pub async fn user(&self, username: &str, role: &str) -> String {
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                "/api/v1/users",
+                Some(json!({"username": username, "role": role, "password": password(username)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "creating {username}: {body}");
+        let (status, body) = self
+            .admin(
+                Method::POST,
+                &format!("/api/v1/users/{username}/tokens"),
+                Some(json!({"name": "tests"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["token"].as_str().expect("a token").to_string()
+    }
+
+    /// Declares an incident as `token`'s user and returns its id.
+    pub async fn declare(&self, token: &str, body: Value) -> i64 {
+        let (status, created) = self.call(token, Method::POST, "/api/v1/incidents", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["id"].as_i64().expect("an id")
+    }
+
+    /// Signs in through the login form like a browser and returns a client holding the cookie.
+    pub async fn web_session(&self, username: &str) -> WebSession {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let response = client
+            .post(format!("{}/login", self.base))
+            .form(&[("username", username), ("password", &password(username)), ("next", "/incidents")])
+            .send()
+            .await
+            .expect("login answers");
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login as {username}");
+        let cookie = response
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .expect("a session cookie")
+            .to_string();
+        WebSession {
+            base: self.base.clone(),
+            client,
+            cookie,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Each test user's password, derived from the name.
+pub fn password(username: &str) -> String {
+    format!("{username}-password")
+}
+
+pub struct WebSession {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub cookie: String,
+}
+
+impl WebSession {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    pub async fn page(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
+    }
+
+    /// The CSRF token embedded in a page's forms.
+    pub async fn csrf(&self) -> String {
+        let (_, html) = self.page("/incidents").await;
+        let start = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        html[start..start + 64].to_string()
+    }
+
+    pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .expect("the server answers")
+    }
+}
+
+/// Runs each named `async fn(TestApp)` once per storage backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

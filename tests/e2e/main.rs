@@ -1,0 +1,10 @@
+//! End-to-end tests: the real server on a loopback port, real databases, the real binary,
+//! and a real headless browser. One test binary, so the crate links once.
+
+mod helpers;
+
+mod api;
+mod browser;
+mod cli;
+mod private;
+mod web;

@@ -1,0 +1,86 @@
+//! "Private means private": an outsider learns nothing of a private incident through any list,
+//! page, live stream, API response or metric; participants and admins see it.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::api::read_stream_until;
+use crate::helpers::TestApp;
+
+crate::on_both_backends!(a_private_incident_is_seen_only_by_participants_and_admins);
+
+async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let mallory = app.user("mallory", "responder").await;
+    let carol = app.user("carol", "responder").await;
+    let public = app.declare(&bob, json!({"title": "Public hiccup", "severity": "SEV4"})).await;
+    let secret = app
+        .declare(&bob, json!({"title": "Credential leak in build logs", "severity": "SEV1", "type": "security", "private": true}))
+        .await;
+    let path = format!("/api/v1/incidents/{secret}");
+
+    // The outsider's live stream is open before anything happens to the private incident.
+    let mallory_web = app.web_session("mallory").await;
+    let mut mallory_events = mallory_web.get("/events").await;
+    assert_eq!(mallory_events.status(), StatusCode::OK);
+
+    // API: list, show, timeline, every change, and the per-incident stream.
+    let (_, page) = app.call(&mallory, Method::GET, "/api/v1/incidents", None).await;
+    let seen: Vec<i64> = page["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_i64()).collect();
+    assert_eq!(seen, vec![public]);
+    let (_, page) = app.call(&mallory, Method::GET, "/api/v1/incidents?severity=SEV1", None).await;
+    assert_eq!(page["items"], json!([]));
+    for (method, suffix, body) in [
+        (Method::GET, "", None),
+        (Method::GET, "/timeline", None),
+        (Method::GET, "/events", None),
+        (Method::PATCH, "", Some(json!({"status": "resolved"}))),
+        (Method::POST, "/timeline", Some(json!({"text": "peek"}))),
+        (Method::PUT, "/roles/scribe", Some(json!({"user": "mallory"}))),
+        (Method::POST, "/participants", Some(json!({"user": "mallory"}))),
+    ] {
+        let (status, err) = app.call(&mallory, method.clone(), &format!("{path}{suffix}"), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {suffix}: {err}");
+        assert!(!err.to_string().contains("Credential"), "{err}");
+    }
+
+    // Web pages: list, incident page, live fragment.
+    let (_, list_html) = mallory_web.page("/incidents").await;
+    assert!(list_html.contains("Public hiccup"));
+    assert!(!list_html.contains("Credential leak"));
+    let (_, fragment) = mallory_web.page("/incidents/list").await;
+    assert!(!fragment.contains("Credential leak"));
+    for page in [format!("/incidents/{secret}"), format!("/incidents/{secret}/live"), format!("/incidents/{secret}/events")] {
+        let (status, html) = mallory_web.page(&page).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+        assert!(!html.contains("Credential leak"));
+    }
+
+    // Live: changes to the private incident are not announced to the outsider; the next
+    // public change is the first thing the stream carries.
+    app.call(&bob, Method::POST, &format!("{path}/timeline"), Some(json!({"text": "rotating keys"})))
+        .await;
+    app.call(&bob, Method::POST, &format!("/api/v1/incidents/{public}/timeline"), Some(json!({"text": "fine now"})))
+        .await;
+    let seen = read_stream_until(&mut mallory_events, &format!("data: {public}")).await;
+    assert!(!seen.contains(&format!("data: {secret}\n")), "{seen}");
+
+    // Admins see everything; a participant added by hand sees it too.
+    let (status, _) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call(&carol, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = app
+        .call(&bob, Method::POST, &format!("{path}/participants"), Some(json!({"user": "carol"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, incident) = app.call(&carol, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(incident["participants"], json!(["bob", "carol"]));
+    let (_, page) = app.call(&carol, Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+
+    // Metrics count only non-private incidents.
+    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.expect("answer").text().await.expect("text");
+    assert!(metrics.contains("aplomb_open_incidents{severity=\"SEV1\"} 0"), "{metrics}");
+}
