@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::{SignedDuration, Timestamp};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -15,12 +15,13 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::access::{Actor, UserRole, check_password, parse_username};
 use crate::domain::incident::{
-    Declaration, Incident, NoteText, Patch, RoleKind, ServiceRef, Severity, Status, Summary, Title, UserRef,
+    Declaration, Incident, NoteText, Patch, RoleKind, ServiceRef, Severity, Status, Summary, Title,
+    UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
 use crate::store::{
-    IdempotencyKey, IncidentFilter, IncidentPage, Inserted, ServiceRecord, Store, StoreError, TimelineEntry,
-    UserRecord,
+    IdempotencyKey, IncidentFilter, IncidentPage, Inserted, ServiceRecord, Store, StoreError,
+    TimelineEntry, UserRecord,
 };
 
 /// How long a web session lasts without signing in again.
@@ -156,12 +157,19 @@ impl Aplomb {
                 .insert_user("admin", "Administrator", None, UserRole::Admin, self.now())
                 .await?;
             self.store
-                .insert_token(admin.id, &hash_token(token), "APLOMB_ADMIN_TOKEN", self.now())
+                .insert_token(
+                    admin.id,
+                    &hash_token(token),
+                    "APLOMB_ADMIN_TOKEN",
+                    self.now(),
+                )
                 .await?;
             return Ok(None);
         }
         let setup = new_secret();
-        self.store.set_setting(SETUP_TOKEN_SETTING, &hash_token(&setup)).await?;
+        self.store
+            .set_setting(SETUP_TOKEN_SETTING, &hash_token(&setup))
+            .await?;
         Ok(Some(setup))
     }
 
@@ -170,9 +178,16 @@ impl Aplomb {
     }
 
     /// Creates the first administrator with the setup token printed at start-up.
-    pub async fn complete_setup(&self, setup_token: &str, username: &str, password: &str) -> AppResult<UserRecord> {
+    pub async fn complete_setup(
+        &self,
+        setup_token: &str,
+        username: &str,
+        password: &str,
+    ) -> AppResult<UserRecord> {
         let expected = self.store.setting(SETUP_TOKEN_SETTING).await?;
-        if !self.needs_setup().await? || expected.as_deref() != Some(hash_token(setup_token.trim()).as_str()) {
+        if !self.needs_setup().await?
+            || expected.as_deref() != Some(hash_token(setup_token.trim()).as_str())
+        {
             return Err(AppError::Invalid(FieldError::new(
                 "setup_token",
                 "does not match the token in the server log",
@@ -195,8 +210,17 @@ impl Aplomb {
     }
 
     /// Checks a password and opens a web session: returns (session token, CSRF token).
-    pub async fn login(&self, username: &str, password: &str) -> AppResult<(String, String, Actor)> {
-        let refused = || AppError::Invalid(FieldError::new("password", "unknown user or wrong password"));
+    pub async fn login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> AppResult<(String, String, Actor)> {
+        let refused = || {
+            AppError::Invalid(FieldError::new(
+                "password",
+                "unknown user or wrong password",
+            ))
+        };
         let user = self
             .store
             .user_by_username(username.trim())
@@ -209,17 +233,28 @@ impl Aplomb {
         let session = new_secret();
         let csrf = new_secret();
         self.store
-            .insert_session(&hash_token(&session), user.id, &csrf, self.now() + SESSION_TTL)
+            .insert_session(
+                &hash_token(&session),
+                user.id,
+                &csrf,
+                self.now() + SESSION_TTL,
+            )
             .await?;
         Ok((session, csrf, user.actor()))
     }
 
     pub async fn session(&self, session_token: &str) -> AppResult<Option<(Actor, String)>> {
-        Ok(self.store.session(&hash_token(session_token), self.now()).await?)
+        Ok(self
+            .store
+            .session(&hash_token(session_token), self.now())
+            .await?)
     }
 
     pub async fn logout(&self, session_token: &str) -> AppResult<()> {
-        Ok(self.store.delete_session(&hash_token(session_token)).await?)
+        Ok(self
+            .store
+            .delete_session(&hash_token(session_token))
+            .await?)
     }
 
     pub async fn create_user(&self, actor: &Actor, new: NewUser) -> AppResult<UserRecord> {
@@ -253,9 +288,16 @@ impl Aplomb {
     }
 
     /// Issues an API token for `username`: admins for anyone, others for themselves.
-    pub async fn create_token(&self, actor: &Actor, username: &str, name: &str) -> AppResult<String> {
+    pub async fn create_token(
+        &self,
+        actor: &Actor,
+        username: &str,
+        name: &str,
+    ) -> AppResult<String> {
         if !actor.is_admin() && actor.username != username {
-            return Err(AppError::Forbidden("only admins create tokens for other users".into()));
+            return Err(AppError::Forbidden(
+                "only admins create tokens for other users".into(),
+            ));
         }
         let name = bounded_text("name", name, 1, 100)?;
         let user = self
@@ -264,7 +306,9 @@ impl Aplomb {
             .await?
             .ok_or(AppError::NotFound("user"))?;
         let token = format!("apl_{}", new_secret());
-        self.store.insert_token(user.id, &hash_token(&token), &name, self.now()).await?;
+        self.store
+            .insert_token(user.id, &hash_token(&token), &name, self.now())
+            .await?;
         Ok(token)
     }
 
@@ -273,7 +317,9 @@ impl Aplomb {
             .store
             .user_by_username(username.trim())
             .await?
-            .ok_or_else(|| FieldError::new(field, format!("no user named {:?}", username.trim())))?;
+            .ok_or_else(|| {
+                FieldError::new(field, format!("no user named {:?}", username.trim()))
+            })?;
         Ok(UserRef {
             id: user.id,
             username: user.username,
@@ -320,7 +366,10 @@ impl Aplomb {
             username: actor.username.clone(),
         };
         let (incident, entry) = Incident::declare(declaration, declared_by, self.now());
-        let outcome = self.store.insert_incident(&incident, &entry, idempotency.as_ref()).await?;
+        let outcome = self
+            .store
+            .insert_incident(&incident, &entry, idempotency.as_ref())
+            .await?;
         let (id, replayed) = match outcome {
             Inserted::Created(id) => (id, false),
             Inserted::Replayed(id) => (id, true),
@@ -342,7 +391,12 @@ impl Aplomb {
         };
         let catalog = self.store.list_services().await?;
         let mut services = Vec::new();
-        for name in input.services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        for name in input
+            .services
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
             let found = catalog
                 .iter()
                 .find(|s| s.name == name)
@@ -367,7 +421,11 @@ impl Aplomb {
     /// The incident, if `actor` may see it. A private incident is "not found" to outsiders,
     /// so its existence does not leak.
     pub async fn incident(&self, actor: &Actor, id: i64) -> AppResult<IncidentView> {
-        let incident = self.store.incident(id).await?.ok_or(AppError::NotFound("incident"))?;
+        let incident = self
+            .store
+            .incident(id)
+            .await?
+            .ok_or(AppError::NotFound("incident"))?;
         if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
             return Err(AppError::NotFound("incident"));
         }
@@ -393,28 +451,54 @@ impl Aplomb {
         Ok(self.store.list_incidents(filter, actor).await?)
     }
 
-    pub async fn timeline(&self, actor: &Actor, id: i64, after: Option<i64>) -> AppResult<Vec<TimelineEntry>> {
+    pub async fn timeline(
+        &self,
+        actor: &Actor,
+        id: i64,
+        after: Option<i64>,
+    ) -> AppResult<Vec<TimelineEntry>> {
         self.incident(actor, id).await?;
         Ok(self.store.timeline(id, after).await?)
     }
 
-    pub async fn update(&self, actor: &Actor, id: i64, input: PatchInput) -> AppResult<IncidentView> {
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: i64,
+        input: PatchInput,
+    ) -> AppResult<IncidentView> {
         let patch = Patch {
             title: input.title.as_deref().map(Title::parse).transpose()?,
             summary: input.summary.as_deref().map(Summary::parse).transpose()?,
             severity: input.severity.as_deref().map(str::parse).transpose()?,
-            status: input.status.as_deref().map(str::parse::<Status>).transpose()?,
+            status: input
+                .status
+                .as_deref()
+                .map(str::parse::<Status>)
+                .transpose()?,
             reason: input.reason,
         };
         let now = self.now();
-        Ok(self.change(actor, id, |incident| Ok(incident.apply(patch, now)?)).await?.0)
+        Ok(self
+            .change(actor, id, |incident| Ok(incident.apply(patch, now)?))
+            .await?
+            .0)
     }
 
-    pub async fn assign_role(&self, actor: &Actor, id: i64, role: &str, username: &str) -> AppResult<IncidentView> {
+    pub async fn assign_role(
+        &self,
+        actor: &Actor,
+        id: i64,
+        role: &str,
+        username: &str,
+    ) -> AppResult<IncidentView> {
         let role: RoleKind = role.parse()?;
         let user = self.user_ref("user", username).await?;
         let now = self.now();
-        Ok(self.change(actor, id, |incident| Ok(incident.assign(role, user, now))).await?.0)
+        Ok(self
+            .change(actor, id, |incident| Ok(incident.assign(role, user, now)))
+            .await?
+            .0)
     }
 
     /// Posts a note and returns its timeline entry.
@@ -425,25 +509,41 @@ impl Aplomb {
             username: actor.username.clone(),
         };
         let now = self.now();
-        let (_, written) = self.change(actor, id, |incident| Ok(incident.note(&author, text, now))).await?;
+        let (_, written) = self
+            .change(actor, id, |incident| Ok(incident.note(&author, text, now)))
+            .await?;
         written
             .into_iter()
             .rfind(|e| e.data.kind() == "note")
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("a note was committed without its entry")))
+            .ok_or_else(|| {
+                AppError::Internal(anyhow::anyhow!("a note was committed without its entry"))
+            })
     }
 
-    pub async fn add_participant(&self, actor: &Actor, id: i64, username: &str) -> AppResult<IncidentView> {
+    pub async fn add_participant(
+        &self,
+        actor: &Actor,
+        id: i64,
+        username: &str,
+    ) -> AppResult<IncidentView> {
         let user = self.user_ref("user", username).await?;
         let now = self.now();
         Ok(self
-            .change(actor, id, |incident| Ok(vec![incident.add_participant(&user, now)?]))
+            .change(actor, id, |incident| {
+                Ok(vec![incident.add_participant(&user, now)?])
+            })
             .await?
             .0)
     }
 
     /// Runs one domain change under the store's row lock, after checking the actor may act on
     /// this incident as it is at that moment.
-    async fn change<F>(&self, actor: &Actor, id: i64, change: F) -> AppResult<(IncidentView, Vec<TimelineEntry>)>
+    async fn change<F>(
+        &self,
+        actor: &Actor,
+        id: i64,
+        change: F,
+    ) -> AppResult<(IncidentView, Vec<TimelineEntry>)>
     where
         F: FnOnce(&mut Incident) -> Result<Vec<crate::domain::timeline::EntryData>, StoreError>,
     {
@@ -480,7 +580,9 @@ fn require_responder(actor: &Actor) -> AppResult<()> {
     if actor.can_act() {
         Ok(())
     } else {
-        Err(AppError::Forbidden("viewers cannot change incidents".into()))
+        Err(AppError::Forbidden(
+            "viewers cannot change incidents".into(),
+        ))
     }
 }
 
@@ -510,6 +612,10 @@ fn hash_password(password: &str) -> AppResult<String> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }

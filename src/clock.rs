@@ -13,9 +13,11 @@ pub trait Clock: Send + Sync + 'static {
 pub struct SystemClock;
 
 impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // the one sanctioned read of the wall clock
     fn now(&self) -> Timestamp {
         // Stored times have millisecond precision; keep in-memory values equal to stored ones.
-        Timestamp::from_millisecond(Timestamp::now().as_millisecond()).expect("the current time is in range")
+        Timestamp::from_millisecond(Timestamp::now().as_millisecond())
+            .expect("the current time is in range")
     }
 }
 

@@ -17,8 +17,16 @@ const PEOPLE: &[(&str, &str, &str)] = &[
 
 const SERVICES: &[(&str, &str, &str)] = &[
     ("checkout-api", "Takes orders and payments", "payments"),
-    ("orders-db", "PostgreSQL cluster behind checkout and fulfilment", "database"),
-    ("edge-lb", "Public load balancers and TLS termination", "network"),
+    (
+        "orders-db",
+        "PostgreSQL cluster behind checkout and fulfilment",
+        "database",
+    ),
+    (
+        "edge-lb",
+        "Public load balancers and TLS termination",
+        "network",
+    ),
     ("office-wifi", "Wireless network in the Lisbon office", "it"),
 ];
 
@@ -30,7 +38,13 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
         role: crate::domain::access::UserRole::Admin,
     };
     let any = app
-        .list(&system, &crate::store::IncidentFilter { limit: 1, ..Default::default() })
+        .list(
+            &system,
+            &crate::store::IncidentFilter {
+                limit: 1,
+                ..Default::default()
+            },
+        )
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if !any.items.is_empty() {
@@ -83,8 +97,12 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
         .await
         .map_err(fail)?;
     let id = view.incident.id;
-    app.assign_role(bob, id, "incident_lead", "bob").await.map_err(fail)?;
-    app.assign_role(bob, id, "scribe", "dan").await.map_err(fail)?;
+    app.assign_role(bob, id, "incident_lead", "bob")
+        .await
+        .map_err(fail)?;
+    app.assign_role(bob, id, "scribe", "dan")
+        .await
+        .map_err(fail)?;
     app.update(
         bob,
         id,
@@ -95,12 +113,20 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
     )
     .await
     .map_err(fail)?;
-    app.add_note(carol, id, "Error rate is flat at 8% on both regions; not a single-node problem.")
-        .await
-        .map_err(fail)?;
-    app.add_note(dan, id, "A deploy of checkout-api went out at 14:01. Comparing its config diff now.")
-        .await
-        .map_err(fail)?;
+    app.add_note(
+        carol,
+        id,
+        "Error rate is flat at 8% on both regions; not a single-node problem.",
+    )
+    .await
+    .map_err(fail)?;
+    app.add_note(
+        dan,
+        id,
+        "A deploy of checkout-api went out at 14:01. Comparing its config diff now.",
+    )
+    .await
+    .map_err(fail)?;
     tracing::warn!(
         "demo data created: users {} with password {DEMO_PASSWORD:?}",
         PEOPLE.iter().map(|p| p.0).collect::<Vec<_>>().join(", ")

@@ -1,5 +1,15 @@
 //! aplomb: incident response in one binary. See ARCHITECTURE.md for the map of the code.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
 pub mod app;
 pub mod cli;
 pub mod clock;

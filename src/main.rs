@@ -9,7 +9,11 @@ use aplomb::cli::{Client, Connection, IncidentCommand, ServiceCommand, TokenComm
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
 
 #[derive(Debug, Parser)]
-#[command(name = "aplomb", version, about = "Incident response, calmly: declare, coordinate, communicate, review.")]
+#[command(
+    name = "aplomb",
+    version,
+    about = "Incident response, calmly: declare, coordinate, communicate, review."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,7 +91,9 @@ async fn run(command: Command) -> ExitCode {
                 listen,
                 database_url,
                 config,
-                admin_token: std::env::var("APLOMB_ADMIN_TOKEN").ok().filter(|t| !t.is_empty()),
+                admin_token: std::env::var("APLOMB_ADMIN_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
                 demo,
             };
             return match aplomb::server::run(options).await {
@@ -99,10 +105,22 @@ async fn run(command: Command) -> ExitCode {
                 }
             };
         }
-        Command::Incident { connection, command } => Client::new(&connection).incident(command).await,
-        Command::User { connection, command } => Client::new(&connection).user(command).await,
-        Command::Token { connection, command } => Client::new(&connection).token(command).await,
-        Command::Service { connection, command } => Client::new(&connection).service(command).await,
+        Command::Incident {
+            connection,
+            command,
+        } => Client::new(&connection).incident(command).await,
+        Command::User {
+            connection,
+            command,
+        } => Client::new(&connection).user(command).await,
+        Command::Token {
+            connection,
+            command,
+        } => Client::new(&connection).token(command).await,
+        Command::Service {
+            connection,
+            command,
+        } => Client::new(&connection).service(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

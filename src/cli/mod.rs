@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
     /// Base URL of the aplomb server.
-    #[arg(long, env = "APLOMB_URL", default_value = "http://127.0.0.1:8080", global = true)]
+    #[arg(
+        long,
+        env = "APLOMB_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub url: String,
     /// API token (create one with `aplomb token create` or in the API).
     #[arg(long, env = "APLOMB_TOKEN", hide_env_values = true, global = true)]
@@ -124,7 +129,10 @@ pub enum CliError {
     /// The server could not be reached.
     Connection(String),
     /// The server answered with an error.
-    Api { status: StatusCode, message: String },
+    Api {
+        status: StatusCode,
+        message: String,
+    },
     Usage(String),
 }
 
@@ -164,7 +172,12 @@ impl Client {
         }
     }
 
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Result<Value, CliError> {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, CliError> {
         let token = self.token.as_deref().ok_or_else(|| {
             CliError::Usage("no API token: pass --token or set APLOMB_TOKEN".into())
         })?;
@@ -173,15 +186,17 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| CliError::Connection(format!("cannot reach aplomb at {}: {}", self.base, root_cause(&e))))?;
+        let response = request.send().await.map_err(|e| {
+            CliError::Connection(format!(
+                "cannot reach aplomb at {}: {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| CliError::Connection(format!("reading the answer from {}: {e}", self.base)))?;
+        let text = response.text().await.map_err(|e| {
+            CliError::Connection(format!("reading the answer from {}: {e}", self.base))
+        })?;
         let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if status.is_success() {
             return Ok(value);
@@ -196,7 +211,10 @@ impl Client {
     /// Prints `value` as JSON in `--json` mode, otherwise as `human` renders it.
     fn print(&self, value: &Value, human: impl FnOnce(&Value) -> String) {
         if self.json {
-            println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(value).unwrap_or_default()
+            );
         } else {
             print!("{}", human(value));
         }
@@ -230,42 +248,64 @@ impl Client {
                 if let Some(s) = severity {
                     query.push_str(&format!("&severity={s}"));
                 }
-                let page = self.call(Method::GET, &format!("/incidents{query}"), None).await?;
+                let page = self
+                    .call(Method::GET, &format!("/incidents{query}"), None)
+                    .await?;
                 self.print(&page, incident_table);
             }
             IncidentCommand::Show { id } => {
-                let incident = self.call(Method::GET, &format!("/incidents/{id}"), None).await?;
-                let timeline = self.call(Method::GET, &format!("/incidents/{id}/timeline"), None).await?;
+                let incident = self
+                    .call(Method::GET, &format!("/incidents/{id}"), None)
+                    .await?;
+                let timeline = self
+                    .call(Method::GET, &format!("/incidents/{id}/timeline"), None)
+                    .await?;
                 let both = json!({"incident": incident, "timeline": timeline});
                 self.print(&both, |v| show_incident(&v["incident"], &v["timeline"]));
             }
             IncidentCommand::Note { id, text } => {
                 let entry = self
-                    .call(Method::POST, &format!("/incidents/{id}/timeline"), Some(json!({"text": text})))
+                    .call(
+                        Method::POST,
+                        &format!("/incidents/{id}/timeline"),
+                        Some(json!({"text": text})),
+                    )
                     .await?;
-                self.print(&entry, |v| format!("note {} added to incident {id}\n", v["id"]));
+                self.print(&entry, |v| {
+                    format!("note {} added to incident {id}\n", v["id"])
+                });
             }
             IncidentCommand::Status { id, status, reason } => {
-                self.patch(id, json!({"status": status, "reason": reason})).await?;
+                self.patch(id, json!({"status": status, "reason": reason}))
+                    .await?;
             }
             IncidentCommand::Severity { id, severity } => {
                 self.patch(id, json!({"severity": severity})).await?;
             }
             IncidentCommand::Resolve { id, reason } => {
-                self.patch(id, json!({"status": "resolved", "reason": reason})).await?;
+                self.patch(id, json!({"status": "resolved", "reason": reason}))
+                    .await?;
             }
             IncidentCommand::Role { id, role, user } => {
                 let updated = self
-                    .call(Method::PUT, &format!("/incidents/{id}/roles/{role}"), Some(json!({"user": user})))
+                    .call(
+                        Method::PUT,
+                        &format!("/incidents/{id}/roles/{role}"),
+                        Some(json!({"user": user})),
+                    )
                     .await?;
-                self.print(&updated, |v| format!("incident {id}: {user} is {role}\n{}", roles_line(v)));
+                self.print(&updated, |v| {
+                    format!("incident {id}: {user} is {role}\n{}", roles_line(v))
+                });
             }
         }
         Ok(())
     }
 
     async fn patch(&self, id: i64, body: Value) -> Result<(), CliError> {
-        let updated = self.call(Method::PATCH, &format!("/incidents/{id}"), Some(body)).await?;
+        let updated = self
+            .call(Method::PATCH, &format!("/incidents/{id}"), Some(body))
+            .await?;
         self.print(&updated, |v| {
             format!(
                 "incident {id} is {} ({})\n",
@@ -286,7 +326,13 @@ impl Client {
             } => {
                 let body = json!({"username": username, "role": role, "display_name": name, "password": password});
                 let user = self.call(Method::POST, "/users", Some(body)).await?;
-                self.print(&user, |v| format!("created {} ({})\n", v["username"].as_str().unwrap_or("?"), role));
+                self.print(&user, |v| {
+                    format!(
+                        "created {} ({})\n",
+                        v["username"].as_str().unwrap_or("?"),
+                        role
+                    )
+                });
             }
             UserCommand::List => {
                 let users = self.call(Method::GET, "/users", None).await?;
@@ -295,7 +341,13 @@ impl Client {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .map(|u| vec![text(&u["username"]), text(&u["role"]), text(&u["display_name"])])
+                        .map(|u| {
+                            vec![
+                                text(&u["username"]),
+                                text(&u["role"]),
+                                text(&u["display_name"]),
+                            ]
+                        })
                         .collect();
                     table(&["USERNAME", "ROLE", "NAME"], &rows)
                 });
@@ -307,7 +359,11 @@ impl Client {
     pub async fn token(&self, command: TokenCommand) -> Result<(), CliError> {
         let TokenCommand::Create { username, name } = command;
         let token = self
-            .call(Method::POST, &format!("/users/{username}/tokens"), Some(json!({"name": name})))
+            .call(
+                Method::POST,
+                &format!("/users/{username}/tokens"),
+                Some(json!({"name": name})),
+            )
             .await?;
         self.print(&token, |v| format!("{}\n", text(&v["token"])));
         Ok(())
@@ -320,9 +376,12 @@ impl Client {
                 description,
                 owner_team,
             } => {
-                let body = json!({"name": name, "description": description, "owner_team": owner_team});
+                let body =
+                    json!({"name": name, "description": description, "owner_team": owner_team});
                 let service = self.call(Method::POST, "/services", Some(body)).await?;
-                self.print(&service, |v| format!("service {} created\n", text(&v["name"])));
+                self.print(&service, |v| {
+                    format!("service {} created\n", text(&v["name"]))
+                });
             }
             ServiceCommand::List => {
                 let services = self.call(Method::GET, "/services", None).await?;
@@ -331,7 +390,13 @@ impl Client {
                         .as_array()
                         .into_iter()
                         .flatten()
-                        .map(|s| vec![text(&s["name"]), text(&s["owner_team"]), text(&s["description"])])
+                        .map(|s| {
+                            vec![
+                                text(&s["name"]),
+                                text(&s["owner_team"]),
+                                text(&s["description"]),
+                            ]
+                        })
                         .collect();
                     table(&["NAME", "OWNER", "DESCRIPTION"], &rows)
                 });
@@ -414,7 +479,14 @@ fn roles_line(incident: &Value) -> String {
         .flatten()
         .map(text)
         .collect();
-    let mut line = format!("roles: {}", if roles.is_empty() { "none".into() } else { roles.join(", ") });
+    let mut line = format!(
+        "roles: {}",
+        if roles.is_empty() {
+            "none".into()
+        } else {
+            roles.join(", ")
+        }
+    );
     if !unfilled.is_empty() {
         line.push_str(&format!("; unfilled: {}", unfilled.join(", ")));
     }
@@ -430,7 +502,11 @@ fn show_incident(incident: &Value, timeline: &Value) -> String {
         text(&incident["severity"]),
         text(&incident["status"]),
         text(&incident["type"]),
-        if incident["private"].as_bool() == Some(true) { " · private" } else { "" },
+        if incident["private"].as_bool() == Some(true) {
+            " · private"
+        } else {
+            ""
+        },
         text(&incident["declared_at"]),
         text(&incident["declared_by"]),
         roles_line(incident),

@@ -39,7 +39,10 @@ impl FromStr for UserRole {
             "admin" => Ok(Self::Admin),
             "responder" => Ok(Self::Responder),
             "viewer" => Ok(Self::Viewer),
-            _ => Err(FieldError::new("role", "must be one of admin, responder, viewer")),
+            _ => Err(FieldError::new(
+                "role",
+                "must be one of admin, responder, viewer",
+            )),
         }
     }
 }

@@ -221,7 +221,10 @@ impl Default for IncidentTypes {
 impl IncidentTypes {
     pub fn new(types: Vec<String>) -> Result<Self, FieldError> {
         if types.is_empty() {
-            return Err(FieldError::new("incident_types", "must list at least one type"));
+            return Err(FieldError::new(
+                "incident_types",
+                "must list at least one type",
+            ));
         }
         if let Some(bad) = types.iter().find(|t| !is_slug(t)) {
             return Err(FieldError::new(
@@ -266,7 +269,10 @@ impl Default for RolePolicy {
     fn default() -> Self {
         use RoleKind::*;
         Self(BTreeMap::from([
-            (Severity::Sev1, vec![IncidentLead, CommunicationsLead, Scribe]),
+            (
+                Severity::Sev1,
+                vec![IncidentLead, CommunicationsLead, Scribe],
+            ),
             (Severity::Sev2, vec![IncidentLead, CommunicationsLead]),
             (Severity::Sev3, vec![IncidentLead]),
             (Severity::Sev4, vec![]),
@@ -345,13 +351,21 @@ pub struct Patch {
 
 impl Incident {
     /// The incident as it stands the moment it is declared, with the declarer as first participant.
-    pub fn declare(declaration: Declaration, declared_by: UserRef, now: Timestamp) -> (Self, EntryData) {
+    pub fn declare(
+        declaration: Declaration,
+        declared_by: UserRef,
+        now: Timestamp,
+    ) -> (Self, EntryData) {
         let entry = EntryData::Declared {
             title: declaration.title.0.clone(),
             severity: declaration.severity,
             incident_type: declaration.incident_type.clone(),
             private: declaration.private,
-            services: declaration.services.iter().map(|s| s.name.clone()).collect(),
+            services: declaration
+                .services
+                .iter()
+                .map(|s| s.name.clone())
+                .collect(),
         };
         let incident = Self {
             id: 0,
@@ -428,11 +442,19 @@ impl Incident {
             });
         }
         if let Some(to) = patch.status {
-            let reason = patch.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+            let reason = patch
+                .reason
+                .as_deref()
+                .map(str::trim)
+                .filter(|r| !r.is_empty());
             let from = self.status;
             check_transition(from, to, reason)?;
             self.status = to;
-            self.resolved_at = if to == Status::Resolved { Some(now) } else { None };
+            self.resolved_at = if to == Status::Resolved {
+                Some(now)
+            } else {
+                None
+            };
             entries.push(EntryData::StatusChanged {
                 from,
                 to,
@@ -491,7 +513,11 @@ impl Incident {
     }
 
     /// Adds a participant by hand (how a private incident is shared).
-    pub fn add_participant(&mut self, user: &UserRef, now: Timestamp) -> Result<EntryData, RuleError> {
+    pub fn add_participant(
+        &mut self,
+        user: &UserRef,
+        now: Timestamp,
+    ) -> Result<EntryData, RuleError> {
         if !self.join(user) {
             return Err(RuleError::Conflict(format!(
                 "{} is already a participant",
@@ -555,7 +581,10 @@ mod tests {
     fn severity_and_status_parse_leniently_and_name_the_field() {
         assert_eq!("sev2".parse::<Severity>().unwrap(), Severity::Sev2);
         assert_eq!("SEV5".parse::<Severity>().unwrap_err().field, "severity");
-        assert_eq!(" Monitoring ".parse::<Status>().unwrap(), Status::Monitoring);
+        assert_eq!(
+            " Monitoring ".parse::<Status>().unwrap(),
+            Status::Monitoring
+        );
         assert_eq!("done".parse::<Status>().unwrap_err().field, "status");
         assert_eq!("scribe".parse::<RoleKind>().unwrap(), RoleKind::Scribe);
         assert_eq!("lead".parse::<RoleKind>().unwrap_err().field, "role");
@@ -645,18 +674,27 @@ mod tests {
             severity: Some(Severity::Sev3),
             ..Patch::default()
         };
-        assert!(matches!(incident.apply(same, t(1)), Err(RuleError::Conflict(_))));
+        assert!(matches!(
+            incident.apply(same, t(1)),
+            Err(RuleError::Conflict(_))
+        ));
         let same_status = Patch {
             status: Some(Status::Triage),
             ..Patch::default()
         };
-        assert!(matches!(incident.apply(same_status, t(1)), Err(RuleError::Conflict(_))));
+        assert!(matches!(
+            incident.apply(same_status, t(1)),
+            Err(RuleError::Conflict(_))
+        ));
         let stray_reason = Patch {
             title: Some(Title::parse("New").unwrap()),
             reason: Some("why".into()),
             ..Patch::default()
         };
-        assert!(matches!(incident.apply(stray_reason, t(1)), Err(RuleError::Invalid(_))));
+        assert!(matches!(
+            incident.apply(stray_reason, t(1)),
+            Err(RuleError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -671,7 +709,11 @@ mod tests {
             incident.unfilled_roles(&policy),
             vec![RoleKind::CommunicationsLead, RoleKind::Scribe]
         );
-        assert!(incident.assign(RoleKind::IncidentLead, bob(), t(2)).is_empty());
+        assert!(
+            incident
+                .assign(RoleKind::IncidentLead, bob(), t(2))
+                .is_empty()
+        );
         let handover = incident.assign(RoleKind::IncidentLead, alice(), t(3));
         assert_eq!(
             handover,

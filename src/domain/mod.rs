@@ -66,8 +66,14 @@ pub fn bounded_text(
             format!("must be at most {max} characters"),
         ));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
-        return Err(FieldError::new(field, "must not contain control characters"));
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(text.to_string())
 }
@@ -83,7 +89,10 @@ mod tests {
             bounded_text("title", "   ", 1, 5).unwrap_err().message,
             "must not be empty"
         );
-        assert_eq!(bounded_text("title", "abcdef", 1, 5).unwrap_err().field, "title");
+        assert_eq!(
+            bounded_text("title", "abcdef", 1, 5).unwrap_err().field,
+            "title"
+        );
         assert!(bounded_text("title", "a\u{7}b", 1, 5).is_err());
     }
 }

@@ -71,7 +71,8 @@ impl EntryData {
                 private,
                 services,
             } => {
-                let mut s = format!("Declared {severity} {incident_type} incident \u{201c}{title}\u{201d}");
+                let mut s =
+                    format!("Declared {severity} {incident_type} incident \u{201c}{title}\u{201d}");
                 if !services.is_empty() {
                     s.push_str(&format!(" affecting {}", services.join(", ")));
                 }

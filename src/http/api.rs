@@ -2,11 +2,11 @@
 //! OpenAPI document is generated from the annotations here.
 
 use axum::Json;
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
-use axum::Router;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -163,7 +163,11 @@ impl From<IncidentView> for IncidentBody {
                     user: a.user.username,
                 })
                 .collect(),
-            unfilled_roles: view.unfilled_roles.iter().map(|r| r.slug().to_string()).collect(),
+            unfilled_roles: view
+                .unfilled_roles
+                .iter()
+                .map(|r| r.slug().to_string())
+                .collect(),
             participants: i.participants.into_iter().map(|p| p.username).collect(),
             services: i.services.into_iter().map(|s| s.name).collect(),
         }
@@ -440,7 +444,11 @@ async fn assign_role(
     ApiPath((id, role)): ApiPath<(i64, String)>,
     body: ApiJson<UserRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
-    Ok(Json(app.assign_role(&actor, id, &role, &body.value.user).await?.into()))
+    Ok(Json(
+        app.assign_role(&actor, id, &role, &body.value.user)
+            .await?
+            .into(),
+    ))
 }
 
 /// Add a participant (how a private incident is shared).
@@ -453,7 +461,11 @@ async fn add_participant(
     ApiPath(id): ApiPath<i64>,
     body: ApiJson<UserRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
-    Ok(Json(app.add_participant(&actor, id, &body.value.user).await?.into()))
+    Ok(Json(
+        app.add_participant(&actor, id, &body.value.user)
+            .await?
+            .into(),
+    ))
 }
 
 /// The incident's timeline, oldest first.
@@ -495,8 +507,17 @@ async fn incident_events(
 
 /// All users (admins only).
 #[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<UserBody>), (status = 403, body = ErrorBody)))]
-async fn list_users(State(app): State<AppState>, ApiActor(actor): ApiActor) -> Result<Json<Vec<UserBody>>, ApiError> {
-    Ok(Json(app.list_users(&actor).await?.into_iter().map(Into::into).collect()))
+async fn list_users(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<UserBody>>, ApiError> {
+    Ok(Json(
+        app.list_users(&actor)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Create a user (admins only).
@@ -533,7 +554,9 @@ async fn create_token(
     ApiPath(username): ApiPath<String>,
     body: ApiJson<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = app.create_token(&actor, &username, &body.value.name).await?;
+    let token = app
+        .create_token(&actor, &username, &body.value.name)
+        .await?;
     Ok((StatusCode::CREATED, Json(TokenBody { token })))
 }
 
@@ -543,7 +566,13 @@ async fn list_services(
     State(app): State<AppState>,
     ApiActor(_actor): ApiActor,
 ) -> Result<Json<Vec<ServiceBody>>, ApiError> {
-    Ok(Json(app.list_services().await?.into_iter().map(Into::into).collect()))
+    Ok(Json(
+        app.list_services()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
 }
 
 /// Add a service to the catalog (admins only).

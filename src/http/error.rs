@@ -60,7 +60,11 @@ impl From<AppError> for ApiError {
                 "send an API token as 'Authorization: Bearer <token>'",
             ),
             AppError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
-            AppError::NotFound(what) => Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
+            AppError::NotFound(what) => Self::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+            ),
             AppError::Invalid(f) => {
                 let message = format!("{}: {}", f.field, f.message);
                 Self::invalid(f.field, message)

@@ -69,11 +69,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if !inner.is_data() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("malformed JSON: {inner}"));
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                format!("malformed JSON: {inner}"),
+            );
         }
         let message = inner.to_string();
         // "unknown field `x`" and "missing field `x`" name the field only in the message.
-        let named = message.split('`').nth(1).filter(|_| message.contains(" field `"));
+        let named = message
+            .split('`')
+            .nth(1)
+            .filter(|_| message.contains(" field `"));
         // serde_path_to_error already ends the path with an unknown field, not a missing one.
         let field = match (named, path.as_str()) {
             (Some(name), "." | "") => name.to_string(),
@@ -107,7 +114,12 @@ pub struct ApiQuery<T>(pub T);
 
 impl From<axum::extract::rejection::QueryRejection> for ApiError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", e.body_text()).field("query")
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            e.body_text(),
+        )
+        .field("query")
     }
 }
 
@@ -117,7 +129,10 @@ pub struct ApiActor(pub Actor);
 impl FromRequestParts<AppState> for ApiActor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -125,10 +140,13 @@ impl FromRequestParts<AppState> for ApiActor {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or(AppError::Unauthenticated)?;
-        let actor = state
-            .actor_for_token(token)
-            .await?
-            .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", "the API token is not valid"))?;
+        let actor = state.actor_for_token(token).await?.ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the API token is not valid",
+            )
+        })?;
         Ok(Self(actor))
     }
 }
@@ -148,7 +166,12 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyHeader {
             .ok()
             .map(str::trim)
             .filter(|k| !k.is_empty() && k.len() <= 255)
-            .ok_or_else(|| ApiError::invalid("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))?;
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                )
+            })?;
         Ok(Self(Some(key.to_string())))
     }
 }
@@ -178,12 +201,20 @@ mod tests {
     #[test]
     fn json_errors_name_the_field() {
         let e = parse_json::<Declare>(br#"{"title":"x"}"#).unwrap_err();
-        assert_eq!((e.status, e.field.as_deref()), (StatusCode::UNPROCESSABLE_ENTITY, Some("severity")));
-        let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","colour":1}"#).unwrap_err();
+        assert_eq!(
+            (e.status, e.field.as_deref()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("severity"))
+        );
+        let e =
+            parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","colour":1}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("colour"));
-        let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","private":"yes"}"#).unwrap_err();
+        let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","private":"yes"}"#)
+            .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("private"));
         let e = parse_json::<Declare>(br#"{"title": "#).unwrap_err();
-        assert_eq!((e.status, e.code), (StatusCode::BAD_REQUEST, "invalid_json"));
+        assert_eq!(
+            (e.status, e.code),
+            (StatusCode::BAD_REQUEST, "invalid_json")
+        );
     }
 }

@@ -14,15 +14,20 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use super::error::ApiError;
 
+/// (method, route, status) → (count, total seconds).
+type RequestTotals = BTreeMap<(String, String, u16), (u64, f64)>;
+
 #[derive(Default)]
 pub struct Metrics {
-    /// (method, route, status) → (count, total seconds).
-    requests: Mutex<BTreeMap<(String, String, u16), (u64, f64)>>,
+    requests: Mutex<RequestTotals>,
 }
 
 impl Metrics {
     fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut requests = self.requests.lock().expect("metrics lock is never poisoned");
+        let mut requests = self
+            .requests
+            .lock()
+            .expect("metrics lock is never poisoned");
         let slot = requests
             .entry((method.to_string(), route.to_string(), status))
             .or_default();
@@ -75,9 +80,16 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         );
     }
     out.push_str("# HELP aplomb_open_incidents Unresolved non-private incidents.\n# TYPE aplomb_open_incidents gauge\n");
-    let counts = state.store.open_incident_counts().await.map_err(crate::app::AppError::from)?;
+    let counts = state
+        .store
+        .open_incident_counts()
+        .await
+        .map_err(crate::app::AppError::from)?;
     for severity in crate::domain::incident::Severity::ALL {
-        let n = counts.iter().find(|(s, _)| *s == severity).map_or(0, |(_, n)| *n);
+        let n = counts
+            .iter()
+            .find(|(s, _)| *s == severity)
+            .map_or(0, |(_, n)| *n);
         let _ = writeln!(out, "aplomb_open_incidents{{severity=\"{severity}\"}} {n}");
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())

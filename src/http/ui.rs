@@ -42,12 +42,25 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/participants", post(add_participant))
         .route("/events", get(all_events))
         .route("/users", get(users_page).post(create_user))
-        .route("/static/app.css", get(|| async { asset("text/css", include_str!("../../static/app.css")) }))
-        .route("/static/app.js", get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }))
+        .route(
+            "/static/app.css",
+            get(|| async { asset("text/css", include_str!("../../static/app.css")) }),
+        )
+        .route(
+            "/static/app.js",
+            get(|| async { asset("text/javascript", include_str!("../../static/app.js")) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=300")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 // ----- sessions -----
@@ -62,7 +75,10 @@ pub struct Session {
 impl FromRequestParts<AppState> for Session {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(token) = session_cookie(&parts.headers)
             && let Ok(Some((actor, csrf))) = state.session(&token).await
         {
@@ -71,19 +87,36 @@ impl FromRequestParts<AppState> for Session {
         if state.needs_setup().await.unwrap_or(false) {
             return Err(Redirect::to("/setup").into_response());
         }
-        let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
         Err(Redirect::to(&format!("/login?next={}", encode(next))).into_response())
     }
 }
 
 impl Session {
     /// Refuses a form whose CSRF token is not this session's.
-    fn check(&self, form_token: &str) -> Result<(), Response> {
+    fn check(&self, form_token: &str) -> Result<(), CsrfMismatch> {
         if form_token == self.csrf {
             Ok(())
         } else {
-            Err((StatusCode::FORBIDDEN, "The form expired; reload the page and try again.").into_response())
+            Err(CsrfMismatch)
         }
+    }
+}
+
+/// A form posted without this session's CSRF token (forged, or from a stale page).
+pub struct CsrfMismatch;
+
+impl IntoResponse for CsrfMismatch {
+    fn into_response(self) -> Response {
+        (
+            StatusCode::FORBIDDEN,
+            "The form expired; reload the page and try again.",
+        )
+            .into_response()
     }
 }
 
@@ -102,7 +135,9 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -129,12 +164,24 @@ fn render(template: &impl Template) -> Response {
 /// Shows an application error on a page: as a message back on `back`, or as a plain page.
 fn fail(e: AppError, back: &str) -> Response {
     match e {
-        AppError::NotFound(what) => (StatusCode::NOT_FOUND, Html(format!("<p>{what} not found. <a href=\"/incidents\">Incidents</a></p>"))).into_response(),
+        AppError::NotFound(what) => (
+            StatusCode::NOT_FOUND,
+            Html(format!(
+                "<p>{what} not found. <a href=\"/incidents\">Incidents</a></p>"
+            )),
+        )
+            .into_response(),
         AppError::Internal(e) => {
             tracing::error!(error = format!("{e:#}"), "internal error");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error; the server log has details").into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error; the server log has details",
+            )
+                .into_response()
         }
-        other => Redirect::to(&format!("{back}?error={}", encode(&other.to_string()))).into_response(),
+        other => {
+            Redirect::to(&format!("{back}?error={}", encode(&other.to_string()))).into_response()
+        }
     }
 }
 
@@ -195,9 +242,14 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn logout(State(state): State<AppState>, session: Session, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Response {
+async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
     if let Some(token) = session_cookie(&headers)
         && let Err(e) = state.logout(&token).await
@@ -229,7 +281,10 @@ struct SetupForm {
 }
 
 async fn setup(State(state): State<AppState>, Form(form): Form<SetupForm>) -> Response {
-    if let Err(e) = state.complete_setup(&form.setup_token, &form.username, &form.password).await {
+    if let Err(e) = state
+        .complete_setup(&form.setup_token, &form.username, &form.password)
+        .await
+    {
         return fail(e, "/setup");
     }
     match state.login(&form.username, &form.password).await {
@@ -318,16 +373,27 @@ impl ListParams {
     }
 }
 
-async fn load_rows(state: &AppState, actor: &Actor, params: &ListParams) -> Result<(Vec<Row>, Option<i64>), AppError> {
+async fn load_rows(
+    state: &AppState,
+    actor: &Actor,
+    params: &ListParams,
+) -> Result<(Vec<Row>, Option<i64>), AppError> {
     let filter = params
         .api_query()
         .filter()
         .map_err(|e| AppError::Invalid(crate::domain::FieldError::new("filter", e.message)))?;
     let page = state.list(actor, &filter).await?;
-    Ok((page.items.into_iter().map(Row::from).collect(), page.next_cursor))
+    Ok((
+        page.items.into_iter().map(Row::from).collect(),
+        page.next_cursor,
+    ))
 }
 
-async fn incident_list(State(state): State<AppState>, session: Session, Query(params): Query<ListParams>) -> Response {
+async fn incident_list(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<ListParams>,
+) -> Response {
     let (rows, next_cursor) = match load_rows(&state, &session.actor, &params).await {
         Ok(found) => found,
         Err(e) => return fail(e, "/incidents"),
@@ -347,7 +413,11 @@ async fn incident_list(State(state): State<AppState>, session: Session, Query(pa
     })
 }
 
-async fn incident_list_fragment(State(state): State<AppState>, session: Session, Query(params): Query<ListParams>) -> Response {
+async fn incident_list_fragment(
+    State(state): State<AppState>,
+    session: Session,
+    Query(params): Query<ListParams>,
+) -> Response {
     match load_rows(&state, &session.actor, &params).await {
         Ok((rows, _)) => render(&ListFragment { rows }),
         Err(e) => fail(e, "/incidents"),
@@ -377,7 +447,11 @@ struct ErrorQuery {
     error: Option<String>,
 }
 
-async fn declare_page(State(state): State<AppState>, session: Session, Query(q): Query<ErrorQuery>) -> Response {
+async fn declare_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
     let services = match state.list_services().await {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),
         Err(e) => return fail(e, "/incidents"),
@@ -408,9 +482,13 @@ struct DeclareForm {
     service: String,
 }
 
-async fn declare(State(state): State<AppState>, session: Session, Form(form): Form<DeclareForm>) -> Response {
+async fn declare(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<DeclareForm>,
+) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
     let input = DeclareInput {
         title: form.title,
@@ -462,13 +540,30 @@ impl Live {
             roles: RoleKind::ALL
                 .iter()
                 .map(|role| {
-                    let holder = i.holder(*role).map(|u| u.username.clone()).unwrap_or_default();
+                    let holder = i
+                        .holder(*role)
+                        .map(|u| u.username.clone())
+                        .unwrap_or_default();
                     (role.label().to_string(), holder)
                 })
                 .collect(),
-            unfilled: view.unfilled_roles.iter().map(|r| r.label().to_string()).collect(),
-            participants: i.participants.iter().map(|p| p.username.as_str()).collect::<Vec<_>>().join(", "),
-            services: i.services.iter().map(|s| s.name.as_str()).collect::<Vec<_>>().join(", "),
+            unfilled: view
+                .unfilled_roles
+                .iter()
+                .map(|r| r.label().to_string())
+                .collect(),
+            participants: i
+                .participants
+                .iter()
+                .map(|p| p.username.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            services: i
+                .services
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             title: i.title,
             summary: i.summary,
             severity: i.severity.to_string(),
@@ -538,20 +633,31 @@ async fn incident_page(
         live,
         statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
         severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
-        roles: RoleKind::ALL.iter().map(|r| (r.slug(), r.label())).collect(),
+        roles: RoleKind::ALL
+            .iter()
+            .map(|r| (r.slug(), r.label()))
+            .collect(),
         users,
         error: q.error,
     })
 }
 
-async fn incident_fragment(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+async fn incident_fragment(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
     match load_live(&state, &session.actor, id).await {
         Ok(live) => render(&IncidentFragment { live }),
         Err(e) => fail(e, "/incidents"),
     }
 }
 
-async fn incident_events(State(state): State<AppState>, session: Session, Path(id): Path<i64>) -> Response {
+async fn incident_events(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+) -> Response {
     match live::stream(state, session.actor, Some(id)).await {
         Ok(sse) => sse.into_response(),
         Err(e) => fail(e, "/incidents"),
@@ -573,11 +679,22 @@ struct NoteForm {
     text: String,
 }
 
-async fn add_note(State(state): State<AppState>, session: Session, Path(id): Path<i64>, Form(form): Form<NoteForm>) -> Response {
+async fn add_note(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<NoteForm>,
+) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
-    back_to(id, state.add_note(&session.actor, id, &form.text).await.map(drop))
+    back_to(
+        id,
+        state
+            .add_note(&session.actor, id, &form.text)
+            .await
+            .map(drop),
+    )
 }
 
 #[derive(Deserialize)]
@@ -595,7 +712,7 @@ async fn change_status(
     Form(form): Form<StatusForm>,
 ) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
     let input = PatchInput {
         status: Some(form.status),
@@ -618,7 +735,7 @@ async fn change_severity(
     Form(form): Form<SeverityForm>,
 ) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
     let input = PatchInput {
         severity: Some(form.severity),
@@ -634,11 +751,22 @@ struct RoleForm {
     user: String,
 }
 
-async fn assign_role(State(state): State<AppState>, session: Session, Path(id): Path<i64>, Form(form): Form<RoleForm>) -> Response {
+async fn assign_role(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
-    back_to(id, state.assign_role(&session.actor, id, &form.role, &form.user).await.map(drop))
+    back_to(
+        id,
+        state
+            .assign_role(&session.actor, id, &form.role, &form.user)
+            .await
+            .map(drop),
+    )
 }
 
 #[derive(Deserialize)]
@@ -654,9 +782,15 @@ async fn add_participant(
     Form(form): Form<ParticipantForm>,
 ) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
-    back_to(id, state.add_participant(&session.actor, id, &form.user).await.map(drop))
+    back_to(
+        id,
+        state
+            .add_participant(&session.actor, id, &form.user)
+            .await
+            .map(drop),
+    )
 }
 
 // ----- users -----
@@ -670,7 +804,11 @@ struct UsersPage {
     error: Option<String>,
 }
 
-async fn users_page(State(state): State<AppState>, session: Session, Query(q): Query<ErrorQuery>) -> Response {
+async fn users_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
     let users = match state.list_users(&session.actor).await {
         Ok(users) => users
             .into_iter()
@@ -696,9 +834,13 @@ struct UserForm {
     role: String,
 }
 
-async fn create_user(State(state): State<AppState>, session: Session, Form(form): Form<UserForm>) -> Response {
+async fn create_user(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<UserForm>,
+) -> Response {
     if let Err(r) = session.check(&form.csrf) {
-        return r;
+        return r.into_response();
     }
     let new = NewUser {
         username: form.username,

@@ -104,15 +104,23 @@ impl Store {
             .await?
             .try_get("id")?;
             for service in &incident.services {
-                sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(service.id)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(service.id)
+                .execute(&mut *tx)
+                .await?;
             }
             write_people(&mut tx, id, incident, true).await?;
-            insert_entries(&mut tx, id, Some(incident.declared_by.id), incident.declared_at, std::slice::from_ref(entry))
-                .await?;
+            insert_entries(
+                &mut tx,
+                id,
+                Some(incident.declared_by.id),
+                incident.declared_at,
+                std::slice::from_ref(entry),
+            )
+            .await?;
             if let Some(idem) = idempotency {
                 let saved = sqlx::query(
                     "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
@@ -187,7 +195,11 @@ impl Store {
     }
 
     /// The timeline in order, optionally only the entries after `after_id`.
-    pub async fn timeline(&self, incident_id: i64, after_id: Option<i64>) -> Result<Vec<TimelineEntry>> {
+    pub async fn timeline(
+        &self,
+        incident_id: i64,
+        after_id: Option<i64>,
+    ) -> Result<Vec<TimelineEntry>> {
         let rows = sqlx::query(
             "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
              LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id",
@@ -200,7 +212,11 @@ impl Store {
     }
 
     /// A page of the incidents `viewer` may see, newest first.
-    pub async fn list_incidents(&self, filter: &IncidentFilter, viewer: &Actor) -> Result<IncidentPage> {
+    pub async fn list_incidents(
+        &self,
+        filter: &IncidentFilter,
+        viewer: &Actor,
+    ) -> Result<IncidentPage> {
         let mut conditions = Vec::new();
         let mut texts = Vec::new();
         let mut numbers = Vec::new();
@@ -287,12 +303,18 @@ impl Store {
     }
 }
 
-async fn replayed(conn: &mut AnyConnection, user_id: i64, idem: &IdempotencyKey) -> Result<Option<i64>> {
-    let Some(row) = sqlx::query("SELECT fingerprint, incident_id FROM idempotency_keys WHERE user_id = $1 AND key = $2")
-        .bind(user_id)
-        .bind(&idem.key)
-        .fetch_optional(&mut *conn)
-        .await?
+async fn replayed(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    idem: &IdempotencyKey,
+) -> Result<Option<i64>> {
+    let Some(row) = sqlx::query(
+        "SELECT fingerprint, incident_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(&idem.key)
+    .fetch_optional(&mut *conn)
+    .await?
     else {
         return Ok(None);
     };
@@ -304,8 +326,14 @@ async fn replayed(conn: &mut AnyConnection, user_id: i64, idem: &IdempotencyKey)
 }
 
 async fn load_incident(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<Option<Incident>> {
-    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}");
-    let Some(row) = sqlx::query(&sql).bind(id).fetch_optional(&mut *conn).await? else {
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
+    );
+    let Some(row) = sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
         return Ok(None);
     };
     let roles = sqlx::query(
@@ -323,6 +351,9 @@ async fn load_incident(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<
         })
     })
     .collect::<Result<Vec<_>>>()?;
+    // Stored slugs sort alphabetically; present roles in their domain order.
+    let mut roles = roles;
+    roles.sort_by_key(|a| a.role);
     let participants = sqlx::query(
         "SELECT u.id, u.username FROM participants p JOIN users u ON u.id = p.user_id \
          WHERE p.incident_id = $1 ORDER BY u.username",
@@ -377,7 +408,12 @@ fn user_ref(row: &AnyRow) -> Result<UserRef> {
 }
 
 /// Writes the participant set (only ever grows) and, when they changed, the role holders.
-async fn write_people(conn: &mut AnyConnection, id: i64, incident: &Incident, roles_changed: bool) -> Result<()> {
+async fn write_people(
+    conn: &mut AnyConnection,
+    id: i64,
+    incident: &Incident,
+    roles_changed: bool,
+) -> Result<()> {
     for user in &incident.participants {
         sqlx::query(
             "INSERT INTO participants (incident_id, user_id) VALUES ($1, $2) \
@@ -394,12 +430,14 @@ async fn write_people(conn: &mut AnyConnection, id: i64, incident: &Incident, ro
             .execute(&mut *conn)
             .await?;
         for assignment in &incident.roles {
-            sqlx::query("INSERT INTO incident_roles (incident_id, role, user_id) VALUES ($1, $2, $3)")
-                .bind(id)
-                .bind(assignment.role.slug())
-                .bind(assignment.user.id)
-                .execute(&mut *conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO incident_roles (incident_id, role, user_id) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(assignment.role.slug())
+            .bind(assignment.user.id)
+            .execute(&mut *conn)
+            .await?;
         }
     }
     Ok(())
@@ -444,6 +482,7 @@ fn entry_from_row(row: &AnyRow) -> Result<TimelineEntry> {
         incident_id: row.try_get("incident_id")?,
         at: ts(row, "at")?,
         actor: row.try_get("actor")?,
-        data: serde_json::from_str(&data).map_err(|e| StoreError::Corrupt(format!("timeline entry: {e}")))?,
+        data: serde_json::from_str(&data)
+            .map_err(|e| StoreError::Corrupt(format!("timeline entry: {e}")))?,
     })
 }

@@ -16,7 +16,9 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{FieldError, RuleError};
 
-pub use incidents::{IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry};
+pub use incidents::{
+    IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
+};
 pub use users::{ServiceRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +91,12 @@ impl Store {
                     .connect_with(options)
                     .await
             }
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16).connect_with(options).await,
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect_with(options)
+                    .await
+            }
         }
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
         let store = Self { pool, backend };
@@ -136,7 +143,12 @@ fn redact(url: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let creds = &url[scheme + 3..at];
             match creds.find(':') {
-                Some(colon) => format!("{}{}:***{}", &url[..scheme + 3], &creds[..colon], &url[at..]),
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
                 None => url.to_string(),
             }
         }
@@ -156,7 +168,10 @@ fn ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
 fn opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
     let millis: Option<i64> = row.try_get(column)?;
     millis
-        .map(|m| Timestamp::from_millisecond(m).map_err(|e| StoreError::Corrupt(format!("{column}: {e}"))))
+        .map(|m| {
+            Timestamp::from_millisecond(m)
+                .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+        })
         .transpose()
 }
 

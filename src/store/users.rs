@@ -47,7 +47,8 @@ pub struct ServiceRecord {
     pub owner_team: String,
 }
 
-const USER_COLUMNS: &str = "u.id, u.username, u.display_name, u.role, u.password_hash, u.created_at";
+const USER_COLUMNS: &str =
+    "u.id, u.username, u.display_name, u.role, u.password_hash, u.created_at";
 
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
@@ -115,7 +116,13 @@ impl Store {
             .collect()
     }
 
-    pub async fn insert_token(&self, user_id: i64, token_hash: &str, name: &str, now: Timestamp) -> Result<()> {
+    pub async fn insert_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)")
             .bind(user_id)
             .bind(token_hash)
@@ -130,11 +137,24 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1"
         );
-        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(UserRecord::from_row).transpose()?.map(|u| u.actor()))
+        let row = sqlx::query(&sql)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row
+            .as_ref()
+            .map(UserRecord::from_row)
+            .transpose()?
+            .map(|u| u.actor()))
     }
 
-    pub async fn insert_session(&self, token_hash: &str, user_id: i64, csrf: &str, expires_at: Timestamp) -> Result<()> {
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf: &str,
+        expires_at: Timestamp,
+    ) -> Result<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user_id)
@@ -146,7 +166,11 @@ impl Store {
     }
 
     /// The signed-in user and CSRF token of a live session.
-    pub async fn session(&self, token_hash: &str, now: Timestamp) -> Result<Option<(Actor, String)>> {
+    pub async fn session(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Actor, String)>> {
         let sql = format!(
             "SELECT {USER_COLUMNS}, s.csrf_token FROM users u JOIN sessions s ON s.user_id = u.id \
              WHERE s.token_hash = $1 AND s.expires_at > $2"
@@ -159,7 +183,10 @@ impl Store {
         else {
             return Ok(None);
         };
-        Ok(Some((UserRecord::from_row(&row)?.actor(), row.try_get("csrf_token")?)))
+        Ok(Some((
+            UserRecord::from_row(&row)?.actor(),
+            row.try_get("csrf_token")?,
+        )))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
@@ -231,9 +258,10 @@ impl Store {
     }
 
     pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
-        let rows = sqlx::query("SELECT id, name, description, owner_team FROM services ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, description, owner_team FROM services ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|row| {
                 Ok(ServiceRecord {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Db, TestApp, password, required};
 
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735a6f2f0b";
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_responders_run_an_incident_in_the_browser_on_sqlite() {
@@ -24,8 +24,12 @@ async fn two_responders_run_an_incident_in_the_browser_on_postgres() {
 /// Bob declares and runs the incident; Carol watches in her own browser and sees his work
 /// arrive without reloading.
 async fn story(db: Db) {
-    let Some(driver) = ChromeDriver::start().await else { return };
-    let Some(app) = TestApp::spawn(db).await else { return };
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
     app.user("bob", "responder").await;
     app.user("carol", "responder").await;
 
@@ -35,10 +39,11 @@ async fn story(db: Db) {
     carol.login(&app.base, "carol").await;
 
     bob.go(&format!("{}/incidents/new", app.base)).await;
-    bob.type_into("#title", "Search results are empty for EU users").await;
+    bob.type_into("#title", "Search results are empty for EU users")
+        .await;
     bob.click("#severity option[value=SEV1]").await;
     bob.click("#incident_type option[value=outage]").await;
-    bob.click("#declare").await;
+    bob.submit("#declare").await;
     let url = bob.url().await;
     let id: i64 = url
         .rsplit('/')
@@ -49,20 +54,35 @@ async fn story(db: Db) {
     assert!(bob.text("#unfilled").await.contains("Incident lead"));
 
     carol.go(&format!("{}/incidents/{id}", app.base)).await;
-    assert!(carol.text("#incident-title").await.contains("Search results are empty"));
+    assert!(
+        carol
+            .text("#incident-title")
+            .await
+            .contains("Search results are empty")
+    );
 
     // Bob fills the three roles SEV1 requires.
-    for (role, user) in [("incident_lead", "bob"), ("communications_lead", "carol"), ("scribe", "bob")] {
-        bob.click(&format!("#role-select option[value={role}]")).await;
+    for (role, user) in [
+        ("incident_lead", "bob"),
+        ("communications_lead", "carol"),
+        ("scribe", "bob"),
+    ] {
+        bob.click(&format!("#role-select option[value={role}]"))
+            .await;
         bob.click(&format!("#role-user option[value={user}]")).await;
-        bob.click("#assign-role").await;
+        bob.submit("#assign-role").await;
     }
     assert!(bob.absent("#unfilled").await, "no unfilled roles remain");
     assert!(bob.text("#roles").await.contains("carol"));
 
-    bob.type_into("#note-text", "Index rebuild stalled at 40%; restarting the EU indexer").await;
-    bob.click("#post-note").await;
-    assert!(bob.text("#timeline").await.contains("restarting the EU indexer"));
+    bob.type_into(
+        "#note-text",
+        "Index rebuild stalled at 40%; restarting the EU indexer",
+    )
+    .await;
+    bob.submit("#post-note").await;
+    bob.wait_for_text("#timeline", "restarting the EU indexer")
+        .await;
 
     // Carol never reloads: the note and the roles reach her page live.
     carol
@@ -71,14 +91,19 @@ async fn story(db: Db) {
     carol.wait_for_text("#roles", "carol").await;
 
     bob.click("#status-select option[value=resolved]").await;
-    bob.click("#set-status").await;
+    bob.submit("#set-status").await;
     assert_eq!(bob.text("#incident-status").await, "resolved");
     carol.wait_for_text("#incident-status", "resolved").await;
 
     // The list page shows it resolved, with Bob as lead.
     bob.go(&format!("{}/incidents", app.base)).await;
     let list = bob.text("table.incidents").await;
-    assert!(list.contains("Search results are empty") && list.contains("resolved") && list.contains("bob"), "{list}");
+    assert!(
+        list.contains("Search results are empty")
+            && list.contains("resolved")
+            && list.contains("bob"),
+        "{list}"
+    );
 
     bob.close().await;
     carol.close().await;
@@ -97,8 +122,13 @@ impl ChromeDriver {
     async fn start() -> Option<Self> {
         let (driver, chromium) = ("/usr/bin/chromedriver", "/usr/bin/chromium");
         if !Path::new(driver).exists() || !Path::new(chromium).exists() {
-            assert!(!required(), "the browser suite is required under CI: install chromium and chromium-driver");
-            eprintln!("NOTICE: skipping the browser suite: {driver} or {chromium} is missing (apt-get install chromium chromium-driver)");
+            assert!(
+                !required(),
+                "the browser suite is required under CI: install chromium and chromium-driver"
+            );
+            eprintln!(
+                "NOTICE: skipping the browser suite: {driver} or {chromium} is missing (apt-get install chromium chromium-driver)"
+            );
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -133,7 +163,9 @@ impl ChromeDriver {
     }
 
     async fn session(&self) -> Browser {
-        let profile = tempfile::tempdir_in(self.profiles.path()).expect("a profile dir").keep();
+        let profile = tempfile::tempdir_in(self.profiles.path())
+            .expect("a profile dir")
+            .keep();
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -173,27 +205,44 @@ impl Browser {
     async fn command(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         request = request.json(&body.unwrap_or(json!({})));
-        let answer: Value = request.send().await.expect("chromedriver answers").json().await.expect("json");
+        let answer: Value = request
+            .send()
+            .await
+            .expect("chromedriver answers")
+            .json()
+            .await
+            .expect("json");
         answer["value"].clone()
     }
 
     async fn go(&self, url: &str) {
-        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+        self.command(reqwest::Method::POST, "/url", Some(json!({"url": url})))
+            .await;
     }
 
     async fn url(&self) -> String {
-        self.command(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or("").to_string()
+        self.command(reqwest::Method::GET, "/url", None)
+            .await
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     async fn find(&self, css: &str) -> Option<String> {
         let found = self
-            .command(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .command(
+                reqwest::Method::POST,
+                "/element",
+                Some(json!({"using": "css selector", "value": css})),
+            )
             .await;
         found[ELEMENT_KEY].as_str().map(String::from)
     }
 
     async fn element(&self, css: &str) -> String {
-        self.find(css).await.unwrap_or_else(|| panic!("no element matches {css}"))
+        self.find(css)
+            .await
+            .unwrap_or_else(|| panic!("no element matches {css}"))
     }
 
     async fn absent(&self, css: &str) -> bool {
@@ -202,14 +251,48 @@ impl Browser {
 
     async fn click(&self, css: &str) {
         let el = self.element(css).await;
-        let r = self.command(reqwest::Method::POST, &format!("/element/{el}/click"), None).await;
+        let r = self
+            .command(reqwest::Method::POST, &format!("/element/{el}/click"), None)
+            .await;
         assert!(r.is_null(), "clicking {css}: {r}");
+    }
+
+    /// Clicks a submit button and waits until the browser has loaded the page it leads to.
+    async fn submit(&self, css: &str) {
+        let old_page = self.element("html").await;
+        self.click(css).await;
+        for _ in 0..100 {
+            let probe = self
+                .command(
+                    reqwest::Method::GET,
+                    &format!("/element/{old_page}/name"),
+                    None,
+                )
+                .await;
+            let navigated = probe["error"] == "stale element reference";
+            let ready = self
+                .command(
+                    reqwest::Method::POST,
+                    "/execute/sync",
+                    Some(json!({"script": "return document.readyState", "args": []})),
+                )
+                .await;
+            if navigated && ready == "complete" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("submitting {css} did not load a new page within 5 s");
     }
 
     async fn type_into(&self, css: &str, text: &str) {
         let el = self.element(css).await;
         let r = self
-            .command(reqwest::Method::POST, &format!("/element/{el}/value"), Some(json!({"text": text})))
+            .command(
+                reqwest::Method::POST,
+                &format!("/element/{el}/value"),
+                Some(json!({"text": text})),
+            )
             .await;
         assert!(r.is_null(), "typing into {css}: {r}");
     }
@@ -247,9 +330,12 @@ impl Browser {
         self.go(&format!("{base}/login")).await;
         self.type_into("#username", username).await;
         self.type_into("#password", &password(username)).await;
-        self.click("#sign-in").await;
+        self.submit("#sign-in").await;
         let url = self.url().await;
-        assert!(url.ends_with("/incidents"), "{username} lands on the incident list, got {url}");
+        assert!(
+            url.ends_with("/incidents"),
+            "{username} lands on the incident list, got {url}"
+        );
     }
 
     async fn close(&self) {

@@ -6,7 +6,10 @@ use serde_json::Value;
 
 use crate::helpers::TestApp;
 
-crate::on_both_backends!(the_cli_declares_works_and_resolves_an_incident, the_cli_explains_failures);
+crate::on_both_backends!(
+    the_cli_declares_works_and_resolves_an_incident,
+    the_cli_explains_failures
+);
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
@@ -32,29 +35,80 @@ async fn the_cli_declares_works_and_resolves_an_incident(app: TestApp) {
     let bob = app.user("bob", "responder").await;
     app.user("carol", "responder").await;
     let id = stdout(
-        &aplomb(&app, &bob, &["incident", "declare", "--title", "Payments timing out", "--severity", "SEV2", "--type", "outage"]).await,
+        &aplomb(
+            &app,
+            &bob,
+            &[
+                "incident",
+                "declare",
+                "--title",
+                "Payments timing out",
+                "--severity",
+                "SEV2",
+                "--type",
+                "outage",
+            ],
+        )
+        .await,
     );
     let id = id.trim().to_string();
-    assert!(id.parse::<i64>().is_ok(), "declare prints the id, got {id:?}");
+    assert!(
+        id.parse::<i64>().is_ok(),
+        "declare prints the id, got {id:?}"
+    );
 
     let listed = stdout(&aplomb(&app, &bob, &["incident", "list"]).await);
     assert!(listed.starts_with("ID"), "{listed}");
-    assert!(listed.contains("Payments timing out") && listed.contains("triage"), "{listed}");
+    assert!(
+        listed.contains("Payments timing out") && listed.contains("triage"),
+        "{listed}"
+    );
 
     stdout(&aplomb(&app, &bob, &["incident", "status", &id, "investigating"]).await);
-    let role = stdout(&aplomb(&app, &bob, &["incident", "role", &id, "incident_lead", "carol"]).await);
+    let role = stdout(
+        &aplomb(
+            &app,
+            &bob,
+            &["incident", "role", &id, "incident_lead", "carol"],
+        )
+        .await,
+    );
     assert!(role.contains("carol is incident_lead"), "{role}");
-    stdout(&aplomb(&app, &bob, &["incident", "note", &id, "Gateway pool exhausted; raising the limit"]).await);
+    stdout(
+        &aplomb(
+            &app,
+            &bob,
+            &[
+                "incident",
+                "note",
+                &id,
+                "Gateway pool exhausted; raising the limit",
+            ],
+        )
+        .await,
+    );
     let resolved = stdout(&aplomb(&app, &bob, &["incident", "resolve", &id]).await);
     assert!(resolved.contains("resolved"), "{resolved}");
 
     let shown = stdout(&aplomb(&app, &bob, &["incident", "show", &id]).await);
-    for expected in ["Payments timing out", "SEV2", "resolved", "incident_lead=carol", "Gateway pool exhausted", "Status changed from investigating to resolved"] {
-        assert!(shown.contains(expected), "{expected:?} missing from:\n{shown}");
+    for expected in [
+        "Payments timing out",
+        "SEV2",
+        "resolved",
+        "incident_lead=carol",
+        "Gateway pool exhausted",
+        "Status changed from investigating to resolved",
+    ] {
+        assert!(
+            shown.contains(expected),
+            "{expected:?} missing from:\n{shown}"
+        );
     }
 
-    let json: Value = serde_json::from_str(&stdout(&aplomb(&app, &bob, &["incident", "show", &id, "--json"]).await))
-        .expect("--json prints JSON");
+    let json: Value = serde_json::from_str(&stdout(
+        &aplomb(&app, &bob, &["incident", "show", &id, "--json"]).await,
+    ))
+    .expect("--json prints JSON");
     assert_eq!(json["incident"]["status"], "resolved");
     assert!(json["timeline"].as_array().is_some_and(|t| t.len() >= 5));
 
@@ -64,7 +118,12 @@ async fn the_cli_declares_works_and_resolves_an_incident(app: TestApp) {
 
 async fn the_cli_explains_failures(app: TestApp) {
     let bob = app.user("bob", "responder").await;
-    let bad = aplomb(&app, &bob, &["incident", "declare", "--title", "x", "--severity", "SEV7"]).await;
+    let bad = aplomb(
+        &app,
+        &bob,
+        &["incident", "declare", "--title", "x", "--severity", "SEV7"],
+    )
+    .await;
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("severity") && err.contains("422"), "{err}");
@@ -79,7 +138,14 @@ async fn the_cli_explains_failures(app: TestApp) {
 
     // Nothing listens on port 9 of loopback: a connection failure has its own exit code.
     let offline = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
-        .args(["incident", "list", "--url", "http://127.0.0.1:9", "--token", "t"])
+        .args([
+            "incident",
+            "list",
+            "--url",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+        ])
         .output()
         .await
         .expect("runs");

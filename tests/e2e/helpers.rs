@@ -26,7 +26,8 @@ pub fn required() -> bool {
 }
 
 fn pg_admin_url() -> String {
-    std::env::var("APLOMB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("APLOMB_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh database; PostgreSQL ones are dropped when this is.
@@ -53,13 +54,17 @@ impl TestDb {
                 let admin = pg_admin_url();
                 let mut conn = match sqlx::AnyConnection::connect(&admin).await {
                     Ok(conn) => conn,
-                    Err(e) if required() => panic!("PostgreSQL is required under CI but unreachable at {admin}: {e}"),
+                    Err(e) if required() => {
+                        panic!("PostgreSQL is required under CI but unreachable at {admin}: {e}")
+                    }
                     Err(e) => {
-                        eprintln!("NOTICE: skipping the PostgreSQL run: cannot connect to {admin}: {e}");
+                        eprintln!(
+                            "NOTICE: skipping the PostgreSQL run: cannot connect to {admin}: {e}"
+                        );
                         return None;
                     }
                 };
-                let name = format!("aplomb_test_{}", aplomb::app::new_secret()[..16].to_string());
+                let name = format!("aplomb_test_{}", &aplomb::app::new_secret()[..16]);
                 conn.execute(format!("CREATE DATABASE {name}").as_str())
                     .await
                     .expect("create a test database");
@@ -76,10 +81,15 @@ impl TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let Some(name) = self.pg_name.take() else { return };
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
         // Drop runs outside async code; a short-lived thread with its own runtime does the I/O.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             rt.block_on(async {
                 if let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
                     let _ = conn
@@ -117,8 +127,12 @@ impl TestApp {
             admin_token: Some(ADMIN_TOKEN.into()),
             demo,
         };
-        let app = prepare(&options, Arc::new(SystemClock)).await.expect("aplomb starts");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a loopback port");
+        let app = prepare(&options, Arc::new(SystemClock))
+            .await
+            .expect("aplomb starts");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a loopback port");
         let base = format!("http://{}", listener.local_addr().expect("bound"));
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(aplomb::http::serve(listener, app.clone(), async {
@@ -140,13 +154,22 @@ impl TestApp {
             let _ = stop.send(());
         }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server ran cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server ran cleanly");
         }
         self.app.store.close().await;
     }
 
     /// An API call with `token`; returns the status and the JSON body (Null when empty).
-    pub async fn call(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -165,7 +188,12 @@ impl TestApp {
         (status, value)
     }
 
-    pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.call(ADMIN_TOKEN, method, path, body).await
     }
 
@@ -192,7 +220,9 @@ impl TestApp {
 
     /// Declares an incident as `token`'s user and returns its id.
     pub async fn declare(&self, token: &str, body: Value) -> i64 {
-        let (status, created) = self.call(token, Method::POST, "/api/v1/incidents", Some(body)).await;
+        let (status, created) = self
+            .call(token, Method::POST, "/api/v1/incidents", Some(body))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{created}");
         created["id"].as_i64().expect("an id")
     }
@@ -205,11 +235,19 @@ impl TestApp {
             .expect("client");
         let response = client
             .post(format!("{}/login", self.base))
-            .form(&[("username", username), ("password", &password(username)), ("next", "/incidents")])
+            .form(&[
+                ("username", username),
+                ("password", &password(username)),
+                ("next", "/incidents"),
+            ])
             .send()
             .await
             .expect("login answers");
-        assert_eq!(response.status(), StatusCode::SEE_OTHER, "login as {username}");
+        assert_eq!(
+            response.status(),
+            StatusCode::SEE_OTHER,
+            "login as {username}"
+        );
         let cookie = response
             .headers()
             .get("set-cookie")
@@ -263,7 +301,10 @@ impl WebSession {
     /// The CSRF token embedded in a page's forms.
     pub async fn csrf(&self) -> String {
         let (_, html) = self.page("/incidents").await;
-        let start = html.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        let start = html
+            .find("name=\"csrf\" value=\"")
+            .expect("a form with a CSRF token")
+            + 19;
         html[start..start + 64].to_string()
     }
 

@@ -13,7 +13,9 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     let bob = app.user("bob", "responder").await;
     let mallory = app.user("mallory", "responder").await;
     let carol = app.user("carol", "responder").await;
-    let public = app.declare(&bob, json!({"title": "Public hiccup", "severity": "SEV4"})).await;
+    let public = app
+        .declare(&bob, json!({"title": "Public hiccup", "severity": "SEV4"}))
+        .await;
     let secret = app
         .declare(&bob, json!({"title": "Credential leak in build logs", "severity": "SEV1", "type": "security", "private": true}))
         .await;
@@ -25,10 +27,24 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     assert_eq!(mallory_events.status(), StatusCode::OK);
 
     // API: list, show, timeline, every change, and the per-incident stream.
-    let (_, page) = app.call(&mallory, Method::GET, "/api/v1/incidents", None).await;
-    let seen: Vec<i64> = page["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_i64()).collect();
+    let (_, page) = app
+        .call(&mallory, Method::GET, "/api/v1/incidents", None)
+        .await;
+    let seen: Vec<i64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["id"].as_i64())
+        .collect();
     assert_eq!(seen, vec![public]);
-    let (_, page) = app.call(&mallory, Method::GET, "/api/v1/incidents?severity=SEV1", None).await;
+    let (_, page) = app
+        .call(
+            &mallory,
+            Method::GET,
+            "/api/v1/incidents?severity=SEV1",
+            None,
+        )
+        .await;
     assert_eq!(page["items"], json!([]));
     for (method, suffix, body) in [
         (Method::GET, "", None),
@@ -36,10 +52,20 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
         (Method::GET, "/events", None),
         (Method::PATCH, "", Some(json!({"status": "resolved"}))),
         (Method::POST, "/timeline", Some(json!({"text": "peek"}))),
-        (Method::PUT, "/roles/scribe", Some(json!({"user": "mallory"}))),
-        (Method::POST, "/participants", Some(json!({"user": "mallory"}))),
+        (
+            Method::PUT,
+            "/roles/scribe",
+            Some(json!({"user": "mallory"})),
+        ),
+        (
+            Method::POST,
+            "/participants",
+            Some(json!({"user": "mallory"})),
+        ),
     ] {
-        let (status, err) = app.call(&mallory, method.clone(), &format!("{path}{suffix}"), body).await;
+        let (status, err) = app
+            .call(&mallory, method.clone(), &format!("{path}{suffix}"), body)
+            .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {suffix}: {err}");
         assert!(!err.to_string().contains("Credential"), "{err}");
     }
@@ -50,7 +76,11 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     assert!(!list_html.contains("Credential leak"));
     let (_, fragment) = mallory_web.page("/incidents/list").await;
     assert!(!fragment.contains("Credential leak"));
-    for page in [format!("/incidents/{secret}"), format!("/incidents/{secret}/live"), format!("/incidents/{secret}/events")] {
+    for page in [
+        format!("/incidents/{secret}"),
+        format!("/incidents/{secret}/live"),
+        format!("/incidents/{secret}/events"),
+    ] {
         let (status, html) = mallory_web.page(&page).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
         assert!(!html.contains("Credential leak"));
@@ -58,10 +88,20 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
 
     // Live: changes to the private incident are not announced to the outsider; the next
     // public change is the first thing the stream carries.
-    app.call(&bob, Method::POST, &format!("{path}/timeline"), Some(json!({"text": "rotating keys"})))
-        .await;
-    app.call(&bob, Method::POST, &format!("/api/v1/incidents/{public}/timeline"), Some(json!({"text": "fine now"})))
-        .await;
+    app.call(
+        &bob,
+        Method::POST,
+        &format!("{path}/timeline"),
+        Some(json!({"text": "rotating keys"})),
+    )
+    .await;
+    app.call(
+        &bob,
+        Method::POST,
+        &format!("/api/v1/incidents/{public}/timeline"),
+        Some(json!({"text": "fine now"})),
+    )
+    .await;
     let seen = read_stream_until(&mut mallory_events, &format!("data: {public}")).await;
     assert!(!seen.contains(&format!("data: {secret}\n")), "{seen}");
 
@@ -71,16 +111,34 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     let (status, _) = app.call(&carol, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, body) = app
-        .call(&bob, Method::POST, &format!("{path}/participants"), Some(json!({"user": "carol"})))
+        .call(
+            &bob,
+            Method::POST,
+            &format!("{path}/participants"),
+            Some(json!({"user": "carol"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, incident) = app.call(&carol, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(incident["participants"], json!(["bob", "carol"]));
-    let (_, page) = app.call(&carol, Method::GET, "/api/v1/incidents", None).await;
+    let (_, page) = app
+        .call(&carol, Method::GET, "/api/v1/incidents", None)
+        .await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
 
     // Metrics count only non-private incidents.
-    let metrics = app.http.get(format!("{}/metrics", app.base)).send().await.expect("answer").text().await.expect("text");
-    assert!(metrics.contains("aplomb_open_incidents{severity=\"SEV1\"} 0"), "{metrics}");
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("aplomb_open_incidents{severity=\"SEV1\"} 0"),
+        "{metrics}"
+    );
 }

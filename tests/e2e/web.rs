@@ -5,28 +5,48 @@ use serde_json::json;
 
 use crate::helpers::{Db, TestApp};
 
-crate::on_both_backends!(forms_need_a_session_and_its_csrf_token, pages_render_for_a_signed_in_responder);
+crate::on_both_backends!(
+    forms_need_a_session_and_its_csrf_token,
+    pages_render_for_a_signed_in_responder
+);
 
 async fn forms_need_a_session_and_its_csrf_token(app: TestApp) {
     let bob = app.user("bob", "responder").await;
-    let id = app.declare(&bob, json!({"title": "VPN down", "severity": "SEV2"})).await;
+    let id = app
+        .declare(&bob, json!({"title": "VPN down", "severity": "SEV2"}))
+        .await;
 
     // Without a session a page redirects to the login form.
     let anonymous = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let r = anonymous.get(format!("{}/incidents/{id}", app.base)).send().await.expect("answer");
+    let r = anonymous
+        .get(format!("{}/incidents/{id}", app.base))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(r.headers()["location"], format!("/login?next=/incidents/{id}"));
+    assert_eq!(
+        r.headers()["location"],
+        format!("/login?next=/incidents/{id}")
+    );
 
     let web = app.web_session("bob").await;
-    let forged = web.post_form(&format!("/incidents/{id}/notes"), &[("csrf", "forged"), ("text", "x")]).await;
+    let forged = web
+        .post_form(
+            &format!("/incidents/{id}/notes"),
+            &[("csrf", "forged"), ("text", "x")],
+        )
+        .await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 
     let csrf = web.csrf().await;
     let posted = web
-        .post_form(&format!("/incidents/{id}/notes"), &[("csrf", &csrf), ("text", "Tunnel flapping since 09:12")])
+        .post_form(
+            &format!("/incidents/{id}/notes"),
+            &[("csrf", &csrf), ("text", "Tunnel flapping since 09:12")],
+        )
         .await;
     assert_eq!(posted.status(), StatusCode::SEE_OTHER);
     let (_, html) = web.page(&format!("/incidents/{id}")).await;
@@ -34,10 +54,19 @@ async fn forms_need_a_session_and_its_csrf_token(app: TestApp) {
 
     // A rule violation comes back as a readable message on the page.
     let refused = web
-        .post_form(&format!("/incidents/{id}/status"), &[("csrf", &csrf), ("status", "triage")])
+        .post_form(
+            &format!("/incidents/{id}/status"),
+            &[("csrf", &csrf), ("status", "triage")],
+        )
         .await;
-    let location = refused.headers()["location"].to_str().expect("ascii").to_string();
-    assert!(location.starts_with(&format!("/incidents/{id}?error=")), "{location}");
+    let location = refused.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        location.starts_with(&format!("/incidents/{id}?error=")),
+        "{location}"
+    );
     let (_, html) = web.page(&location).await;
     assert!(html.contains("already triage"), "{html}");
 
@@ -55,11 +84,20 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
     let declared = web
         .post_form(
             "/incidents",
-            &[("csrf", &csrf), ("title", "Printer on fire"), ("severity", "SEV4"), ("incident_type", "other"), ("private", "on")],
+            &[
+                ("csrf", &csrf),
+                ("title", "Printer on fire"),
+                ("severity", "SEV4"),
+                ("incident_type", "other"),
+                ("private", "on"),
+            ],
         )
         .await;
     assert_eq!(declared.status(), StatusCode::SEE_OTHER);
-    let location = declared.headers()["location"].to_str().expect("ascii").to_string();
+    let location = declared.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
     let (status, html) = web.page(&location).await;
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Printer on fire") && html.contains("private"));
@@ -67,14 +105,20 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("Declare an incident"));
     let (status, _) = web.page("/users").await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "responders are sent back from the admin page");
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "responders are sent back from the admin page"
+    );
     let (status, _) = web.page("/static/app.js").await;
     assert_eq!(status, StatusCode::OK);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_first_visit_creates_the_administrator_with_the_setup_token() {
-    let db = crate::helpers::TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let db = crate::helpers::TestDb::new(Db::Sqlite)
+        .await
+        .expect("sqlite");
     let options = aplomb::server::ServeOptions {
         listen: "127.0.0.1:0".into(),
         database_url: db.url.clone(),
@@ -86,20 +130,36 @@ async fn the_first_visit_creates_the_administrator_with_the_setup_token() {
         .await
         .expect("starts");
     // The token printed at start is replaced by this one; both are one-time.
-    let setup_token = fresh.bootstrap(None).await.expect("bootstrap").expect("a setup token");
-    assert!(fresh.complete_setup("wrong", "root", "long password").await.is_err());
+    let setup_token = fresh
+        .bootstrap(None)
+        .await
+        .expect("bootstrap")
+        .expect("a setup token");
+    assert!(
+        fresh
+            .complete_setup("wrong", "root", "long password")
+            .await
+            .is_err()
+    );
     let admin = fresh
         .complete_setup(&setup_token, "root", "long password")
         .await
         .expect("setup completes");
     assert_eq!(admin.role.as_str(), "admin");
-    assert!(fresh.complete_setup(&setup_token, "again", "long password").await.is_err());
+    assert!(
+        fresh
+            .complete_setup(&setup_token, "again", "long password")
+            .await
+            .is_err()
+    );
     assert!(fresh.login("root", "long password").await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_setup_page_is_where_an_empty_server_sends_its_first_visitor() {
-    let db = crate::helpers::TestDb::new(Db::Sqlite).await.expect("sqlite");
+    let db = crate::helpers::TestDb::new(Db::Sqlite)
+        .await
+        .expect("sqlite");
     let options = aplomb::server::ServeOptions {
         listen: "127.0.0.1:0".into(),
         database_url: db.url.clone(),
@@ -110,32 +170,61 @@ async fn the_setup_page_is_where_an_empty_server_sends_its_first_visitor() {
     let app = aplomb::server::prepare(&options, std::sync::Arc::new(aplomb::clock::SystemClock))
         .await
         .expect("starts");
-    let token = app.bootstrap(None).await.expect("bootstrap").expect("a setup token");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("port");
+    let token = app
+        .bootstrap(None)
+        .await
+        .expect("bootstrap")
+        .expect("a setup token");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("port");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(aplomb::http::serve(listener, app.clone(), std::future::pending()));
+    tokio::spawn(aplomb::http::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
-    let r = client.get(format!("{base}/incidents")).send().await.expect("answer");
+    let r = client
+        .get(format!("{base}/incidents"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(r.headers()["location"], "/setup");
     let r = client
         .post(format!("{base}/setup"))
-        .form(&[("setup_token", token.as_str()), ("username", "root"), ("password", "long password")])
+        .form(&[
+            ("setup_token", token.as_str()),
+            ("username", "root"),
+            ("password", "long password"),
+        ])
         .send()
         .await
         .expect("answer");
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert!(r.headers()["set-cookie"].to_str().expect("ascii").starts_with("aplomb_session="));
-    let r = client.get(format!("{base}/setup")).send().await.expect("answer");
+    assert!(
+        r.headers()["set-cookie"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("aplomb_session=")
+    );
+    let r = client
+        .get(format!("{base}/setup"))
+        .send()
+        .await
+        .expect("answer");
     assert_eq!(r.headers()["location"], "/login", "setup happens once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_data_shows_a_living_organisation() {
     for db in [Db::Sqlite, Db::Postgres] {
-        let Some(app) = TestApp::spawn_with(db, true).await else { continue };
+        let Some(app) = TestApp::spawn_with(db, true).await else {
+            continue;
+        };
         let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
         let items = page["items"].as_array().expect("items");
         assert_eq!(items.len(), 1, "{db:?}");
@@ -144,7 +233,12 @@ async fn demo_data_shows_a_living_organisation() {
         let (_, services) = app.admin(Method::GET, "/api/v1/services", None).await;
         assert_eq!(services.as_array().map(Vec::len), Some(4));
         // Demo users sign in with the documented password.
-        assert!(app.app.login("alice", aplomb::demo::DEMO_PASSWORD).await.is_ok());
+        assert!(
+            app.app
+                .login("alice", aplomb::demo::DEMO_PASSWORD)
+                .await
+                .is_ok()
+        );
         app.shutdown().await;
     }
 }
