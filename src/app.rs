@@ -117,6 +117,8 @@ pub struct Aplomb {
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
     changes: broadcast::Sender<IncidentChanged>,
+    /// True once changes are announced through PostgreSQL `LISTEN/NOTIFY`.
+    cross_instance: std::sync::atomic::AtomicBool,
 }
 
 impl Aplomb {
@@ -127,6 +129,7 @@ impl Aplomb {
             clock,
             settings,
             changes,
+            cross_instance: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -138,7 +141,34 @@ impl Aplomb {
         self.changes.subscribe()
     }
 
-    fn announce(&self, incident_id: i64) {
+    /// Feeds changes announced by every instance (PostgreSQL) into this one's subscribers.
+    pub async fn start_listening(&self) -> anyhow::Result<()> {
+        let changes = self.changes.clone();
+        let listening = self
+            .store
+            .listen_changes(move |incident_id| {
+                let _ = changes.send(IncidentChanged { incident_id });
+            })
+            .await?;
+        self.cross_instance
+            .store(listening, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Tells live subscribers that a committed change happened. With a listener on PostgreSQL
+    /// the announcement goes through the database, so every instance hears it (this one too).
+    async fn announce(&self, incident_id: i64) {
+        if self
+            .cross_instance
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            match self.store.notify_changed(incident_id).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not announce a change to other instances")
+                }
+            }
+        }
         // No subscribers is normal; nothing is lost, the timeline is in the database.
         let _ = self.changes.send(IncidentChanged { incident_id });
     }
@@ -375,7 +405,7 @@ impl Aplomb {
             Inserted::Replayed(id) => (id, true),
         };
         if !replayed {
-            self.announce(id);
+            self.announce(id).await;
         }
         Ok((self.incident(actor, id).await?, replayed))
     }
@@ -559,7 +589,7 @@ impl Aplomb {
             .await;
         let (incident, mut written) = result?;
         if !written.is_empty() {
-            self.announce(id);
+            self.announce(id).await;
         }
         for entry in &mut written {
             entry.actor = Some(actor.username.clone());

@@ -5,6 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod incidents;
+mod live;
 mod migrate;
 mod users;
 
@@ -57,6 +58,8 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// Kept for connections outside the pool (the PostgreSQL change listener).
+    url: String,
 }
 
 impl Store {
@@ -99,7 +102,11 @@ impl Store {
             }
         }
         .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
-        let store = Self { pool, backend };
+        let store = Self {
+            pool,
+            backend,
+            url: url.to_string(),
+        };
         migrate::run(&store).await?;
         Ok(store)
     }

@@ -627,3 +627,41 @@ async fn viewers_read_but_cannot_change_incidents(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+/// Two instances share one PostgreSQL: a change made through one reaches a live subscriber of
+/// the other (LISTEN/NOTIFY), and both serve the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_sharing_postgres_see_each_others_changes_live() {
+    let Some(first) = TestApp::spawn(crate::helpers::Db::Postgres).await else {
+        return;
+    };
+    let second = first.another_instance().await;
+    let bob = first.user("bob", "responder").await;
+    let id = first
+        .declare(&bob, json!({"title": "Shared state", "severity": "SEV3"}))
+        .await;
+    let mut stream = second
+        .http
+        .get(format!("{}/api/v1/incidents/{id}/events", second.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("a stream");
+    assert_eq!(stream.status(), StatusCode::OK);
+    let (status, _) = first
+        .call(
+            &bob,
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/timeline"),
+            Some(json!({"text": "from the first"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    read_stream_until(&mut stream, &format!("data: {id}")).await;
+    let (_, incident) = second
+        .call(&bob, Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert_eq!(incident["title"], "Shared state");
+    second.shutdown().await;
+    first.shutdown().await;
+}

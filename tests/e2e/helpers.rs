@@ -104,12 +104,13 @@ impl Drop for TestDb {
 
 pub struct TestApp {
     pub base: String,
+    pub database_url: String,
     pub app: Arc<Aplomb>,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
-    // Declared last: the database outlives the server using it.
-    _db: TestDb,
+    // Declared last: the database outlives the server using it. `None` on a second instance.
+    _db: Option<TestDb>,
 }
 
 impl TestApp {
@@ -120,9 +121,18 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, demo: bool) -> Option<Self> {
         let test_db = TestDb::new(db).await?;
+        Some(Self::start(test_db.url.clone(), demo, Some(test_db)).await)
+    }
+
+    /// A second server sharing this one's database, as a second instance in production would.
+    pub async fn another_instance(&self) -> Self {
+        Self::start(self.database_url.clone(), false, None).await
+    }
+
+    async fn start(database_url: String, demo: bool, db: Option<TestDb>) -> Self {
         let options = ServeOptions {
             listen: "127.0.0.1:0".into(),
-            database_url: test_db.url.clone(),
+            database_url: database_url.clone(),
             config: None,
             admin_token: Some(ADMIN_TOKEN.into()),
             demo,
@@ -138,14 +148,15 @@ impl TestApp {
         let server = tokio::spawn(aplomb::http::serve(listener, app.clone(), async {
             let _ = stopped.await;
         }));
-        Some(Self {
+        Self {
             base,
+            database_url,
             app,
             http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),
-            _db: test_db,
-        })
+            _db: db,
+        }
     }
 
     /// Stops the server and waits until it has finished.
