@@ -107,6 +107,42 @@ impl Session {
     }
 }
 
+/// A form posted by a signed-in user, with its CSRF token already checked.
+pub struct Posted<T> {
+    pub session: Session,
+    pub form: T,
+}
+
+#[derive(Deserialize)]
+struct WithCsrf<T> {
+    csrf: String,
+    #[serde(flatten)]
+    form: T,
+}
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let Form(posted) = Form::<WithCsrf<T>>::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        session
+            .check(&posted.csrf)
+            .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            session,
+            form: posted.form,
+        })
+    }
+}
+
 /// A form posted without this session's CSRF token (forged, or from a stale page).
 pub struct CsrfMismatch;
 
@@ -237,20 +273,15 @@ fn signed_in(token: &str, next: &str) -> Response {
     ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
 }
 
+/// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
+struct NoFields {}
 
 async fn logout(
     State(state): State<AppState>,
-    session: Session,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    _: Posted<NoFields>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     if let Some(token) = session_cookie(&headers)
         && let Err(e) = state.logout(&token).await
     {
@@ -468,7 +499,6 @@ async fn declare_page(
 
 #[derive(Deserialize)]
 struct DeclareForm {
-    csrf: String,
     title: String,
     #[serde(default)]
     summary: String,
@@ -484,12 +514,8 @@ struct DeclareForm {
 
 async fn declare(
     State(state): State<AppState>,
-    session: Session,
-    Form(form): Form<DeclareForm>,
+    Posted { session, form }: Posted<DeclareForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     let input = DeclareInput {
         title: form.title,
         summary: Some(form.summary),
@@ -675,19 +701,14 @@ fn back_to(id: i64, result: Result<(), AppError>) -> Response {
 
 #[derive(Deserialize)]
 struct NoteForm {
-    csrf: String,
     text: String,
 }
 
 async fn add_note(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<NoteForm>,
+    Posted { session, form }: Posted<NoteForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     back_to(
         id,
         state
@@ -699,7 +720,6 @@ async fn add_note(
 
 #[derive(Deserialize)]
 struct StatusForm {
-    csrf: String,
     status: String,
     #[serde(default)]
     reason: String,
@@ -707,13 +727,9 @@ struct StatusForm {
 
 async fn change_status(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<StatusForm>,
+    Posted { session, form }: Posted<StatusForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     let input = PatchInput {
         status: Some(form.status),
         reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
@@ -724,19 +740,14 @@ async fn change_status(
 
 #[derive(Deserialize)]
 struct SeverityForm {
-    csrf: String,
     severity: String,
 }
 
 async fn change_severity(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<SeverityForm>,
+    Posted { session, form }: Posted<SeverityForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     let input = PatchInput {
         severity: Some(form.severity),
         ..PatchInput::default()
@@ -746,20 +757,15 @@ async fn change_severity(
 
 #[derive(Deserialize)]
 struct RoleForm {
-    csrf: String,
     role: String,
     user: String,
 }
 
 async fn assign_role(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<RoleForm>,
+    Posted { session, form }: Posted<RoleForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     back_to(
         id,
         state
@@ -771,19 +777,14 @@ async fn assign_role(
 
 #[derive(Deserialize)]
 struct ParticipantForm {
-    csrf: String,
     user: String,
 }
 
 async fn add_participant(
     State(state): State<AppState>,
-    session: Session,
     Path(id): Path<i64>,
-    Form(form): Form<ParticipantForm>,
+    Posted { session, form }: Posted<ParticipantForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     back_to(
         id,
         state
@@ -826,7 +827,6 @@ async fn users_page(
 
 #[derive(Deserialize)]
 struct UserForm {
-    csrf: String,
     username: String,
     #[serde(default)]
     display_name: String,
@@ -836,12 +836,8 @@ struct UserForm {
 
 async fn create_user(
     State(state): State<AppState>,
-    session: Session,
-    Form(form): Form<UserForm>,
+    Posted { session, form }: Posted<UserForm>,
 ) -> Response {
-    if let Err(r) = session.check(&form.csrf) {
-        return r.into_response();
-    }
     let new = NewUser {
         username: form.username,
         display_name: Some(form.display_name).filter(|d| !d.trim().is_empty()),

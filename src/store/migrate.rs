@@ -6,29 +6,30 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 use super::{Backend, Store};
 
-/// (version, description, SQLite text, PostgreSQL text). Append only; never edit a shipped entry.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "spine",
-    include_str!("../../migrations/sqlite/0001_spine.sql"),
-    include_str!("../../migrations/postgres/0001_spine.sql"),
-)];
+/// (version, description, SQL). Append only; never edit a shipped entry.
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "spine", include_str!("../../migrations/0001_spine.sql"))];
+
+/// Turns the shared migration text into one backend's dialect.
+fn dialect(sql: &str, backend: Backend) -> String {
+    let id_column = match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    sql.replace("ID_COLUMN", id_column)
+}
 
 /// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so several
 /// instances starting together migrate once.
 pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
     let migrations: Vec<Migration> = MIGRATIONS
         .iter()
-        .map(|(version, description, sqlite, postgres)| {
-            let sql = match store.backend {
-                Backend::Sqlite => sqlite,
-                Backend::Postgres => postgres,
-            };
+        .map(|(version, description, sql)| {
             Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
-                Cow::Borrowed(*sql),
+                Cow::Owned(dialect(sql, store.backend)),
                 false,
             )
         })

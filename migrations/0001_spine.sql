@@ -1,6 +1,8 @@
+-- Shared by both backends. ID_COLUMN is the one dialect difference: store/migrate.rs turns it
+-- into INTEGER PRIMARY KEY AUTOINCREMENT (SQLite) or BIGSERIAL PRIMARY KEY (PostgreSQL).
 -- Times are Unix milliseconds (BIGINT) on both backends so the SQL elsewhere is shared.
 CREATE TABLE users (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            ID_COLUMN,
     username      TEXT NOT NULL UNIQUE,
     display_name  TEXT NOT NULL,
     password_hash TEXT,
@@ -9,7 +11,7 @@ CREATE TABLE users (
 );
 
 CREATE TABLE api_tokens (
-    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         ID_COLUMN,
     user_id    BIGINT NOT NULL REFERENCES users(id),
     token_hash TEXT NOT NULL UNIQUE,
     name       TEXT NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE settings (
 );
 
 CREATE TABLE services (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          ID_COLUMN,
     name        TEXT NOT NULL UNIQUE,
     description TEXT NOT NULL,
     owner_team  TEXT NOT NULL,
@@ -37,7 +39,7 @@ CREATE TABLE services (
 );
 
 CREATE TABLE incidents (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            ID_COLUMN,
     title         TEXT NOT NULL,
     summary       TEXT NOT NULL,
     severity      TEXT NOT NULL,
@@ -72,7 +74,7 @@ CREATE TABLE participants (
 CREATE INDEX participants_user ON participants(user_id);
 
 CREATE TABLE timeline_entries (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          ID_COLUMN,
     incident_id BIGINT NOT NULL REFERENCES incidents(id),
     at          BIGINT NOT NULL,
     actor_id    BIGINT REFERENCES users(id),
