@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod incident;
+pub mod schedule;
 pub mod timeline;
 
 use std::fmt;
