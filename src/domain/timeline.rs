@@ -44,6 +44,40 @@ pub enum EntryData {
     Note {
         text: String,
     },
+    /// An escalation policy started paging for this incident.
+    EscalationStarted {
+        policy: String,
+    },
+    /// A responder was paged at one step of an escalation policy.
+    Paged {
+        user: String,
+        policy: String,
+        level: u32,
+        round: u32,
+    },
+    /// A level resolved to nobody (e.g. an empty schedule) and was passed over.
+    LevelSkipped {
+        policy: String,
+        level: u32,
+        reason: String,
+    },
+    /// Every level and repeat ran without an acknowledgement.
+    EscalationExhausted {
+        policy: String,
+    },
+    Acknowledged {
+        user: String,
+    },
+    /// An engagement rule brought someone in, optionally into a role.
+    Engaged {
+        user: String,
+        rule: String,
+        engaged_as: Option<String>,
+    },
+    /// Every required role is filled and someone has acknowledged.
+    TeamAssembled {
+        seconds_since_declared: i64,
+    },
 }
 
 impl EntryData {
@@ -58,6 +92,13 @@ impl EntryData {
             Self::RoleAssigned { .. } => "role_assigned",
             Self::ParticipantAdded { .. } => "participant_added",
             Self::Note { .. } => "note",
+            Self::EscalationStarted { .. } => "escalation_started",
+            Self::Paged { .. } => "paged",
+            Self::LevelSkipped { .. } => "level_skipped",
+            Self::EscalationExhausted { .. } => "escalation_exhausted",
+            Self::Acknowledged { .. } => "acknowledged",
+            Self::Engaged { .. } => "engaged",
+            Self::TeamAssembled { .. } => "team_assembled",
         }
     }
 
@@ -98,7 +139,58 @@ impl EntryData {
             },
             Self::ParticipantAdded { user } => format!("{user} joined"),
             Self::Note { text } => text.clone(),
+            Self::EscalationStarted { policy } => format!("Escalation policy {policy} started"),
+            Self::Paged {
+                user,
+                policy,
+                level,
+                round,
+            } => {
+                let repeat = if *round > 0 {
+                    format!(", repeat {round}")
+                } else {
+                    String::new()
+                };
+                format!("Paged {user} (level {}{repeat} of {policy})", level + 1)
+            }
+            Self::LevelSkipped {
+                policy,
+                level,
+                reason,
+            } => {
+                format!("Skipped level {} of {policy}: {reason}", level + 1)
+            }
+            Self::EscalationExhausted { policy } => {
+                format!("Escalation policy {policy} ran out of levels without an acknowledgement")
+            }
+            Self::Acknowledged { user } => format!("{user} acknowledged"),
+            Self::Engaged {
+                user,
+                rule,
+                engaged_as,
+            } => match engaged_as {
+                Some(role) => format!("{user} engaged as {role} by rule \u{201c}{rule}\u{201d}"),
+                None => format!("{user} engaged by rule \u{201c}{rule}\u{201d}"),
+            },
+            Self::TeamAssembled {
+                seconds_since_declared,
+            } => {
+                format!(
+                    "Team assembled {} after declaration",
+                    human_duration(*seconds_since_declared)
+                )
+            }
         }
+    }
+}
+
+/// "4 min 5 s", "1 h 2 min": durations as people say them.
+pub fn human_duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec} s"),
+        (0, min, sec) => format!("{min} min {sec} s"),
+        (h, min, _) => format!("{h} h {min} min"),
     }
 }
 
@@ -131,5 +223,23 @@ mod tests {
         };
         assert_eq!(first.describe(), "carol is scribe");
         assert_eq!(first.kind(), "role_assigned");
+    }
+
+    #[test]
+    fn paging_entries_count_levels_from_one() {
+        let paged = EntryData::Paged {
+            user: "bob".into(),
+            policy: "checkout".into(),
+            level: 1,
+            round: 0,
+        };
+        assert_eq!(paged.describe(), "Paged bob (level 2 of checkout)");
+        let assembled = EntryData::TeamAssembled {
+            seconds_since_declared: 245,
+        };
+        assert_eq!(
+            assembled.describe(),
+            "Team assembled 4 min 5 s after declaration"
+        );
     }
 }

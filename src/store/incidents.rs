@@ -443,7 +443,7 @@ async fn write_people(
     Ok(())
 }
 
-async fn insert_entries(
+pub(super) async fn insert_entries(
     conn: &mut AnyConnection,
     incident_id: i64,
     actor_id: Option<i64>,

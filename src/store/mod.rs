@@ -7,6 +7,8 @@
 mod incidents;
 mod live;
 mod migrate;
+mod oncall;
+mod paging;
 mod users;
 
 use std::str::FromStr;
@@ -19,6 +21,13 @@ use crate::domain::{FieldError, RuleError};
 
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
+};
+pub use oncall::{
+    ContactMethodRecord, EngagementRuleRecord, NotificationStep, OverrideRecord, PolicyRecord,
+    ScheduleRecord, TeamRecord,
+};
+pub use paging::{
+    Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,
 };
 pub use users::{ServiceRecord, UserRecord};
 
