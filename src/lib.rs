@@ -16,6 +16,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod engine;
 pub mod http;
 pub mod server;
 pub mod store;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{Client, Connection, IncidentCommand, ServiceCommand, TokenCommand, UserCommand};
+use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
 
 #[derive(Debug, Parser)]
@@ -35,6 +36,44 @@ enum Command {
         /// Fill an empty database with a demo organisation and one ongoing incident.
         #[arg(long)]
         demo: bool,
+        /// URL people reach this server at, for links in pages (default: http://LISTEN).
+        #[arg(long, env = "APLOMB_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// SMTP relay for email pages: smtp://HOST:PORT.
+        #[arg(long, env = "APLOMB_SMTP_URL")]
+        smtp_url: Option<String>,
+        /// Sender address of email pages.
+        #[arg(long, env = "APLOMB_SMTP_FROM", default_value = "aplomb@localhost")]
+        smtp_from: String,
+        /// Base URL of a Twilio-compatible API for SMS and voice pages.
+        #[arg(long, env = "APLOMB_TWILIO_URL")]
+        twilio_url: Option<String>,
+        #[arg(long, env = "APLOMB_TWILIO_ACCOUNT_SID", default_value = "")]
+        twilio_account_sid: String,
+        #[arg(
+            long,
+            env = "APLOMB_TWILIO_AUTH_TOKEN",
+            default_value = "",
+            hide_env_values = true
+        )]
+        twilio_auth_token: String,
+        /// Sender number for SMS and voice pages.
+        #[arg(long, env = "APLOMB_TWILIO_FROM", default_value = "")]
+        twilio_from: String,
+    },
+    /// Acknowledge an incident's pages: escalation stops.
+    Ack {
+        #[command(flatten)]
+        connection: Connection,
+        id: i64,
+    },
+    /// Who is on call now, per schedule.
+    Oncall {
+        #[command(flatten)]
+        connection: Connection,
+        /// Only this schedule.
+        #[arg(long)]
+        schedule: Option<String>,
     },
     /// Declare, list, show and change incidents.
     Incident {
@@ -85,17 +124,32 @@ async fn run(command: Command) -> ExitCode {
             database_url,
             config,
             demo,
+            public_url,
+            smtp_url,
+            smtp_from,
+            twilio_url,
+            twilio_account_sid,
+            twilio_auth_token,
+            twilio_from,
         } => {
             init_logging();
-            let options = ServeOptions {
-                listen,
-                database_url,
-                config,
-                admin_token: std::env::var("APLOMB_ADMIN_TOKEN")
-                    .ok()
-                    .filter(|t| !t.is_empty()),
-                demo,
-            };
+            let mut options = ServeOptions::new(&listen, &database_url);
+            options.config = config;
+            options.admin_token = std::env::var("APLOMB_ADMIN_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            options.demo = demo;
+            if let Some(url) = public_url {
+                options.outbound.public_url = url;
+            }
+            options.outbound.smtp_url = smtp_url;
+            options.outbound.smtp_from = smtp_from;
+            options.outbound.twilio = twilio_url.map(|base_url| TwilioConfig {
+                base_url,
+                account_sid: twilio_account_sid,
+                auth_token: twilio_auth_token,
+                from: twilio_from,
+            });
             return match aplomb::server::run(options).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -105,6 +159,11 @@ async fn run(command: Command) -> ExitCode {
                 }
             };
         }
+        Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
+        Command::Oncall {
+            connection,
+            schedule,
+        } => Client::new(&connection).oncall(schedule.as_deref()).await,
         Command::Incident {
             connection,
             command,

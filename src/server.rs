@@ -8,7 +8,10 @@ use tokio::net::TcpListener;
 use crate::app::Aplomb;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::engine::channels::OutboundConfig;
+use crate::engine::{Engine, EngineConfig, EngineHandle};
 use crate::store::Store;
+use std::time::Duration;
 
 /// The default database: a SQLite file in the working directory, created on first start.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://aplomb.db?mode=rwc";
@@ -22,6 +25,50 @@ pub struct ServeOptions {
     pub admin_token: Option<String>,
     /// Fill an empty database with a small demo organisation and one ongoing incident.
     pub demo: bool,
+    /// Where pages go out (SMTP, SMS/voice) and the URL people reach this server at.
+    pub outbound: OutboundConfig,
+}
+
+impl ServeOptions {
+    /// Options for `listen` and `database_url` with everything else at its default.
+    pub fn new(listen: &str, database_url: &str) -> Self {
+        Self {
+            listen: listen.to_string(),
+            database_url: database_url.to_string(),
+            config: None,
+            admin_token: None,
+            demo: false,
+            outbound: OutboundConfig {
+                smtp_from: "aplomb@localhost".into(),
+                public_url: format!("http://{listen}"),
+                ..OutboundConfig::default()
+            },
+        }
+    }
+}
+
+/// Starts the paging engine of this instance.
+pub async fn start_engine(
+    app: &Aplomb,
+    outbound: OutboundConfig,
+    poll: Duration,
+) -> anyhow::Result<EngineHandle> {
+    let signing_key = app
+        .signing_key()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let engine = Engine::new(
+        app.store.clone(),
+        app.clock.clone(),
+        app.announcer(),
+        app.engine_wake.clone(),
+        EngineConfig {
+            poll,
+            outbound,
+            signing_key,
+        },
+    );
+    Ok(engine.spawn())
 }
 
 /// Opens storage and readies an empty database: the admin from `admin_token`, demo data, or
@@ -61,8 +108,10 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "aplomb is ready"
     );
+    let engine = start_engine(&app, options.outbound.clone(), Duration::from_millis(500)).await?;
     let store = app.store.clone();
     crate::http::serve(listener, app, stop_signal()).await?;
+    engine.stop().await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

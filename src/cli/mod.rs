@@ -316,6 +316,51 @@ impl Client {
         Ok(())
     }
 
+    pub async fn ack(&self, id: i64) -> Result<(), CliError> {
+        let answer = self
+            .call(
+                Method::POST,
+                &format!("/incidents/{id}/acknowledge"),
+                Some(json!({})),
+            )
+            .await?;
+        self.print(&answer, |v| {
+            if v["acknowledged"].as_bool() == Some(true) {
+                format!("acknowledged incident {id}; escalation stopped\n")
+            } else {
+                format!("incident {id} had nothing waiting for acknowledgement\n")
+            }
+        });
+        Ok(())
+    }
+
+    pub async fn oncall(&self, schedule: Option<&str>) -> Result<(), CliError> {
+        let schedules = self.call(Method::GET, "/schedules", None).await?;
+        let chosen: Vec<Value> = schedules
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|s| schedule.is_none_or(|name| s["name"] == name))
+            .cloned()
+            .collect();
+        if let Some(name) = schedule
+            && chosen.is_empty()
+        {
+            return Err(CliError::Usage(format!("no schedule named {name:?}")));
+        }
+        let value = Value::Array(chosen);
+        self.print(&value, |v| {
+            let rows: Vec<Vec<String>> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| vec![text(&s["name"]), text(&s["on_call"]), text(&s["time_zone"])])
+                .collect();
+            table(&["SCHEDULE", "ON CALL", "TIME ZONE"], &rows)
+        });
+        Ok(())
+    }
+
     pub async fn user(&self, command: UserCommand) -> Result<(), CliError> {
         match command {
             UserCommand::Create {

@@ -227,6 +227,40 @@ impl Schedule {
     }
 }
 
+/// A layer as stored and exchanged: a local start in the schedule's time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerSpec {
+    pub name: String,
+    /// Local date-time of the first hand-off, e.g. `2026-03-02T09:00`.
+    pub start: String,
+    pub shift: ShiftLength,
+    pub participants: Vec<ResponderId>,
+}
+
+impl Schedule {
+    /// Builds a schedule from its stored parts, validating each layer.
+    pub fn from_specs(
+        time_zone: &str,
+        specs: &[LayerSpec],
+        overrides: Vec<Override>,
+    ) -> Result<Self, FieldError> {
+        let tz = parse_time_zone("time_zone", time_zone)?;
+        let layers = specs
+            .iter()
+            .map(|spec| {
+                let start = parse_local_start("layers.start", &spec.start, &tz)?;
+                Layer::new(
+                    spec.name.clone(),
+                    start,
+                    spec.shift,
+                    spec.participants.clone(),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { layers, overrides })
+    }
+}
+
 /// Looks up an IANA time zone name, naming the field when it is unknown.
 pub fn parse_time_zone(field: &'static str, name: &str) -> Result<TimeZone, FieldError> {
     TimeZone::get(name.trim())

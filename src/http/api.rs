@@ -60,7 +60,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 async fn openapi_json() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    let mut doc = ApiDoc::openapi();
+    doc.merge(super::api_oncall::OncallDoc::openapi());
+    Json(doc)
 }
 
 // ----- bodies -----

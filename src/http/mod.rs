@@ -2,6 +2,7 @@
 //! Handlers stay thin: they extract input, call `Aplomb`, and shape the response.
 
 pub mod api;
+pub mod api_oncall;
 pub mod error;
 pub mod extract;
 pub mod live;
@@ -41,7 +42,7 @@ impl Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router().merge(api_oncall::router()))
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/participants", post(add_participant))
         .route("/events", get(all_events))
         .route("/users", get(users_page).post(create_user))
+        .route("/ack/{page}/{signature}", get(ack_page).post(ack_by_link))
         .route(
             "/static/app.css",
             get(|| async { asset("text/css", include_str!("../../static/app.css")) }),
@@ -847,6 +848,57 @@ async fn create_user(
     match state.create_user(&session.actor, new).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(e) => fail(e, "/users"),
+    }
+}
+
+// ----- signed acknowledgement links -----
+
+#[derive(Template)]
+#[template(path = "ack.html")]
+struct AckPage {
+    done: bool,
+    user: String,
+    incident_id: i64,
+    title: String,
+    severity: String,
+}
+
+/// The link in a page is its own credential: its signature names the page and the person.
+/// GET only shows a button (link scanners fetch links); the POST acknowledges.
+async fn ack_page(
+    State(state): State<AppState>,
+    Path((page, signature)): Path<(i64, String)>,
+) -> Response {
+    ack_link(state, page, signature, false).await
+}
+
+async fn ack_by_link(
+    State(state): State<AppState>,
+    Path((page, signature)): Path<(i64, String)>,
+) -> Response {
+    ack_link(state, page, signature, true).await
+}
+
+async fn ack_link(state: AppState, page: i64, signature: String, acknowledge: bool) -> Response {
+    let result = async {
+        let key = state.signing_key().await?;
+        let (actor, incident_id) = state.actor_for_ack_link(page, &signature, &key).await?;
+        if acknowledge {
+            state.acknowledge(&actor, incident_id).await?;
+        }
+        let view = state.incident(&actor, incident_id).await?;
+        Ok::<_, AppError>(AckPage {
+            done: acknowledge,
+            user: actor.username,
+            incident_id,
+            title: view.incident.title,
+            severity: view.incident.severity.to_string(),
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => render(&page),
+        Err(e) => fail(e, "/incidents"),
     }
 }
 

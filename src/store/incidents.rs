@@ -158,7 +158,7 @@ impl Store {
     pub async fn modify_incident<F>(
         &self,
         id: i64,
-        actor_id: i64,
+        actor_id: Option<i64>,
         now: Timestamp,
         change: F,
     ) -> Result<(Incident, Vec<TimelineEntry>)>
@@ -189,7 +189,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         write_people(&mut tx, id, &incident, before.roles != incident.roles).await?;
-        let written = insert_entries(&mut tx, id, Some(actor_id), now, &entries).await?;
+        let written = insert_entries(&mut tx, id, actor_id, now, &entries).await?;
         tx.commit().await?;
         Ok((incident, written))
     }

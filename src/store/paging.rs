@@ -88,25 +88,6 @@ impl Store {
         })
     }
 
-    /// Starts running `policy_id` for an incident; its first step is due at once.
-    pub async fn start_escalation(
-        &self,
-        incident_id: i64,
-        policy_id: i64,
-        now: Timestamp,
-    ) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
-             VALUES ($1, $2, 0, 0, 'pending', $3, $3) RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(policy_id)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?)
-    }
-
     pub async fn policy(&self, id: i64) -> Result<Option<PolicyRecord>> {
         let row = sqlx::query(
             "SELECT id, name, repeat_count, levels FROM escalation_policies WHERE id = $1",
@@ -255,6 +236,18 @@ impl Store {
         Ok(changed)
     }
 
+    /// Whether the timeline already holds an entry of `kind`.
+    pub async fn has_entry(&self, incident_id: i64, kind: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM timeline_entries WHERE incident_id = $1 AND kind = $2",
+        )
+        .bind(incident_id)
+        .bind(kind)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
     /// Whether any page of the incident has been acknowledged.
     pub async fn acknowledged(&self, incident_id: i64) -> Result<bool> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL")
@@ -349,6 +342,25 @@ impl PagingTx {
             return Ok(None);
         };
         Ok(Some(due_from_row(&row)?))
+    }
+
+    /// Starts running a policy for an incident; its first step is due at `now`.
+    pub async fn start_escalation(
+        &mut self,
+        incident_id: i64,
+        policy_id: i64,
+        now: Timestamp,
+    ) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
+             VALUES ($1, $2, 0, 0, 'pending', $3, $3) RETURNING id",
+        )
+        .bind(incident_id)
+        .bind(policy_id)
+        .bind(ms(now))
+        .fetch_one(&mut *self.tx)
+        .await?
+        .try_get("id")?)
     }
 
     pub async fn schedule(&mut self, id: i64) -> Result<Option<ScheduleRecord>> {

@@ -217,6 +217,21 @@ impl Store {
         Ok(())
     }
 
+    /// The setting's value, storing `candidate` first if it has none (the first writer wins,
+    /// so instances starting together agree).
+    pub async fn setting_or_insert(&self, name: &str, candidate: &str) -> Result<String> {
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
+        self.setting(name)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("setting {name} vanished")))
+    }
+
     pub async fn delete_setting(&self, name: &str) -> Result<()> {
         sqlx::query("DELETE FROM settings WHERE name = $1")
             .bind(name)

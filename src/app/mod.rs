@@ -19,6 +19,14 @@ use crate::domain::incident::{
     UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
+mod oncall;
+
+pub use oncall::{
+    ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput, NotificationRuleInput,
+    OverrideInput, PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput,
+    TargetInput, TeamInput,
+};
+
 use crate::store::{
     IdempotencyKey, IncidentFilter, IncidentPage, Inserted, ServiceRecord, Store, StoreError,
     TimelineEntry, UserRecord,
@@ -112,37 +120,18 @@ pub struct IncidentView {
     pub unfilled_roles: Vec<RoleKind>,
 }
 
-pub struct Aplomb {
-    pub store: Store,
-    pub clock: Arc<dyn Clock>,
-    pub settings: Settings,
+/// Tells live subscribers that a committed change happened. With a listener on PostgreSQL the
+/// announcement goes through the database, so every instance hears it (this one too).
+#[derive(Clone)]
+pub struct Announcer {
+    store: Store,
     changes: broadcast::Sender<IncidentChanged>,
     /// True once changes are announced through PostgreSQL `LISTEN/NOTIFY`.
-    cross_instance: std::sync::atomic::AtomicBool,
+    cross_instance: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl Aplomb {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        let (changes, _) = broadcast::channel(1024);
-        Self {
-            store,
-            clock,
-            settings,
-            changes,
-            cross_instance: std::sync::atomic::AtomicBool::new(false),
-        }
-    }
-
-    pub fn now(&self) -> Timestamp {
-        self.clock.now()
-    }
-
-    pub fn subscribe(&self) -> broadcast::Receiver<IncidentChanged> {
-        self.changes.subscribe()
-    }
-
-    /// Feeds changes announced by every instance (PostgreSQL) into this one's subscribers.
-    pub async fn start_listening(&self) -> anyhow::Result<()> {
+impl Announcer {
+    async fn start_listening(&self) -> anyhow::Result<()> {
         let changes = self.changes.clone();
         let listening = self
             .store
@@ -155,9 +144,7 @@ impl Aplomb {
         Ok(())
     }
 
-    /// Tells live subscribers that a committed change happened. With a listener on PostgreSQL
-    /// the announcement goes through the database, so every instance hears it (this one too).
-    async fn announce(&self, incident_id: i64) {
+    pub async fn announce(&self, incident_id: i64) {
         if self
             .cross_instance
             .load(std::sync::atomic::Ordering::Relaxed)
@@ -171,6 +158,64 @@ impl Aplomb {
         }
         // No subscribers is normal; nothing is lost, the timeline is in the database.
         let _ = self.changes.send(IncidentChanged { incident_id });
+    }
+}
+
+pub struct Aplomb {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub settings: Settings,
+    changes: broadcast::Sender<IncidentChanged>,
+    announcer: Announcer,
+    /// Wakes the paging engine when new work is committed, so it need not wait for its poll.
+    pub engine_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Aplomb {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+        let (changes, _) = broadcast::channel(1024);
+        let announcer = Announcer {
+            store: store.clone(),
+            changes: changes.clone(),
+            cross_instance: Arc::default(),
+        };
+        Self {
+            store,
+            clock,
+            settings,
+            changes,
+            announcer,
+            engine_wake: Arc::default(),
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<IncidentChanged> {
+        self.changes.subscribe()
+    }
+
+    /// Feeds changes announced by every instance (PostgreSQL) into this one's subscribers.
+    pub async fn start_listening(&self) -> anyhow::Result<()> {
+        self.announcer.start_listening().await
+    }
+
+    /// The key that signs acknowledgement links, created on first use and shared by instances.
+    pub async fn signing_key(&self) -> AppResult<String> {
+        Ok(self
+            .store
+            .setting_or_insert("signing_key", &new_secret())
+            .await?)
+    }
+
+    pub fn announcer(&self) -> Announcer {
+        self.announcer.clone()
+    }
+
+    async fn announce(&self, incident_id: i64) {
+        self.announcer.announce(incident_id).await;
     }
 
     // ----- users, tokens, sessions -----
@@ -405,6 +450,8 @@ impl Aplomb {
             Inserted::Replayed(id) => (id, true),
         };
         if !replayed {
+            let declared = self.incident(actor, id).await?;
+            self.assemble(&declared.incident).await?;
             self.announce(id).await;
         }
         Ok((self.incident(actor, id).await?, replayed))
@@ -525,10 +572,10 @@ impl Aplomb {
         let role: RoleKind = role.parse()?;
         let user = self.user_ref("user", username).await?;
         let now = self.now();
-        Ok(self
-            .change(actor, id, |incident| Ok(incident.assign(role, user, now)))
-            .await?
-            .0)
+        self.change(actor, id, |incident| Ok(incident.assign(role, user, now)))
+            .await?;
+        self.check_team_assembled(id).await?;
+        self.incident(actor, id).await
     }
 
     /// Posts a note and returns its timeline entry.
@@ -580,7 +627,7 @@ impl Aplomb {
         require_responder(actor)?;
         let result = self
             .store
-            .modify_incident(id, actor.id, self.now(), |incident| {
+            .modify_incident(id, Some(actor.id), self.now(), |incident| {
                 if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
                     return Err(StoreError::NotFound);
                 }

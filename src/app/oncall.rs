@@ -1,0 +1,809 @@
+//! Assembling the team: the organisation (profiles, contact methods, teams, schedules,
+//! escalation policies, engagement rules), paging on declaration, and acknowledgement.
+
+use jiff::Timestamp;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Aplomb, AppError, AppResult, require_admin};
+use crate::domain::FieldError;
+use crate::domain::access::Actor;
+use crate::domain::bounded_text;
+use crate::domain::catalog::creates_cycle;
+use crate::domain::escalation::{
+    Conditions, EngagedAs, EngagementRule, IncidentFacts, Level, Policy, Target,
+};
+use crate::domain::incident::{Incident, RoleKind, UserRef};
+use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength, parse_time_zone};
+use crate::domain::timeline::EntryData;
+use crate::engine::escalation::resolve_targets;
+use crate::store::{ContactMethodRecord, ScheduleRecord};
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    /// IANA time zone, e.g. `Europe/Lisbon`.
+    pub time_zone: String,
+    /// Domains of expertise, e.g. `network`, `database`, `security`.
+    #[serde(default)]
+    pub skills: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactMethodInput {
+    /// `email`, `webhook`, `chat`, `sms` or `voice`.
+    pub kind: String,
+    /// An email address, an `https://` URL, or a phone number in E.164 form (`+351…`).
+    pub address: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRuleInput {
+    pub contact_method_id: i64,
+    /// Minutes after a page, without acknowledgement, before this method is used.
+    pub delay_minutes: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TeamInput {
+    pub name: String,
+    #[serde(default)]
+    pub domain: String,
+    /// Usernames.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LayerInput {
+    pub name: String,
+    /// Local date-time of the first hand-off in the schedule's time zone, e.g. `2026-03-02T09:00`.
+    pub start: String,
+    pub shift_count: i64,
+    /// `hours`, `days` or `weeks`.
+    pub shift_unit: String,
+    /// Usernames, in rotation order.
+    pub participants: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleInput {
+    pub name: String,
+    pub time_zone: String,
+    /// Later layers take precedence where they have someone on call.
+    pub layers: Vec<LayerInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideInput {
+    pub user: String,
+    /// RFC 3339 instants, e.g. `2026-03-03T18:00:00Z`.
+    pub start: String,
+    pub end: String,
+}
+
+/// A paging target by name: `{"type": "schedule", "name": "primary"}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetInput {
+    /// `responder`, `schedule` or `team`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LevelInput {
+    pub delay_minutes: u32,
+    pub targets: Vec<TargetInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyInput {
+    pub name: String,
+    /// Extra passes over the levels when nobody acknowledges.
+    #[serde(default)]
+    pub repeat: u32,
+    pub levels: Vec<LevelInput>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceOncallInput {
+    pub team: Option<String>,
+    pub escalation_policy: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Names of services this one depends on; cycles are refused.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EngagementRuleInput {
+    pub name: String,
+    /// `{"incident_types": [...], "severities": [...], "services": [...], "tags": [...]}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub when: Conditions,
+    pub engage: TargetInput,
+    /// `incident_lead`, `communications_lead`, `scribe`, or `expert:<skill>`.
+    pub engaged_as: Option<String>,
+}
+
+/// Who is on call in a schedule now, and the shifts ahead.
+#[derive(Debug, Clone)]
+pub struct ScheduleView {
+    pub record: ScheduleRecord,
+    pub on_call: Option<String>,
+    pub shifts: Vec<(String, Shift)>,
+}
+
+const CONTACT_KINDS: [&str; 5] = ["email", "webhook", "chat", "sms", "voice"];
+
+fn check_address(kind: &str, address: &str) -> Result<(), FieldError> {
+    let ok = match kind {
+        "email" => address.contains('@') && !address.contains(char::is_whitespace),
+        "webhook" | "chat" => address.starts_with("https://") || address.starts_with("http://"),
+        "sms" | "voice" => {
+            address.starts_with('+')
+                && address.len() > 4
+                && address[1..].chars().all(|c| c.is_ascii_digit())
+        }
+        _ => {
+            return Err(FieldError::new(
+                "kind",
+                format!("must be one of {}", CONTACT_KINDS.join(", ")),
+            ));
+        }
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FieldError::new(
+            "address",
+            format!("is not a valid {kind} address"),
+        ))
+    }
+}
+
+fn parse_instant(field: &'static str, raw: &str) -> Result<Timestamp, FieldError> {
+    raw.trim().parse().map_err(|_| {
+        FieldError::new(
+            field,
+            "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
+        )
+    })
+}
+
+fn parse_engaged_as(raw: &str) -> Result<EngagedAs, FieldError> {
+    match raw.strip_prefix("expert:") {
+        Some(skill) if !skill.trim().is_empty() => {
+            Ok(EngagedAs::DomainExpert(skill.trim().to_string()))
+        }
+        Some(_) => Err(FieldError::new(
+            "engaged_as",
+            "expert:<skill> needs a skill",
+        )),
+        None => raw
+            .parse::<RoleKind>()
+            .map(EngagedAs::Role)
+            .map_err(|_| FieldError::new("engaged_as", "must be a role slug or expert:<skill>")),
+    }
+}
+
+impl EngagedAs {
+    fn label(&self) -> String {
+        match self {
+            Self::Role(role) => role.label().to_lowercase(),
+            Self::DomainExpert(skill) => format!("{skill} expert"),
+        }
+    }
+}
+
+impl Aplomb {
+    async fn user_id(&self, field: &'static str, username: &str) -> AppResult<i64> {
+        Ok(self.user_ref(field, username).await?.id)
+    }
+
+    fn may_manage(actor: &Actor, username: &str) -> AppResult<()> {
+        if actor.is_admin() || actor.username == username {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "only admins change other responders".into(),
+            ))
+        }
+    }
+
+    pub async fn set_profile(
+        &self,
+        actor: &Actor,
+        username: &str,
+        input: ProfileInput,
+    ) -> AppResult<()> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        parse_time_zone("time_zone", &input.time_zone)?;
+        let mut skills = Vec::new();
+        for skill in &input.skills {
+            let skill = bounded_text("skills", skill, 1, 40)?.to_lowercase();
+            if !skills.contains(&skill) {
+                skills.push(skill);
+            }
+        }
+        let skills = to_json(&skills)?;
+        Ok(self
+            .store
+            .set_profile(user, input.time_zone.trim(), &skills)
+            .await?)
+    }
+
+    pub async fn add_contact_method(
+        &self,
+        actor: &Actor,
+        username: &str,
+        input: ContactMethodInput,
+    ) -> AppResult<ContactMethodRecord> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        let kind = input.kind.trim().to_lowercase();
+        let address = input.address.trim();
+        check_address(&kind, address)?;
+        Ok(self
+            .store
+            .insert_contact_method(user, &kind, address, &super::new_secret(), self.now())
+            .await?)
+    }
+
+    pub async fn add_notification_rule(
+        &self,
+        actor: &Actor,
+        username: &str,
+        input: NotificationRuleInput,
+    ) -> AppResult<()> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        if !(0..=1440).contains(&input.delay_minutes) {
+            return Err(FieldError::new("delay_minutes", "must be 0 to 1440").into());
+        }
+        let methods = self.store.contact_methods(user).await?;
+        if !methods.iter().any(|m| m.id == input.contact_method_id) {
+            return Err(FieldError::new(
+                "contact_method_id",
+                "is not one of this responder's contact methods",
+            )
+            .into());
+        }
+        Ok(self
+            .store
+            .insert_notification_rule(user, input.contact_method_id, input.delay_minutes)
+            .await?)
+    }
+
+    pub async fn create_team(&self, actor: &Actor, input: TeamInput) -> AppResult<i64> {
+        require_admin(actor)?;
+        let name = bounded_text("name", &input.name, 1, 100)?;
+        let domain = bounded_text("domain", &input.domain, 0, 100)?;
+        let mut members = Vec::new();
+        for username in &input.members {
+            members.push(self.user_id("members", username).await?);
+        }
+        Ok(self
+            .store
+            .insert_team(&name, &domain, &members, self.now())
+            .await?)
+    }
+
+    pub async fn create_schedule(&self, actor: &Actor, input: ScheduleInput) -> AppResult<i64> {
+        require_admin(actor)?;
+        let name = bounded_text("name", &input.name, 1, 100)?;
+        if input.layers.is_empty() {
+            return Err(FieldError::new("layers", "a schedule needs at least one layer").into());
+        }
+        let mut specs = Vec::new();
+        for layer in &input.layers {
+            let mut participants = Vec::new();
+            for username in &layer.participants {
+                participants.push(self.user_id("layers.participants", username).await?);
+            }
+            specs.push(LayerSpec {
+                name: bounded_text("layers.name", &layer.name, 1, 100)?,
+                start: layer.start.trim().to_string(),
+                shift: ShiftLength::parse(
+                    "layers.shift_count",
+                    layer.shift_count,
+                    layer.shift_unit.trim(),
+                )?,
+                participants,
+            });
+        }
+        // Validate the whole schedule before storing it.
+        Schedule::from_specs(&input.time_zone, &specs, Vec::new()).map_err(|e| match e.field {
+            "participants" => FieldError::new("layers.participants", e.message),
+            _ => e,
+        })?;
+        let layers = to_json(&specs)?;
+        Ok(self
+            .store
+            .insert_schedule(&name, input.time_zone.trim(), &layers, self.now())
+            .await?)
+    }
+
+    async fn schedule_record(&self, id: i64) -> AppResult<(ScheduleRecord, Schedule)> {
+        let record = self
+            .store
+            .schedule(id)
+            .await?
+            .ok_or(AppError::NotFound("schedule"))?;
+        let specs: Vec<LayerSpec> =
+            serde_json::from_str(&record.layers_json).map_err(|e| AppError::Internal(e.into()))?;
+        let overrides = record
+            .overrides
+            .iter()
+            .map(|o| Override {
+                responder: o.user_id,
+                start: o.start,
+                end: o.end,
+            })
+            .collect();
+        let schedule = Schedule::from_specs(&record.time_zone, &specs, overrides)?;
+        Ok((record, schedule))
+    }
+
+    /// Who is on call at `at`, and the final shifts over `[at, until)`, with usernames.
+    pub async fn schedule_view(
+        &self,
+        id: i64,
+        at: Timestamp,
+        until: Timestamp,
+    ) -> AppResult<ScheduleView> {
+        let (record, schedule) = self.schedule_record(id).await?;
+        let users = self.store.list_users().await?;
+        let name = |id: i64| {
+            users
+                .iter()
+                .find(|u| u.id == id)
+                .map_or_else(|| format!("user {id}"), |u| u.username.clone())
+        };
+        Ok(ScheduleView {
+            on_call: schedule.on_call_at(at).map(name),
+            shifts: schedule
+                .shifts(at, until)
+                .into_iter()
+                .map(|s| (name(s.responder), s))
+                .collect(),
+            record,
+        })
+    }
+
+    pub async fn add_override(
+        &self,
+        actor: &Actor,
+        schedule_id: i64,
+        input: OverrideInput,
+    ) -> AppResult<i64> {
+        if !actor.can_act() {
+            return Err(AppError::Forbidden(
+                "viewers cannot change schedules".into(),
+            ));
+        }
+        let user = self.user_id("user", &input.user).await?;
+        let start = parse_instant("start", &input.start)?;
+        let end = parse_instant("end", &input.end)?;
+        let (_, mut schedule) = self.schedule_record(schedule_id).await?;
+        schedule.add_override(Override {
+            responder: user,
+            start,
+            end,
+        })?;
+        Ok(self
+            .store
+            .insert_override(schedule_id, user, start, end)
+            .await?)
+    }
+
+    async fn target(&self, input: &TargetInput, field: &'static str) -> AppResult<Target> {
+        let name = input.name.trim();
+        match input.kind.trim() {
+            "responder" => Ok(Target::Responder(self.user_id(field, name).await?)),
+            "schedule" => {
+                let found = self
+                    .store
+                    .schedules()
+                    .await?
+                    .into_iter()
+                    .find(|s| s.name == name);
+                Ok(Target::Schedule(
+                    found
+                        .ok_or_else(|| {
+                            FieldError::new(field, format!("no schedule named {name:?}"))
+                        })?
+                        .id,
+                ))
+            }
+            "team" => {
+                let found = self
+                    .store
+                    .teams()
+                    .await?
+                    .into_iter()
+                    .find(|t| t.name == name);
+                Ok(Target::Team(
+                    found
+                        .ok_or_else(|| FieldError::new(field, format!("no team named {name:?}")))?
+                        .id,
+                ))
+            }
+            _ => Err(FieldError::new(field, "type must be responder, schedule or team").into()),
+        }
+    }
+
+    pub async fn create_policy(&self, actor: &Actor, input: PolicyInput) -> AppResult<i64> {
+        require_admin(actor)?;
+        let name = bounded_text("name", &input.name, 1, 100)?;
+        let mut levels = Vec::new();
+        for level in &input.levels {
+            let mut targets = Vec::new();
+            for target in &level.targets {
+                targets.push(self.target(target, "levels.targets").await?);
+            }
+            levels.push(Level {
+                delay_minutes: level.delay_minutes,
+                targets,
+            });
+        }
+        let policy = Policy::new(levels, input.repeat)?;
+        let json = to_json(&policy.levels())?;
+        Ok(self
+            .store
+            .insert_policy(&name, i64::from(policy.repeat()), &json, self.now())
+            .await?)
+    }
+
+    pub async fn set_service_oncall(
+        &self,
+        actor: &Actor,
+        service: &str,
+        input: ServiceOncallInput,
+    ) -> AppResult<()> {
+        require_admin(actor)?;
+        let services = self.store.list_services().await?;
+        let by_name = |field: &'static str, name: &str| {
+            services
+                .iter()
+                .find(|s| s.name == name.trim())
+                .map(|s| s.id)
+                .ok_or_else(|| {
+                    FieldError::new(field, format!("no service named {:?}", name.trim()))
+                })
+        };
+        let id = by_name("service", service).map_err(|_| AppError::NotFound("service"))?;
+        let team = match input.team.as_deref() {
+            Some(name) => Some(
+                self.store
+                    .teams()
+                    .await?
+                    .into_iter()
+                    .find(|t| t.name == name.trim())
+                    .ok_or_else(|| FieldError::new("team", format!("no team named {name:?}")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let policy = match input.escalation_policy.as_deref() {
+            Some(name) => Some(
+                self.store
+                    .policies()
+                    .await?
+                    .into_iter()
+                    .find(|p| p.name == name.trim())
+                    .ok_or_else(|| {
+                        FieldError::new(
+                            "escalation_policy",
+                            format!("no escalation policy named {name:?}"),
+                        )
+                    })?
+                    .id,
+            ),
+            None => None,
+        };
+        let deps = input
+            .depends_on
+            .iter()
+            .map(|d| by_name("depends_on", d))
+            .collect::<Result<Vec<_>, _>>()?;
+        if creates_cycle(&self.store.service_dependencies().await?, id, &deps) {
+            return Err(FieldError::new("depends_on", "would create a dependency cycle").into());
+        }
+        let tags = to_json(&input.tags)?;
+        Ok(self
+            .store
+            .set_service_oncall(id, team, policy, &tags, &deps)
+            .await?)
+    }
+
+    pub async fn create_engagement_rule(
+        &self,
+        actor: &Actor,
+        input: EngagementRuleInput,
+    ) -> AppResult<i64> {
+        require_admin(actor)?;
+        let name = bounded_text("name", &input.name, 1, 100)?;
+        for t in &input.when.incident_types {
+            self.settings.incident_types.parse(t).map_err(|_| {
+                FieldError::new(
+                    "when.incident_types",
+                    format!("unknown incident type {t:?}"),
+                )
+            })?;
+        }
+        let target = self.target(&input.engage, "engage").await?;
+        let engaged_as = input
+            .engaged_as
+            .as_deref()
+            .map(parse_engaged_as)
+            .transpose()?;
+        let conditions = to_json(&input.when)?;
+        let target = to_json(&target)?;
+        let engaged_as = engaged_as.as_ref().map(to_json).transpose()?;
+        Ok(self
+            .store
+            .insert_engagement_rule(
+                &name,
+                &conditions,
+                &target,
+                engaged_as.as_deref(),
+                self.now(),
+            )
+            .await?)
+    }
+
+    /// After a declaration: start the affected services' escalation policies and apply the
+    /// engagement rules that match, paging whoever they name.
+    pub(super) async fn assemble(&self, incident: &Incident) -> AppResult<()> {
+        let now = self.now();
+        let service_ids: Vec<i64> = incident.services.iter().map(|s| s.id).collect();
+        let oncall = self.store.services_oncall(&service_ids).await?;
+        let mut tags: Vec<String> = Vec::new();
+        let mut policies: Vec<i64> = Vec::new();
+        for (policy, tags_json) in &oncall {
+            tags.extend(serde_json::from_str::<Vec<String>>(tags_json).unwrap_or_default());
+            if let Some(p) = policy
+                && !policies.contains(p)
+            {
+                policies.push(*p);
+            }
+        }
+        let service_names: Vec<String> = incident.services.iter().map(|s| s.name.clone()).collect();
+        let facts = IncidentFacts {
+            incident_type: &incident.incident_type,
+            severity: incident.severity,
+            services: &service_names,
+            tags: &tags,
+        };
+        let mut rules = Vec::new();
+        for record in self.store.engagement_rules().await? {
+            let rule = EngagementRule {
+                name: record.name.clone(),
+                when: from_json(&record.conditions_json)?,
+                engage: from_json(&record.target_json)?,
+                engaged_as: record
+                    .engaged_as_json
+                    .as_deref()
+                    .map(from_json)
+                    .transpose()?,
+            };
+            if rule.matches(&facts) {
+                rules.push((record.id, rule));
+            }
+        }
+        if policies.is_empty() && rules.is_empty() {
+            return Ok(());
+        }
+
+        let mut tx = self.store.begin_paging().await?;
+        let mut entries = Vec::new();
+        for policy_id in &policies {
+            tx.start_escalation(incident.id, *policy_id, now).await?;
+            if let Some(p) = self.store.policy(*policy_id).await? {
+                entries.push(EntryData::EscalationStarted { policy: p.name });
+            }
+        }
+        // (responder, role to fill) engaged by rules; the role is filled after the commit.
+        let mut engaged: Vec<(UserRef, Option<RoleKind>)> = Vec::new();
+        for (rule_id, rule) in &rules {
+            let step_key = format!("engagement:{rule_id}");
+            for responder in resolve_targets(&mut tx, &[rule.engage], now).await? {
+                let Some(username) = tx.username(responder).await? else {
+                    continue;
+                };
+                if let Some(page_id) = tx
+                    .page(incident.id, None, &step_key, responder, now)
+                    .await?
+                {
+                    tx.queue_deliveries(page_id, responder, now).await?;
+                }
+                entries.push(EntryData::Engaged {
+                    user: username.clone(),
+                    rule: rule.name.clone(),
+                    engaged_as: rule.engaged_as.as_ref().map(EngagedAs::label),
+                });
+                let role = match &rule.engaged_as {
+                    Some(EngagedAs::Role(role)) => Some(*role),
+                    _ => None,
+                };
+                engaged.push((
+                    UserRef {
+                        id: responder,
+                        username,
+                    },
+                    role,
+                ));
+            }
+        }
+        tx.record(incident.id, now, &entries).await?;
+        tx.commit().await?;
+        self.engine_wake.notify_one();
+
+        if !engaged.is_empty() {
+            self.store
+                .modify_incident(incident.id, None, now, |incident| {
+                    let mut entries = Vec::new();
+                    for (user, role) in &engaged {
+                        match role {
+                            Some(role) if incident.holder(*role).is_none() => {
+                                entries.extend(incident.assign(*role, user.clone(), now));
+                            }
+                            _ => {
+                                if incident.join(user) {
+                                    entries.push(EntryData::ParticipantAdded {
+                                        user: user.username.clone(),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                    Ok(entries)
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Acknowledges every outstanding page of an incident: escalation stops, pending
+    /// deliveries are cancelled, and the acknowledger joins the incident.
+    pub async fn acknowledge(&self, actor: &Actor, id: i64) -> AppResult<bool> {
+        if !actor.can_act() {
+            return Err(AppError::Forbidden("viewers cannot acknowledge".into()));
+        }
+        self.incident(actor, id).await?;
+        let changed = self
+            .store
+            .acknowledge(id, actor.id, &actor.username, self.now())
+            .await?;
+        if changed {
+            let me = UserRef {
+                id: actor.id,
+                username: actor.username.clone(),
+            };
+            let now = self.now();
+            self.store
+                .modify_incident(id, Some(actor.id), now, |incident| {
+                    Ok(if incident.join(&me) {
+                        vec![EntryData::ParticipantAdded {
+                            user: me.username.clone(),
+                        }]
+                    } else {
+                        Vec::new()
+                    })
+                })
+                .await?;
+            self.check_team_assembled(id).await?;
+            self.announce(id).await;
+        }
+        Ok(changed)
+    }
+
+    /// The paged responder of `page_id`, when `signature` is the one in their link.
+    pub async fn actor_for_ack_link(
+        &self,
+        page_id: i64,
+        signature: &str,
+        signing_key: &str,
+    ) -> AppResult<(Actor, i64)> {
+        let expected = crate::engine::ack_signature(signing_key, page_id);
+        if !constant_time_eq(expected.as_bytes(), signature.as_bytes()) {
+            return Err(AppError::NotFound("page"));
+        }
+        let (incident_id, user_id) = self
+            .store
+            .page_owner(page_id)
+            .await?
+            .ok_or(AppError::NotFound("page"))?;
+        let user = self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .find(|u| u.id == user_id)
+            .ok_or(AppError::NotFound("page"))?;
+        Ok((user.actor(), incident_id))
+    }
+
+    /// Records "team assembled" once: every required role filled and someone acknowledged.
+    pub(super) async fn check_team_assembled(&self, id: i64) -> AppResult<()> {
+        if self.store.has_entry(id, "team_assembled").await? || !self.store.acknowledged(id).await?
+        {
+            return Ok(());
+        }
+        let policy = &self.settings.role_policy;
+        let now = self.now();
+        let (_, written) = self
+            .store
+            .modify_incident(id, None, now, |incident| {
+                if !incident.unfilled_roles(policy).is_empty() {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![EntryData::TeamAssembled {
+                    seconds_since_declared: now.duration_since(incident.declared_at).as_secs(),
+                }])
+            })
+            .await?;
+        if !written.is_empty() {
+            self.announce(id).await;
+        }
+        Ok(())
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> AppResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("stored JSON is unreadable: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
+    serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contact_addresses_are_checked_by_kind() {
+        assert!(check_address("email", "bob@example.org").is_ok());
+        assert_eq!(check_address("email", "bob").unwrap_err().field, "address");
+        assert!(check_address("webhook", "https://hooks.example.org/x").is_ok());
+        assert!(check_address("sms", "+351912345678").is_ok());
+        assert!(check_address("sms", "0912").is_err());
+        assert_eq!(check_address("pigeon", "x").unwrap_err().field, "kind");
+    }
+
+    #[test]
+    fn engaged_as_reads_roles_and_expert_skills() {
+        assert_eq!(
+            parse_engaged_as("scribe").unwrap(),
+            EngagedAs::Role(RoleKind::Scribe)
+        );
+        assert_eq!(
+            parse_engaged_as("expert:security").unwrap(),
+            EngagedAs::DomainExpert("security".into())
+        );
+        assert!(parse_engaged_as("expert:").is_err());
+        assert!(parse_engaged_as("boss").is_err());
+    }
+}

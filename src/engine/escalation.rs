@@ -1,0 +1,139 @@
+//! The escalation manager: fires each due step of each escalation exactly once. The step is
+//! read under a row lock (`FOR UPDATE SKIP LOCKED` on PostgreSQL, the write lock on SQLite),
+//! and its pages, deliveries, timeline entries and the move to the next step commit together:
+//! a crash before the commit leaves the step due, a commit leaves it done.
+
+use jiff::Timestamp;
+
+use crate::domain::escalation::{Level, Policy, Step, Target};
+use crate::domain::schedule::{LayerSpec, Override, ResponderId, Schedule};
+use crate::domain::timeline::EntryData;
+use crate::store::{DueEscalation, PagingTx, Result, StoreError};
+
+/// Fires due escalation steps until none is due or `max` have fired; returns the incidents
+/// whose timelines changed.
+pub async fn fire_due(store: &crate::store::Store, now: Timestamp, max: usize) -> Result<Vec<i64>> {
+    let mut touched = Vec::new();
+    while touched.len() < max {
+        let mut tx = store.begin_paging().await?;
+        let Some(due) = tx.due_escalation(now).await? else {
+            tx.commit().await?;
+            break;
+        };
+        fire_step(&mut tx, &due, now).await?;
+        tx.commit().await?;
+        touched.push(due.incident_id);
+    }
+    Ok(touched)
+}
+
+fn policy_of(due: &DueEscalation) -> Result<Policy> {
+    let levels: Vec<Level> = serde_json::from_str(&due.policy.levels_json)
+        .map_err(|e| StoreError::Corrupt(format!("policy {} levels: {e}", due.policy.id)))?;
+    let repeat = u32::try_from(due.policy.repeat).unwrap_or(0);
+    Policy::new(levels, repeat)
+        .map_err(|e| StoreError::Corrupt(format!("policy {}: {e}", due.policy.id)))
+}
+
+async fn fire_step(tx: &mut PagingTx, due: &DueEscalation, now: Timestamp) -> Result<()> {
+    let policy = policy_of(due)?;
+    let name = due.policy.name.clone();
+    let step = Step {
+        round: due.round,
+        level: due.level,
+    };
+    // A step past the last level is the final wait running out.
+    let Some(level) = policy.level(step) else {
+        tx.record(
+            due.incident_id,
+            now,
+            &[EntryData::EscalationExhausted { policy: name }],
+        )
+        .await?;
+        return tx.advance(due.id, None).await;
+    };
+    let responders = resolve_targets(tx, &level.targets, now).await?;
+    let mut entries = Vec::new();
+    let next_due = if responders.is_empty() {
+        entries.push(EntryData::LevelSkipped {
+            policy: name.clone(),
+            level: step.level,
+            reason: "nobody is on call for its targets".into(),
+        });
+        now
+    } else {
+        let step_key = format!("escalation:{}:{}:{}", due.id, step.round, step.level);
+        for responder in responders {
+            let Some(page_id) = tx
+                .page(due.incident_id, Some(due.id), &step_key, responder, now)
+                .await?
+            else {
+                continue;
+            };
+            tx.queue_deliveries(page_id, responder, now).await?;
+            let user = tx
+                .username(responder)
+                .await?
+                .unwrap_or_else(|| format!("user {responder}"));
+            entries.push(EntryData::Paged {
+                user,
+                policy: name.clone(),
+                level: step.level,
+                round: step.round,
+            });
+        }
+        now + policy.wait_after(step)
+    };
+    tx.record(due.incident_id, now, &entries).await?;
+    let next = match policy.after(step) {
+        Some(next) => (next.round, next.level, next_due),
+        // Past the last level: wait once more, then record the exhaustion.
+        None => (
+            step.round,
+            u32::try_from(policy.levels().len()).unwrap_or(u32::MAX),
+            next_due,
+        ),
+    };
+    tx.advance(due.id, Some(next)).await
+}
+
+/// The responders a level's targets name at `now`: a responder, whoever is on call in a
+/// schedule, every member of a team. Duplicates removed, order kept.
+pub async fn resolve_targets(
+    tx: &mut PagingTx,
+    targets: &[Target],
+    now: Timestamp,
+) -> Result<Vec<ResponderId>> {
+    let mut out: Vec<ResponderId> = Vec::new();
+    for target in targets {
+        let found = match *target {
+            Target::Responder(id) => vec![id],
+            Target::Schedule(id) => match tx.schedule(id).await? {
+                Some(record) => {
+                    let specs: Vec<LayerSpec> = serde_json::from_str(&record.layers_json)
+                        .map_err(|e| StoreError::Corrupt(format!("schedule {id} layers: {e}")))?;
+                    let overrides = record
+                        .overrides
+                        .iter()
+                        .map(|o| Override {
+                            responder: o.user_id,
+                            start: o.start,
+                            end: o.end,
+                        })
+                        .collect();
+                    let schedule = Schedule::from_specs(&record.time_zone, &specs, overrides)
+                        .map_err(|e| StoreError::Corrupt(format!("schedule {id}: {e}")))?;
+                    schedule.on_call_at(now).into_iter().collect()
+                }
+                None => Vec::new(),
+            },
+            Target::Team(id) => tx.team_members(id).await?,
+        };
+        for responder in found {
+            if !out.contains(&responder) {
+                out.push(responder);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,195 @@
+//! Background managers. Each reads its work from the database, so it is restart-safe and
+//! several instances sharing one PostgreSQL can run side by side:
+//! - `escalation`: fires due escalation steps exactly once;
+//! - delivery (here): sends queued messages with leases and retries with exponential backoff.
+//!
+//! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
+
+pub mod channels;
+pub mod escalation;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::app::{Announcer, new_secret};
+use crate::clock::Clock;
+use crate::store::{Attempt, DeliveryJob, Store};
+use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
+
+/// How many times a delivery is tried before it is marked failed.
+pub const MAX_ATTEMPTS: i64 = 5;
+/// How long a claimed delivery stays with its claimer before another instance may take it.
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// How often to look for due work when nothing wakes the engine sooner.
+    pub poll: Duration,
+    pub outbound: OutboundConfig,
+    /// Key for signing acknowledgement links.
+    pub signing_key: String,
+}
+
+/// The delay before retry `attempt` (1-based): 30 s, 1 min, 2 min, 4 min, …
+pub fn backoff(attempt: i64) -> SignedDuration {
+    SignedDuration::from_secs(30 * (1_i64 << attempt.clamp(1, 10).saturating_sub(1)))
+}
+
+/// The signature in an acknowledgement link for `page_id`.
+pub fn ack_signature(signing_key: &str, page_id: i64) -> String {
+    hmac_hex(signing_key, &format!("ack:{page_id}"))
+}
+
+pub struct EngineHandle {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl EngineHandle {
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+
+    /// Stops at once, as a crash would: work in flight is abandoned, not finished.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+pub struct Engine {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    announcer: Announcer,
+    wake: Arc<Notify>,
+    config: EngineConfig,
+    channels: Channels,
+    /// Names this instance in delivery leases.
+    owner: String,
+}
+
+impl Engine {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        announcer: Announcer,
+        wake: Arc<Notify>,
+        config: EngineConfig,
+    ) -> Self {
+        Self {
+            channels: Channels::new(config.outbound.clone()),
+            store,
+            clock,
+            announcer,
+            wake,
+            config,
+            owner: format!("engine-{}", &new_secret()[..12]),
+        }
+    }
+
+    pub fn spawn(self) -> EngineHandle {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.tick().await {
+                    tracing::warn!(error = %e, "paging engine tick failed; retrying");
+                }
+                tokio::select! {
+                    _ = stopped.changed() => break,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.config.poll) => {}
+                }
+            }
+        });
+        EngineHandle { stop, task }
+    }
+
+    /// One pass: fire due escalation steps, then send due deliveries.
+    pub async fn tick(&self) -> anyhow::Result<()> {
+        let now = self.clock.now();
+        let mut touched = escalation::fire_due(&self.store, now, 500).await?;
+        touched.sort_unstable();
+        touched.dedup();
+        for incident_id in touched {
+            self.announcer.announce(incident_id).await;
+        }
+        let jobs = self
+            .store
+            .claim_deliveries(&self.owner, now, now + LEASE, 50)
+            .await?;
+        for job in jobs {
+            let attempt = self.deliver(&job, now).await;
+            if let Attempt::Sent(receipt) = &attempt {
+                tracing::info!(delivery = job.id, kind = %job.kind, %receipt, "page delivered");
+            } else {
+                tracing::warn!(delivery = job.id, kind = %job.kind, ?attempt, "page delivery failed");
+            }
+            self.store
+                .finish_delivery(job.id, &self.owner, self.clock.now(), &attempt)
+                .await?;
+            self.announcer.announce(job.incident_id).await;
+        }
+        Ok(())
+    }
+
+    async fn deliver(&self, job: &DeliveryJob, now: Timestamp) -> Attempt {
+        let message = match self.compose(job).await {
+            Ok(m) => m,
+            Err(e) => return Attempt::GiveUp(format!("cannot compose the message: {e}")),
+        };
+        match self
+            .channels
+            .send(&job.kind, &job.address, &job.secret, &message, now)
+            .await
+        {
+            Ok(receipt) => Attempt::Sent(receipt),
+            Err(e) if job.attempts + 1 >= MAX_ATTEMPTS => Attempt::GiveUp(e),
+            Err(e) => Attempt::Retry(e, now + backoff(job.attempts + 1)),
+        }
+    }
+
+    async fn compose(&self, job: &DeliveryJob) -> anyhow::Result<PageMessage> {
+        let incident = self
+            .store
+            .incident(job.incident_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("incident {} is gone", job.incident_id))?;
+        let base = self.channels.public_url().trim_end_matches('/');
+        Ok(PageMessage {
+            delivery_id: job.id,
+            page_id: job.page_id,
+            incident_id: incident.id,
+            title: incident.title,
+            severity: incident.severity.to_string(),
+            status: incident.status.to_string(),
+            incident_url: format!("{base}/incidents/{}", incident.id),
+            ack_url: format!(
+                "{base}/ack/{}/{}",
+                job.page_id,
+                ack_signature(&self.config.signing_key, job.page_id)
+            ),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially() {
+        let secs: Vec<i64> = (1..=5).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, vec![30, 60, 120, 240, 480]);
+    }
+
+    #[test]
+    fn ack_links_are_signed_per_page() {
+        assert_ne!(ack_signature("k", 1), ack_signature("k", 2));
+        assert_ne!(ack_signature("k", 1), ack_signature("j", 1));
+        assert_eq!(ack_signature("k", 1).len(), 64);
+    }
+}

@@ -1,0 +1,512 @@
+//! REST API for assembling the team: responders' profiles and contact methods, teams,
+//! schedules, escalation policies, engagement rules, acknowledgement and paging history.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use crate::app::{
+    ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OverrideInput, PolicyInput,
+    ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput, TeamInput,
+};
+use crate::store::PageRecord;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/users/{username}/profile", put(set_profile))
+        .route(
+            "/users/{username}/contact-methods",
+            post(add_contact_method),
+        )
+        .route(
+            "/users/{username}/notification-rules",
+            post(add_notification_rule),
+        )
+        .route("/teams", get(list_teams).post(create_team))
+        .route("/schedules", get(list_schedules).post(create_schedule))
+        .route("/schedules/{id}", get(show_schedule))
+        .route("/schedules/{id}/overrides", post(add_override))
+        .route("/schedules/{id}/calendar.ics", get(schedule_ics))
+        .route(
+            "/escalation-policies",
+            get(list_policies).post(create_policy),
+        )
+        .route("/services/{name}/oncall", put(set_service_oncall))
+        .route("/engagement-rules", post(create_engagement_rule))
+        .route("/incidents/{id}/acknowledge", post(acknowledge))
+        .route("/incidents/{id}/pages", get(paging_history))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    set_profile,
+    add_contact_method,
+    add_notification_rule,
+    list_teams,
+    create_team,
+    list_schedules,
+    create_schedule,
+    show_schedule,
+    add_override,
+    schedule_ics,
+    list_policies,
+    create_policy,
+    set_service_oncall,
+    create_engagement_rule,
+    acknowledge,
+    paging_history
+))]
+pub struct OncallDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Created {
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactMethodBody {
+    pub id: i64,
+    pub kind: String,
+    pub address: String,
+    /// Webhook deliveries to this method are signed with this secret (`Aplomb-Signature`).
+    pub signing_secret: String,
+}
+
+/// Set a responder's time zone and skills (admins, or the responder).
+#[utoipa::path(put, path = "/api/v1/users/{username}/profile", params(("username" = String, Path)),
+    request_body = ProfileInput, responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn set_profile(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+    body: ApiJson<ProfileInput>,
+) -> Result<StatusCode, ApiError> {
+    app.set_profile(&actor, &username, body.value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Add a contact method: email, webhook, chat, sms or voice.
+#[utoipa::path(post, path = "/api/v1/users/{username}/contact-methods", params(("username" = String, Path)),
+    request_body = ContactMethodInput,
+    responses((status = 201, body = ContactMethodBody), (status = 422, body = ErrorBody)))]
+async fn add_contact_method(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+    body: ApiJson<ContactMethodInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let m = app
+        .add_contact_method(&actor, &username, body.value)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ContactMethodBody {
+            id: m.id,
+            kind: m.kind,
+            address: m.address,
+            signing_secret: m.secret,
+        }),
+    ))
+}
+
+/// Add a personal notification rule ("SMS after 5 minutes without acknowledgement").
+#[utoipa::path(post, path = "/api/v1/users/{username}/notification-rules", params(("username" = String, Path)),
+    request_body = NotificationRuleInput, responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn add_notification_rule(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+    body: ApiJson<NotificationRuleInput>,
+) -> Result<StatusCode, ApiError> {
+    app.add_notification_rule(&actor, &username, body.value)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TeamBody {
+    pub id: i64,
+    pub name: String,
+    pub domain: String,
+    pub members: Vec<String>,
+}
+
+/// Teams with their members.
+#[utoipa::path(get, path = "/api/v1/teams", responses((status = 200, body = Vec<TeamBody>)))]
+async fn list_teams(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+) -> Result<Json<Vec<TeamBody>>, ApiError> {
+    let teams = app
+        .store
+        .teams()
+        .await
+        .map_err(crate::app::AppError::from)?;
+    Ok(Json(
+        teams
+            .into_iter()
+            .map(|t| TeamBody {
+                id: t.id,
+                name: t.name,
+                domain: t.domain,
+                members: t.members,
+            })
+            .collect(),
+    ))
+}
+
+/// Create a team (admins only).
+#[utoipa::path(post, path = "/api/v1/teams", request_body = TeamInput,
+    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_team(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<TeamInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.create_team(&actor, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShiftBody {
+    pub user: String,
+    pub start: String,
+    pub end: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduleBody {
+    pub id: i64,
+    pub name: String,
+    pub time_zone: String,
+    /// Who is on call at the requested time (now by default).
+    pub on_call: Option<String>,
+    /// The final schedule ahead: layers and overrides merged.
+    pub shifts: Vec<ShiftBody>,
+}
+
+impl From<ScheduleView> for ScheduleBody {
+    fn from(v: ScheduleView) -> Self {
+        Self {
+            id: v.record.id,
+            name: v.record.name,
+            time_zone: v.record.time_zone,
+            on_call: v.on_call,
+            shifts: v
+                .shifts
+                .into_iter()
+                .map(|(user, s)| ShiftBody {
+                    user,
+                    start: s.start.to_string(),
+                    end: s.end.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleQuery {
+    /// RFC 3339 instant to look at; now by default.
+    pub at: Option<String>,
+    /// How many days of shifts to return, 1 to 90 (default 14).
+    pub days: Option<i64>,
+}
+
+impl ScheduleQuery {
+    fn window(&self, now: Timestamp) -> Result<(Timestamp, Timestamp), ApiError> {
+        let at = match self.at.as_deref() {
+            Some(raw) => raw.parse().map_err(|_| {
+                ApiError::invalid(
+                    "at",
+                    "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
+                )
+            })?,
+            None => now,
+        };
+        let days = self.days.unwrap_or(14);
+        if !(1..=90).contains(&days) {
+            return Err(ApiError::invalid("days", "must be between 1 and 90"));
+        }
+        Ok((at, at + SignedDuration::from_hours(24 * days)))
+    }
+}
+
+/// Schedules, each with who is on call now and the next 14 days.
+#[utoipa::path(get, path = "/api/v1/schedules", params(ScheduleQuery), responses((status = 200, body = Vec<ScheduleBody>)))]
+async fn list_schedules(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiQuery(query): ApiQuery<ScheduleQuery>,
+) -> Result<Json<Vec<ScheduleBody>>, ApiError> {
+    let (at, until) = query.window(app.now())?;
+    let mut out = Vec::new();
+    for record in app
+        .store
+        .schedules()
+        .await
+        .map_err(crate::app::AppError::from)?
+    {
+        out.push(app.schedule_view(record.id, at, until).await?.into());
+    }
+    Ok(Json(out))
+}
+
+/// One schedule: who is on call at `at` (default now) and the shifts that follow.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}", params(("id" = i64, Path), ScheduleQuery),
+    responses((status = 200, body = ScheduleBody), (status = 404, body = ErrorBody)))]
+async fn show_schedule(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<ScheduleQuery>,
+) -> Result<Json<ScheduleBody>, ApiError> {
+    let (at, until) = query.window(app.now())?;
+    Ok(Json(app.schedule_view(id, at, until).await?.into()))
+}
+
+/// Create a schedule of rotation layers (admins only).
+#[utoipa::path(post, path = "/api/v1/schedules", request_body = ScheduleInput,
+    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_schedule(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<ScheduleInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.create_schedule(&actor, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Add an override ("I take Tuesday night"); overlapping overrides are refused.
+#[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", params(("id" = i64, Path)), request_body = OverrideInput,
+    responses((status = 201, body = Created), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_override(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<OverrideInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.add_override(&actor, id, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// The schedule's next 90 days as an iCalendar feed.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", params(("id" = i64, Path)),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ErrorBody)))]
+async fn schedule_ics(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let now = app.now();
+    let view = app
+        .schedule_view(id, now, now + SignedDuration::from_hours(24 * 90))
+        .await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        ics(&view, now),
+    ))
+}
+
+/// RFC 5545 calendar of a schedule's shifts.
+fn ics(view: &ScheduleView, now: Timestamp) -> String {
+    let stamp = |t: Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let mut out =
+        String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//aplomb//on-call//EN\r\n");
+    out.push_str(&format!("X-WR-CALNAME:{} on call\r\n", view.record.name));
+    for (user, shift) in &view.shifts {
+        out.push_str("BEGIN:VEVENT\r\n");
+        out.push_str(&format!(
+            "UID:schedule-{}-{}@aplomb\r\n",
+            view.record.id,
+            shift.start.as_second()
+        ));
+        out.push_str(&format!("DTSTAMP:{}\r\n", stamp(now)));
+        out.push_str(&format!(
+            "DTSTART:{}\r\nDTEND:{}\r\n",
+            stamp(shift.start),
+            stamp(shift.end)
+        ));
+        out.push_str(&format!(
+            "SUMMARY:On call: {user} ({})\r\n",
+            view.record.name
+        ));
+        out.push_str("END:VEVENT\r\n");
+    }
+    out.push_str("END:VCALENDAR\r\n");
+    out
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyBody {
+    pub id: i64,
+    pub name: String,
+    pub repeat: i64,
+    #[schema(value_type = Object)]
+    pub levels: serde_json::Value,
+}
+
+/// Escalation policies.
+#[utoipa::path(get, path = "/api/v1/escalation-policies", responses((status = 200, body = Vec<PolicyBody>)))]
+async fn list_policies(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+) -> Result<Json<Vec<PolicyBody>>, ApiError> {
+    let policies = app
+        .store
+        .policies()
+        .await
+        .map_err(crate::app::AppError::from)?;
+    Ok(Json(
+        policies
+            .into_iter()
+            .map(|p| PolicyBody {
+                id: p.id,
+                name: p.name,
+                repeat: p.repeat,
+                levels: serde_json::from_str(&p.levels_json).unwrap_or_default(),
+            })
+            .collect(),
+    ))
+}
+
+/// Create an escalation policy (admins only).
+#[utoipa::path(post, path = "/api/v1/escalation-policies", request_body = PolicyInput,
+    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_policy(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<PolicyInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.create_policy(&actor, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// Set a service's owner team, escalation policy, tags and dependencies (admins only).
+#[utoipa::path(put, path = "/api/v1/services/{name}/oncall", params(("name" = String, Path)),
+    request_body = ServiceOncallInput,
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_service_oncall(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(name): ApiPath<String>,
+    body: ApiJson<ServiceOncallInput>,
+) -> Result<StatusCode, ApiError> {
+    app.set_service_oncall(&actor, &name, body.value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create an engagement rule (admins only).
+#[utoipa::path(post, path = "/api/v1/engagement-rules", request_body = EngagementRuleInput,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
+async fn create_engagement_rule(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<EngagementRuleInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.create_engagement_rule(&actor, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AckBody {
+    /// False when nothing was waiting (already acknowledged, or nobody was paged).
+    pub acknowledged: bool,
+}
+
+/// Acknowledge the incident's pages: escalation stops and pending deliveries are cancelled.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", params(("id" = i64, Path)),
+    responses((status = 200, body = AckBody), (status = 404, body = ErrorBody)))]
+async fn acknowledge(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AckBody>, ApiError> {
+    Ok(Json(AckBody {
+        acknowledged: app.acknowledge(&actor, id).await?,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttemptBody {
+    pub at: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryBody {
+    pub kind: String,
+    pub address: String,
+    /// `pending`, `sent`, `failed` or `cancelled`.
+    pub state: String,
+    pub attempts: Vec<AttemptBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageBody {
+    pub id: i64,
+    pub user: String,
+    /// Which escalation step or engagement rule paged them.
+    pub step: String,
+    pub paged_at: String,
+    pub acknowledged_at: Option<String>,
+    pub deliveries: Vec<DeliveryBody>,
+}
+
+impl From<PageRecord> for PageBody {
+    fn from(p: PageRecord) -> Self {
+        Self {
+            id: p.id,
+            user: p.user,
+            step: p.step_key,
+            paged_at: p.created_at.to_string(),
+            acknowledged_at: p.acknowledged_at.map(|t| t.to_string()),
+            deliveries: p
+                .deliveries
+                .into_iter()
+                .map(|d| DeliveryBody {
+                    kind: d.kind,
+                    address: d.address,
+                    state: d.state,
+                    attempts: d
+                        .attempts
+                        .into_iter()
+                        .map(|a| AttemptBody {
+                            at: a.at.to_string(),
+                            ok: a.ok,
+                            detail: a.detail,
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Who was paged for the incident, how, when, every delivery attempt, and who acknowledged.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/pages", params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<PageBody>), (status = 404, body = ErrorBody)))]
+async fn paging_history(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<PageBody>>, ApiError> {
+    app.incident(&actor, id).await?;
+    let pages = app
+        .store
+        .paging_history(id)
+        .await
+        .map_err(crate::app::AppError::from)?;
+    Ok(Json(pages.into_iter().map(Into::into).collect()))
+}
