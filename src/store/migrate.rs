@@ -1,4 +1,4 @@
-//! Schema migrations, one list per backend, compiled into the binary.
+//! Schema migrations: one list, written once for both backends, compiled into the binary.
 
 use std::borrow::Cow;
 
@@ -7,8 +7,14 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 use super::{Backend, Store};
 
 /// (version, description, SQL). Append only; never edit a shipped entry.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "spine", include_str!("../../migrations/0001_spine.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "spine", include_str!("../../migrations/0001_spine.sql")),
+    (
+        2,
+        "oncall",
+        include_str!("../../migrations/0002_oncall.sql"),
+    ),
+];
 
 /// Turns the shared migration text into one backend's dialect.
 fn dialect(sql: &str, backend: Backend) -> String {

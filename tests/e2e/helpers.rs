@@ -4,8 +4,10 @@
 use std::sync::Arc;
 
 use aplomb::app::Aplomb;
-use aplomb::clock::SystemClock;
-use aplomb::server::{ServeOptions, prepare};
+use aplomb::clock::{Clock, SystemClock};
+use aplomb::engine::EngineHandle;
+use aplomb::engine::channels::OutboundConfig;
+use aplomb::server::{ServeOptions, prepare, start_engine};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
@@ -109,6 +111,7 @@ pub struct TestApp {
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    engine: Option<EngineHandle>,
     // Declared last: the database outlives the server using it. `None` on a second instance.
     _db: Option<TestDb>,
 }
@@ -121,29 +124,95 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, demo: bool) -> Option<Self> {
         let test_db = TestDb::new(db).await?;
-        Some(Self::start(test_db.url.clone(), demo, Some(test_db)).await)
+        Some(
+            Self::start(
+                test_db.url.clone(),
+                demo,
+                Some(test_db),
+                Arc::new(SystemClock),
+                None,
+            )
+            .await,
+        )
+    }
+
+    /// A server whose paging engine runs on `clock` (advance it instead of waiting) and sends
+    /// pages as `outbound` says.
+    pub async fn spawn_paging(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        outbound: OutboundConfig,
+    ) -> Option<Self> {
+        let test_db = TestDb::new(db).await?;
+        Some(
+            Self::start(
+                test_db.url.clone(),
+                false,
+                Some(test_db),
+                clock,
+                Some(outbound),
+            )
+            .await,
+        )
     }
 
     /// A second server sharing this one's database, as a second instance in production would.
     pub async fn another_instance(&self) -> Self {
-        Self::start(self.database_url.clone(), false, None).await
+        Self::start(
+            self.database_url.clone(),
+            false,
+            None,
+            Arc::new(SystemClock),
+            None,
+        )
+        .await
     }
 
-    async fn start(database_url: String, demo: bool, db: Option<TestDb>) -> Self {
-        let options = ServeOptions {
-            listen: "127.0.0.1:0".into(),
-            database_url: database_url.clone(),
-            config: None,
-            admin_token: Some(ADMIN_TOKEN.into()),
-            demo,
-        };
-        let app = prepare(&options, Arc::new(SystemClock))
-            .await
-            .expect("aplomb starts");
+    /// Another server (and engine) on this one's database, e.g. after this one crashed.
+    pub async fn restart_on(&self, clock: Arc<dyn Clock>, outbound: OutboundConfig) -> Self {
+        Self::start(
+            self.database_url.clone(),
+            false,
+            None,
+            clock,
+            Some(outbound),
+        )
+        .await
+    }
+
+    async fn start(
+        database_url: String,
+        demo: bool,
+        db: Option<TestDb>,
+        clock: Arc<dyn Clock>,
+        outbound: Option<OutboundConfig>,
+    ) -> Self {
+        // Server warnings and errors show in a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_max_level(tracing::Level::WARN)
+            .try_init();
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a loopback port");
-        let base = format!("http://{}", listener.local_addr().expect("bound"));
+        let address = listener.local_addr().expect("bound");
+        let base = format!("http://{address}");
+        let mut options = ServeOptions::new(&address.to_string(), &database_url);
+        options.admin_token = Some(ADMIN_TOKEN.into());
+        options.demo = demo;
+        let app = prepare(&options, clock).await.expect("aplomb starts");
+        let engine = match outbound {
+            Some(mut outbound) => {
+                outbound.public_url = base.clone();
+                let poll = std::time::Duration::from_millis(20);
+                Some(
+                    start_engine(&app, outbound, poll)
+                        .await
+                        .expect("the engine starts"),
+                )
+            }
+            None => None,
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         let server = tokio::spawn(aplomb::http::serve(listener, app.clone(), async {
             let _ = stopped.await;
@@ -155,12 +224,16 @@ impl TestApp {
             http: reqwest::Client::new(),
             stop: Some(stop),
             server: Some(server),
+            engine,
             _db: db,
         }
     }
 
     /// Stops the server and waits until it has finished.
     pub async fn shutdown(mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.stop().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -274,6 +347,21 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Ends this server as a crash would: the engine is aborted mid-flight, the server stops
+    /// taking requests, and nothing is flushed or finished.
+    pub fn crash(mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.abort();
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        // The database outlives the crash: whoever restarts on it owns it now.
+        std::mem::forget(self._db.take());
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
@@ -351,6 +439,30 @@ macro_rules! on_both_backends {
                     if let Some(app) = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
                         super::$name(app).await;
                     }
+                }
+            )*
+        }
+    };
+}
+
+/// Runs each named `async fn(Db)` once per storage backend (for stories that start their own
+/// server, e.g. with a manual clock).
+#[macro_export]
+macro_rules! for_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Db::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Db::Postgres).await;
                 }
             )*
         }

@@ -6,5 +6,7 @@ mod helpers;
 mod api;
 mod browser;
 mod cli;
+mod paging;
 mod private;
+mod sinks;
 mod web;

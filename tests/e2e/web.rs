@@ -130,13 +130,7 @@ async fn first_visit_creates_the_administrator(db: Db) {
     let Some(db) = crate::helpers::TestDb::new(db).await else {
         return;
     };
-    let options = aplomb::server::ServeOptions {
-        listen: "127.0.0.1:0".into(),
-        database_url: db.url.clone(),
-        config: None,
-        admin_token: None,
-        demo: false,
-    };
+    let options = aplomb::server::ServeOptions::new("127.0.0.1:0", &db.url);
     let app = aplomb::server::prepare(&options, std::sync::Arc::new(aplomb::clock::SystemClock))
         .await
         .expect("starts");

@@ -1,0 +1,722 @@
+//! Assembling the team, told as stories through the running server with a manual clock:
+//! declare → the on-call gets an email (real SMTP server) → no acknowledgement → level 2 is
+//! paged by a signed webhook → the signed link in it acknowledges and escalation stops.
+
+use std::sync::Arc;
+
+use aplomb::clock::ManualClock;
+use aplomb::engine::channels::{OutboundConfig, sign_webhook};
+use jiff::SignedDuration;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{ADMIN_TOKEN, Db, TestApp};
+use crate::sinks::{SmtpSink, WebhookSink, eventually};
+
+crate::for_both_backends!(
+    an_unacknowledged_page_escalates_until_the_signed_link_stops_it,
+    the_next_step_fires_exactly_once_after_a_crash,
+    a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible,
+    an_empty_level_is_skipped_rules_engage_and_the_team_assembles,
+);
+mod definitions {
+    use super::*;
+    crate::on_both_backends!(schedules_policies_and_the_catalog_refuse_bad_definitions);
+}
+
+fn start_clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        "2026-03-02T10:00:00Z".parse().expect("a time"),
+    ))
+}
+
+fn outbound(smtp: Option<&SmtpSink>) -> OutboundConfig {
+    OutboundConfig {
+        smtp_url: smtp.map(|s| s.url.clone()),
+        smtp_from: "aplomb@example.org".into(),
+        ..OutboundConfig::default()
+    }
+}
+
+async fn ok(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
+    let (status, answer) = app.admin(method, path, Some(body)).await;
+    assert!(status.is_success(), "{path}: {status} {answer}");
+    answer
+}
+
+/// bob is on call (email); carol is level 2 (webhook). Returns carol's webhook signing secret.
+async fn checkout_on_call(app: &TestApp, hook_url: &str) -> String {
+    app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    app.user("dana", "responder").await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/users/bob/contact-methods",
+        json!({"kind": "email", "address": "bob@example.org"}),
+    )
+    .await;
+    let hook = ok(
+        app,
+        Method::POST,
+        "/api/v1/users/carol/contact-methods",
+        json!({"kind": "webhook", "address": hook_url}),
+    )
+    .await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/schedules",
+        json!({"name": "checkout-primary", "time_zone": "Europe/Lisbon", "layers": [
+            {"name": "weekly", "start": "2026-03-02T09:00", "shift_count": 1, "shift_unit": "weeks", "participants": ["bob"]}
+        ]}),
+    )
+    .await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/escalation-policies",
+        json!({"name": "checkout", "levels": [
+            {"delay_minutes": 5, "targets": [{"type": "schedule", "name": "checkout-primary"}]},
+            {"delay_minutes": 5, "targets": [{"type": "responder", "name": "carol"}]}
+        ]}),
+    )
+    .await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": "checkout-api", "owner_team": "payments"}),
+    )
+    .await;
+    ok(
+        app,
+        Method::PUT,
+        "/api/v1/services/checkout-api/oncall",
+        json!({"escalation_policy": "checkout"}),
+    )
+    .await;
+    hook["signing_secret"]
+        .as_str()
+        .expect("a secret")
+        .to_string()
+}
+
+async fn declare_checkout(app: &TestApp) -> i64 {
+    let dana = app
+        .call(
+            ADMIN_TOKEN,
+            Method::POST,
+            "/api/v1/users/dana/tokens",
+            Some(json!({"name": "t"})),
+        )
+        .await
+        .1;
+    app.declare(
+        dana["token"].as_str().expect("token"),
+        json!({"title": "Card payments failing", "severity": "SEV2", "services": ["checkout-api"]}),
+    )
+    .await
+}
+
+async fn timeline_kinds(app: &TestApp, id: i64) -> Vec<String> {
+    let (_, timeline) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/timeline"),
+            None,
+        )
+        .await;
+    timeline
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// Lets the engine (polling every 20 ms) see the clock's new time.
+async fn settle() {
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+}
+
+async fn an_unacknowledged_page_escalates_until_the_signed_link_stops_it(db: Db) {
+    let Some(smtp) = SmtpSink::start().await else {
+        return;
+    };
+    let hooks = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(Some(&smtp))).await else {
+        return;
+    };
+    let secret = checkout_on_call(&app, &hooks.url).await;
+    let id = declare_checkout(&app).await;
+
+    // Level 1: bob, on call in the schedule, gets an email at once.
+    let mail = eventually("the email to bob", || async {
+        smtp.messages().into_iter().next()
+    })
+    .await;
+    assert!(mail.contains("bob@example.org"), "{mail}");
+    assert!(mail.contains("Card payments failing"), "{mail}");
+    assert!(
+        mail.contains("multipart/alternative"),
+        "text and HTML parts: {mail}"
+    );
+    assert!(hooks.received().is_empty(), "level 2 waits for its delay");
+    let kinds = timeline_kinds(&app, id).await;
+    assert_eq!(count(&kinds, "escalation_started"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "paged"), 1, "{kinds:?}");
+
+    // Nobody acknowledges; five minutes later level 2 pages carol by webhook.
+    clock.advance(SignedDuration::from_mins(5));
+    let hook = eventually("the webhook to carol", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+    let signature = hook.headers["aplomb-signature"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    let t: i64 = signature
+        .split(',')
+        .find_map(|p| p.strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .expect("a timestamp");
+    assert_eq!(
+        signature,
+        sign_webhook(&secret, t, &hook.body),
+        "the signature verifies"
+    );
+    let body: Value = serde_json::from_str(&hook.body).expect("JSON");
+    assert_eq!(body["type"], "page.created");
+    assert_eq!(body["incident"]["id"], id);
+    assert!(body["id"].as_str().is_some_and(|i| i.starts_with("dlv_")));
+    let ack_url = body["page"]["acknowledge_url"]
+        .as_str()
+        .expect("an ack link")
+        .to_string();
+
+    // The signed link: GET shows a button, POST acknowledges.
+    let page = app.http.get(&ack_url).send().await.expect("answer");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.text()
+            .await
+            .expect("html")
+            .contains("Acknowledge incident")
+    );
+    let forged = app
+        .http
+        .post(format!("{ack_url}0"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(
+        forged.status(),
+        StatusCode::NOT_FOUND,
+        "a tampered link does nothing"
+    );
+    let done = app.http.post(&ack_url).send().await.expect("answer");
+    assert!(done.text().await.expect("html").contains("Acknowledged"));
+
+    // Escalation stopped: time passes, nobody else is paged, nothing is exhausted.
+    clock.advance(SignedDuration::from_mins(30));
+    settle().await;
+    assert_eq!(hooks.received().len(), 1);
+    assert_eq!(smtp.messages().len(), 1);
+    let kinds = timeline_kinds(&app, id).await;
+    assert_eq!(count(&kinds, "paged"), 2, "{kinds:?}");
+    assert_eq!(count(&kinds, "acknowledged"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "escalation_exhausted"), 0, "{kinds:?}");
+
+    // The paging history shows who, how, when, and who acknowledged.
+    let (_, pages) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+        .await;
+    let pages = pages.as_array().expect("a list");
+    assert_eq!(pages.len(), 2);
+    assert_eq!(pages[0]["user"], "bob");
+    assert_eq!(pages[0]["deliveries"][0]["kind"], "email");
+    assert_eq!(pages[0]["deliveries"][0]["state"], "sent");
+    assert_eq!(pages[1]["user"], "carol");
+    assert_eq!(pages[1]["deliveries"][0]["attempts"][0]["ok"], true);
+    assert!(pages.iter().all(|p| p["acknowledged_at"].is_string()));
+    let (_, incident) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert!(
+        incident["participants"]
+            .as_array()
+            .is_some_and(|p| p.contains(&json!("carol")))
+    );
+    app.shutdown().await;
+}
+
+async fn the_next_step_fires_exactly_once_after_a_crash(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    checkout_on_call(&app, &hooks.url).await;
+    let id = declare_checkout(&app).await;
+    eventually("level 1 fires", || async {
+        (count(&timeline_kinds(&app, id).await, "paged") == 1).then_some(())
+    })
+    .await;
+
+    // The server dies mid-escalation; another starts on the same database.
+    let restarted = app.restart_on(clock.clone(), outbound(None)).await;
+    app.crash();
+    clock.advance(SignedDuration::from_mins(5));
+    eventually("level 2 fires after the restart", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+    // Well past every remaining delay: the policy runs out exactly once, nothing repeats.
+    clock.advance(SignedDuration::from_mins(10));
+    eventually("the policy runs out", || async {
+        (count(
+            &timeline_kinds(&restarted, id).await,
+            "escalation_exhausted",
+        ) == 1)
+            .then_some(())
+    })
+    .await;
+    clock.advance(SignedDuration::from_mins(60));
+    settle().await;
+    let kinds = timeline_kinds(&restarted, id).await;
+    assert_eq!(count(&kinds, "paged"), 2, "{kinds:?}");
+    assert_eq!(count(&kinds, "escalation_exhausted"), 1, "{kinds:?}");
+    assert_eq!(hooks.received().len(), 1, "carol is paged once");
+    restarted.shutdown().await;
+}
+
+async fn a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible(db: Db) {
+    let hooks = WebhookSink::start(2).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    checkout_on_call(&app, &hooks.url).await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/escalation-policies",
+        json!({"name": "carol-first", "levels": [{"delay_minutes": 10, "targets": [{"type": "responder", "name": "carol"}]}]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/services/checkout-api/oncall",
+        json!({"escalation_policy": "carol-first"}),
+    )
+    .await;
+    let id = declare_checkout(&app).await;
+
+    let attempts = |n: usize| {
+        let app = &app;
+        async move {
+            let (_, pages) = app
+                .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+                .await;
+            let delivery = pages[0]["deliveries"][0].clone();
+            (delivery["attempts"].as_array().map_or(0, Vec::len) == n).then_some(delivery)
+        }
+    };
+    let first = eventually("the first attempt", || attempts(1)).await;
+    assert_eq!(first["attempts"][0]["ok"], false);
+    assert_eq!(first["attempts"][0]["detail"], "HTTP 500");
+    assert_eq!(first["state"], "pending");
+
+    // Backoff: 30 s after the first failure, then 60 s after the second.
+    clock.advance(SignedDuration::from_secs(29));
+    settle().await;
+    assert_eq!(hooks.received().len(), 1, "not retried before its backoff");
+    clock.advance(SignedDuration::from_secs(1));
+    eventually("the second attempt", || attempts(2)).await;
+    clock.advance(SignedDuration::from_secs(60));
+    let last = eventually("the third attempt", || attempts(3)).await;
+    let oks: Vec<bool> = last["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["ok"] == true)
+        .collect();
+    assert_eq!(oks, vec![false, false, true]);
+    assert_eq!(last["state"], "sent");
+    // Every retry carries the same id, so the receiver can deduplicate.
+    let ids: Vec<Value> = hooks
+        .received()
+        .iter()
+        .map(|r| serde_json::from_str::<Value>(&r.body).expect("json")["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    app.shutdown().await;
+}
+
+async fn an_empty_level_is_skipped_rules_engage_and_the_team_assembles(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    checkout_on_call(&app, &hooks.url).await;
+    app.user("sam", "responder").await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/users/sam/profile",
+        json!({"time_zone": "Europe/Lisbon", "skills": ["security"]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/teams",
+        json!({"name": "security", "domain": "security", "members": ["sam"]}),
+    )
+    .await;
+    // Nobody is on call in this schedule until April.
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/schedules",
+        json!({"name": "april", "time_zone": "UTC", "layers": [
+            {"name": "l", "start": "2026-04-01T00:00", "shift_count": 1, "shift_unit": "days", "participants": ["bob"]}
+        ]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/escalation-policies",
+        json!({"name": "skip-empty", "levels": [
+            {"delay_minutes": 5, "targets": [{"type": "schedule", "name": "april"}]},
+            {"delay_minutes": 5, "targets": [{"type": "responder", "name": "carol"}]}
+        ]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/services/checkout-api/oncall",
+        json!({"escalation_policy": "skip-empty", "tags": ["pci"]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/engagement-rules",
+        json!({"name": "security lead", "when": {"incident_types": ["security"]},
+               "engage": {"type": "responder", "name": "dana"}, "engaged_as": "incident_lead"}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/engagement-rules",
+        json!({"name": "pci experts", "when": {"tags": ["pci"], "severities": ["SEV1", "SEV2"]},
+               "engage": {"type": "team", "name": "security"}, "engaged_as": "expert:security"}),
+    )
+    .await;
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/api/v1/engagement-rules",
+            Some(json!({"name": "x", "engage": {"type": "team", "name": "nope"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let bob = app
+        .call(
+            ADMIN_TOKEN,
+            Method::POST,
+            "/api/v1/users/bob/tokens",
+            Some(json!({"name": "t"})),
+        )
+        .await
+        .1;
+    let bob = bob["token"].as_str().expect("token").to_string();
+    let id = app
+        .declare(&bob, json!({"title": "Card data in logs", "severity": "SEV2", "type": "security", "private": true, "services": ["checkout-api"]}))
+        .await;
+
+    // The empty level is skipped at once and carol is paged without waiting.
+    eventually("carol paged", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+    let kinds = timeline_kinds(&app, id).await;
+    assert_eq!(count(&kinds, "level_skipped"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "engaged"), 2, "{kinds:?}");
+    let (_, incident) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert!(
+        incident["roles"]
+            .as_array()
+            .expect("roles")
+            .contains(&json!({"role": "incident_lead", "user": "dana"}))
+    );
+    let participants = incident["participants"].as_array().expect("participants");
+    assert!(
+        participants.contains(&json!("sam")),
+        "engaged people join a private incident: {incident}"
+    );
+    assert!(!kinds.contains(&"team_assembled".to_string()));
+
+    // The last required role is filled, and four minutes later carol acknowledges from the CLI.
+    ok(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/incidents/{id}/roles/communications_lead"),
+        json!({"user": "carol"}),
+    )
+    .await;
+    clock.advance(SignedDuration::from_secs(245));
+    let carol = app
+        .call(
+            ADMIN_TOKEN,
+            Method::POST,
+            "/api/v1/users/carol/tokens",
+            Some(json!({"name": "t"})),
+        )
+        .await
+        .1;
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["ack", &id.to_string()])
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", carol["token"].as_str().expect("token"))
+        .output()
+        .await
+        .expect("the CLI runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("escalation stopped"));
+
+    let (_, timeline) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/timeline"),
+            None,
+        )
+        .await;
+    let assembled: Vec<&Value> = timeline
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["kind"] == "team_assembled")
+        .collect();
+    assert_eq!(assembled.len(), 1, "{timeline}");
+    assert_eq!(
+        assembled[0]["text"],
+        "Team assembled 4 min 5 s after declaration"
+    );
+    app.shutdown().await;
+}
+
+async fn schedules_policies_and_the_catalog_refuse_bad_definitions(app: TestApp) {
+    app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    let post = |path: &str, body: Value| {
+        let app = &app;
+        let path = path.to_string();
+        async move { app.admin(Method::POST, &path, Some(body)).await }
+    };
+    let layer = |participants: Value| json!({"name": "l", "start": "2026-03-06T09:00", "shift_count": 1, "shift_unit": "days", "participants": participants});
+    for (body, field) in [
+        (
+            json!({"name": "s", "time_zone": "Mars/Olympus", "layers": [layer(json!(["bob"]))]}),
+            "time_zone",
+        ),
+        (
+            json!({"name": "s", "time_zone": "UTC", "layers": [layer(json!([]))]}),
+            "layers.participants",
+        ),
+        (
+            json!({"name": "s", "time_zone": "UTC", "layers": [layer(json!(["nobody"]))]}),
+            "layers.participants",
+        ),
+        (
+            json!({"name": "s", "time_zone": "UTC", "layers": []}),
+            "layers",
+        ),
+    ] {
+        let (status, err) = post("/api/v1/schedules", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
+
+    // New York springs forward on 2026-03-08: the 09:00 hand-off moves from 14:00 to 13:00 UTC.
+    let (_, created) = post(
+        "/api/v1/schedules",
+        json!({"name": "ny", "time_zone": "America/New_York", "layers": [layer(json!(["bob", "carol"]))]}),
+    )
+    .await;
+    let sid = created["id"].as_i64().expect("id");
+    let (_, view) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/schedules/{sid}?at=2026-03-07T12:00:00Z&days=3"),
+            None,
+        )
+        .await;
+    let starts: Vec<&str> = view["shifts"]
+        .as_array()
+        .expect("shifts")
+        .iter()
+        .map(|s| s["start"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        starts,
+        vec![
+            "2026-03-07T12:00:00Z",
+            "2026-03-07T14:00:00Z",
+            "2026-03-08T13:00:00Z",
+            "2026-03-09T13:00:00Z"
+        ]
+    );
+    assert_eq!(view["on_call"], "bob");
+
+    // An override beats the rotation; an overlapping one is refused.
+    let (status, _) = post(
+        &format!("/api/v1/schedules/{sid}/overrides"),
+        json!({"user": "carol", "start": "2026-03-07T12:00:00Z", "end": "2026-03-07T13:00:00Z"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, view) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/schedules/{sid}?at=2026-03-07T12:30:00Z"),
+            None,
+        )
+        .await;
+    assert_eq!(view["on_call"], "carol");
+    let (status, err) = post(
+        &format!("/api/v1/schedules/{sid}/overrides"),
+        json!({"user": "bob", "start": "2026-03-07T12:30:00Z", "end": "2026-03-07T14:00:00Z"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("start"))
+    );
+    let (status, err) = post(
+        &format!("/api/v1/schedules/{sid}/overrides"),
+        json!({"user": "carol", "start": "soon", "end": "later"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("start"))
+    );
+
+    let ics = app
+        .http
+        .get(format!("{}/api/v1/schedules/{sid}/calendar.ics", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answer");
+    assert!(
+        ics.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/calendar")
+    );
+    let ics = ics.text().await.expect("text");
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR\r\n")
+            && ics.contains("BEGIN:VEVENT")
+            && ics.ends_with("END:VCALENDAR\r\n")
+    );
+
+    for (body, field) in [
+        (json!({"name": "p", "levels": []}), "levels"),
+        (
+            json!({"name": "p", "levels": [{"delay_minutes": 5, "targets": []}]}),
+            "levels",
+        ),
+        (
+            json!({"name": "p", "levels": [{"delay_minutes": 5, "targets": [{"type": "schedule", "name": "nope"}]}]}),
+            "levels.targets",
+        ),
+        (
+            json!({"name": "p", "repeat": 99, "levels": [{"delay_minutes": 5, "targets": [{"type": "responder", "name": "bob"}]}]}),
+            "repeat",
+        ),
+    ] {
+        let (status, err) = post("/api/v1/escalation-policies", body.clone()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
+
+    for name in ["web", "api", "db"] {
+        post("/api/v1/services", json!({"name": name})).await;
+    }
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/services/web/oncall",
+        json!({"depends_on": ["api"]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/services/api/oncall",
+        json!({"depends_on": ["db"]}),
+    )
+    .await;
+    let (status, err) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/services/db/oncall",
+            Some(json!({"depends_on": ["web"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("depends_on"))
+    );
+
+    for (body, field) in [
+        (json!({"kind": "pigeon", "address": "x"}), "kind"),
+        (
+            json!({"kind": "email", "address": "not-an-address"}),
+            "address",
+        ),
+        (json!({"kind": "sms", "address": "12345"}), "address"),
+    ] {
+        let (status, err) = post("/api/v1/users/bob/contact-methods", body.clone()).await;
+        assert_eq!(
+            (status, err["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+            "{body}"
+        );
+    }
+    let (status, err) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/users/bob/profile",
+            Some(json!({"time_zone": "Atlantis/Capital"})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("time_zone"))
+    );
+}

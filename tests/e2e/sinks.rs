@@ -1,0 +1,161 @@
+//! Real receivers on loopback for outbound pages: an SMTP server (Python's aiosmtpd, writing a
+//! maildir) and a webhook receiver that records requests and can be told to fail.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+
+use crate::helpers::required;
+
+/// Waits (polling, at most 10 s) until `check` yields something.
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(found) = check().await {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not happen within 10 s");
+}
+
+pub struct SmtpSink {
+    pub url: String,
+    dir: tempfile::TempDir,
+    _child: tokio::process::Child,
+}
+
+impl SmtpSink {
+    /// Starts aiosmtpd on a free loopback port; `None` (with a notice) where it is missing.
+    pub async fn start() -> Option<Self> {
+        let found = std::process::Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            assert!(
+                !required(),
+                "aiosmtpd is required under CI: pip install aiosmtpd"
+            );
+            eprintln!(
+                "NOTICE: skipping an email story: Python's aiosmtpd is missing (pip install aiosmtpd)"
+            );
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = tempfile::tempdir().expect("a maildir");
+        let child = tokio::process::Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{port}"),
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+            ])
+            .arg(dir.path().join("mail"))
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("aiosmtpd starts");
+        eventually("aiosmtpd listening", || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .ok()
+                .map(drop)
+        })
+        .await;
+        Some(Self {
+            url: format!("smtp://127.0.0.1:{port}"),
+            dir,
+            _child: child,
+        })
+    }
+
+    /// Every message received so far, as raw RFC 5322 text.
+    pub fn messages(&self) -> Vec<String> {
+        let new: PathBuf = self.dir.path().join("mail").join("new");
+        let mut files: Vec<_> = std::fs::read_dir(new)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .collect()
+    }
+}
+
+/// One request a webhook receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+#[derive(Clone, Default)]
+struct Inbox {
+    received: Arc<Mutex<Vec<Received>>>,
+    failures_left: Arc<AtomicUsize>,
+}
+
+pub struct WebhookSink {
+    pub url: String,
+    inbox: Inbox,
+}
+
+impl WebhookSink {
+    /// A receiver that answers 500 to its first `fail_first` requests, then 200.
+    pub async fn start(fail_first: usize) -> Self {
+        let inbox = Inbox::default();
+        inbox.failures_left.store(fail_first, Ordering::SeqCst);
+        let app = Router::new()
+            .route(
+                "/hook",
+                post(
+                    |axum::extract::State(inbox): axum::extract::State<Inbox>,
+                     headers: HeaderMap,
+                     body: String| async move {
+                        inbox
+                            .received
+                            .lock()
+                            .expect("inbox")
+                            .push(Received { headers, body });
+                        let fail = inbox
+                            .failures_left
+                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                            .is_ok();
+                        if fail {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        }
+                    },
+                ),
+            )
+            .with_state(inbox.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port");
+        let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, inbox }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.inbox.received.lock().expect("inbox").clone()
+    }
+}
