@@ -5,24 +5,33 @@
 
 use jiff::Timestamp;
 
+use crate::clock::Clock;
+
 use crate::domain::escalation::{Level, Policy, Step, Target};
 use crate::domain::schedule::{LayerSpec, Override, ResponderId, Schedule};
 use crate::domain::timeline::EntryData;
 use crate::store::{DueEscalation, PagingTx, Result, StoreError};
 
-/// Fires due escalation steps until none is due or `max` have fired; returns the incidents
-/// whose timelines changed.
-pub async fn fire_due(store: &crate::store::Store, now: Timestamp, max: usize) -> Result<Vec<i64>> {
+/// How many steps one transaction fires: one commit (one fsync) for the batch.
+const BATCH: i64 = 100;
+
+/// Fires due escalation steps until none is due or about `max` have fired; returns the
+/// incidents whose timelines changed. The clock is read per batch, so a long backlog is
+/// stamped with the time each batch actually fired.
+pub async fn fire_due(store: &crate::store::Store, clock: &dyn Clock, max: usize) -> Result<Vec<i64>> {
     let mut touched = Vec::new();
     while touched.len() < max {
+        let now = clock.now();
         let mut tx = store.begin_paging().await?;
-        let Some(due) = tx.due_escalation(now).await? else {
-            tx.commit().await?;
-            break;
-        };
-        fire_step(&mut tx, &due, now).await?;
+        let due = tx.due_escalations(now, BATCH).await?;
+        for step in &due {
+            fire_step(&mut tx, step, now).await?;
+        }
         tx.commit().await?;
-        touched.push(due.incident_id);
+        if due.is_empty() {
+            break;
+        }
+        touched.extend(due.iter().map(|d| d.incident_id));
     }
     Ok(touched)
 }

@@ -98,20 +98,30 @@ impl Engine {
                 if let Err(e) = self.tick().await {
                     tracing::warn!(error = %e, "paging engine tick failed; retrying");
                 }
+                let pause = self.pause().await;
                 tokio::select! {
                     _ = stopped.changed() => break,
                     _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(self.config.poll) => {}
+                    _ = tokio::time::sleep(pause) => {}
                 }
             }
         });
         EngineHandle { stop, task }
     }
 
+    /// How long to sleep: until the next due work, at most one poll interval.
+    async fn pause(&self) -> Duration {
+        let Ok(Some(next)) = self.store.next_due().await else {
+            return self.config.poll;
+        };
+        let until = next.duration_since(self.clock.now());
+        Duration::try_from(until).unwrap_or(Duration::ZERO).min(self.config.poll)
+    }
+
     /// One pass: fire due escalation steps, then send due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
+        let mut touched = escalation::fire_due(&self.store, self.clock.as_ref(), 5000).await?;
         let now = self.clock.now();
-        let mut touched = escalation::fire_due(&self.store, now, 500).await?;
         touched.sort_unstable();
         touched.dedup();
         for incident_id in touched {

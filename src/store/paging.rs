@@ -88,6 +88,36 @@ impl Store {
         })
     }
 
+    /// Schedules many escalations at once (one transaction): `(incident, policy, first due)`.
+    pub async fn start_escalations(&self, items: &[(i64, i64, Timestamp)], now: Timestamp) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (incident_id, policy_id, due) in items {
+            sqlx::query(
+                "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
+                 VALUES ($1, $2, 0, 0, 'pending', $3, $4)",
+            )
+            .bind(incident_id)
+            .bind(policy_id)
+            .bind(ms(*due))
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// When each page of an incident was created, with the escalation that made it.
+    pub async fn page_times(&self, incident_id: i64) -> Result<Vec<(Option<i64>, Timestamp)>> {
+        let rows = sqlx::query("SELECT escalation_id, created_at FROM pages WHERE incident_id = $1")
+            .bind(incident_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("escalation_id")?, ts(r, "created_at")?)))
+            .collect()
+    }
+
     pub async fn policy(&self, id: i64) -> Result<Option<PolicyRecord>> {
         let row = sqlx::query(
             "SELECT id, name, repeat_count, levels FROM escalation_policies WHERE id = $1",
@@ -323,8 +353,9 @@ impl Store {
 }
 
 impl PagingTx {
-    /// The most overdue escalation step, locked so no other instance fires it too.
-    pub async fn due_escalation(&mut self, now: Timestamp) -> Result<Option<DueEscalation>> {
+    /// Up to `limit` due escalation steps, most overdue first, locked so no other instance
+    /// fires them too (PostgreSQL skips rows another instance holds).
+    pub async fn due_escalations(&mut self, now: Timestamp, limit: i64) -> Result<Vec<DueEscalation>> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE OF e SKIP LOCKED",
@@ -332,16 +363,14 @@ impl PagingTx {
         let sql = format!(
             "SELECT e.id AS eid, e.incident_id, e.round, e.level, e.due_at, p.id, p.name, p.repeat_count, p.levels \
              FROM escalations e JOIN escalation_policies p ON p.id = e.policy_id \
-             WHERE e.state = 'pending' AND e.due_at <= $1 ORDER BY e.due_at, e.id LIMIT 1{lock}"
+             WHERE e.state = 'pending' AND e.due_at <= $1 ORDER BY e.due_at, e.id LIMIT $2{lock}"
         );
-        let Some(row) = sqlx::query(&sql)
+        let rows = sqlx::query(&sql)
             .bind(ms(now))
-            .fetch_optional(&mut *self.tx)
-            .await?
-        else {
-            return Ok(None);
-        };
-        Ok(Some(due_from_row(&row)?))
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(due_from_row).collect()
     }
 
     /// Starts running a policy for an incident; its first step is due at `now`.
