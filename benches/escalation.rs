@@ -41,7 +41,10 @@ fn args() -> Args {
 
 fn main() {
     let args = args();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("temp dir");
         let sqlite = format!("sqlite://{}/bench.db?mode=rwc", dir.path().display());
@@ -55,9 +58,12 @@ fn main() {
 
 async fn postgres_database() -> Option<String> {
     sqlx::any::install_default_drivers();
-    let admin = std::env::var("APLOMB_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let admin = std::env::var("APLOMB_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut conn = sqlx::AnyConnection::connect(&admin).await.ok()?;
-    conn.execute("DROP DATABASE IF EXISTS aplomb_bench WITH (FORCE)").await.ok()?;
+    conn.execute("DROP DATABASE IF EXISTS aplomb_bench WITH (FORCE)")
+        .await
+        .ok()?;
     conn.execute("CREATE DATABASE aplomb_bench").await.ok()?;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string())?;
     Some(format!("{base}/aplomb_bench"))
@@ -67,8 +73,14 @@ async fn run(label: &str, url: &str, instances: usize, args: &Args) {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut options = ServeOptions::new("127.0.0.1:0", url);
     options.admin_token = Some("bench".into());
-    let app = prepare(&options, clock.clone()).await.expect("aplomb starts");
-    let admin = app.actor_for_token("bench").await.expect("token").expect("admin");
+    let app = prepare(&options, clock.clone())
+        .await
+        .expect("aplomb starts");
+    let admin = app
+        .actor_for_token("bench")
+        .await
+        .expect("token")
+        .expect("admin");
     let policy = app
         .create_policy(
             &admin,
@@ -101,12 +113,19 @@ async fn run(label: &str, url: &str, instances: usize, args: &Args) {
     let incident = incident.incident.id;
 
     let start = clock.now() + SignedDuration::from_secs(10);
-    let step = SignedDuration::from_secs(args.window_secs) / i32::try_from(args.steps).expect("steps fit");
-    let due: Vec<Timestamp> = (0..args.steps).map(|i| start + step * i32::try_from(i).expect("fits")).collect();
+    let step =
+        SignedDuration::from_secs(args.window_secs) / i32::try_from(args.steps).expect("steps fit");
+    let due: Vec<Timestamp> = (0..args.steps)
+        .map(|i| start + step * i32::try_from(i).expect("fits"))
+        .collect();
     let setup = Instant::now();
     for chunk in due.chunks(5_000) {
-        let items: Vec<(i64, i64, Timestamp)> = chunk.iter().map(|d| (incident, policy, *d)).collect();
-        app.store.start_escalations(&items, clock.now()).await.expect("insert");
+        let items: Vec<(i64, i64, Timestamp)> =
+            chunk.iter().map(|d| (incident, policy, *d)).collect();
+        app.store
+            .start_escalations(&items, clock.now())
+            .await
+            .expect("insert");
     }
     println!(
         "{label}: {} steps pending, due over {} s from {} (scheduled in {:.1} s)",
@@ -115,20 +134,34 @@ async fn run(label: &str, url: &str, instances: usize, args: &Args) {
         start,
         setup.elapsed().as_secs_f64()
     );
-    assert!(clock.now() < start, "scheduling took longer than the lead time; lower --steps");
+    assert!(
+        clock.now() < start,
+        "scheduling took longer than the lead time; lower --steps"
+    );
 
     let mut engines = Vec::new();
     for i in 0..instances {
-        let instance = if i == 0 { app.clone() } else { prepare(&options, clock.clone()).await.expect("another instance") };
-        engines.push(
-            start_engine(&instance, OutboundConfig::default(), Duration::from_millis(200))
+        let instance = if i == 0 {
+            app.clone()
+        } else {
+            prepare(&options, clock.clone())
                 .await
-                .expect("engine"),
+                .expect("another instance")
+        };
+        engines.push(
+            start_engine(
+                &instance,
+                OutboundConfig::default(),
+                Duration::from_millis(200),
+            )
+            .await
+            .expect("engine"),
         );
     }
 
     // Wait for the window to pass and every step to fire (or give up well after).
-    let deadline = Instant::now() + Duration::from_secs(u64::try_from(args.window_secs).unwrap_or(60) + 120);
+    let deadline =
+        Instant::now() + Duration::from_secs(u64::try_from(args.window_secs).unwrap_or(60) + 120);
     let firings = loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let firings = app.store.page_times(incident).await.expect("pages");
@@ -144,7 +177,9 @@ async fn run(label: &str, url: &str, instances: usize, args: &Args) {
     let mut seen = vec![0u32; args.steps];
     let mut late_ms: Vec<i64> = Vec::with_capacity(firings.len());
     for (escalation, at) in &firings {
-        let Some(index) = escalation.and_then(|e| usize::try_from(e - first_id).ok()) else { continue };
+        let Some(index) = escalation.and_then(|e| usize::try_from(e - first_id).ok()) else {
+            continue;
+        };
         if let Some(count) = seen.get_mut(index) {
             *count += 1;
             late_ms.push(at.duration_since(due[index]).as_millis() as i64);
@@ -153,7 +188,12 @@ async fn run(label: &str, url: &str, instances: usize, args: &Args) {
     let duplicates = seen.iter().filter(|c| **c > 1).count();
     let misses = seen.iter().filter(|c| **c == 0).count();
     late_ms.sort_unstable();
-    let pct = |p: f64| late_ms.get(((late_ms.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        late_ms
+            .get(((late_ms.len() as f64 - 1.0) * p).round() as usize)
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{label}: fired {} of {} | lateness p50 {} ms, p99 {} ms, max {} ms | duplicates {duplicates}, misses {misses}",
         firings.len(),

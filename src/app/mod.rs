@@ -23,8 +23,8 @@ mod oncall;
 
 pub use oncall::{
     ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput, NotificationRuleInput,
-    OverrideInput, PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput,
-    TargetInput, TeamInput,
+    OverrideInput, PolicyInput, PolicySummary, ProfileInput, ScheduleInput, ScheduleView,
+    ServiceOncallInput, TargetInput, TeamInput,
 };
 
 use crate::store::{

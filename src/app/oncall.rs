@@ -766,6 +766,93 @@ impl Aplomb {
     }
 }
 
+/// An escalation policy in words, with who its first level reaches right now.
+#[derive(Debug, Clone)]
+pub struct PolicySummary {
+    pub id: i64,
+    pub name: String,
+    pub repeat: i64,
+    /// One line per level: "after 5 min: schedule checkout-primary, responder carol".
+    pub levels: Vec<String>,
+    pub first_level_now: Vec<String>,
+}
+
+impl Aplomb {
+    /// Every policy described for people, resolving its first level at `now`.
+    pub async fn policy_summaries(&self, now: Timestamp) -> AppResult<Vec<PolicySummary>> {
+        let users = self.store.list_users().await?;
+        let teams = self.store.teams().await?;
+        let schedules = self.store.schedules().await?;
+        let user_name = |id: i64| {
+            users
+                .iter()
+                .find(|u| u.id == id)
+                .map_or_else(|| format!("user {id}"), |u| u.username.clone())
+        };
+        let mut out = Vec::new();
+        for record in self.store.policies().await? {
+            let levels: Vec<Level> = from_json(&record.levels_json)?;
+            let mut lines = Vec::new();
+            let mut first_now = Vec::new();
+            for (i, level) in levels.iter().enumerate() {
+                let mut names = Vec::new();
+                for target in &level.targets {
+                    match *target {
+                        Target::Responder(id) => {
+                            names.push(format!("responder {}", user_name(id)));
+                            if i == 0 {
+                                first_now.push(user_name(id));
+                            }
+                        }
+                        Target::Schedule(id) => {
+                            let name = schedules
+                                .iter()
+                                .find(|s| s.id == id)
+                                .map_or("?", |s| s.name.as_str());
+                            names.push(format!("schedule {name}"));
+                            if i == 0
+                                && let Some(on_call) = self
+                                    .schedule_view(
+                                        id,
+                                        now,
+                                        now + jiff::SignedDuration::from_hours(1),
+                                    )
+                                    .await?
+                                    .on_call
+                            {
+                                first_now.push(on_call);
+                            }
+                        }
+                        Target::Team(id) => {
+                            let team = teams.iter().find(|t| t.id == id);
+                            names.push(format!("team {}", team.map_or("?", |t| t.name.as_str())));
+                            if i == 0 {
+                                first_now
+                                    .extend(team.map(|t| t.members.clone()).unwrap_or_default());
+                            }
+                        }
+                    }
+                }
+                lines.push(format!(
+                    "level {}: {} (then {} min)",
+                    i + 1,
+                    names.join(", "),
+                    level.delay_minutes
+                ));
+            }
+            first_now.dedup();
+            out.push(PolicySummary {
+                id: record.id,
+                name: record.name,
+                repeat: record.repeat,
+                levels: lines,
+                first_level_now: first_now,
+            });
+        }
+        Ok(out)
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -18,7 +18,11 @@ const BATCH: i64 = 100;
 /// Fires due escalation steps until none is due or about `max` have fired; returns the
 /// incidents whose timelines changed. The clock is read per batch, so a long backlog is
 /// stamped with the time each batch actually fired.
-pub async fn fire_due(store: &crate::store::Store, clock: &dyn Clock, max: usize) -> Result<Vec<i64>> {
+pub async fn fire_due(
+    store: &crate::store::Store,
+    clock: &dyn Clock,
+    max: usize,
+) -> Result<Vec<i64>> {
     let mut touched = Vec::new();
     while touched.len() < max {
         let now = clock.now();

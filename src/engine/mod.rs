@@ -115,7 +115,9 @@ impl Engine {
             return self.config.poll;
         };
         let until = next.duration_since(self.clock.now());
-        Duration::try_from(until).unwrap_or(Duration::ZERO).min(self.config.poll)
+        Duration::try_from(until)
+            .unwrap_or(Duration::ZERO)
+            .min(self.config.poll)
     }
 
     /// One pass: fire due escalation steps, then send due deliveries.

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod live;
 pub mod metrics;
 pub mod ui;
+pub mod ui_oncall;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router().merge(api_oncall::router()))
         .merge(ui::router())
+        .merge(ui_oncall::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))

@@ -188,7 +188,7 @@ fn safe_next(next: Option<&str>) -> &str {
     }
 }
 
-fn render(template: &impl Template) -> Response {
+pub(super) fn render(template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
@@ -199,7 +199,7 @@ fn render(template: &impl Template) -> Response {
 }
 
 /// Shows an application error on a page: as a message back on `back`, or as a plain page.
-fn fail(e: AppError, back: &str) -> Response {
+pub(super) fn fail(e: AppError, back: &str) -> Response {
     match e {
         AppError::NotFound(what) => (
             StatusCode::NOT_FOUND,
@@ -276,7 +276,7 @@ fn signed_in(token: &str, next: &str) -> Response {
 
 /// A form with nothing but its CSRF token.
 #[derive(Deserialize)]
-struct NoFields {}
+pub(super) struct NoFields {}
 
 async fn logout(
     State(state): State<AppState>,
@@ -549,6 +549,45 @@ struct Live {
     participants: String,
     services: String,
     entries: Vec<EntryRow>,
+    pages: Vec<PageRow>,
+}
+
+/// One page on the incident, for its paging history.
+struct PageRow {
+    user: String,
+    paged_at: String,
+    acknowledged_at: Option<String>,
+    deliveries: Vec<String>,
+}
+
+impl From<crate::store::PageRecord> for PageRow {
+    fn from(p: crate::store::PageRecord) -> Self {
+        Self {
+            user: p.user,
+            paged_at: human_time(p.created_at),
+            acknowledged_at: p.acknowledged_at.map(human_time),
+            deliveries: p
+                .deliveries
+                .into_iter()
+                .map(|d| {
+                    let tries = d.attempts.len();
+                    let last = d
+                        .attempts
+                        .last()
+                        .filter(|a| !a.ok)
+                        .map(|a| format!(", last: {}", a.detail))
+                        .unwrap_or_default();
+                    format!(
+                        "{} to {}: {} ({tries} attempt{}{last})",
+                        d.kind,
+                        d.address,
+                        d.state,
+                        if tries == 1 { "" } else { "s" }
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 struct EntryRow {
@@ -560,7 +599,11 @@ struct EntryRow {
 }
 
 impl Live {
-    fn new(view: IncidentView, timeline: Vec<TimelineEntry>) -> Self {
+    fn new(
+        view: IncidentView,
+        timeline: Vec<TimelineEntry>,
+        pages: Vec<crate::store::PageRecord>,
+    ) -> Self {
         let i = view.incident;
         Self {
             id: i.id,
@@ -611,6 +654,7 @@ impl Live {
                     text: e.data.describe(),
                 })
                 .collect(),
+            pages: pages.into_iter().map(PageRow::from).collect(),
         }
     }
 }
@@ -637,7 +681,8 @@ struct IncidentFragment {
 async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, AppError> {
     let view = state.incident(actor, id).await?;
     let timeline = state.store.timeline(id, None).await?;
-    Ok(Live::new(view, timeline))
+    let pages = state.store.paging_history(id).await?;
+    Ok(Live::new(view, timeline, pages))
 }
 
 async fn incident_page(
@@ -692,7 +737,7 @@ async fn incident_events(
 }
 
 /// Every incident action ends the same way: back to the incident page, with the error if any.
-fn back_to(id: i64, result: Result<(), AppError>) -> Response {
+pub(super) fn back_to(id: i64, result: Result<(), AppError>) -> Response {
     let page = format!("/incidents/{id}");
     match result {
         Ok(()) => Redirect::to(&page).into_response(),

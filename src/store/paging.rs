@@ -89,7 +89,11 @@ impl Store {
     }
 
     /// Schedules many escalations at once (one transaction): `(incident, policy, first due)`.
-    pub async fn start_escalations(&self, items: &[(i64, i64, Timestamp)], now: Timestamp) -> Result<()> {
+    pub async fn start_escalations(
+        &self,
+        items: &[(i64, i64, Timestamp)],
+        now: Timestamp,
+    ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for (incident_id, policy_id, due) in items {
             sqlx::query(
@@ -109,10 +113,11 @@ impl Store {
 
     /// When each page of an incident was created, with the escalation that made it.
     pub async fn page_times(&self, incident_id: i64) -> Result<Vec<(Option<i64>, Timestamp)>> {
-        let rows = sqlx::query("SELECT escalation_id, created_at FROM pages WHERE incident_id = $1")
-            .bind(incident_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT escalation_id, created_at FROM pages WHERE incident_id = $1")
+                .bind(incident_id)
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("escalation_id")?, ts(r, "created_at")?)))
             .collect()
@@ -355,7 +360,11 @@ impl Store {
 impl PagingTx {
     /// Up to `limit` due escalation steps, most overdue first, locked so no other instance
     /// fires them too (PostgreSQL skips rows another instance holds).
-    pub async fn due_escalations(&mut self, now: Timestamp, limit: i64) -> Result<Vec<DueEscalation>> {
+    pub async fn due_escalations(
+        &mut self,
+        now: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<DueEscalation>> {
         let lock = match self.backend {
             Backend::Sqlite => "",
             Backend::Postgres => " FOR UPDATE OF e SKIP LOCKED",

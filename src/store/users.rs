@@ -45,6 +45,9 @@ pub struct ServiceRecord {
     pub name: String,
     pub description: String,
     pub owner_team: String,
+    pub team_id: Option<i64>,
+    pub escalation_policy_id: Option<i64>,
+    pub tags: Vec<String>,
 }
 
 const USER_COLUMNS: &str =
@@ -269,12 +272,17 @@ impl Store {
             name: name.to_string(),
             description: description.to_string(),
             owner_team: owner_team.to_string(),
+            team_id: None,
+            escalation_policy_id: None,
+            tags: Vec::new(),
         })
     }
 
     pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
         let rows =
-            sqlx::query("SELECT id, name, description, owner_team FROM services ORDER BY name")
+            sqlx::query(
+                "SELECT id, name, description, owner_team, team_id, escalation_policy_id, tags FROM services ORDER BY name",
+            )
                 .fetch_all(&self.pool)
                 .await?;
         rows.iter()
@@ -284,6 +292,10 @@ impl Store {
                     name: row.try_get("name")?,
                     description: row.try_get("description")?,
                     owner_team: row.try_get("owner_team")?,
+                    team_id: row.try_get("team_id")?,
+                    escalation_policy_id: row.try_get("escalation_policy_id")?,
+                    tags: serde_json::from_str(&row.try_get::<String, _>("tags")?)
+                        .unwrap_or_default(),
                 })
             })
             .collect()

@@ -172,6 +172,25 @@ async fn an_unacknowledged_page_escalates_until_the_signed_link_stops_it(db: Db)
     assert_eq!(count(&kinds, "escalation_started"), 1, "{kinds:?}");
     assert_eq!(count(&kinds, "paged"), 1, "{kinds:?}");
 
+    // The web UI shows who is on call, the policy, and the page on the incident.
+    let web = app.web_session("dana").await;
+    let (_, oncall) = web.page("/oncall").await;
+    assert!(
+        oncall.contains("checkout-primary")
+            && oncall.contains("On call now: <strong class=\"on-call-now\">bob</strong>"),
+        "{oncall}"
+    );
+    assert!(
+        oncall.contains("level 2: responder carol (then 5 min)"),
+        "{oncall}"
+    );
+    let (_, page) = web.page(&format!("/incidents/{id}")).await;
+    assert!(
+        page.contains("<h2>Paging</h2>")
+            && page.contains("email to bob@example.org: sent (1 attempt)"),
+        "{page}"
+    );
+
     // Nobody acknowledges; five minutes later level 2 pages carol by webhook.
     clock.advance(SignedDuration::from_mins(5));
     let hook = eventually("the webhook to carol", || async {
@@ -359,6 +378,17 @@ async fn a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible
         .collect();
     assert_eq!(ids.len(), 3);
     assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+
+    // Acknowledging from the incident page's button.
+    let web = app.web_session("carol").await;
+    let csrf = web.csrf().await;
+    let r = web
+        .post_form(&format!("/incidents/{id}/acknowledge"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = web.page(&format!("/incidents/{id}")).await;
+    assert!(page.contains("acknowledged 2026-03-02"), "{page}");
+    assert_eq!(count(&timeline_kinds(&app, id).await, "acknowledged"), 1);
     app.shutdown().await;
 }
 

@@ -1,0 +1,270 @@
+//! Web pages for assembling the team: who is on call (schedules with a 14-day timeline of
+//! shifts, overrides), escalation policies, teams, services, responders; and acknowledging
+//! from the incident page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+
+use super::AppState;
+use super::ui::{NoFields, Posted, Session, back_to, fail, human_time, render};
+use crate::app::{AppError, OverrideInput, PolicySummary};
+use crate::domain::access::Actor;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/oncall", get(oncall_page))
+        .route("/schedules/{id}/overrides", post(add_override))
+        .route("/responders", get(responders_page))
+        .route("/incidents/{id}/acknowledge", post(acknowledge))
+}
+
+/// Days shown on a schedule's timeline.
+const DAYS: i64 = 14;
+
+/// One shift drawn as a bar, positioned in percent of the timeline's width.
+struct Bar {
+    user: String,
+    left: f64,
+    width: f64,
+    hue: u32,
+    title: String,
+}
+
+struct ScheduleRow {
+    id: i64,
+    name: String,
+    time_zone: String,
+    on_call: String,
+    bars: Vec<Bar>,
+    days: Vec<String>,
+}
+
+struct ServiceRow {
+    name: String,
+    owner: String,
+    policy: String,
+    on_call: String,
+    tags: String,
+}
+
+#[derive(Template)]
+#[template(path = "oncall.html")]
+struct OncallPage {
+    me: Actor,
+    csrf: String,
+    schedules: Vec<ScheduleRow>,
+    policies: Vec<PolicySummary>,
+    teams: Vec<(String, String, String)>,
+    services: Vec<ServiceRow>,
+    users: Vec<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorQuery {
+    error: Option<String>,
+}
+
+/// A stable colour per person, so their shifts are recognisable across schedules.
+fn hue(name: &str) -> u32 {
+    name.bytes()
+        .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
+        % 360
+}
+
+async fn load_oncall(
+    state: &AppState,
+    now: Timestamp,
+) -> Result<(Vec<ScheduleRow>, Vec<PolicySummary>, Vec<ServiceRow>), AppError> {
+    let until = now + SignedDuration::from_hours(24 * DAYS);
+    let span = until.duration_since(now).as_secs_f64();
+    let mut schedules = Vec::new();
+    for record in state.store.schedules().await? {
+        let view = state.schedule_view(record.id, now, until).await?;
+        let bars = view
+            .shifts
+            .iter()
+            .map(|(user, shift)| Bar {
+                user: user.clone(),
+                left: shift.start.duration_since(now).as_secs_f64() / span * 100.0,
+                width: shift.end.duration_since(shift.start).as_secs_f64() / span * 100.0,
+                hue: hue(user),
+                title: format!(
+                    "{user}: {} – {}",
+                    human_time(shift.start),
+                    human_time(shift.end)
+                ),
+            })
+            .collect();
+        let days = (0..DAYS)
+            .map(|d| {
+                (now + SignedDuration::from_hours(24 * d))
+                    .strftime("%a %d")
+                    .to_string()
+            })
+            .collect();
+        schedules.push(ScheduleRow {
+            id: record.id,
+            name: record.name,
+            time_zone: record.time_zone,
+            on_call: view.on_call.unwrap_or_else(|| "nobody".into()),
+            bars,
+            days,
+        });
+    }
+    let policies = state.policy_summaries(now).await?;
+    let teams = state.store.teams().await?;
+    let services = state
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|s| {
+            let policy = s
+                .escalation_policy_id
+                .and_then(|id| policies.iter().find(|p| p.id == id));
+            ServiceRow {
+                owner: s
+                    .team_id
+                    .and_then(|id| teams.iter().find(|t| t.id == id))
+                    .map_or_else(|| s.owner_team.clone(), |t| t.name.clone()),
+                policy: policy.map_or_else(|| "—".into(), |p| p.name.clone()),
+                on_call: policy.map_or_else(|| "—".into(), |p| p.first_level_now.join(", ")),
+                tags: s.tags.join(", "),
+                name: s.name,
+            }
+        })
+        .collect();
+    Ok((schedules, policies, services))
+}
+
+async fn oncall_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
+    let now = state.now();
+    let (schedules, policies, services) = match load_oncall(&state, now).await {
+        Ok(found) => found,
+        Err(e) => return fail(e, "/incidents"),
+    };
+    let (teams, users) = match (state.store.teams().await, state.store.list_users().await) {
+        (Ok(teams), Ok(users)) => (teams, users),
+        (Err(e), _) | (_, Err(e)) => return fail(e.into(), "/incidents"),
+    };
+    render(&OncallPage {
+        me: session.actor,
+        csrf: session.csrf,
+        schedules,
+        policies,
+        teams: teams
+            .into_iter()
+            .map(|t| (t.name, t.domain, t.members.join(", ")))
+            .collect(),
+        services,
+        users: users.into_iter().map(|u| u.username).collect(),
+        error: q.error,
+    })
+}
+
+#[derive(Deserialize)]
+struct OverrideForm {
+    user: String,
+    /// `datetime-local` inputs, read as UTC.
+    start: String,
+    end: String,
+}
+
+/// A browser's `datetime-local` value (`2026-03-03T18:00`) as an RFC 3339 UTC instant.
+fn local_input_as_utc(raw: &str) -> String {
+    let raw = raw.trim();
+    if raw.ends_with('Z') || raw.contains('+') {
+        return raw.to_string();
+    }
+    let with_seconds = if raw.len() == 16 {
+        format!("{raw}:00")
+    } else {
+        raw.to_string()
+    };
+    format!("{with_seconds}Z")
+}
+
+async fn add_override(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<OverrideForm>,
+) -> Response {
+    let input = OverrideInput {
+        user: form.user,
+        start: local_input_as_utc(&form.start),
+        end: local_input_as_utc(&form.end),
+    };
+    match state.add_override(&session.actor, id, input).await {
+        Ok(_) => Redirect::to("/oncall").into_response(),
+        Err(e) => fail(e, "/oncall"),
+    }
+}
+
+struct ResponderRow {
+    username: String,
+    name: String,
+    role: String,
+    time_zone: String,
+    skills: String,
+    contacts: String,
+}
+
+#[derive(Template)]
+#[template(path = "responders.html")]
+struct RespondersPage {
+    me: Actor,
+    csrf: String,
+    responders: Vec<ResponderRow>,
+}
+
+async fn responders_page(State(state): State<AppState>, session: Session) -> Response {
+    let result = async {
+        let mut rows = Vec::new();
+        for user in state.store.list_users().await? {
+            let profile = state.store.profile(user.id).await?;
+            let contacts = state.store.contact_methods(user.id).await?;
+            let (time_zone, skills) = profile.unwrap_or_else(|| ("—".into(), "[]".into()));
+            rows.push(ResponderRow {
+                skills: serde_json::from_str::<Vec<String>>(&skills)
+                    .unwrap_or_default()
+                    .join(", "),
+                contacts: contacts
+                    .iter()
+                    .map(|c| c.kind.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                time_zone,
+                role: user.role.to_string(),
+                name: user.display_name,
+                username: user.username,
+            });
+        }
+        Ok::<_, AppError>(rows)
+    }
+    .await;
+    match result {
+        Ok(responders) => render(&RespondersPage {
+            me: session.actor,
+            csrf: session.csrf,
+            responders,
+        }),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    back_to(id, state.acknowledge(&session.actor, id).await.map(drop))
+}
