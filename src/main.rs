@@ -67,6 +67,14 @@ enum Command {
         connection: Connection,
         id: i64,
     },
+    /// Apply an on-call setup from a file (TOML, or JSON), idempotently.
+    Apply {
+        #[command(flatten)]
+        connection: Connection,
+        /// The file: responders, teams, schedules, escalation_policies, services, engagement_rules.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
     /// Who is on call now, per schedule.
     Oncall {
         #[command(flatten)]
@@ -160,6 +168,7 @@ async fn run(command: Command) -> ExitCode {
             };
         }
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
+        Command::Apply { connection, file } => Client::new(&connection).apply(&file).await,
         Command::Oncall {
             connection,
             schedule,

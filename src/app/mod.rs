@@ -19,7 +19,10 @@ use crate::domain::incident::{
     UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
+mod apply;
 mod oncall;
+
+pub use apply::{ApplyReport, OrgDocument, ResponderDoc, ServiceDoc};
 
 pub use oncall::{
     ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput, NotificationRuleInput,

@@ -292,20 +292,41 @@ impl Aplomb {
 
     pub async fn create_team(&self, actor: &Actor, input: TeamInput) -> AppResult<i64> {
         require_admin(actor)?;
-        let name = bounded_text("name", &input.name, 1, 100)?;
-        let domain = bounded_text("domain", &input.domain, 0, 100)?;
-        let mut members = Vec::new();
-        for username in &input.members {
-            members.push(self.user_id("members", username).await?);
-        }
+        let (name, domain, members) = self.team_spec(&input).await?;
         Ok(self
             .store
             .insert_team(&name, &domain, &members, self.now())
             .await?)
     }
 
+    /// A validated team: (name, domain, member ids).
+    pub(super) async fn team_spec(
+        &self,
+        input: &TeamInput,
+    ) -> AppResult<(String, String, Vec<i64>)> {
+        let name = bounded_text("name", &input.name, 1, 100)?;
+        let domain = bounded_text("domain", &input.domain, 0, 100)?;
+        let mut members = Vec::new();
+        for username in &input.members {
+            members.push(self.user_id("members", username).await?);
+        }
+        Ok((name, domain, members))
+    }
+
     pub async fn create_schedule(&self, actor: &Actor, input: ScheduleInput) -> AppResult<i64> {
         require_admin(actor)?;
+        let (name, time_zone, layers) = self.schedule_spec(&input).await?;
+        Ok(self
+            .store
+            .insert_schedule(&name, &time_zone, &layers, self.now())
+            .await?)
+    }
+
+    /// A validated schedule: (name, time zone, layers as stored JSON).
+    pub(super) async fn schedule_spec(
+        &self,
+        input: &ScheduleInput,
+    ) -> AppResult<(String, String, String)> {
         let name = bounded_text("name", &input.name, 1, 100)?;
         if input.layers.is_empty() {
             return Err(FieldError::new("layers", "a schedule needs at least one layer").into());
@@ -332,11 +353,7 @@ impl Aplomb {
             "participants" => FieldError::new("layers.participants", e.message),
             _ => e,
         })?;
-        let layers = to_json(&specs)?;
-        Ok(self
-            .store
-            .insert_schedule(&name, input.time_zone.trim(), &layers, self.now())
-            .await?)
+        Ok((name, input.time_zone.trim().to_string(), to_json(&specs)?))
     }
 
     async fn schedule_record(&self, id: i64) -> AppResult<(ScheduleRecord, Schedule)> {
@@ -450,6 +467,18 @@ impl Aplomb {
 
     pub async fn create_policy(&self, actor: &Actor, input: PolicyInput) -> AppResult<i64> {
         require_admin(actor)?;
+        let (name, repeat, levels) = self.policy_spec(&input).await?;
+        Ok(self
+            .store
+            .insert_policy(&name, repeat, &levels, self.now())
+            .await?)
+    }
+
+    /// A validated policy: (name, repeat, levels as stored JSON).
+    pub(super) async fn policy_spec(
+        &self,
+        input: &PolicyInput,
+    ) -> AppResult<(String, i64, String)> {
         let name = bounded_text("name", &input.name, 1, 100)?;
         let mut levels = Vec::new();
         for level in &input.levels {
@@ -463,11 +492,7 @@ impl Aplomb {
             });
         }
         let policy = Policy::new(levels, input.repeat)?;
-        let json = to_json(&policy.levels())?;
-        Ok(self
-            .store
-            .insert_policy(&name, i64::from(policy.repeat()), &json, self.now())
-            .await?)
+        Ok((name, i64::from(policy.repeat()), to_json(&policy.levels())?))
     }
 
     pub async fn set_service_oncall(
@@ -539,6 +564,25 @@ impl Aplomb {
     ) -> AppResult<i64> {
         require_admin(actor)?;
         let name = bounded_text("name", &input.name, 1, 100)?;
+        let (conditions, target, engaged_as) = self.rule_spec(&input).await?;
+        Ok(self
+            .store
+            .insert_engagement_rule(
+                &name,
+                &conditions,
+                &target,
+                engaged_as.as_deref(),
+                self.now(),
+            )
+            .await?)
+    }
+
+    /// A validated rule: (conditions, target, engaged-as) as stored JSON.
+    pub(super) async fn rule_spec(
+        &self,
+        input: &EngagementRuleInput,
+    ) -> AppResult<(String, String, Option<String>)> {
+        bounded_text("name", &input.name, 1, 100)?;
         for t in &input.when.incident_types {
             self.settings.incident_types.parse(t).map_err(|_| {
                 FieldError::new(
@@ -553,19 +597,11 @@ impl Aplomb {
             .as_deref()
             .map(parse_engaged_as)
             .transpose()?;
-        let conditions = to_json(&input.when)?;
-        let target = to_json(&target)?;
-        let engaged_as = engaged_as.as_ref().map(to_json).transpose()?;
-        Ok(self
-            .store
-            .insert_engagement_rule(
-                &name,
-                &conditions,
-                &target,
-                engaged_as.as_deref(),
-                self.now(),
-            )
-            .await?)
+        Ok((
+            to_json(&input.when)?,
+            to_json(&target)?,
+            engaged_as.as_ref().map(to_json).transpose()?,
+        ))
     }
 
     /// After a declaration: start the affected services' escalation policies and apply the

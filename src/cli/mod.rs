@@ -334,6 +334,29 @@ impl Client {
         Ok(())
     }
 
+    /// Reads an org file (TOML, or JSON by extension) and applies it on the server.
+    pub async fn apply(&self, file: &std::path::Path) -> Result<(), CliError> {
+        let content = std::fs::read_to_string(file)
+            .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
+        let document: Value = if file.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&content)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
+        } else {
+            toml::from_str(&content)
+                .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
+        };
+        let report = self.call(Method::POST, "/apply", Some(document)).await?;
+        self.print(&report, |v| {
+            v["changes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| format!("{}\n", text(c)))
+                .collect()
+        });
+        Ok(())
+    }
+
     pub async fn oncall(&self, schedule: Option<&str>) -> Result<(), CliError> {
         let schedules = self.call(Method::GET, "/schedules", None).await?;
         let chosen: Vec<Value> = schedules

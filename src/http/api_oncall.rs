@@ -15,8 +15,8 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
 use crate::app::{
-    ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OverrideInput, PolicyInput,
-    ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput, TeamInput,
+    ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OrgDocument, OverrideInput,
+    PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput, TeamInput,
 };
 use crate::store::PageRecord;
 
@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/engagement-rules", post(create_engagement_rule))
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/pages", get(paging_history))
+        .route("/apply", post(apply))
 }
 
 #[derive(OpenApi)]
@@ -509,4 +510,25 @@ async fn paging_history(
         .await
         .map_err(crate::app::AppError::from)?;
     Ok(Json(pages.into_iter().map(Into::into).collect()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApplyBody {
+    /// One line per object: "created schedule primary", "unchanged team sre", …
+    pub changes: Vec<String>,
+}
+
+/// Apply a whole on-call setup declaratively (admins only): creates what is missing, updates
+/// what differs; applying the same document again changes nothing.
+#[utoipa::path(post, path = "/api/v1/apply", request_body = OrgDocument,
+    responses((status = 200, body = ApplyBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn apply(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<OrgDocument>,
+) -> Result<Json<ApplyBody>, ApiError> {
+    let report = app.apply(&actor, body.value).await?;
+    Ok(Json(ApplyBody {
+        changes: report.changes,
+    }))
 }

@@ -188,6 +188,59 @@ impl Store {
         Ok(id)
     }
 
+    /// Replaces a team's domain and members.
+    pub async fn update_team(&self, id: i64, domain: &str, member_ids: &[i64]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE teams SET domain = $1 WHERE id = $2")
+            .bind(domain)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM team_members WHERE team_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for user in member_ids {
+            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn update_schedule(&self, id: i64, time_zone: &str, layers_json: &str) -> Result<()> {
+        sqlx::query("UPDATE schedules SET time_zone = $1, layers = $2 WHERE id = $3")
+            .bind(time_zone)
+            .bind(layers_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_policy(&self, id: i64, repeat: i64, levels_json: &str) -> Result<()> {
+        sqlx::query("UPDATE escalation_policies SET repeat_count = $1, levels = $2 WHERE id = $3")
+            .bind(repeat)
+            .bind(levels_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn update_service(&self, id: i64, description: &str, owner_team: &str) -> Result<()> {
+        sqlx::query("UPDATE services SET description = $1, owner_team = $2 WHERE id = $3")
+            .bind(description)
+            .bind(owner_team)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn teams(&self) -> Result<Vec<TeamRecord>> {
         let rows = sqlx::query("SELECT id, name, domain FROM teams ORDER BY name")
             .fetch_all(&self.pool)
@@ -383,6 +436,23 @@ impl Store {
         .fetch_one(&self.pool)
         .await?
         .try_get("id")?)
+    }
+
+    pub async fn update_engagement_rule(
+        &self,
+        id: i64,
+        conditions_json: &str,
+        target_json: &str,
+        engaged_as_json: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE engagement_rules SET conditions = $1, target = $2, engaged_as = $3 WHERE id = $4")
+            .bind(conditions_json)
+            .bind(target_json)
+            .bind(engaged_as_json)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn engagement_rules(&self) -> Result<Vec<EngagementRuleRecord>> {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod api;
+mod apply;
 mod browser;
 mod cli;
 mod paging;

@@ -1,0 +1,165 @@
+//! `aplomb apply -f org.toml`: an on-call setup kept in version control, applied idempotently.
+
+use std::process::Output;
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{ADMIN_TOKEN, TestApp};
+
+crate::on_both_backends!(applying_an_org_file_twice_changes_nothing_the_second_time);
+
+const ORG: &str = r#"
+[[responders]]
+username = "bob"
+display_name = "Bob Okafor"
+time_zone = "Europe/Lisbon"
+skills = ["network"]
+contact_methods = [{ kind = "email", address = "bob@example.org" }]
+
+[[responders]]
+username = "carol"
+time_zone = "America/New_York"
+skills = ["database"]
+
+[[teams]]
+name = "payments"
+domain = "application"
+members = ["bob", "carol"]
+
+[[schedules]]
+name = "payments-primary"
+time_zone = "Europe/Lisbon"
+layers = [{ name = "weekly", start = "2026-01-05T09:00", shift_count = 1, shift_unit = "weeks", participants = ["bob", "carol"] }]
+
+[[escalation_policies]]
+name = "payments"
+repeat = 1
+levels = [
+  { delay_minutes = 5, targets = [{ type = "schedule", name = "payments-primary" }] },
+  { delay_minutes = 10, targets = [{ type = "team", name = "payments" }] },
+]
+
+[[services]]
+name = "orders-db"
+description = "Orders database"
+team = "payments"
+
+[[services]]
+name = "checkout-api"
+description = "Takes orders"
+team = "payments"
+escalation_policy = "payments"
+tags = ["pci"]
+depends_on = ["orders-db"]
+
+[[engagement_rules]]
+name = "database experts"
+when = { services = ["orders-db"] }
+engage = { type = "responder", name = "carol" }
+engaged_as = "expert:database"
+"#;
+
+async fn apply(app: &TestApp, path: &std::path::Path) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["apply", "-f"])
+        .arg(path)
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("the CLI runs")
+}
+
+fn lines(out: &Output) -> Vec<String> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp) {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("org.toml");
+    std::fs::write(&file, ORG).expect("write");
+
+    let first = lines(&apply(&app, &file).await);
+    for expected in [
+        "created responder bob",
+        "created responder carol",
+        "created team payments",
+        "created schedule payments-primary",
+        "created escalation policy payments",
+        "created service orders-db",
+        "created service checkout-api",
+        "created engagement rule database experts",
+    ] {
+        assert!(
+            first.contains(&expected.to_string()),
+            "{expected:?} in {first:?}"
+        );
+    }
+    let second = lines(&apply(&app, &file).await);
+    assert_eq!(second.len(), 8, "{second:?}");
+    assert!(
+        second.iter().all(|l| l.starts_with("unchanged ")),
+        "{second:?}"
+    );
+
+    // A change in the file is applied, and only that change.
+    std::fs::write(
+        &file,
+        ORG.replace("delay_minutes = 10", "delay_minutes = 15"),
+    )
+    .expect("write");
+    let third = lines(&apply(&app, &file).await);
+    let changed: Vec<&String> = third
+        .iter()
+        .filter(|l| !l.starts_with("unchanged "))
+        .collect();
+    assert_eq!(
+        changed,
+        vec!["updated escalation policy payments"],
+        "{third:?}"
+    );
+
+    // The applied setup is live: the schedule answers who is on call.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["oncall", "--schedule", "payments-primary"])
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    let table = lines(&out).join("\n");
+    assert!(
+        table.contains("payments-primary") && (table.contains("bob") || table.contains("carol")),
+        "{table}"
+    );
+
+    // Mistakes are named: object and field.
+    std::fs::write(
+        &file,
+        ORG.replace("America/New_York", "America/Springfield"),
+    )
+    .expect("write");
+    let bad = apply(&app, &file).await;
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("carol") && err.contains("time_zone"), "{err}");
+    std::fs::write(&file, "[[teams]]\nname = \"x\"\ncolour = \"red\"\n").expect("write");
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/apply",
+            Some(json!({"teams": [{"name": "x", "colour": "red"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "teams[0].colour");
+}
