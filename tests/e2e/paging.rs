@@ -18,6 +18,7 @@ crate::for_both_backends!(
     the_next_step_fires_exactly_once_after_a_crash,
     a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible,
     an_empty_level_is_skipped_rules_engage_and_the_team_assembles,
+    chat_sms_and_voice_pages_reach_their_apis,
 );
 mod definitions {
     use super::*;
@@ -749,4 +750,97 @@ async fn schedules_policies_and_the_catalog_refuse_bad_definitions(app: TestApp)
         (status, err["error"]["field"].as_str()),
         (StatusCode::UNPROCESSABLE_ENTITY, Some("time_zone"))
     );
+}
+
+async fn chat_sms_and_voice_pages_reach_their_apis(db: Db) {
+    let receiver = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let config = OutboundConfig {
+        twilio: Some(aplomb::engine::channels::TwilioConfig {
+            base_url: receiver.base.clone(),
+            account_sid: "AC123".into(),
+            auth_token: "secret-token".into(),
+            from: "+15550001".into(),
+        }),
+        ..outbound(None)
+    };
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), config).await else {
+        return;
+    };
+    app.user("erin", "responder").await;
+    for (kind, address) in [
+        ("chat", format!("{}/chat", receiver.base)),
+        ("sms", "+351910000001".to_string()),
+        ("voice", "+351910000001".to_string()),
+    ] {
+        ok(
+            &app,
+            Method::POST,
+            "/api/v1/users/erin/contact-methods",
+            json!({"kind": kind, "address": address}),
+        )
+        .await;
+    }
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/escalation-policies",
+        json!({"name": "erin", "levels": [{"delay_minutes": 5, "targets": [{"type": "responder", "name": "erin"}]}]}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": "wifi"}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::PUT,
+        "/api/v1/services/wifi/oncall",
+        json!({"escalation_policy": "erin"}),
+    )
+    .await;
+    app.declare(
+        ADMIN_TOKEN,
+        json!({"title": "Office Wi-Fi down", "severity": "SEV3", "services": ["wifi"]}),
+    )
+    .await;
+
+    let got = eventually("three deliveries", || async {
+        let r = receiver.received();
+        (r.len() == 3).then_some(r)
+    })
+    .await;
+    let at = |suffix: &str| {
+        got.iter()
+            .find(|r| r.path.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix}: {got:?}"))
+    };
+    let chat: Value = serde_json::from_str(&at("/chat").body).expect("json");
+    assert!(
+        chat["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("Office Wi-Fi down") && t.contains("/ack/"))
+    );
+    let sms = at("/2010-04-01/Accounts/AC123/Messages.json");
+    assert!(
+        sms.body.contains("To=%2B351910000001") && sms.body.contains("From=%2B15550001"),
+        "{}",
+        sms.body
+    );
+    assert!(sms.body.contains("Office+Wi-Fi+down"), "{}", sms.body);
+    // HTTP basic auth with the account SID and token.
+    assert_eq!(
+        sms.headers["authorization"],
+        "Basic QUMxMjM6c2VjcmV0LXRva2Vu"
+    );
+    let call = at("/2010-04-01/Accounts/AC123/Calls.json");
+    assert!(
+        call.body.contains("Twiml=%3CResponse%3E%3CSay%3E"),
+        "{}",
+        call.body
+    );
+    app.shutdown().await;
 }

@@ -102,6 +102,7 @@ impl SmtpSink {
 /// One request a webhook receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    pub path: String,
     pub headers: HeaderMap,
     pub body: String,
 }
@@ -113,8 +114,34 @@ struct Inbox {
 }
 
 pub struct WebhookSink {
+    /// `{base}/hook`; any other path under `base` is received too.
     pub url: String,
+    pub base: String,
     inbox: Inbox,
+}
+
+/// Records a request and answers 500 while failures are still owed, then 200.
+async fn record(
+    axum::extract::State(inbox): axum::extract::State<Inbox>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: String,
+) -> StatusCode {
+    let path = uri.path().to_string();
+    inbox.received.lock().expect("inbox").push(Received {
+        path,
+        headers,
+        body,
+    });
+    let fail = inbox
+        .failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    if fail {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::OK
+    }
 }
 
 impl WebhookSink {
@@ -123,36 +150,18 @@ impl WebhookSink {
         let inbox = Inbox::default();
         inbox.failures_left.store(fail_first, Ordering::SeqCst);
         let app = Router::new()
-            .route(
-                "/hook",
-                post(
-                    |axum::extract::State(inbox): axum::extract::State<Inbox>,
-                     headers: HeaderMap,
-                     body: String| async move {
-                        inbox
-                            .received
-                            .lock()
-                            .expect("inbox")
-                            .push(Received { headers, body });
-                        let fail = inbox
-                            .failures_left
-                            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                            .is_ok();
-                        if fail {
-                            StatusCode::INTERNAL_SERVER_ERROR
-                        } else {
-                            StatusCode::OK
-                        }
-                    },
-                ),
-            )
+            .fallback(post(record))
             .with_state(inbox.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a port");
-        let url = format!("http://{}/hook", listener.local_addr().expect("bound"));
+        let base = format!("http://{}", listener.local_addr().expect("bound"));
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Self { url, inbox }
+        Self {
+            url: format!("{base}/hook"),
+            base,
+            inbox,
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
