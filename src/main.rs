@@ -80,8 +80,11 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
         /// Only this schedule.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "service")]
         schedule: Option<String>,
+        /// Who this service's escalation policy reaches now.
+        #[arg(long)]
+        service: Option<String>,
     },
     /// Declare, list, show and change incidents.
     Incident {
@@ -172,6 +175,12 @@ async fn run(command: Command) -> ExitCode {
         Command::Oncall {
             connection,
             schedule,
+            service: Some(service),
+        } if schedule.is_none() => Client::new(&connection).service_oncall(&service).await,
+        Command::Oncall {
+            connection,
+            schedule,
+            ..
         } => Client::new(&connection).oncall(schedule.as_deref()).await,
         Command::Incident {
             connection,

@@ -357,6 +357,31 @@ impl Client {
         Ok(())
     }
 
+    pub async fn service_oncall(&self, service: &str) -> Result<(), CliError> {
+        let answer = self
+            .call(Method::GET, &format!("/services/{service}/oncall"), None)
+            .await?;
+        self.print(&answer, |v| {
+            let people: Vec<String> = v["on_call_now"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            format!(
+                "{}: {} (policy {})\n",
+                text(&v["service"]),
+                if people.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    people.join(", ")
+                },
+                text(&v["escalation_policy"])
+            )
+        });
+        Ok(())
+    }
+
     pub async fn oncall(&self, schedule: Option<&str>) -> Result<(), CliError> {
         let schedules = self.call(Method::GET, "/schedules", None).await?;
         let chosen: Vec<Value> = schedules

@@ -40,7 +40,11 @@ pub fn router() -> Router<AppState> {
             "/escalation-policies",
             get(list_policies).post(create_policy),
         )
-        .route("/services/{name}/oncall", put(set_service_oncall))
+        .route(
+            "/services/{name}/oncall",
+            put(set_service_oncall).get(service_oncall),
+        )
+        .route("/users/{username}/calendar.ics", get(responder_ics))
         .route("/engagement-rules", post(create_engagement_rule))
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/pages", get(paging_history))
@@ -313,39 +317,115 @@ async fn schedule_ics(
     let view = app
         .schedule_view(id, now, now + SignedDuration::from_hours(24 * 90))
         .await?;
+    let name = format!("{} on call", view.record.name);
     Ok((
         [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
-        ics(&view, now),
+        ics(&name, &[view], None, now),
     ))
 }
 
-/// RFC 5545 calendar of a schedule's shifts.
-fn ics(view: &ScheduleView, now: Timestamp) -> String {
+/// One responder's shifts over the next 90 days, across every schedule.
+#[utoipa::path(get, path = "/api/v1/users/{username}/calendar.ics", params(("username" = String, Path)),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ErrorBody)))]
+async fn responder_ics(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let known = app
+        .store
+        .user_by_username(&username)
+        .await
+        .map_err(crate::app::AppError::from)?;
+    if known.is_none() {
+        return Err(crate::app::AppError::NotFound("user").into());
+    }
+    let now = app.now();
+    let mut views = Vec::new();
+    for record in app
+        .store
+        .schedules()
+        .await
+        .map_err(crate::app::AppError::from)?
+    {
+        views.push(
+            app.schedule_view(record.id, now, now + SignedDuration::from_hours(24 * 90))
+                .await?,
+        );
+    }
+    let name = format!("{username} on call");
+    Ok((
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        ics(&name, &views, Some(&username), now),
+    ))
+}
+
+/// RFC 5545 calendar of the shifts in `views`, optionally only `only_user`'s.
+fn ics(name: &str, views: &[ScheduleView], only_user: Option<&str>, now: Timestamp) -> String {
     let stamp = |t: Timestamp| t.strftime("%Y%m%dT%H%M%SZ").to_string();
     let mut out =
         String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//aplomb//on-call//EN\r\n");
-    out.push_str(&format!("X-WR-CALNAME:{} on call\r\n", view.record.name));
-    for (user, shift) in &view.shifts {
-        out.push_str("BEGIN:VEVENT\r\n");
-        out.push_str(&format!(
-            "UID:schedule-{}-{}@aplomb\r\n",
-            view.record.id,
-            shift.start.as_second()
-        ));
-        out.push_str(&format!("DTSTAMP:{}\r\n", stamp(now)));
-        out.push_str(&format!(
-            "DTSTART:{}\r\nDTEND:{}\r\n",
-            stamp(shift.start),
-            stamp(shift.end)
-        ));
-        out.push_str(&format!(
-            "SUMMARY:On call: {user} ({})\r\n",
-            view.record.name
-        ));
-        out.push_str("END:VEVENT\r\n");
+    out.push_str(&format!("X-WR-CALNAME:{name}\r\n"));
+    for view in views {
+        for (user, shift) in view
+            .shifts
+            .iter()
+            .filter(|(u, _)| only_user.is_none_or(|o| o == u))
+        {
+            out.push_str("BEGIN:VEVENT\r\n");
+            out.push_str(&format!(
+                "UID:schedule-{}-{}@aplomb\r\n",
+                view.record.id,
+                shift.start.as_second()
+            ));
+            out.push_str(&format!("DTSTAMP:{}\r\n", stamp(now)));
+            out.push_str(&format!(
+                "DTSTART:{}\r\nDTEND:{}\r\n",
+                stamp(shift.start),
+                stamp(shift.end)
+            ));
+            out.push_str(&format!(
+                "SUMMARY:On call: {user} ({})\r\n",
+                view.record.name
+            ));
+            out.push_str("END:VEVENT\r\n");
+        }
     }
     out.push_str("END:VCALENDAR\r\n");
     out
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ServiceOncallBody {
+    pub service: String,
+    pub escalation_policy: Option<String>,
+    /// Who the policy's first level reaches right now.
+    pub on_call_now: Vec<String>,
+}
+
+/// Who a service's escalation policy reaches right now.
+#[utoipa::path(get, path = "/api/v1/services/{name}/oncall", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceOncallBody), (status = 404, body = ErrorBody)))]
+async fn service_oncall(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ServiceOncallBody>, ApiError> {
+    let service = app
+        .list_services()
+        .await?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or(crate::app::AppError::NotFound("service"))?;
+    let policies = app.policy_summaries(app.now()).await?;
+    let policy = service
+        .escalation_policy_id
+        .and_then(|id| policies.into_iter().find(|p| p.id == id));
+    Ok(Json(ServiceOncallBody {
+        service: service.name,
+        escalation_policy: policy.as_ref().map(|p| p.name.clone()),
+        on_call_now: policy.map(|p| p.first_level_now).unwrap_or_default(),
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -142,6 +142,37 @@ async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp
         "{table}"
     );
 
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["oncall", "--service", "checkout-api"])
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    let line = lines(&out).join("\n");
+    assert!(
+        line.starts_with("checkout-api: ") && line.ends_with("(policy payments)"),
+        "{line}"
+    );
+    assert!(line.contains("bob") || line.contains("carol"), "{line}");
+
+    // Each responder has a calendar of their own shifts.
+    let ics = app
+        .http
+        .get(format!("{}/api/v1/users/bob/calendar.ics", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        ics.contains("SUMMARY:On call: bob (payments-primary)"),
+        "{ics}"
+    );
+    assert!(!ics.contains("On call: carol"), "{ics}");
+
     // Mistakes are named: object and field.
     std::fs::write(
         &file,
