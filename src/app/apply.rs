@@ -43,6 +43,17 @@ pub struct ResponderDoc {
     pub skills: Vec<String>,
     #[serde(default)]
     pub contact_methods: Vec<ContactMethodInput>,
+    /// "SMS after 5 minutes": which contact method (by address) and when.
+    #[serde(default)]
+    pub notification_rules: Vec<NotificationRuleDoc>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationRuleDoc {
+    /// The address of one of the responder's contact methods.
+    pub address: String,
+    pub delay_minutes: i64,
 }
 
 fn default_role() -> String {

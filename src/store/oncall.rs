@@ -154,6 +154,19 @@ impl Store {
         Ok(())
     }
 
+    /// A responder's own rules as (contact method id, delay in minutes), without defaults.
+    pub async fn notification_rules(&self, user_id: i64) -> Result<Vec<(i64, i64)>> {
+        let rows = sqlx::query(
+            "SELECT contact_method_id, delay_minutes FROM notification_rules WHERE user_id = $1 ORDER BY id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("contact_method_id")?, r.try_get("delay_minutes")?)))
+            .collect()
+    }
+
     pub async fn notification_steps(&self, user_id: i64) -> Result<Vec<NotificationStep>> {
         let mut conn = self.pool.acquire().await?;
         notification_steps(&mut conn, user_id).await

@@ -15,7 +15,8 @@ username = "bob"
 display_name = "Bob Okafor"
 time_zone = "Europe/Lisbon"
 skills = ["network"]
-contact_methods = [{ kind = "email", address = "bob@example.org" }]
+contact_methods = [{ kind = "email", address = "bob@example.org" }, { kind = "sms", address = "+351910000002" }]
+notification_rules = [{ address = "bob@example.org", delay_minutes = 0 }, { address = "+351910000002", delay_minutes = 5 }]
 
 [[responders]]
 username = "carol"
