@@ -20,6 +20,15 @@ pub fn router() -> Router<AppState> {
         .route("/oncall", get(oncall_page))
         .route("/schedules/{id}/overrides", post(add_override))
         .route("/responders", get(responders_page))
+        .route("/responders/me/profile", post(set_my_profile))
+        .route(
+            "/responders/me/contact-methods",
+            post(add_my_contact_method),
+        )
+        .route(
+            "/responders/me/notification-rules",
+            post(add_my_notification_rule),
+        )
         .route("/incidents/{id}/acknowledge", post(acknowledge))
 }
 
@@ -224,9 +233,16 @@ struct RespondersPage {
     me: Actor,
     csrf: String,
     responders: Vec<ResponderRow>,
+    /// The signed-in responder's contact methods: (id, "kind address").
+    my_methods: Vec<(i64, String)>,
+    error: Option<String>,
 }
 
-async fn responders_page(State(state): State<AppState>, session: Session) -> Response {
+async fn responders_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
     let result = async {
         let mut rows = Vec::new();
         for user in state.store.list_users().await? {
@@ -251,14 +267,115 @@ async fn responders_page(State(state): State<AppState>, session: Session) -> Res
         Ok::<_, AppError>(rows)
     }
     .await;
-    match result {
-        Ok(responders) => render(&RespondersPage {
+    let mine = state.store.contact_methods(session.actor.id).await;
+    match (result, mine) {
+        (Ok(responders), Ok(mine)) => render(&RespondersPage {
             me: session.actor,
             csrf: session.csrf,
             responders,
+            my_methods: mine
+                .into_iter()
+                .map(|m| (m.id, format!("{} {}", m.kind, m.address)))
+                .collect(),
+            error: q.error,
         }),
-        Err(e) => fail(e, "/incidents"),
+        (Err(e), _) => fail(e, "/incidents"),
+        (_, Err(e)) => fail(e.into(), "/incidents"),
     }
+}
+
+/// Every self-service form ends the same way: back to the responders page.
+fn back_to_responders(result: Result<(), AppError>) -> Response {
+    match result {
+        Ok(()) => Redirect::to("/responders").into_response(),
+        Err(e) => fail(e, "/responders"),
+    }
+}
+
+#[derive(Deserialize)]
+struct ProfileForm {
+    time_zone: String,
+    /// Comma-separated.
+    #[serde(default)]
+    skills: String,
+}
+
+async fn set_my_profile(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<ProfileForm>,
+) -> Response {
+    let input = crate::app::ProfileInput {
+        time_zone: form.time_zone,
+        skills: form
+            .skills
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+    };
+    let me = session.actor.username.clone();
+    back_to_responders(state.set_profile(&session.actor, &me, input).await)
+}
+
+#[derive(Deserialize)]
+struct ContactForm {
+    kind: String,
+    address: String,
+}
+
+async fn add_my_contact_method(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<ContactForm>,
+) -> Response {
+    let input = crate::app::ContactMethodInput {
+        kind: form.kind,
+        address: form.address,
+    };
+    let me = session.actor.username.clone();
+    back_to_responders(
+        state
+            .add_contact_method(&session.actor, &me, input)
+            .await
+            .map(drop),
+    )
+}
+
+/// Numbers arrive as text: `Posted`'s flattened form cannot parse them itself.
+#[derive(Deserialize)]
+struct RuleForm {
+    contact_method_id: String,
+    delay_minutes: String,
+}
+
+async fn add_my_notification_rule(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<RuleForm>,
+) -> Response {
+    let number = |field: &'static str, raw: &str| {
+        raw.trim().parse::<i64>().map_err(|_| {
+            AppError::Invalid(crate::domain::FieldError::new(
+                field,
+                "must be a whole number",
+            ))
+        })
+    };
+    let input = match (
+        number("contact_method_id", &form.contact_method_id),
+        number("delay_minutes", &form.delay_minutes),
+    ) {
+        (Ok(contact_method_id), Ok(delay_minutes)) => crate::app::NotificationRuleInput {
+            contact_method_id,
+            delay_minutes,
+        },
+        (Err(e), _) | (_, Err(e)) => return fail(e, "/responders"),
+    };
+    let me = session.actor.username.clone();
+    back_to_responders(
+        state
+            .add_notification_rule(&session.actor, &me, input)
+            .await,
+    )
 }
 
 async fn acknowledge(

@@ -112,6 +112,64 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
     );
     let (status, _) = web.page("/static/app.js").await;
     assert_eq!(status, StatusCode::OK);
+
+    // A responder keeps their own profile, contact methods and notification rules.
+    for (path, form) in [
+        (
+            "/responders/me/profile",
+            vec![("time_zone", "Europe/Lisbon"), ("skills", "network, dns")],
+        ),
+        (
+            "/responders/me/contact-methods",
+            vec![("kind", "sms"), ("address", "+351910000003")],
+        ),
+    ] {
+        let mut fields = vec![("csrf", csrf.as_str())];
+        fields.extend(form);
+        let r = web.post_form(path, &fields).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::SEE_OTHER,
+            "{path}: {:?}",
+            r.text().await
+        );
+    }
+    let bad = web
+        .post_form(
+            "/responders/me/contact-methods",
+            &[("csrf", &csrf), ("kind", "email"), ("address", "nope")],
+        )
+        .await;
+    assert!(
+        bad.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("/responders?error=")
+    );
+    let (_, html) = web.page("/responders").await;
+    assert!(
+        html.contains("Europe/Lisbon") && html.contains("network, dns"),
+        "{html}"
+    );
+    let id_at = html
+        .find("<option value=\"")
+        .expect("a contact method to choose")
+        + 15;
+    let method_id: String = html[id_at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let r = web
+        .post_form(
+            "/responders/me/notification-rules",
+            &[
+                ("csrf", &csrf),
+                ("contact_method_id", &method_id),
+                ("delay_minutes", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(r.headers()["location"], "/responders");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
