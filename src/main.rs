@@ -42,6 +42,9 @@ enum Command {
         /// SMTP relay for email pages: smtp://HOST:PORT.
         #[arg(long, env = "APLOMB_SMTP_URL")]
         smtp_url: Option<String>,
+        /// PEM file of an extra CA to trust for the SMTP server's certificate.
+        #[arg(long, env = "APLOMB_SMTP_CA_FILE")]
+        smtp_ca_file: Option<PathBuf>,
         /// Sender address of email pages.
         #[arg(long, env = "APLOMB_SMTP_FROM", default_value = "aplomb@localhost")]
         smtp_from: String,
@@ -137,6 +140,7 @@ async fn run(command: Command) -> ExitCode {
             demo,
             public_url,
             smtp_url,
+            smtp_ca_file,
             smtp_from,
             twilio_url,
             twilio_account_sid,
@@ -154,6 +158,7 @@ async fn run(command: Command) -> ExitCode {
                 options.outbound.public_url = url;
             }
             options.outbound.smtp_url = smtp_url;
+            options.outbound.smtp_ca_file = smtp_ca_file;
             options.outbound.smtp_from = smtp_from;
             options.outbound.twilio = twilio_url.map(|base_url| TwilioConfig {
                 base_url,

@@ -6,6 +6,8 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use lettre::message::MultiPart;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 use sha2::Sha256;
@@ -15,8 +17,11 @@ use crate::app::hex;
 /// Where outbound messages go; each channel is optional.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundConfig {
-    /// `smtp://host:port`; plain SMTP to a local relay.
+    /// `smtp://[user:password@]host[:port][?tls=none|starttls]` (STARTTLS when offered by
+    /// default; `starttls` requires it) or `smtps://…` for TLS from the first byte.
     pub smtp_url: Option<String>,
+    /// PEM file of an extra CA to trust for the SMTP server's certificate (a private relay).
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     pub smtp_from: String,
     /// Base URL of a Twilio-compatible API, with account SID, auth token and sender number.
     pub twilio: Option<TwilioConfig>,
@@ -96,7 +101,7 @@ impl Channels {
             .smtp_url
             .as_deref()
             .ok_or("no SMTP server is configured (--smtp-url)")?;
-        let (host, port) = parse_smtp_url(url)?;
+        let target = parse_smtp_url(url)?;
         let text = format!(
             "{}\n\nStatus: {}\nIncident: {}\n\nAcknowledge: {}\n",
             msg.line(),
@@ -127,15 +132,42 @@ impl Channels {
             .subject(msg.line())
             .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| format!("building the email: {e}"))?;
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(port)
-            .timeout(Some(Duration::from_secs(10)))
-            .build();
+        let transport = self.smtp_transport(&target)?;
         let response = transport
             .send(email)
             .await
             .map_err(|e| format!("SMTP: {e}"))?;
         Ok(format!("SMTP {}", response.code()))
+    }
+
+    fn smtp_transport(
+        &self,
+        target: &SmtpTarget,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let mut tls = TlsParameters::builder(target.host.clone());
+        if let Some(path) = &self.config.smtp_ca_file {
+            let pem =
+                std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+            let ca = Certificate::from_pem(&pem)
+                .map_err(|e| format!("CA certificate {}: {e}", path.display()))?;
+            tls = tls.add_root_certificate(ca);
+        }
+        let tls = tls.build().map_err(|e| format!("TLS settings: {e}"))?;
+        let mode = match target.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Opportunistic => Tls::Opportunistic(tls),
+            SmtpTls::Required => Tls::Required(tls),
+            SmtpTls::Wrapper => Tls::Wrapper(tls),
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(target.host.as_str())
+                .port(target.port)
+                .tls(mode)
+                .timeout(Some(Duration::from_secs(10)));
+        if let Some((user, password)) = &target.credentials {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(builder.build())
     }
 
     async fn webhook(
@@ -231,19 +263,67 @@ fn http_outcome(status: reqwest::StatusCode) -> Result<String, String> {
     }
 }
 
-fn parse_smtp_url(url: &str) -> Result<(String, u16), String> {
-    let rest = url
-        .strip_prefix("smtp://")
-        .ok_or_else(|| format!("SMTP URL must look like smtp://host:port, got {url:?}"))?;
-    let rest = rest.trim_end_matches('/');
-    match rest.rsplit_once(':') {
-        Some((host, port)) => Ok((
-            host.to_string(),
-            port.parse()
-                .map_err(|_| format!("bad SMTP port in {url:?}"))?,
-        )),
-        None => Ok((rest.to_string(), 25)),
+/// How an SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SmtpTls {
+    /// Plain text only (`?tls=none`): for a relay on the same host.
+    None,
+    /// STARTTLS when the server offers it (the default for `smtp://`).
+    Opportunistic,
+    /// STARTTLS or fail (`?tls=starttls`).
+    Required,
+    /// TLS from the first byte (`smtps://`).
+    Wrapper,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SmtpTarget {
+    host: String,
+    port: u16,
+    tls: SmtpTls,
+    credentials: Option<(String, String)>,
+}
+
+fn parse_smtp_url(url: &str) -> Result<SmtpTarget, String> {
+    let bad = || {
+        format!(
+            "SMTP URL must look like smtp://[user:password@]host[:port][?tls=none|starttls] or smtps://…, got {url:?}"
+        )
+    };
+    let (implicit_tls, rest) = match (url.strip_prefix("smtps://"), url.strip_prefix("smtp://")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return Err(bad()),
+    };
+    let (authority, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = authority.trim_end_matches('/');
+    let (credentials, host_port) = match authority.rsplit_once('@') {
+        Some((creds, host)) => {
+            let (user, password) = creds.split_once(':').unwrap_or((creds, ""));
+            (Some((user.to_string(), password.to_string())), host)
+        }
+        None => (None, authority),
+    };
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) => (host, port.parse().map_err(|_| bad())?),
+        None => (host_port, if implicit_tls { 465 } else { 25 }),
+    };
+    if host.is_empty() {
+        return Err(bad());
     }
+    let tls = match (implicit_tls, query) {
+        (true, "") => SmtpTls::Wrapper,
+        (false, "") => SmtpTls::Opportunistic,
+        (false, "tls=none") => SmtpTls::None,
+        (false, "tls=starttls") => SmtpTls::Required,
+        _ => return Err(bad()),
+    };
+    Ok(SmtpTarget {
+        host: host.to_string(),
+        port,
+        tls,
+        credentials,
+    })
 }
 
 /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, the scheme receivers verify.
@@ -285,12 +365,26 @@ mod tests {
     }
 
     #[test]
-    fn smtp_urls_parse() {
+    fn smtp_urls_say_host_port_protection_and_credentials() {
+        let plain = parse_smtp_url("smtp://127.0.0.1:2525?tls=none").unwrap();
         assert_eq!(
-            parse_smtp_url("smtp://127.0.0.1:2525").unwrap(),
-            ("127.0.0.1".into(), 2525)
+            (plain.host.as_str(), plain.port, plain.tls),
+            ("127.0.0.1", 2525, SmtpTls::None)
         );
-        assert_eq!(parse_smtp_url("smtp://mail").unwrap(), ("mail".into(), 25));
+        assert_eq!(
+            parse_smtp_url("smtp://mail").unwrap().tls,
+            SmtpTls::Opportunistic
+        );
+        assert_eq!(parse_smtp_url("smtp://mail").unwrap().port, 25);
+        let secure = parse_smtp_url("smtps://pager:s3cret@mail.example.org").unwrap();
+        assert_eq!((secure.port, secure.tls), (465, SmtpTls::Wrapper));
+        assert_eq!(secure.credentials, Some(("pager".into(), "s3cret".into())));
+        assert_eq!(
+            parse_smtp_url("smtp://mail:587?tls=starttls").unwrap().tls,
+            SmtpTls::Required
+        );
         assert!(parse_smtp_url("http://x").is_err());
+        assert!(parse_smtp_url("smtp://mail?tls=maybe").is_err());
+        assert!(parse_smtp_url("smtp://:25").is_err());
     }
 }

@@ -19,6 +19,7 @@ crate::for_both_backends!(
     a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible,
     an_empty_level_is_skipped_rules_engage_and_the_team_assembles,
     chat_sms_and_voice_pages_reach_their_apis,
+    email_goes_over_starttls_and_an_untrusted_certificate_is_refused,
 );
 mod definitions {
     use super::*;
@@ -843,4 +844,82 @@ async fn chat_sms_and_voice_pages_reach_their_apis(db: Db) {
         call.body
     );
     app.shutdown().await;
+}
+
+async fn email_goes_over_starttls_and_an_untrusted_certificate_is_refused(db: Db) {
+    let Some((smtp, ca)) = SmtpSink::start_tls().await else {
+        return;
+    };
+    for trusted in [false, true] {
+        let clock = start_clock();
+        let config = OutboundConfig {
+            smtp_ca_file: trusted.then(|| ca.clone()),
+            ..outbound(Some(&smtp))
+        };
+        let Some(app) = TestApp::spawn_paging(db, clock.clone(), config).await else {
+            return;
+        };
+        app.user("fay", "responder").await;
+        ok(
+            &app,
+            Method::POST,
+            "/api/v1/users/fay/contact-methods",
+            json!({"kind": "email", "address": "fay@example.org"}),
+        )
+        .await;
+        ok(
+            &app,
+            Method::POST,
+            "/api/v1/escalation-policies",
+            json!({"name": "fay", "levels": [{"delay_minutes": 5, "targets": [{"type": "responder", "name": "fay"}]}]}),
+        )
+        .await;
+        ok(
+            &app,
+            Method::POST,
+            "/api/v1/services",
+            json!({"name": "mail"}),
+        )
+        .await;
+        ok(
+            &app,
+            Method::PUT,
+            "/api/v1/services/mail/oncall",
+            json!({"escalation_policy": "fay"}),
+        )
+        .await;
+        let id = app
+            .declare(
+                ADMIN_TOKEN,
+                json!({"title": "Queue stuck", "severity": "SEV3", "services": ["mail"]}),
+            )
+            .await;
+        let attempt = eventually("a delivery attempt", || async {
+            let (_, pages) = app
+                .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+                .await;
+            let attempt = pages[0]["deliveries"][0]["attempts"][0].clone();
+            (!attempt.is_null()).then_some(attempt)
+        })
+        .await;
+        if trusted {
+            assert_eq!(attempt["ok"], true, "{attempt}");
+            assert!(
+                attempt["detail"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with("SMTP 250")),
+                "{attempt}"
+            );
+            let mail = eventually("the email over STARTTLS", || async {
+                smtp.messages().into_iter().next()
+            })
+            .await;
+            assert!(mail.contains("fay@example.org") && mail.contains("Queue stuck"));
+        } else {
+            // Without the private CA the certificate is not trusted: nothing is sent in clear.
+            assert_eq!(attempt["ok"], false, "{attempt}");
+            assert!(smtp.messages().is_empty());
+        }
+        app.shutdown().await;
+    }
 }

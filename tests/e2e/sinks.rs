@@ -36,6 +36,82 @@ pub struct SmtpSink {
 impl SmtpSink {
     /// Starts aiosmtpd on a free loopback port; `None` (with a notice) where it is missing.
     pub async fn start() -> Option<Self> {
+        Self::launch(None).await
+    }
+
+    /// Like `start`, offering STARTTLS with a certificate for `localhost` issued by a throwaway
+    /// CA; returns the CA's PEM file too.
+    pub async fn start_tls() -> Option<(Self, PathBuf)> {
+        let pki = tempfile::tempdir().expect("a dir");
+        let dir = pki.path();
+        let openssl = |args: &[&str]| {
+            std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("write");
+        let made = openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=aplomb test CA",
+        ]) && openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
+        ]) && openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ]);
+        if !made {
+            assert!(
+                !required(),
+                "openssl is required under CI to make test certificates"
+            );
+            eprintln!("NOTICE: skipping the STARTTLS story: openssl is missing");
+            return None;
+        }
+        let pki = pki.keep();
+        let sink = Self::launch(Some((pki.join("leaf.pem"), pki.join("leaf.key")))).await?;
+        Some((sink, pki.join("ca.pem")))
+    }
+
+    async fn launch(tls: Option<(PathBuf, PathBuf)>) -> Option<Self> {
         let found = std::process::Command::new("python3")
             .args(["-c", "import aiosmtpd"])
             .output()
@@ -55,16 +131,13 @@ impl SmtpSink {
             .expect("a free port")
             .port();
         let dir = tempfile::tempdir().expect("a maildir");
-        let child = tokio::process::Command::new("python3")
-            .args([
-                "-m",
-                "aiosmtpd",
-                "-n",
-                "-l",
-                &format!("127.0.0.1:{port}"),
-                "-c",
-                "aiosmtpd.handlers.Mailbox",
-            ])
+        let mut command = tokio::process::Command::new("python3");
+        command.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
+        if let Some((cert, key)) = &tls {
+            command.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        }
+        let child = command
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(dir.path().join("mail"))
             .kill_on_drop(true)
             .stdout(std::process::Stdio::null())
@@ -79,7 +152,10 @@ impl SmtpSink {
         })
         .await;
         Some(Self {
-            url: format!("smtp://127.0.0.1:{port}"),
+            url: match tls {
+                Some(_) => format!("smtp://localhost:{port}?tls=starttls"),
+                None => format!("smtp://127.0.0.1:{port}"),
+            },
             dir,
             _child: child,
         })
