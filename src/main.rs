@@ -78,6 +78,11 @@ enum Command {
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
     },
+    /// Print the current on-call setup as TOML that `aplomb apply` accepts.
+    Export {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Who is on call now, per schedule.
     Oncall {
         #[command(flatten)]
@@ -177,6 +182,7 @@ async fn run(command: Command) -> ExitCode {
         }
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
         Command::Apply { connection, file } => Client::new(&connection).apply(&file).await,
+        Command::Export { connection } => Client::new(&connection).export().await,
         Command::Oncall {
             connection,
             schedule,

@@ -2,53 +2,57 @@
 //! the server makes it so: creating what is missing, updating what differs, leaving the rest.
 //! Applying the same document twice changes nothing the second time.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::oncall::{
-    ContactMethodInput, EngagementRuleInput, PolicyInput, ScheduleInput, ServiceOncallInput,
-    TeamInput,
+    ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput, PolicyInput, ScheduleInput,
+    ServiceOncallInput, TargetInput, TeamInput,
 };
 use super::{Aplomb, AppError, AppResult, NewUser, require_admin};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
+use crate::domain::escalation::{EngagedAs, Level, Target};
+use crate::domain::schedule::{LayerSpec, ShiftLength};
 
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrgDocument {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub responders: Vec<ResponderDoc>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub teams: Vec<TeamInput>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub schedules: Vec<ScheduleInput>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub escalation_policies: Vec<PolicyInput>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceDoc>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engagement_rules: Vec<EngagementRuleInput>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponderDoc {
     pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// `admin`, `responder` (default) or `viewer`; applies when the user is created.
     #[serde(default = "default_role")]
     pub role: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contact_methods: Vec<ContactMethodInput>,
     /// "SMS after 5 minutes": which contact method (by address) and when.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notification_rules: Vec<NotificationRuleDoc>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationRuleDoc {
     /// The address of one of the responder's contact methods.
@@ -60,17 +64,19 @@ fn default_role() -> String {
     "responder".into()
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDoc {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation_policy: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
 }
 
@@ -98,6 +104,177 @@ fn within(kind: &'static str, name: &str, e: AppError) -> AppError {
 }
 
 impl Aplomb {
+    /// The current on-call setup as a document that `apply` accepts: applying it back changes
+    /// nothing. Passwords, secrets and API tokens are not part of it.
+    pub async fn export(&self, actor: &Actor) -> AppResult<OrgDocument> {
+        require_admin(actor)?;
+        let users = self.store.list_users().await?;
+        let name_of = |id: i64| {
+            users
+                .iter()
+                .find(|u| u.id == id)
+                .map(|u| u.username.clone())
+                .unwrap_or_default()
+        };
+        let teams = self.store.teams().await?;
+        let schedules = self.store.schedules().await?;
+        let policies = self.store.policies().await?;
+        let services = self.list_services().await?;
+        let target = |t: &Target| match *t {
+            Target::Responder(id) => TargetInput {
+                kind: "responder".into(),
+                name: name_of(id),
+            },
+            Target::Schedule(id) => TargetInput {
+                kind: "schedule".into(),
+                name: schedules
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map(|s| s.name.clone())
+                    .unwrap_or_default(),
+            },
+            Target::Team(id) => TargetInput {
+                kind: "team".into(),
+                name: teams
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default(),
+            },
+        };
+
+        let mut doc = OrgDocument::default();
+        for user in &users {
+            let profile = self.store.profile(user.id).await?;
+            let methods = self.store.contact_methods(user.id).await?;
+            let rules = self.store.notification_rules(user.id).await?;
+            doc.responders.push(ResponderDoc {
+                username: user.username.clone(),
+                display_name: Some(user.display_name.clone()),
+                role: user.role.to_string(),
+                time_zone: profile.as_ref().map(|p| p.0.clone()),
+                skills: profile
+                    .map(|p| serde_json::from_str(&p.1).unwrap_or_default())
+                    .unwrap_or_default(),
+                notification_rules: rules
+                    .iter()
+                    .filter_map(|(method, delay)| {
+                        methods
+                            .iter()
+                            .find(|m| m.id == *method)
+                            .map(|m| NotificationRuleDoc {
+                                address: m.address.clone(),
+                                delay_minutes: *delay,
+                            })
+                    })
+                    .collect(),
+                contact_methods: methods
+                    .into_iter()
+                    .map(|m| ContactMethodInput {
+                        kind: m.kind,
+                        address: m.address,
+                    })
+                    .collect(),
+            });
+        }
+        for team in &teams {
+            doc.teams.push(TeamInput {
+                name: team.name.clone(),
+                domain: team.domain.clone(),
+                members: team.members.clone(),
+            });
+        }
+        for schedule in &schedules {
+            let specs: Vec<LayerSpec> =
+                serde_json::from_str(&schedule.layers_json).map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("schedule {}: {e}", schedule.id))
+                })?;
+            doc.schedules.push(ScheduleInput {
+                name: schedule.name.clone(),
+                time_zone: schedule.time_zone.clone(),
+                layers: specs
+                    .into_iter()
+                    .map(|l| {
+                        let (shift_count, shift_unit) = match l.shift {
+                            ShiftLength::Hours(n) => (n, "hours"),
+                            ShiftLength::Days(n) => (n, "days"),
+                            ShiftLength::Weeks(n) => (n, "weeks"),
+                        };
+                        LayerInput {
+                            name: l.name,
+                            start: l.start,
+                            shift_count: i64::from(shift_count),
+                            shift_unit: shift_unit.into(),
+                            participants: l.participants.into_iter().map(name_of).collect(),
+                        }
+                    })
+                    .collect(),
+            });
+        }
+        for policy in &policies {
+            let levels: Vec<Level> = serde_json::from_str(&policy.levels_json)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("policy {}: {e}", policy.id)))?;
+            doc.escalation_policies.push(PolicyInput {
+                name: policy.name.clone(),
+                repeat: u32::try_from(policy.repeat).unwrap_or(0),
+                levels: levels
+                    .iter()
+                    .map(|l| LevelInput {
+                        delay_minutes: l.delay_minutes,
+                        targets: l.targets.iter().map(target).collect(),
+                    })
+                    .collect(),
+            });
+        }
+        let edges = self.store.service_dependencies().await?;
+        for service in &services {
+            doc.services.push(ServiceDoc {
+                name: service.name.clone(),
+                description: service.description.clone(),
+                team: service
+                    .team_id
+                    .and_then(|id| teams.iter().find(|t| t.id == id))
+                    .map(|t| t.name.clone()),
+                escalation_policy: service
+                    .escalation_policy_id
+                    .and_then(|id| policies.iter().find(|p| p.id == id))
+                    .map(|p| p.name.clone()),
+                tags: service.tags.clone(),
+                depends_on: edges
+                    .iter()
+                    .filter(|(from, _)| *from == service.id)
+                    .filter_map(|(_, to)| {
+                        services
+                            .iter()
+                            .find(|s| s.id == *to)
+                            .map(|s| s.name.clone())
+                    })
+                    .collect(),
+            });
+        }
+        for rule in self.store.engagement_rules().await? {
+            let engage: Target = serde_json::from_str(&rule.target_json)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("rule {}: {e}", rule.id)))?;
+            let engaged_as: Option<EngagedAs> = rule
+                .engaged_as_json
+                .as_deref()
+                .map(serde_json::from_str)
+                .transpose()
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("rule {}: {e}", rule.id)))?;
+            doc.engagement_rules.push(EngagementRuleInput {
+                name: rule.name,
+                when: serde_json::from_str(&rule.conditions_json)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("rule {}: {e}", rule.id)))?,
+                engage: target(&engage),
+                engaged_as: engaged_as.map(|e| match e {
+                    EngagedAs::Role(role) => role.slug().to_string(),
+                    EngagedAs::DomainExpert(skill) => format!("expert:{skill}"),
+                }),
+            });
+        }
+        Ok(doc)
+    }
+
     pub async fn apply(&self, actor: &Actor, doc: OrgDocument) -> AppResult<ApplyReport> {
         require_admin(actor)?;
         let mut report = ApplyReport::default();

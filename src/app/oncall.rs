@@ -2,7 +2,7 @@
 //! escalation policies, engagement rules), paging on declaration, and acknowledgement.
 
 use jiff::Timestamp;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Aplomb, AppError, AppResult, require_admin};
@@ -19,17 +19,17 @@ use crate::domain::timeline::EntryData;
 use crate::engine::escalation::resolve_targets;
 use crate::store::{ContactMethodRecord, ScheduleRecord};
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
     /// IANA time zone, e.g. `Europe/Lisbon`.
     pub time_zone: String,
     /// Domains of expertise, e.g. `network`, `database`, `security`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skills: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactMethodInput {
     /// `email`, `webhook`, `chat`, `sms` or `voice`.
@@ -38,7 +38,7 @@ pub struct ContactMethodInput {
     pub address: String,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationRuleInput {
     pub contact_method_id: i64,
@@ -46,18 +46,18 @@ pub struct NotificationRuleInput {
     pub delay_minutes: i64,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
     pub name: String,
     #[serde(default)]
     pub domain: String,
     /// Usernames.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayerInput {
     pub name: String,
@@ -70,7 +70,7 @@ pub struct LayerInput {
     pub participants: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
     pub name: String,
@@ -79,7 +79,7 @@ pub struct ScheduleInput {
     pub layers: Vec<LayerInput>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OverrideInput {
     pub user: String,
@@ -89,7 +89,7 @@ pub struct OverrideInput {
 }
 
 /// A paging target by name: `{"type": "schedule", "name": "primary"}`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetInput {
     /// `responder`, `schedule` or `team`.
@@ -98,14 +98,14 @@ pub struct TargetInput {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LevelInput {
     pub delay_minutes: u32,
     pub targets: Vec<TargetInput>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
     pub name: String,
@@ -115,19 +115,21 @@ pub struct PolicyInput {
     pub levels: Vec<LevelInput>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceOncallInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub escalation_policy: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Names of services this one depends on; cycles are refused.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngagementRuleInput {
     pub name: String,
@@ -137,6 +139,7 @@ pub struct EngagementRuleInput {
     pub when: Conditions,
     pub engage: TargetInput,
     /// `incident_lead`, `communications_lead`, `scribe`, or `expert:<skill>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub engaged_as: Option<String>,
 }
 

@@ -357,6 +357,21 @@ impl Client {
         Ok(())
     }
 
+    pub async fn export(&self) -> Result<(), CliError> {
+        let document = self.call(Method::GET, "/export", None).await?;
+        if self.json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&document).unwrap_or_default()
+            );
+            return Ok(());
+        }
+        let text = toml::to_string(&document)
+            .map_err(|e| CliError::Usage(format!("cannot write the setup as TOML: {e}")))?;
+        print!("{text}");
+        Ok(())
+    }
+
     pub async fn service_oncall(&self, service: &str) -> Result<(), CliError> {
         let answer = self
             .call(Method::GET, &format!("/services/{service}/oncall"), None)

@@ -49,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/pages", get(paging_history))
         .route("/apply", post(apply))
+        .route("/export", get(export))
 }
 
 #[derive(OpenApi)]
@@ -611,4 +612,13 @@ async fn apply(
     Ok(Json(ApplyBody {
         changes: report.changes,
     }))
+}
+
+/// The current on-call setup as a document `POST /api/v1/apply` accepts (admins only).
+#[utoipa::path(get, path = "/api/v1/export", responses((status = 200, body = OrgDocument), (status = 403, body = ErrorBody)))]
+async fn export(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<OrgDocument>, ApiError> {
+    Ok(Json(app.export(&actor).await?))
 }

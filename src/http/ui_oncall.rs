@@ -18,6 +18,7 @@ use crate::domain::access::Actor;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/oncall", get(oncall_page))
+        .route("/oncall/config", get(config_page).post(apply_config))
         .route("/schedules/{id}/overrides", post(add_override))
         .route("/responders", get(responders_page))
         .route("/responders/me/profile", post(set_my_profile))
@@ -384,4 +385,58 @@ async fn acknowledge(
     Posted { session, .. }: Posted<NoFields>,
 ) -> Response {
     back_to(id, state.acknowledge(&session.actor, id).await.map(drop))
+}
+
+#[derive(Template)]
+#[template(path = "config.html")]
+struct ConfigPage {
+    me: Actor,
+    csrf: String,
+    document: String,
+    report: Vec<String>,
+    error: Option<String>,
+}
+
+/// The whole on-call setup as editable TOML (admins): the same document as `aplomb export`.
+async fn config_page(State(state): State<AppState>, session: Session) -> Response {
+    let document = match state.export(&session.actor).await {
+        Ok(doc) => toml::to_string(&doc).unwrap_or_default(),
+        Err(e) => return fail(e, "/oncall"),
+    };
+    render(&ConfigPage {
+        me: session.actor,
+        csrf: session.csrf,
+        document,
+        report: Vec::new(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+struct ConfigForm {
+    document: String,
+}
+
+async fn apply_config(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<ConfigForm>,
+) -> Response {
+    let outcome = match toml::from_str::<crate::app::OrgDocument>(&form.document) {
+        Ok(doc) => state.apply(&session.actor, doc).await.map_err(|e| match e {
+            AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
+            other => other.to_string(),
+        }),
+        Err(e) => Err(format!("the document is not valid TOML for aplomb: {e}")),
+    };
+    let (report, error) = match outcome {
+        Ok(report) => (report.changes, None),
+        Err(message) => (Vec::new(), Some(message)),
+    };
+    render(&ConfigPage {
+        me: session.actor,
+        csrf: session.csrf,
+        document: form.document,
+        report,
+        error,
+    })
 }

@@ -7,7 +7,50 @@ use serde_json::json;
 
 use crate::helpers::{ADMIN_TOKEN, TestApp};
 
-crate::on_both_backends!(applying_an_org_file_twice_changes_nothing_the_second_time);
+crate::on_both_backends!(
+    applying_an_org_file_twice_changes_nothing_the_second_time,
+    admins_edit_the_configuration_in_the_browser
+);
+
+async fn admins_edit_the_configuration_in_the_browser(app: TestApp) {
+    app.user("root", "admin").await;
+    app.user("bob", "responder").await;
+    let web = app.web_session("root").await;
+    let (status, page) = web.page("/oncall/config").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("[[responders]]") && page.contains("username = &#34;bob&#34;"),
+        "{page}"
+    );
+    let csrf = web.csrf().await;
+    let document = "[[teams]]\nname = \"network\"\ndomain = \"network\"\nmembers = [\"bob\"]\n";
+    let r = web
+        .post_form("/oncall/config", &[("csrf", &csrf), ("document", document)])
+        .await;
+    let html = r.text().await.expect("html");
+    assert!(html.contains("<li>created team network</li>"), "{html}");
+    let r = web
+        .post_form(
+            "/oncall/config",
+            &[
+                ("csrf", &csrf),
+                (
+                    "document",
+                    "[[teams]]\nname = \"x\"\nmembers = [\"nobody\"]\n",
+                ),
+            ],
+        )
+        .await;
+    let html = r.text().await.expect("html");
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("nobody"),
+        "{html}"
+    );
+    // Responders may look but not edit.
+    let bob = app.web_session("bob").await;
+    let (status, _) = bob.page("/oncall/config").await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
 
 const ORG: &str = r#"
 [[responders]]
@@ -173,6 +216,28 @@ async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp
         "{ics}"
     );
     assert!(!ics.contains("On call: carol"), "{ics}");
+
+    // An export applies back as it is: everything unchanged.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .arg("export")
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    let exported = lines(&out).join("\n");
+    assert!(
+        exported.contains("[[schedules]]") && exported.contains("payments-primary"),
+        "{exported}"
+    );
+    let round_trip = dir.path().join("exported.toml");
+    std::fs::write(&round_trip, &exported).expect("write");
+    let again = lines(&apply(&app, &round_trip).await);
+    let changed: Vec<&String> = again
+        .iter()
+        .filter(|l| !l.starts_with("unchanged "))
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}\n{exported}");
 
     // Mistakes are named: object and field.
     std::fs::write(
