@@ -30,6 +30,81 @@ const SERVICES: &[(&str, &str, &str)] = &[
     ("office-wifi", "Wireless network in the Lisbon office", "it"),
 ];
 
+/// The demo's on-call setup, in the same format as `aplomb apply -f`.
+const DEMO_ORG: &str = r#"
+[[responders]]
+username = "bob"
+time_zone = "Europe/Lisbon"
+skills = ["application"]
+
+[[responders]]
+username = "carol"
+time_zone = "Europe/Stockholm"
+skills = ["database"]
+
+[[responders]]
+username = "dan"
+time_zone = "America/New_York"
+skills = ["network", "security"]
+
+[[teams]]
+name = "payments"
+domain = "application"
+members = ["bob", "carol"]
+
+[[teams]]
+name = "network"
+domain = "network"
+members = ["dan"]
+
+[[schedules]]
+name = "payments-primary"
+time_zone = "Europe/Lisbon"
+layers = [{ name = "weekly", start = "2026-01-05T09:00", shift_count = 1, shift_unit = "weeks", participants = ["bob", "carol"] }]
+
+[[schedules]]
+name = "network"
+time_zone = "America/New_York"
+layers = [{ name = "daily", start = "2026-01-05T09:00", shift_count = 1, shift_unit = "days", participants = ["dan"] }]
+
+[[escalation_policies]]
+name = "payments"
+levels = [
+  { delay_minutes = 5, targets = [{ type = "schedule", name = "payments-primary" }] },
+  { delay_minutes = 10, targets = [{ type = "team", name = "payments" }] },
+]
+
+[[escalation_policies]]
+name = "network"
+levels = [{ delay_minutes = 10, targets = [{ type = "schedule", name = "network" }] }]
+
+[[services]]
+name = "orders-db"
+description = "PostgreSQL cluster behind checkout and fulfilment"
+team = "payments"
+escalation_policy = "payments"
+
+[[services]]
+name = "checkout-api"
+description = "Takes orders and payments"
+team = "payments"
+escalation_policy = "payments"
+tags = ["pci"]
+depends_on = ["orders-db", "edge-lb"]
+
+[[services]]
+name = "edge-lb"
+description = "Public load balancers and TLS termination"
+team = "network"
+escalation_policy = "network"
+
+[[engagement_rules]]
+name = "security incidents bring in the security on-call"
+when = { incident_types = ["security"] }
+engage = { type = "schedule", name = "network" }
+engaged_as = "expert:security"
+"#;
+
 pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
     let system = Actor {
         id: 0,
@@ -75,6 +150,10 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
             tracing::debug!("demo service {name}: {e}");
         }
     }
+    let org: crate::app::OrgDocument = toml::from_str(DEMO_ORG)?;
+    app.apply(&system, org)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo on-call setup: {e}"))?;
     let (bob, carol, dan) = (&actors[1], &actors[2], &actors[3]);
     let fail = |e: crate::app::AppError| anyhow::anyhow!("demo incident: {e}");
     let (view, _) = app
