@@ -365,18 +365,7 @@ impl Aplomb {
             .schedule(id)
             .await?
             .ok_or(AppError::NotFound("schedule"))?;
-        let specs: Vec<LayerSpec> =
-            serde_json::from_str(&record.layers_json).map_err(|e| AppError::Internal(e.into()))?;
-        let overrides = record
-            .overrides
-            .iter()
-            .map(|o| Override {
-                responder: o.user_id,
-                start: o.start,
-                end: o.end,
-            })
-            .collect();
-        let schedule = Schedule::from_specs(&record.time_zone, &specs, overrides)?;
+        let schedule = record.schedule()?;
         Ok((record, schedule))
     }
 

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use crate::clock::Clock;
 
 use crate::domain::escalation::{Level, Policy, Step, Target};
-use crate::domain::schedule::{LayerSpec, Override, ResponderId, Schedule};
+use crate::domain::schedule::ResponderId;
 use crate::domain::timeline::EntryData;
 use crate::store::{DueEscalation, PagingTx, Result, StoreError};
 
@@ -122,22 +122,7 @@ pub async fn resolve_targets(
         let found = match *target {
             Target::Responder(id) => vec![id],
             Target::Schedule(id) => match tx.schedule(id).await? {
-                Some(record) => {
-                    let specs: Vec<LayerSpec> = serde_json::from_str(&record.layers_json)
-                        .map_err(|e| StoreError::Corrupt(format!("schedule {id} layers: {e}")))?;
-                    let overrides = record
-                        .overrides
-                        .iter()
-                        .map(|o| Override {
-                            responder: o.user_id,
-                            start: o.start,
-                            end: o.end,
-                        })
-                        .collect();
-                    let schedule = Schedule::from_specs(&record.time_zone, &specs, overrides)
-                        .map_err(|e| StoreError::Corrupt(format!("schedule {id}: {e}")))?;
-                    schedule.on_call_at(now).into_iter().collect()
-                }
+                Some(record) => record.schedule()?.on_call_at(now).into_iter().collect(),
                 None => Vec::new(),
             },
             Target::Team(id) => tx.team_members(id).await?,

@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{Result, Store, StoreError, is_unique_violation, ms, ts};
+use crate::domain::schedule::{LayerSpec, Override, Schedule};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ContactMethodRecord {
@@ -40,6 +41,26 @@ pub struct ScheduleRecord {
     pub time_zone: String,
     pub layers_json: String,
     pub overrides: Vec<OverrideRecord>,
+}
+
+impl ScheduleRecord {
+    /// The stored schedule as the domain sees it. It was validated before it was stored, so a
+    /// failure here means the database holds something the code never wrote.
+    pub fn schedule(&self) -> Result<Schedule> {
+        let specs: Vec<LayerSpec> = serde_json::from_str(&self.layers_json)
+            .map_err(|e| StoreError::Corrupt(format!("schedule {} layers: {e}", self.id)))?;
+        let overrides = self
+            .overrides
+            .iter()
+            .map(|o| Override {
+                responder: o.user_id,
+                start: o.start,
+                end: o.end,
+            })
+            .collect();
+        Schedule::from_specs(&self.time_zone, &specs, overrides)
+            .map_err(|e| StoreError::Corrupt(format!("schedule {}: {e}", self.id)))
+    }
 }
 
 #[derive(Debug, Clone)]

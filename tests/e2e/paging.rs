@@ -104,6 +104,27 @@ async fn checkout_on_call(app: &TestApp, hook_url: &str) -> String {
         .to_string()
 }
 
+/// A service whose escalation policy pages `user` directly.
+async fn pages_go_to(app: &TestApp, user: &str, service: &str) {
+    let level = json!({"delay_minutes": 5, "targets": [{"type": "responder", "name": user}]});
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/escalation-policies",
+        json!({"name": user, "levels": [level]}),
+    )
+    .await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": service}),
+    )
+    .await;
+    let path = format!("/api/v1/services/{service}/oncall");
+    ok(app, Method::PUT, &path, json!({"escalation_policy": user})).await;
+}
+
 async fn declare_checkout(app: &TestApp) -> i64 {
     let dana = app
         .call(
@@ -782,27 +803,7 @@ async fn chat_sms_and_voice_pages_reach_their_apis(db: Db) {
         )
         .await;
     }
-    ok(
-        &app,
-        Method::POST,
-        "/api/v1/escalation-policies",
-        json!({"name": "erin", "levels": [{"delay_minutes": 5, "targets": [{"type": "responder", "name": "erin"}]}]}),
-    )
-    .await;
-    ok(
-        &app,
-        Method::POST,
-        "/api/v1/services",
-        json!({"name": "wifi"}),
-    )
-    .await;
-    ok(
-        &app,
-        Method::PUT,
-        "/api/v1/services/wifi/oncall",
-        json!({"escalation_policy": "erin"}),
-    )
-    .await;
+    pages_go_to(&app, "erin", "wifi").await;
     app.declare(
         ADMIN_TOKEN,
         json!({"title": "Office Wi-Fi down", "severity": "SEV3", "services": ["wifi"]}),
@@ -867,27 +868,7 @@ async fn email_goes_over_starttls_and_an_untrusted_certificate_is_refused(db: Db
             json!({"kind": "email", "address": "fay@example.org"}),
         )
         .await;
-        ok(
-            &app,
-            Method::POST,
-            "/api/v1/escalation-policies",
-            json!({"name": "fay", "levels": [{"delay_minutes": 5, "targets": [{"type": "responder", "name": "fay"}]}]}),
-        )
-        .await;
-        ok(
-            &app,
-            Method::POST,
-            "/api/v1/services",
-            json!({"name": "mail"}),
-        )
-        .await;
-        ok(
-            &app,
-            Method::PUT,
-            "/api/v1/services/mail/oncall",
-            json!({"escalation_policy": "fay"}),
-        )
-        .await;
+        pages_go_to(&app, "fay", "mail").await;
         let id = app
             .declare(
                 ADMIN_TOKEN,
