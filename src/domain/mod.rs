@@ -2,6 +2,7 @@
 //! every function that needs the time takes `now` as an argument.
 
 pub mod access;
+pub mod alert;
 pub mod catalog;
 pub mod escalation;
 pub mod incident;

@@ -14,6 +14,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "oncall",
         include_str!("../../migrations/0002_oncall.sql"),
     ),
+    (
+        3,
+        "alerts",
+        include_str!("../../migrations/0003_alerts.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -1,0 +1,478 @@
+//! Alerts from monitoring: the PagerDuty Events API v2 shape (CONTRACTS §1–2), validated into
+//! domain types with every problem listed, and the per-service rules that turn alerts into
+//! incidents.
+
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::incident::Severity;
+
+pub const MAX_SUMMARY: usize = 1024;
+pub const MAX_DEDUP_KEY: usize = 255;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAction {
+    Trigger,
+    Acknowledge,
+    Resolve,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    Critical,
+    Error,
+    Warning,
+    Info,
+}
+
+impl AlertSeverity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+}
+
+impl fmt::Display for AlertSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AlertSeverity {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "critical" => Ok(Self::Critical),
+            "error" => Ok(Self::Error),
+            "warning" => Ok(Self::Warning),
+            "info" => Ok(Self::Info),
+            _ => Err(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Triggered,
+    Acknowledged,
+    Resolved,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Triggered => "triggered",
+            Self::Acknowledged => "acknowledged",
+            Self::Resolved => "resolved",
+        }
+    }
+}
+
+impl FromStr for AlertStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "triggered" => Ok(Self::Triggered),
+            "acknowledged" => Ok(Self::Acknowledged),
+            "resolved" => Ok(Self::Resolved),
+            _ => Err(()),
+        }
+    }
+}
+
+/// What a trigger says about the problem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertPayload {
+    pub summary: String,
+    pub source: String,
+    pub severity: AlertSeverity,
+    /// The whole event as sent (details, links, images, client), kept and shown as is.
+    pub raw: Value,
+}
+
+/// A validated event for one integration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEvent {
+    pub routing_key: String,
+    pub action: EventAction,
+    /// Absent only on a trigger, which then gets a generated key.
+    pub dedup_key: Option<String>,
+    /// Present exactly on triggers.
+    pub payload: Option<AlertPayload>,
+}
+
+/// A validated change event (a deploy, a config change, a flag flip).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeEvent {
+    pub routing_key: String,
+    pub summary: String,
+    pub source: String,
+    pub timestamp: Option<Timestamp>,
+    pub raw: Value,
+}
+
+fn text<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    errors: &mut Vec<String>,
+) -> Option<&'a str> {
+    match object.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.as_str()),
+        Some(_) => {
+            errors.push(format!("'{path}' must be a string"));
+            None
+        }
+    }
+}
+
+fn required<'a>(
+    object: &'a Map<String, Value>,
+    key: &str,
+    path: &str,
+    errors: &mut Vec<String>,
+) -> Option<&'a str> {
+    let found = text(object, key, path, errors);
+    match found {
+        Some(s) if !s.trim().is_empty() => Some(s),
+        Some(_) | None => {
+            if !errors.iter().any(|e| e.starts_with(&format!("'{path}'"))) {
+                errors.push(format!("'{path}' is missing or blank"));
+            }
+            None
+        }
+    }
+}
+
+fn check_list(object: &Map<String, Value>, key: &str, fields: &[&str], errors: &mut Vec<String>) {
+    match object.get(key) {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                match item.as_object() {
+                    Some(o)
+                        if fields
+                            .iter()
+                            .all(|f| o.get(*f).is_none_or(Value::is_string)) => {}
+                    _ => errors.push(format!(
+                        "'{key}[{i}]' must be an object with string fields {}",
+                        fields.join(", ")
+                    )),
+                }
+            }
+        }
+        Some(_) => errors.push(format!("'{key}' must be an array")),
+    }
+}
+
+fn parse_timestamp(raw: Option<&str>, path: &str, errors: &mut Vec<String>) -> Option<Timestamp> {
+    let raw = raw?;
+    match raw.parse::<Timestamp>() {
+        Ok(t) => Some(t),
+        Err(_) => {
+            errors.push(format!(
+                "'{path}' must be an ISO 8601 timestamp with a time zone"
+            ));
+            None
+        }
+    }
+}
+
+/// Validates a PagerDuty Events API v2 event, listing every problem found.
+pub fn parse_event(value: &Value) -> Result<AlertEvent, Vec<String>> {
+    let mut errors = Vec::new();
+    let Some(object) = value.as_object() else {
+        return Err(vec!["the event must be a JSON object".into()]);
+    };
+    let routing_key = required(object, "routing_key", "routing_key", &mut errors);
+    let action = match required(object, "event_action", "event_action", &mut errors) {
+        Some("trigger") => Some(EventAction::Trigger),
+        Some("acknowledge") => Some(EventAction::Acknowledge),
+        Some("resolve") => Some(EventAction::Resolve),
+        Some(other) => {
+            errors.push(format!(
+                "'event_action' must be trigger, acknowledge or resolve, not {other:?}"
+            ));
+            None
+        }
+        None => None,
+    };
+    let dedup_key = text(object, "dedup_key", "dedup_key", &mut errors).map(str::to_string);
+    if let Some(key) = &dedup_key {
+        if key.chars().count() > MAX_DEDUP_KEY {
+            errors.push(format!(
+                "'dedup_key' must be at most {MAX_DEDUP_KEY} characters"
+            ));
+        }
+        if key.is_empty() {
+            errors.push("'dedup_key' must not be empty".into());
+        }
+    }
+    if matches!(
+        action,
+        Some(EventAction::Acknowledge | EventAction::Resolve)
+    ) && dedup_key.is_none()
+    {
+        errors.push("'dedup_key' is required to acknowledge or resolve".into());
+    }
+    check_list(object, "links", &["href", "text"], &mut errors);
+    check_list(object, "images", &["src", "href", "alt"], &mut errors);
+    let payload = match (action, object.get("payload")) {
+        (Some(EventAction::Trigger), Some(Value::Object(p))) => {
+            let summary = required(p, "summary", "payload.summary", &mut errors);
+            if summary.is_some_and(|s| s.chars().count() > MAX_SUMMARY) {
+                errors.push(format!(
+                    "'payload.summary' must be at most {MAX_SUMMARY} characters"
+                ));
+            }
+            let source = required(p, "source", "payload.source", &mut errors);
+            let severity = match required(p, "severity", "payload.severity", &mut errors) {
+                Some(s) => match s.parse::<AlertSeverity>() {
+                    Ok(sev) => Some(sev),
+                    Err(()) => {
+                        errors.push(
+                            "'payload.severity' must be critical, error, warning or info".into(),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            };
+            parse_timestamp(
+                text(p, "timestamp", "payload.timestamp", &mut errors),
+                "payload.timestamp",
+                &mut errors,
+            );
+            for key in ["component", "group", "class"] {
+                text(p, key, &format!("payload.{key}"), &mut errors);
+            }
+            match (summary, source, severity) {
+                (Some(summary), Some(source), Some(severity)) => Some(AlertPayload {
+                    summary: summary.to_string(),
+                    source: source.to_string(),
+                    severity,
+                    raw: value.clone(),
+                }),
+                _ => None,
+            }
+        }
+        (Some(EventAction::Trigger), Some(_)) => {
+            errors.push("'payload' must be an object".into());
+            None
+        }
+        (Some(EventAction::Trigger), None) => {
+            errors.push("'payload' is required to trigger".into());
+            None
+        }
+        _ => None,
+    };
+    match (routing_key, action) {
+        (Some(routing_key), Some(action)) if errors.is_empty() => Ok(AlertEvent {
+            routing_key: routing_key.to_string(),
+            action,
+            dedup_key,
+            payload,
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// Validates a PagerDuty change event.
+pub fn parse_change(value: &Value) -> Result<ChangeEvent, Vec<String>> {
+    let mut errors = Vec::new();
+    let Some(object) = value.as_object() else {
+        return Err(vec!["the event must be a JSON object".into()]);
+    };
+    let routing_key = required(object, "routing_key", "routing_key", &mut errors);
+    check_list(object, "links", &["href", "text"], &mut errors);
+    let (summary, source, timestamp) = match object.get("payload") {
+        Some(Value::Object(p)) => {
+            let summary = required(p, "summary", "payload.summary", &mut errors);
+            if summary.is_some_and(|s| s.chars().count() > MAX_SUMMARY) {
+                errors.push(format!(
+                    "'payload.summary' must be at most {MAX_SUMMARY} characters"
+                ));
+            }
+            let source = text(p, "source", "payload.source", &mut errors);
+            let timestamp = parse_timestamp(
+                text(p, "timestamp", "payload.timestamp", &mut errors),
+                "payload.timestamp",
+                &mut errors,
+            );
+            (summary, source, timestamp)
+        }
+        Some(_) => {
+            errors.push("'payload' must be an object".into());
+            (None, None, None)
+        }
+        None => {
+            errors.push("'payload' is missing".into());
+            (None, None, None)
+        }
+    };
+    match (routing_key, summary) {
+        (Some(routing_key), Some(summary)) if errors.is_empty() => Ok(ChangeEvent {
+            routing_key: routing_key.to_string(),
+            summary: summary.to_string(),
+            source: source.unwrap_or("").to_string(),
+            timestamp,
+            raw: value.clone(),
+        }),
+        _ => Err(errors),
+    }
+}
+
+/// How a service turns alerts into incidents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AlertRules {
+    /// Alerts of these severities open an incident when none is open for the service.
+    pub open_incident_for: Vec<AlertSeverity>,
+    /// Alerts within this many minutes of an open incident's last alert join it.
+    pub group_window_minutes: u32,
+    /// Resolve the incident when every one of its alerts has resolved.
+    pub auto_resolve: bool,
+}
+
+impl Default for AlertRules {
+    fn default() -> Self {
+        Self {
+            open_incident_for: vec![AlertSeverity::Critical, AlertSeverity::Error],
+            group_window_minutes: 60,
+            auto_resolve: true,
+        }
+    }
+}
+
+impl AlertRules {
+    pub fn opens_incident(&self, severity: AlertSeverity) -> bool {
+        self.open_incident_for.contains(&severity)
+    }
+
+    /// The incident severity an alert maps to.
+    pub fn incident_severity(severity: AlertSeverity) -> Severity {
+        match severity {
+            AlertSeverity::Critical => Severity::Sev1,
+            AlertSeverity::Error => Severity::Sev2,
+            AlertSeverity::Warning => Severity::Sev3,
+            AlertSeverity::Info => Severity::Sev4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn trigger() -> Value {
+        json!({"routing_key": "R1", "event_action": "trigger", "dedup_key": "disk-web-1",
+               "payload": {"summary": "Disk full on web-1", "source": "web-1", "severity": "critical",
+                           "custom_details": {"free": "0%"}},
+               "links": [{"href": "https://grafana/d/1", "text": "dashboard"}]})
+    }
+
+    #[test]
+    fn a_full_trigger_parses_and_keeps_the_raw_event() {
+        let event = parse_event(&trigger()).unwrap();
+        assert_eq!(event.action, EventAction::Trigger);
+        let payload = event.payload.unwrap();
+        assert_eq!(payload.severity, AlertSeverity::Critical);
+        assert_eq!(payload.raw["payload"]["custom_details"]["free"], "0%");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let errors =
+            parse_event(&json!({"event_action": "explode", "payload": {"severity": "bad"}}))
+                .unwrap_err();
+        assert!(
+            errors.contains(&"'routing_key' is missing or blank".to_string()),
+            "{errors:?}"
+        );
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("'event_action' must be")),
+            "{errors:?}"
+        );
+
+        let mut no_summary = trigger();
+        no_summary["payload"]["summary"] = json!("");
+        no_summary["payload"]["severity"] = json!("fatal");
+        no_summary["payload"]["source"] = json!(5);
+        let errors = parse_event(&no_summary).unwrap_err();
+        assert_eq!(
+            errors,
+            vec![
+                "'payload.summary' is missing or blank",
+                "'payload.source' must be a string",
+                "'payload.severity' must be critical, error, warning or info"
+            ]
+        );
+    }
+
+    #[test]
+    fn limits_and_action_rules_hold() {
+        let mut long = trigger();
+        long["payload"]["summary"] = json!("x".repeat(MAX_SUMMARY + 1));
+        assert!(parse_event(&long).unwrap_err()[0].contains("at most 1024"));
+        let resolve = json!({"routing_key": "R1", "event_action": "resolve"});
+        assert_eq!(
+            parse_event(&resolve).unwrap_err(),
+            vec!["'dedup_key' is required to acknowledge or resolve"]
+        );
+        let no_payload = json!({"routing_key": "R1", "event_action": "trigger"});
+        assert_eq!(
+            parse_event(&no_payload).unwrap_err(),
+            vec!["'payload' is required to trigger"]
+        );
+        let bad_links = json!({"routing_key": "R1", "event_action": "resolve", "dedup_key": "k", "links": "nope"});
+        assert_eq!(
+            parse_event(&bad_links).unwrap_err(),
+            vec!["'links' must be an array"]
+        );
+        assert!(parse_event(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn change_events_need_a_summary() {
+        let ok = json!({"routing_key": "R1", "payload": {"summary": "Deploy 42", "timestamp": "2026-03-02T10:00:00Z"}});
+        assert_eq!(parse_change(&ok).unwrap().summary, "Deploy 42");
+        let bad = json!({"routing_key": "R1", "payload": {"timestamp": "yesterday"}});
+        assert_eq!(
+            parse_change(&bad).unwrap_err(),
+            vec![
+                "'payload.summary' is missing or blank",
+                "'payload.timestamp' must be an ISO 8601 timestamp with a time zone"
+            ]
+        );
+    }
+
+    #[test]
+    fn rules_default_to_opening_on_critical_and_error() {
+        let rules = AlertRules::default();
+        assert!(rules.opens_incident(AlertSeverity::Error));
+        assert!(!rules.opens_incident(AlertSeverity::Warning));
+        assert_eq!(
+            AlertRules::incident_severity(AlertSeverity::Critical),
+            Severity::Sev1
+        );
+        let custom: AlertRules =
+            serde_json::from_str(r#"{"open_incident_for": ["warning"]}"#).unwrap();
+        assert_eq!(custom.group_window_minutes, 60);
+        assert!(serde_json::from_str::<AlertRules>(r#"{"colour": 1}"#).is_err());
+    }
+}
