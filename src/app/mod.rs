@@ -19,8 +19,11 @@ use crate::domain::incident::{
     UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
+mod alerts;
 mod apply;
 mod oncall;
+
+pub use alerts::INTEGRATION_KINDS;
 
 pub use apply::{ApplyReport, OrgDocument, ResponderDoc, ServiceDoc};
 
@@ -172,6 +175,8 @@ pub struct Aplomb {
     announcer: Announcer,
     /// Wakes the paging engine when new work is committed, so it need not wait for its poll.
     pub engine_wake: Arc<tokio::sync::Notify>,
+    /// Stores inbound monitoring events in batches (group commit).
+    pub ingest: crate::engine::ingest::IngestWriter,
 }
 
 impl Aplomb {
@@ -182,13 +187,26 @@ impl Aplomb {
             changes: changes.clone(),
             cross_instance: Arc::default(),
         };
+        let engine_wake: Arc<tokio::sync::Notify> = Arc::default();
+        let types = &settings.incident_types;
+        let alert_type = types
+            .parse("outage")
+            .unwrap_or_else(|_| types.fallback().to_string());
+        let ingest = crate::engine::ingest::IngestWriter::spawn(
+            store.clone(),
+            clock.clone(),
+            announcer.clone(),
+            engine_wake.clone(),
+            alert_type,
+        );
         Self {
             store,
             clock,
             settings,
             changes,
             announcer,
-            engine_wake: Arc::default(),
+            engine_wake,
+            ingest,
         }
     }
 

@@ -719,6 +719,7 @@ impl Aplomb {
             .store
             .acknowledge(id, actor.id, &actor.username, self.now())
             .await?;
+        self.store.acknowledge_alerts(id).await?;
         if changed {
             let me = UserRef {
                 id: actor.id,

@@ -78,6 +78,13 @@ pub enum EntryData {
     TeamAssembled {
         seconds_since_declared: i64,
     },
+    /// A new alert joined the incident (repeats of it are counted on the alert, not here).
+    AlertTriggered {
+        alert_id: i64,
+        dedup_key: String,
+        summary: String,
+        severity: String,
+    },
 }
 
 impl EntryData {
@@ -99,6 +106,7 @@ impl EntryData {
             Self::Acknowledged { .. } => "acknowledged",
             Self::Engaged { .. } => "engaged",
             Self::TeamAssembled { .. } => "team_assembled",
+            Self::AlertTriggered { .. } => "alert_triggered",
         }
     }
 
@@ -180,6 +188,9 @@ impl EntryData {
                     human_duration(*seconds_since_declared)
                 )
             }
+            Self::AlertTriggered {
+                summary, severity, ..
+            } => format!("Alert ({severity}): {summary}"),
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod channels;
 pub mod escalation;
+pub mod ingest;
 
 use std::sync::Arc;
 use std::time::Duration;

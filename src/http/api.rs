@@ -62,6 +62,7 @@ impl utoipa::Modify for BearerAuth {
 async fn openapi_json() -> impl IntoResponse {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::api_oncall::OncallDoc::openapi());
+    doc.merge(super::api_alerts::AlertsDoc::openapi());
     Json(doc)
 }
 

@@ -2,8 +2,10 @@
 //! Handlers stay thin: they extract input, call `Aplomb`, and shape the response.
 
 pub mod api;
+pub mod api_alerts;
 pub mod api_oncall;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod live;
 pub mod metrics;
@@ -43,7 +45,13 @@ impl Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest("/api/v1", api::router().merge(api_oncall::router()))
+        .nest(
+            "/api/v1",
+            api::router()
+                .merge(api_oncall::router())
+                .merge(api_alerts::router()),
+        )
+        .merge(events::router())
         .merge(ui::router())
         .merge(ui_oncall::router())
         .route("/healthz", get(|| async { "ok\n" }))

@@ -85,42 +85,7 @@ impl Store {
                 tx.commit().await?;
                 return Ok(Inserted::Replayed(found));
             }
-            let id: i64 = sqlx::query(
-                "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
-                 declared_by, declared_at, updated_at, resolved_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-            )
-            .bind(&incident.title)
-            .bind(&incident.summary)
-            .bind(incident.severity.as_str())
-            .bind(&incident.incident_type)
-            .bind(incident.status.as_str())
-            .bind(i64::from(incident.private))
-            .bind(incident.declared_by.id)
-            .bind(ms(incident.declared_at))
-            .bind(ms(incident.updated_at))
-            .bind(incident.resolved_at.map(ms))
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("id")?;
-            for service in &incident.services {
-                sqlx::query(
-                    "INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
-                )
-                .bind(id)
-                .bind(service.id)
-                .execute(&mut *tx)
-                .await?;
-            }
-            write_people(&mut tx, id, incident, true).await?;
-            insert_entries(
-                &mut tx,
-                id,
-                Some(incident.declared_by.id),
-                incident.declared_at,
-                std::slice::from_ref(entry),
-            )
-            .await?;
+            let id = insert_incident_in(&mut tx, incident, entry).await?;
             if let Some(idem) = idempotency {
                 let saved = sqlx::query(
                     "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
@@ -301,6 +266,50 @@ impl Store {
             .map(|row| Ok((parsed(row, "severity")?, row.try_get("n")?)))
             .collect()
     }
+}
+
+/// Inserts a declared incident, its services, people and first timeline entry, on `conn`
+/// (inside the caller's transaction). Returns its id.
+pub(super) async fn insert_incident_in(
+    conn: &mut AnyConnection,
+    incident: &Incident,
+    entry: &EntryData,
+) -> Result<i64> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
+         declared_by, declared_at, updated_at, resolved_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+    )
+    .bind(&incident.title)
+    .bind(&incident.summary)
+    .bind(incident.severity.as_str())
+    .bind(&incident.incident_type)
+    .bind(incident.status.as_str())
+    .bind(i64::from(incident.private))
+    .bind(incident.declared_by.id)
+    .bind(ms(incident.declared_at))
+    .bind(ms(incident.updated_at))
+    .bind(incident.resolved_at.map(ms))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    for service in &incident.services {
+        sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(service.id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    write_people(conn, id, incident, true).await?;
+    insert_entries(
+        conn,
+        id,
+        Some(incident.declared_by.id),
+        incident.declared_at,
+        std::slice::from_ref(entry),
+    )
+    .await?;
+    Ok(id)
 }
 
 async fn replayed(

@@ -4,6 +4,7 @@
 //! flags as integers, so one query serves both. Dialect differences are confined to `Backend`
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
+mod alerts;
 mod incidents;
 mod live;
 mod migrate;
@@ -19,6 +20,9 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{FieldError, RuleError};
 
+pub use alerts::{
+    AlertFilter, AlertIncidentDefaults, AlertRecord, Ingest, Ingested, IntegrationRecord,
+};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
 };

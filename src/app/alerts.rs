@@ -1,0 +1,138 @@
+//! Alerts: integrations (routing keys) per service, per-service alert rules, and reading alerts
+//! with the same privacy rule as incidents.
+
+use std::collections::HashMap;
+
+use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
+use crate::domain::FieldError;
+use crate::domain::access::Actor;
+use crate::domain::alert::AlertRules;
+use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
+
+/// The kinds of inbound integration a service can have.
+pub const INTEGRATION_KINDS: [&str; 3] = ["events_v2", "alertmanager", "grafana"];
+
+impl Aplomb {
+    async fn service_id(&self, name: &str) -> AppResult<i64> {
+        self.list_services()
+            .await?
+            .into_iter()
+            .find(|s| s.name == name.trim())
+            .map(|s| s.id)
+            .ok_or(AppError::NotFound("service"))
+    }
+
+    /// Adds an integration to a service and returns it with its new routing key.
+    pub async fn create_integration(
+        &self,
+        actor: &Actor,
+        service: &str,
+        kind: &str,
+    ) -> AppResult<IntegrationRecord> {
+        require_admin(actor)?;
+        let service_id = self.service_id(service).await?;
+        let kind = kind.trim();
+        if !INTEGRATION_KINDS.contains(&kind) {
+            return Err(FieldError::new(
+                "kind",
+                format!("must be one of {}", INTEGRATION_KINDS.join(", ")),
+            )
+            .into());
+        }
+        // 32 characters, like PagerDuty's routing keys.
+        let key = new_secret()[..32].to_string();
+        let id = self
+            .store
+            .insert_integration(service_id, kind, &key, self.now())
+            .await?;
+        self.integration(id).await
+    }
+
+    async fn integration(&self, id: i64) -> AppResult<IntegrationRecord> {
+        self.store
+            .integrations(None)
+            .await?
+            .into_iter()
+            .find(|i| i.id == id)
+            .ok_or(AppError::NotFound("integration"))
+    }
+
+    pub async fn integrations(&self, service: &str) -> AppResult<Vec<IntegrationRecord>> {
+        let service_id = self.service_id(service).await?;
+        Ok(self.store.integrations(Some(service_id)).await?)
+    }
+
+    pub async fn revoke_integration(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        require_admin(actor)?;
+        self.integration(id).await?;
+        if !self.store.revoke_integration(id, self.now()).await? {
+            return Err(AppError::Conflict(
+                "the integration is already revoked".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces an integration's key: the old one stops working at once.
+    pub async fn rotate_integration(&self, actor: &Actor, id: i64) -> AppResult<IntegrationRecord> {
+        let old = self.integration(id).await?;
+        self.revoke_integration(actor, id).await?;
+        self.create_integration(actor, &old.service, &old.kind)
+            .await
+    }
+
+    pub async fn set_alert_rules(
+        &self,
+        actor: &Actor,
+        service: &str,
+        rules: AlertRules,
+    ) -> AppResult<()> {
+        require_admin(actor)?;
+        if !(1..=10_080).contains(&rules.group_window_minutes) {
+            return Err(
+                FieldError::new("group_window_minutes", "must be 1 to 10080 (a week)").into(),
+            );
+        }
+        let service_id = self.service_id(service).await?;
+        let json = serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.into()))?;
+        Ok(self.store.set_alert_rules(service_id, &json).await?)
+    }
+
+    /// Alerts `actor` may see: an alert grouped into a private incident is as private as it.
+    pub async fn alerts(&self, actor: &Actor, filter: &AlertFilter) -> AppResult<Vec<AlertRecord>> {
+        let alerts = self.store.alerts(filter).await?;
+        let mut visible: HashMap<i64, bool> = HashMap::new();
+        let mut out = Vec::with_capacity(alerts.len());
+        for alert in alerts {
+            let ok = match alert.incident_id {
+                None => true,
+                Some(id) => match visible.get(&id) {
+                    Some(v) => *v,
+                    None => {
+                        let v = self.can_view(actor, id).await?;
+                        visible.insert(id, v);
+                        v
+                    }
+                },
+            };
+            if ok {
+                out.push(alert);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn alert(&self, actor: &Actor, id: i64) -> AppResult<AlertRecord> {
+        let alert = self
+            .store
+            .alert(id)
+            .await?
+            .ok_or(AppError::NotFound("alert"))?;
+        if let Some(incident) = alert.incident_id
+            && !self.can_view(actor, incident).await?
+        {
+            return Err(AppError::NotFound("alert"));
+        }
+        Ok(alert)
+    }
+}

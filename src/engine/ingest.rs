@@ -1,0 +1,137 @@
+//! The ingestion writer: one task that stores inbound events in batches, one transaction (one
+//! fsync) per batch. A request waits for the commit of the batch holding its event, so a 202 is
+//! only ever sent for an event that is durably stored; under load, batches grow and the cost
+//! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
+
+use std::sync::Arc;
+
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use crate::app::Announcer;
+use crate::clock::Clock;
+use crate::domain::access::UserRole;
+use crate::domain::incident::UserRef;
+use crate::store::{AlertIncidentDefaults, Ingest, Ingested, Store, StoreError};
+
+/// The most events one transaction takes.
+pub const MAX_BATCH: usize = 512;
+
+/// The user alert-opened incidents are declared by.
+pub const SYSTEM_USER: &str = "aplomb";
+
+type Job = (Ingest, oneshot::Sender<Result<Ingested, String>>);
+
+#[derive(Clone)]
+pub struct IngestWriter {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl IngestWriter {
+    pub fn spawn(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        announcer: Announcer,
+        wake: Arc<Notify>,
+        incident_type: String,
+    ) -> Self {
+        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
+        tokio::spawn(async move {
+            let mut defaults: Option<AlertIncidentDefaults> = None;
+            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                let events: Vec<Ingest> = batch.iter().map(|(event, _)| event.clone()).collect();
+                let result =
+                    match ensure_defaults(&store, &mut defaults, &incident_type, clock.as_ref())
+                        .await
+                    {
+                        Ok(d) => store.ingest(&events, d, clock.now()).await,
+                        Err(e) => Err(e),
+                    };
+                match result {
+                    Ok(outcomes) => {
+                        let mut changed: Vec<i64> = Vec::new();
+                        let mut opened = false;
+                        for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+                            if let Ingested::Stored {
+                                incident,
+                                opened: o,
+                            } = &outcome
+                            {
+                                changed.extend(incident);
+                                opened |= *o;
+                            }
+                            let _ = reply.send(Ok(outcome));
+                        }
+                        if opened {
+                            wake.notify_one();
+                        }
+                        changed.sort_unstable();
+                        changed.dedup();
+                        for id in changed {
+                            announcer.announce(id).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, events = batch.len(), "storing a batch of events failed");
+                        for (_, reply) in batch.drain(..) {
+                            let _ = reply.send(Err("the event could not be stored; retry".into()));
+                        }
+                    }
+                }
+            }
+        });
+        Self { jobs }
+    }
+
+    /// Stores one event; resolves once its batch is committed.
+    pub async fn submit(&self, event: Ingest) -> Result<Ingested, String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send((event, reply))
+            .await
+            .map_err(|_| "the ingestion writer has stopped".to_string())?;
+        answer
+            .await
+            .map_err(|_| "the ingestion writer has stopped".to_string())?
+    }
+}
+
+/// Finds or creates the automation user that declares alert-opened incidents.
+async fn ensure_defaults<'a>(
+    store: &Store,
+    cached: &'a mut Option<AlertIncidentDefaults>,
+    incident_type: &str,
+    clock: &dyn Clock,
+) -> Result<&'a AlertIncidentDefaults, StoreError> {
+    if cached.is_none() {
+        let user = match store.user_by_username(SYSTEM_USER).await? {
+            Some(user) => user,
+            None => match store
+                .insert_user(
+                    SYSTEM_USER,
+                    "aplomb (automation)",
+                    None,
+                    UserRole::Viewer,
+                    clock.now(),
+                )
+                .await
+            {
+                Ok(user) => user,
+                // Another instance created it meanwhile.
+                Err(StoreError::Conflict(_)) => store
+                    .user_by_username(SYSTEM_USER)
+                    .await?
+                    .ok_or(StoreError::NotFound)?,
+                Err(e) => return Err(e),
+            },
+        };
+        *cached = Some(AlertIncidentDefaults {
+            incident_type: incident_type.to_string(),
+            declared_by: UserRef {
+                id: user.id,
+                username: user.username,
+            },
+        });
+    }
+    cached.as_ref().ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,240 @@
+//! REST API for alert ingestion's configuration and results: integrations (routing keys) per
+//! service, per-service alert rules, and the alerts themselves.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{delete, get, post, put};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+
+use super::AppState;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use crate::domain::alert::{AlertRules, AlertStatus};
+use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/services/{name}/integrations",
+            get(list_integrations).post(create_integration),
+        )
+        .route("/services/{name}/alert-rules", put(set_alert_rules))
+        .route("/integrations/{id}", delete(revoke_integration))
+        .route("/integrations/{id}/rotate", post(rotate_integration))
+        .route("/alerts", get(list_alerts))
+        .route("/alerts/{id}", get(show_alert))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    list_integrations,
+    create_integration,
+    set_alert_rules,
+    revoke_integration,
+    rotate_integration,
+    list_alerts,
+    show_alert
+))]
+pub struct AlertsDoc;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationRequest {
+    /// `events_v2` (PagerDuty Events API v2 and change events), `alertmanager` or `grafana`.
+    pub kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationBody {
+    pub id: i64,
+    pub service: String,
+    pub kind: String,
+    /// Send it as `routing_key` to `POST /v2/enqueue`.
+    pub routing_key: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+}
+
+impl From<IntegrationRecord> for IntegrationBody {
+    fn from(i: IntegrationRecord) -> Self {
+        Self {
+            id: i.id,
+            service: i.service,
+            kind: i.kind,
+            routing_key: i.routing_key,
+            created_at: i.created_at.to_string(),
+            revoked_at: i.revoked_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// A service's integrations, revoked ones included.
+#[utoipa::path(get, path = "/api/v1/services/{name}/integrations", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<IntegrationBody>), (status = 404, body = ErrorBody)))]
+async fn list_integrations(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<IntegrationBody>>, ApiError> {
+    Ok(Json(
+        app.integrations(&name)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// Add an integration to a service; the answer holds its routing key (admins only).
+#[utoipa::path(post, path = "/api/v1/services/{name}/integrations", params(("name" = String, Path)),
+    request_body = IntegrationRequest,
+    responses((status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_integration(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(name): ApiPath<String>,
+    body: ApiJson<IntegrationRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let created = app
+        .create_integration(&actor, &name, &body.value.kind)
+        .await?;
+    Ok((StatusCode::CREATED, Json(IntegrationBody::from(created))))
+}
+
+/// Revoke an integration: its routing key stops working (admins only).
+#[utoipa::path(delete, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn revoke_integration(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_integration(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Replace an integration's routing key (admins only).
+#[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate", params(("id" = i64, Path)),
+    responses((status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn rotate_integration(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<impl IntoResponse, ApiError> {
+    let created = app.rotate_integration(&actor, id).await?;
+    Ok((StatusCode::CREATED, Json(IntegrationBody::from(created))))
+}
+
+/// How a service's alerts open, group into and resolve incidents (admins only).
+#[utoipa::path(put, path = "/api/v1/services/{name}/alert-rules", params(("name" = String, Path)),
+    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve`"),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn set_alert_rules(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(name): ApiPath<String>,
+    body: ApiJson<AlertRules>,
+) -> Result<StatusCode, ApiError> {
+    app.set_alert_rules(&actor, &name, body.value).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AlertBody {
+    pub id: i64,
+    pub service: String,
+    pub dedup_key: String,
+    /// `triggered`, `acknowledged` or `resolved`.
+    pub status: String,
+    pub severity: String,
+    pub summary: String,
+    pub source: String,
+    /// How many trigger events were merged into this alert.
+    pub count: i64,
+    pub first_at: String,
+    pub last_at: String,
+    pub resolved_at: Option<String>,
+    pub incident_id: Option<i64>,
+    /// The latest event as sent.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+impl From<AlertRecord> for AlertBody {
+    fn from(a: AlertRecord) -> Self {
+        Self {
+            id: a.id,
+            service: a.service,
+            dedup_key: a.dedup_key,
+            status: a.status.as_str().to_string(),
+            severity: a.severity,
+            summary: a.summary,
+            source: a.source,
+            count: a.count,
+            first_at: a.first_at.to_string(),
+            last_at: a.last_at.to_string(),
+            resolved_at: a.resolved_at.map(|t| t.to_string()),
+            incident_id: a.incident_id,
+            payload: serde_json::from_str(&a.payload).unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AlertQuery {
+    pub service: Option<String>,
+    /// `triggered`, `acknowledged` or `resolved`.
+    pub status: Option<String>,
+    pub incident: Option<i64>,
+    /// 1 to 1000 (default 100).
+    pub limit: Option<i64>,
+}
+
+/// Alerts, most recent first.
+#[utoipa::path(get, path = "/api/v1/alerts", params(AlertQuery),
+    responses((status = 200, body = Vec<AlertBody>), (status = 422, body = ErrorBody)))]
+async fn list_alerts(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiQuery(query): ApiQuery<AlertQuery>,
+) -> Result<Json<Vec<AlertBody>>, ApiError> {
+    let status = match query.status.as_deref() {
+        Some(s) => Some(s.parse::<AlertStatus>().map_err(|()| {
+            ApiError::invalid("status", "must be triggered, acknowledged or resolved")
+        })?),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+    }
+    let filter = AlertFilter {
+        service: query.service,
+        status,
+        incident: query.incident,
+        limit,
+    };
+    Ok(Json(
+        app.alerts(&actor, &filter)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    ))
+}
+
+/// One alert with its latest raw payload.
+#[utoipa::path(get, path = "/api/v1/alerts/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = AlertBody), (status = 404, body = ErrorBody)))]
+async fn show_alert(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AlertBody>, ApiError> {
+    Ok(Json(app.alert(&actor, id).await?.into()))
+}

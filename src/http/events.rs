@@ -1,0 +1,139 @@
+//! Inbound monitoring events in PagerDuty's wire format (CONTRACTS §1–2): `POST /v2/enqueue` and
+//! `POST /v2/change/enqueue`. Answers exactly as the contract says: 202 only after the event is
+//! committed, 400 with every problem listed, 413 for an oversized body.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::app::new_secret;
+use crate::domain::alert::{EventAction, parse_change, parse_event};
+use crate::store::{Ingest, Ingested};
+
+/// PagerDuty accepts events up to 512 KB.
+pub const MAX_EVENT_BODY: usize = 512 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v2/enqueue", post(enqueue))
+        .route("/v2/change/enqueue", post(change_enqueue))
+        .layer(DefaultBodyLimit::max(MAX_EVENT_BODY))
+}
+
+/// A refused event, in the contract's shape.
+struct Rejected {
+    status: StatusCode,
+    message: String,
+    errors: Vec<String>,
+}
+
+impl IntoResponse for Rejected {
+    fn into_response(self) -> Response {
+        let body =
+            json!({"status": "invalid event", "message": self.message, "errors": self.errors});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+fn invalid(errors: Vec<String>) -> Response {
+    Rejected {
+        status: StatusCode::BAD_REQUEST,
+        message: "Event object is invalid".into(),
+        errors,
+    }
+    .into_response()
+}
+
+fn unavailable(reason: String) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Json(json!({"status": "unavailable", "message": reason})),
+    )
+        .into_response()
+}
+
+/// The body as JSON, or why it is refused (too large, unreadable, not JSON).
+fn read_json(
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Value, Rejected> {
+    let bytes = body.map_err(|e| {
+        let status = e.status();
+        let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            format!("the event is larger than {MAX_EVENT_BODY} bytes")
+        } else {
+            e.body_text()
+        };
+        Rejected {
+            status,
+            errors: vec![message.clone()],
+            message,
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| Rejected {
+        status: StatusCode::BAD_REQUEST,
+        message: "Event object is invalid".into(),
+        errors: vec![format!("malformed JSON: {e}")],
+    })
+}
+
+async fn enqueue(
+    State(app): State<AppState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let value = match read_json(body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let mut event = match parse_event(&value) {
+        Ok(e) => e,
+        Err(errors) => return invalid(errors),
+    };
+    if event.action == EventAction::Trigger && event.dedup_key.is_none() {
+        event.dedup_key = Some(new_secret()[..32].to_string());
+    }
+    let dedup_key = event.dedup_key.clone().unwrap_or_default();
+    match app.ingest.submit(Ingest::Alert(event)).await {
+        Ok(Ingested::Stored { .. }) => (
+            StatusCode::ACCEPTED,
+            Json(
+                json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
+            ),
+        )
+            .into_response(),
+        Ok(Ingested::UnknownRoutingKey) => {
+            invalid(vec!["'routing_key' does not match an integration".into()])
+        }
+        Err(reason) => unavailable(reason),
+    }
+}
+
+async fn change_enqueue(
+    State(app): State<AppState>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let value = match read_json(body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let change = match parse_change(&value) {
+        Ok(c) => c,
+        Err(errors) => return invalid(errors),
+    };
+    match app.ingest.submit(Ingest::Change(change)).await {
+        Ok(Ingested::Stored { .. }) => (
+            StatusCode::ACCEPTED,
+            Json(json!({"status": "success", "message": "Change event processed"})),
+        )
+            .into_response(),
+        Ok(Ingested::UnknownRoutingKey) => {
+            invalid(vec!["'routing_key' does not match an integration".into()])
+        }
+        Err(reason) => unavailable(reason),
+    }
+}

@@ -1,0 +1,360 @@
+//! Alert ingestion through PagerDuty's Events API v2 shape: the contract's exact answers,
+//! deduplication and grouping into one incident under a storm, and resolution.
+
+use std::sync::Arc;
+
+use aplomb::clock::ManualClock;
+use aplomb::engine::channels::OutboundConfig;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{Db, TestApp};
+use crate::sinks::{WebhookSink, eventually};
+
+crate::for_both_backends!(
+    events_get_the_contracts_answers,
+    a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page,
+    alerts_acknowledge_and_resolve_their_incident,
+);
+
+async fn spawn(db: Db) -> Option<TestApp> {
+    let clock = Arc::new(ManualClock::new(
+        "2026-03-02T10:00:00Z".parse().expect("time"),
+    ));
+    TestApp::spawn_paging(db, clock, OutboundConfig::default()).await
+}
+
+/// A service paging `user` by webhook, with an events_v2 integration; returns the routing key.
+async fn monitored_service(app: &TestApp, hook: &str) -> String {
+    app.user("olga", "responder").await;
+    let ok = |status: StatusCode, body: &Value| assert!(status.is_success(), "{status} {body}");
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/api/v1/users/olga/contact-methods",
+            Some(json!({"kind": "webhook", "address": hook})),
+        )
+        .await;
+    ok(s, &b);
+    let level = json!({"delay_minutes": 5, "targets": [{"type": "responder", "name": "olga"}]});
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/api/v1/escalation-policies",
+            Some(json!({"name": "olga", "levels": [level]})),
+        )
+        .await;
+    ok(s, &b);
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services",
+            Some(json!({"name": "search"})),
+        )
+        .await;
+    ok(s, &b);
+    let (s, b) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/services/search/oncall",
+            Some(json!({"escalation_policy": "olga"})),
+        )
+        .await;
+    ok(s, &b);
+    let (s, integration) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services/search/integrations",
+            Some(json!({"kind": "events_v2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{integration}");
+    integration["routing_key"]
+        .as_str()
+        .expect("a key")
+        .to_string()
+}
+
+async fn enqueue(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
+    let r = app
+        .http
+        .post(format!("{}{path}", app.base))
+        .json(body)
+        .send()
+        .await
+        .expect("answer");
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn trigger(key: &str, dedup: &str, severity: &str) -> Value {
+    json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+           "payload": {"summary": format!("Search latency high ({dedup})"), "source": "search-1", "severity": severity}})
+}
+
+async fn events_get_the_contracts_answers(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = spawn(db).await else { return };
+    let key = monitored_service(&app, &hooks.url).await;
+
+    let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "k1", "warning")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body,
+        json!({"status": "success", "message": "Event processed", "dedup_key": "k1"})
+    );
+
+    let mut no_key = trigger(&key, "x", "warning");
+    no_key.as_object_mut().expect("object").remove("dedup_key");
+    let (status, body) = enqueue(&app, "/v2/enqueue", &no_key).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body["dedup_key"].as_str().map(str::len),
+        Some(32),
+        "a key is generated: {body}"
+    );
+
+    let invalid = |errors: Value| json!({"status": "invalid event", "message": "Event object is invalid", "errors": errors});
+    let cases = [
+        (
+            json!({"event_action": "trigger", "payload": {"summary": "s", "source": "s", "severity": "info"}}),
+            json!(["'routing_key' is missing or blank"]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "trigger"}),
+            json!(["'payload' is required to trigger"]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "trigger", "payload": {"summary": 7, "source": "s", "severity": "info"}}),
+            json!(["'payload.summary' must be a string"]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "trigger", "payload": {"summary": "x".repeat(1025), "source": "s", "severity": "info"}}),
+            json!(["'payload.summary' must be at most 1024 characters"]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "trigger", "payload": {"summary": "s", "source": "s", "severity": "sev1"}}),
+            json!(["'payload.severity' must be critical, error, warning or info"]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "snooze", "dedup_key": "k"}),
+            json!(["'event_action' must be trigger, acknowledge or resolve, not \"snooze\""]),
+        ),
+        (
+            json!({"routing_key": key, "event_action": "resolve"}),
+            json!(["'dedup_key' is required to acknowledge or resolve"]),
+        ),
+        (
+            trigger("not-a-key", "k", "info"),
+            json!(["'routing_key' does not match an integration"]),
+        ),
+    ];
+    for (event, errors) in cases {
+        let (status, body) = enqueue(&app, "/v2/enqueue", &event).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{event}");
+        assert_eq!(body, invalid(errors), "{event}");
+    }
+    let raw = app
+        .http
+        .post(format!("{}/v2/enqueue", app.base))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    let body: Value = raw.json().await.expect("json");
+    assert_eq!(body["status"], "invalid event");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.starts_with("malformed JSON"))
+    );
+
+    let mut huge = trigger(&key, "big", "info");
+    huge["payload"]["custom_details"] = json!({"blob": "x".repeat(600 * 1024)});
+    let (status, body) = enqueue(&app, "/v2/enqueue", &huge).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+
+    let change = json!({"routing_key": key, "payload": {"summary": "Deployed search 2.4.1", "source": "ci",
+                         "timestamp": "2026-03-02T09:58:00Z"}, "links": [{"href": "https://ci/builds/991", "text": "build"}]});
+    let (status, body) = enqueue(&app, "/v2/change/enqueue", &change).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(
+        body,
+        json!({"status": "success", "message": "Change event processed"})
+    );
+
+    // A revoked key stops working at once.
+    let (_, integrations) = app
+        .admin(Method::GET, "/api/v1/services/search/integrations", None)
+        .await;
+    let id = integrations[0]["id"].as_i64().expect("id");
+    let (status, rotated) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/rotate"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rotated}");
+    let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, "k2", "info")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let new_key = rotated["routing_key"].as_str().expect("key");
+    let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(new_key, "k2", "info")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    app.shutdown().await;
+}
+
+async fn a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = spawn(db).await else { return };
+    let key = monitored_service(&app, &hooks.url).await;
+
+    // 10,000 critical triggers over 50 dedup keys, 50 senders at once.
+    let senders = (0..50).map(|sender| {
+        let http = app.http.clone();
+        let url = format!("{}/v2/enqueue", app.base);
+        let key = key.clone();
+        tokio::spawn(async move {
+            for i in 0..200 {
+                let event = trigger(
+                    &key,
+                    &format!("shard-{}", (sender * 200 + i) % 50),
+                    "critical",
+                );
+                let r = http.post(&url).json(&event).send().await.expect("answer");
+                assert_eq!(r.status(), StatusCode::ACCEPTED);
+            }
+        })
+    });
+    for sender in futures_util::future::join_all(senders).await {
+        sender.expect("a sender finished");
+    }
+
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    let incidents = page["items"].as_array().expect("items");
+    assert_eq!(incidents.len(), 1, "one incident: {page}");
+    assert_eq!(incidents[0]["severity"], "SEV1");
+    let id = incidents[0]["id"].as_i64().expect("id");
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?limit=1000", None)
+        .await;
+    let alerts = alerts.as_array().expect("alerts");
+    assert_eq!(alerts.len(), 50);
+    let total: i64 = alerts
+        .iter()
+        .map(|a| a["count"].as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 10_000);
+    assert!(alerts.iter().all(|a| a["incident_id"] == id));
+
+    // One page for the policy's step, one webhook; the timeline lists 50 alerts, not 10,000.
+    eventually("the page", || async { hooks.received().into_iter().next() }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hooks.received().len(), 1);
+    let (_, pages) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+        .await;
+    assert_eq!(pages.as_array().map(Vec::len), Some(1), "{pages}");
+    let (_, timeline) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/timeline"),
+            None,
+        )
+        .await;
+    let alert_entries = timeline
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .filter(|e| e["kind"] == "alert_triggered")
+        .count();
+    assert_eq!(alert_entries, 50);
+    app.shutdown().await;
+}
+
+async fn alerts_acknowledge_and_resolve_their_incident(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = spawn(db).await else { return };
+    let key = monitored_service(&app, &hooks.url).await;
+    for dedup in ["a", "b"] {
+        let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, dedup, "error")).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    // A warning joins the open incident rather than opening one.
+    enqueue(&app, "/v2/enqueue", &trigger(&key, "c", "warning")).await;
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
+    let id = page["items"][0]["id"].as_i64().expect("id");
+
+    let ack = json!({"routing_key": key, "event_action": "acknowledge", "dedup_key": "a"});
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &ack).await.0,
+        StatusCode::ACCEPTED
+    );
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?status=acknowledged", None)
+        .await;
+    assert_eq!(alerts.as_array().map(Vec::len), Some(1));
+    assert_eq!(alerts[0]["dedup_key"], "a");
+
+    // Acknowledging the incident acknowledges its other alerts.
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, open) = app
+        .admin(Method::GET, "/api/v1/alerts?status=triggered", None)
+        .await;
+    assert_eq!(open, json!([]));
+
+    for dedup in ["a", "b"] {
+        let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": dedup});
+        assert_eq!(
+            enqueue(&app, "/v2/enqueue", &resolve).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    let (_, incident) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert_ne!(incident["status"], "resolved", "alert c is still open");
+    let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "c"});
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &resolve).await.0,
+        StatusCode::ACCEPTED
+    );
+    let (_, incident) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert_eq!(incident["status"], "resolved");
+    let (_, timeline) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/timeline"),
+            None,
+        )
+        .await;
+    let last = timeline
+        .as_array()
+        .and_then(|t| t.last())
+        .expect("entries")
+        .clone();
+    assert!(
+        last["text"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("every alert of the incident resolved")),
+        "{last}"
+    );
+
+    // A new trigger after the incident resolved opens a new one.
+    enqueue(&app, "/v2/enqueue", &trigger(&key, "a", "critical")).await;
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    app.shutdown().await;
+}
