@@ -334,6 +334,100 @@ pub fn parse_change(value: &Value) -> Result<ChangeEvent, Vec<String>> {
     }
 }
 
+/// Reads an Alertmanager webhook (or Grafana's, which adds fields to the same shape) into one
+/// event per alert: `firing` triggers, `resolved` resolves; the dedup key is the alert's
+/// fingerprint, or a stable hash of its labels when it has none.
+pub fn parse_alertmanager(
+    routing_key: &str,
+    value: &Value,
+) -> Result<Vec<AlertEvent>, Vec<String>> {
+    let Some(object) = value.as_object() else {
+        return Err(vec!["the webhook body must be a JSON object".into()]);
+    };
+    let Some(alerts) = object.get("alerts").and_then(Value::as_array) else {
+        return Err(vec!["'alerts' must be an array".into()]);
+    };
+    let mut errors = Vec::new();
+    let mut events = Vec::with_capacity(alerts.len());
+    for (i, alert) in alerts.iter().enumerate() {
+        let Some(a) = alert.as_object() else {
+            errors.push(format!("'alerts[{i}]' must be an object"));
+            continue;
+        };
+        let labels = a.get("labels").and_then(Value::as_object);
+        let annotations = a.get("annotations").and_then(Value::as_object);
+        let label = |k: &str| labels.and_then(|l| l.get(k)).and_then(Value::as_str);
+        let annotation = |k: &str| annotations.and_then(|l| l.get(k)).and_then(Value::as_str);
+        let action = match a.get("status").and_then(Value::as_str) {
+            Some("firing") => EventAction::Trigger,
+            Some("resolved") => EventAction::Resolve,
+            _ => {
+                errors.push(format!("'alerts[{i}].status' must be firing or resolved"));
+                continue;
+            }
+        };
+        let dedup_key = match a
+            .get("fingerprint")
+            .and_then(Value::as_str)
+            .filter(|f| !f.is_empty())
+        {
+            Some(f) => f.to_string(),
+            None => labels_hash(labels),
+        };
+        let summary = annotation("summary")
+            .or_else(|| annotation("description"))
+            .or_else(|| label("alertname"))
+            .unwrap_or("Alertmanager alert");
+        let summary: String = summary.chars().take(MAX_SUMMARY).collect();
+        let severity = match label("severity").map(str::to_ascii_lowercase).as_deref() {
+            Some("critical" | "page" | "emergency") => AlertSeverity::Critical,
+            Some("warning" | "warn") => AlertSeverity::Warning,
+            Some("info" | "informational" | "low" | "none") => AlertSeverity::Info,
+            _ => AlertSeverity::Error,
+        };
+        let source = label("instance")
+            .or_else(|| label("job"))
+            .or_else(|| object.get("receiver").and_then(Value::as_str))
+            .unwrap_or("alertmanager");
+        let mut raw = alert.clone();
+        if let (Some(raw), Some(url)) = (raw.as_object_mut(), object.get("externalURL")) {
+            raw.insert("externalURL".into(), url.clone());
+        }
+        events.push(AlertEvent {
+            routing_key: routing_key.to_string(),
+            action,
+            dedup_key: Some(dedup_key),
+            payload: (action == EventAction::Trigger).then(|| AlertPayload {
+                summary,
+                source: source.to_string(),
+                severity,
+                raw,
+            }),
+        });
+    }
+    if errors.is_empty() {
+        Ok(events)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A stable key from an alert's labels, for senders that give no fingerprint.
+fn labels_hash(labels: Option<&Map<String, Value>>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut pairs: Vec<String> = labels
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    pairs.sort();
+    Sha256::digest(pairs.join("\n").as_bytes())
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// How a service turns alerts into incidents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -458,6 +552,38 @@ mod tests {
                 "'payload.summary' is missing or blank",
                 "'payload.timestamp' must be an ISO 8601 timestamp with a time zone"
             ]
+        );
+    }
+
+    #[test]
+    fn alertmanager_webhooks_become_one_event_per_alert() {
+        let body = json!({"version": "4", "status": "firing", "receiver": "aplomb", "externalURL": "http://am:9093",
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": "HighLatency", "severity": "critical", "instance": "api-1"},
+             "annotations": {"summary": "p99 over 2 s"}, "fingerprint": "abc123"},
+            {"status": "resolved", "labels": {"alertname": "DiskFull", "instance": "db-1"}, "annotations": {}}
+        ]});
+        let events = parse_alertmanager("R", &body).unwrap();
+        assert_eq!(events.len(), 2);
+        let first = events[0].payload.as_ref().unwrap();
+        assert_eq!(
+            (
+                first.summary.as_str(),
+                first.severity,
+                first.source.as_str()
+            ),
+            ("p99 over 2 s", AlertSeverity::Critical, "api-1")
+        );
+        assert_eq!(events[0].dedup_key.as_deref(), Some("abc123"));
+        assert_eq!(events[1].action, EventAction::Resolve);
+        // Without a fingerprint the key is a hash of the labels, the same every time.
+        let again = parse_alertmanager("R", &body).unwrap();
+        assert_eq!(events[1].dedup_key, again[1].dedup_key);
+        assert_eq!(events[1].dedup_key.as_ref().map(String::len), Some(32));
+        assert!(parse_alertmanager("R", &json!({"alerts": [{"status": "pending"}]})).is_err());
+        assert_eq!(
+            parse_alertmanager("R", &json!({})).unwrap_err(),
+            vec!["'alerts' must be an array"]
         );
     }
 

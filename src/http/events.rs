@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use crate::app::new_secret;
-use crate::domain::alert::{EventAction, parse_change, parse_event};
+use crate::domain::alert::{EventAction, parse_alertmanager, parse_change, parse_event};
 use crate::store::{Ingest, Ingested};
 
 /// PagerDuty accepts events up to 512 KB.
@@ -23,6 +23,11 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v2/enqueue", post(enqueue))
         .route("/v2/change/enqueue", post(change_enqueue))
+        .route(
+            "/integrations/alertmanager/{routing_key}",
+            post(alertmanager),
+        )
+        .route("/integrations/grafana/{routing_key}", post(alertmanager))
         .layer(DefaultBodyLimit::max(MAX_EVENT_BODY))
 }
 
@@ -136,4 +141,44 @@ async fn change_enqueue(
         }
         Err(reason) => unavailable(reason),
     }
+}
+
+/// Alertmanager's `webhook_configs` receiver and Grafana's webhook contact point (the same
+/// shape): every alert in the body is stored before the 200.
+async fn alertmanager(
+    State(app): State<AppState>,
+    Path(routing_key): Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let value = match read_json(body) {
+        Ok(v) => v,
+        Err(r) => return r.into_response(),
+    };
+    let events = match parse_alertmanager(&routing_key, &value) {
+        Ok(events) => events,
+        Err(errors) => return invalid(errors),
+    };
+    let count = events.len();
+    let results = futures_util::future::join_all(
+        events
+            .into_iter()
+            .map(|e| app.ingest.submit(Ingest::Alert(e))),
+    )
+    .await;
+    for result in results {
+        match result {
+            Ok(Ingested::Stored { .. }) => {}
+            Ok(Ingested::UnknownRoutingKey) => {
+                return invalid(vec![
+                    "the routing key in the URL does not match an integration".into(),
+                ]);
+            }
+            Err(reason) => return unavailable(reason),
+        }
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"status": "success", "alerts": count})),
+    )
+        .into_response()
 }

@@ -15,6 +15,7 @@ crate::for_both_backends!(
     events_get_the_contracts_answers,
     a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page,
     alerts_acknowledge_and_resolve_their_incident,
+    alertmanager_and_grafana_webhooks_store_every_alert,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
@@ -356,5 +357,85 @@ async fn alerts_acknowledge_and_resolve_their_incident(db: Db) {
     enqueue(&app, "/v2/enqueue", &trigger(&key, "a", "critical")).await;
     let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
+    app.shutdown().await;
+}
+
+async fn alertmanager_and_grafana_webhooks_store_every_alert(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = spawn(db).await else { return };
+    let key = monitored_service(&app, &hooks.url).await;
+    let firing = |status: &str| {
+        json!({"version": "4", "groupKey": "{}:{alertname=\"HighLatency\"}", "truncatedAlerts": 0, "status": status,
+        "receiver": "aplomb", "groupLabels": {"alertname": "HighLatency"}, "commonLabels": {"alertname": "HighLatency"},
+        "commonAnnotations": {}, "externalURL": "http://alertmanager:9093",
+        "alerts": [
+          {"status": status, "labels": {"alertname": "HighLatency", "severity": "critical", "instance": "api-1"},
+           "annotations": {"summary": "p99 latency over 2 s on api-1"}, "startsAt": "2026-03-02T09:59:00Z",
+           "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": "f1"},
+          {"status": status, "labels": {"alertname": "HighLatency", "severity": "critical", "instance": "api-2"},
+           "annotations": {"description": "p99 latency over 2 s on api-2"}, "startsAt": "2026-03-02T09:59:00Z",
+           "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prometheus/graph", "fingerprint": "f2"}
+        ]})
+    };
+    let (status, body) = enqueue(
+        &app,
+        &format!("/integrations/alertmanager/{key}"),
+        &firing("firing"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, alerts) = app.admin(Method::GET, "/api/v1/alerts", None).await;
+    let mut summaries: Vec<&str> = alerts
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["summary"].as_str())
+        .collect();
+    summaries.sort();
+    assert_eq!(
+        summaries,
+        vec![
+            "p99 latency over 2 s on api-1",
+            "p99 latency over 2 s on api-2"
+        ]
+    );
+    assert_eq!(
+        alerts[0]["payload"]["generatorURL"],
+        "http://prometheus/graph"
+    );
+
+    // Grafana sends the same shape with extras, to its own path.
+    let mut grafana = firing("firing");
+    grafana["title"] = json!("[FIRING:1] HighLatency");
+    grafana["alerts"][0]["fingerprint"] = json!("g1");
+    grafana["alerts"][0]["dashboardURL"] = json!("http://grafana/d/abc");
+    grafana["alerts"]
+        .as_array_mut()
+        .expect("alerts")
+        .truncate(1);
+    let (status, _) = enqueue(&app, &format!("/integrations/grafana/{key}"), &grafana).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, g) = app.admin(Method::GET, "/api/v1/alerts?limit=1", None).await;
+    assert_eq!(g[0]["payload"]["dashboardURL"], "http://grafana/d/abc");
+
+    // Resolution from Alertmanager resolves its alerts; with Grafana's still open, the incident stays.
+    let (status, _) = enqueue(
+        &app,
+        &format!("/integrations/alertmanager/{key}"),
+        &firing("resolved"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, open) = app
+        .admin(Method::GET, "/api/v1/alerts?status=triggered", None)
+        .await;
+    assert_eq!(open.as_array().map(Vec::len), Some(1));
+    let (status, body) = enqueue(
+        &app,
+        "/integrations/alertmanager/wrong-key",
+        &firing("firing"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     app.shutdown().await;
 }
