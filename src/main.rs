@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use aplomb::cli::{Client, Connection, IncidentCommand, ServiceCommand, TokenCommand, UserCommand};
+use aplomb::cli::{
+    AlertCommand, Client, Connection, EventArgs, IncidentCommand, IntegrationCommand,
+    ServiceCommand, TokenCommand, UserCommand,
+};
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
 
@@ -101,6 +104,27 @@ enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
+    /// List, show, acknowledge and resolve alerts.
+    Alert {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: AlertCommand,
+    },
+    /// Manage a service's integrations (routing keys for monitoring).
+    Integration {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: IntegrationCommand,
+    },
+    /// Send monitoring events.
+    Event {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: EventCommand,
+    },
     /// Manage users.
     User {
         #[command(flatten)]
@@ -122,6 +146,12 @@ enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventCommand {
+    /// Send a test event (PagerDuty Events API v2) and print its dedup key.
+    Send(EventArgs),
 }
 
 fn main() -> ExitCode {
@@ -181,6 +211,18 @@ async fn run(command: Command) -> ExitCode {
             };
         }
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
+        Command::Alert {
+            connection,
+            command,
+        } => Client::new(&connection).alert(command).await,
+        Command::Integration {
+            connection,
+            command,
+        } => Client::new(&connection).integration(command).await,
+        Command::Event {
+            connection,
+            command: EventCommand::Send(args),
+        } => Client::new(&connection).send_event(args).await,
         Command::Apply { connection, file } => Client::new(&connection).apply(&file).await,
         Command::Export { connection } => Client::new(&connection).export().await,
         Command::Oncall {

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
-use crate::domain::alert::AlertRules;
-use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
+use crate::domain::alert::{AlertRules, EventAction};
+use crate::store::{AlertFilter, AlertRecord, IntegrationRecord, StoreError};
 
 /// The kinds of inbound integration a service can have.
 pub const INTEGRATION_KINDS: [&str; 3] = ["events_v2", "alertmanager", "grafana"];
@@ -120,6 +120,31 @@ impl Aplomb {
             }
         }
         Ok(out)
+    }
+
+    /// Acknowledges or resolves an alert by hand, as its monitoring would.
+    pub async fn alert_action(
+        &self,
+        actor: &Actor,
+        id: i64,
+        action: EventAction,
+    ) -> AppResult<AlertRecord> {
+        if !actor.can_act() {
+            return Err(AppError::Forbidden("viewers cannot change alerts".into()));
+        }
+        self.alert(actor, id).await?;
+        let incident = self
+            .store
+            .alert_action(id, action, self.now())
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => AppError::NotFound("alert"),
+                other => other.into(),
+            })?;
+        if let Some(incident) = incident {
+            self.announcer().announce(incident).await;
+        }
+        self.alert(actor, id).await
     }
 
     pub async fn alert(&self, actor: &Actor, id: i64) -> AppResult<AlertRecord> {

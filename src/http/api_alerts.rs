@@ -13,7 +13,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
-use crate::domain::alert::{AlertRules, AlertStatus};
+use crate::domain::alert::{AlertRules, AlertStatus, EventAction};
 use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/integrations/{id}/rotate", post(rotate_integration))
         .route("/alerts", get(list_alerts))
         .route("/alerts/{id}", get(show_alert))
+        .route("/alerts/{id}/acknowledge", post(acknowledge_alert))
+        .route("/alerts/{id}/resolve", post(resolve_alert))
 }
 
 #[derive(OpenApi)]
@@ -237,4 +239,34 @@ async fn show_alert(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<AlertBody>, ApiError> {
     Ok(Json(app.alert(&actor, id).await?.into()))
+}
+
+/// Acknowledge an alert by hand.
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", params(("id" = i64, Path)),
+    responses((status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn acknowledge_alert(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AlertBody>, ApiError> {
+    Ok(Json(
+        app.alert_action(&actor, id, EventAction::Acknowledge)
+            .await?
+            .into(),
+    ))
+}
+
+/// Resolve an alert by hand; the last open alert of an incident resolves it (per the rules).
+#[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", params(("id" = i64, Path)),
+    responses((status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn resolve_alert(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<AlertBody>, ApiError> {
+    Ok(Json(
+        app.alert_action(&actor, id, EventAction::Resolve)
+            .await?
+            .into(),
+    ))
 }

@@ -225,6 +225,58 @@ impl Store {
         row.as_ref().map(alert_from_row).transpose()
     }
 
+    /// Acknowledges or resolves one alert by hand, with the same effects as the event from
+    /// monitoring (resolving the last open alert may resolve its incident). Returns the
+    /// incident it belongs to, or `NotFound` when the alert is unknown or already past that.
+    pub async fn alert_action(
+        &self,
+        alert_id: i64,
+        action: EventAction,
+        now: Timestamp,
+    ) -> Result<Option<i64>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT service_id, dedup_key, status FROM alerts WHERE id = $1")
+            .bind(alert_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let status = parsed_status(&row)?;
+        let allowed = match action {
+            EventAction::Acknowledge => status == AlertStatus::Triggered,
+            EventAction::Resolve => status != AlertStatus::Resolved,
+            EventAction::Trigger => false,
+        };
+        if !allowed {
+            return Err(StoreError::Conflict(format!(
+                "the alert is already {}",
+                status.as_str()
+            )));
+        }
+        let service_id: i64 = row.try_get("service_id")?;
+        let service = service_info(&mut tx, service_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let event = AlertEvent {
+            routing_key: String::new(),
+            action,
+            dedup_key: Some(row.try_get("dedup_key")?),
+            payload: None,
+        };
+        let defaults = AlertIncidentDefaults {
+            incident_type: String::new(),
+            declared_by: UserRef {
+                id: 0,
+                username: String::new(),
+            },
+        };
+        let outcome = apply_alert(&mut tx, &service, &event, &defaults, now).await?;
+        tx.commit().await?;
+        Ok(match outcome {
+            Ingested::Stored { incident, .. } => incident,
+            Ingested::UnknownRoutingKey => None,
+        })
+    }
+
     /// Marks the open alerts of an incident acknowledged (an incident acknowledgement).
     pub async fn acknowledge_alerts(&self, incident_id: i64) -> Result<()> {
         sqlx::query("UPDATE alerts SET status = 'acknowledged' WHERE incident_id = $1 AND status = 'triggered'")
@@ -288,10 +340,23 @@ async fn service_for_key(
     routing_key: &str,
 ) -> Result<Option<ServiceInfo>> {
     let row = sqlx::query(
-        "SELECT s.id, s.name, s.alert_rules, s.escalation_policy_id FROM integrations i \
-         JOIN services s ON s.id = i.service_id WHERE i.routing_key = $1 AND i.revoked_at IS NULL",
+        "SELECT service_id FROM integrations WHERE routing_key = $1 AND revoked_at IS NULL",
     )
     .bind(routing_key)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match row {
+        Some(row) => service_info(conn, row.try_get("service_id")?).await,
+        None => Ok(None),
+    }
+}
+
+/// A service's name, alert rules and escalation policy.
+async fn service_info(conn: &mut AnyConnection, service_id: i64) -> Result<Option<ServiceInfo>> {
+    let row = sqlx::query(
+        "SELECT id, name, alert_rules, escalation_policy_id FROM services WHERE id = $1",
+    )
+    .bind(service_id)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };

@@ -16,6 +16,7 @@ crate::for_both_backends!(
     a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page,
     alerts_acknowledge_and_resolve_their_incident,
     alertmanager_and_grafana_webhooks_store_every_alert,
+    the_cli_sends_lists_acknowledges_and_resolves_alerts,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
@@ -437,5 +438,103 @@ async fn alertmanager_and_grafana_webhooks_store_every_alert(db: Db) {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    app.shutdown().await;
+}
+
+async fn cli(app: &TestApp, args: &[&str]) -> String {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(args)
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", crate::helpers::ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("the CLI runs");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn the_cli_sends_lists_acknowledges_and_resolves_alerts(db: Db) {
+    let Some(app) = spawn(db).await else { return };
+    app.admin(
+        Method::POST,
+        "/api/v1/services",
+        Some(json!({"name": "dns"})),
+    )
+    .await;
+    let key = cli(&app, &["integration", "create", "dns"])
+        .await
+        .trim()
+        .to_string();
+    assert_eq!(key.len(), 32, "{key}");
+    let listed = cli(&app, &["integration", "list", "dns"]).await;
+    assert!(
+        listed.contains(&key) && listed.contains("events_v2"),
+        "{listed}"
+    );
+
+    let dedup = cli(
+        &app,
+        &[
+            "event",
+            "send",
+            "--routing-key",
+            &key,
+            "--summary",
+            "NXDOMAIN spike",
+            "--severity",
+            "info",
+            "--dedup-key",
+            "nx",
+        ],
+    )
+    .await;
+    assert_eq!(dedup.trim(), "nx");
+    let table = cli(&app, &["alert", "list", "--service", "dns"]).await;
+    assert!(
+        table.starts_with("ID") && table.contains("NXDOMAIN spike") && table.contains("triggered"),
+        "{table}"
+    );
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?service=dns", None)
+        .await;
+    let id = alerts[0]["id"].as_i64().expect("id").to_string();
+    assert!(
+        cli(&app, &["alert", "ack", &id])
+            .await
+            .contains("acknowledged")
+    );
+    assert!(
+        cli(&app, &["alert", "resolve", &id])
+            .await
+            .contains("resolved")
+    );
+    let shown = cli(&app, &["alert", "show", &id]).await;
+    assert!(
+        shown.contains("NXDOMAIN spike") && shown.contains("\"source\":\"aplomb-cli\""),
+        "{shown}"
+    );
+
+    // Info alerts open no incident by default; a bad event is explained.
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"], json!([]));
+    let bad = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args([
+            "event",
+            "send",
+            "--routing-key",
+            &key,
+            "--severity",
+            "apocalyptic",
+        ])
+        .env("APLOMB_URL", &app.base)
+        .output()
+        .await
+        .expect("runs");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("payload.severity"));
     app.shutdown().await;
 }
