@@ -10,6 +10,7 @@ pub mod extract;
 pub mod live;
 pub mod metrics;
 pub mod ui;
+pub mod ui_alerts;
 pub mod ui_oncall;
 
 use std::ops::Deref;
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(ui::router())
         .merge(ui_oncall::router())
+        .merge(ui_alerts::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))

@@ -550,6 +550,9 @@ struct Live {
     services: String,
     entries: Vec<EntryRow>,
     pages: Vec<PageRow>,
+    alerts: Vec<super::ui_alerts::AlertRow>,
+    /// Recent change events of the affected services: (when, service, summary, source).
+    changes: Vec<(String, String, String, String)>,
 }
 
 /// One page on the incident, for its paging history.
@@ -655,6 +658,8 @@ impl Live {
                 })
                 .collect(),
             pages: pages.into_iter().map(PageRow::from).collect(),
+            alerts: Vec::new(),
+            changes: Vec::new(),
         }
     }
 }
@@ -682,7 +687,28 @@ async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, App
     let view = state.incident(actor, id).await?;
     let timeline = state.store.timeline(id, None).await?;
     let pages = state.store.paging_history(id).await?;
-    Ok(Live::new(view, timeline, pages))
+    let services = view.incident.services.clone();
+    let mut live = Live::new(view, timeline, pages);
+    let filter = crate::store::AlertFilter {
+        service: None,
+        status: None,
+        incident: Some(id),
+        limit: 100,
+    };
+    live.alerts = state
+        .store
+        .alerts(&filter)
+        .await?
+        .iter()
+        .map(super::ui_alerts::AlertRow::from)
+        .collect();
+    for service in services {
+        for (at, summary, source) in state.store.change_events(service.id, 5).await? {
+            live.changes
+                .push((human_time(at), service.name.clone(), summary, source));
+        }
+    }
+    Ok(live)
 }
 
 async fn incident_page(

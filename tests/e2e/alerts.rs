@@ -290,6 +290,36 @@ async fn alerts_acknowledge_and_resolve_their_incident(db: Db) {
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
     let id = page["items"][0]["id"].as_i64().expect("id");
 
+    // The incident page shows its alerts and the service's recent changes; the alert pages too.
+    let change = json!({"routing_key": key, "payload": {"summary": "Deployed search 2.4.1", "source": "ci"}});
+    assert_eq!(
+        enqueue(&app, "/v2/change/enqueue", &change).await.0,
+        StatusCode::ACCEPTED
+    );
+    let web = app.web_session("olga").await;
+    let (_, html) = web.page(&format!("/incidents/{id}")).await;
+    assert!(
+        html.contains("Search latency high (a)") && html.contains("Search latency high (c)"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Recent changes") && html.contains("search: Deployed search 2.4.1"),
+        "{html}"
+    );
+    let (_, list) = web.page("/alerts?service=search&status=triggered").await;
+    assert_eq!(
+        list.matches("<tr class=\"triggered\">").count(),
+        3,
+        "{list}"
+    );
+    let (_, alerts) = app.admin(Method::GET, "/api/v1/alerts?limit=1", None).await;
+    let (status, detail) = web.page(&format!("/alerts/{}", alerts[0]["id"])).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        detail.contains("Latest payload") && detail.contains("&#34;routing_key&#34;"),
+        "{detail}"
+    );
+
     let ack = json!({"routing_key": key, "event_action": "acknowledge", "dedup_key": "a"});
     assert_eq!(
         enqueue(&app, "/v2/enqueue", &ack).await.0,
