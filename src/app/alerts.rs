@@ -6,8 +6,26 @@ use std::collections::HashMap;
 use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
-use crate::domain::alert::{AlertRules, EventAction};
+use crate::domain::alert::{AlertRules, EventAction, SilenceMatch};
+use crate::domain::bounded_text;
 use crate::store::{AlertFilter, AlertRecord, IntegrationRecord, StoreError};
+
+/// A maintenance window (no `match`) or a silence.
+#[derive(Debug, Clone, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SilenceInput {
+    /// The service it covers; every service when absent.
+    pub service: Option<String>,
+    /// RFC 3339; now when absent.
+    pub starts_at: Option<String>,
+    pub ends_at: String,
+    pub reason: String,
+    #[serde(rename = "match", default)]
+    pub matchers: SilenceMatch,
+}
+
+/// The longest a maintenance window or silence may last.
+const MAX_SILENCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 31);
 
 /// The kinds of inbound integration a service can have.
 pub const INTEGRATION_KINDS: [&str; 3] = ["events_v2", "alertmanager", "grafana"];
@@ -145,6 +163,61 @@ impl Aplomb {
             self.announcer().announce(incident).await;
         }
         self.alert(actor, id).await
+    }
+
+    pub async fn create_silence(&self, actor: &Actor, input: SilenceInput) -> AppResult<i64> {
+        if !actor.can_act() {
+            return Err(AppError::Forbidden("viewers cannot silence alerts".into()));
+        }
+        let reason = bounded_text("reason", &input.reason, 1, 500)?;
+        let instant = |field: &'static str, raw: &str| {
+            raw.trim().parse::<jiff::Timestamp>().map_err(|_| {
+                FieldError::new(
+                    field,
+                    "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
+                )
+            })
+        };
+        let starts_at = match input.starts_at.as_deref() {
+            Some(raw) => instant("starts_at", raw)?,
+            None => self.now(),
+        };
+        let ends_at = instant("ends_at", &input.ends_at)?;
+        if ends_at <= starts_at {
+            return Err(FieldError::new("ends_at", "must be after starts_at").into());
+        }
+        if ends_at.duration_since(starts_at) > MAX_SILENCE {
+            return Err(FieldError::new("ends_at", "a silence lasts at most 31 days").into());
+        }
+        let service =
+            match input.service.as_deref() {
+                Some(name) => Some(self.service_id(name).await.map_err(|_| {
+                    FieldError::new("service", format!("no service named {name:?}"))
+                })?),
+                None => None,
+            };
+        Ok(self
+            .store
+            .insert_silence(
+                service,
+                &input.matchers,
+                &reason,
+                starts_at,
+                ends_at,
+                actor.id,
+                self.now(),
+            )
+            .await?)
+    }
+
+    pub async fn end_silence(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        if !actor.can_act() {
+            return Err(AppError::Forbidden("viewers cannot end silences".into()));
+        }
+        if !self.store.end_silence(id, self.now()).await? {
+            return Err(AppError::NotFound("silence"));
+        }
+        Ok(())
     }
 
     pub async fn alert(&self, actor: &Actor, id: i64) -> AppResult<AlertRecord> {

@@ -23,7 +23,7 @@ mod alerts;
 mod apply;
 mod oncall;
 
-pub use alerts::INTEGRATION_KINDS;
+pub use alerts::{INTEGRATION_KINDS, SilenceInput};
 
 pub use apply::{ApplyReport, OrgDocument, ResponderDoc, ServiceDoc};
 

@@ -428,6 +428,53 @@ fn labels_hash(labels: Option<&Map<String, Value>>) -> String {
         .collect()
 }
 
+/// What a silence matches besides its service; empty fields match anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SilenceMatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dedup_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub severity: Option<AlertSeverity>,
+    /// Matches when the alert's summary contains this text (case-insensitive).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary_contains: Option<String>,
+}
+
+/// A maintenance window (no matchers: the whole service, or every service) or a silence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Silence {
+    pub service_id: Option<i64>,
+    pub matchers: SilenceMatch,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+}
+
+impl Silence {
+    /// Whether a trigger for `payload` on `service_id` with `dedup_key` is silenced at `now`.
+    pub fn silences(
+        &self,
+        service_id: i64,
+        dedup_key: &str,
+        payload: &AlertPayload,
+        now: Timestamp,
+    ) -> bool {
+        let m = &self.matchers;
+        self.starts_at <= now
+            && now < self.ends_at
+            && self.service_id.is_none_or(|s| s == service_id)
+            && m.dedup_key.as_deref().is_none_or(|k| k == dedup_key)
+            && m.source.as_deref().is_none_or(|s| s == payload.source)
+            && m.severity.is_none_or(|s| s == payload.severity)
+            && m.summary_contains
+                .as_deref()
+                .is_none_or(|t| payload.summary.to_lowercase().contains(&t.to_lowercase()))
+    }
+}
+
 /// How a service turns alerts into incidents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -585,6 +632,42 @@ mod tests {
             parse_alertmanager("R", &json!({})).unwrap_err(),
             vec!["'alerts' must be an array"]
         );
+    }
+
+    #[test]
+    fn silences_match_their_window_service_and_fields() {
+        let t = |s: &str| s.parse::<Timestamp>().unwrap();
+        let payload = parse_event(&trigger()).unwrap().payload.unwrap();
+        let window = Silence {
+            service_id: Some(1),
+            matchers: SilenceMatch::default(),
+            starts_at: t("2026-03-02T10:00:00Z"),
+            ends_at: t("2026-03-02T12:00:00Z"),
+        };
+        assert!(window.silences(1, "k", &payload, t("2026-03-02T11:00:00Z")));
+        assert!(
+            !window.silences(2, "k", &payload, t("2026-03-02T11:00:00Z")),
+            "another service"
+        );
+        assert!(
+            !window.silences(1, "k", &payload, t("2026-03-02T12:00:00Z")),
+            "the window has ended"
+        );
+        let silence = Silence {
+            service_id: None,
+            matchers: SilenceMatch {
+                summary_contains: Some("DISK FULL".into()),
+                severity: Some(AlertSeverity::Critical),
+                ..SilenceMatch::default()
+            },
+            ..window
+        };
+        assert!(silence.silences(7, "k", &payload, t("2026-03-02T11:00:00Z")));
+        let other = AlertPayload {
+            summary: "CPU hot".into(),
+            ..payload
+        };
+        assert!(!silence.silences(7, "k", &other, t("2026-03-02T11:00:00Z")));
     }
 
     #[test]

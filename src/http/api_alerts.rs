@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
+use super::api_oncall::Created;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
-use crate::domain::alert::{AlertRules, AlertStatus, EventAction};
+use crate::app::SilenceInput;
+use crate::domain::alert::{AlertRules, AlertStatus, EventAction, SilenceMatch};
 use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
 
 pub fn router() -> Router<AppState> {
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .route("/alerts/{id}", get(show_alert))
         .route("/alerts/{id}/acknowledge", post(acknowledge_alert))
         .route("/alerts/{id}/resolve", post(resolve_alert))
+        .route("/silences", get(list_silences).post(create_silence))
+        .route("/silences/{id}", delete(end_silence))
 }
 
 #[derive(OpenApi)]
@@ -161,6 +165,8 @@ pub struct AlertBody {
     pub last_at: String,
     pub resolved_at: Option<String>,
     pub incident_id: Option<i64>,
+    /// Arrived during a maintenance window or silence: opened no incident, paged nobody.
+    pub silenced: bool,
     /// The latest event as sent.
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
@@ -181,6 +187,7 @@ impl From<AlertRecord> for AlertBody {
             last_at: a.last_at.to_string(),
             resolved_at: a.resolved_at.map(|t| t.to_string()),
             incident_id: a.incident_id,
+            silenced: a.silenced,
             payload: serde_json::from_str(&a.payload).unwrap_or_default(),
         }
     }
@@ -269,4 +276,69 @@ async fn resolve_alert(
             .await?
             .into(),
     ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SilenceBody {
+    pub id: i64,
+    /// Absent: every service.
+    pub service: Option<String>,
+    #[serde(rename = "match")]
+    pub matchers: SilenceMatch,
+    pub reason: String,
+    pub starts_at: String,
+    pub ends_at: String,
+    pub created_by: String,
+}
+
+/// Maintenance windows and silences that have not ended.
+#[utoipa::path(get, path = "/api/v1/silences", responses((status = 200, body = Vec<SilenceBody>)))]
+async fn list_silences(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+) -> Result<Json<Vec<SilenceBody>>, ApiError> {
+    let silences = app
+        .store
+        .silences(app.now())
+        .await
+        .map_err(crate::app::AppError::from)?;
+    Ok(Json(
+        silences
+            .into_iter()
+            .map(|s| SilenceBody {
+                id: s.id,
+                service: s.service,
+                matchers: s.matchers,
+                reason: s.reason,
+                starts_at: s.starts_at.to_string(),
+                ends_at: s.ends_at.to_string(),
+                created_by: s.created_by,
+            })
+            .collect(),
+    ))
+}
+
+/// Start a maintenance window (no `match`) or a silence: matching alerts are stored but open
+/// no incident and page nobody.
+#[utoipa::path(post, path = "/api/v1/silences", request_body = SilenceInput,
+    responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
+async fn create_silence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<SilenceInput>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app.create_silence(&actor, body.value).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// End a maintenance window or silence now.
+#[utoipa::path(delete, path = "/api/v1/silences/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn end_silence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    app.end_silence(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::incidents::{insert_entries, insert_incident_in};
 use super::{Result, Store, StoreError, is_unique_violation, ms, opt_ts, parsed, ts};
-use crate::domain::alert::{AlertEvent, AlertRules, AlertStatus, ChangeEvent, EventAction};
+use crate::domain::alert::{
+    AlertEvent, AlertRules, AlertStatus, ChangeEvent, EventAction, Silence, SilenceMatch,
+};
 use crate::domain::incident::{Declaration, Incident, ServiceRef, Summary, Title, UserRef};
 use crate::domain::timeline::EntryData;
 
@@ -40,6 +42,19 @@ pub struct AlertRecord {
     pub last_at: Timestamp,
     pub resolved_at: Option<Timestamp>,
     pub incident_id: Option<i64>,
+    /// Arrived during a maintenance window or silence: stored, but opened no incident.
+    pub silenced: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SilenceRecord {
+    pub id: i64,
+    pub service: Option<String>,
+    pub matchers: SilenceMatch,
+    pub reason: String,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub created_by: String,
 }
 
 /// One event waiting to be stored.
@@ -84,7 +99,7 @@ struct ServiceInfo {
 }
 
 const ALERT_COLUMNS: &str = "a.id, s.name AS service, a.dedup_key, a.status, a.severity, a.summary, a.source, \
-     a.payload, a.event_count, a.first_at, a.last_at, a.resolved_at, a.incident_id";
+     a.payload, a.event_count, a.first_at, a.last_at, a.resolved_at, a.incident_id, a.silenced";
 
 impl Store {
     pub async fn insert_integration(
@@ -167,6 +182,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
         let mut tx = self.begin_write().await?;
+        let silences = active_silences(&mut tx, now).await?;
         let mut services: HashMap<String, Option<ServiceInfo>> = HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
         for item in batch {
@@ -183,7 +199,9 @@ impl Store {
                 continue;
             };
             let outcome = match item {
-                Ingest::Alert(event) => apply_alert(&mut tx, service, event, defaults, now).await?,
+                Ingest::Alert(event) => {
+                    apply_alert(&mut tx, service, event, defaults, &silences, now).await?
+                }
                 Ingest::Change(change) => {
                     store_change(&mut tx, service.id, change, now).await?;
                     Ingested::Stored {
@@ -269,12 +287,79 @@ impl Store {
                 username: String::new(),
             },
         };
-        let outcome = apply_alert(&mut tx, &service, &event, &defaults, now).await?;
+        let outcome = apply_alert(&mut tx, &service, &event, &defaults, &[], now).await?;
         tx.commit().await?;
         Ok(match outcome {
             Ingested::Stored { incident, .. } => incident,
             Ingested::UnknownRoutingKey => None,
         })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_silence(
+        &self,
+        service_id: Option<i64>,
+        matchers: &SilenceMatch,
+        reason: &str,
+        starts_at: Timestamp,
+        ends_at: Timestamp,
+        created_by: i64,
+        now: Timestamp,
+    ) -> Result<i64> {
+        let json =
+            serde_json::to_string(matchers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(sqlx::query(
+            "INSERT INTO silences (service_id, matchers, reason, starts_at, ends_at, created_by, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(service_id)
+        .bind(json)
+        .bind(reason)
+        .bind(ms(starts_at))
+        .bind(ms(ends_at))
+        .bind(created_by)
+        .bind(ms(now))
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("id")?)
+    }
+
+    /// Silences not yet ended at `now`, soonest first.
+    pub async fn silences(&self, now: Timestamp) -> Result<Vec<SilenceRecord>> {
+        let rows = sqlx::query(
+            "SELECT x.id, s.name AS service, x.matchers, x.reason, x.starts_at, x.ends_at, u.username \
+             FROM silences x LEFT JOIN services s ON s.id = x.service_id JOIN users u ON u.id = x.created_by \
+             WHERE x.ends_at > $1 ORDER BY x.starts_at, x.id",
+        )
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let matchers: String = r.try_get("matchers")?;
+                Ok(SilenceRecord {
+                    id: r.try_get("id")?,
+                    service: r.try_get("service")?,
+                    matchers: serde_json::from_str(&matchers)
+                        .map_err(|e| StoreError::Corrupt(format!("silence: {e}")))?,
+                    reason: r.try_get("reason")?,
+                    starts_at: ts(r, "starts_at")?,
+                    ends_at: ts(r, "ends_at")?,
+                    created_by: r.try_get("username")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends a silence now; false when it had already ended.
+    pub async fn end_silence(&self, id: i64, now: Timestamp) -> Result<bool> {
+        let done = sqlx::query("UPDATE silences SET ends_at = $1 WHERE id = $2 AND ends_at > $1")
+            .bind(ms(now))
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(done > 0)
     }
 
     /// Marks the open alerts of an incident acknowledged (an incident acknowledgement).
@@ -326,6 +411,7 @@ fn alert_from_row(r: &AnyRow) -> Result<AlertRecord> {
         last_at: ts(r, "last_at")?,
         resolved_at: opt_ts(r, "resolved_at")?,
         incident_id: r.try_get("incident_id")?,
+        silenced: r.try_get::<i64, _>("silenced")? != 0,
     })
 }
 
@@ -395,6 +481,7 @@ async fn apply_alert(
     service: &ServiceInfo,
     event: &AlertEvent,
     defaults: &AlertIncidentDefaults,
+    silences: &[Silence],
     now: Timestamp,
 ) -> Result<Ingested> {
     let key = event.dedup_key.clone().unwrap_or_default();
@@ -421,9 +508,12 @@ async fn apply_alert(
                     opened: false,
                 });
             }
+            let silenced = silences
+                .iter()
+                .any(|s| s.silences(service.id, &key, payload, now));
             let alert_id: i64 = sqlx::query(
-                "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, first_at, last_at) \
-                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, 1, $7, $7) RETURNING id",
+                "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, first_at, last_at, silenced) \
+                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, 1, $7, $7, $8) RETURNING id",
             )
             .bind(service.id)
             .bind(&key)
@@ -432,9 +522,16 @@ async fn apply_alert(
             .bind(&payload.source)
             .bind(&payload_json)
             .bind(ms(now))
+            .bind(i64::from(silenced))
             .fetch_one(&mut *conn)
             .await?
             .try_get("id")?;
+            if silenced {
+                return Ok(Ingested::Stored {
+                    incident: None,
+                    opened: false,
+                });
+            }
             let window =
                 now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
             let mut incident = open_incident(conn, service.id, window).await?;
@@ -500,6 +597,25 @@ async fn apply_alert(
             Err(StoreError::Corrupt("a trigger without a payload".into()))
         }
     }
+}
+
+async fn active_silences(conn: &mut AnyConnection, now: Timestamp) -> Result<Vec<Silence>> {
+    let rows = sqlx::query("SELECT service_id, matchers, starts_at, ends_at FROM silences WHERE starts_at <= $1 AND ends_at > $1")
+        .bind(ms(now))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let matchers: String = r.try_get("matchers")?;
+            Ok(Silence {
+                service_id: r.try_get("service_id")?,
+                matchers: serde_json::from_str(&matchers)
+                    .map_err(|e| StoreError::Corrupt(format!("silence: {e}")))?,
+                starts_at: ts(r, "starts_at")?,
+                ends_at: ts(r, "ends_at")?,
+            })
+        })
+        .collect()
 }
 
 /// The service's unresolved incident that is still taking alerts: declared, or last alerted,

@@ -19,6 +19,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "alerts",
         include_str!("../../migrations/0003_alerts.sql"),
     ),
+    (
+        4,
+        "silences",
+        include_str!("../../migrations/0004_silences.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -17,13 +17,19 @@ crate::for_both_backends!(
     alerts_acknowledge_and_resolve_their_incident,
     alertmanager_and_grafana_webhooks_store_every_alert,
     the_cli_sends_lists_acknowledges_and_resolves_alerts,
+    maintenance_windows_and_silences_keep_alerts_quiet,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
+    spawn_with_clock(db).await.map(|(app, _)| app)
+}
+
+async fn spawn_with_clock(db: Db) -> Option<(TestApp, Arc<ManualClock>)> {
     let clock = Arc::new(ManualClock::new(
         "2026-03-02T10:00:00Z".parse().expect("time"),
     ));
-    TestApp::spawn_paging(db, clock, OutboundConfig::default()).await
+    let app = TestApp::spawn_paging(db, clock.clone(), OutboundConfig::default()).await?;
+    Some((app, clock))
 }
 
 /// A service paging `user` by webhook, with an events_v2 integration; returns the routing key.
@@ -566,5 +572,105 @@ async fn the_cli_sends_lists_acknowledges_and_resolves_alerts(db: Db) {
         .expect("runs");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("payload.severity"));
+    app.shutdown().await;
+}
+
+async fn maintenance_windows_and_silences_keep_alerts_quiet(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let Some((app, clock)) = spawn_with_clock(db).await else {
+        return;
+    };
+    let key = monitored_service(&app, &hooks.url).await;
+    let window = json!({"service": "search", "ends_at": "2026-03-02T11:00:00Z", "reason": "Index migration"});
+    let (status, body) = app
+        .admin(Method::POST, "/api/v1/silences", Some(window))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &trigger(&key, "m1", "critical"))
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let (_, alerts) = app.admin(Method::GET, "/api/v1/alerts", None).await;
+    assert_eq!(alerts[0]["silenced"], true);
+    assert_eq!(alerts[0]["incident_id"], Value::Null);
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(
+        page["items"],
+        json!([]),
+        "a maintenance window opens no incident"
+    );
+
+    // After the window, a silence that matches by summary still holds back flaky alerts only.
+    let silence = json!({"ends_at": "2026-03-03T10:00:00Z", "reason": "known flaky probe",
+                         "match": {"summary_contains": "FLAKY"}});
+    let (status, _) = app
+        .admin(Method::POST, "/api/v1/silences", Some(silence))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    clock.advance(jiff::SignedDuration::from_mins(61));
+    let mut flaky = trigger(&key, "probe", "critical");
+    flaky["payload"]["summary"] = json!("flaky probe timed out");
+    enqueue(&app, "/v2/enqueue", &flaky).await;
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"], json!([]));
+    enqueue(&app, "/v2/enqueue", &trigger(&key, "real", "critical")).await;
+    let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    eventually("the page for the real alert", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+
+    let (_, active) = app.admin(Method::GET, "/api/v1/silences", None).await;
+    assert_eq!(
+        active.as_array().map(Vec::len),
+        Some(1),
+        "the window has ended: {active}"
+    );
+    let id = active[0]["id"].as_i64().expect("id");
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("/api/v1/silences/{id}"), None)
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("/api/v1/silences/{id}"), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+
+    for (body, field) in [
+        (
+            json!({"ends_at": "2026-03-01T00:00:00Z", "reason": "r"}),
+            "ends_at",
+        ),
+        (
+            json!({"ends_at": "2026-06-01T00:00:00Z", "reason": "r"}),
+            "ends_at",
+        ),
+        (
+            json!({"ends_at": "2026-03-03T00:00:00Z", "reason": ""}),
+            "reason",
+        ),
+        (
+            json!({"ends_at": "2026-03-03T00:00:00Z", "reason": "r", "service": "nope"}),
+            "service",
+        ),
+        (
+            json!({"ends_at": "2026-03-03T00:00:00Z", "reason": "r", "match": {"colour": "red"}}),
+            "match.colour",
+        ),
+    ] {
+        let (status, err) = app
+            .admin(Method::POST, "/api/v1/silences", Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
     app.shutdown().await;
 }
