@@ -7,11 +7,26 @@ use serde::Deserialize;
 
 use crate::domain::incident::{IncidentTypes, RoleKind, RolePolicy, Severity};
 
-/// Rules the organisation tunes: incident types and which roles each severity requires.
-#[derive(Debug, Clone, Default)]
+/// Rules the organisation tunes: incident types, which roles each severity requires, and how
+/// many monitoring events one routing key may send per second.
+#[derive(Debug, Clone)]
 pub struct Settings {
     pub incident_types: IncidentTypes,
     pub role_policy: RolePolicy,
+    pub events_per_second_per_key: u32,
+}
+
+/// High enough for a real alert storm; it stops a runaway script, not monitoring.
+pub const DEFAULT_EVENTS_PER_SECOND: u32 = 10_000;
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            incident_types: IncidentTypes::default(),
+            role_policy: RolePolicy::default(),
+            events_per_second_per_key: DEFAULT_EVENTS_PER_SECOND,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]

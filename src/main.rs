@@ -39,6 +39,9 @@ enum Command {
         /// Fill an empty database with a demo organisation and one ongoing incident.
         #[arg(long)]
         demo: bool,
+        /// Monitoring events per second one routing key may send before getting 429.
+        #[arg(long, env = "APLOMB_EVENTS_PER_SECOND_PER_KEY")]
+        events_per_second_per_key: Option<u32>,
         /// URL people reach this server at, for links in pages (default: http://LISTEN).
         #[arg(long, env = "APLOMB_PUBLIC_URL")]
         public_url: Option<String>,
@@ -173,6 +176,7 @@ async fn run(command: Command) -> ExitCode {
             database_url,
             config,
             demo,
+            events_per_second_per_key,
             public_url,
             smtp_url,
             smtp_ca_file,
@@ -189,6 +193,7 @@ async fn run(command: Command) -> ExitCode {
                 .ok()
                 .filter(|t| !t.is_empty());
             options.demo = demo;
+            options.events_per_second_per_key = events_per_second_per_key;
             if let Some(url) = public_url {
                 options.outbound.public_url = url;
             }

@@ -27,6 +27,8 @@ pub struct ServeOptions {
     pub demo: bool,
     /// Where pages go out (SMTP, SMS/voice) and the URL people reach this server at.
     pub outbound: OutboundConfig,
+    /// Events per second one routing key may send (429 beyond); the config's default if unset.
+    pub events_per_second_per_key: Option<u32>,
 }
 
 impl ServeOptions {
@@ -38,6 +40,7 @@ impl ServeOptions {
             config: None,
             admin_token: None,
             demo: false,
+            events_per_second_per_key: None,
             outbound: OutboundConfig {
                 smtp_from: "aplomb@localhost".into(),
                 public_url: format!("http://{listen}"),
@@ -74,10 +77,14 @@ pub async fn start_engine(
 /// Opens storage and readies an empty database: the admin from `admin_token`, demo data, or
 /// a one-time setup token printed to the log.
 pub async fn prepare(options: &ServeOptions, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Aplomb>> {
-    let settings = match &options.config {
+    let mut settings = match &options.config {
         Some(path) => Settings::load(path)?,
         None => Settings::default(),
     };
+    if let Some(limit) = options.events_per_second_per_key {
+        anyhow::ensure!(limit > 0, "--events-per-second-per-key must be at least 1");
+        settings.events_per_second_per_key = limit;
+    }
     let store = Store::connect(&options.database_url).await?;
     let app = Arc::new(Aplomb::new(store, clock, settings));
     app.start_listening().await?;

@@ -198,6 +198,7 @@ impl Aplomb {
             announcer.clone(),
             engine_wake.clone(),
             alert_type,
+            settings.events_per_second_per_key,
         );
         Self {
             store,

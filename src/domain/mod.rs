@@ -6,6 +6,7 @@ pub mod alert;
 pub mod catalog;
 pub mod escalation;
 pub mod incident;
+pub mod rate;
 pub mod schedule;
 pub mod timeline;
 

@@ -3,7 +3,8 @@
 //! only ever sent for an event that is durably stored; under load, batches grow and the cost
 //! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -11,6 +12,7 @@ use crate::app::Announcer;
 use crate::clock::Clock;
 use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
+use crate::domain::rate::TokenBucket;
 use crate::store::{AlertIncidentDefaults, Ingest, Ingested, Store, StoreError};
 
 /// The most events one transaction takes.
@@ -21,9 +23,21 @@ pub const SYSTEM_USER: &str = "aplomb";
 
 type Job = (Ingest, oneshot::Sender<Result<Ingested, String>>);
 
+/// Why an event was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The routing key is over its rate: try again in this many seconds.
+    RateLimited(u64),
+    /// It could not be stored; the sender should retry.
+    Unavailable(String),
+}
+
 #[derive(Clone)]
 pub struct IngestWriter {
     jobs: mpsc::Sender<Job>,
+    clock: Arc<dyn Clock>,
+    rate_per_key: u32,
+    buckets: Arc<Mutex<HashMap<String, TokenBucket>>>,
 }
 
 impl IngestWriter {
@@ -33,9 +47,12 @@ impl IngestWriter {
         announcer: Announcer,
         wake: Arc<Notify>,
         incident_type: String,
+        rate_per_key: u32,
     ) -> Self {
         let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
+        let task_clock = clock.clone();
         tokio::spawn(async move {
+            let clock = task_clock;
             let mut defaults: Option<AlertIncidentDefaults> = None;
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -80,19 +97,49 @@ impl IngestWriter {
                 }
             }
         });
-        Self { jobs }
+        Self {
+            jobs,
+            clock,
+            rate_per_key,
+            buckets: Arc::default(),
+        }
     }
 
     /// Stores one event; resolves once its batch is committed.
-    pub async fn submit(&self, event: Ingest) -> Result<Ingested, String> {
+    pub async fn submit(&self, event: Ingest) -> Result<Ingested, Refused> {
+        let key = match &event {
+            Ingest::Alert(e) => &e.routing_key,
+            Ingest::Change(c) => &c.routing_key,
+        };
+        self.admit(key)?;
+        let stopped = || Refused::Unavailable("the ingestion writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send((event, reply))
             .await
-            .map_err(|_| "the ingestion writer has stopped".to_string())?;
+            .map_err(|_| stopped())?;
         answer
             .await
-            .map_err(|_| "the ingestion writer has stopped".to_string())?
+            .map_err(|_| stopped())?
+            .map_err(Refused::Unavailable)
+    }
+
+    /// The per-key rate limit (per instance).
+    fn admit(&self, routing_key: &str) -> Result<(), Refused> {
+        let now = self.clock.now();
+        let mut buckets = self
+            .buckets
+            .lock()
+            .map_err(|_| Refused::Unavailable("rate limiter poisoned".into()))?;
+        if buckets.len() > 100_000 {
+            // Keys seen once and never again should not grow the map forever.
+            buckets.clear();
+        }
+        buckets
+            .entry(routing_key.to_string())
+            .or_insert_with(|| TokenBucket::new(self.rate_per_key, now))
+            .take(self.rate_per_key, now)
+            .map_err(Refused::RateLimited)
     }
 }
 

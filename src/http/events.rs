@@ -6,7 +6,7 @@ use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::app::new_secret;
 use crate::domain::alert::{EventAction, parse_alertmanager, parse_change, parse_event};
+use crate::engine::ingest::Refused;
 use crate::store::{Ingest, Ingested};
 
 /// PagerDuty accepts events up to 512 KB.
@@ -55,12 +56,22 @@ fn invalid(errors: Vec<String>) -> Response {
     .into_response()
 }
 
-fn unavailable(reason: String) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"status": "unavailable", "message": reason})),
-    )
-        .into_response()
+/// The answer for an event that was refused before it was stored.
+fn refused(why: Refused) -> Response {
+    match why {
+        Refused::RateLimited(seconds) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, seconds.to_string())],
+            Json(json!({"status": "throttled", "message": "Too many events for this routing key; retry later",
+                        "errors": [format!("rate limit reached; retry after {seconds} s")]})),
+        )
+            .into_response(),
+        Refused::Unavailable(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "message": reason})),
+        )
+            .into_response(),
+    }
 }
 
 /// The body as JSON, or why it is refused (too large, unreadable, not JSON).
@@ -114,7 +125,7 @@ async fn enqueue(
         Ok(Ingested::UnknownRoutingKey) => {
             invalid(vec!["'routing_key' does not match an integration".into()])
         }
-        Err(reason) => unavailable(reason),
+        Err(why) => refused(why),
     }
 }
 
@@ -139,7 +150,7 @@ async fn change_enqueue(
         Ok(Ingested::UnknownRoutingKey) => {
             invalid(vec!["'routing_key' does not match an integration".into()])
         }
-        Err(reason) => unavailable(reason),
+        Err(why) => refused(why),
     }
 }
 
@@ -173,7 +184,7 @@ async fn alertmanager(
                     "the routing key in the URL does not match an integration".into(),
                 ]);
             }
-            Err(reason) => return unavailable(reason),
+            Err(why) => return refused(why),
         }
     }
     (

@@ -18,6 +18,7 @@ crate::for_both_backends!(
     alertmanager_and_grafana_webhooks_store_every_alert,
     the_cli_sends_lists_acknowledges_and_resolves_alerts,
     maintenance_windows_and_silences_keep_alerts_quiet,
+    a_routing_key_over_its_rate_gets_429_with_retry_after,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
@@ -672,5 +673,71 @@ async fn maintenance_windows_and_silences_keep_alerts_quiet(db: Db) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {err}");
         assert_eq!(err["error"]["field"], field, "{body}: {err}");
     }
+    app.shutdown().await;
+}
+
+async fn a_routing_key_over_its_rate_gets_429_with_retry_after(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let clock = Arc::new(ManualClock::new(
+        "2026-03-02T10:00:00Z".parse().expect("time"),
+    ));
+    let limited = |o: &mut aplomb::server::ServeOptions| o.events_per_second_per_key = Some(5);
+    let Some(app) =
+        TestApp::spawn_configured(db, clock.clone(), OutboundConfig::default(), limited).await
+    else {
+        return;
+    };
+    let key = monitored_service(&app, &hooks.url).await;
+    // A burst of twice the rate is taken; the next is refused with the contract's shape.
+    for i in 0..10 {
+        let (status, _) = enqueue(
+            &app,
+            "/v2/enqueue",
+            &trigger(&key, &format!("r{i}"), "info"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "event {i}");
+    }
+    let r = app
+        .http
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&trigger(&key, "r10", "info"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "throttled");
+    // Another key is not affected; after a second the first may send again.
+    let (_, other) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services/search/integrations",
+            Some(json!({"kind": "events_v2"})),
+        )
+        .await;
+    let other = other["routing_key"].as_str().expect("key");
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &trigger(other, "o1", "info"))
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    clock.advance(jiff::SignedDuration::from_secs(1));
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &trigger(&key, "r11", "info"))
+            .await
+            .0,
+        StatusCode::ACCEPTED
+    );
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?limit=1000", None)
+        .await;
+    assert_eq!(
+        alerts.as_array().map(Vec::len),
+        Some(12),
+        "refused events are not stored"
+    );
     app.shutdown().await;
 }

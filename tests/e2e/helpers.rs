@@ -124,14 +124,11 @@ impl TestApp {
 
     pub async fn spawn_with(db: Db, demo: bool) -> Option<Self> {
         let test_db = TestDb::new(db).await?;
+        let url = test_db.url.clone();
         Some(
-            Self::start(
-                test_db.url.clone(),
-                demo,
-                Some(test_db),
-                Arc::new(SystemClock),
-                None,
-            )
+            Self::start(url, Some(test_db), Arc::new(SystemClock), None, |o| {
+                o.demo = demo
+            })
             .await,
         )
     }
@@ -143,27 +140,17 @@ impl TestApp {
         clock: Arc<dyn Clock>,
         outbound: OutboundConfig,
     ) -> Option<Self> {
-        let test_db = TestDb::new(db).await?;
-        Some(
-            Self::start(
-                test_db.url.clone(),
-                false,
-                Some(test_db),
-                clock,
-                Some(outbound),
-            )
-            .await,
-        )
+        Self::spawn_configured(db, clock, outbound, |_| {}).await
     }
 
     /// A second server sharing this one's database, as a second instance in production would.
     pub async fn another_instance(&self) -> Self {
         Self::start(
             self.database_url.clone(),
-            false,
             None,
             Arc::new(SystemClock),
             None,
+            |_| {},
         )
         .await
     }
@@ -172,20 +159,40 @@ impl TestApp {
     pub async fn restart_on(&self, clock: Arc<dyn Clock>, outbound: OutboundConfig) -> Self {
         Self::start(
             self.database_url.clone(),
-            false,
             None,
             clock,
             Some(outbound),
+            |_| {},
         )
         .await
     }
 
+    /// Like `spawn_paging`, with server options adjusted by `configure`.
+    pub async fn spawn_configured(
+        db: Db,
+        clock: Arc<dyn Clock>,
+        outbound: OutboundConfig,
+        configure: impl FnOnce(&mut ServeOptions),
+    ) -> Option<Self> {
+        let test_db = TestDb::new(db).await?;
+        Some(
+            Self::start(
+                test_db.url.clone(),
+                Some(test_db),
+                clock,
+                Some(outbound),
+                configure,
+            )
+            .await,
+        )
+    }
+
     async fn start(
         database_url: String,
-        demo: bool,
         db: Option<TestDb>,
         clock: Arc<dyn Clock>,
         outbound: Option<OutboundConfig>,
+        configure: impl FnOnce(&mut ServeOptions),
     ) -> Self {
         // Server warnings and errors show in a failing test's output.
         let _ = tracing_subscriber::fmt()
@@ -199,7 +206,7 @@ impl TestApp {
         let base = format!("http://{address}");
         let mut options = ServeOptions::new(&address.to_string(), &database_url);
         options.admin_token = Some(ADMIN_TOKEN.into());
-        options.demo = demo;
+        configure(&mut options);
         let app = prepare(&options, clock).await.expect("aplomb starts");
         let engine = match outbound {
             Some(mut outbound) => {
