@@ -8,6 +8,7 @@ mod api;
 mod apply;
 mod browser;
 mod cli;
+mod crash;
 mod paging;
 mod private;
 mod sinks;

@@ -1,0 +1,146 @@
+//! Durable before acknowledged: the real server process is killed with SIGKILL while events
+//! stream in; after a restart, every event that got a 202 is there.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+use crate::helpers::{ADMIN_TOKEN, Db, TestDb};
+
+crate::for_both_backends!(every_acknowledged_event_survives_a_sigkill);
+
+async fn start(url: &str, port: u16) -> Child {
+    let child = Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            url,
+        ])
+        .env("APLOMB_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server starts");
+    let http = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            && r.status() == StatusCode::OK
+        {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the server did not become ready");
+}
+
+async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
+    let Some(test_db) = TestDb::new(db).await else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start(&test_db.url, port).await;
+    let http = reqwest::Client::new();
+    let admin = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    admin("/api/v1/services", json!({"name": "queue"}))
+        .await
+        .expect("service");
+    let integration: Value = admin(
+        "/api/v1/services/queue/integrations",
+        json!({"kind": "events_v2"}),
+    )
+    .await
+    .expect("integration")
+    .json()
+    .await
+    .expect("json");
+    let key = integration["routing_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+
+    // 20 senders, 40 events each at most, recording every key that was acknowledged.
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let senders: Vec<_> = (0..20)
+        .map(|sender| {
+            let (http, base, key, accepted) = (http.clone(), base.clone(), key.clone(), accepted.clone());
+            tokio::spawn(async move {
+                for i in 0..40 {
+                    let dedup = format!("s{sender}-e{i}");
+                    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+                                       "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
+                    match http.post(format!("{base}/v2/enqueue")).json(&event).send().await {
+                        Ok(r) if r.status() == StatusCode::ACCEPTED => accepted.lock().expect("lock").push(dedup),
+                        Ok(_) => {}
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Kill it mid-stream.
+    for _ in 0..200 {
+        if accepted.lock().expect("lock").len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.start_kill().expect("SIGKILL");
+    server.wait().await.expect("it died");
+    for s in senders {
+        let _ = s.await;
+    }
+    let accepted = accepted.lock().expect("lock").clone();
+    assert!(
+        accepted.len() >= 200,
+        "the kill came mid-stream, after {} events",
+        accepted.len()
+    );
+    assert!(accepted.len() < 800, "and before the end");
+
+    let mut server = start(&test_db.url, port).await;
+    let alerts: Value = http
+        .get(format!("{base}/api/v1/alerts?service=queue&limit=1000"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .json()
+        .await
+        .expect("json");
+    let stored: Vec<&str> = alerts
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .filter_map(|a| a["dedup_key"].as_str())
+        .collect();
+    let lost: Vec<&String> = accepted
+        .iter()
+        .filter(|k| !stored.contains(&k.as_str()))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events were lost: {lost:?}",
+        lost.len()
+    );
+    server.start_kill().expect("stop");
+    let _ = server.wait().await;
+}
