@@ -39,6 +39,12 @@ enum Command {
         /// Fill an empty database with a demo organisation and one ongoing incident.
         #[arg(long)]
         demo: bool,
+        /// PEM certificate chain: serve HTTPS (with --tls-key).
+        #[arg(long, env = "APLOMB_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for --tls-cert.
+        #[arg(long, env = "APLOMB_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Monitoring events per second one routing key may send before getting 429.
         #[arg(long, env = "APLOMB_EVENTS_PER_SECOND_PER_KEY")]
         events_per_second_per_key: Option<u32>,
@@ -176,6 +182,8 @@ async fn run(command: Command) -> ExitCode {
             database_url,
             config,
             demo,
+            tls_cert,
+            tls_key,
             events_per_second_per_key,
             public_url,
             smtp_url,
@@ -194,7 +202,11 @@ async fn run(command: Command) -> ExitCode {
                 .filter(|t| !t.is_empty());
             options.demo = demo;
             options.events_per_second_per_key = events_per_second_per_key;
-            if let Some(url) = public_url {
+            if let (Some(cert), Some(key)) = (tls_cert, tls_key) {
+                options.outbound.public_url = format!("https://{listen}");
+                options.tls = Some((cert, key));
+            }
+            if let Some(url) = public_url.clone() {
                 options.outbound.public_url = url;
             }
             options.outbound.smtp_url = smtp_url;

@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub outbound: OutboundConfig,
     /// Events per second one routing key may send (429 beyond); the config's default if unset.
     pub events_per_second_per_key: Option<u32>,
+    /// PEM certificate chain and key: serve HTTPS instead of HTTP.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl ServeOptions {
@@ -41,6 +43,7 @@ impl ServeOptions {
             admin_token: None,
             demo: false,
             events_per_second_per_key: None,
+            tls: None,
             outbound: OutboundConfig {
                 smtp_from: "aplomb@localhost".into(),
                 public_url: format!("http://{listen}"),
@@ -115,9 +118,16 @@ pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
         startup_ms = started.elapsed().as_millis() as u64,
         "aplomb is ready"
     );
+    let tls = match &options.tls {
+        Some((cert, key)) => Some(crate::http::tls_config(cert, key)?),
+        None => None,
+    };
     let engine = start_engine(&app, options.outbound.clone(), Duration::from_millis(500)).await?;
     let store = app.store.clone();
-    crate::http::serve(listener, app, stop_signal()).await?;
+    match tls {
+        Some(tls) => crate::http::serve_tls(listener, app, stop_signal(), tls).await?,
+        None => crate::http::serve(listener, app, stop_signal()).await?,
+    }
     engine.stop().await;
     store.close().await;
     tracing::info!("stopped");

@@ -179,6 +179,11 @@ fn check_list(object: &Map<String, Value>, key: &str, fields: &[&str], errors: &
 
 fn parse_timestamp(raw: Option<&str>, path: &str, errors: &mut Vec<String>) -> Option<Timestamp> {
     let raw = raw?;
+    // Some clients append a "Z" to an offset that is already there ("…+00:00Z").
+    let raw = match raw.strip_suffix('Z') {
+        Some(head) if head.ends_with("+00:00") => head,
+        _ => raw,
+    };
     match raw.parse::<Timestamp>() {
         Ok(t) => Some(t),
         Err(_) => {
@@ -592,6 +597,8 @@ mod tests {
     fn change_events_need_a_summary() {
         let ok = json!({"routing_key": "R1", "payload": {"summary": "Deploy 42", "timestamp": "2026-03-02T10:00:00Z"}});
         assert_eq!(parse_change(&ok).unwrap().summary, "Deploy 42");
+        let doubled = json!({"routing_key": "R1", "payload": {"summary": "Deploy 43", "timestamp": "2026-03-02T10:00:00.5+00:00Z"}});
+        assert!(parse_change(&doubled).unwrap().timestamp.is_some());
         let bad = json!({"routing_key": "R1", "payload": {"timestamp": "yesterday"}});
         assert_eq!(
             parse_change(&bad).unwrap_err(),

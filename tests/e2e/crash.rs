@@ -13,7 +13,8 @@ use crate::helpers::{ADMIN_TOKEN, Db, TestDb};
 
 crate::for_both_backends!(every_acknowledged_event_survives_a_sigkill);
 
-async fn start(url: &str, port: u16) -> Child {
+/// Starts the real binary on `port` and waits until it takes connections; `extra` adds flags.
+pub async fn start_server(url: &str, port: u16, extra: &[&str]) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_aplomb"))
         .args([
             "serve",
@@ -22,37 +23,39 @@ async fn start(url: &str, port: u16) -> Child {
             "--database-url",
             url,
         ])
+        .args(extra)
         .env("APLOMB_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
         .expect("the server starts");
-    let http = reqwest::Client::new();
     for _ in 0..200 {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
             .await
-            && r.status() == StatusCode::OK
+            .is_ok()
         {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("the server did not become ready");
+    panic!("the server did not start listening");
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a port")
+        .port()
 }
 
 async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     let Some(test_db) = TestDb::new(db).await else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = start(&test_db.url, port).await;
+    let mut server = start_server(&test_db.url, port, &[]).await;
     let http = reqwest::Client::new();
     let admin = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))
@@ -116,7 +119,7 @@ async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     );
     assert!(accepted.len() < 800, "and before the end");
 
-    let mut server = start(&test_db.url, port).await;
+    let mut server = start_server(&test_db.url, port, &[]).await;
     let alerts: Value = http
         .get(format!("{base}/api/v1/alerts?service=queue&limit=1000"))
         .bearer_auth(ADMIN_TOKEN)

@@ -27,33 +27,27 @@ where
     panic!("{what} did not happen within 10 s");
 }
 
-pub struct SmtpSink {
-    pub url: String,
-    dir: tempfile::TempDir,
-    _child: tokio::process::Child,
+/// A throwaway CA and a certificate it issued for `localhost` and 127.0.0.1, made with openssl.
+pub struct Pki {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
-impl SmtpSink {
-    /// Starts aiosmtpd on a free loopback port; `None` (with a notice) where it is missing.
-    pub async fn start() -> Option<Self> {
-        Self::launch(None).await
-    }
-
-    /// Like `start`, offering STARTTLS with a certificate for `localhost` issued by a throwaway
-    /// CA; returns the CA's PEM file too.
-    pub async fn start_tls() -> Option<(Self, PathBuf)> {
-        let pki = tempfile::tempdir().expect("a dir");
-        let dir = pki.path();
+impl Pki {
+    /// `None` (with a notice) where openssl is missing; required under CI.
+    pub fn make() -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a dir").keep();
         let openssl = |args: &[&str]| {
             std::process::Command::new("openssl")
                 .args(args)
-                .current_dir(dir)
+                .current_dir(&dir)
                 .output()
                 .is_ok_and(|o| o.status.success())
         };
         std::fs::write(
             dir.join("leaf.ext"),
-            "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
         )
         .expect("write");
         let made = openssl(&[
@@ -103,12 +97,35 @@ impl SmtpSink {
                 !required(),
                 "openssl is required under CI to make test certificates"
             );
-            eprintln!("NOTICE: skipping the STARTTLS story: openssl is missing");
+            eprintln!("NOTICE: skipping a TLS story: openssl is missing");
             return None;
         }
-        let pki = pki.keep();
-        let sink = Self::launch(Some((pki.join("leaf.pem"), pki.join("leaf.key")))).await?;
-        Some((sink, pki.join("ca.pem")))
+        Some(Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("leaf.pem"),
+            key: dir.join("leaf.key"),
+        })
+    }
+}
+
+pub struct SmtpSink {
+    pub url: String,
+    dir: tempfile::TempDir,
+    _child: tokio::process::Child,
+}
+
+impl SmtpSink {
+    /// Starts aiosmtpd on a free loopback port; `None` (with a notice) where it is missing.
+    pub async fn start() -> Option<Self> {
+        Self::launch(None).await
+    }
+
+    /// Like `start`, offering STARTTLS with a certificate for `localhost` issued by a throwaway
+    /// CA; returns the CA's PEM file too.
+    pub async fn start_tls() -> Option<(Self, PathBuf)> {
+        let pki = Pki::make()?;
+        let sink = Self::launch(Some((pki.cert.clone(), pki.key.clone()))).await?;
+        Some((sink, pki.ca))
     }
 
     async fn launch(tls: Option<(PathBuf, PathBuf)>) -> Option<Self> {
