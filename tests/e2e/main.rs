@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod alertmanager;
 mod alerts;
 mod api;
 mod apply;
