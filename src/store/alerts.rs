@@ -183,6 +183,8 @@ impl Store {
     ) -> Result<Vec<Ingested>> {
         let mut tx = self.begin_write().await?;
         let silences = active_silences(&mut tx, now).await?;
+        // Per service, its incident taking alerts, looked up once per batch.
+        let mut open_incidents: HashMap<i64, Option<i64>> = HashMap::new();
         let mut services: HashMap<String, Option<ServiceInfo>> = HashMap::new();
         let mut out = Vec::with_capacity(batch.len());
         for item in batch {
@@ -200,7 +202,16 @@ impl Store {
             };
             let outcome = match item {
                 Ingest::Alert(event) => {
-                    apply_alert(&mut tx, service, event, defaults, &silences, now).await?
+                    apply_alert(
+                        &mut tx,
+                        service,
+                        event,
+                        defaults,
+                        &silences,
+                        &mut open_incidents,
+                        now,
+                    )
+                    .await?
                 }
                 Ingest::Change(change) => {
                     store_change(&mut tx, service.id, change, now).await?;
@@ -287,7 +298,16 @@ impl Store {
                 username: String::new(),
             },
         };
-        let outcome = apply_alert(&mut tx, &service, &event, &defaults, &[], now).await?;
+        let outcome = apply_alert(
+            &mut tx,
+            &service,
+            &event,
+            &defaults,
+            &[],
+            &mut HashMap::new(),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(match outcome {
             Ingested::Stored { incident, .. } => incident,
@@ -482,38 +502,25 @@ async fn apply_alert(
     event: &AlertEvent,
     defaults: &AlertIncidentDefaults,
     silences: &[Silence],
+    open_incidents: &mut HashMap<i64, Option<i64>>,
     now: Timestamp,
 ) -> Result<Ingested> {
     let key = event.dedup_key.clone().unwrap_or_default();
     match (event.action, &event.payload) {
         (EventAction::Trigger, Some(payload)) => {
             let payload_json = payload.raw.to_string();
-            // A repeat of an open alert is merged: counted, latest payload kept.
-            let merged = sqlx::query(
-                "UPDATE alerts SET event_count = event_count + 1, last_at = $1, payload = $2, summary = $3, severity = $4, source = $5 \
-                 WHERE service_id = $6 AND dedup_key = $7 AND status <> 'resolved' RETURNING incident_id",
-            )
-            .bind(ms(now))
-            .bind(&payload_json)
-            .bind(&payload.summary)
-            .bind(payload.severity.as_str())
-            .bind(&payload.source)
-            .bind(service.id)
-            .bind(&key)
-            .fetch_optional(&mut *conn)
-            .await?;
-            if let Some(row) = merged {
-                return Ok(Ingested::Stored {
-                    incident: row.try_get("incident_id")?,
-                    opened: false,
-                });
-            }
             let silenced = silences
                 .iter()
                 .any(|s| s.silences(service.id, &key, payload, now));
-            let alert_id: i64 = sqlx::query(
-                "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, first_at, last_at, silenced) \
-                 VALUES ($1, $2, 'triggered', $3, $4, $5, $6, 1, $7, $7, $8) RETURNING id",
+            // One statement: a new alert, or a repeat of an open one merged into it (counted,
+            // latest payload kept). The partial unique index allows one open alert per key.
+            let row = sqlx::query(
+                "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
+                 first_at, last_at, silenced) VALUES ($1, $2, 'triggered', $3, $4, $5, $6, 1, $7, $7, $8) \
+                 ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
+                 event_count = alerts.event_count + 1, last_at = excluded.last_at, payload = excluded.payload, \
+                 summary = excluded.summary, severity = excluded.severity, source = excluded.source \
+                 RETURNING id, incident_id, event_count, silenced",
             )
             .bind(service.id)
             .bind(&key)
@@ -524,22 +531,27 @@ async fn apply_alert(
             .bind(ms(now))
             .bind(i64::from(silenced))
             .fetch_one(&mut *conn)
-            .await?
-            .try_get("id")?;
-            if silenced {
+            .await?;
+            let alert_id: i64 = row.try_get("id")?;
+            let count: i64 = row.try_get("event_count")?;
+            if count > 1 || row.try_get::<i64, _>("silenced")? != 0 {
                 return Ok(Ingested::Stored {
-                    incident: None,
+                    incident: row.try_get("incident_id")?,
                     opened: false,
                 });
             }
             let window =
                 now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
-            let mut incident = open_incident(conn, service.id, window).await?;
+            let mut incident = match open_incidents.get(&service.id) {
+                Some(known) => *known,
+                None => open_incident(conn, service.id, window).await?,
+            };
             let mut opened = false;
             if incident.is_none() && service.rules.opens_incident(payload.severity) {
                 incident = Some(open_alert_incident(conn, service, payload, defaults, now).await?);
                 opened = true;
             }
+            open_incidents.insert(service.id, incident);
             if let Some(incident_id) = incident {
                 sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
                     .bind(incident_id)
@@ -587,6 +599,8 @@ async fn apply_alert(
                 && service.rules.auto_resolve
             {
                 resolve_if_quiet(conn, incident_id, now).await?;
+                // Whether the service still has an open incident is looked up again.
+                open_incidents.remove(&service.id);
             }
             Ok(Ingested::Stored {
                 incident,
