@@ -56,7 +56,7 @@ impl IngestWriter {
             let mut defaults: Option<AlertIncidentDefaults> = None;
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let events: Vec<Ingest> = batch.iter().map(|(event, _)| event.clone()).collect();
+                let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
                 let result =
                     match ensure_defaults(&store, &mut defaults, &incident_type, clock.as_ref())
                         .await
@@ -68,7 +68,7 @@ impl IngestWriter {
                     Ok(outcomes) => {
                         let mut changed: Vec<i64> = Vec::new();
                         let mut opened = false;
-                        for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
                             if let Ingested::Stored {
                                 incident,
                                 opened: o,
@@ -89,8 +89,8 @@ impl IngestWriter {
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, events = batch.len(), "storing a batch of events failed");
-                        for (_, reply) in batch.drain(..) {
+                        tracing::error!(error = %e, events = replies.len(), "storing a batch of events failed");
+                        for reply in replies {
                             let _ = reply.send(Err("the event could not be stored; retry".into()));
                         }
                     }
