@@ -182,47 +182,49 @@ impl Store {
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
         let mut tx = self.begin_write().await?;
-        let silences = active_silences(&mut tx, now).await?;
-        // Per service, its incident taking alerts, looked up once per batch.
-        let mut open_incidents: HashMap<i64, Option<i64>> = HashMap::new();
-        let mut services: HashMap<String, Option<ServiceInfo>> = HashMap::new();
-        let mut out = Vec::with_capacity(batch.len());
+        let mut ctx = BatchContext {
+            silences: active_silences(&mut tx, now).await?,
+            open_incidents: HashMap::new(),
+            defaults,
+            now,
+        };
+        let mut services: HashMap<&str, Option<ServiceInfo>> = HashMap::new();
         for item in batch {
-            let key = match item {
-                Ingest::Alert(e) => &e.routing_key,
-                Ingest::Change(c) => &c.routing_key,
-            };
+            let key = routing_key(item);
             if !services.contains_key(key) {
                 let info = service_for_key(&mut tx, key).await?;
-                services.insert(key.clone(), info);
+                services.insert(key, info);
             }
-            let Some(Some(service)) = services.get(key) else {
-                out.push(Ingested::UnknownRoutingKey);
+        }
+        let mut out: Vec<Ingested> = vec![Ingested::UnknownRoutingKey; batch.len()];
+        // Consecutive triggers are stored together; anything else keeps its place in order.
+        let mut run: Vec<(usize, &ServiceInfo, &AlertEvent)> = Vec::new();
+        for (i, item) in batch.iter().enumerate() {
+            let Some(Some(service)) = services.get(routing_key(item)) else {
                 continue;
             };
-            let outcome = match item {
-                Ingest::Alert(event) => {
-                    apply_alert(
-                        &mut tx,
-                        service,
-                        event,
-                        defaults,
-                        &silences,
-                        &mut open_incidents,
-                        now,
-                    )
-                    .await?
+            match item {
+                Ingest::Alert(event) if event.action == EventAction::Trigger => {
+                    run.push((i, service, event))
                 }
-                Ingest::Change(change) => {
-                    store_change(&mut tx, service.id, change, now).await?;
-                    Ingested::Stored {
-                        incident: None,
-                        opened: false,
-                    }
+                other => {
+                    store_triggers(&mut tx, &mut run, &mut out, &mut ctx).await?;
+                    out[i] = match other {
+                        Ingest::Alert(event) => {
+                            apply_alert(&mut tx, service, event, &mut ctx).await?
+                        }
+                        Ingest::Change(change) => {
+                            store_change(&mut tx, service.id, change, now).await?;
+                            Ingested::Stored {
+                                incident: None,
+                                opened: false,
+                            }
+                        }
+                    };
                 }
-            };
-            out.push(outcome);
+            }
         }
+        store_triggers(&mut tx, &mut run, &mut out, &mut ctx).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -298,16 +300,13 @@ impl Store {
                 username: String::new(),
             },
         };
-        let outcome = apply_alert(
-            &mut tx,
-            &service,
-            &event,
-            &defaults,
-            &[],
-            &mut HashMap::new(),
+        let mut ctx = BatchContext {
+            silences: Vec::new(),
+            open_incidents: HashMap::new(),
+            defaults: &defaults,
             now,
-        )
-        .await?;
+        };
+        let outcome = apply_alert(&mut tx, &service, &event, &mut ctx).await?;
         tx.commit().await?;
         Ok(match outcome {
             Ingested::Stored { incident, .. } => incident,
@@ -496,79 +495,201 @@ async fn store_change(
     Ok(())
 }
 
+/// What every event of one batch shares.
+struct BatchContext<'a> {
+    silences: Vec<Silence>,
+    /// Per service, its incident taking alerts, looked up once per batch.
+    open_incidents: HashMap<i64, Option<i64>>,
+    defaults: &'a AlertIncidentDefaults,
+    now: Timestamp,
+}
+
+fn routing_key(item: &Ingest) -> &str {
+    match item {
+        Ingest::Alert(e) => &e.routing_key,
+        Ingest::Change(c) => &c.routing_key,
+    }
+}
+
+/// Rows per multi-row statement (9 parameters each, well under both backends' limits).
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// Stores a run of trigger events: repeats of one key are counted together, then every alert
+/// is inserted or merged by one multi-row upsert per hundred keys. New alerts then join the
+/// service's open incident or open one.
+async fn store_triggers(
+    conn: &mut AnyConnection,
+    run: &mut Vec<(usize, &ServiceInfo, &AlertEvent)>,
+    out: &mut [Ingested],
+    ctx: &mut BatchContext<'_>,
+) -> Result<()> {
+    struct Group<'e> {
+        service: &'e ServiceInfo,
+        key: String,
+        count: i64,
+        latest: &'e AlertEvent,
+        members: Vec<usize>,
+    }
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    let mut index: HashMap<(i64, &str), usize> = HashMap::new();
+    for (i, service, event) in run.iter() {
+        let key = event.dedup_key.as_deref().unwrap_or("");
+        match index.get(&(service.id, key)) {
+            Some(&g) => {
+                let group = &mut groups[g];
+                group.count += 1;
+                group.latest = event;
+                group.members.push(*i);
+            }
+            None => {
+                index.insert((service.id, key), groups.len());
+                groups.push(Group {
+                    service,
+                    key: key.to_string(),
+                    count: 1,
+                    latest: event,
+                    members: vec![*i],
+                });
+            }
+        }
+    }
+    let now = ctx.now;
+    for chunk in groups.chunks(ROWS_PER_STATEMENT) {
+        let mut sql = String::from(
+            "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
+             first_at, last_at, silenced) VALUES ",
+        );
+        for n in 0..chunk.len() {
+            let p = n * 9;
+            if n > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, 'triggered', ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5,
+                p + 6,
+                p + 7,
+                p + 8,
+                p + 8,
+                p + 9
+            ));
+        }
+        sql.push_str(
+            " ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
+             event_count = alerts.event_count + excluded.event_count, last_at = excluded.last_at, \
+             payload = excluded.payload, summary = excluded.summary, severity = excluded.severity, \
+             source = excluded.source RETURNING id, service_id, dedup_key, incident_id, event_count, silenced",
+        );
+        let mut query = sqlx::query(&sql);
+        for group in chunk {
+            let payload = group
+                .latest
+                .payload
+                .as_ref()
+                .ok_or_else(|| StoreError::Corrupt("a trigger without a payload".into()))?;
+            let silenced = ctx
+                .silences
+                .iter()
+                .any(|s| s.silences(group.service.id, &group.key, payload, now));
+            query = query
+                .bind(group.service.id)
+                .bind(group.key.clone())
+                .bind(payload.severity.as_str())
+                .bind(payload.summary.clone())
+                .bind(payload.source.clone())
+                .bind(payload.raw.to_string())
+                .bind(group.count)
+                .bind(ms(now))
+                .bind(i64::from(silenced));
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        let mut stored: HashMap<(i64, String), AnyRow> = HashMap::with_capacity(rows.len());
+        for row in rows {
+            stored.insert((row.try_get("service_id")?, row.try_get("dedup_key")?), row);
+        }
+        for group in chunk {
+            let row = stored
+                .get(&(group.service.id, group.key.clone()))
+                .ok_or_else(|| StoreError::Corrupt("an upserted alert was not returned".into()))?;
+            let alert_id: i64 = row.try_get("id")?;
+            let count: i64 = row.try_get("event_count")?;
+            let silenced = row.try_get::<i64, _>("silenced")? != 0;
+            // A new alert's count is exactly this batch's; a merged one had events before.
+            let (incident, opened) = if count == group.count && !silenced {
+                let payload = group
+                    .latest
+                    .payload
+                    .as_ref()
+                    .ok_or_else(|| StoreError::Corrupt("a trigger without a payload".into()))?;
+                attach_new_alert(conn, group.service, alert_id, &group.key, payload, ctx).await?
+            } else {
+                (row.try_get("incident_id")?, false)
+            };
+            for &m in &group.members {
+                out[m] = Ingested::Stored { incident, opened };
+            }
+        }
+    }
+    run.clear();
+    Ok(())
+}
+
+/// A new alert joins the service's incident that is taking alerts, or opens one when its
+/// severity says so; either way the timeline records it.
+async fn attach_new_alert(
+    conn: &mut AnyConnection,
+    service: &ServiceInfo,
+    alert_id: i64,
+    key: &str,
+    payload: &crate::domain::alert::AlertPayload,
+    ctx: &mut BatchContext<'_>,
+) -> Result<(Option<i64>, bool)> {
+    let now = ctx.now;
+    let window = now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
+    let mut incident = match ctx.open_incidents.get(&service.id) {
+        Some(known) => *known,
+        None => open_incident(conn, service.id, window).await?,
+    };
+    let mut opened = false;
+    if incident.is_none() && service.rules.opens_incident(payload.severity) {
+        incident = Some(open_alert_incident(conn, service, payload, ctx.defaults, now).await?);
+        opened = true;
+    }
+    ctx.open_incidents.insert(service.id, incident);
+    if let Some(incident_id) = incident {
+        sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
+            .bind(incident_id)
+            .bind(alert_id)
+            .execute(&mut *conn)
+            .await?;
+        let entry = EntryData::AlertTriggered {
+            alert_id,
+            dedup_key: key.to_string(),
+            summary: payload.summary.clone(),
+            severity: payload.severity.to_string(),
+        };
+        insert_entries(conn, incident_id, None, now, &[entry]).await?;
+    }
+    Ok((incident, opened))
+}
+
+/// Acknowledges or resolves the open alert with the event's key (triggers go through
+/// `store_triggers`).
 async fn apply_alert(
     conn: &mut AnyConnection,
     service: &ServiceInfo,
     event: &AlertEvent,
-    defaults: &AlertIncidentDefaults,
-    silences: &[Silence],
-    open_incidents: &mut HashMap<i64, Option<i64>>,
-    now: Timestamp,
+    ctx: &mut BatchContext<'_>,
 ) -> Result<Ingested> {
+    let now = ctx.now;
     let key = event.dedup_key.clone().unwrap_or_default();
-    match (event.action, &event.payload) {
-        (EventAction::Trigger, Some(payload)) => {
-            let payload_json = payload.raw.to_string();
-            let silenced = silences
-                .iter()
-                .any(|s| s.silences(service.id, &key, payload, now));
-            // One statement: a new alert, or a repeat of an open one merged into it (counted,
-            // latest payload kept). The partial unique index allows one open alert per key.
-            let row = sqlx::query(
-                "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
-                 first_at, last_at, silenced) VALUES ($1, $2, 'triggered', $3, $4, $5, $6, 1, $7, $7, $8) \
-                 ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
-                 event_count = alerts.event_count + 1, last_at = excluded.last_at, payload = excluded.payload, \
-                 summary = excluded.summary, severity = excluded.severity, source = excluded.source \
-                 RETURNING id, incident_id, event_count, silenced",
-            )
-            .bind(service.id)
-            .bind(&key)
-            .bind(payload.severity.as_str())
-            .bind(&payload.summary)
-            .bind(&payload.source)
-            .bind(&payload_json)
-            .bind(ms(now))
-            .bind(i64::from(silenced))
-            .fetch_one(&mut *conn)
-            .await?;
-            let alert_id: i64 = row.try_get("id")?;
-            let count: i64 = row.try_get("event_count")?;
-            if count > 1 || row.try_get::<i64, _>("silenced")? != 0 {
-                return Ok(Ingested::Stored {
-                    incident: row.try_get("incident_id")?,
-                    opened: false,
-                });
-            }
-            let window =
-                now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
-            let mut incident = match open_incidents.get(&service.id) {
-                Some(known) => *known,
-                None => open_incident(conn, service.id, window).await?,
-            };
-            let mut opened = false;
-            if incident.is_none() && service.rules.opens_incident(payload.severity) {
-                incident = Some(open_alert_incident(conn, service, payload, defaults, now).await?);
-                opened = true;
-            }
-            open_incidents.insert(service.id, incident);
-            if let Some(incident_id) = incident {
-                sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
-                    .bind(incident_id)
-                    .bind(alert_id)
-                    .execute(&mut *conn)
-                    .await?;
-                let entry = EntryData::AlertTriggered {
-                    alert_id,
-                    dedup_key: key,
-                    summary: payload.summary.clone(),
-                    severity: payload.severity.to_string(),
-                };
-                insert_entries(conn, incident_id, None, now, &[entry]).await?;
-            }
-            Ok(Ingested::Stored { incident, opened })
-        }
-        (EventAction::Acknowledge, _) => {
+    match event.action {
+        EventAction::Trigger => Err(StoreError::Corrupt("triggers are stored in runs".into())),
+        EventAction::Acknowledge => {
             let row = sqlx::query(
                 "UPDATE alerts SET status = 'acknowledged', last_at = $1 WHERE service_id = $2 AND dedup_key = $3 \
                  AND status = 'triggered' RETURNING incident_id",
@@ -583,7 +704,7 @@ async fn apply_alert(
                 opened: false,
             })
         }
-        (EventAction::Resolve, _) => {
+        EventAction::Resolve => {
             let row = sqlx::query(
                 "UPDATE alerts SET status = 'resolved', resolved_at = $1, last_at = $1 WHERE service_id = $2 \
                  AND dedup_key = $3 AND status <> 'resolved' RETURNING incident_id",
@@ -600,15 +721,12 @@ async fn apply_alert(
             {
                 resolve_if_quiet(conn, incident_id, now).await?;
                 // Whether the service still has an open incident is looked up again.
-                open_incidents.remove(&service.id);
+                ctx.open_incidents.remove(&service.id);
             }
             Ok(Ingested::Stored {
                 incident,
                 opened: false,
             })
-        }
-        (EventAction::Trigger, None) => {
-            Err(StoreError::Corrupt("a trigger without a payload".into()))
         }
     }
 }

@@ -19,6 +19,7 @@ crate::for_both_backends!(
     the_cli_sends_lists_acknowledges_and_resolves_alerts,
     maintenance_windows_and_silences_keep_alerts_quiet,
     a_routing_key_over_its_rate_gets_429_with_retry_after,
+    one_batch_keeps_the_order_of_triggers_and_resolutions,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
@@ -738,6 +739,73 @@ async fn a_routing_key_over_its_rate_gets_429_with_retry_after(db: Db) {
         alerts.as_array().map(Vec::len),
         Some(12),
         "refused events are not stored"
+    );
+    app.shutdown().await;
+}
+
+/// The writer stores a batch's triggers together, but a resolve between two triggers of one key
+/// still ends the first alert and the second opens a new one.
+async fn one_batch_keeps_the_order_of_triggers_and_resolutions(db: Db) {
+    use aplomb::domain::alert::parse_event;
+    use aplomb::store::{AlertIncidentDefaults, Ingest, Ingested};
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = spawn(db).await else { return };
+    let key = monitored_service(&app, &hooks.url).await;
+    let event = |v: Value| Ingest::Alert(parse_event(&v).expect("valid"));
+    let resolve = json!({"routing_key": key, "event_action": "resolve", "dedup_key": "k"});
+    let batch = vec![
+        event(trigger(&key, "k", "warning")),
+        event(trigger(&key, "k", "warning")),
+        event(trigger(&key, "other", "warning")),
+        event(resolve),
+        event(trigger(&key, "k", "warning")),
+        event(trigger("unknown-key", "k", "warning")),
+    ];
+    let admin = app
+        .app
+        .store
+        .user_by_username("admin")
+        .await
+        .expect("db")
+        .expect("admin");
+    let defaults = AlertIncidentDefaults {
+        incident_type: "outage".into(),
+        declared_by: aplomb::domain::incident::UserRef {
+            id: admin.id,
+            username: admin.username,
+        },
+    };
+    let outcomes = app
+        .app
+        .store
+        .ingest(&batch, &defaults, app.app.now())
+        .await
+        .expect("stored");
+    assert_eq!(outcomes.len(), 6);
+    assert_eq!(outcomes[5], Ingested::UnknownRoutingKey);
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?service=search", None)
+        .await;
+    let mut seen: Vec<(String, String, i64)> = alerts
+        .as_array()
+        .expect("alerts")
+        .iter()
+        .map(|a| {
+            (
+                a["dedup_key"].as_str().unwrap_or("").to_string(),
+                a["status"].as_str().unwrap_or("").to_string(),
+                a["count"].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        vec![
+            ("k".into(), "resolved".into(), 2),
+            ("k".into(), "triggered".into(), 1),
+            ("other".into(), "triggered".into(), 1)
+        ]
     );
     app.shutdown().await;
 }
