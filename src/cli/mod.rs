@@ -231,6 +231,26 @@ impl Client {
         }
     }
 
+    /// Sends a request and reads the answer as JSON (or as text when it is not JSON).
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Value), CliError> {
+        let response = request.send().await.map_err(|e| {
+            CliError::Connection(format!(
+                "cannot reach aplomb at {}: {}",
+                self.base,
+                root_cause(&e)
+            ))
+        })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| {
+            CliError::Connection(format!("reading the answer from {}: {e}", self.base))
+        })?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -245,18 +265,7 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(|e| {
-            CliError::Connection(format!(
-                "cannot reach aplomb at {}: {}",
-                self.base,
-                root_cause(&e)
-            ))
-        })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            CliError::Connection(format!("reading the answer from {}: {e}", self.base))
-        })?;
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        let (status, value) = self.exchange(request).await?;
         if status.is_success() {
             return Ok(value);
         }
@@ -506,22 +515,11 @@ impl Client {
             event["payload"] =
                 json!({"summary": args.summary, "source": args.source, "severity": args.severity});
         }
-        let url = format!("{}/v2/enqueue", self.base);
-        let response = self
+        let request = self
             .http
-            .post(&url)
-            .json(&event)
-            .send()
-            .await
-            .map_err(|e| {
-                CliError::Connection(format!(
-                    "cannot reach aplomb at {}: {}",
-                    self.base,
-                    root_cause(&e)
-                ))
-            })?;
-        let status = response.status();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+            .post(format!("{}/v2/enqueue", self.base))
+            .json(&event);
+        let (status, answer) = self.exchange(request).await?;
         if !status.is_success() {
             let errors: Vec<String> = answer["errors"]
                 .as_array()

@@ -42,6 +42,32 @@ pub async fn start_server(url: &str, port: u16, extra: &[&str]) -> Child {
     panic!("the server did not start listening");
 }
 
+/// Creates `service` with an events_v2 integration on a running server; returns its routing key.
+pub async fn service_with_integration(http: &reqwest::Client, base: &str, service: &str) -> String {
+    let post = |path: String, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&body)
+            .send()
+    };
+    post("/api/v1/services".into(), json!({"name": service}))
+        .await
+        .expect("service");
+    let integration: Value = post(
+        format!("/api/v1/services/{service}/integrations"),
+        json!({"kind": "events_v2"}),
+    )
+    .await
+    .expect("integration")
+    .json()
+    .await
+    .expect("json");
+    integration["routing_key"]
+        .as_str()
+        .expect("a routing key")
+        .to_string()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -57,28 +83,7 @@ async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     let base = format!("http://127.0.0.1:{port}");
     let mut server = start_server(&test_db.url, port, &[]).await;
     let http = reqwest::Client::new();
-    let admin = |path: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-    };
-    admin("/api/v1/services", json!({"name": "queue"}))
-        .await
-        .expect("service");
-    let integration: Value = admin(
-        "/api/v1/services/queue/integrations",
-        json!({"kind": "events_v2"}),
-    )
-    .await
-    .expect("integration")
-    .json()
-    .await
-    .expect("json");
-    let key = integration["routing_key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let key = service_with_integration(&http, &base, "queue").await;
 
     // 20 senders, 40 events each at most, recording every key that was acknowledged.
     let accepted: Arc<Mutex<Vec<String>>> = Arc::default();

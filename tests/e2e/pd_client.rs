@@ -2,9 +2,9 @@
 //! insists on an https:// base URL, so aplomb serves TLS itself (`--tls-cert`/`--tls-key`) with
 //! a throwaway certificate the client trusts through SSL_CERT_FILE.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::crash::{free_port, start_server};
+use crate::crash::{free_port, service_with_integration, start_server};
 use crate::helpers::{ADMIN_TOKEN, Db, TestDb, required};
 use crate::sinks::Pki;
 
@@ -44,28 +44,7 @@ async fn the_pagerduty_python_client_triggers_acknowledges_and_resolves(db: Db) 
     let base = format!("http://127.0.0.1:{port}");
     let mut plain = start_server(&test_db.url, port, &[]).await;
     let http = reqwest::Client::new();
-    let post = |path: &str, body: Value| {
-        http.post(format!("{base}{path}"))
-            .bearer_auth(ADMIN_TOKEN)
-            .json(&body)
-            .send()
-    };
-    post("/api/v1/services", json!({"name": "checkout"}))
-        .await
-        .expect("service");
-    let integration: Value = post(
-        "/api/v1/services/checkout/integrations",
-        json!({"kind": "events_v2"}),
-    )
-    .await
-    .expect("integration")
-    .json()
-    .await
-    .expect("json");
-    let key = integration["routing_key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let key = service_with_integration(&http, &base, "checkout").await;
     plain.start_kill().expect("stop");
     plain.wait().await.expect("stopped");
 
