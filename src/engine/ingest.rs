@@ -4,7 +4,9 @@
 //! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -32,9 +34,19 @@ pub enum Refused {
     Unavailable(String),
 }
 
+/// How group commit is doing: events per batch is `events / batches`.
+#[derive(Debug, Default)]
+pub struct IngestStats {
+    pub batches: AtomicU64,
+    pub events: AtomicU64,
+    /// Time spent storing batches (from the transaction's start to its commit), in microseconds.
+    pub store_micros: AtomicU64,
+}
+
 #[derive(Clone)]
 pub struct IngestWriter {
     jobs: mpsc::Sender<Job>,
+    pub stats: Arc<IngestStats>,
     clock: Arc<dyn Clock>,
     rate_per_key: u32,
     buckets: Arc<Mutex<HashMap<String, TokenBucket>>>,
@@ -51,12 +63,16 @@ impl IngestWriter {
     ) -> Self {
         let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let task_clock = clock.clone();
+        let stats = Arc::new(IngestStats::default());
+        let task_stats = stats.clone();
         tokio::spawn(async move {
+            let stats = task_stats;
             let clock = task_clock;
             let mut defaults: Option<AlertIncidentDefaults> = None;
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
+                let started = Instant::now();
                 let result =
                     match ensure_defaults(&store, &mut defaults, &incident_type, clock.as_ref())
                         .await
@@ -64,6 +80,12 @@ impl IngestWriter {
                         Ok(d) => store.ingest(&events, d, clock.now()).await,
                         Err(e) => Err(e),
                     };
+                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                stats.batches.fetch_add(1, Ordering::Relaxed);
+                stats
+                    .events
+                    .fetch_add(events.len() as u64, Ordering::Relaxed);
+                stats.store_micros.fetch_add(micros, Ordering::Relaxed);
                 match result {
                     Ok(outcomes) => {
                         let mut changed: Vec<i64> = Vec::new();
@@ -99,6 +121,7 @@ impl IngestWriter {
         });
         Self {
             jobs,
+            stats,
             clock,
             rate_per_key,
             buckets: Arc::default(),

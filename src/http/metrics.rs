@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
@@ -77,6 +78,29 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         let _ = writeln!(
             out,
             "aplomb_http_request_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds:.6}"
+        );
+    }
+    let ingest = &state.app.ingest.stats;
+    for (name, help, value) in [
+        (
+            "aplomb_ingest_batches_total",
+            "Transactions the event writer committed (group commit).",
+            ingest.batches.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "aplomb_ingest_events_total",
+            "Events the event writer stored.",
+            ingest.events.load(Ordering::Relaxed) as f64,
+        ),
+        (
+            "aplomb_ingest_store_seconds_total",
+            "Time the event writer spent storing batches.",
+            ingest.store_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
     out.push_str("# HELP aplomb_open_incidents Unresolved non-private incidents.\n# TYPE aplomb_open_incidents gauge\n");
