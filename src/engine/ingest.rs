@@ -69,6 +69,7 @@ impl IngestWriter {
             let stats = task_stats;
             let clock = task_clock;
             let mut defaults: Option<AlertIncidentDefaults> = None;
+            let mut ingester = store.ingester();
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
                 let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
@@ -77,7 +78,7 @@ impl IngestWriter {
                     match ensure_defaults(&store, &mut defaults, &incident_type, clock.as_ref())
                         .await
                     {
-                        Ok(d) => store.ingest(&events, d, clock.now()).await,
+                        Ok(d) => ingester.ingest(&events, d, clock.now()).await,
                         Err(e) => Err(e),
                     };
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);

@@ -24,6 +24,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "silences",
         include_str!("../../migrations/0004_silences.sql"),
     ),
+    (
+        5,
+        "ingest routes",
+        include_str!("../../migrations/0005_ingest_routes.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod incidents;
+mod ingest;
 mod live;
 mod migrate;
 mod oncall;
@@ -20,12 +21,11 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{FieldError, RuleError};
 
-pub use alerts::{
-    AlertFilter, AlertIncidentDefaults, AlertRecord, Ingest, Ingested, IntegrationRecord,
-};
+pub use alerts::{AlertFilter, AlertRecord, IntegrationRecord};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
 };
+pub use ingest::{AlertIncidentDefaults, Ingest, Ingested, Ingester};
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationStep, OverrideRecord, PolicyRecord,
     ScheduleRecord, TeamRecord,
@@ -39,6 +39,17 @@ pub use users::{ServiceRecord, UserRecord};
 pub enum Backend {
     Sqlite,
     Postgres,
+}
+
+impl Backend {
+    /// The statement that opens a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`), so it never fails half-way with SQLITE_BUSY on upgrade.
+    fn begin_write(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        }
+    }
 }
 
 /// Why a storage operation failed, for the cases callers branch on.
@@ -138,13 +149,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Starts a transaction that will write. On SQLite it takes the write lock up front
-    /// (`BEGIN IMMEDIATE`), so it never fails half-way with SQLITE_BUSY on upgrade.
+    /// Starts a transaction that will write (see `Backend::begin_write`).
     async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
     }
 
     /// The suffix that locks the selected rows of `alias` until the transaction ends; SQLite's

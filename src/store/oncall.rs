@@ -408,6 +408,8 @@ impl Store {
         .bind(service_id)
         .execute(&mut *tx)
         .await?;
+        // The escalation policy is part of what the event writer keeps in memory.
+        super::ingest::routes_changed(&mut tx).await?;
         sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1")
             .bind(service_id)
             .execute(&mut *tx)

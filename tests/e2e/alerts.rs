@@ -20,6 +20,7 @@ crate::for_both_backends!(
     maintenance_windows_and_silences_keep_alerts_quiet,
     a_routing_key_over_its_rate_gets_429_with_retry_after,
     one_batch_keeps_the_order_of_triggers_and_resolutions,
+    routing_changes_on_one_instance_apply_at_once_on_another,
 );
 
 async fn spawn(db: Db) -> Option<TestApp> {
@@ -645,6 +646,19 @@ async fn maintenance_windows_and_silences_keep_alerts_quiet(db: Db) {
             .0,
         StatusCode::NOT_FOUND
     );
+    // Once the silence is ended, the flaky probe's alerts count again.
+    let mut flaky = trigger(&key, "probe-2", "critical");
+    flaky["payload"]["summary"] = json!("flaky probe timed out");
+    enqueue(&app, "/v2/enqueue", &flaky).await;
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?status=triggered", None)
+        .await;
+    let probe = alerts
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["dedup_key"] == "probe-2"))
+        .expect("the alert is stored");
+    assert_eq!(probe["silenced"], false, "{probe}");
+    assert!(probe["incident_id"].is_i64(), "{probe}");
 
     for (body, field) in [
         (
@@ -778,6 +792,7 @@ async fn one_batch_keeps_the_order_of_triggers_and_resolutions(db: Db) {
     let outcomes = app
         .app
         .store
+        .ingester()
         .ingest(&batch, &defaults, app.app.now())
         .await
         .expect("stored");
@@ -808,4 +823,46 @@ async fn one_batch_keeps_the_order_of_triggers_and_resolutions(db: Db) {
         ]
     );
     app.shutdown().await;
+}
+
+/// The event writer keeps routing keys, alert rules and silences in memory: a change made
+/// through another instance still applies to the very next event.
+async fn routing_changes_on_one_instance_apply_at_once_on_another(db: Db) {
+    let Some(first) = TestApp::spawn(db).await else {
+        return;
+    };
+    let key = monitored_service(&first, "http://127.0.0.1:9/unused").await;
+    let second = first.another_instance().await;
+    for app in [&first, &second] {
+        let (status, body) = enqueue(app, "/v2/enqueue", &trigger(&key, "warm", "info")).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+
+    let tomorrow = first.app.now() + jiff::SignedDuration::from_hours(24);
+    let everything =
+        json!({"service": "search", "ends_at": tomorrow.to_string(), "reason": "Failover drill"});
+    let (status, body) = second
+        .admin(Method::POST, "/api/v1/silences", Some(everything))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    enqueue(&first, "/v2/enqueue", &trigger(&key, "drill", "critical")).await;
+    let (_, alerts) = first.admin(Method::GET, "/api/v1/alerts", None).await;
+    let drill = alerts
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["dedup_key"] == "drill"))
+        .expect("the alert is stored");
+    assert_eq!(drill["silenced"], true, "{drill}");
+
+    let (_, integrations) = second
+        .admin(Method::GET, "/api/v1/services/search/integrations", None)
+        .await;
+    let id = integrations[0]["id"].as_i64().expect("id");
+    let (status, _) = second
+        .admin(Method::DELETE, &format!("/api/v1/integrations/{id}"), None)
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (status, body) = enqueue(&first, "/v2/enqueue", &trigger(&key, "late", "info")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    second.shutdown().await;
+    first.shutdown().await;
 }
