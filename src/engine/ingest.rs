@@ -15,10 +15,13 @@ use crate::clock::Clock;
 use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
-use crate::store::{AlertIncidentDefaults, Ingest, Ingested, Store, StoreError};
+use crate::store::{AlertIncidentDefaults, Backend, Ingest, Ingested, Ingester, Store, StoreError};
 
 /// The most events one transaction takes.
 pub const MAX_BATCH: usize = 512;
+
+/// Writer tasks on PostgreSQL.
+const POSTGRES_WRITERS: usize = 4;
 
 /// The user alert-opened incidents are declared by.
 pub const SYSTEM_USER: &str = "aplomb";
@@ -61,65 +64,28 @@ impl IngestWriter {
         incident_type: String,
         rate_per_key: u32,
     ) -> Self {
-        let (jobs, mut queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
-        let task_clock = clock.clone();
+        let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let stats = Arc::new(IngestStats::default());
-        let task_stats = stats.clone();
-        tokio::spawn(async move {
-            let stats = task_stats;
-            let clock = task_clock;
-            let mut defaults: Option<AlertIncidentDefaults> = None;
-            let mut ingester = store.ingester();
-            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-            while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-                let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
-                let started = Instant::now();
-                let result =
-                    match ensure_defaults(&store, &mut defaults, &incident_type, clock.as_ref())
-                        .await
-                    {
-                        Ok(d) => ingester.ingest(&events, d, clock.now()).await,
-                        Err(e) => Err(e),
-                    };
-                let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .events
-                    .fetch_add(events.len() as u64, Ordering::Relaxed);
-                stats.store_micros.fetch_add(micros, Ordering::Relaxed);
-                match result {
-                    Ok(outcomes) => {
-                        let mut changed: Vec<i64> = Vec::new();
-                        let mut opened = false;
-                        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                            if let Ingested::Stored {
-                                incident,
-                                opened: o,
-                            } = &outcome
-                            {
-                                changed.extend(incident);
-                                opened |= *o;
-                            }
-                            let _ = reply.send(Ok(outcome));
-                        }
-                        if opened {
-                            wake.notify_one();
-                        }
-                        changed.sort_unstable();
-                        changed.dedup();
-                        for id in changed {
-                            announcer.announce(id).await;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, events = replies.len(), "storing a batch of events failed");
-                        for reply in replies {
-                            let _ = reply.send(Err("the event could not be stored; retry".into()));
-                        }
-                    }
-                }
-            }
-        });
+        // SQLite has one writer at a time anyway; PostgreSQL takes concurrent transactions, so
+        // there a few writers share the queue and one's commit overlaps another's work.
+        let writers = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let queue = Arc::new(tokio::sync::Mutex::new(queue));
+        for _ in 0..writers {
+            let writer = Writer {
+                ingester: store.ingester(),
+                store: store.clone(),
+                clock: clock.clone(),
+                announcer: announcer.clone(),
+                wake: wake.clone(),
+                incident_type: incident_type.clone(),
+                stats: stats.clone(),
+                defaults: None,
+            };
+            tokio::spawn(writer.run(queue.clone()));
+        }
         Self {
             jobs,
             stats,
@@ -164,6 +130,84 @@ impl IngestWriter {
             .or_insert_with(|| TokenBucket::new(self.rate_per_key, now))
             .take(self.rate_per_key, now)
             .map_err(Refused::RateLimited)
+    }
+}
+
+/// One writer task: takes whatever events are queued, stores them in one transaction, and
+/// answers their requests.
+struct Writer {
+    ingester: Ingester,
+    store: Store,
+    clock: Arc<dyn Clock>,
+    announcer: Announcer,
+    wake: Arc<Notify>,
+    incident_type: String,
+    stats: Arc<IngestStats>,
+    defaults: Option<AlertIncidentDefaults>,
+}
+
+impl Writer {
+    async fn run(mut self, queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+        loop {
+            if queue.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+                return;
+            }
+            self.store_batch(&mut batch).await;
+        }
+    }
+
+    async fn store_batch(&mut self, batch: &mut Vec<Job>) {
+        let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
+        let started = Instant::now();
+        let result = match ensure_defaults(
+            &self.store,
+            &mut self.defaults,
+            &self.incident_type,
+            self.clock.as_ref(),
+        )
+        .await
+        {
+            Ok(d) => self.ingester.ingest(&events, d, self.clock.now()).await,
+            Err(e) => Err(e),
+        };
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .events
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        self.stats.store_micros.fetch_add(micros, Ordering::Relaxed);
+        match result {
+            Ok(outcomes) => {
+                let mut changed: Vec<i64> = Vec::new();
+                let mut opened = false;
+                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                    if let Ingested::Stored {
+                        incident,
+                        opened: o,
+                    } = &outcome
+                    {
+                        changed.extend(incident);
+                        opened |= *o;
+                    }
+                    let _ = reply.send(Ok(outcome));
+                }
+                if opened {
+                    self.wake.notify_one();
+                }
+                changed.sort_unstable();
+                changed.dedup();
+                for id in changed {
+                    self.announcer.announce(id).await;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, events = replies.len(), "storing a batch of events failed");
+                for reply in replies {
+                    let _ = reply.send(Err("the event could not be stored; retry".into()));
+                }
+            }
+        }
     }
 }
 

@@ -208,7 +208,7 @@ impl Store {
             dedup_key: Some(row.try_get("dedup_key")?),
             payload: None,
         };
-        let outcome = apply_alert(&mut tx, &service, &event, now).await?;
+        let outcome = apply_alert(&mut tx, self.backend, &service, &event, now).await?;
         tx.commit().await?;
         Ok(match outcome {
             Ingested::Stored { incident, .. } => incident,

@@ -12,8 +12,7 @@
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, Connection, Executor, Row};
+use sqlx::{AnyConnection, Connection, Executor, Row};
 
 use super::incidents::{insert_entries, insert_entries_across, insert_incident_in};
 use super::{Backend, Result, Store, StoreError, ms, parsed, ts};
@@ -69,7 +68,9 @@ struct Routes {
 /// The event writer's connection and routing table.
 pub struct Ingester {
     store: Store,
-    conn: Option<PoolConnection<Any>>,
+    /// Taken from the pool and detached from it, so closing the pool at shutdown does not
+    /// wait for a writer that is idle between batches.
+    conn: Option<AnyConnection>,
     routes: Option<Routes>,
 }
 
@@ -91,9 +92,26 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
+        // PostgreSQL may abort a batch to break a deadlock with another writer: run it again.
+        let mut attempt = 1;
+        loop {
+            let result = self.ingest_once(batch, defaults, now).await;
+            match result {
+                Err(e) if attempt < 3 && super::is_retryable(&e) => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn ingest_once(
+        &mut self,
+        batch: &[Ingest],
+        defaults: &AlertIncidentDefaults,
+        now: Timestamp,
+    ) -> Result<Vec<Ingested>> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
-            None => self.conn.insert(self.store.pool.acquire().await?),
+            None => self.conn.insert(self.store.pool.acquire().await?.detach()),
         };
         let result = store_batch(
             conn,
@@ -105,10 +123,10 @@ impl Ingester {
         )
         .await;
         if result.is_err() {
-            // The transaction may still be open: the connection is closed rather than returned
-            // to the pool (closing rolls it back), and the next batch starts afresh.
+            // The transaction may still be open: closing the connection rolls it back, and the
+            // next batch starts on a new one, with the routing table read afresh.
             if let Some(conn) = self.conn.take() {
-                let _ = conn.detach().close().await;
+                let _ = conn.close().await;
             }
             self.routes = None;
         }
@@ -154,6 +172,7 @@ async fn store_batch(
         _ => cached.insert(load_routes(tx, generation, now).await?),
     };
     let mut ctx = BatchContext {
+        backend,
         silences: &routes.silences,
         defaults,
         now,
@@ -172,7 +191,7 @@ async fn store_batch(
             other => {
                 store_triggers(tx, &mut run, &mut out, &mut ctx).await?;
                 out[i] = match other {
-                    Ingest::Alert(event) => apply_alert(tx, service, event, now).await?,
+                    Ingest::Alert(event) => apply_alert(tx, backend, service, event, now).await?,
                     Ingest::Change(change) => {
                         store_change(tx, service.id, change, now).await?;
                         Ingested::Stored {
@@ -273,6 +292,7 @@ async fn store_change(
 
 /// What every event of one batch shares.
 struct BatchContext<'a> {
+    backend: Backend,
     silences: &'a [Silence],
     defaults: &'a AlertIncidentDefaults,
     now: Timestamp,
@@ -341,6 +361,9 @@ async fn store_triggers(
             }
         }
     }
+    // Concurrent writers (PostgreSQL) lock alert rows in one order, so they cannot deadlock
+    // on each other's upserts.
+    groups.sort_by(|a, b| (a.service.id, a.key).cmp(&(b.service.id, b.key)));
     let now = ctx.now;
     let mut entries: Vec<(i64, EntryData)> = Vec::new();
     for chunk in groups.chunks(ROWS_PER_STATEMENT) {
@@ -360,17 +383,11 @@ async fn store_triggers(
                         Some(id)
                     }
                     None if group.service.rules.opens_incident(group.latest.severity) => {
-                        let id = open_alert_incident(
-                            conn,
-                            group.service,
-                            group.latest,
-                            ctx.defaults,
-                            now,
-                        )
-                        .await?;
+                        let (id, new_incident) =
+                            open_or_join(conn, group.service, group.latest, ctx).await?;
                         opened_here.insert(group.service.id, id);
                         to_attach.push((id, row.id));
-                        opened = true;
+                        opened = new_incident;
                         Some(id)
                     }
                     None => None,
@@ -499,6 +516,7 @@ async fn upsert_alerts(
 /// `store_triggers`).
 pub(super) async fn apply_alert(
     conn: &mut AnyConnection,
+    backend: Backend,
     service: &ServiceInfo,
     event: &AlertEvent,
     now: Timestamp,
@@ -536,7 +554,7 @@ pub(super) async fn apply_alert(
             if let Some(incident_id) = incident
                 && service.rules.auto_resolve
             {
-                resolve_if_quiet(conn, incident_id, now).await?;
+                resolve_if_quiet(conn, backend, incident_id, now).await?;
             }
             Ok(Ingested::Stored {
                 incident,
@@ -544,6 +562,39 @@ pub(super) async fn apply_alert(
             })
         }
     }
+}
+
+/// Opens an incident for a new alert, unless another writer opened one since the upsert
+/// looked: the service's row is locked first, so writers decide one at a time. Returns the
+/// incident and whether it is new.
+async fn open_or_join(
+    conn: &mut AnyConnection,
+    service: &ServiceInfo,
+    payload: &AlertPayload,
+    ctx: &BatchContext<'_>,
+) -> Result<(i64, bool)> {
+    sqlx::query(&format!(
+        "SELECT s.id FROM services s WHERE s.id = $1{}",
+        ctx.backend.row_lock("s")
+    ))
+    .bind(service.id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let window = ctx.now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
+    let open = OPEN_INCIDENT.replace("$S", "$1").replace("$W", "$2");
+    let existing: Option<i64> = sqlx::query(&format!("SELECT {open} AS id"))
+        .bind(service.id)
+        .bind(ms(window))
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("id")?;
+    Ok(match existing {
+        Some(id) => (id, false),
+        None => (
+            open_alert_incident(conn, service, payload, ctx.defaults, ctx.now).await?,
+            true,
+        ),
+    })
 }
 
 async fn open_alert_incident(
@@ -590,9 +641,26 @@ async fn open_alert_incident(
 /// Resolves an incident whose alerts have all resolved, stopping its escalations.
 async fn resolve_if_quiet(
     conn: &mut AnyConnection,
+    backend: Backend,
     incident_id: i64,
     now: Timestamp,
 ) -> Result<()> {
+    // The incident is locked before its alerts are counted, so two writers resolving its last
+    // two alerts at once decide one after the other.
+    let Some(row) = sqlx::query(&format!(
+        "SELECT i.status FROM incidents i WHERE i.id = $1{}",
+        backend.row_lock("i")
+    ))
+    .bind(incident_id)
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    let from: crate::domain::incident::Status = parsed(&row, "status")?;
+    if !from.is_active() {
+        return Ok(());
+    }
     let open: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = $1 AND status <> 'resolved'",
     )
@@ -601,17 +669,6 @@ async fn resolve_if_quiet(
     .await?
     .try_get("n")?;
     if open > 0 {
-        return Ok(());
-    }
-    let Some(row) = sqlx::query("SELECT status FROM incidents WHERE id = $1")
-        .bind(incident_id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
-        return Ok(());
-    };
-    let from: crate::domain::incident::Status = parsed(&row, "status")?;
-    if !from.is_active() {
         return Ok(());
     }
     sqlx::query(

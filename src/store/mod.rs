@@ -50,6 +50,15 @@ impl Backend {
             Backend::Postgres => "BEGIN",
         }
     }
+
+    /// The suffix that locks the selected rows of `alias` until the transaction ends; SQLite's
+    /// write lock (taken by `begin_write`) already covers the whole database.
+    fn row_lock(self, alias: &str) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
+        }
+    }
 }
 
 /// Why a storage operation failed, for the cases callers branch on.
@@ -154,13 +163,9 @@ impl Store {
         Ok(self.pool.begin_with(self.backend.begin_write()).await?)
     }
 
-    /// The suffix that locks the selected rows of `alias` until the transaction ends; SQLite's
-    /// write lock (taken by `begin_write`) already covers the whole database.
+    /// The suffix that locks the selected rows of `alias` (see `Backend::row_lock`).
     fn row_lock(&self, alias: &str) -> String {
-        match self.backend {
-            Backend::Sqlite => String::new(),
-            Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
-        }
+        self.backend.row_lock(alias)
     }
 }
 
@@ -211,6 +216,13 @@ fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// A transaction PostgreSQL aborted to break a deadlock or a serialization conflict; running
+/// it again is the remedy.
+fn is_retryable(e: &StoreError) -> bool {
+    matches!(e, StoreError::Db(sqlx::Error::Database(db))
+        if matches!(db.code().as_deref(), Some("40P01" | "40001")))
 }
 
 #[cfg(test)]
