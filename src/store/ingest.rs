@@ -92,7 +92,8 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
-        // PostgreSQL may abort a batch to break a deadlock with another writer: run it again.
+        // PostgreSQL may abort a batch to break a deadlock with another instance's writer: run
+        // it again.
         let mut attempt = 1;
         loop {
             let result = self.ingest_once(batch, defaults, now).await;
@@ -361,8 +362,8 @@ async fn store_triggers(
             }
         }
     }
-    // Concurrent writers (PostgreSQL) lock alert rows in one order, so they cannot deadlock
-    // on each other's upserts.
+    // Writers of several instances sharing PostgreSQL lock alert rows in one order, so they
+    // cannot deadlock on each other's upserts.
     groups.sort_by(|a, b| (a.service.id, a.key).cmp(&(b.service.id, b.key)));
     let now = ctx.now;
     let mut entries: Vec<(i64, EntryData)> = Vec::new();
@@ -564,9 +565,9 @@ pub(super) async fn apply_alert(
     }
 }
 
-/// Opens an incident for a new alert, unless another writer opened one since the upsert
-/// looked: the service's row is locked first, so writers decide one at a time. Returns the
-/// incident and whether it is new.
+/// Opens an incident for a new alert, unless another instance's writer opened one since the
+/// upsert looked: the service's row is locked first, so writers decide one at a time. Returns
+/// the incident and whether it is new.
 async fn open_or_join(
     conn: &mut AnyConnection,
     service: &ServiceInfo,
