@@ -3,41 +3,56 @@
 //! and its pages, deliveries, timeline entries and the move to the next step commit together:
 //! a crash before the commit leaves the step due, a commit leaves it done.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::clock::Clock;
 
 use crate::domain::escalation::{Level, Policy, Step, Target};
 use crate::domain::schedule::ResponderId;
 use crate::domain::timeline::EntryData;
-use crate::store::{DueEscalation, PagingTx, Result, StoreError};
+use crate::store::{DeliveryJob, DueEscalation, PagingTx, Result, StoreError};
 
 /// How many steps one transaction fires: one commit (one fsync) for the batch.
 const BATCH: i64 = 100;
 
-/// Fires due escalation steps until none is due or about `max` have fired; returns the
-/// incidents whose timelines changed. The clock is read per batch, so a long backlog is
-/// stamped with the time each batch actually fired.
+/// What a pass of `fire_due` did.
+#[derive(Debug, Default)]
+pub struct Fired {
+    /// Incidents whose timelines changed.
+    pub incidents: Vec<i64>,
+    /// Deliveries now due, leased to the caller in the transactions that fired the steps.
+    pub deliveries: Vec<DeliveryJob>,
+}
+
+/// Fires due escalation steps until none is due or about `max` have fired. Each transaction
+/// also leases the deliveries due by then to `lease.0` until `lease.1`, so a step's pages
+/// leave right after its commit. The clock is read per batch, so a long backlog is stamped
+/// with the time each batch actually fired.
 pub async fn fire_due(
     store: &crate::store::Store,
     clock: &dyn Clock,
     max: usize,
-) -> Result<Vec<i64>> {
-    let mut touched = Vec::new();
-    while touched.len() < max {
+    lease: (&str, SignedDuration),
+) -> Result<Fired> {
+    let mut fired = Fired::default();
+    while fired.incidents.len() < max {
         let now = clock.now();
         let mut tx = store.begin_paging().await?;
         let due = tx.due_escalations(now, BATCH).await?;
         for step in &due {
             fire_step(&mut tx, step, now).await?;
         }
+        if !due.is_empty() {
+            let jobs = tx.claim_deliveries(lease.0, now, now + lease.1, 50).await?;
+            fired.deliveries.extend(jobs);
+        }
         tx.commit().await?;
-        if due.is_empty() {
+        fired.incidents.extend(due.iter().map(|d| d.incident_id));
+        if due.len() < BATCH as usize {
             break;
         }
-        touched.extend(due.iter().map(|d| d.incident_id));
     }
-    Ok(touched)
+    Ok(fired)
 }
 
 fn policy_of(due: &DueEscalation) -> Result<Policy> {

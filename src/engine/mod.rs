@@ -121,21 +121,31 @@ impl Engine {
             .min(self.config.poll)
     }
 
-    /// One pass: fire due escalation steps, then send due deliveries.
+    /// One pass: fire due escalation steps (sending the pages they queued at once), then send
+    /// other due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
-        let mut touched = escalation::fire_due(&self.store, self.clock.as_ref(), 5000).await?;
-        let now = self.clock.now();
+        let fired =
+            escalation::fire_due(&self.store, self.clock.as_ref(), 5000, (&self.owner, LEASE))
+                .await?;
+        self.send(fired.deliveries).await?;
+        let mut touched = fired.incidents;
         touched.sort_unstable();
         touched.dedup();
         for incident_id in touched {
             self.announcer.announce(incident_id).await;
         }
+        let now = self.clock.now();
         let jobs = self
             .store
             .claim_deliveries(&self.owner, now, now + LEASE, 50)
             .await?;
+        self.send(jobs).await
+    }
+
+    /// Sends deliveries leased to this engine and records each attempt.
+    async fn send(&self, jobs: Vec<DeliveryJob>) -> anyhow::Result<()> {
         for job in jobs {
-            let attempt = self.deliver(&job, now).await;
+            let attempt = self.deliver(&job, self.clock.now()).await;
             if let Attempt::Sent(receipt) = &attempt {
                 tracing::info!(delivery = job.id, kind = %job.kind, %receipt, "page delivered");
             } else {
@@ -150,10 +160,7 @@ impl Engine {
     }
 
     async fn deliver(&self, job: &DeliveryJob, now: Timestamp) -> Attempt {
-        let message = match self.compose(job).await {
-            Ok(m) => m,
-            Err(e) => return Attempt::GiveUp(format!("cannot compose the message: {e}")),
-        };
+        let message = self.compose(job);
         match self
             .channels
             .send(&job.kind, &job.address, &job.secret, &message, now)
@@ -165,27 +172,22 @@ impl Engine {
         }
     }
 
-    async fn compose(&self, job: &DeliveryJob) -> anyhow::Result<PageMessage> {
-        let incident = self
-            .store
-            .incident(job.incident_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("incident {} is gone", job.incident_id))?;
+    fn compose(&self, job: &DeliveryJob) -> PageMessage {
         let base = self.channels.public_url().trim_end_matches('/');
-        Ok(PageMessage {
+        PageMessage {
             delivery_id: job.id,
             page_id: job.page_id,
-            incident_id: incident.id,
-            title: incident.title,
-            severity: incident.severity.to_string(),
-            status: incident.status.to_string(),
-            incident_url: format!("{base}/incidents/{}", incident.id),
+            incident_id: job.incident_id,
+            title: job.title.clone(),
+            severity: job.severity.to_string(),
+            status: job.status.to_string(),
+            incident_url: format!("{base}/incidents/{}", job.incident_id),
             ack_url: format!(
                 "{base}/ack/{}/{}",
                 job.page_id,
                 ack_signature(&self.config.signing_key, job.page_id)
             ),
-        })
+        }
     }
 }
 

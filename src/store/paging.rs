@@ -4,14 +4,14 @@
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::incidents::insert_entries;
 use super::oncall::{
     NotificationStep, PolicyRecord, ScheduleRecord, notification_steps, policy_from_row, schedule,
     team_member_ids,
 };
-use super::{Backend, Result, Store, ms, opt_ts, ts};
+use super::{Backend, Result, Store, ms, opt_ts, parsed, ts};
 use crate::domain::timeline::EntryData;
 
 /// An escalation whose current step is due, locked for this transaction.
@@ -31,6 +31,9 @@ pub struct DeliveryJob {
     pub id: i64,
     pub page_id: i64,
     pub incident_id: i64,
+    pub title: String,
+    pub severity: crate::domain::incident::Severity,
+    pub status: crate::domain::incident::Status,
     pub kind: String,
     pub address: String,
     pub secret: String,
@@ -153,42 +156,8 @@ impl Store {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<DeliveryJob>> {
-        let skip_locked = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        };
-        let sql = format!(
-            "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-               SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= $3 \
-               AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at LIMIT $4{skip_locked}) \
-             RETURNING id, page_id, kind, address, secret, attempts"
-        );
         let mut tx = self.begin_write().await?;
-        let rows = sqlx::query(&sql)
-            .bind(owner)
-            .bind(ms(lease_until))
-            .bind(ms(now))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await?;
-        let mut jobs = Vec::with_capacity(rows.len());
-        for row in rows {
-            let page_id: i64 = row.try_get("page_id")?;
-            let incident_id: i64 = sqlx::query("SELECT incident_id FROM pages WHERE id = $1")
-                .bind(page_id)
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("incident_id")?;
-            jobs.push(DeliveryJob {
-                id: row.try_get("id")?,
-                page_id,
-                incident_id,
-                kind: row.try_get("kind")?,
-                address: row.try_get("address")?,
-                secret: row.try_get("secret")?,
-                attempts: row.try_get("attempts")?,
-            });
-        }
+        let jobs = claim_in(&mut tx, self.backend, owner, now, lease_until, limit).await?;
         tx.commit().await?;
         Ok(jobs)
     }
@@ -466,6 +435,18 @@ impl PagingTx {
         Ok(steps)
     }
 
+    /// Leases due deliveries to `owner` in this transaction, so the pages a step just queued
+    /// go out right after its commit, without a transaction of their own.
+    pub async fn claim_deliveries(
+        &mut self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<DeliveryJob>> {
+        claim_in(&mut self.tx, self.backend, owner, now, lease_until, limit).await
+    }
+
     /// Appends timeline entries written by aplomb itself (no actor).
     pub async fn record(
         &mut self,
@@ -524,4 +505,59 @@ fn due_from_row(row: &AnyRow) -> Result<DueEscalation> {
         due_at: ts(row, "due_at")?,
         policy: policy_from_row(row)?,
     })
+}
+
+/// Leases up to `limit` due deliveries to `owner` until `lease_until`; with what composing
+/// their messages needs, so sending them reads nothing more.
+async fn claim_in(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    owner: &str,
+    now: Timestamp,
+    lease_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<DeliveryJob>> {
+    let skip_locked = match backend {
+        Backend::Sqlite => "",
+        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+    };
+    let incident = |column: &str| {
+        format!(
+            "(SELECT i.{column} FROM pages p JOIN incidents i ON i.id = p.incident_id \
+             WHERE p.id = deliveries.page_id) AS incident_{column}"
+        )
+    };
+    let sql = format!(
+        "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
+           SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= $3 \
+           AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at LIMIT $4{skip_locked}) \
+         RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}",
+        incident("id"),
+        incident("title"),
+        incident("severity"),
+        incident("status"),
+    );
+    let rows = sqlx::query(&sql)
+        .bind(owner)
+        .bind(ms(lease_until))
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(DeliveryJob {
+                id: row.try_get("id")?,
+                page_id: row.try_get("page_id")?,
+                incident_id: row.try_get("incident_id")?,
+                title: row.try_get("incident_title")?,
+                severity: parsed(row, "incident_severity")?,
+                status: parsed(row, "incident_status")?,
+                kind: row.try_get("kind")?,
+                address: row.try_get("address")?,
+                secret: row.try_get("secret")?,
+                attempts: row.try_get("attempts")?,
+            })
+        })
+        .collect()
 }
