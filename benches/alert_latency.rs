@@ -5,6 +5,8 @@
 //!
 //! Run: `cargo bench --bench alert_latency -- --rate 20 --seconds 10`
 //! Each alert goes to its own service, so each opens an incident and pages once.
+//! `--load N` adds N warning events per second (distinct keys, 32 senders) to another service
+//! of aplomb during the run: latency at a fixed share of the maximum ingest rate.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,12 +31,16 @@ fn arg(name: &str, default: u64) -> u64 {
 }
 
 fn main() {
-    let (rate, seconds) = (arg("--rate", 20).max(1), arg("--seconds", 10).max(1));
+    let (rate, seconds, load) = (
+        arg("--rate", 20).max(1),
+        arg("--seconds", 10).max(1),
+        arg("--load", 0),
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(rate, seconds));
+    runtime.block_on(run(rate, seconds, load));
 }
 
 async fn receiver() -> (String, Arrivals) {
@@ -70,7 +76,7 @@ async fn receiver() -> (String, Arrivals) {
     (url, arrivals)
 }
 
-async fn run(rate: u64, seconds: u64) {
+async fn run(rate: u64, seconds: u64, load: u64) {
     let count = rate * seconds;
     let (sink, arrivals) = receiver().await;
     let dir = tempfile::tempdir().expect("dir");
@@ -151,8 +157,39 @@ async fn run(rate: u64, seconds: u64) {
         );
     }
 
+    app.create_service(&admin, "background", "", "")
+        .await
+        .expect("setup");
+    let background = app
+        .create_integration(&admin, "background", "events_v2")
+        .await
+        .expect("setup")
+        .routing_key;
+
     let alertmanager = start_alertmanager(&sink, dir.path()).await;
     let http = reqwest::Client::new();
+    let accepted = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let senders: Vec<_> = (0..if load > 0 { 32 } else { 0 })
+        .map(|sender| {
+            let (http, key, accepted) = (http.clone(), background.clone(), accepted.clone());
+            let url = format!("http://{address}/v2/enqueue");
+            let interval = Duration::from_secs_f64(32.0 / load as f64);
+            tokio::spawn(async move {
+                let start = Instant::now();
+                for n in 0..(load * seconds / 32) {
+                    tokio::time::sleep_until((start + interval.mul_f64(n as f64)).into()).await;
+                    let event = json!({"routing_key": key, "event_action": "trigger",
+                        "dedup_key": format!("bg-{sender}-{n}"),
+                        "payload": {"summary": "background", "source": "bench", "severity": "warning"}});
+                    if let Ok(r) = http.post(&url).json(&event).send().await
+                        && r.status().is_success()
+                    {
+                        accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
     let mut sent: HashMap<String, Instant> = HashMap::new();
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = Instant::now();
@@ -178,6 +215,9 @@ async fn run(rate: u64, seconds: u64) {
                 .expect("alertmanager answers");
         }
     }
+    for sender in senders {
+        let _ = sender.await;
+    }
     tokio::time::sleep(Duration::from_secs(3)).await;
     engine.stop().await;
     let arrivals = arrivals.lock().expect("arrivals").clone();
@@ -189,6 +229,13 @@ async fn run(rate: u64, seconds: u64) {
     println!(
         "rate {rate}/s for {seconds} s; each alert its own service (aplomb) or group (alertmanager)"
     );
+    if load > 0 {
+        let accepted = accepted.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "aplomb also took {accepted} background events ({:.0}/s of {load}/s asked)",
+            accepted as f64 / seconds as f64
+        );
+    }
 }
 
 fn report(

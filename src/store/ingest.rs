@@ -114,6 +114,7 @@ impl Ingester {
             Some(conn) => conn,
             None => self.conn.insert(self.store.pool.acquire().await?.detach()),
         };
+        let _turn = self.store.write_turn().await;
         let result = store_batch(
             conn,
             self.store.backend,

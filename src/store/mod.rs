@@ -14,6 +14,7 @@ mod paging;
 mod users;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -93,6 +94,36 @@ pub struct Store {
     backend: Backend,
     /// Kept for connections outside the pool (the PostgreSQL change listener).
     url: String,
+    /// On SQLite, writers queue here (first come, first served) before taking the database's
+    /// write lock. Left to SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries,
+    /// a writer could wait a quarter of a second behind an event storm's back-to-back batches.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction (see `Store::begin_write`): derefs to its connection.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
 }
 
 impl Store {
@@ -139,6 +170,7 @@ impl Store {
             pool,
             backend,
             url: url.to_string(),
+            write_gate: Arc::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
@@ -159,8 +191,20 @@ impl Store {
     }
 
     /// Starts a transaction that will write (see `Backend::begin_write`).
-    async fn begin_write(&self) -> Result<Transaction<'static, Any>> {
-        Ok(self.pool.begin_with(self.backend.begin_write()).await?)
+    async fn begin_write(&self) -> Result<WriteTx> {
+        let gate = self.write_turn().await;
+        Ok(WriteTx {
+            tx: self.pool.begin_with(self.backend.begin_write()).await?,
+            _gate: gate,
+        })
+    }
+
+    /// Waits for this process's turn to write, on SQLite; held until the transaction ends.
+    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// The suffix that locks the selected rows of `alias` (see `Backend::row_lock`).

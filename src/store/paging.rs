@@ -4,14 +4,14 @@
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{AnyConnection, Row};
 
 use super::incidents::insert_entries;
 use super::oncall::{
     NotificationStep, PolicyRecord, ScheduleRecord, notification_steps, policy_from_row, schedule,
     team_member_ids,
 };
-use super::{Backend, Result, Store, ms, opt_ts, parsed, ts};
+use super::{Backend, Result, Store, WriteTx, ms, opt_ts, parsed, ts};
 use crate::domain::timeline::EntryData;
 
 /// An escalation whose current step is due, locked for this transaction.
@@ -79,7 +79,7 @@ pub enum Attempt {
 
 /// A transaction of the escalation manager.
 pub struct PagingTx {
-    tx: Transaction<'static, Any>,
+    tx: WriteTx,
     backend: Backend,
 }
 
