@@ -5,3 +5,6 @@ CREATE TABLE ingest_routes (
     generation  BIGINT NOT NULL
 );
 INSERT INTO ingest_routes (id, generation) VALUES (1, 0);
+
+-- Each new alert looks up its service's open incident: by service, not by incident.
+CREATE INDEX incident_services_service ON incident_services(service_id, incident_id);
