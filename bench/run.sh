@@ -15,7 +15,7 @@ FOOTPRINT=${FOOTPRINT:-1000000}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 APLOMB_PORT=${APLOMB_PORT:-18700}
 AM_PORT=${AM_PORT:-18793}
-for tool in wrk prometheus-alertmanager curl; do
+for tool in wrk prometheus-alertmanager curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk prometheus-alertmanager curl)"; exit 1; }
 done
 PG_PORT=${PG_PORT:-18701}
@@ -61,10 +61,12 @@ KEY=$(integration "$APLOMB_PORT" alertmanager)
 a_batch=$(run "aplomb alertmanager webhook, 100/req" "http://127.0.0.1:$APLOMB_PORT" aplomb_batch.lua)
 m_batch=$(run "alertmanager /api/v2/alerts, 100/req" "http://127.0.0.1:$AM_PORT/api/v2/alerts" am_batch.lua)
 
-# Footprint: both hold $FOOTPRINT open alerts (aplomb counts the events it stored, Alertmanager
-# reports its active alerts), topped up with 100-alert batches.
-aplomb_alerts() { curl -sf "http://127.0.0.1:$APLOMB_PORT/metrics" | awk '/^aplomb_ingest_events_total/ {printf "%d", $2}'; }
-am_alerts() { curl -sf "http://127.0.0.1:$AM_PORT/metrics" | awk '/^alertmanager_alerts\{state="active"\}/ {printf "%d", $2}'; }
+# Footprint: both hold $FOOTPRINT open alerts (counted in aplomb's database, and from
+# Alertmanager's metrics, whatever their state), topped up with 100-alert batches.
+aplomb_alerts() {
+  python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM alerts WHERE status <> '"'"'resolved'"'"'").fetchone()[0])' "$tmp/bench.db"
+}
+am_alerts() { curl -sf "http://127.0.0.1:$AM_PORT/metrics" | awk '/^alertmanager_alerts\{/ {n += $2} END {printf "%d", n}'; }
 fill() { # name count-function url script
   while [ "$($2)" -lt "$FOOTPRINT" ]; do wrk -t2 -c"$CONN" -d5s -s "bench/wrk/$4" "$3" >/dev/null; done
 }

@@ -1,6 +1,8 @@
 -- An Alertmanager webhook notification of 100 firing alerts per request, each alert new.
 local key = os.getenv("KEY")
 local counter = 0
+-- Keys stay new across runs (the footprint phase runs wrk again and again).
+local run = tostring(os.time()) .. tostring(math.random(1000000))
 local thread_id = 0
 local threads = {}
 
@@ -18,8 +20,8 @@ request = function()
   local alerts = {}
   for i = 1, 100 do
     alerts[i] = string.format(
-      '{"status":"firing","labels":{"alertname":"load","n":"%d-%d-%d","severity":"warning"},"annotations":{"summary":"load test alert"},"fingerprint":"f%d-%d-%d"}',
-      thread_id, counter, i, thread_id, counter, i)
+      '{"status":"firing","labels":{"alertname":"load","n":"%s-%d-%d-%d","severity":"warning"},"annotations":{"summary":"load test alert"},"fingerprint":"f%s-%d-%d-%d"}',
+      run, thread_id, counter, i, run, thread_id, counter, i)
   end
   local body = '{"version":"4","status":"firing","receiver":"aplomb","groupKey":"{}:{}","alerts":[' ..
     table.concat(alerts, ",") .. ']}'

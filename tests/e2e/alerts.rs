@@ -260,6 +260,26 @@ async fn a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page(db: Db) {
     assert_eq!(total, 10_000);
     assert!(alerts.iter().all(|a| a["incident_id"] == id));
 
+    // Group commit: the writer's counters show every event stored, in fewer transactions.
+    let metrics = app
+        .http
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let counter = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {metrics}"))
+    };
+    assert_eq!(counter("aplomb_ingest_events_total "), 10_000.0);
+    let batches = counter("aplomb_ingest_batches_total ");
+    assert!((1.0..10_000.0).contains(&batches), "{batches} batches");
+
     // One page for the policy's step, one webhook; the timeline lists 50 alerts, not 10,000.
     eventually("the page", || async { hooks.received().into_iter().next() }).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
