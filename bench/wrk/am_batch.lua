@@ -1,18 +1,5 @@
 -- 100 alerts per request to Alertmanager's API, each with new labels.
-local counter = 0
--- Keys stay new across runs (the footprint phase runs wrk again and again).
-local run = tostring(os.time()) .. tostring(math.random(1000000))
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  thread_id = id
-end
+dofile("bench/wrk/threads.lua")
 
 request = function()
   counter = counter + 1

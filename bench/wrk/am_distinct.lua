@@ -1,16 +1,5 @@
 -- One alert per request to Alertmanager's API, each with new labels.
-local counter = 0
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  thread_id = id
-end
+dofile("bench/wrk/threads.lua")
 
 request = function()
   counter = counter + 1

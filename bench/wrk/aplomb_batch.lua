@@ -1,19 +1,6 @@
 -- An Alertmanager webhook notification of 100 firing alerts per request, each alert new.
 local key = os.getenv("KEY")
-local counter = 0
--- Keys stay new across runs (the footprint phase runs wrk again and again).
-local run = tostring(os.time()) .. tostring(math.random(1000000))
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  thread_id = id
-end
+dofile("bench/wrk/threads.lua")
 
 request = function()
   counter = counter + 1

@@ -1,17 +1,6 @@
 -- One PagerDuty Events v2 trigger per request, each with a new dedup key.
 local key = os.getenv("KEY")
-local counter = 0
-local thread_id = 0
-local threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  thread_id = id
-end
+dofile("bench/wrk/threads.lua")
 
 request = function()
   counter = counter + 1
