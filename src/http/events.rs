@@ -114,19 +114,10 @@ async fn enqueue(
         event.dedup_key = Some(new_secret()[..32].to_string());
     }
     let dedup_key = event.dedup_key.clone().unwrap_or_default();
-    match app.ingest.submit(Ingest::Alert(event)).await {
-        Ok(Ingested::Stored { .. }) => (
-            StatusCode::ACCEPTED,
-            Json(
-                json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
-            ),
-        )
-            .into_response(),
-        Ok(Ingested::UnknownRoutingKey) => {
-            invalid(vec!["'routing_key' does not match an integration".into()])
-        }
-        Err(why) => refused(why),
-    }
+    answer(
+        app.ingest.submit(Ingest::Alert(event)).await,
+        json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
+    )
 }
 
 async fn change_enqueue(
@@ -141,12 +132,17 @@ async fn change_enqueue(
         Ok(c) => c,
         Err(errors) => return invalid(errors),
     };
-    match app.ingest.submit(Ingest::Change(change)).await {
-        Ok(Ingested::Stored { .. }) => (
-            StatusCode::ACCEPTED,
-            Json(json!({"status": "success", "message": "Change event processed"})),
-        )
-            .into_response(),
+    answer(
+        app.ingest.submit(Ingest::Change(change)).await,
+        json!({"status": "success", "message": "Change event processed"}),
+    )
+}
+
+/// The answer for one event submitted through the Events API: 202 with `accepted` once it is
+/// stored, 400 for an unknown routing key, or why it was refused.
+fn answer(outcome: Result<Ingested, Refused>, accepted: Value) -> Response {
+    match outcome {
+        Ok(Ingested::Stored { .. }) => (StatusCode::ACCEPTED, Json(accepted)).into_response(),
         Ok(Ingested::UnknownRoutingKey) => {
             invalid(vec!["'routing_key' does not match an integration".into()])
         }
