@@ -116,7 +116,7 @@ impl Store {
             .collect()
     }
 
-    /// Revokes an integration's key; with `new_key`, issues a replacement of the same kind.
+    /// Revokes an integration's key; false when it was already revoked.
     pub async fn revoke_integration(&self, id: i64, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query(
@@ -127,7 +127,9 @@ impl Store {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        routes_changed(&mut tx).await?;
+        if done > 0 {
+            routes_changed(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(done > 0)
     }
@@ -261,12 +263,10 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                let matchers: String = r.try_get("matchers")?;
                 Ok(SilenceRecord {
                     id: r.try_get("id")?,
                     service: r.try_get("service")?,
-                    matchers: serde_json::from_str(&matchers)
-                        .map_err(|e| StoreError::Corrupt(format!("silence: {e}")))?,
+                    matchers: silence_matchers(r)?,
                     reason: r.try_get("reason")?,
                     starts_at: ts(r, "starts_at")?,
                     ends_at: ts(r, "ends_at")?,
@@ -285,7 +285,9 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        routes_changed(&mut tx).await?;
+        if done > 0 {
+            routes_changed(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(done > 0)
     }
@@ -322,6 +324,12 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A silence row's matchers (stored as JSON).
+pub(super) fn silence_matchers(r: &AnyRow) -> Result<SilenceMatch> {
+    let matchers: String = r.try_get("matchers")?;
+    serde_json::from_str(&matchers).map_err(|e| StoreError::Corrupt(format!("silence: {e}")))
 }
 
 fn alert_from_row(r: &AnyRow) -> Result<AlertRecord> {

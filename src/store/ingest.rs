@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
+use super::alerts::silence_matchers;
 use super::incidents::{insert_entries, insert_entries_across, insert_incident_in};
 use super::{Backend, Result, Store, StoreError, ms, parsed, ts};
 use crate::domain::alert::{
@@ -230,11 +231,9 @@ async fn load_routes(conn: &mut AnyConnection, generation: i64, now: Timestamp) 
     let silences = rows
         .iter()
         .map(|r| {
-            let matchers: String = r.try_get("matchers")?;
             Ok(Silence {
                 service_id: r.try_get("service_id")?,
-                matchers: serde_json::from_str(&matchers)
-                    .map_err(|e| StoreError::Corrupt(format!("silence: {e}")))?,
+                matchers: silence_matchers(r)?,
                 starts_at: ts(r, "starts_at")?,
                 ends_at: ts(r, "ends_at")?,
             })
