@@ -73,6 +73,7 @@ pub struct Ingester {
     /// wait for a writer that is idle between batches.
     conn: Option<AnyConnection>,
     routes: Option<Routes>,
+    upserts: HashMap<usize, String>,
 }
 
 impl Store {
@@ -81,6 +82,7 @@ impl Store {
             store: self.clone(),
             conn: None,
             routes: None,
+            upserts: HashMap::new(),
         }
     }
 }
@@ -120,6 +122,7 @@ impl Ingester {
             conn,
             self.store.backend,
             &mut self.routes,
+            &mut self.upserts,
             batch,
             defaults,
             now,
@@ -155,6 +158,7 @@ async fn store_batch(
     tx: &mut AnyConnection,
     backend: Backend,
     cached: &mut Option<Routes>,
+    upserts: &mut HashMap<usize, String>,
     batch: &[Ingest],
     defaults: &AlertIncidentDefaults,
     now: Timestamp,
@@ -176,6 +180,7 @@ async fn store_batch(
     };
     let mut ctx = BatchContext {
         backend,
+        upserts,
         silences: &routes.silences,
         defaults,
         now,
@@ -294,6 +299,8 @@ async fn store_change(
 /// What every event of one batch shares.
 struct BatchContext<'a> {
     backend: Backend,
+    /// Upsert statement texts by row count, kept across batches (they are long to build).
+    upserts: &'a mut HashMap<usize, String>,
     silences: &'a [Silence],
     defaults: &'a AlertIncidentDefaults,
     now: Timestamp,
@@ -435,41 +442,14 @@ struct Upserted {
 async fn upsert_alerts(
     conn: &mut AnyConnection,
     chunk: &[Group<'_>],
-    ctx: &BatchContext<'_>,
+    ctx: &mut BatchContext<'_>,
 ) -> Result<Vec<Upserted>> {
     let now = ctx.now;
-    let mut sql = String::from(
-        "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
-         first_at, last_at, silenced, incident_id) VALUES ",
-    );
-    for n in 0..chunk.len() {
-        let p = |k: usize| format!("${}", n * 10 + k);
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        let incident = OPEN_INCIDENT.replace("$S", &p(1)).replace("$W", &p(10));
-        sql.push_str(&format!(
-            "({}, {}, 'triggered', {}, {}, {}, {}, {}, {}, {}, {}, CASE WHEN {} = 0 THEN {incident} END)",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6),
-            p(7),
-            p(8),
-            p(8),
-            p(9),
-            p(9),
-        ));
-    }
-    sql.push_str(
-        " ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
-         event_count = alerts.event_count + excluded.event_count, last_at = excluded.last_at, \
-         payload = excluded.payload, summary = excluded.summary, severity = excluded.severity, \
-         source = excluded.source RETURNING id, service_id, dedup_key, incident_id, event_count, silenced",
-    );
-    let mut query = sqlx::query(&sql);
+    let sql = ctx
+        .upserts
+        .entry(chunk.len())
+        .or_insert_with(|| upsert_sql(chunk.len()));
+    let mut query = sqlx::query(sql.as_str());
     for group in chunk {
         let payload = group.latest;
         let silenced = ctx
@@ -511,6 +491,42 @@ async fn upsert_alerts(
                 .ok_or_else(|| StoreError::Corrupt("an upserted alert was not returned".into()))
         })
         .collect()
+}
+
+/// The upsert statement for `rows` alerts (10 parameters a row).
+fn upsert_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
+         first_at, last_at, silenced, incident_id) VALUES ",
+    );
+    for n in 0..rows {
+        let p = |k: usize| format!("${}", n * 10 + k);
+        if n > 0 {
+            sql.push_str(", ");
+        }
+        let incident = OPEN_INCIDENT.replace("$S", &p(1)).replace("$W", &p(10));
+        sql.push_str(&format!(
+            "({}, {}, 'triggered', {}, {}, {}, {}, {}, {}, {}, {}, CASE WHEN {} = 0 THEN {incident} END)",
+            p(1),
+            p(2),
+            p(3),
+            p(4),
+            p(5),
+            p(6),
+            p(7),
+            p(8),
+            p(8),
+            p(9),
+            p(9),
+        ));
+    }
+    sql.push_str(
+        " ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
+         event_count = alerts.event_count + excluded.event_count, last_at = excluded.last_at, \
+         payload = excluded.payload, summary = excluded.summary, severity = excluded.severity, \
+         source = excluded.source RETURNING id, service_id, dedup_key, incident_id, event_count, silenced",
+    );
+    sql
 }
 
 /// Acknowledges or resolves the open alert with the event's key (triggers go through
