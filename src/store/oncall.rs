@@ -211,13 +211,7 @@ impl Store {
         .await
         .map_err(|e| conflict(e, format!("team {name:?}")))?
         .try_get("id")?;
-        for user in member_ids {
-            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-        }
+        add_team_members(&mut tx, id, member_ids).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -234,13 +228,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        for user in member_ids {
-            sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(id)
-                .bind(user)
-                .execute(&mut *tx)
-                .await?;
-        }
+        add_team_members(&mut tx, id, member_ids).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -539,6 +527,20 @@ fn method_from_row(r: &AnyRow) -> Result<ContactMethodRecord> {
         address: r.try_get("address")?,
         secret: r.try_get("secret")?,
     })
+}
+
+/// Adds users to a team (those already in it stay once).
+async fn add_team_members(conn: &mut AnyConnection, team_id: i64, user_ids: &[i64]) -> Result<()> {
+    for user in user_ids {
+        sqlx::query(
+            "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(team_id)
+        .bind(user)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A responder's notification rules; without any, every contact method at once.
