@@ -60,6 +60,15 @@ impl Backend {
             Backend::Postgres => format!(" FOR UPDATE OF {alias}"),
         }
     }
+
+    /// Like `row_lock`, but rows another transaction holds are skipped rather than waited for:
+    /// how several instances share out due work.
+    fn claim_lock(self, alias: &str) -> String {
+        match self {
+            Backend::Sqlite => String::new(),
+            Backend::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
+        }
+    }
 }
 
 /// Why a storage operation failed, for the cases callers branch on.

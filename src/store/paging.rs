@@ -334,10 +334,7 @@ impl PagingTx {
         now: Timestamp,
         limit: i64,
     ) -> Result<Vec<DueEscalation>> {
-        let lock = match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE OF e SKIP LOCKED",
-        };
+        let lock = self.backend.claim_lock("e");
         let sql = format!(
             "SELECT e.id AS eid, e.incident_id, e.round, e.level, e.due_at, p.id, p.name, p.repeat_count, p.levels \
              FROM escalations e JOIN escalation_policies p ON p.id = e.policy_id \
@@ -517,10 +514,7 @@ async fn claim_in(
     lease_until: Timestamp,
     limit: i64,
 ) -> Result<Vec<DeliveryJob>> {
-    let skip_locked = match backend {
-        Backend::Sqlite => "",
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-    };
+    let lock = backend.claim_lock("d");
     let incident = |column: &str| {
         format!(
             "(SELECT i.{column} FROM pages p JOIN incidents i ON i.id = p.incident_id \
@@ -529,8 +523,8 @@ async fn claim_in(
     };
     let sql = format!(
         "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-           SELECT id FROM deliveries WHERE state = 'pending' AND due_at <= $3 \
-           AND (lease_until IS NULL OR lease_until < $3) ORDER BY due_at LIMIT $4{skip_locked}) \
+           SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.due_at <= $3 \
+           AND (d.lease_until IS NULL OR d.lease_until < $3) ORDER BY d.due_at LIMIT $4{lock}) \
          RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}",
         incident("id"),
         incident("title"),
