@@ -87,11 +87,7 @@ impl IngestWriter {
 
     /// Stores one event; resolves once its batch is committed.
     pub async fn submit(&self, event: Ingest) -> Result<Ingested, Refused> {
-        let key = match &event {
-            Ingest::Alert(e) => &e.routing_key,
-            Ingest::Change(c) => &c.routing_key,
-        };
-        self.admit(key)?;
+        self.admit(event.routing_key())?;
         let stopped = || Refused::Unavailable("the ingestion writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.jobs

@@ -30,6 +30,15 @@ pub enum Ingest {
     Change(ChangeEvent),
 }
 
+impl Ingest {
+    pub fn routing_key(&self) -> &str {
+        match self {
+            Ingest::Alert(e) => &e.routing_key,
+            Ingest::Change(c) => &c.routing_key,
+        }
+    }
+}
+
 /// What storing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ingested {
@@ -189,7 +198,7 @@ async fn store_batch(
     // Consecutive triggers are stored together; anything else keeps its place in order.
     let mut run: Vec<(usize, &ServiceInfo, &AlertEvent)> = Vec::new();
     for (i, item) in batch.iter().enumerate() {
-        let Some(service) = routes.by_key.get(routing_key(item)) else {
+        let Some(service) = routes.by_key.get(item.routing_key()) else {
             continue;
         };
         match item {
@@ -304,13 +313,6 @@ struct BatchContext<'a> {
     silences: &'a [Silence],
     defaults: &'a AlertIncidentDefaults,
     now: Timestamp,
-}
-
-fn routing_key(item: &Ingest) -> &str {
-    match item {
-        Ingest::Alert(e) => &e.routing_key,
-        Ingest::Change(c) => &c.routing_key,
-    }
 }
 
 /// Rows per multi-row statement (10 parameters each, well under both backends' limits).
