@@ -77,7 +77,9 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::Rule(r) => r.into(),
             StoreError::IdempotencyMismatch => Self::IdempotencyMismatch,
-            StoreError::Corrupt(_) | StoreError::Db(_) => Self::Internal(e.into()),
+            StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Sqlite(_) => {
+                Self::Internal(e.into())
+            }
         }
     }
 }

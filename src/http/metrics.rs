@@ -88,6 +88,11 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             ingest.batches.load(Ordering::Relaxed) as f64,
         ),
         (
+            "aplomb_ingest_direct_batches_total",
+            "Of those, batches SQLite stored without leaving the writer's thread.",
+            ingest.direct_batches.load(Ordering::Relaxed) as f64,
+        ),
+        (
             "aplomb_ingest_events_total",
             "Events the event writer stored.",
             ingest.events.load(Ordering::Relaxed) as f64,

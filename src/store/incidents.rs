@@ -4,6 +4,7 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::direct::{Arg, bind_args};
 use super::{Result, Store, StoreError, is_unique_violation, ms, opt_ts, parsed, ts};
 use crate::domain::access::Actor;
 use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
@@ -492,26 +493,47 @@ pub(super) async fn insert_entries_across(
     at: Timestamp,
     entries: &[(i64, EntryData)],
 ) -> Result<()> {
-    for chunk in entries.chunks(100) {
-        let mut sql = String::from(
-            "INSERT INTO timeline_entries (incident_id, at, actor_id, kind, data) VALUES ",
-        );
-        for n in 0..chunk.len() {
-            let p = n * 3;
-            if n > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(${}, $1, $2, ${}, ${})", p + 3, p + 4, p + 5));
-        }
-        let mut query = sqlx::query(&sql).bind(ms(at)).bind(actor_id);
-        for (incident_id, data) in chunk {
-            let json =
-                serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            query = query.bind(*incident_id).bind(data.kind()).bind(json);
-        }
-        query.execute(&mut *conn).await?;
+    for (sql, args) in entry_inserts(actor_id, at, entries)? {
+        bind_args(sqlx::query(&sql), &args)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// The multi-row inserts (a hundred entries each) that add `entries` to their incidents'
+/// timelines, with their arguments.
+pub(super) fn entry_inserts(
+    actor_id: Option<i64>,
+    at: Timestamp,
+    entries: &[(i64, EntryData)],
+) -> Result<Vec<(String, Vec<Arg>)>> {
+    entries
+        .chunks(100)
+        .map(|chunk| {
+            let mut sql = String::from(
+                "INSERT INTO timeline_entries (incident_id, at, actor_id, kind, data) VALUES ",
+            );
+            let mut args = Vec::with_capacity(2 + chunk.len() * 3);
+            args.push(Arg::Int(ms(at)));
+            args.push(Arg::from(actor_id));
+            for (n, (incident_id, data)) in chunk.iter().enumerate() {
+                let p = n * 3;
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("(${}, $1, $2, ${}, ${})", p + 3, p + 4, p + 5));
+                let json =
+                    serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                args.extend([
+                    Arg::Int(*incident_id),
+                    Arg::from(data.kind()),
+                    Arg::Text(json),
+                ]);
+            }
+            Ok((sql, args))
+        })
+        .collect()
 }
 
 fn entry_from_row(row: &AnyRow) -> Result<TimelineEntry> {

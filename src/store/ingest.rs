@@ -15,7 +15,8 @@ use jiff::{SignedDuration, Timestamp};
 use sqlx::{AnyConnection, Connection, Executor, Row};
 
 use super::alerts::silence_matchers;
-use super::incidents::{insert_entries, insert_entries_across, insert_incident_in};
+use super::direct::{Arg, DirectConn, bind_args, sqlite_file};
+use super::incidents::{entry_inserts, insert_entries, insert_entries_across, insert_incident_in};
 use super::{Backend, Result, Store, StoreError, ms, parsed, ts};
 use crate::domain::alert::{
     AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence,
@@ -83,6 +84,17 @@ pub struct Ingester {
     conn: Option<AnyConnection>,
     routes: Option<Routes>,
     upserts: HashMap<usize, String>,
+    direct: Direct,
+    direct_batches: u64,
+}
+
+/// The SQLite connection that stores runs of triggers without leaving the writer's thread.
+enum Direct {
+    /// Not opened yet (or closed after an error): opened for the next batch.
+    Closed,
+    Open(DirectConn),
+    /// PostgreSQL, an in-memory database, or a runtime without threads to block.
+    Unavailable,
 }
 
 impl Store {
@@ -92,6 +104,8 @@ impl Store {
             conn: None,
             routes: None,
             upserts: HashMap::new(),
+            direct: Direct::Closed,
+            direct_batches: 0,
         }
     }
 }
@@ -122,11 +136,14 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
+        let _turn = self.store.write_turn().await;
+        if let Some(out) = self.try_direct(batch, defaults, now)? {
+            return Ok(out);
+        }
         let conn = match &mut self.conn {
             Some(conn) => conn,
             None => self.conn.insert(self.store.pool.acquire().await?.detach()),
         };
-        let _turn = self.store.write_turn().await;
         let result = store_batch(
             conn,
             self.store.backend,
@@ -146,6 +163,126 @@ impl Ingester {
             self.routes = None;
         }
         result
+    }
+
+    /// Batches stored on the direct SQLite connection so far.
+    pub fn direct_batches(&self) -> u64 {
+        self.direct_batches
+    }
+
+    /// Stores the batch on the direct SQLite connection when it can: a batch of triggers only,
+    /// with the routing table already loaded, that opens no incident. `None` leaves the batch
+    /// to the general path (nothing of it is stored).
+    fn try_direct(
+        &mut self,
+        batch: &[Ingest],
+        defaults: &AlertIncidentDefaults,
+        now: Timestamp,
+    ) -> Result<Option<Vec<Ingested>>> {
+        let Some(routes) = &self.routes else {
+            return Ok(None);
+        };
+        if !batch.iter().all(is_trigger) {
+            return Ok(None);
+        }
+        if let Direct::Closed = self.direct {
+            let multi_thread = tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            self.direct = match sqlite_file(&self.store.url) {
+                Some(path) if self.store.backend == Backend::Sqlite && multi_thread => {
+                    Direct::Open(DirectConn::open(&path)?)
+                }
+                _ => Direct::Unavailable,
+            };
+        }
+        let Direct::Open(conn) = &self.direct else {
+            return Ok(None);
+        };
+        let mut ctx = BatchContext {
+            backend: Backend::Sqlite,
+            upserts: &mut self.upserts,
+            silences: &routes.silences,
+            defaults,
+            now,
+        };
+        // The batch runs here, on this thread, while the runtime moves its other tasks on.
+        let result = tokio::task::block_in_place(|| {
+            store_batch_direct(conn, &routes.by_key, routes.generation, batch, &mut ctx)
+        });
+        match &result {
+            Ok(Some(_)) => self.direct_batches += 1,
+            Ok(None) => {}
+            Err(_) => self.direct = Direct::Closed,
+        }
+        result
+    }
+}
+
+fn is_trigger(item: &Ingest) -> bool {
+    matches!(item, Ingest::Alert(e) if e.action == EventAction::Trigger)
+}
+
+/// One transaction on the direct connection; rolled back (answering `None`) when the routing
+/// table changed since it was loaded or an alert would open an incident.
+fn store_batch_direct(
+    conn: &DirectConn,
+    by_key: &HashMap<String, ServiceInfo>,
+    generation: i64,
+    batch: &[Ingest],
+    ctx: &mut BatchContext<'_>,
+) -> Result<Option<Vec<Ingested>>> {
+    conn.batch("BEGIN IMMEDIATE")?;
+    let stored = (|| {
+        let current = conn.query(
+            "SELECT generation FROM ingest_routes WHERE id = 1",
+            &[],
+            |r| r.get::<_, i64>(0),
+        )?;
+        if current.first() != Some(&generation) {
+            return Ok(None);
+        }
+        let run: Vec<(usize, &ServiceInfo, &AlertEvent)> = batch
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match item {
+                Ingest::Alert(event) => by_key.get(&event.routing_key).map(|s| (i, s, event)),
+                Ingest::Change(_) => None,
+            })
+            .collect();
+        let mut out = vec![Ingested::UnknownRoutingKey; batch.len()];
+        let groups = group_triggers(&run)?;
+        let mut entries: Vec<(i64, EntryData)> = Vec::new();
+        let none_opened = HashMap::new();
+        for chunk in groups.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = upsert_statement(chunk, ctx);
+            let stored = in_chunk_order(chunk, conn.query(sql, &args, Upserted::from_direct))?;
+            for (group, row) in chunk.iter().zip(stored) {
+                match place(group, &row, &none_opened) {
+                    Placement::Stays(incident) => {
+                        settle(group, &row, incident, false, &mut out, &mut entries)
+                    }
+                    Placement::Joins(_) | Placement::Opens => return Ok(None),
+                }
+            }
+        }
+        for (sql, args) in entry_inserts(None, ctx.now, &entries)? {
+            conn.execute(&sql, &args)?;
+        }
+        Ok(Some(out))
+    })();
+    match stored {
+        Ok(Some(out)) => {
+            conn.batch("COMMIT")?;
+            Ok(Some(out))
+        }
+        Ok(None) => {
+            conn.batch("ROLLBACK")?;
+            Ok(None)
+        }
+        Err(e) => {
+            let _ = conn.batch("ROLLBACK");
+            Err(e)
+        }
     }
 }
 
@@ -334,19 +471,13 @@ struct Group<'e> {
     members: Vec<usize>,
 }
 
-/// Stores a run of trigger events: repeats of one key are counted together, then every alert
-/// is inserted or merged by one multi-row upsert per hundred keys, which also attaches each new
-/// alert to its service's open incident. A new alert with no incident opens one when its
-/// severity says so; every new alert in an incident gets a timeline entry.
-async fn store_triggers(
-    conn: &mut AnyConnection,
-    run: &mut Vec<(usize, &ServiceInfo, &AlertEvent)>,
-    out: &mut [Ingested],
-    ctx: &mut BatchContext<'_>,
-) -> Result<()> {
+/// Groups a run of triggers by service and key (repeats of one key are stored as one row), in
+/// the order writers lock alert rows: writers of several instances sharing PostgreSQL then
+/// cannot deadlock on each other's upserts.
+fn group_triggers<'e>(run: &[(usize, &'e ServiceInfo, &'e AlertEvent)]) -> Result<Vec<Group<'e>>> {
     let mut groups: Vec<Group<'_>> = Vec::new();
     let mut index: HashMap<(i64, &str), usize> = HashMap::new();
-    for (i, service, event) in run.iter() {
+    for &(i, service, event) in run {
         let key = event.dedup_key.as_deref().unwrap_or("");
         let payload = event
             .payload
@@ -357,7 +488,7 @@ async fn store_triggers(
                 let group = &mut groups[g];
                 group.count += 1;
                 group.latest = payload;
-                group.members.push(*i);
+                group.members.push(i);
             }
             None => {
                 index.insert((service.id, key), groups.len());
@@ -366,58 +497,100 @@ async fn store_triggers(
                     key,
                     count: 1,
                     latest: payload,
-                    members: vec![*i],
+                    members: vec![i],
                 });
             }
         }
     }
-    // Writers of several instances sharing PostgreSQL lock alert rows in one order, so they
-    // cannot deadlock on each other's upserts.
     groups.sort_by(|a, b| (a.service.id, a.key).cmp(&(b.service.id, b.key)));
-    let now = ctx.now;
+    Ok(groups)
+}
+
+/// Where a stored alert belongs.
+enum Placement {
+    /// Where the upsert put it: in this incident, or in none.
+    Stays(Option<i64>),
+    /// New, in the incident another alert of the same chunk opened.
+    Joins(i64),
+    /// New, and it opens an incident (or joins one another writer opened meanwhile).
+    Opens,
+}
+
+/// Decides where a stored alert belongs. `opened_here` holds the incidents this chunk opened,
+/// by service: the upsert found none for their other new alerts.
+fn place(group: &Group<'_>, row: &Upserted, opened_here: &HashMap<i64, i64>) -> Placement {
+    match row.incident {
+        Some(id) => Placement::Stays(Some(id)),
+        None if row.is_new(group) => match opened_here.get(&group.service.id) {
+            Some(&id) => Placement::Joins(id),
+            None if group.service.rules.opens_incident(group.latest.severity) => Placement::Opens,
+            None => Placement::Stays(None),
+        },
+        None => Placement::Stays(None),
+    }
+}
+
+/// Answers the group's events and, for an alert new in an incident, adds its timeline entry.
+fn settle(
+    group: &Group<'_>,
+    row: &Upserted,
+    incident: Option<i64>,
+    opened: bool,
+    out: &mut [Ingested],
+    entries: &mut Vec<(i64, EntryData)>,
+) {
+    if let (true, Some(incident_id)) = (row.is_new(group), incident) {
+        entries.push((
+            incident_id,
+            EntryData::AlertTriggered {
+                alert_id: row.id,
+                dedup_key: group.key.to_string(),
+                summary: group.latest.summary.clone(),
+                severity: group.latest.severity.to_string(),
+            },
+        ));
+    }
+    for &m in &group.members {
+        out[m] = Ingested::Stored { incident, opened };
+    }
+}
+
+/// Stores a run of trigger events: every alert is inserted or merged by one multi-row upsert
+/// per hundred keys, which also attaches each new alert to its service's open incident. A new
+/// alert with no incident opens one when its severity says so; every new alert in an incident
+/// gets a timeline entry.
+async fn store_triggers(
+    conn: &mut AnyConnection,
+    run: &mut Vec<(usize, &ServiceInfo, &AlertEvent)>,
+    out: &mut [Ingested],
+    ctx: &mut BatchContext<'_>,
+) -> Result<()> {
+    let groups = group_triggers(run)?;
     let mut entries: Vec<(i64, EntryData)> = Vec::new();
     for chunk in groups.chunks(ROWS_PER_STATEMENT) {
-        let stored = upsert_alerts(conn, chunk, ctx).await?;
-        // Incidents opened by this chunk, whose other new alerts came back without one.
+        let (sql, args) = upsert_statement(chunk, ctx);
+        let rows = bind_args(sqlx::query(sql), &args)
+            .fetch_all(&mut *conn)
+            .await?;
+        let stored = in_chunk_order(chunk, rows.iter().map(Upserted::from_any).collect())?;
         let mut opened_here: HashMap<i64, i64> = HashMap::new();
         let mut to_attach: Vec<(i64, i64)> = Vec::new();
         for (group, row) in chunk.iter().zip(stored) {
-            // A new alert's count is exactly this run's; a merged one had events before.
-            let new = row.count == group.count && !row.silenced;
-            let mut opened = false;
-            let incident = match row.incident {
-                Some(id) => Some(id),
-                None if new => match opened_here.get(&group.service.id) {
-                    Some(&id) => {
-                        to_attach.push((id, row.id));
-                        Some(id)
-                    }
-                    None if group.service.rules.opens_incident(group.latest.severity) => {
-                        let (id, new_incident) =
-                            open_or_join(conn, group.service, group.latest, ctx).await?;
-                        opened_here.insert(group.service.id, id);
-                        to_attach.push((id, row.id));
-                        opened = new_incident;
-                        Some(id)
-                    }
-                    None => None,
-                },
-                None => None,
+            let (incident, opened) = match place(group, &row, &opened_here) {
+                Placement::Stays(incident) => (incident, false),
+                Placement::Joins(id) => {
+                    to_attach.push((id, row.id));
+                    (Some(id), false)
+                }
+                Placement::Opens => {
+                    let (id, new_incident) =
+                        open_or_join(conn, group.service, group.latest, ctx).await?;
+                    opened_here.insert(group.service.id, id);
+                    to_attach.push((id, row.id));
+                    (Some(id), new_incident)
+                }
             };
-            if let (true, Some(incident_id)) = (new, incident) {
-                entries.push((
-                    incident_id,
-                    EntryData::AlertTriggered {
-                        alert_id: row.id,
-                        dedup_key: group.key.to_string(),
-                        summary: group.latest.summary.clone(),
-                        severity: group.latest.severity.to_string(),
-                    },
-                ));
-            }
-            for &m in &group.members {
-                out[m] = Ingested::Stored { incident, opened };
-            }
+            settle(group, &row, incident, opened, out, &mut entries);
         }
         for (incident_id, alert_id) in to_attach {
             sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
@@ -427,31 +600,54 @@ async fn store_triggers(
                 .await?;
         }
     }
-    insert_entries_across(conn, None, now, &entries).await?;
+    insert_entries_across(conn, None, ctx.now, &entries).await?;
     run.clear();
     Ok(())
 }
 
 /// An alert row as the upsert left it.
 struct Upserted {
+    service_id: i64,
+    key: String,
     id: i64,
     count: i64,
     silenced: bool,
     incident: Option<i64>,
 }
 
-/// One multi-row upsert for up to a hundred groups; rows come back in the groups' order.
-async fn upsert_alerts(
-    conn: &mut AnyConnection,
-    chunk: &[Group<'_>],
-    ctx: &mut BatchContext<'_>,
-) -> Result<Vec<Upserted>> {
+impl Upserted {
+    fn from_any(row: &sqlx::any::AnyRow) -> Result<Self> {
+        Ok(Self {
+            service_id: row.try_get("service_id")?,
+            key: row.try_get("dedup_key")?,
+            id: row.try_get("id")?,
+            count: row.try_get("event_count")?,
+            silenced: row.try_get::<i64, _>("silenced")? != 0,
+            incident: row.try_get("incident_id")?,
+        })
+    }
+
+    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            service_id: row.get("service_id")?,
+            key: row.get("dedup_key")?,
+            id: row.get("id")?,
+            count: row.get("event_count")?,
+            silenced: row.get::<_, i64>("silenced")? != 0,
+            incident: row.get("incident_id")?,
+        })
+    }
+
+    /// A new alert's count is exactly this run's; a merged one had events before.
+    fn is_new(&self, group: &Group<'_>) -> bool {
+        self.count == group.count && !self.silenced
+    }
+}
+
+/// The upsert of up to a hundred groups, with its arguments.
+fn upsert_statement<'c>(chunk: &[Group<'_>], ctx: &'c mut BatchContext<'_>) -> (&'c str, Vec<Arg>) {
     let now = ctx.now;
-    let sql = ctx
-        .upserts
-        .entry(chunk.len())
-        .or_insert_with(|| upsert_sql(chunk.len()));
-    let mut query = sqlx::query(sql.as_str());
+    let mut args = Vec::with_capacity(chunk.len() * 10);
     for group in chunk {
         let payload = group.latest;
         let silenced = ctx
@@ -460,31 +656,32 @@ async fn upsert_alerts(
             .any(|s| s.silences(group.service.id, group.key, payload, now));
         let window =
             now - SignedDuration::from_mins(i64::from(group.service.rules.group_window_minutes));
-        query = query
-            .bind(group.service.id)
-            .bind(group.key.to_string())
-            .bind(payload.severity.as_str())
-            .bind(payload.summary.clone())
-            .bind(payload.source.clone())
-            .bind(payload.raw.to_string())
-            .bind(group.count)
-            .bind(ms(now))
-            .bind(i64::from(silenced))
-            .bind(ms(window));
+        args.extend([
+            Arg::Int(group.service.id),
+            Arg::from(group.key),
+            Arg::from(payload.severity.as_str()),
+            Arg::from(payload.summary.as_str()),
+            Arg::from(payload.source.as_str()),
+            Arg::Text(payload.raw.to_string()),
+            Arg::Int(group.count),
+            Arg::Int(ms(now)),
+            Arg::Int(i64::from(silenced)),
+            Arg::Int(ms(window)),
+        ]);
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    let mut by_key: HashMap<(i64, String), Upserted> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        by_key.insert(
-            (row.try_get("service_id")?, row.try_get("dedup_key")?),
-            Upserted {
-                id: row.try_get("id")?,
-                count: row.try_get("event_count")?,
-                silenced: row.try_get::<i64, _>("silenced")? != 0,
-                incident: row.try_get("incident_id")?,
-            },
-        );
-    }
+    let sql = ctx
+        .upserts
+        .entry(chunk.len())
+        .or_insert_with(|| upsert_sql(chunk.len()));
+    (sql.as_str(), args)
+}
+
+/// The upserted rows in the chunk's order (the database returns them in its own).
+fn in_chunk_order(chunk: &[Group<'_>], rows: Result<Vec<Upserted>>) -> Result<Vec<Upserted>> {
+    let mut by_key: HashMap<(i64, String), Upserted> = rows?
+        .into_iter()
+        .map(|row| ((row.service_id, row.key.clone()), row))
+        .collect();
     chunk
         .iter()
         .map(|group| {

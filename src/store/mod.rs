@@ -5,6 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod alerts;
+mod direct;
 mod incidents;
 mod ingest;
 mod live;
@@ -87,6 +88,9 @@ pub enum StoreError {
     Corrupt(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// From the event writer's own SQLite connection (see `direct`).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl From<FieldError> for StoreError {
@@ -94,6 +98,11 @@ impl From<FieldError> for StoreError {
         Self::Rule(e.into())
     }
 }
+
+/// Every SQLite connection's settings. WAL lets readers proceed during a write; FULL sync keeps
+/// "durable before acknowledged" true across power loss too.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -154,13 +163,7 @@ impl Store {
                     .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // WAL lets readers proceed during a write; FULL sync keeps "durable
-                            // before acknowledged" true across power loss too.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                             Ok(())
                         })
                     })
