@@ -127,23 +127,36 @@ impl DirectConn {
         Ok(out)
     }
 
-    /// The cached statement for `sql` with `args` bound by placeholder name (`$N` takes
-    /// `args[N-1]`, wherever and however often it appears).
+    /// The cached statement for `sql` with `args` bound: `$N` takes `args[N-1]`, wherever and
+    /// however often it appears. (SQLite would treat `$N` as a name, found by a linear search
+    /// per placeholder; `?N` is the N-th parameter by definition.)
     fn prepared(&self, sql: &str, args: &[Arg]) -> Result<rusqlite::CachedStatement<'_>> {
-        let mut statement = self.conn.prepare_cached(sql)?;
-        for index in 1..=statement.parameter_count() {
-            let arg = statement
-                .parameter_name(index)
-                .and_then(|name| name.strip_prefix('$'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .and_then(|n| args.get(n.wrapping_sub(1)))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("statement parameter {index} has no argument"))
-                })?;
-            statement.raw_bind_parameter(index, arg)?;
+        let mut statement = self.conn.prepare_cached(&numbered(sql))?;
+        if statement.parameter_count() > args.len() {
+            return Err(StoreError::Corrupt(format!(
+                "a statement takes {} arguments, given {}",
+                statement.parameter_count(),
+                args.len()
+            )));
+        }
+        for (index, arg) in args.iter().enumerate().take(statement.parameter_count()) {
+            statement.raw_bind_parameter(index + 1, arg)?;
         }
         Ok(statement)
     }
+}
+
+/// `sql` with each `$N` written `?N`. The statements run here take every value as an
+/// argument, so a `$` followed by a digit is always a placeholder.
+fn numbered(sql: &str) -> std::borrow::Cow<'_, str> {
+    let mut bytes = sql.as_bytes().to_vec();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            bytes[i] = b'?';
+        }
+    }
+    // One ASCII byte replaced by another keeps the text valid UTF-8.
+    String::from_utf8(bytes).map_or(sql.into(), Into::into)
 }
 
 #[cfg(test)]
@@ -176,6 +189,10 @@ mod tests {
         assert_eq!(
             rows,
             vec![(7, "x".to_string(), None), (7, "x".to_string(), Some(7))]
+        );
+        assert_eq!(
+            numbered("SELECT $1, '€', $12, $x"),
+            "SELECT ?1, '€', ?12, $x"
         );
         let missing = conn.execute("INSERT INTO t (a) VALUES ($4)", &args);
         assert!(
