@@ -9,7 +9,7 @@
 //! per hundred alerts (which also finds each new alert's open incident), one multi-row insert
 //! of timeline entries, and the commit. Opening an incident adds its own few.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 use sqlx::{AnyConnection, Connection, Executor, Row};
@@ -86,6 +86,9 @@ pub struct Ingester {
     upserts: HashMap<usize, String>,
     direct: Direct,
     direct_batches: u64,
+    /// Services whose new alerts last joined an open incident, as this writer saw: a trigger
+    /// for any other service may open an incident, which only the general path does.
+    in_incident: HashSet<i64>,
 }
 
 /// The SQLite connection that stores runs of triggers without leaving the writer's thread.
@@ -106,6 +109,7 @@ impl Store {
             upserts: HashMap::new(),
             direct: Direct::Closed,
             direct_batches: 0,
+            in_incident: HashSet::new(),
         }
     }
 }
@@ -154,6 +158,20 @@ impl Ingester {
             now,
         )
         .await;
+        if let (Ok(out), Some(routes)) = (&result, &self.routes) {
+            for (item, outcome) in batch.iter().zip(out) {
+                if let (
+                    Ingest::Alert(event),
+                    Ingested::Stored {
+                        incident: Some(_), ..
+                    },
+                ) = (item, outcome)
+                    && let Some(service) = routes.by_key.get(&event.routing_key)
+                {
+                    self.in_incident.insert(service.id);
+                }
+            }
+        }
         if result.is_err() {
             // The transaction may still be open: closing the connection rolls it back, and the
             // next batch starts on a new one, with the routing table read afresh.
@@ -182,7 +200,17 @@ impl Ingester {
         let Some(routes) = &self.routes else {
             return Ok(None);
         };
-        if !batch.iter().all(is_trigger) {
+        let may_open = |item: &Ingest| match item {
+            Ingest::Alert(event) => routes.by_key.get(&event.routing_key).is_some_and(|s| {
+                !self.in_incident.contains(&s.id)
+                    && event
+                        .payload
+                        .as_ref()
+                        .is_some_and(|p| s.rules.opens_incident(p.severity))
+            }),
+            Ingest::Change(_) => false,
+        };
+        if !batch.iter().all(is_trigger) || batch.iter().any(may_open) {
             return Ok(None);
         }
         if let Direct::Closed = self.direct {
@@ -211,7 +239,8 @@ impl Ingester {
         });
         match &result {
             Ok(Some(_)) => self.direct_batches += 1,
-            Ok(None) => {}
+            // Perhaps an incident was resolved meanwhile: learn afresh which are open.
+            Ok(None) => self.in_incident.clear(),
             Err(_) => self.direct = Direct::Closed,
         }
         result
