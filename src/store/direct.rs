@@ -83,8 +83,9 @@ pub(super) fn sqlite_file(url: &str) -> Option<PathBuf> {
     path.is_file().then(|| path.to_path_buf())
 }
 
-/// A rusqlite connection with the pool's pragmas and a statement cache big enough for every
-/// row count of the batch statements.
+/// A rusqlite connection with the pool's pragmas and a statement cache for the row counts a
+/// steady load uses (each count is its own statement; a hundred-row upsert is a large one, so
+/// the cache is kept well under a hundred to bound memory).
 pub(super) struct DirectConn {
     conn: Connection,
 }
@@ -96,7 +97,7 @@ impl DirectConn {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.execute_batch(SQLITE_PRAGMAS)?;
-        conn.set_prepared_statement_cache_capacity(256);
+        conn.set_prepared_statement_cache_capacity(48);
         Ok(Self { conn })
     }
 
