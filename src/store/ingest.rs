@@ -7,7 +7,9 @@
 //!
 //! A batch costs a handful of statements whatever its size: the counter, one multi-row upsert
 //! per hundred alerts (which also finds each new alert's open incident), one multi-row insert
-//! of timeline entries, and the commit. Opening an incident adds its own few.
+//! of timeline entries, and the commit. Opening an incident adds its own few. On SQLite, a
+//! batch of triggers that opens no incident runs on the writer's own thread instead (see
+//! `direct`), with the same statements and the same rules.
 
 use std::collections::{HashMap, HashSet};
 
