@@ -261,15 +261,7 @@ async fn a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page(db: Db) {
     assert!(alerts.iter().all(|a| a["incident_id"] == id));
 
     // Group commit: the writer's counters show every event stored, in fewer transactions.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     let counter = |name: &str| -> f64 {
         metrics
             .lines()

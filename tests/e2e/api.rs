@@ -519,12 +519,7 @@ async fn health_readiness_metrics_and_the_openapi_document(app: TestApp) {
         json!({"title": "Hidden", "severity": "SEV2", "private": true}),
     )
     .await;
-    let metrics = get("/metrics")
-        .await
-        .expect("answer")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(metrics.contains("aplomb_http_requests_total{method=\"POST\",route=\"/api/v1/incidents\",status=\"201\"} 2"), "{metrics}");
     assert!(
         metrics.contains("aplomb_open_incidents{severity=\"SEV2\"} 1"),

@@ -288,6 +288,18 @@ impl TestApp {
         self.call(ADMIN_TOKEN, method, path, body).await
     }
 
+    /// The `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text")
+    }
+
     /// Creates a user with a password and an API token; returns the token.
     pub async fn user(&self, username: &str, role: &str) -> String {
         let (status, body) = self

@@ -128,15 +128,7 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     assert_eq!(page["items"].as_array().map(Vec::len), Some(2));
 
     // Metrics count only non-private incidents.
-    let metrics = app
-        .http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .expect("answer")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("aplomb_open_incidents{severity=\"SEV1\"} 0"),
         "{metrics}"
