@@ -160,7 +160,9 @@ impl Ingester {
             now,
         )
         .await;
-        if let (Ok(out), Some(routes)) = (&result, &self.routes) {
+        // Only the direct path needs to know (PostgreSQL never has one).
+        let direct_possible = !matches!(self.direct, Direct::Unavailable);
+        if let (true, Ok(out), Some(routes)) = (direct_possible, &result, &self.routes) {
             for (item, outcome) in batch.iter().zip(out) {
                 if let (
                     Ingest::Alert(event),
@@ -202,19 +204,6 @@ impl Ingester {
         let Some(routes) = &self.routes else {
             return Ok(None);
         };
-        let may_open = |item: &Ingest| match item {
-            Ingest::Alert(event) => routes.by_key.get(&event.routing_key).is_some_and(|s| {
-                !self.in_incident.contains(&s.id)
-                    && event
-                        .payload
-                        .as_ref()
-                        .is_some_and(|p| s.rules.opens_incident(p.severity))
-            }),
-            Ingest::Change(_) => false,
-        };
-        if !batch.iter().all(is_trigger) || batch.iter().any(may_open) {
-            return Ok(None);
-        }
         if let Direct::Closed = self.direct {
             let multi_thread = tokio::runtime::Handle::try_current()
                 .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
@@ -228,6 +217,19 @@ impl Ingester {
         let Direct::Open(conn) = &self.direct else {
             return Ok(None);
         };
+        let may_open = |item: &Ingest| match item {
+            Ingest::Alert(event) => routes.by_key.get(&event.routing_key).is_some_and(|s| {
+                !self.in_incident.contains(&s.id)
+                    && event
+                        .payload
+                        .as_ref()
+                        .is_some_and(|p| s.rules.opens_incident(p.severity))
+            }),
+            Ingest::Change(_) => false,
+        };
+        if !batch.iter().all(is_trigger) || batch.iter().any(may_open) {
+            return Ok(None);
+        }
         let mut ctx = BatchContext {
             backend: Backend::Sqlite,
             upserts: &mut self.upserts,
