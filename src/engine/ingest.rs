@@ -38,8 +38,9 @@ pub enum Refused {
 #[derive(Debug, Default)]
 pub struct IngestStats {
     pub batches: AtomicU64,
-    /// Batches stored on the direct SQLite connection (see `store::direct`).
-    pub direct_batches: AtomicU64,
+    /// Batches that took a shortcut: SQLite's direct connection (see `store::direct`), or one
+    /// statement on PostgreSQL.
+    pub shortcut_batches: AtomicU64,
     pub events: AtomicU64,
     /// Time spent storing batches (from the transaction's start to its commit), in microseconds.
     pub store_micros: AtomicU64,
@@ -159,8 +160,8 @@ impl Writer {
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         self.stats.batches.fetch_add(1, Ordering::Relaxed);
         self.stats
-            .direct_batches
-            .store(self.ingester.direct_batches(), Ordering::Relaxed);
+            .shortcut_batches
+            .store(self.ingester.shortcut_batches(), Ordering::Relaxed);
         self.stats
             .events
             .fetch_add(events.len() as u64, Ordering::Relaxed);

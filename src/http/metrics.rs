@@ -88,9 +88,9 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             ingest.batches.load(Ordering::Relaxed) as f64,
         ),
         (
-            "aplomb_ingest_direct_batches_total",
-            "Of those, batches SQLite stored without leaving the writer's thread.",
-            ingest.direct_batches.load(Ordering::Relaxed) as f64,
+            "aplomb_ingest_shortcut_batches_total",
+            "Of those, batches of triggers stored by a shortcut: on the writer's own thread (SQLite), as one statement (PostgreSQL).",
+            ingest.shortcut_batches.load(Ordering::Relaxed) as f64,
         ),
         (
             "aplomb_ingest_events_total",

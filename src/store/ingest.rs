@@ -7,9 +7,10 @@
 //!
 //! A batch costs a handful of statements whatever its size: the counter, one multi-row upsert
 //! per hundred alerts (which also finds each new alert's open incident), one multi-row insert
-//! of timeline entries, and the commit. Opening an incident adds its own few. On SQLite, a
-//! batch of triggers that opens no incident runs on the writer's own thread instead (see
-//! `direct`), with the same statements and the same rules.
+//! of timeline entries, and the commit. Opening an incident adds its own few. A batch of
+//! triggers that opens no incident takes a shortcut: on SQLite it runs on the writer's own
+//! thread (see `direct`), with the same statements and the same rules; on PostgreSQL it is one
+//! statement, committed on its own (see `Ingester::try_single`).
 
 use std::collections::{HashMap, HashSet};
 
@@ -86,8 +87,13 @@ pub struct Ingester {
     conn: Option<AnyConnection>,
     routes: Option<Routes>,
     upserts: HashMap<usize, String>,
+    /// PostgreSQL's single-statement batches by row count (see `single_sql`).
+    singles: HashMap<usize, String>,
+    /// Batches left to send the general way before trying a single statement again (see
+    /// `SINGLE_BACKOFF`).
+    single_backoff: u32,
     direct: Direct,
-    direct_batches: u64,
+    shortcut_batches: u64,
     /// Services whose new alerts last joined an open incident, as this writer saw: a trigger
     /// for any other service may open an incident, which only the general path does.
     in_incident: HashSet<i64>,
@@ -109,8 +115,10 @@ impl Store {
             conn: None,
             routes: None,
             upserts: HashMap::new(),
+            singles: HashMap::new(),
+            single_backoff: 0,
             direct: Direct::Closed,
-            direct_batches: 0,
+            shortcut_batches: 0,
             in_incident: HashSet::new(),
         }
     }
@@ -146,23 +154,26 @@ impl Ingester {
         if let Some(out) = self.try_direct(batch, defaults, now)? {
             return Ok(out);
         }
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            None => self.conn.insert(self.store.pool.acquire().await?.detach()),
+        let result = match self.try_single(batch, defaults, now).await {
+            Ok(Some(out)) => Ok(out),
+            Ok(None) => match writer_conn(&mut self.conn, &self.store).await {
+                Ok(conn) => {
+                    store_batch(
+                        conn,
+                        self.store.backend,
+                        &mut self.routes,
+                        &mut self.upserts,
+                        batch,
+                        defaults,
+                        now,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
         };
-        let result = store_batch(
-            conn,
-            self.store.backend,
-            &mut self.routes,
-            &mut self.upserts,
-            batch,
-            defaults,
-            now,
-        )
-        .await;
-        // Only the direct path needs to know (PostgreSQL never has one).
-        let direct_possible = !matches!(self.direct, Direct::Unavailable);
-        if let (true, Ok(out), Some(routes)) = (direct_possible, &result, &self.routes) {
+        if let (true, Ok(out), Some(routes)) = (self.has_shortcut(), &result, &self.routes) {
             for (item, outcome) in batch.iter().zip(out) {
                 if let (
                     Ingest::Alert(event),
@@ -187,9 +198,16 @@ impl Ingester {
         result
     }
 
-    /// Batches stored on the direct SQLite connection so far.
-    pub fn direct_batches(&self) -> u64 {
-        self.direct_batches
+    /// Batches that took a shortcut (SQLite's direct connection, PostgreSQL's single
+    /// statement) so far.
+    pub fn shortcut_batches(&self) -> u64 {
+        self.shortcut_batches
+    }
+
+    /// Whether some batches may take a shortcut: only those need to know which services have
+    /// an open incident.
+    fn has_shortcut(&self) -> bool {
+        self.store.backend == Backend::Postgres || !matches!(self.direct, Direct::Unavailable)
     }
 
     /// Stores the batch on the direct SQLite connection when it can: a batch of triggers only,
@@ -217,17 +235,7 @@ impl Ingester {
         let Direct::Open(conn) = &self.direct else {
             return Ok(None);
         };
-        let may_open = |item: &Ingest| match item {
-            Ingest::Alert(event) => routes.by_key.get(&event.routing_key).is_some_and(|s| {
-                !self.in_incident.contains(&s.id)
-                    && event
-                        .payload
-                        .as_ref()
-                        .is_some_and(|p| s.rules.opens_incident(p.severity))
-            }),
-            Ingest::Change(_) => false,
-        };
-        if !batch.iter().all(is_trigger) || batch.iter().any(may_open) {
+        if !shortcut_fits(routes, &self.in_incident, batch) {
             return Ok(None);
         }
         let mut ctx = BatchContext {
@@ -242,7 +250,7 @@ impl Ingester {
             store_batch_direct(conn, &routes.by_key, routes.generation, batch, &mut ctx)
         });
         match &result {
-            Ok(Some(_)) => self.direct_batches += 1,
+            Ok(Some(_)) => self.shortcut_batches += 1,
             // Perhaps an incident was resolved meanwhile: learn afresh which are open.
             Ok(None) => self.in_incident.clear(),
             Err(_) => self.direct = Direct::Closed,
@@ -251,8 +259,129 @@ impl Ingester {
     }
 }
 
-fn is_trigger(item: &Ingest) -> bool {
-    matches!(item, Ingest::Alert(e) if e.action == EventAction::Trigger)
+impl Ingester {
+    /// On PostgreSQL, stores a batch the shortcut fits as one statement committed on its own
+    /// (`single_sql`): one round trip instead of three (BEGIN, the upsert, COMMIT). The
+    /// statement stores nothing when the routing generation moved, and fails (rolling itself
+    /// back) when an alert is new in an incident or would open one; either way `None` leaves
+    /// the batch to the general path.
+    async fn try_single(
+        &mut self,
+        batch: &[Ingest],
+        defaults: &AlertIncidentDefaults,
+        now: Timestamp,
+    ) -> Result<Option<Vec<Ingested>>> {
+        let Some(routes) = &self.routes else {
+            return Ok(None);
+        };
+        if self.store.backend != Backend::Postgres
+            || !shortcut_fits(routes, &self.in_incident, batch)
+        {
+            return Ok(None);
+        }
+        if self.single_backoff > 0 {
+            self.single_backoff -= 1;
+            return Ok(None);
+        }
+        let run = known_triggers(&routes.by_key, batch);
+        let groups = group_triggers(&run)?;
+        // Unknown keys alone: only the general path's generation check can tell whether a key
+        // was added since the routing table was loaded.
+        if groups.is_empty() || groups.len() > ROWS_PER_STATEMENT {
+            return Ok(None);
+        }
+        let mut ctx = BatchContext {
+            backend: Backend::Postgres,
+            upserts: &mut self.upserts,
+            silences: &routes.silences,
+            defaults,
+            now,
+        };
+        let (_, mut args) = upsert_statement(&groups, &mut ctx);
+        args.push(Arg::Int(routes.generation));
+        args.extend(
+            groups
+                .iter()
+                .map(|g| Arg::Int(i64::from(g.service.rules.opens_incident(g.latest.severity)))),
+        );
+        let sql = self
+            .singles
+            .entry(groups.len())
+            .or_insert_with(|| single_sql(groups.len()));
+        let conn = writer_conn(&mut self.conn, &self.store).await?;
+        let rows = match bind_args(sqlx::query(sql.as_str()), &args)
+            .fetch_all(&mut *conn)
+            .await
+        {
+            // The generation moved: nothing was stored.
+            Ok(rows) if rows.is_empty() => return Ok(None),
+            Ok(rows) => rows,
+            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(NEEDS_GENERAL_PATH) => {
+                // Perhaps an incident was resolved meanwhile: learn afresh which are open.
+                self.in_incident.clear();
+                self.single_backoff = SINGLE_BACKOFF;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let stored = in_chunk_order(&groups, rows.iter().map(Upserted::from_any).collect())?;
+        let mut out = vec![Ingested::UnknownRoutingKey; batch.len()];
+        let mut entries = Vec::new();
+        for (group, row) in groups.iter().zip(stored) {
+            settle(group, &row, row.incident, false, &mut out, &mut entries);
+        }
+        if !entries.is_empty() {
+            return Err(StoreError::Corrupt(
+                "a single-statement batch stored an alert new in an incident".into(),
+            ));
+        }
+        self.shortcut_batches += 1;
+        Ok(Some(out))
+    }
+}
+
+/// The writer's connection, taken from the pool when it has none.
+async fn writer_conn<'c>(
+    slot: &'c mut Option<AnyConnection>,
+    store: &Store,
+) -> Result<&'c mut AnyConnection> {
+    Ok(match slot {
+        Some(conn) => conn,
+        None => slot.insert(store.pool.acquire().await?.detach()),
+    })
+}
+
+/// Whether a batch may take a shortcut (`try_direct`, `try_single`): triggers only, for a
+/// routing table already loaded, none of which may open an incident (only the general path
+/// opens one). A trigger for a service not known to have an open incident may.
+fn shortcut_fits(routes: &Routes, in_incident: &HashSet<i64>, batch: &[Ingest]) -> bool {
+    let may_open = |event: &AlertEvent| {
+        routes.by_key.get(&event.routing_key).is_some_and(|s| {
+            !in_incident.contains(&s.id)
+                && event
+                    .payload
+                    .as_ref()
+                    .is_some_and(|p| s.rules.opens_incident(p.severity))
+        })
+    };
+    batch.iter().all(
+        |item| matches!(item, Ingest::Alert(e) if e.action == EventAction::Trigger && !may_open(e)),
+    )
+}
+
+/// The batch's triggers whose routing key is known, with their service and place in the batch.
+fn known_triggers<'e>(
+    by_key: &'e HashMap<String, ServiceInfo>,
+    batch: &'e [Ingest],
+) -> Vec<(usize, &'e ServiceInfo, &'e AlertEvent)> {
+    batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| match item {
+            Ingest::Alert(event) => by_key.get(&event.routing_key).map(|s| (i, s, event)),
+            Ingest::Change(_) => None,
+        })
+        .collect()
 }
 
 /// One transaction on the direct connection; rolled back (answering `None`) when the routing
@@ -274,14 +403,7 @@ fn store_batch_direct(
         if current.first() != Some(&generation) {
             return Ok(None);
         }
-        let run: Vec<(usize, &ServiceInfo, &AlertEvent)> = batch
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| match item {
-                Ingest::Alert(event) => by_key.get(&event.routing_key).map(|s| (i, s, event)),
-                Ingest::Change(_) => None,
-            })
-            .collect();
+        let run = known_triggers(by_key, batch);
         let mut out = vec![Ingested::UnknownRoutingKey; batch.len()];
         let groups = group_triggers(&run)?;
         let mut entries: Vec<(i64, EntryData)> = Vec::new();
@@ -725,40 +847,83 @@ fn in_chunk_order(chunk: &[Group<'_>], rows: Result<Vec<Upserted>>) -> Result<Ve
         .collect()
 }
 
+/// The upsert's target: an alert row (its rows follow as VALUES, or a SELECT of them).
+const UPSERT_INTO: &str = "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, \
+     source, payload, event_count, first_at, last_at, silenced, incident_id) ";
+
+/// Merges a repeated key into its open alert, and returns every row as `Upserted` reads it.
+const UPSERT_MERGE: &str = " ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
+     event_count = alerts.event_count + excluded.event_count, last_at = excluded.last_at, \
+     payload = excluded.payload, summary = excluded.summary, severity = excluded.severity, \
+     source = excluded.source RETURNING id, service_id, dedup_key, incident_id, event_count, silenced";
+
 /// The upsert statement for `rows` alerts (10 parameters a row).
 fn upsert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO alerts (service_id, dedup_key, status, severity, summary, source, payload, event_count, \
-         first_at, last_at, silenced, incident_id) VALUES ",
-    );
-    for n in 0..rows {
-        let p = |k: usize| format!("${}", n * 10 + k);
-        if n > 0 {
-            sql.push_str(", ");
-        }
-        let incident = OPEN_INCIDENT.replace("$S", &p(1)).replace("$W", &p(10));
-        sql.push_str(&format!(
-            "({}, {}, 'triggered', {}, {}, {}, {}, {}, {}, {}, {}, CASE WHEN {} = 0 THEN {incident} END)",
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6),
-            p(7),
-            p(8),
-            p(8),
-            p(9),
-            p(9),
-        ));
-    }
-    sql.push_str(
-        " ON CONFLICT (service_id, dedup_key) WHERE status <> 'resolved' DO UPDATE SET \
-         event_count = alerts.event_count + excluded.event_count, last_at = excluded.last_at, \
-         payload = excluded.payload, summary = excluded.summary, severity = excluded.severity, \
-         source = excluded.source RETURNING id, service_id, dedup_key, incident_id, event_count, silenced",
-    );
-    sql
+    format!("{UPSERT_INTO}VALUES {}{UPSERT_MERGE}", upsert_rows(rows))
+}
+
+/// The upsert's rows: alert `n` takes parameters `10n+1` to `10n+10` (see `upsert_statement`).
+fn upsert_rows(rows: usize) -> String {
+    let p = |n: usize, k: usize| format!("${}", n * 10 + k);
+    (0..rows)
+        .map(|n| {
+            let incident = OPEN_INCIDENT.replace("$S", &p(n, 1)).replace("$W", &p(n, 10));
+            format!(
+                "({}, {}, 'triggered', {}, {}, {}, {}, {}, {}, {}, {}, CASE WHEN {} = 0 THEN {incident} END)",
+                p(n, 1),
+                p(n, 2),
+                p(n, 3),
+                p(n, 4),
+                p(n, 5),
+                p(n, 6),
+                p(n, 7),
+                p(n, 8),
+                p(n, 8),
+                p(n, 9),
+                p(n, 9),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Batches sent the general way after a single statement had to (typically new keys joining
+/// an open incident, which come in runs during a storm): each such try costs a round trip.
+const SINGLE_BACKOFF: u32 = 8;
+
+/// What PostgreSQL answers when a single-statement batch needs the general path (SQLSTATE
+/// division_by_zero, raised on purpose by `single_sql`'s last line).
+const NEEDS_GENERAL_PATH: &str = "22012";
+
+/// PostgreSQL's whole batch of `rows` alerts as one statement, committed on its own: the
+/// upsert's parameters, then the routing generation it was routed at (`$10·rows+1`), then for
+/// each alert whether its severity opens an incident. It upserts nothing when the generation
+/// moved, and divides by zero (so the statement, upsert included, rolls back) when an alert is
+/// new and joined an incident (which needs a timeline entry) or would open one.
+fn single_sql(rows: usize) -> String {
+    let generation = rows * 10 + 1;
+    let expected = (0..rows)
+        .map(|n| {
+            format!(
+                "(${}, ${}, ${}, ${})",
+                n * 10 + 1,
+                n * 10 + 2,
+                n * 10 + 7,
+                generation + 1 + n
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH stored AS ({UPSERT_INTO}SELECT v.* FROM (VALUES {}) AS v \
+         WHERE EXISTS (SELECT 1 FROM ingest_routes WHERE id = 1 AND generation = ${generation})\
+         {UPSERT_MERGE}) \
+         SELECT s.* FROM stored s JOIN (VALUES {expected}) AS b (service_id, dedup_key, event_count, opens) \
+         ON b.service_id = s.service_id AND b.dedup_key = s.dedup_key \
+         WHERE 1 / CASE WHEN s.event_count = b.event_count AND s.silenced = 0 \
+         AND (s.incident_id IS NOT NULL OR b.opens = 1) THEN 0 ELSE 1 END = 1",
+        upsert_rows(rows)
+    )
 }
 
 /// Acknowledges or resolves the open alert with the event's key (triggers go through
