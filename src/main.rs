@@ -105,6 +105,12 @@ enum Command {
         /// Who this service's escalation policy reaches now.
         #[arg(long)]
         service: Option<String>,
+        /// Print the calendar feed URL (key included) of --schedule, or of --user's shifts.
+        #[arg(long, conflicts_with = "service")]
+        calendar: bool,
+        /// With --calendar: this responder's feed.
+        #[arg(long, requires = "calendar", conflicts_with = "schedule")]
+        user: Option<String>,
     },
     /// Declare, list, show and change incidents.
     Incident {
@@ -245,7 +251,19 @@ async fn run(command: Command) -> ExitCode {
         Command::Oncall {
             connection,
             schedule,
+            calendar: true,
+            user,
+            ..
+        } => {
+            Client::new(&connection)
+                .calendar_link(schedule.as_deref(), user.as_deref())
+                .await
+        }
+        Command::Oncall {
+            connection,
+            schedule,
             service: Some(service),
+            ..
         } if schedule.is_none() => Client::new(&connection).service_oncall(&service).await,
         Command::Oncall {
             connection,

@@ -28,9 +28,9 @@ pub use alerts::{INTEGRATION_KINDS, SilenceInput};
 pub use apply::{ApplyReport, OrgDocument, ResponderDoc, ServiceDoc};
 
 pub use oncall::{
-    ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput, NotificationRuleInput,
-    OverrideInput, PolicyInput, PolicySummary, ProfileInput, ScheduleInput, ScheduleView,
-    ServiceOncallInput, TargetInput, TeamInput,
+    CalendarFeed, ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput,
+    NotificationRuleInput, OverrideInput, PolicyInput, PolicySummary, ProfileInput, ScheduleInput,
+    ScheduleView, ServiceOncallInput, TargetInput, TeamInput,
 };
 
 use crate::store::{

@@ -16,6 +16,7 @@ use crate::domain::escalation::{
 use crate::domain::incident::{Incident, RoleKind, UserRef};
 use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength, parse_time_zone};
 use crate::domain::timeline::EntryData;
+use crate::engine::channels::hmac_hex;
 use crate::engine::escalation::resolve_targets;
 use crate::store::{ContactMethodRecord, ScheduleRecord};
 
@@ -743,6 +744,31 @@ impl Aplomb {
         Ok(changed)
     }
 
+    /// The feed's address (under the server's root) with its key. Calendar apps subscribe by
+    /// URL and cannot send a bearer token, so the key in the link stands in for one: it reads
+    /// this feed and nothing else. Keys derive from the signing key, so every instance agrees.
+    pub async fn calendar_link(&self, feed: &CalendarFeed) -> AppResult<String> {
+        match feed {
+            CalendarFeed::Schedule(id) => {
+                self.schedule_record(*id).await?;
+            }
+            CalendarFeed::Responder(username) => {
+                self.store
+                    .user_by_username(username)
+                    .await?
+                    .ok_or(AppError::NotFound("user"))?;
+            }
+        }
+        let key = hmac_hex(&self.signing_key().await?, &feed.subject());
+        Ok(format!("{}?key={key}", feed.path()))
+    }
+
+    /// Whether `key` is the one in the feed's link.
+    pub async fn is_calendar_key(&self, feed: &CalendarFeed, key: &str) -> AppResult<bool> {
+        let expected = hmac_hex(&self.signing_key().await?, &feed.subject());
+        Ok(constant_time_eq(expected.as_bytes(), key.as_bytes()))
+    }
+
     /// The paged responder of `page_id`, when `signature` is the one in their link.
     pub async fn actor_for_ack_link(
         &self,
@@ -879,6 +905,33 @@ impl Aplomb {
             });
         }
         Ok(out)
+    }
+}
+
+/// An iCalendar feed of on-call shifts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarFeed {
+    /// One schedule's shifts.
+    Schedule(i64),
+    /// One responder's shifts across every schedule.
+    Responder(String),
+}
+
+impl CalendarFeed {
+    /// Where the feed is served.
+    pub fn path(&self) -> String {
+        match self {
+            Self::Schedule(id) => format!("/api/v1/schedules/{id}/calendar.ics"),
+            Self::Responder(username) => format!("/api/v1/users/{username}/calendar.ics"),
+        }
+    }
+
+    /// What the feed's key signs.
+    fn subject(&self) -> String {
+        match self {
+            Self::Schedule(id) => format!("calendar:schedule:{id}"),
+            Self::Responder(username) => format!("calendar:user:{username}"),
+        }
     }
 }
 

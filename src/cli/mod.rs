@@ -644,6 +644,37 @@ impl Client {
         Ok(())
     }
 
+    /// Prints the calendar feed URL of a schedule (by name) or of a responder's shifts.
+    pub async fn calendar_link(
+        &self,
+        schedule: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<(), CliError> {
+        let path = match (schedule, user) {
+            (Some(name), _) => {
+                let schedules = self.call(Method::GET, "/schedules", None).await?;
+                let id = schedules
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|s| s["name"] == name)
+                    .and_then(|s| s["id"].as_i64())
+                    .ok_or_else(|| CliError::Usage(format!("no schedule named {name:?}")))?;
+                format!("/schedules/{id}/calendar-link")
+            }
+            (None, Some(username)) => format!("/users/{username}/calendar-link"),
+            (None, None) => {
+                return Err(CliError::Usage(
+                    "--calendar needs --schedule NAME or --user NAME".into(),
+                ));
+            }
+        };
+        let link = self.call(Method::GET, &path, None).await?;
+        let url = format!("{}{}", self.base, link["path"].as_str().unwrap_or_default());
+        self.print(&json!({"url": url}), |v| format!("{}\n", text(&v["url"])));
+        Ok(())
+    }
+
     pub async fn user(&self, command: UserCommand) -> Result<(), CliError> {
         match command {
             UserCommand::Create {

@@ -13,10 +13,11 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, FeedCaller};
 use crate::app::{
-    ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OrgDocument, OverrideInput,
-    PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput, TeamInput,
+    CalendarFeed, ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OrgDocument,
+    OverrideInput, PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput,
+    TeamInput,
 };
 use crate::store::PageRecord;
 
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/schedules/{id}", get(show_schedule))
         .route("/schedules/{id}/overrides", post(add_override))
         .route("/schedules/{id}/calendar.ics", get(schedule_ics))
+        .route("/schedules/{id}/calendar-link", get(schedule_calendar_link))
         .route(
             "/escalation-policies",
             get(list_policies).post(create_policy),
@@ -45,6 +47,10 @@ pub fn router() -> Router<AppState> {
             put(set_service_oncall).get(service_oncall),
         )
         .route("/users/{username}/calendar.ics", get(responder_ics))
+        .route(
+            "/users/{username}/calendar-link",
+            get(responder_calendar_link),
+        )
         .route("/engagement-rules", post(create_engagement_rule))
         .route("/incidents/{id}/acknowledge", post(acknowledge))
         .route("/incidents/{id}/pages", get(paging_history))
@@ -64,6 +70,9 @@ pub fn router() -> Router<AppState> {
     show_schedule,
     add_override,
     schedule_ics,
+    schedule_calendar_link,
+    responder_ics,
+    responder_calendar_link,
     list_policies,
     create_policy,
     set_service_oncall,
@@ -306,14 +315,17 @@ async fn add_override(
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
 
-/// The schedule's next 90 days as an iCalendar feed.
-#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics", params(("id" = i64, Path)),
-    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ErrorBody)))]
+/// The schedule's next 90 days as an iCalendar feed. Calendar apps read it with the key in its
+/// link (`calendar-link`) instead of a bearer token.
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar.ics",
+    params(("id" = i64, Path), ("key" = Option<String>, Query, description = "The feed's key, from its calendar-link (instead of a bearer token)")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn schedule_ics(
     State(app): State<AppState>,
-    ApiActor(_caller): ApiActor,
+    caller: FeedCaller,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
+    admit_feed(&app, &caller, &CalendarFeed::Schedule(id)).await?;
     let now = app.now();
     let view = app
         .schedule_view(id, now, now + SignedDuration::from_hours(24 * 90))
@@ -325,14 +337,17 @@ async fn schedule_ics(
     ))
 }
 
-/// One responder's shifts over the next 90 days, across every schedule.
-#[utoipa::path(get, path = "/api/v1/users/{username}/calendar.ics", params(("username" = String, Path)),
-    responses((status = 200, content_type = "text/calendar", body = String), (status = 404, body = ErrorBody)))]
+/// One responder's shifts over the next 90 days, across every schedule. Calendar apps read it
+/// with the key in its link (`calendar-link`) instead of a bearer token.
+#[utoipa::path(get, path = "/api/v1/users/{username}/calendar.ics",
+    params(("username" = String, Path), ("key" = Option<String>, Query, description = "The feed's key, from its calendar-link (instead of a bearer token)")),
+    responses((status = 200, content_type = "text/calendar", body = String), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn responder_ics(
     State(app): State<AppState>,
-    ApiActor(_caller): ApiActor,
+    caller: FeedCaller,
     ApiPath(username): ApiPath<String>,
 ) -> Result<impl IntoResponse, ApiError> {
+    admit_feed(&app, &caller, &CalendarFeed::Responder(username.clone())).await?;
     let known = app
         .store
         .user_by_username(&username)
@@ -359,6 +374,57 @@ async fn responder_ics(
         [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
         ics(&name, &views, Some(&username), now),
     ))
+}
+
+/// A feed's caller is any API caller, or anyone holding that feed's key.
+async fn admit_feed(
+    app: &AppState,
+    caller: &FeedCaller,
+    feed: &CalendarFeed,
+) -> Result<(), ApiError> {
+    match caller {
+        FeedCaller::Actor(_) => Ok(()),
+        FeedCaller::Key(key) if app.is_calendar_key(feed, key).await? => Ok(()),
+        FeedCaller::Key(_) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the key is not this feed's: take the link from its calendar-link",
+        )
+        .field("key")),
+    }
+}
+
+/// A calendar feed's address with its key, for subscribing from a calendar app.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CalendarLink {
+    /// Path and query under the server's public URL.
+    pub path: String,
+}
+
+/// The schedule feed's link, key included: whoever holds it can read that feed (and only it).
+#[utoipa::path(get, path = "/api/v1/schedules/{id}/calendar-link", params(("id" = i64, Path)),
+    responses((status = 200, body = CalendarLink), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn schedule_calendar_link(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<CalendarLink>, ApiError> {
+    let path = app.calendar_link(&CalendarFeed::Schedule(id)).await?;
+    Ok(Json(CalendarLink { path }))
+}
+
+/// The responder feed's link, key included: whoever holds it can read that feed (and only it).
+#[utoipa::path(get, path = "/api/v1/users/{username}/calendar-link", params(("username" = String, Path)),
+    responses((status = 200, body = CalendarLink), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn responder_calendar_link(
+    State(app): State<AppState>,
+    ApiActor(_caller): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<CalendarLink>, ApiError> {
+    let path = app
+        .calendar_link(&CalendarFeed::Responder(username))
+        .await?;
+    Ok(Json(CalendarLink { path }))
 }
 
 /// RFC 5545 calendar of the shifts in `views`, optionally only `only_user`'s.

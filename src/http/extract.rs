@@ -151,6 +151,40 @@ impl FromRequestParts<AppState> for ApiActor {
     }
 }
 
+/// Who reads a calendar feed: an API caller (bearer token), or a calendar app holding the
+/// feed's key from its link (`?key=`), which the handler checks against the feed it serves.
+pub enum FeedCaller {
+    Actor(Actor),
+    Key(String),
+}
+
+#[derive(serde::Deserialize)]
+struct FeedKey {
+    key: Option<String>,
+}
+
+impl FromRequestParts<AppState> for FeedCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            let ApiActor(actor) = ApiActor::from_request_parts(parts, state).await?;
+            return Ok(Self::Actor(actor));
+        }
+        let query = axum::extract::Query::<FeedKey>::try_from_uri(&parts.uri)?;
+        query.0.key.map(Self::Key).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "send an API token as 'Authorization: Bearer <token>', or the feed's key as ?key= (its calendar-link gives it)",
+            )
+        })
+    }
+}
+
 /// The optional `Idempotency-Key` header.
 pub struct IdempotencyHeader(pub Option<String>);
 

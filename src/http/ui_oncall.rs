@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::ui::{NoFields, Posted, Session, back_to, fail, human_time, render};
-use crate::app::{AppError, OverrideInput, PolicySummary};
+use crate::app::{AppError, CalendarFeed, OverrideInput, PolicySummary};
 use crate::domain::access::Actor;
 
 pub fn router() -> Router<AppState> {
@@ -52,6 +52,8 @@ struct ScheduleRow {
     on_call: String,
     bars: Vec<Bar>,
     days: Vec<String>,
+    /// The schedule's calendar feed, key included.
+    calendar: String,
 }
 
 struct ServiceRow {
@@ -118,7 +120,11 @@ async fn load_oncall(
                     .to_string()
             })
             .collect();
+        let calendar = state
+            .calendar_link(&CalendarFeed::Schedule(record.id))
+            .await?;
         schedules.push(ScheduleRow {
+            calendar,
             id: record.id,
             name: record.name,
             time_zone: record.time_zone,
@@ -236,6 +242,8 @@ struct RespondersPage {
     responders: Vec<ResponderRow>,
     /// The signed-in responder's contact methods: (id, "kind address").
     my_methods: Vec<(i64, String)>,
+    /// The signed-in responder's calendar feed, key included.
+    my_calendar: String,
     error: Option<String>,
 }
 
@@ -268,9 +276,15 @@ async fn responders_page(
         Ok::<_, AppError>(rows)
     }
     .await;
-    let mine = state.store.contact_methods(session.actor.id).await;
+    let mine = async {
+        let methods = state.store.contact_methods(session.actor.id).await?;
+        let feed = CalendarFeed::Responder(session.actor.username.clone());
+        Ok::<_, AppError>((methods, state.calendar_link(&feed).await?))
+    }
+    .await;
     match (result, mine) {
-        (Ok(responders), Ok(mine)) => render(&RespondersPage {
+        (Ok(responders), Ok((mine, my_calendar))) => render(&RespondersPage {
+            my_calendar,
             me: session.actor,
             csrf: session.csrf,
             responders,
@@ -280,8 +294,7 @@ async fn responders_page(
                 .collect(),
             error: q.error,
         }),
-        (Err(e), _) => fail(e, "/incidents"),
-        (_, Err(e)) => fail(e.into(), "/incidents"),
+        (Err(e), _) | (_, Err(e)) => fail(e, "/incidents"),
     }
 }
 

@@ -217,6 +217,82 @@ async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp
     );
     assert!(!ics.contains("On call: carol"), "{ics}");
 
+    // Calendar apps cannot send a bearer token: each feed has a link with its own key, which
+    // reads that feed and no other.
+    let get = |url: String| {
+        let http = app.http.clone();
+        async move {
+            let r = http.get(url).send().await.expect("answer");
+            let status = r.status();
+            (status, r.text().await.expect("text"))
+        }
+    };
+    let (status, body) = get(format!("{}/api/v1/users/bob/calendar.ics", app.base)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, link) = app
+        .admin(Method::GET, "/api/v1/users/bob/calendar-link", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{link}");
+    let bob_feed = link["path"].as_str().expect("path").to_string();
+    assert!(
+        bob_feed.starts_with("/api/v1/users/bob/calendar.ics?key="),
+        "{bob_feed}"
+    );
+    let (status, body) = get(format!("{}{bob_feed}", app.base)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("SUMMARY:On call: bob (payments-primary)"),
+        "{body}"
+    );
+    let bob_key = bob_feed.split("key=").nth(1).expect("key");
+    for wrong in [
+        format!("/api/v1/users/carol/calendar.ics?key={bob_key}"),
+        "/api/v1/users/bob/calendar.ics?key=0123".to_string(),
+    ] {
+        let (status, body) = get(format!("{}{wrong}", app.base)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{wrong}: {body}");
+        assert!(body.contains("\"field\":\"key\""), "{body}");
+    }
+    let (status, _) = app
+        .admin(Method::GET, "/api/v1/users/nobody/calendar-link", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .admin(Method::GET, "/api/v1/schedules/999999/calendar-link", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The CLI prints a schedule's feed URL; it reads that schedule's shifts.
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["oncall", "--schedule", "payments-primary", "--calendar"])
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    let url = lines(&out).join("");
+    assert!(
+        url.starts_with(&format!("{}/api/v1/schedules/", app.base)),
+        "{url}"
+    );
+    let (status, body) = get(url.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    assert!(
+        body.contains("BEGIN:VCALENDAR") && body.contains("(payments-primary)"),
+        "{body}"
+    );
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["oncall", "--calendar"])
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--schedule NAME or --user NAME"),
+        "{out:?}"
+    );
+
     // An export applies back as it is: everything unchanged.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
         .arg("export")

@@ -170,6 +170,28 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
         )
         .await;
     assert_eq!(r.headers()["location"], "/responders");
+
+    // Their own calendar feed is linked from the page, and a calendar app reads it with the
+    // key in the link alone (no session, no token).
+    let (_, html) = web.page("/responders").await;
+    let needle = "class=\"calendar-feed\" href=\"";
+    let at = html.find(needle).expect("a calendar feed link") + needle.len();
+    let link = html[at..]
+        .split('"')
+        .next()
+        .expect("href")
+        .replace("&#61;", "=");
+    let feed = reqwest::get(format!("{}{link}", app.base))
+        .await
+        .expect("answer");
+    assert_eq!(feed.status(), StatusCode::OK, "{link}");
+    assert!(
+        feed.text()
+            .await
+            .expect("text")
+            .starts_with("BEGIN:VCALENDAR"),
+        "{link}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
