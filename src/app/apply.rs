@@ -158,13 +158,13 @@ impl Aplomb {
                     .unwrap_or_default(),
                 notification_rules: rules
                     .iter()
-                    .filter_map(|(method, delay)| {
+                    .filter_map(|rule| {
                         methods
                             .iter()
-                            .find(|m| m.id == *method)
+                            .find(|m| m.id == rule.contact_method_id)
                             .map(|m| NotificationRuleDoc {
                                 address: m.address.clone(),
-                                delay_minutes: *delay,
+                                delay_minutes: rule.delay_minutes,
                             })
                     })
                     .collect(),

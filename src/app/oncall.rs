@@ -18,7 +18,7 @@ use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength,
 use crate::domain::timeline::EntryData;
 use crate::engine::channels::hmac_hex;
 use crate::engine::escalation::resolve_targets;
-use crate::store::{ContactMethodRecord, ScheduleRecord};
+use crate::store::{ContactMethodRecord, NotificationRuleRecord, ScheduleRecord};
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -274,7 +274,7 @@ impl Aplomb {
         actor: &Actor,
         username: &str,
         input: NotificationRuleInput,
-    ) -> AppResult<()> {
+    ) -> AppResult<i64> {
         Self::may_manage(actor, username)?;
         let user = self.user_id("username", username).await?;
         if !(0..=1440).contains(&input.delay_minutes) {
@@ -292,6 +292,59 @@ impl Aplomb {
             .store
             .insert_notification_rule(user, input.contact_method_id, input.delay_minutes)
             .await?)
+    }
+
+    /// A responder's contact methods (admins, or the responder: addresses are personal).
+    pub async fn contact_methods_of(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> AppResult<Vec<ContactMethodRecord>> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        Ok(self.store.contact_methods(user).await?)
+    }
+
+    /// A responder's notification rules (admins, or the responder).
+    pub async fn notification_rules_of(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> AppResult<Vec<NotificationRuleRecord>> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        Ok(self.store.notification_rules(user).await?)
+    }
+
+    /// Removes a contact method and the notification rules that use it.
+    pub async fn remove_contact_method(
+        &self,
+        actor: &Actor,
+        username: &str,
+        id: i64,
+    ) -> AppResult<()> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        if self.store.delete_contact_method(user, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("contact method"))
+        }
+    }
+
+    pub async fn remove_notification_rule(
+        &self,
+        actor: &Actor,
+        username: &str,
+        id: i64,
+    ) -> AppResult<()> {
+        Self::may_manage(actor, username)?;
+        let user = self.user_id("username", username).await?;
+        if self.store.delete_notification_rule(user, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("notification rule"))
+        }
     }
 
     pub async fn create_team(&self, actor: &Actor, input: TeamInput) -> AppResult<i64> {

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -19,18 +19,26 @@ use crate::app::{
     OverrideInput, PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput,
     TeamInput,
 };
-use crate::store::PageRecord;
+use crate::store::{ContactMethodRecord, PageRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/users/{username}/profile", put(set_profile))
         .route(
             "/users/{username}/contact-methods",
-            post(add_contact_method),
+            get(list_contact_methods).post(add_contact_method),
+        )
+        .route(
+            "/users/{username}/contact-methods/{id}",
+            delete(remove_contact_method),
         )
         .route(
             "/users/{username}/notification-rules",
-            post(add_notification_rule),
+            get(list_notification_rules).post(add_notification_rule),
+        )
+        .route(
+            "/users/{username}/notification-rules/{id}",
+            delete(remove_notification_rule),
         )
         .route("/teams", get(list_teams).post(create_team))
         .route("/schedules", get(list_schedules).post(create_schedule))
@@ -62,7 +70,11 @@ pub fn router() -> Router<AppState> {
 #[openapi(paths(
     set_profile,
     add_contact_method,
+    list_contact_methods,
+    remove_contact_method,
     add_notification_rule,
+    list_notification_rules,
+    remove_notification_rule,
     list_teams,
     create_team,
     list_schedules,
@@ -122,28 +134,102 @@ async fn add_contact_method(
     let m = app
         .add_contact_method(&actor, &username, body.value)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(ContactMethodBody {
+    Ok((StatusCode::CREATED, Json(ContactMethodBody::from(m))))
+}
+
+impl From<ContactMethodRecord> for ContactMethodBody {
+    fn from(m: ContactMethodRecord) -> Self {
+        Self {
             id: m.id,
             kind: m.kind,
             address: m.address,
             signing_secret: m.secret,
-        }),
+        }
+    }
+}
+
+/// A responder's contact methods (admins, or the responder).
+#[utoipa::path(get, path = "/api/v1/users/{username}/contact-methods", params(("username" = String, Path)),
+    responses((status = 200, body = Vec<ContactMethodBody>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_contact_methods(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Vec<ContactMethodBody>>, ApiError> {
+    let methods = app.contact_methods_of(&actor, &username).await?;
+    Ok(Json(
+        methods.into_iter().map(ContactMethodBody::from).collect(),
     ))
+}
+
+/// Remove a contact method, and the notification rules that use it (admins, or the responder).
+#[utoipa::path(delete, path = "/api/v1/users/{username}/contact-methods/{id}",
+    params(("username" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_contact_method(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((username, id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.remove_contact_method(&actor, &username, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Add a personal notification rule ("SMS after 5 minutes without acknowledgement").
 #[utoipa::path(post, path = "/api/v1/users/{username}/notification-rules", params(("username" = String, Path)),
-    request_body = NotificationRuleInput, responses((status = 204), (status = 422, body = ErrorBody)))]
+    request_body = NotificationRuleInput, responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
 async fn add_notification_rule(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(username): ApiPath<String>,
     body: ApiJson<NotificationRuleInput>,
-) -> Result<StatusCode, ApiError> {
-    app.add_notification_rule(&actor, &username, body.value)
+) -> Result<impl IntoResponse, ApiError> {
+    let id = app
+        .add_notification_rule(&actor, &username, body.value)
         .await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationRuleBody {
+    pub id: i64,
+    pub contact_method_id: i64,
+    /// Minutes after the page, without acknowledgement, before this method is used.
+    pub delay_minutes: i64,
+}
+
+/// A responder's notification rules, in the order they were added (admins, or the responder).
+/// Without any, a page uses every contact method at once.
+#[utoipa::path(get, path = "/api/v1/users/{username}/notification-rules", params(("username" = String, Path)),
+    responses((status = 200, body = Vec<NotificationRuleBody>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_notification_rules(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Vec<NotificationRuleBody>>, ApiError> {
+    let rules = app.notification_rules_of(&actor, &username).await?;
+    Ok(Json(
+        rules
+            .into_iter()
+            .map(|r| NotificationRuleBody {
+                id: r.id,
+                contact_method_id: r.contact_method_id,
+                delay_minutes: r.delay_minutes,
+            })
+            .collect(),
+    ))
+}
+
+/// Remove a notification rule (admins, or the responder).
+#[utoipa::path(delete, path = "/api/v1/users/{username}/notification-rules/{id}",
+    params(("username" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_notification_rule(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((username, id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.remove_notification_rule(&actor, &username, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

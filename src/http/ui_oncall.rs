@@ -30,6 +30,14 @@ pub fn router() -> Router<AppState> {
             "/responders/me/notification-rules",
             post(add_my_notification_rule),
         )
+        .route(
+            "/responders/me/contact-methods/{id}/remove",
+            post(remove_my_contact_method),
+        )
+        .route(
+            "/responders/me/notification-rules/{id}/remove",
+            post(remove_my_notification_rule),
+        )
         .route("/incidents/{id}/acknowledge", post(acknowledge))
 }
 
@@ -242,6 +250,8 @@ struct RespondersPage {
     responders: Vec<ResponderRow>,
     /// The signed-in responder's contact methods: (id, "kind address").
     my_methods: Vec<(i64, String)>,
+    /// The signed-in responder's notification rules: (id, "kind address after N min").
+    my_rules: Vec<(i64, String)>,
     /// The signed-in responder's calendar feed, key included.
     my_calendar: String,
     error: Option<String>,
@@ -278,13 +288,27 @@ async fn responders_page(
     .await;
     let mine = async {
         let methods = state.store.contact_methods(session.actor.id).await?;
+        let rules = state.store.notification_rules(session.actor.id).await?;
         let feed = CalendarFeed::Responder(session.actor.username.clone());
-        Ok::<_, AppError>((methods, state.calendar_link(&feed).await?))
+        Ok::<_, AppError>((methods, rules, state.calendar_link(&feed).await?))
     }
     .await;
     match (result, mine) {
-        (Ok(responders), Ok((mine, my_calendar))) => render(&RespondersPage {
+        (Ok(responders), Ok((mine, rules, my_calendar))) => render(&RespondersPage {
             my_calendar,
+            my_rules: rules
+                .iter()
+                .map(|r| {
+                    let method = mine
+                        .iter()
+                        .find(|m| m.id == r.contact_method_id)
+                        .map_or_else(
+                            || "a removed method".to_string(),
+                            |m| format!("{} {}", m.kind, m.address),
+                        );
+                    (r.id, format!("{method} after {} min", r.delay_minutes))
+                })
+                .collect(),
             me: session.actor,
             csrf: session.csrf,
             responders,
@@ -388,6 +412,29 @@ async fn add_my_notification_rule(
     back_to_responders(
         state
             .add_notification_rule(&session.actor, &me, input)
+            .await
+            .map(drop),
+    )
+}
+
+async fn remove_my_contact_method(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let me = session.actor.username.clone();
+    back_to_responders(state.remove_contact_method(&session.actor, &me, id).await)
+}
+
+async fn remove_my_notification_rule(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let me = session.actor.username.clone();
+    back_to_responders(
+        state
+            .remove_notification_rule(&session.actor, &me, id)
             .await,
     )
 }

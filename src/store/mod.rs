@@ -29,8 +29,8 @@ pub use incidents::{
 };
 pub use ingest::{AlertIncidentDefaults, Ingest, Ingested, Ingester};
 pub use oncall::{
-    ContactMethodRecord, EngagementRuleRecord, NotificationStep, OverrideRecord, PolicyRecord,
-    ScheduleRecord, TeamRecord,
+    ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep,
+    OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,
 };
 pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,

@@ -18,6 +18,14 @@ pub struct ContactMethodRecord {
     pub secret: String,
 }
 
+/// A responder's rule: page through this contact method this many minutes after a page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationRuleRecord {
+    pub id: i64,
+    pub contact_method_id: i64,
+    pub delay_minutes: i64,
+}
+
 /// A contact method with the delay after a page before it is used.
 #[derive(Debug, Clone)]
 pub struct NotificationStep {
@@ -165,27 +173,63 @@ impl Store {
         user_id: i64,
         method_id: i64,
         delay_minutes: i64,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) VALUES ($1, $2, $3)")
+    ) -> Result<i64> {
+        Ok(sqlx::query("INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) VALUES ($1, $2, $3) RETURNING id")
             .bind(user_id)
             .bind(method_id)
             .bind(delay_minutes)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("id")?)
     }
 
-    /// A responder's own rules as (contact method id, delay in minutes), without defaults.
-    pub async fn notification_rules(&self, user_id: i64) -> Result<Vec<(i64, i64)>> {
+    /// A responder's own rules, in the order they were added (without the default of every
+    /// contact method at once).
+    pub async fn notification_rules(&self, user_id: i64) -> Result<Vec<NotificationRuleRecord>> {
         let rows = sqlx::query(
-            "SELECT contact_method_id, delay_minutes FROM notification_rules WHERE user_id = $1 ORDER BY id",
+            "SELECT id, contact_method_id, delay_minutes FROM notification_rules WHERE user_id = $1 ORDER BY id",
         )
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("contact_method_id")?, r.try_get("delay_minutes")?)))
+            .map(|r| {
+                Ok(NotificationRuleRecord {
+                    id: r.try_get("id")?,
+                    contact_method_id: r.try_get("contact_method_id")?,
+                    delay_minutes: r.try_get("delay_minutes")?,
+                })
+            })
             .collect()
+    }
+
+    /// Removes one of a responder's notification rules; false when they have none with `id`.
+    pub async fn delete_notification_rule(&self, user_id: i64, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Removes one of a responder's contact methods with the notification rules that use it;
+    /// false when they have none with `id`. Deliveries already queued keep their own copy of
+    /// the address.
+    pub async fn delete_contact_method(&self, user_id: i64, id: i64) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM notification_rules WHERE contact_method_id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let done = sqlx::query("DELETE FROM contact_methods WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn notification_steps(&self, user_id: i64) -> Result<Vec<NotificationStep>> {

@@ -20,6 +20,7 @@ crate::for_both_backends!(
     an_empty_level_is_skipped_rules_engage_and_the_team_assembles,
     chat_sms_and_voice_pages_reach_their_apis,
     email_goes_over_starttls_and_an_untrusted_certificate_is_refused,
+    a_removed_contact_method_and_rule_are_no_longer_used,
 );
 mod definitions {
     use super::*;
@@ -844,6 +845,108 @@ async fn chat_sms_and_voice_pages_reach_their_apis(db: Db) {
         "{}",
         call.body
     );
+    app.shutdown().await;
+}
+
+/// A responder changes how they are reached: a contact method they remove (with the rule that
+/// used it) is not paged any more, and another user may neither see nor remove theirs.
+async fn a_removed_contact_method_and_rule_are_no_longer_used(db: Db) {
+    let receiver = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    let gil = app.user("gil", "responder").await;
+    let hana = app.user("hana", "responder").await;
+    let as_gil = |method: Method, path: &str, body: Option<Value>| {
+        let (app, gil, path) = (&app, gil.clone(), path.to_string());
+        async move { app.call(&gil, method, &path, body).await }
+    };
+    let mut ids = Vec::new();
+    for path in ["/old-pager", "/new-pager"] {
+        let (status, method) = as_gil(
+            Method::POST,
+            "/api/v1/users/gil/contact-methods",
+            Some(json!({"kind": "webhook", "address": format!("{}{path}", receiver.base)})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{method}");
+        ids.push(method["id"].as_i64().expect("id"));
+    }
+    let (old, new) = (ids[0], ids[1]);
+    let mut rules = Vec::new();
+    for (method, delay) in [(old, 0), (new, 0), (new, 10)] {
+        let (status, rule) = as_gil(
+            Method::POST,
+            "/api/v1/users/gil/notification-rules",
+            Some(json!({"contact_method_id": method, "delay_minutes": delay})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{rule}");
+        rules.push(rule["id"].as_i64().expect("id"));
+    }
+
+    // Someone else sees nothing of it and removes nothing.
+    let path = format!("/api/v1/users/gil/contact-methods/{old}");
+    let (status, _) = app
+        .call(
+            &hana,
+            Method::GET,
+            "/api/v1/users/gil/contact-methods",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.call(&hana, Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A method is removed only under its owner's name.
+    let (status, err) = app
+        .call(
+            &hana,
+            Method::DELETE,
+            &format!("/api/v1/users/hana/contact-methods/{old}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{err}");
+
+    // gil drops the second reminder, then the old pager (and the rule that used it).
+    let (status, _) = as_gil(
+        Method::DELETE,
+        &format!("/api/v1/users/gil/notification-rules/{}", rules[2]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = as_gil(Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = as_gil(Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "already gone");
+    let (_, methods) = as_gil(Method::GET, "/api/v1/users/gil/contact-methods", None).await;
+    assert_eq!(methods.as_array().map(Vec::len), Some(1), "{methods}");
+    assert_eq!(methods[0]["id"], new);
+    let (_, left) = as_gil(Method::GET, "/api/v1/users/gil/notification-rules", None).await;
+    assert_eq!(
+        left,
+        json!([{"id": rules[1], "contact_method_id": new, "delay_minutes": 0}])
+    );
+
+    // The next page goes to the new pager only, once.
+    pages_go_to(&app, "gil", "billing").await;
+    app.declare(
+        ADMIN_TOKEN,
+        json!({"title": "Invoices not sent", "severity": "SEV3", "services": ["billing"]}),
+    )
+    .await;
+    eventually("the page", || async {
+        receiver.received().into_iter().next()
+    })
+    .await;
+    // The removed reminder (10 minutes) would have fired by now.
+    clock.advance(SignedDuration::from_mins(15));
+    settle().await;
+    let paths: Vec<String> = receiver.received().into_iter().map(|r| r.path).collect();
+    assert_eq!(paths, vec!["/new-pager".to_string()]);
     app.shutdown().await;
 }
 

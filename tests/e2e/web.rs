@@ -192,6 +192,36 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
             .starts_with("BEGIN:VCALENDAR"),
         "{link}"
     );
+
+    // The rule and the method are listed with buttons that remove them.
+    assert!(
+        html.contains("sms +351910000003 after 5 min"),
+        "the rule is listed: {html}"
+    );
+    let action = |kind: &str| {
+        let needle = format!("action=\"/responders/me/{kind}/");
+        let at = html.find(&needle).expect("a remove button") + needle.len() - 1;
+        html[at..].split('"').next().expect("action").to_string()
+    };
+    let (rule, method) = (
+        format!(
+            "/responders/me/notification-rules{}",
+            action("notification-rules")
+        ),
+        format!(
+            "/responders/me/contact-methods{}",
+            action("contact-methods")
+        ),
+    );
+    for path in [&rule, &method] {
+        let r = web.post_form(path, &[("csrf", &csrf)]).await;
+        assert_eq!(r.headers()["location"], "/responders", "{path}");
+    }
+    let (_, html) = web.page("/responders").await;
+    assert!(
+        !html.contains("+351910000003") && html.contains("You: "),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
