@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
-    AlertCommand, Client, Connection, EventArgs, IncidentCommand, IntegrationCommand,
-    ServiceCommand, TokenCommand, UserCommand,
+    AlertCommand, Client, Connection, ContactCommand, EventArgs, IncidentCommand,
+    IntegrationCommand, ServiceCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -139,6 +139,16 @@ enum Command {
         connection: Connection,
         #[command(subcommand)]
         command: EventCommand,
+    },
+    /// A responder's contact methods and notification rules (yours, or --user's).
+    Contact {
+        #[command(flatten)]
+        connection: Connection,
+        /// Whose (admins may name anyone; default: the token's user).
+        #[arg(long, global = true)]
+        user: Option<String>,
+        #[command(subcommand)]
+        command: ContactCommand,
     },
     /// Manage users.
     User {
@@ -274,6 +284,15 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).incident(command).await,
+        Command::Contact {
+            connection,
+            user,
+            command,
+        } => {
+            Client::new(&connection)
+                .contact(user.as_deref(), command)
+                .await
+        }
         Command::User {
             connection,
             command,

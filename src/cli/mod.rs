@@ -121,6 +121,26 @@ pub enum IntegrationCommand {
     Revoke { id: i64 },
 }
 
+/// How a responder is reached: their contact methods and notification rules. Without
+/// `--user`, the token's own user (admins may name anyone).
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Contact methods and notification rules.
+    List,
+    /// Add a contact method: email, sms, voice, webhook or chat.
+    Add { kind: String, address: String },
+    /// Remove a contact method (and the notification rules that use it).
+    Remove { id: i64 },
+    /// Page through contact method METHOD_ID this many minutes after a page.
+    AddRule {
+        method_id: i64,
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+    },
+    /// Remove a notification rule.
+    RemoveRule { id: i64 },
+}
+
 /// A test event in PagerDuty's Events API v2 format, sent to `/v2/enqueue` (no token needed:
 /// the routing key is the credential, as for any monitoring tool).
 #[derive(Debug, clap::Args)]
@@ -641,6 +661,102 @@ impl Client {
                 .collect();
             table(&["SCHEDULE", "ON CALL", "TIME ZONE"], &rows)
         });
+        Ok(())
+    }
+
+    /// Manages a responder's contact methods and notification rules.
+    pub async fn contact(
+        &self,
+        user: Option<&str>,
+        command: ContactCommand,
+    ) -> Result<(), CliError> {
+        let user = match user {
+            Some(name) => name.to_string(),
+            None => text(&self.call(Method::GET, "/whoami", None).await?["username"]),
+        };
+        let base = format!("/users/{user}");
+        match command {
+            ContactCommand::List => {
+                let methods = self
+                    .call(Method::GET, &format!("{base}/contact-methods"), None)
+                    .await?;
+                let rules = self
+                    .call(Method::GET, &format!("{base}/notification-rules"), None)
+                    .await?;
+                let value = json!({"contact_methods": methods, "notification_rules": rules});
+                self.print(&value, |v| {
+                    let rows =
+                        |key: &str, cells: &dyn Fn(&Value) -> Vec<String>| -> Vec<Vec<String>> {
+                            v[key].as_array().into_iter().flatten().map(cells).collect()
+                        };
+                    let methods = rows("contact_methods", &|m| {
+                        vec![text(&m["id"]), text(&m["kind"]), text(&m["address"])]
+                    });
+                    let rules = rows("notification_rules", &|r| {
+                        vec![
+                            text(&r["id"]),
+                            text(&r["contact_method_id"]),
+                            format!("{} min", text(&r["delay_minutes"])),
+                        ]
+                    });
+                    let mut out = table(&["METHOD", "KIND", "ADDRESS"], &methods);
+                    out.push('\n');
+                    if rules.is_empty() {
+                        out.push_str("no notification rules: a page uses every method at once\n");
+                    } else {
+                        out.push_str(&table(&["RULE", "METHOD", "AFTER"], &rules));
+                    }
+                    out
+                });
+            }
+            ContactCommand::Add { kind, address } => {
+                let method = self
+                    .call(
+                        Method::POST,
+                        &format!("{base}/contact-methods"),
+                        Some(json!({"kind": kind, "address": address})),
+                    )
+                    .await?;
+                self.print(&method, |v| {
+                    format!(
+                        "added contact method {} ({} {})\n",
+                        text(&v["id"]),
+                        kind,
+                        address
+                    )
+                });
+            }
+            ContactCommand::Remove { id } => {
+                self.call(
+                    Method::DELETE,
+                    &format!("{base}/contact-methods/{id}"),
+                    None,
+                )
+                .await?;
+                println!("contact method {id} removed");
+            }
+            ContactCommand::AddRule { method_id, after } => {
+                let rule = self
+                    .call(
+                        Method::POST,
+                        &format!("{base}/notification-rules"),
+                        Some(json!({"contact_method_id": method_id, "delay_minutes": after})),
+                    )
+                    .await?;
+                self.print(&rule, |v| {
+                    format!("added notification rule {}\n", text(&v["id"]))
+                });
+            }
+            ContactCommand::RemoveRule { id } => {
+                self.call(
+                    Method::DELETE,
+                    &format!("{base}/notification-rules/{id}"),
+                    None,
+                )
+                .await?;
+                println!("notification rule {id} removed");
+            }
+        }
         Ok(())
     }
 

@@ -8,7 +8,8 @@ use crate::helpers::TestApp;
 
 crate::on_both_backends!(
     the_cli_declares_works_and_resolves_an_incident,
-    the_cli_explains_failures
+    the_cli_explains_failures,
+    a_responder_manages_how_they_are_reached_from_the_cli
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -151,4 +152,66 @@ async fn the_cli_explains_failures(app: TestApp) {
         .expect("runs");
     assert_eq!(offline.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&offline.stderr).contains("cannot reach aplomb"));
+}
+
+async fn a_responder_manages_how_they_are_reached_from_the_cli(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let carol = app.user("carol", "responder").await;
+    let added = stdout(&aplomb(&app, &bob, &["contact", "add", "sms", "+351910000004"]).await);
+    assert!(added.starts_with("added contact method "), "{added}");
+    let json = stdout(
+        &aplomb(
+            &app,
+            &bob,
+            &["contact", "add", "email", "bob@example.org", "--json"],
+        )
+        .await,
+    );
+    let email: Value = serde_json::from_str(&json).expect("json");
+    let email_id = email["id"].as_i64().expect("id").to_string();
+    let rule = stdout(
+        &aplomb(
+            &app,
+            &bob,
+            &["contact", "add-rule", &email_id, "--after", "5"],
+        )
+        .await,
+    );
+    let rule_id = rule.trim().rsplit(' ').next().expect("id").to_string();
+    assert!(rule_id.parse::<i64>().is_ok(), "{rule}");
+
+    let listed = stdout(&aplomb(&app, &bob, &["contact", "list"]).await);
+    assert!(
+        listed.contains("+351910000004") && listed.contains("bob@example.org"),
+        "{listed}"
+    );
+    assert!(listed.contains("5 min"), "{listed}");
+
+    // carol can neither read bob's nor remove them; a wrong kind is explained.
+    let denied = aplomb(&app, &carol, &["contact", "list", "--user", "bob"]).await;
+    assert!(!denied.status.success());
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains("only admins"),
+        "{denied:?}"
+    );
+    let bad = aplomb(&app, &bob, &["contact", "add", "pigeon", "loft 3"]).await;
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("kind"),
+        "{bad:?}"
+    );
+
+    stdout(&aplomb(&app, &bob, &["contact", "remove-rule", &rule_id]).await);
+    stdout(&aplomb(&app, &bob, &["contact", "remove", &email_id]).await);
+    let listed = stdout(&aplomb(&app, &bob, &["contact", "list"]).await);
+    assert!(
+        !listed.contains("bob@example.org") && listed.contains("no notification rules"),
+        "{listed}"
+    );
+    let again = aplomb(&app, &bob, &["contact", "remove", &email_id]).await;
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("not found"),
+        "{again:?}"
+    );
 }
