@@ -219,14 +219,14 @@ impl Aplomb {
         Ok(self.user_ref(field, username).await?.id)
     }
 
-    fn may_manage(actor: &Actor, username: &str) -> AppResult<()> {
-        if actor.is_admin() || actor.username == username {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(
+    /// The id of a responder `actor` may manage: themselves, or anyone for an admin.
+    async fn managed_user(&self, actor: &Actor, username: &str) -> AppResult<i64> {
+        if !(actor.is_admin() || actor.username == username) {
+            return Err(AppError::Forbidden(
                 "only admins change other responders".into(),
-            ))
+            ));
         }
+        self.user_id("username", username).await
     }
 
     pub async fn set_profile(
@@ -235,8 +235,7 @@ impl Aplomb {
         username: &str,
         input: ProfileInput,
     ) -> AppResult<()> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         parse_time_zone("time_zone", &input.time_zone)?;
         let mut skills = Vec::new();
         for skill in &input.skills {
@@ -258,8 +257,7 @@ impl Aplomb {
         username: &str,
         input: ContactMethodInput,
     ) -> AppResult<ContactMethodRecord> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         let kind = input.kind.trim().to_lowercase();
         let address = input.address.trim();
         check_address(&kind, address)?;
@@ -275,8 +273,7 @@ impl Aplomb {
         username: &str,
         input: NotificationRuleInput,
     ) -> AppResult<i64> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         if !(0..=1440).contains(&input.delay_minutes) {
             return Err(FieldError::new("delay_minutes", "must be 0 to 1440").into());
         }
@@ -300,8 +297,7 @@ impl Aplomb {
         actor: &Actor,
         username: &str,
     ) -> AppResult<Vec<ContactMethodRecord>> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         Ok(self.store.contact_methods(user).await?)
     }
 
@@ -311,8 +307,7 @@ impl Aplomb {
         actor: &Actor,
         username: &str,
     ) -> AppResult<Vec<NotificationRuleRecord>> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         Ok(self.store.notification_rules(user).await?)
     }
 
@@ -323,8 +318,7 @@ impl Aplomb {
         username: &str,
         id: i64,
     ) -> AppResult<()> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         if self.store.delete_contact_method(user, id).await? {
             Ok(())
         } else {
@@ -338,8 +332,7 @@ impl Aplomb {
         username: &str,
         id: i64,
     ) -> AppResult<()> {
-        Self::may_manage(actor, username)?;
-        let user = self.user_id("username", username).await?;
+        let user = self.managed_user(actor, username).await?;
         if self.store.delete_notification_rule(user, id).await? {
             Ok(())
         } else {
