@@ -154,25 +154,23 @@ impl Ingester {
         if let Some(out) = self.try_direct(batch, defaults, now)? {
             return Ok(out);
         }
-        let result = match self.try_single(batch, defaults, now).await {
-            Ok(Some(out)) => Ok(out),
-            Ok(None) => match writer_conn(&mut self.conn, &self.store).await {
-                Ok(conn) => {
-                    store_batch(
-                        conn,
-                        self.store.backend,
-                        &mut self.routes,
-                        &mut self.upserts,
-                        batch,
-                        defaults,
-                        now,
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        };
+        let result = async {
+            if let Some(out) = self.try_single(batch, now).await? {
+                return Ok(out);
+            }
+            let conn = writer_conn(&mut self.conn, &self.store).await?;
+            store_batch(
+                conn,
+                self.store.backend,
+                &mut self.routes,
+                &mut self.upserts,
+                batch,
+                defaults,
+                now,
+            )
+            .await
+        }
+        .await;
         if let (true, Ok(out), Some(routes)) = (self.has_shortcut(), &result, &self.routes) {
             for (item, outcome) in batch.iter().zip(out) {
                 if let (
@@ -257,9 +255,7 @@ impl Ingester {
         }
         result
     }
-}
 
-impl Ingester {
     /// On PostgreSQL, stores a batch the shortcut fits as one statement committed on its own
     /// (`single_sql`): one round trip instead of three (BEGIN, the upsert, COMMIT). The
     /// statement stores nothing when the routing generation moved, and fails (rolling itself
@@ -268,7 +264,6 @@ impl Ingester {
     async fn try_single(
         &mut self,
         batch: &[Ingest],
-        defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Option<Vec<Ingested>>> {
         let Some(routes) = &self.routes else {
@@ -290,14 +285,7 @@ impl Ingester {
         if groups.is_empty() || groups.len() > ROWS_PER_STATEMENT {
             return Ok(None);
         }
-        let mut ctx = BatchContext {
-            backend: Backend::Postgres,
-            upserts: &mut self.upserts,
-            silences: &routes.silences,
-            defaults,
-            now,
-        };
-        let (_, mut args) = upsert_statement(&groups, &mut ctx);
+        let mut args = upsert_args(&groups, &routes.silences, now);
         args.push(Arg::Int(routes.generation));
         args.extend(
             groups
@@ -801,12 +789,20 @@ impl Upserted {
 
 /// The upsert of up to a hundred groups, with its arguments.
 fn upsert_statement<'c>(chunk: &[Group<'_>], ctx: &'c mut BatchContext<'_>) -> (&'c str, Vec<Arg>) {
-    let now = ctx.now;
+    let args = upsert_args(chunk, ctx.silences, ctx.now);
+    let sql = ctx
+        .upserts
+        .entry(chunk.len())
+        .or_insert_with(|| upsert_sql(chunk.len()));
+    (sql.as_str(), args)
+}
+
+/// The upsert's arguments for each group, in `upsert_rows`' order.
+fn upsert_args(chunk: &[Group<'_>], silences: &[Silence], now: Timestamp) -> Vec<Arg> {
     let mut args = Vec::with_capacity(chunk.len() * 10);
     for group in chunk {
         let payload = group.latest;
-        let silenced = ctx
-            .silences
+        let silenced = silences
             .iter()
             .any(|s| s.silences(group.service.id, group.key, payload, now));
         let window =
@@ -824,11 +820,7 @@ fn upsert_statement<'c>(chunk: &[Group<'_>], ctx: &'c mut BatchContext<'_>) -> (
             Arg::Int(ms(window)),
         ]);
     }
-    let sql = ctx
-        .upserts
-        .entry(chunk.len())
-        .or_insert_with(|| upsert_sql(chunk.len()));
-    (sql.as_str(), args)
+    args
 }
 
 /// The upserted rows in the chunk's order (the database returns them in its own).
