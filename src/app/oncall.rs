@@ -805,13 +805,12 @@ impl Aplomb {
                     .ok_or(AppError::NotFound("user"))?;
             }
         }
-        let key = hmac_hex(&self.signing_key().await?, &feed.subject());
-        Ok(format!("{}?key={key}", feed.path()))
+        Ok(feed.link(&self.signing_key().await?))
     }
 
     /// Whether `key` is the one in the feed's link.
     pub async fn is_calendar_key(&self, feed: &CalendarFeed, key: &str) -> AppResult<bool> {
-        let expected = hmac_hex(&self.signing_key().await?, &feed.subject());
+        let expected = feed.key(&self.signing_key().await?);
         Ok(constant_time_eq(expected.as_bytes(), key.as_bytes()))
     }
 
@@ -964,20 +963,23 @@ pub enum CalendarFeed {
 }
 
 impl CalendarFeed {
-    /// Where the feed is served.
-    pub fn path(&self) -> String {
-        match self {
+    /// Where the feed is served, with its key (see `Aplomb::calendar_link`, which also checks
+    /// that the feed exists; `signing_key` is `Aplomb::signing_key`).
+    pub fn link(&self, signing_key: &str) -> String {
+        let path = match self {
             Self::Schedule(id) => format!("/api/v1/schedules/{id}/calendar.ics"),
             Self::Responder(username) => format!("/api/v1/users/{username}/calendar.ics"),
-        }
+        };
+        format!("{path}?key={}", self.key(signing_key))
     }
 
-    /// What the feed's key signs.
-    fn subject(&self) -> String {
-        match self {
+    /// The feed's key: what the signing key signs for it.
+    fn key(&self, signing_key: &str) -> String {
+        let subject = match self {
             Self::Schedule(id) => format!("calendar:schedule:{id}"),
             Self::Responder(username) => format!("calendar:user:{username}"),
-        }
+        };
+        hmac_hex(signing_key, &subject)
     }
 }
 

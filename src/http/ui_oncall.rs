@@ -103,6 +103,7 @@ async fn load_oncall(
 ) -> Result<(Vec<ScheduleRow>, Vec<PolicySummary>, Vec<ServiceRow>), AppError> {
     let until = now + SignedDuration::from_hours(24 * DAYS);
     let span = until.duration_since(now).as_secs_f64();
+    let signing_key = state.signing_key().await?;
     let mut schedules = Vec::new();
     for record in state.store.schedules().await? {
         let view = state.schedule_view(record.id, now, until).await?;
@@ -128,11 +129,8 @@ async fn load_oncall(
                     .to_string()
             })
             .collect();
-        let calendar = state
-            .calendar_link(&CalendarFeed::Schedule(record.id))
-            .await?;
         schedules.push(ScheduleRow {
-            calendar,
+            calendar: CalendarFeed::Schedule(record.id).link(&signing_key),
             id: record.id,
             name: record.name,
             time_zone: record.time_zone,
@@ -290,7 +288,7 @@ async fn responders_page(
         let methods = state.store.contact_methods(session.actor.id).await?;
         let rules = state.store.notification_rules(session.actor.id).await?;
         let feed = CalendarFeed::Responder(session.actor.username.clone());
-        Ok::<_, AppError>((methods, rules, state.calendar_link(&feed).await?))
+        Ok::<_, AppError>((methods, rules, feed.link(&state.signing_key().await?)))
     }
     .await;
     match (result, mine) {
