@@ -17,6 +17,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod engine;
+pub mod faults;
 pub mod http;
 pub mod server;
 pub mod store;

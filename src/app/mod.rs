@@ -15,8 +15,8 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::access::{Actor, UserRole, check_password, parse_username};
 use crate::domain::incident::{
-    Declaration, Incident, NoteText, Patch, RoleKind, ServiceRef, Severity, Status, Summary, Title,
-    UserRef,
+    Declaration, Incident, NoteText, Origin, Patch, RoleKind, ServiceRef, Severity, Status,
+    Summary, Title, UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
 mod alerts;
@@ -77,9 +77,10 @@ impl From<StoreError> for AppError {
             StoreError::Conflict(m) => Self::Conflict(m),
             StoreError::Rule(r) => r.into(),
             StoreError::IdempotencyMismatch => Self::IdempotencyMismatch,
-            StoreError::Corrupt(_) | StoreError::Db(_) | StoreError::Sqlite(_) => {
-                Self::Internal(e.into())
-            }
+            StoreError::Corrupt(_)
+            | StoreError::Injected(_)
+            | StoreError::Db(_)
+            | StoreError::Sqlite(_) => Self::Internal(e.into()),
         }
     }
 }
@@ -464,21 +465,38 @@ impl Aplomb {
             id: actor.id,
             username: actor.username.clone(),
         };
-        let (incident, entry) = Incident::declare(declaration, declared_by, self.now());
-        let outcome = self
-            .store
-            .insert_incident(&incident, &entry, idempotency.as_ref())
-            .await?;
-        let (id, replayed) = match outcome {
-            Inserted::Created(id) => (id, false),
-            Inserted::Replayed(id) => (id, true),
-        };
-        if !replayed {
-            let declared = self.incident(actor, id).await?;
-            self.assemble(&declared.incident).await?;
+        let now = self.now();
+        let (incident, entry) = Incident::declare(declaration, declared_by, now);
+        let plan = self.assembly_plan(&incident).await?;
+        // The declaration and its assembly commit together: no crash leaves an incident that
+        // was declared but never paged. A lost race for the idempotency key is run again.
+        for _ in 0..2 {
+            let mut tx = self.store.begin_paging().await?;
+            let id = match tx.declare(&incident, &entry, idempotency.as_ref()).await? {
+                Inserted::Raced => continue,
+                Inserted::Replayed(id) => {
+                    tx.commit().await?;
+                    return Ok((self.incident(actor, id).await?, true));
+                }
+                Inserted::Created(id) => id,
+            };
+            let declared = Incident {
+                id,
+                ..incident.clone()
+            };
+            self.assemble(&mut tx, &declared, &plan, now).await?;
+            self.store
+                .faults()
+                .check("declare.before_commit")
+                .map_err(AppError::Internal)?;
+            tx.commit().await?;
+            self.engine_wake.notify_one();
             self.announce(id).await;
+            return Ok((self.incident(actor, id).await?, false));
         }
-        Ok((self.incident(actor, id).await?, replayed))
+        Err(AppError::Conflict(
+            "a concurrent request with the same Idempotency-Key is in progress".into(),
+        ))
     }
 
     async fn parse_declaration(&self, input: DeclareInput) -> AppResult<Declaration> {
@@ -516,6 +534,7 @@ impl Aplomb {
             incident_type,
             private: input.private,
             services,
+            origin: Origin::Declared,
         })
     }
 

@@ -18,7 +18,7 @@ use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength,
 use crate::domain::timeline::EntryData;
 use crate::engine::channels::hmac_hex;
 use crate::engine::escalation::resolve_targets;
-use crate::store::{ContactMethodRecord, NotificationRuleRecord, ScheduleRecord};
+use crate::store::{ContactMethodRecord, NotificationRuleRecord, PagingTx, ScheduleRecord};
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -643,20 +643,20 @@ impl Aplomb {
         ))
     }
 
-    /// After a declaration: start the affected services' escalation policies and apply the
-    /// engagement rules that match, paging whoever they name.
-    pub(super) async fn assemble(&self, incident: &Incident) -> AppResult<()> {
-        let now = self.now();
+    /// What assembling `incident` will do, read before its declaration's transaction: the
+    /// affected services' escalation policies and the engagement rules that match it.
+    pub(super) async fn assembly_plan(&self, incident: &Incident) -> AppResult<AssemblyPlan> {
         let service_ids: Vec<i64> = incident.services.iter().map(|s| s.id).collect();
         let oncall = self.store.services_oncall(&service_ids).await?;
         let mut tags: Vec<String> = Vec::new();
-        let mut policies: Vec<i64> = Vec::new();
+        let mut policies: Vec<(i64, String)> = Vec::new();
         for (policy, tags_json) in &oncall {
             tags.extend(serde_json::from_str::<Vec<String>>(tags_json).unwrap_or_default());
-            if let Some(p) = policy
-                && !policies.contains(p)
+            if let Some(id) = policy
+                && !policies.iter().any(|(p, _)| p == id)
+                && let Some(record) = self.store.policy(*id).await?
             {
-                policies.push(*p);
+                policies.push((*id, record.name));
             }
         }
         let service_names: Vec<String> = incident.services.iter().map(|s| s.name.clone()).collect();
@@ -682,23 +682,32 @@ impl Aplomb {
                 rules.push((record.id, rule));
             }
         }
-        if policies.is_empty() && rules.is_empty() {
-            return Ok(());
-        }
+        Ok(AssemblyPlan { policies, rules })
+    }
 
-        let mut tx = self.store.begin_paging().await?;
+    /// Assembles the team for a just-declared incident, in its declaration's transaction:
+    /// starts the services' escalation policies, pages whoever matching engagement rules name
+    /// and fills the roles they engage into.
+    pub(super) async fn assemble(
+        &self,
+        tx: &mut PagingTx,
+        incident: &Incident,
+        plan: &AssemblyPlan,
+        now: Timestamp,
+    ) -> AppResult<()> {
+        let mut assembled = incident.clone();
         let mut entries = Vec::new();
-        for policy_id in &policies {
+        for (policy_id, name) in &plan.policies {
             tx.start_escalation(incident.id, *policy_id, now).await?;
-            if let Some(p) = self.store.policy(*policy_id).await? {
-                entries.push(EntryData::EscalationStarted { policy: p.name });
-            }
+            entries.push(EntryData::EscalationStarted {
+                policy: name.clone(),
+            });
         }
-        // (responder, role to fill) engaged by rules; the role is filled after the commit.
+        // Roles are filled after everyone is engaged, so the entries read in that order.
         let mut engaged: Vec<(UserRef, Option<RoleKind>)> = Vec::new();
-        for (rule_id, rule) in &rules {
+        for (rule_id, rule) in &plan.rules {
             let step_key = format!("engagement:{rule_id}");
-            for responder in resolve_targets(&mut tx, &[rule.engage], now).await? {
+            for responder in resolve_targets(tx, &[rule.engage], now).await? {
                 let Some(username) = tx.username(responder).await? else {
                     continue;
                 };
@@ -726,32 +735,22 @@ impl Aplomb {
                 ));
             }
         }
-        tx.record(incident.id, now, &entries).await?;
-        tx.commit().await?;
-        self.engine_wake.notify_one();
-
-        if !engaged.is_empty() {
-            self.store
-                .modify_incident(incident.id, None, now, |incident| {
-                    let mut entries = Vec::new();
-                    for (user, role) in &engaged {
-                        match role {
-                            Some(role) if incident.holder(*role).is_none() => {
-                                entries.extend(incident.assign(*role, user.clone(), now));
-                            }
-                            _ => {
-                                if incident.join(user) {
-                                    entries.push(EntryData::ParticipantAdded {
-                                        user: user.username.clone(),
-                                    });
-                                }
-                            }
-                        }
+        for (user, role) in &engaged {
+            match role {
+                Some(role) if assembled.holder(*role).is_none() => {
+                    entries.extend(assembled.assign(*role, user.clone(), now));
+                }
+                _ => {
+                    if assembled.join(user) {
+                        entries.push(EntryData::ParticipantAdded {
+                            user: user.username.clone(),
+                        });
                     }
-                    Ok(entries)
-                })
-                .await?;
+                }
+            }
         }
+        tx.save_incident(incident, &assembled, None, now, &entries)
+            .await?;
         Ok(())
     }
 
@@ -864,6 +863,14 @@ impl Aplomb {
         }
         Ok(())
     }
+}
+
+/// What assembling a declared incident does (see `Aplomb::assembly_plan`).
+pub(super) struct AssemblyPlan {
+    /// The affected services' escalation policies: (id, name).
+    policies: Vec<(i64, String)>,
+    /// The engagement rules that match: (id, rule).
+    rules: Vec<(i64, EngagementRule)>,
 }
 
 /// An escalation policy in words, with who its first level reaches right now.

@@ -488,8 +488,11 @@ pub struct AlertRules {
     pub open_incident_for: Vec<AlertSeverity>,
     /// Alerts within this many minutes of an open incident's last alert join it.
     pub group_window_minutes: u32,
-    /// Resolve the incident when every one of its alerts has resolved.
+    /// Resolve an incident alerts opened when every one of its alerts has resolved.
     pub auto_resolve: bool,
+    /// Also resolve incidents people declared (which alerts later joined) that way. Off by
+    /// default: a person's judgement that an incident is not over stands.
+    pub auto_resolve_declared: bool,
 }
 
 impl Default for AlertRules {
@@ -498,6 +501,7 @@ impl Default for AlertRules {
             open_incident_for: vec![AlertSeverity::Critical, AlertSeverity::Error],
             group_window_minutes: 60,
             auto_resolve: true,
+            auto_resolve_declared: false,
         }
     }
 }

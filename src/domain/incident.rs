@@ -108,6 +108,34 @@ impl FromStr for Status {
     }
 }
 
+/// Who opened an incident: a person declaring it, or an alert from monitoring. Resolving every
+/// alert resolves only the incidents alerts opened, unless the service's rules ask for more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    Declared,
+    Alert,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Declared => "declared",
+            Self::Alert => "alert",
+        }
+    }
+}
+
+impl FromStr for Origin {
+    type Err = FieldError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Self::Declared, Self::Alert]
+            .into_iter()
+            .find(|o| o.as_str() == s)
+            .ok_or_else(|| FieldError::new("origin", "must be declared or alert"))
+    }
+}
+
 /// A response role that one person holds on an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -319,6 +347,7 @@ pub struct Incident {
     pub incident_type: String,
     pub status: Status,
     pub private: bool,
+    pub origin: Origin,
     pub declared_by: UserRef,
     pub declared_at: Timestamp,
     pub updated_at: Timestamp,
@@ -337,6 +366,7 @@ pub struct Declaration {
     pub incident_type: String,
     pub private: bool,
     pub services: Vec<ServiceRef>,
+    pub origin: Origin,
 }
 
 /// A validated set of changes to an incident's fields; `None` leaves a field alone.
@@ -375,6 +405,7 @@ impl Incident {
             incident_type: declaration.incident_type,
             status: Status::Triage,
             private: declaration.private,
+            origin: declaration.origin,
             participants: vec![declared_by.clone()],
             declared_by,
             declared_at: now,
@@ -468,6 +499,29 @@ impl Incident {
         }
         self.updated_at = now;
         Ok(entries)
+    }
+
+    /// Resolves the incident because every one of its alerts has resolved. That decides only
+    /// for an incident alerts opened, or, when `declared_too` (a service's rules ask for it),
+    /// one people declared: a person's judgement that an incident is over is not overruled by
+    /// a quiet monitor. Goes through the lifecycle rule like every status change; no entries
+    /// when the incident stays as it is.
+    pub fn resolve_when_alerts_quiet(
+        &mut self,
+        declared_too: bool,
+        now: Timestamp,
+    ) -> Result<Vec<EntryData>, RuleError> {
+        if !self.status.is_active() || (self.origin == Origin::Declared && !declared_too) {
+            return Ok(Vec::new());
+        }
+        self.apply(
+            Patch {
+                status: Some(Status::Resolved),
+                reason: Some("every alert of the incident resolved".into()),
+                ..Patch::default()
+            },
+            now,
+        )
     }
 
     /// Gives `role` to `user`. Returns no entry when they already hold it (PUT is idempotent).
@@ -573,6 +627,7 @@ mod tests {
             incident_type: "outage".into(),
             private: false,
             services: vec![],
+            origin: Origin::Declared,
         };
         Incident::declare(declaration, alice(), t(0)).0
     }
@@ -734,5 +789,46 @@ mod tests {
         assert_eq!(entries.len(), 2);
         assert!(incident.is_participant(2));
         assert!(incident.add_participant(&bob(), t(2)).is_err());
+    }
+
+    #[test]
+    fn quiet_alerts_resolve_only_what_alerts_opened_unless_the_rules_say_so() {
+        let mut declared_by_a_person = declared(Severity::Sev2);
+        assert!(
+            declared_by_a_person
+                .resolve_when_alerts_quiet(false, t(1))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(declared_by_a_person.status, Status::Triage);
+        let entries = declared_by_a_person
+            .resolve_when_alerts_quiet(true, t(2))
+            .unwrap();
+        assert!(matches!(
+            entries.as_slice(),
+            [EntryData::StatusChanged {
+                to: Status::Resolved,
+                reason: Some(_),
+                ..
+            }]
+        ));
+        assert_eq!(declared_by_a_person.resolved_at, Some(t(2)));
+
+        let mut opened_by_an_alert = declared(Severity::Sev1);
+        opened_by_an_alert.origin = Origin::Alert;
+        assert_eq!(
+            opened_by_an_alert
+                .resolve_when_alerts_quiet(false, t(3))
+                .unwrap()
+                .len(),
+            1
+        );
+        // Already resolved: nothing more to record.
+        assert!(
+            opened_by_an_alert
+                .resolve_when_alerts_quiet(false, t(4))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

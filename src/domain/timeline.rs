@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
 
 /// What a timeline entry records. Stored as its `kind` plus the remaining fields as JSON, so new
@@ -68,6 +69,12 @@ pub enum EntryData {
     Acknowledged {
         user: String,
     },
+    /// A page was already on its way when paging stopped, and reached its receiver after.
+    SentAfterStop {
+        user: String,
+        channel: String,
+        stopped_by: PagingStop,
+    },
     /// An engagement rule brought someone in, optionally into a role.
     Engaged {
         user: String,
@@ -104,6 +111,7 @@ impl EntryData {
             Self::LevelSkipped { .. } => "level_skipped",
             Self::EscalationExhausted { .. } => "escalation_exhausted",
             Self::Acknowledged { .. } => "acknowledged",
+            Self::SentAfterStop { .. } => "sent_after_stop",
             Self::Engaged { .. } => "engaged",
             Self::TeamAssembled { .. } => "team_assembled",
             Self::AlertTriggered { .. } => "alert_triggered",
@@ -172,6 +180,14 @@ impl EntryData {
                 format!("Escalation policy {policy} ran out of levels without an acknowledgement")
             }
             Self::Acknowledged { user } => format!("{user} acknowledged"),
+            Self::SentAfterStop {
+                user,
+                channel,
+                stopped_by,
+            } => format!(
+                "The {channel} page to {user} was already on its way and arrived after {}",
+                stopped_by.label()
+            ),
             Self::Engaged {
                 user,
                 rule,

@@ -127,7 +127,7 @@ impl Engine {
         let fired =
             escalation::fire_due(&self.store, self.clock.as_ref(), 5000, (&self.owner, LEASE))
                 .await?;
-        self.send(fired.deliveries).await?;
+        self.send(fired.deliveries).await;
         let mut touched = fired.incidents;
         touched.sort_unstable();
         touched.dedup();
@@ -139,11 +139,12 @@ impl Engine {
             .store
             .claim_deliveries(&self.owner, now, now + LEASE, 50)
             .await?;
-        self.send(jobs).await
+        self.send(jobs).await;
+        Ok(())
     }
 
     /// Sends deliveries leased to this engine and records each attempt.
-    async fn send(&self, jobs: Vec<DeliveryJob>) -> anyhow::Result<()> {
+    async fn send(&self, jobs: Vec<DeliveryJob>) {
         for job in jobs {
             let attempt = self.deliver(&job, self.clock.now()).await;
             if let Attempt::Sent(receipt) = &attempt {
@@ -151,12 +152,18 @@ impl Engine {
             } else {
                 tracing::warn!(delivery = job.id, kind = %job.kind, ?attempt, "page delivery failed");
             }
-            self.store
+            // One record that fails to commit must not strand the other leased deliveries
+            // until their leases run out: log it and go on (this one is retried after its lease).
+            if let Err(e) = self
+                .store
                 .finish_delivery(job.id, &self.owner, self.clock.now(), &attempt)
-                .await?;
+                .await
+            {
+                tracing::error!(delivery = job.id, error = %e, "recording a delivery attempt failed");
+                continue;
+            }
             self.announcer.announce(job.incident_id).await;
         }
-        Ok(())
     }
 
     async fn deliver(&self, job: &DeliveryJob, now: Timestamp) -> Attempt {

@@ -137,7 +137,7 @@ async fn rotate_integration(
 
 /// How a service's alerts open, group into and resolve incidents (admins only).
 #[utoipa::path(put, path = "/api/v1/services/{name}/alert-rules", params(("name" = String, Path)),
-    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve`"),
+    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve` (incidents alerts opened), `auto_resolve_declared` (also incidents people declared; default false)"),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_alert_rules(
     State(app): State<AppState>,

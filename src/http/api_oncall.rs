@@ -684,6 +684,14 @@ pub struct DeliveryBody {
     pub address: String,
     /// `pending`, `sent`, `failed` or `cancelled`.
     pub state: String,
+    /// When paging stopped while this delivery was queued or already on its way. A `sent`
+    /// delivery with this set reached its receiver after the stop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_at: Option<String>,
+    /// What stopped it: `acknowledged` or `resolved`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub stopped_by: Option<crate::domain::escalation::PagingStop>,
     pub attempts: Vec<AttemptBody>,
 }
 
@@ -713,6 +721,8 @@ impl From<PageRecord> for PageBody {
                     kind: d.kind,
                     address: d.address,
                     state: d.state,
+                    stopped_at: d.stopped.map(|(at, _)| at.to_string()),
+                    stopped_by: d.stopped.map(|(_, by)| by),
                     attempts: d
                         .attempts
                         .into_iter()

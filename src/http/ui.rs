@@ -580,8 +580,14 @@ impl From<crate::store::PageRecord> for PageRow {
                         .filter(|a| !a.ok)
                         .map(|a| format!(", last: {}", a.detail))
                         .unwrap_or_default();
+                    let after_stop = match d.stopped {
+                        Some((at, by)) if d.state == "sent" => {
+                            format!(", after {} at {}", by.label(), human_time(at))
+                        }
+                        _ => String::new(),
+                    };
                     format!(
-                        "{} to {}: {} ({tries} attempt{}{last})",
+                        "{} to {}: {}{after_stop} ({tries} attempt{}{last})",
                         d.kind,
                         d.address,
                         d.state,

@@ -5,8 +5,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::direct::{Arg, bind_args};
-use super::{Result, Store, StoreError, is_unique_violation, ms, opt_ts, parsed, ts};
+use super::paging::stop_paging;
+use super::{Result, Store, StoreError, ms, opt_ts, parsed, ts};
 use crate::domain::access::Actor;
+use crate::domain::escalation::PagingStop;
 use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
 use crate::domain::timeline::EntryData;
 
@@ -22,6 +24,9 @@ pub enum Inserted {
     Created(i64),
     /// The same request was made before with this key; this is the incident it created.
     Replayed(i64),
+    /// A concurrent request with the same key committed first: roll back and try again, and
+    /// the next try finds its incident.
+    Raced,
 }
 
 #[derive(Debug, Clone)]
@@ -65,55 +70,9 @@ pub struct IncidentPage {
 }
 
 const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident_type, i.status, i.private, \
-     i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at";
+     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at";
 
 impl Store {
-    /// Stores a newly declared incident with its first timeline entry, in one transaction.
-    /// With an idempotency key, a repeat of the same request returns the first incident.
-    pub async fn insert_incident(
-        &self,
-        incident: &Incident,
-        entry: &EntryData,
-        idempotency: Option<&IdempotencyKey>,
-    ) -> Result<Inserted> {
-        // Two concurrent requests with one key: the loser's insert of the key fails on the
-        // primary key; it rolls back and, on the second pass, finds the winner's incident.
-        for _ in 0..2 {
-            let mut tx = self.begin_write().await?;
-            if let Some(idem) = idempotency
-                && let Some(found) = replayed(&mut tx, incident.declared_by.id, idem).await?
-            {
-                tx.commit().await?;
-                return Ok(Inserted::Replayed(found));
-            }
-            let id = insert_incident_in(&mut tx, incident, entry).await?;
-            if let Some(idem) = idempotency {
-                let saved = sqlx::query(
-                    "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(incident.declared_by.id)
-                .bind(&idem.key)
-                .bind(&idem.fingerprint)
-                .bind(id)
-                .bind(ms(incident.declared_at))
-                .execute(&mut *tx)
-                .await;
-                match saved {
-                    Err(e) if is_unique_violation(&e) => continue,
-                    other => {
-                        other?;
-                    }
-                }
-            }
-            tx.commit().await?;
-            return Ok(Inserted::Created(id));
-        }
-        Err(StoreError::Conflict(
-            "a concurrent request with the same Idempotency-Key is in progress".into(),
-        ))
-    }
-
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
         let mut conn = self.pool.acquire().await?;
         load_incident(&mut conn, id, "").await
@@ -137,25 +96,7 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let before = incident.clone();
         let entries = change(&mut incident)?;
-        if entries.is_empty() {
-            tx.commit().await?;
-            return Ok((incident, Vec::new()));
-        }
-        sqlx::query(
-            "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
-             updated_at = $5, resolved_at = $6 WHERE id = $7",
-        )
-        .bind(&incident.title)
-        .bind(&incident.summary)
-        .bind(incident.severity.as_str())
-        .bind(incident.status.as_str())
-        .bind(ms(incident.updated_at))
-        .bind(incident.resolved_at.map(ms))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        write_people(&mut tx, id, &incident, before.roles != incident.roles).await?;
-        let written = insert_entries(&mut tx, id, actor_id, now, &entries).await?;
+        let written = save_incident(&mut tx, &before, &incident, actor_id, now, &entries).await?;
         tx.commit().await?;
         Ok((incident, written))
     }
@@ -269,6 +210,76 @@ impl Store {
     }
 }
 
+/// Stores a declared incident with its first timeline entry in the caller's transaction. With
+/// an idempotency key, a repeat of the same request finds the first incident instead.
+pub(super) async fn declare_in(
+    conn: &mut AnyConnection,
+    incident: &Incident,
+    entry: &EntryData,
+    idempotency: Option<&IdempotencyKey>,
+) -> Result<Inserted> {
+    if let Some(idem) = idempotency
+        && let Some(found) = replayed(conn, incident.declared_by.id, idem).await?
+    {
+        return Ok(Inserted::Replayed(found));
+    }
+    let id = insert_incident_in(conn, incident, entry).await?;
+    if let Some(idem) = idempotency {
+        // A concurrent request holding the same key makes this insert wait for it; once it has
+        // committed, nothing is inserted here and the caller retries (and finds its incident).
+        let saved = sqlx::query(
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING RETURNING incident_id",
+        )
+        .bind(incident.declared_by.id)
+        .bind(&idem.key)
+        .bind(&idem.fingerprint)
+        .bind(id)
+        .bind(ms(incident.declared_at))
+        .fetch_optional(&mut *conn)
+        .await?;
+        if saved.is_none() {
+            return Ok(Inserted::Raced);
+        }
+    }
+    Ok(Inserted::Created(id))
+}
+
+/// Writes what a domain change did to an incident (`before` → `incident`) with the entries
+/// recording it, in the caller's transaction. A change that ends the incident stops its
+/// paging in the same transaction: a resolved incident pages nobody.
+pub(super) async fn save_incident(
+    conn: &mut AnyConnection,
+    before: &Incident,
+    incident: &Incident,
+    actor_id: Option<i64>,
+    now: Timestamp,
+    entries: &[EntryData],
+) -> Result<Vec<TimelineEntry>> {
+    if entries.is_empty() {
+        return Ok(Vec::new());
+    }
+    let id = incident.id;
+    sqlx::query(
+        "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
+         updated_at = $5, resolved_at = $6 WHERE id = $7",
+    )
+    .bind(&incident.title)
+    .bind(&incident.summary)
+    .bind(incident.severity.as_str())
+    .bind(incident.status.as_str())
+    .bind(ms(incident.updated_at))
+    .bind(incident.resolved_at.map(ms))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    write_people(conn, id, incident, before.roles != incident.roles).await?;
+    if before.status.is_active() && !incident.status.is_active() {
+        stop_paging(conn, id, now, PagingStop::Resolved).await?;
+    }
+    insert_entries(conn, id, actor_id, now, entries).await
+}
+
 /// Inserts a declared incident, its services, people and first timeline entry, on `conn`
 /// (inside the caller's transaction). Returns its id.
 pub(super) async fn insert_incident_in(
@@ -278,8 +289,8 @@ pub(super) async fn insert_incident_in(
 ) -> Result<i64> {
     let id: i64 = sqlx::query(
         "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
-         declared_by, declared_at, updated_at, resolved_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+         declared_by, declared_at, updated_at, resolved_at, origin) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
     )
     .bind(&incident.title)
     .bind(&incident.summary)
@@ -291,6 +302,7 @@ pub(super) async fn insert_incident_in(
     .bind(ms(incident.declared_at))
     .bind(ms(incident.updated_at))
     .bind(incident.resolved_at.map(ms))
+    .bind(incident.origin.as_str())
     .fetch_one(&mut *conn)
     .await?
     .try_get("id")?;
@@ -335,7 +347,13 @@ async fn replayed(
     Ok(Some(row.try_get("incident_id")?))
 }
 
-async fn load_incident(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<Option<Incident>> {
+/// The incident with its roles, participants and services; `lock` is a row-lock suffix for
+/// `incidents i` (see `Backend::row_lock`) or empty.
+pub(super) async fn load_incident(
+    conn: &mut AnyConnection,
+    id: i64,
+    lock: &str,
+) -> Result<Option<Incident>> {
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
     );
@@ -397,6 +415,7 @@ async fn load_incident(conn: &mut AnyConnection, id: i64, lock: &str) -> Result<
         incident_type: row.try_get("incident_type")?,
         status: parsed(&row, "status")?,
         private: row.try_get::<i64, _>("private")? != 0,
+        origin: parsed(&row, "origin")?,
         declared_by: UserRef {
             id: row.try_get("declared_by")?,
             username: row.try_get("declared_by_name")?,

@@ -19,12 +19,14 @@ use sqlx::{AnyConnection, Connection, Executor, Row};
 
 use super::alerts::silence_matchers;
 use super::direct::{Arg, DirectConn, bind_args, sqlite_file};
-use super::incidents::{entry_inserts, insert_entries, insert_entries_across, insert_incident_in};
-use super::{Backend, Result, Store, StoreError, ms, parsed, ts};
+use super::incidents::{
+    entry_inserts, insert_entries_across, insert_incident_in, load_incident, save_incident,
+};
+use super::{Backend, Result, Store, StoreError, ms, ts};
 use crate::domain::alert::{
     AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence,
 };
-use crate::domain::incident::{Declaration, Incident, ServiceRef, Summary, Title, UserRef};
+use crate::domain::incident::{Declaration, Incident, Origin, ServiceRef, Summary, Title, UserRef};
 use crate::domain::timeline::EntryData;
 
 /// One event waiting to be stored.
@@ -960,7 +962,7 @@ pub(super) async fn apply_alert(
             if let Some(incident_id) = incident
                 && service.rules.auto_resolve
             {
-                resolve_if_quiet(conn, backend, incident_id, now).await?;
+                resolve_if_quiet(conn, backend, incident_id, &service.rules, now).await?;
             }
             Ok(Ingested::Stored {
                 incident,
@@ -1026,6 +1028,7 @@ async fn open_alert_incident(
             id: service.id,
             name: service.name.clone(),
         }],
+        origin: Origin::Alert,
     };
     let (incident, entry): (Incident, EntryData) =
         Incident::declare(declaration, defaults.declared_by.clone(), now);
@@ -1044,27 +1047,21 @@ async fn open_alert_incident(
     Ok(id)
 }
 
-/// Resolves an incident whose alerts have all resolved, stopping its escalations.
+/// Offers the domain's rule an incident whose alerts have all resolved: it may resolve it
+/// (which stops its paging, in this transaction).
 async fn resolve_if_quiet(
     conn: &mut AnyConnection,
     backend: Backend,
     incident_id: i64,
+    rules: &AlertRules,
     now: Timestamp,
 ) -> Result<()> {
     // The incident is locked before its alerts are counted, so two writers resolving its last
     // two alerts at once decide one after the other.
-    let Some(row) = sqlx::query(&format!(
-        "SELECT i.status FROM incidents i WHERE i.id = $1{}",
-        backend.row_lock("i")
-    ))
-    .bind(incident_id)
-    .fetch_optional(&mut *conn)
-    .await?
-    else {
+    let Some(mut incident) = load_incident(conn, incident_id, &backend.row_lock("i")).await? else {
         return Ok(());
     };
-    let from: crate::domain::incident::Status = parsed(&row, "status")?;
-    if !from.is_active() {
+    if !incident.status.is_active() {
         return Ok(());
     }
     let open: i64 = sqlx::query(
@@ -1077,30 +1074,8 @@ async fn resolve_if_quiet(
     if open > 0 {
         return Ok(());
     }
-    sqlx::query(
-        "UPDATE incidents SET status = 'resolved', resolved_at = $1, updated_at = $1 WHERE id = $2",
-    )
-    .bind(ms(now))
-    .bind(incident_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE escalations SET state = 'resolved' WHERE incident_id = $1 AND state = 'pending'",
-    )
-    .bind(incident_id)
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(
-        "UPDATE deliveries SET state = 'cancelled' WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE incident_id = $1)",
-    )
-    .bind(incident_id)
-    .execute(&mut *conn)
-    .await?;
-    let entry = EntryData::StatusChanged {
-        from,
-        to: crate::domain::incident::Status::Resolved,
-        reason: Some("every alert of the incident resolved".into()),
-    };
-    insert_entries(conn, incident_id, None, now, &[entry]).await?;
+    let before = incident.clone();
+    let entries = incident.resolve_when_alerts_quiet(rules.auto_resolve_declared, now)?;
+    save_incident(conn, &before, &incident, None, now, &entries).await?;
     Ok(())
 }

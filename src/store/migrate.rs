@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ingest routes",
         include_str!("../../migrations/0005_ingest_routes.sql"),
     ),
+    (
+        6,
+        "paging stops",
+        include_str!("../../migrations/0006_paging_stops.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -86,6 +86,9 @@ pub enum StoreError {
     IdempotencyMismatch,
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A test armed a fault point here (see `crate::faults`).
+    #[error("{0}")]
+    Injected(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
     /// From the event writer's own SQLite connection (see `direct`).
@@ -116,6 +119,8 @@ pub struct Store {
     /// write lock. Left to SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries,
     /// a writer could wait a quarter of a second behind an event storm's back-to-back batches.
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Where tests make an operation fail as a crash would (debug builds only).
+    faults: Arc<crate::faults::FaultPoints>,
 }
 
 /// A write transaction (see `Store::begin_write`): derefs to its connection.
@@ -183,9 +188,15 @@ impl Store {
             backend,
             url: url.to_string(),
             write_gate: Arc::default(),
+            faults: Arc::default(),
         };
         migrate::run(&store).await?;
         Ok(store)
+    }
+
+    /// The fault points of this store and everything using it (see `crate::faults`).
+    pub fn faults(&self) -> &crate::faults::FaultPoints {
+        &self.faults
     }
 
     pub fn backend(&self) -> Backend {

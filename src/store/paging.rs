@@ -6,12 +6,16 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::incidents::insert_entries;
+use super::incidents::{
+    IdempotencyKey, Inserted, TimelineEntry, declare_in, insert_entries, save_incident,
+};
 use super::oncall::{
     NotificationStep, PolicyRecord, ScheduleRecord, notification_steps, policy_from_row, schedule,
     team_member_ids,
 };
-use super::{Backend, Result, Store, WriteTx, ms, opt_ts, parsed, ts};
+use super::{Backend, Result, Store, StoreError, WriteTx, ms, opt_ts, parsed, ts};
+use crate::domain::escalation::PagingStop;
+use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
 
 /// An escalation whose current step is due, locked for this transaction.
@@ -57,6 +61,8 @@ pub struct DeliveryRecord {
     pub kind: String,
     pub address: String,
     pub state: String,
+    /// When paging stopped while this delivery was queued or on its way, and why.
+    pub stopped: Option<(Timestamp, PagingStop)>,
     pub attempts: Vec<AttemptRecord>,
 }
 
@@ -175,6 +181,9 @@ impl Store {
             Attempt::Retry(d, at) => (0, d, "pending", Some(*at)),
             Attempt::GiveUp(d) => (0, d, "failed", None),
         };
+        self.faults
+            .check("finish_delivery")
+            .map_err(|e| StoreError::Injected(e.to_string()))?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO delivery_attempts (delivery_id, at, ok, detail) VALUES ($1, $2, $3, $4)",
@@ -185,18 +194,42 @@ impl Store {
         .bind(detail.as_str())
         .execute(&mut *tx)
         .await?;
-        // An acknowledgement may have cancelled the delivery meanwhile: keep it cancelled.
-        sqlx::query(
+        // Paging may have stopped while this was on its way. Sent anyway, it is recorded as
+        // sent (after the stop, which the timeline says); failed, it stays cancelled.
+        let row = sqlx::query(
             "UPDATE deliveries SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, \
-             state = CASE WHEN state = 'cancelled' THEN state ELSE $1 END, due_at = COALESCE($2, due_at) \
-             WHERE id = $3 AND lease_owner = $4",
+             state = CASE WHEN state <> 'cancelled' THEN $1 WHEN $5 = 1 THEN 'sent' ELSE state END, \
+             due_at = COALESCE($2, due_at) \
+             WHERE id = $3 AND lease_owner = $4 RETURNING page_id, kind, stopped_by",
         )
         .bind(state)
         .bind(due.map(ms))
         .bind(id)
         .bind(owner)
-        .execute(&mut *tx)
+        .bind(ok)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let Some(row) = row
+            && ok == 1
+            && let Some(stopped_by) = row.try_get::<Option<String>, _>("stopped_by")?
+        {
+            let stopped_by: PagingStop = stopped_by
+                .parse()
+                .map_err(|_| StoreError::Corrupt(format!("stopped_by = {stopped_by}")))?;
+            let page = sqlx::query(
+                "SELECT p.incident_id, u.username FROM pages p JOIN users u ON u.id = p.user_id \
+                 WHERE p.id = $1",
+            )
+            .bind(row.try_get::<i64, _>("page_id")?)
+            .fetch_one(&mut *tx)
+            .await?;
+            let entry = EntryData::SentAfterStop {
+                user: page.try_get("username")?,
+                channel: row.try_get("kind")?,
+                stopped_by,
+            };
+            insert_entries(&mut tx, page.try_get("incident_id")?, None, now, &[entry]).await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -211,24 +244,13 @@ impl Store {
         now: Timestamp,
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let stopped = sqlx::query("UPDATE escalations SET state = 'acknowledged' WHERE incident_id = $1 AND state = 'pending'")
-            .bind(incident_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let stopped = stop_paging(&mut tx, incident_id, now, PagingStop::Acknowledged).await?;
         let pages = sqlx::query("UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL")
             .bind(ms(now))
             .bind(incident_id)
             .execute(&mut *tx)
             .await?
             .rows_affected();
-        sqlx::query(
-            "UPDATE deliveries SET state = 'cancelled' WHERE state = 'pending' \
-             AND page_id IN (SELECT id FROM pages WHERE incident_id = $1)",
-        )
-        .bind(incident_id)
-        .execute(&mut *tx)
-        .await?;
         let changed = stopped + pages > 0;
         if changed {
             let entry = EntryData::Acknowledged {
@@ -284,7 +306,8 @@ impl Store {
         for page in pages {
             let id: i64 = page.try_get("id")?;
             let deliveries = sqlx::query(
-                "SELECT id, kind, address, state FROM deliveries WHERE page_id = $1 ORDER BY id",
+                "SELECT id, kind, address, state, stopped_at, stopped_by FROM deliveries \
+                 WHERE page_id = $1 ORDER BY id",
             )
             .bind(id)
             .fetch_all(&self.pool)
@@ -305,11 +328,23 @@ impl Store {
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
+                let stopped = match (
+                    opt_ts(&d, "stopped_at")?,
+                    d.try_get::<Option<String>, _>("stopped_by")?,
+                ) {
+                    (Some(at), Some(by)) => Some((
+                        at,
+                        by.parse()
+                            .map_err(|_| StoreError::Corrupt(format!("stopped_by = {by}")))?,
+                    )),
+                    _ => None,
+                };
                 records.push(DeliveryRecord {
                     id: delivery_id,
                     kind: d.try_get("kind")?,
                     address: d.try_get("address")?,
                     state: d.try_get("state")?,
+                    stopped,
                     attempts,
                 });
             }
@@ -327,6 +362,29 @@ impl Store {
 }
 
 impl PagingTx {
+    /// Stores a declared incident (see `incidents::declare_in`); its assembly follows in this
+    /// transaction, so no crash can leave an incident declared but never paged.
+    pub async fn declare(
+        &mut self,
+        incident: &Incident,
+        entry: &EntryData,
+        idempotency: Option<&IdempotencyKey>,
+    ) -> Result<Inserted> {
+        declare_in(&mut self.tx, incident, entry, idempotency).await
+    }
+
+    /// Writes a domain change to an incident (see `incidents::save_incident`).
+    pub async fn save_incident(
+        &mut self,
+        before: &Incident,
+        incident: &Incident,
+        actor_id: Option<i64>,
+        now: Timestamp,
+        entries: &[EntryData],
+    ) -> Result<Vec<TimelineEntry>> {
+        save_incident(&mut self.tx, before, incident, actor_id, now, entries).await
+    }
+
     /// Up to `limit` due escalation steps, most overdue first, locked so no other instance
     /// fires them too (PostgreSQL skips rows another instance holds).
     pub async fn due_escalations(
@@ -489,10 +547,39 @@ impl PagingTx {
     }
 }
 
+/// Ends an incident's pending escalations and cancels its queued deliveries, marking why.
+/// Deliveries already leased are on their way: they are marked too, and `finish_delivery`
+/// records what happened to them. Returns how many escalations it ended.
+pub(super) async fn stop_paging(
+    conn: &mut AnyConnection,
+    incident_id: i64,
+    now: Timestamp,
+    stop: PagingStop,
+) -> Result<u64> {
+    let ended = sqlx::query(
+        "UPDATE escalations SET state = $1 WHERE incident_id = $2 AND state = 'pending'",
+    )
+    .bind(stop.as_str())
+    .bind(incident_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
+         WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE incident_id = $3)",
+    )
+    .bind(ms(now))
+    .bind(stop.as_str())
+    .bind(incident_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(ended)
+}
+
 fn due_from_row(row: &AnyRow) -> Result<DueEscalation> {
     let small = |column: &str| -> Result<u32> {
         let v: i64 = row.try_get(column)?;
-        u32::try_from(v).map_err(|_| super::StoreError::Corrupt(format!("{column} = {v}")))
+        u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} = {v}")))
     };
     Ok(DueEscalation {
         id: row.try_get("eid")?,

@@ -36,7 +36,7 @@ async fn spawn_with_clock(db: Db) -> Option<(TestApp, Arc<ManualClock>)> {
 }
 
 /// A service paging `user` by webhook, with an events_v2 integration; returns the routing key.
-async fn monitored_service(app: &TestApp, hook: &str) -> String {
+pub(crate) async fn monitored_service(app: &TestApp, hook: &str) -> String {
     app.user("olga", "responder").await;
     let ok = |status: StatusCode, body: &Value| assert!(status.is_success(), "{status} {body}");
     let (s, b) = app
@@ -86,7 +86,7 @@ async fn monitored_service(app: &TestApp, hook: &str) -> String {
         .to_string()
 }
 
-async fn enqueue(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
+pub(crate) async fn enqueue(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value) {
     let r = app
         .http
         .post(format!("{}{path}", app.base))
@@ -98,7 +98,7 @@ async fn enqueue(app: &TestApp, path: &str, body: &Value) -> (StatusCode, Value)
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-fn trigger(key: &str, dedup: &str, severity: &str) -> Value {
+pub(crate) fn trigger(key: &str, dedup: &str, severity: &str) -> Value {
     json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
            "payload": {"summary": format!("Search latency high ({dedup})"), "source": "search-1", "severity": severity}})
 }

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 pub mod crash;
 mod paging;
+mod paging_stops;
 mod pd_client;
 mod private;
 mod sinks;

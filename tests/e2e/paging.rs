@@ -27,13 +27,13 @@ mod definitions {
     crate::on_both_backends!(schedules_policies_and_the_catalog_refuse_bad_definitions);
 }
 
-fn start_clock() -> Arc<ManualClock> {
+pub(crate) fn start_clock() -> Arc<ManualClock> {
     Arc::new(ManualClock::new(
         "2026-03-02T10:00:00Z".parse().expect("a time"),
     ))
 }
 
-fn outbound(smtp: Option<&SmtpSink>) -> OutboundConfig {
+pub(crate) fn outbound(smtp: Option<&SmtpSink>) -> OutboundConfig {
     OutboundConfig {
         smtp_url: smtp.map(|s| s.url.clone()),
         smtp_from: "aplomb@example.org".into(),
@@ -41,14 +41,14 @@ fn outbound(smtp: Option<&SmtpSink>) -> OutboundConfig {
     }
 }
 
-async fn ok(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
+pub(crate) async fn ok(app: &TestApp, method: Method, path: &str, body: Value) -> Value {
     let (status, answer) = app.admin(method, path, Some(body)).await;
     assert!(status.is_success(), "{path}: {status} {answer}");
     answer
 }
 
 /// bob is on call (email); carol is level 2 (webhook). Returns carol's webhook signing secret.
-async fn checkout_on_call(app: &TestApp, hook_url: &str) -> String {
+pub(crate) async fn checkout_on_call(app: &TestApp, hook_url: &str) -> String {
     app.user("bob", "responder").await;
     app.user("carol", "responder").await;
     app.user("dana", "responder").await;
@@ -106,7 +106,7 @@ async fn checkout_on_call(app: &TestApp, hook_url: &str) -> String {
 }
 
 /// A service whose escalation policy pages `user` directly.
-async fn pages_go_to(app: &TestApp, user: &str, service: &str) {
+pub(crate) async fn pages_go_to(app: &TestApp, user: &str, service: &str) {
     let level = json!({"delay_minutes": 5, "targets": [{"type": "responder", "name": user}]});
     ok(
         app,
@@ -126,7 +126,7 @@ async fn pages_go_to(app: &TestApp, user: &str, service: &str) {
     ok(app, Method::PUT, &path, json!({"escalation_policy": user})).await;
 }
 
-async fn declare_checkout(app: &TestApp) -> i64 {
+pub(crate) async fn declare_checkout(app: &TestApp) -> i64 {
     let dana = app
         .call(
             ADMIN_TOKEN,
@@ -143,7 +143,7 @@ async fn declare_checkout(app: &TestApp) -> i64 {
     .await
 }
 
-async fn timeline_kinds(app: &TestApp, id: i64) -> Vec<String> {
+pub(crate) async fn timeline_kinds(app: &TestApp, id: i64) -> Vec<String> {
     let (_, timeline) = app
         .admin(
             Method::GET,
@@ -159,12 +159,12 @@ async fn timeline_kinds(app: &TestApp, id: i64) -> Vec<String> {
         .collect()
 }
 
-fn count(kinds: &[String], kind: &str) -> usize {
+pub(crate) fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
 }
 
 /// Lets the engine (polling every 20 ms) see the clock's new time.
-async fn settle() {
+pub(crate) async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 }
 

@@ -200,10 +200,22 @@ pub struct Received {
     pub body: String,
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Inbox {
     received: Arc<Mutex<Vec<Received>>>,
     failures_left: Arc<AtomicUsize>,
+    /// While false, requests are recorded on arrival but not answered (a slow receiver).
+    open: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Self {
+            received: Arc::default(),
+            failures_left: Arc::default(),
+            open: Arc::new(tokio::sync::watch::Sender::new(true)),
+        }
+    }
 }
 
 pub struct WebhookSink {
@@ -226,6 +238,7 @@ async fn record(
         headers,
         body,
     });
+    let _ = inbox.open.subscribe().wait_for(|open| *open).await;
     let fail = inbox
         .failures_left
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
@@ -255,6 +268,18 @@ impl WebhookSink {
             base,
             inbox,
         }
+    }
+
+    /// A receiver that takes requests but answers none until `release`.
+    pub async fn start_held() -> Self {
+        let sink = Self::start(0).await;
+        sink.inbox.open.send_replace(false);
+        sink
+    }
+
+    /// Answers every held request, and the next ones at once.
+    pub fn release(&self) {
+        self.inbox.open.send_replace(true);
     }
 
     pub fn received(&self) -> Vec<Received> {
