@@ -45,7 +45,9 @@ enum Command {
         /// PEM private key for --tls-cert.
         #[arg(long, env = "APLOMB_TLS_KEY", requires = "tls_cert")]
         tls_key: Option<PathBuf>,
-        /// Monitoring events per second one routing key may send before getting 429.
+        /// Monitoring events per second one routing key may send (bursts of twice that) before
+        /// getting 429 [default: 10000]. Counted per instance: N instances sharing one database
+        /// accept up to N times this.
         #[arg(long, env = "APLOMB_EVENTS_PER_SECOND_PER_KEY")]
         events_per_second_per_key: Option<u32>,
         /// URL people reach this server at, for links in pages (default: http://LISTEN).

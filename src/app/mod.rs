@@ -57,6 +57,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
+    /// The database is unreachable for now; the client should retry.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -72,6 +75,9 @@ impl From<RuleError> for AppError {
 
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            return Self::Unavailable(e.to_string());
+        }
         match e {
             StoreError::NotFound => Self::NotFound("incident"),
             StoreError::Conflict(m) => Self::Conflict(m),

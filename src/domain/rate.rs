@@ -21,6 +21,13 @@ impl TokenBucket {
         f64::from(rate) * 2.0
     }
 
+    /// Whether the bucket has refilled by `now`: it then says nothing a new bucket would not,
+    /// so it can be dropped.
+    pub fn is_full(&self, rate: u32, now: Timestamp) -> bool {
+        let elapsed = now.duration_since(self.last).as_secs_f64().max(0.0);
+        self.tokens + elapsed * f64::from(rate.max(1)) >= Self::capacity(rate.max(1))
+    }
+
     /// Takes one token, or says in how many whole seconds one will be there.
     pub fn take(&mut self, rate: u32, now: Timestamp) -> Result<(), u64> {
         let rate_f = f64::from(rate.max(1));
@@ -56,5 +63,8 @@ mod tests {
         );
         assert!(bucket.take(5, later).is_ok());
         assert!(bucket.take(5, later).is_err());
+        assert!(!bucket.is_full(5, later));
+        assert!(bucket.is_full(5, later + SignedDuration::from_secs(2)));
+        assert!(TokenBucket::new(5, t0).is_full(5, t0));
     }
 }

@@ -4,10 +4,11 @@
 //! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::app::Announcer;
@@ -23,7 +24,7 @@ pub const MAX_BATCH: usize = 512;
 /// The user alert-opened incidents are declared by.
 pub const SYSTEM_USER: &str = "aplomb";
 
-type Job = (Ingest, oneshot::Sender<Result<Ingested, String>>);
+type Job = (Ingest, oneshot::Sender<Result<Ingested, Refused>>);
 
 /// Why an event was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,9 +51,6 @@ pub struct IngestStats {
 pub struct IngestWriter {
     jobs: mpsc::Sender<Job>,
     pub stats: Arc<IngestStats>,
-    clock: Arc<dyn Clock>,
-    rate_per_key: u32,
-    buckets: Arc<Mutex<HashMap<String, TokenBucket>>>,
 }
 
 impl IngestWriter {
@@ -77,48 +75,60 @@ impl IngestWriter {
             incident_type,
             stats: stats.clone(),
             defaults: None,
+            limiter: RateLimiter::new(rate_per_key),
         };
         tokio::spawn(writer.run(queue));
-        Self {
-            jobs,
-            stats,
-            clock,
-            rate_per_key,
-            buckets: Arc::default(),
-        }
+        Self { jobs, stats }
     }
 
     /// Stores one event; resolves once its batch is committed.
     pub async fn submit(&self, event: Ingest) -> Result<Ingested, Refused> {
-        self.admit(event.routing_key())?;
         let stopped = || Refused::Unavailable("the ingestion writer has stopped".into());
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send((event, reply))
             .await
             .map_err(|_| stopped())?;
-        answer
-            .await
-            .map_err(|_| stopped())?
-            .map_err(Refused::Unavailable)
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+/// The per-routing-key rate limit (per instance), kept by the writer for the keys it routes.
+/// A key it does not know never gets a bucket, so no flood of made-up keys can grow the map or
+/// push out the buckets of real keys; a bucket that has refilled is dropped, as it says nothing
+/// a new one would not.
+struct RateLimiter {
+    rate: u32,
+    buckets: HashMap<String, TokenBucket>,
+}
+
+impl RateLimiter {
+    /// Buckets kept before the refilled ones are swept out.
+    const SWEEP_ABOVE: usize = 10_000;
+
+    fn new(rate: u32) -> Self {
+        Self {
+            rate,
+            buckets: HashMap::new(),
+        }
     }
 
-    /// The per-key rate limit (per instance).
-    fn admit(&self, routing_key: &str) -> Result<(), Refused> {
-        let now = self.clock.now();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .map_err(|_| Refused::Unavailable("rate limiter poisoned".into()))?;
-        if buckets.len() > 100_000 {
-            // Keys seen once and never again should not grow the map forever.
-            buckets.clear();
+    fn admit(&mut self, routing_key: &str, now: Timestamp) -> Result<(), Refused> {
+        if self.buckets.len() > Self::SWEEP_ABOVE {
+            let rate = self.rate;
+            self.buckets.retain(|_, bucket| !bucket.is_full(rate, now));
         }
-        buckets
-            .entry(routing_key.to_string())
-            .or_insert_with(|| TokenBucket::new(self.rate_per_key, now))
-            .take(self.rate_per_key, now)
-            .map_err(Refused::RateLimited)
+        let rate = self.rate;
+        match self.buckets.get_mut(routing_key) {
+            Some(bucket) => bucket.take(rate, now),
+            None => {
+                let mut bucket = TokenBucket::new(rate, now);
+                let taken = bucket.take(rate, now);
+                self.buckets.insert(routing_key.to_string(), bucket);
+                taken
+            }
+        }
+        .map_err(Refused::RateLimited)
     }
 }
 
@@ -133,6 +143,7 @@ struct Writer {
     incident_type: String,
     stats: Arc<IngestStats>,
     defaults: Option<AlertIncidentDefaults>,
+    limiter: RateLimiter,
 }
 
 impl Writer {
@@ -144,7 +155,26 @@ impl Writer {
     }
 
     async fn store_batch(&mut self, batch: &mut Vec<Job>) {
-        let (events, replies): (Vec<Ingest>, Vec<_>) = batch.drain(..).unzip();
+        // Events for routing keys known to be over their rate are answered at once. A key not
+        // in the routing table as loaded (a new one, or none loaded yet) is let through and
+        // charged after the batch if it turned out to route.
+        let now = self.clock.now();
+        let mut admitted = Vec::with_capacity(batch.len());
+        let mut charge_after = Vec::new();
+        for (event, reply) in batch.drain(..) {
+            let key = event.routing_key();
+            if !self.ingester.routes_key(key) {
+                charge_after.push(key.to_string());
+            } else if let Err(refused) = self.limiter.admit(key, now) {
+                let _ = reply.send(Err(refused));
+                continue;
+            }
+            admitted.push((event, reply));
+        }
+        if admitted.is_empty() {
+            return;
+        }
+        let (events, replies): (Vec<Ingest>, Vec<_>) = admitted.into_iter().unzip();
         let started = Instant::now();
         let result = match ensure_defaults(
             &self.store,
@@ -166,6 +196,11 @@ impl Writer {
             .events
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.stats.store_micros.fetch_add(micros, Ordering::Relaxed);
+        for key in charge_after {
+            if self.ingester.routes_key(&key) {
+                let _ = self.limiter.admit(&key, now);
+            }
+        }
         match result {
             Ok(outcomes) => {
                 let mut changed: Vec<i64> = Vec::new();
@@ -193,7 +228,9 @@ impl Writer {
             Err(e) => {
                 tracing::error!(error = %e, events = replies.len(), "storing a batch of events failed");
                 for reply in replies {
-                    let _ = reply.send(Err("the event could not be stored; retry".into()));
+                    let _ = reply.send(Err(Refused::Unavailable(
+                        "the event could not be stored; retry".into(),
+                    )));
                 }
             }
         }
@@ -238,4 +275,28 @@ async fn ensure_defaults<'a>(
         });
     }
     cached.as_ref().ok_or(StoreError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sweeping_keeps_the_buckets_of_keys_over_their_rate() {
+        let t0: Timestamp = "2026-03-02T10:00:00Z".parse().expect("a time");
+        let mut limiter = RateLimiter::new(5);
+        for _ in 0..10 {
+            assert!(limiter.admit("busy", t0).is_ok());
+        }
+        assert_eq!(limiter.admit("busy", t0), Err(Refused::RateLimited(1)));
+        // Many other keys, each sending once within the next 1.5 s: theirs refill (in 0.2 s)
+        // and are swept; the busy key's, still short of full, is not.
+        let later = t0 + jiff::SignedDuration::from_millis(100);
+        for n in 0..(RateLimiter::SWEEP_ABOVE * 3) {
+            let at = later + jiff::SignedDuration::from_micros(50 * n as i64);
+            assert!(limiter.admit(&format!("key-{n}"), at).is_ok());
+        }
+        assert!(limiter.buckets.len() <= RateLimiter::SWEEP_ABOVE + 1);
+        assert_eq!(limiter.admit("busy", later), Err(Refused::RateLimited(1)));
+    }
 }

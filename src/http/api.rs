@@ -63,7 +63,45 @@ async fn openapi_json() -> impl IntoResponse {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::api_oncall::OncallDoc::openapi());
     doc.merge(super::api_alerts::AlertsDoc::openapi());
+    answers_of_every_operation(&mut doc);
     Json(doc)
+}
+
+/// What any operation may answer besides its own statuses: 500, and 503 while the database
+/// is unreachable, both in the error shape.
+fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("500".into())
+                .or_insert_with(|| error("internal error; the server log has details").into());
+            responses
+                .entry("503".into())
+                .or_insert_with(|| error("the database is unavailable; retry shortly").into());
+        }
+    }
 }
 
 // ----- bodies -----

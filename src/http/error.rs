@@ -76,6 +76,14 @@ impl From<AppError> for ApiError {
                 "this Idempotency-Key was already used with a different request body",
             )
             .field("Idempotency-Key"),
+            AppError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; retry shortly",
+                )
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 Self::new(

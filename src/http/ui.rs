@@ -216,6 +216,14 @@ pub(super) fn fail(e: AppError, back: &str) -> Response {
             )
                 .into_response()
         }
+        AppError::Unavailable(detail) => {
+            tracing::warn!(%detail, "database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable; try again in a moment",
+            )
+                .into_response()
+        }
         other => {
             Redirect::to(&format!("{back}?error={}", encode(&other.to_string()))).into_response()
         }

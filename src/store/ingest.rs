@@ -134,13 +134,16 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
-        // PostgreSQL may abort a batch to break a deadlock with another instance's writer: run
-        // it again.
+        // PostgreSQL may abort a batch to break a deadlock with another instance's writer, or
+        // may have dropped the writer's connection (a restart, a failover): run it again, on a
+        // new connection (`ingest_once` drops the old one on any error).
         let mut attempt = 1;
         loop {
             let result = self.ingest_once(batch, defaults, now).await;
             match result {
-                Err(e) if attempt < 3 && super::is_retryable(&e) => attempt += 1,
+                Err(e) if attempt < 3 && (super::is_retryable(&e) || e.is_unavailable()) => {
+                    attempt += 1
+                }
                 result => return result,
             }
         }
@@ -196,6 +199,14 @@ impl Ingester {
             self.routes = None;
         }
         result
+    }
+
+    /// Whether `routing_key` is in the routing table as last loaded (a key created since is
+    /// not, until the next batch reloads the table).
+    pub fn routes_key(&self, routing_key: &str) -> bool {
+        self.routes
+            .as_ref()
+            .is_some_and(|r| r.by_key.contains_key(routing_key))
     }
 
     /// Batches that took a shortcut (SQLite's direct connection, PostgreSQL's single

@@ -96,6 +96,34 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// The database could not be reached, or dropped the connection (a restart, a failover,
+    /// an administrator ending sessions): worth retrying on a new connection, and for a
+    /// client "unavailable, retry", not "internal error".
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(e) => match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Class 08: connection exception; 53300: too many connections; 57P01–57P03:
+                // the server is shutting down or starting; 55000 on connecting: the database
+                // is closed to connections (`ALLOW_CONNECTIONS false`, as during maintenance).
+                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
+                    c.starts_with("08")
+                        || c.starts_with("57P0")
+                        || c == "53300"
+                        || (c == "55000" && db.message().contains("accepting connections"))
+                }),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+}
+
 impl From<FieldError> for StoreError {
     fn from(e: FieldError) -> Self {
         Self::Rule(e.into())
@@ -175,9 +203,12 @@ impl Store {
                     .connect_with(options)
                     .await
             }
+            // While the database is unreachable a request waits this long for a connection,
+            // then is answered 503 (the default, 30 s, outlasts most clients' patience).
             Backend::Postgres => {
                 AnyPoolOptions::new()
                     .max_connections(16)
+                    .acquire_timeout(std::time::Duration::from_secs(5))
                     .connect_with(options)
                     .await
             }

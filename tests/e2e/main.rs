@@ -10,6 +10,7 @@ mod apply;
 mod browser;
 mod cli;
 pub mod crash;
+mod outage;
 mod paging;
 mod paging_stops;
 mod pd_client;

@@ -1,0 +1,81 @@
+//! The database goes away and comes back (PostgreSQL: SQLite is a file in the process, with no
+//! connection to lose). The event writer reconnects by itself, and while the database is
+//! unreachable every answer is 503 in the API's error shape, never a 500.
+
+use reqwest::{Method, StatusCode};
+use sqlx::{Connection, Executor};
+
+use crate::alerts::{enqueue, monitored_service, trigger};
+use crate::helpers::{Db, TestApp, required};
+use crate::sinks::WebhookSink;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writer_reconnects_after_postgres_drops_its_connections_and_an_outage_answers_503() {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = TestApp::spawn(Db::Postgres).await else {
+        return;
+    };
+    let key = monitored_service(&app, &hooks.url).await;
+    let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, "one", "info")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // An administrator ends every session of aplomb's database (as a restart or failover would).
+    let name = app
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("a name")
+        .to_string();
+    let admin_url = std::env::var("APLOMB_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+        Ok(c) => c,
+        Err(e) if required() => panic!("PostgreSQL is required under CI: {e}"),
+        Err(_) => return,
+    };
+    let end_sessions =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    admin
+        .execute(end_sessions.as_str())
+        .await
+        .expect("terminate");
+
+    // The next event is stored: the writer took a new connection and ran its batch again.
+    let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "two", "info")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, _) = app.admin(Method::GET, "/api/v1/alerts", None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The database refuses connections for a while: 503s in the error shape, no 500.
+    admin
+        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false").as_str())
+        .await
+        .expect("close the database");
+    admin
+        .execute(end_sessions.as_str())
+        .await
+        .expect("terminate");
+    let (status, body) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "three", "info")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    let ready = app
+        .http
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    // Back again: everything works without a restart.
+    admin
+        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true").as_str())
+        .await
+        .expect("open the database");
+    let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "four", "info")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, _) = app.admin(Method::GET, "/api/v1/incidents", None).await;
+    assert_eq!(status, StatusCode::OK);
+    app.shutdown().await;
+}
