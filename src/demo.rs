@@ -156,16 +156,22 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("demo on-call setup: {e}"))?;
     let (bob, carol, dan) = (&actors[1], &actors[2], &actors[3]);
     let fail = |e: crate::app::AppError| anyhow::anyhow!("demo incident: {e}");
+    // The story's times are minutes before now, whenever the demo starts.
+    let minutes_ago = |m: i64| {
+        (app.now() - jiff::SignedDuration::from_mins(m))
+            .strftime("%H:%M")
+            .to_string()
+    };
     let (view, _) = app
         .declare(
             bob,
             DeclareInput {
                 title: "Checkout errors for a share of card payments".into(),
-                summary: Some(
-                    "About 8% of checkout requests return 502 since 14:05 UTC. Card payments only; \
-                     other payment methods look normal."
-                        .into(),
-                ),
+                summary: Some(format!(
+                    "About 8% of checkout requests return 502 since {} UTC. Card payments only; \
+                     other payment methods look normal.",
+                    minutes_ago(20)
+                )),
                 severity: "SEV2".into(),
                 incident_type: Some("degradation".into()),
                 private: false,
@@ -202,7 +208,10 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
     app.add_note(
         dan,
         id,
-        "A deploy of checkout-api went out at 14:01. Comparing its config diff now.",
+        &format!(
+            "A deploy of checkout-api went out at {} UTC. Comparing its config diff now.",
+            minutes_ago(24)
+        ),
     )
     .await
     .map_err(fail)?;

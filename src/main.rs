@@ -324,8 +324,14 @@ fn init_logging() {
         .unwrap_or_else(|| "info".parse().expect("a constant filter parses"));
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
+    // Colour codes only for a person at a terminal, not in files or a journal.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::registry()
-        .with(tracing_subscriber::fmt::layer())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(colour),
+        )
         .with(filter)
         .init();
 }

@@ -74,6 +74,7 @@ pub async fn start_engine(
             signing_key,
         },
     );
+    engine.warn_unreachable_methods().await?;
     Ok(engine.spawn())
 }
 

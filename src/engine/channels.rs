@@ -77,6 +77,20 @@ impl Channels {
         &self.config.public_url
     }
 
+    /// Why messages of `kind` cannot be sent at all with this configuration (no SMTP server,
+    /// no SMS/voice API): such a failure cannot heal by retrying.
+    pub fn unconfigured(&self, kind: &str) -> Option<&'static str> {
+        match kind {
+            "email" if self.config.smtp_url.is_none() => {
+                Some("no SMTP server is configured (--smtp-url)")
+            }
+            "sms" | "voice" if self.config.twilio.is_none() => {
+                Some("no SMS/voice API is configured (--twilio-url)")
+            }
+            _ => None,
+        }
+    }
+
     /// Sends one message; `Ok` carries a short receipt, `Err` what went wrong.
     pub async fn send(
         &self,

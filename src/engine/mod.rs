@@ -92,6 +92,16 @@ impl Engine {
         }
     }
 
+    /// Warns about contact methods this configuration cannot reach (their pages fail at once).
+    pub async fn warn_unreachable_methods(&self) -> anyhow::Result<()> {
+        for kind in self.store.contact_method_kinds().await? {
+            if let Some(reason) = self.channels.unconfigured(&kind) {
+                tracing::warn!(kind, "{kind} pages will fail: {reason}");
+            }
+        }
+        Ok(())
+    }
+
     pub fn spawn(self) -> EngineHandle {
         let (stop, mut stopped) = watch::channel(false);
         let task = tokio::spawn(async move {
@@ -167,6 +177,9 @@ impl Engine {
     }
 
     async fn deliver(&self, job: &DeliveryJob, now: Timestamp) -> Attempt {
+        if let Some(reason) = self.channels.unconfigured(&job.kind) {
+            return Attempt::GiveUp(reason.into());
+        }
         let message = self.compose(job);
         match self
             .channels

@@ -568,7 +568,19 @@ struct PageRow {
     user: String,
     paged_at: String,
     acknowledged_at: Option<String>,
+    /// One line per delivery; a responder with no contact method gets one saying so.
     deliveries: Vec<String>,
+}
+
+impl PageRow {
+    /// A page with no delivery reached nobody: the responder has no contact method.
+    fn noting_no_contact_method(mut self) -> Self {
+        if self.deliveries.is_empty() {
+            self.deliveries
+                .push("no contact method: nobody was notified".into());
+        }
+        self
+    }
 }
 
 impl From<crate::store::PageRecord> for PageRow {
@@ -604,6 +616,7 @@ impl From<crate::store::PageRecord> for PageRow {
                 })
                 .collect(),
         }
+        .noting_no_contact_method()
     }
 }
 

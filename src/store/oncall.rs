@@ -163,6 +163,17 @@ impl Store {
         })
     }
 
+    /// The kinds of contact method anyone has (`email`, `webhook`, …).
+    pub async fn contact_method_kinds(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT kind FROM contact_methods ORDER BY kind")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("kind"))
+            .collect::<Result<_, _>>()?)
+    }
+
     pub async fn contact_methods(&self, user_id: i64) -> Result<Vec<ContactMethodRecord>> {
         let mut conn = self.pool.acquire().await?;
         contact_methods(&mut conn, user_id).await

@@ -15,6 +15,11 @@ crate::for_both_backends!(every_acknowledged_event_survives_a_sigkill);
 
 /// Starts the real binary on `port` and waits until it takes connections; `extra` adds flags.
 pub async fn start_server(url: &str, port: u16, extra: &[&str]) -> Child {
+    start_server_with(url, port, extra, Stdio::null()).await
+}
+
+/// Like `start_server`, with its log (standard error) going to `log`.
+pub async fn start_server_with(url: &str, port: u16, extra: &[&str], log: Stdio) -> Child {
     let child = Command::new(env!("CARGO_BIN_EXE_aplomb"))
         .args([
             "serve",
@@ -26,7 +31,7 @@ pub async fn start_server(url: &str, port: u16, extra: &[&str]) -> Child {
         .args(extra)
         .env("APLOMB_ADMIN_TOKEN", ADMIN_TOKEN)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .kill_on_drop(true)
         .spawn()
         .expect("the server starts");

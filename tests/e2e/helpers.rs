@@ -332,6 +332,11 @@ impl TestApp {
 
     /// Signs in through the login form like a browser and returns a client holding the cookie.
     pub async fn web_session(&self, username: &str) -> WebSession {
+        self.web_session_with(username, &password(username)).await
+    }
+
+    /// Like `web_session`, with a given password (demo users have their own).
+    pub async fn web_session_with(&self, username: &str, password: &str) -> WebSession {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -340,7 +345,7 @@ impl TestApp {
             .post(format!("{}/login", self.base))
             .form(&[
                 ("username", username),
-                ("password", &password(username)),
+                ("password", password),
                 ("next", "/incidents"),
             ])
             .send()

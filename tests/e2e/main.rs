@@ -15,5 +15,6 @@ mod paging;
 mod paging_stops;
 mod pd_client;
 mod private;
+mod serve;
 mod sinks;
 mod web;

@@ -21,6 +21,7 @@ crate::for_both_backends!(
     chat_sms_and_voice_pages_reach_their_apis,
     email_goes_over_starttls_and_an_untrusted_certificate_is_refused,
     a_removed_contact_method_and_rule_are_no_longer_used,
+    an_email_page_without_an_smtp_server_fails_at_once_and_says_why,
 );
 mod definitions {
     use super::*;
@@ -1006,4 +1007,49 @@ async fn email_goes_over_starttls_and_an_untrusted_certificate_is_refused(db: Db
         }
         app.shutdown().await;
     }
+}
+
+async fn an_email_page_without_an_smtp_server_fails_at_once_and_says_why(db: Db) {
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    app.user("ivy", "responder").await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/users/ivy/contact-methods",
+        json!({"kind": "email", "address": "ivy@example.org"}),
+    )
+    .await;
+    pages_go_to(&app, "ivy", "mail-relay").await;
+    let id = app
+        .declare(
+            ADMIN_TOKEN,
+            json!({"title": "Mail queue stuck", "severity": "SEV3", "services": ["mail-relay"]}),
+        )
+        .await;
+    // No retry can help: the one attempt fails for good, and the page says why.
+    let delivery = eventually("the delivery fails", || async {
+        let (_, pages) = app
+            .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+            .await;
+        let delivery = pages[0]["deliveries"][0].clone();
+        (delivery["state"] == "failed").then_some(delivery)
+    })
+    .await;
+    assert_eq!(delivery["attempts"].as_array().map(Vec::len), Some(1));
+    assert!(
+        delivery["attempts"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("no SMTP server is configured")),
+        "{delivery}"
+    );
+    let web = app.web_session("ivy").await;
+    let (_, page) = web.page(&format!("/incidents/{id}")).await;
+    assert!(
+        page.contains("email to ivy@example.org: failed (1 attempt, last: no SMTP server"),
+        "{page}"
+    );
+    app.shutdown().await;
 }

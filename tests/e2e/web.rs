@@ -323,7 +323,9 @@ async fn first_visit_creates_the_administrator(db: Db) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_data_shows_a_living_organisation() {
     for db in [Db::Sqlite, Db::Postgres] {
-        let Some(app) = TestApp::spawn_with(db, true).await else {
+        let clock = std::sync::Arc::new(aplomb::clock::SystemClock);
+        let demo = |o: &mut aplomb::server::ServeOptions| o.demo = true;
+        let Some(app) = TestApp::spawn_configured(db, clock, Default::default(), demo).await else {
             continue;
         };
         let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
@@ -333,6 +335,32 @@ async fn demo_data_shows_a_living_organisation() {
         assert_eq!(items[0]["incident_lead"], "bob");
         let (_, services) = app.admin(Method::GET, "/api/v1/services", None).await;
         assert_eq!(services.as_array().map(Vec::len), Some(4));
+        // The story is told in times just before now, whenever the demo starts.
+        let id = items[0]["id"].as_i64().expect("an id");
+        let (_, incident) = app
+            .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+            .await;
+        let now = app.app.now();
+        let around = [20, 21].map(|m| {
+            (now - jiff::SignedDuration::from_mins(m))
+                .strftime("since %H:%M UTC")
+                .to_string()
+        });
+        let summary = incident["summary"].as_str().expect("a summary");
+        assert!(around.iter().any(|t| summary.contains(t)), "{summary}");
+        // Demo responders have no contact method: the page says nobody was notified.
+        let web = app
+            .web_session_with("alice", aplomb::demo::DEMO_PASSWORD)
+            .await;
+        let page = crate::sinks::eventually("the on-call is paged", || async {
+            let (_, page) = web.page(&format!("/incidents/{id}")).await;
+            page.contains("<h2>Paging</h2>").then_some(page)
+        })
+        .await;
+        assert!(
+            page.contains("no contact method: nobody was notified"),
+            "{page}"
+        );
         // Demo users sign in with the documented password.
         assert!(
             app.app
