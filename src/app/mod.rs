@@ -22,6 +22,7 @@ use crate::domain::{FieldError, RuleError, bounded_text};
 mod alerts;
 mod apply;
 mod oncall;
+mod requests;
 
 pub use alerts::{INTEGRATION_KINDS, SilenceInput};
 

@@ -68,9 +68,12 @@ async fn openapi_json() -> impl IntoResponse {
 }
 
 /// What any operation may answer besides its own statuses: 500, and 503 while the database
-/// is unreachable, both in the error shape.
+/// is unreachable, both in the error shape. Every POST also takes an `Idempotency-Key`
+/// (`http::idempotency`), which may answer 409 (a request with the key is still running) or
+/// 422 (the key was used for a different request).
 fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
     let error = |description: &str| {
         ResponseBuilder::new()
             .description(description)
@@ -82,7 +85,31 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
             )
             .build()
     };
+    let idempotency_key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retried request return the first answer (marked `Idempotent-Replayed: true`) \
+             instead of having its effect twice; 1 to 255 visible ASCII characters",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build();
     for item in doc.paths.paths.values_mut() {
+        if let Some(post) = &mut item.post {
+            let parameters = post.parameters.get_or_insert_with(Vec::new);
+            if !parameters.iter().any(|p| p.name == "Idempotency-Key") {
+                parameters.push(idempotency_key.clone());
+            }
+            let responses = &mut post.responses.responses;
+            responses.entry("409".into()).or_insert_with(|| {
+                error("conflict, e.g. a request with this Idempotency-Key is still running").into()
+            });
+            responses.entry("422".into()).or_insert_with(|| {
+                error("invalid input, or the Idempotency-Key was used for a different request")
+                    .into()
+            });
+        }
         for operation in [
             &mut item.get,
             &mut item.put,

@@ -7,6 +7,7 @@ pub mod api_oncall;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod ui;
@@ -60,6 +61,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::replay_or_run,
+        ))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -31,8 +31,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
     (
         6,
-        "paging stops",
-        include_str!("../../migrations/0006_paging_stops.sql"),
+        "paging stops, idempotent requests",
+        include_str!("../../migrations/0006_paging_and_requests.sql"),
     ),
 ];
 

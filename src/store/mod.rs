@@ -12,6 +12,7 @@ mod live;
 mod migrate;
 mod oncall;
 mod paging;
+mod requests;
 mod users;
 
 use std::str::FromStr;
@@ -35,6 +36,7 @@ pub use oncall::{
 pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,
 };
+pub use requests::Claim;
 pub use users::{ServiceRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

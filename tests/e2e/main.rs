@@ -10,6 +10,7 @@ mod apply;
 mod browser;
 mod cli;
 pub mod crash;
+mod idempotency;
 mod outage;
 mod paging;
 mod paging_stops;

@@ -8,3 +8,16 @@ UPDATE incidents SET origin = 'alert'
 -- flight may still be sent; its record then says it went out after the stop.
 ALTER TABLE deliveries ADD COLUMN stopped_at BIGINT;
 ALTER TABLE deliveries ADD COLUMN stopped_by TEXT;
+
+-- A POST with an Idempotency-Key (other than a declaration, whose key commits with its
+-- incident in idempotency_keys): claimed before the handler runs (status NULL), then holding
+-- the answer to replay. The fingerprint covers method, path and body.
+CREATE TABLE idempotent_requests (
+    user_id     BIGINT NOT NULL REFERENCES users(id),
+    key         TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status      BIGINT,
+    body        TEXT,
+    created_at  BIGINT NOT NULL,
+    PRIMARY KEY (user_id, key)
+);

@@ -1,0 +1,119 @@
+//! Idempotent requests: a POST with an `Idempotency-Key` is claimed before it runs and keeps
+//! its answer, so a client's retry gets the first answer instead of a second effect.
+
+use jiff::{SignedDuration, Timestamp};
+use sqlx::Row;
+
+use super::{Result, Store, ms, ts};
+
+/// What a claim on a key found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is this request's now: run it.
+    Claimed,
+    /// Another request with this key is still running.
+    InProgress,
+    /// The key was used for a different request.
+    Mismatch,
+    /// The request ran before: its answer.
+    Answered { status: u16, body: String },
+}
+
+impl Store {
+    /// Claims `key` for a request with `fingerprint`. A claim older than `stale_after` whose
+    /// request never answered (its server died) is taken over.
+    pub async fn claim_request(
+        &self,
+        user_id: i64,
+        key: &str,
+        fingerprint: &str,
+        now: Timestamp,
+        stale_after: SignedDuration,
+    ) -> Result<Claim> {
+        let inserted = sqlx::query(
+            "INSERT INTO idempotent_requests (user_id, key, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key",
+        )
+        .bind(user_id)
+        .bind(key)
+        .bind(fingerprint)
+        .bind(ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
+        if inserted.is_some() {
+            return Ok(Claim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT fingerprint, status, body, created_at FROM idempotent_requests \
+             WHERE user_id = $1 AND key = $2",
+        )
+        .bind(user_id)
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await?;
+        if row.try_get::<String, _>("fingerprint")? != fingerprint {
+            return Ok(Claim::Mismatch);
+        }
+        if let Some(status) = row.try_get::<Option<i64>, _>("status")? {
+            return Ok(Claim::Answered {
+                status: u16::try_from(status).unwrap_or(500),
+                body: row
+                    .try_get::<Option<String>, _>("body")?
+                    .unwrap_or_default(),
+            });
+        }
+        let claimed_at = ts(&row, "created_at")?;
+        if now.duration_since(claimed_at) < stale_after {
+            return Ok(Claim::InProgress);
+        }
+        // Only one of several retries racing for an abandoned claim takes it over.
+        let taken = sqlx::query(
+            "UPDATE idempotent_requests SET created_at = $1 \
+             WHERE user_id = $2 AND key = $3 AND created_at = $4 AND status IS NULL",
+        )
+        .bind(ms(now))
+        .bind(user_id)
+        .bind(key)
+        .bind(ms(claimed_at))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(if taken == 1 {
+            Claim::Claimed
+        } else {
+            Claim::InProgress
+        })
+    }
+
+    /// Keeps the answer of a claimed request, for its retries.
+    pub async fn answer_request(
+        &self,
+        user_id: i64,
+        key: &str,
+        status: u16,
+        body: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE idempotent_requests SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
+        )
+        .bind(i64::from(status))
+        .bind(body)
+        .bind(user_id)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Gives up a claim whose request had no effect to remember (it failed), so a retry runs.
+    pub async fn release_request(&self, user_id: i64, key: &str) -> Result<()> {
+        sqlx::query(
+            "DELETE FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status IS NULL",
+        )
+        .bind(user_id)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
