@@ -45,6 +45,8 @@ pub struct IngestStats {
     pub events: AtomicU64,
     /// Time spent storing batches (from the transaction's start to its commit), in microseconds.
     pub store_micros: AtomicU64,
+    /// Routing keys the rate limiter holds a bucket for (only keys the writer routes).
+    pub rate_buckets: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -201,6 +203,9 @@ impl Writer {
                 let _ = self.limiter.admit(&key, now);
             }
         }
+        self.stats
+            .rate_buckets
+            .store(self.limiter.buckets.len() as u64, Ordering::Relaxed);
         match result {
             Ok(outcomes) => {
                 let mut changed: Vec<i64> = Vec::new();

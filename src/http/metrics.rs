@@ -108,6 +108,12 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP aplomb_ingest_rate_limited_keys Routing keys the rate limiter tracks (only keys that route).\n\
+         # TYPE aplomb_ingest_rate_limited_keys gauge\naplomb_ingest_rate_limited_keys {}",
+        ingest.rate_buckets.load(Ordering::Relaxed)
+    );
     out.push_str("# HELP aplomb_open_incidents Unresolved non-private incidents.\n# TYPE aplomb_open_incidents gauge\n");
     let counts = state
         .store

@@ -743,6 +743,31 @@ async fn a_routing_key_over_its_rate_gets_429_with_retry_after(db: Db) {
     assert_eq!(r.headers()["retry-after"], "1");
     let body: Value = r.json().await.expect("json");
     assert_eq!(body["status"], "throttled");
+    // A flood of made-up keys is refused without entering the limiter, so it can neither
+    // grow it nor push out the real key's bucket: that key is still held to its rate.
+    let app_ref = &app;
+    let flood = futures_util::future::join_all((0..2000).map(|n| {
+        let event = trigger(&format!("made-up-{n}"), "x", "info");
+        async move { enqueue(app_ref, "/v2/enqueue", &event).await.0 }
+    }))
+    .await;
+    assert!(
+        flood.iter().all(|s| s.is_client_error()),
+        "{:?}",
+        &flood[..3]
+    );
+    assert!(
+        app.metrics()
+            .await
+            .contains("\naplomb_ingest_rate_limited_keys 1\n"),
+        "only the real key has a bucket"
+    );
+    assert_eq!(
+        enqueue(&app, "/v2/enqueue", &trigger(&key, "r10", "info"))
+            .await
+            .0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // Another key is not affected; after a second the first may send again.
     let (_, other) = app
         .admin(
