@@ -10,6 +10,7 @@
     )
 )]
 
+pub mod announce;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -19,5 +20,55 @@ pub mod domain;
 pub mod engine;
 pub mod faults;
 pub mod http;
+pub mod secret;
 pub mod server;
 pub mod store;
+
+/// The layer rules of ARCHITECTURE.md, checked: each layer imports only from those below it
+/// (domain ← store ← announce ← engine ← app ← http/cli).
+#[cfg(test)]
+mod tidy {
+    use std::path::Path;
+
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("a source folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn no_layer_reaches_up() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let above = |layer: &str| -> &[&str] {
+            match layer {
+                "domain" => &["store", "announce", "engine", "app", "http", "cli", "server"],
+                "store" => &["announce", "engine", "app", "http", "cli", "server"],
+                "engine" => &["app", "http", "cli", "server"],
+                "app" => &["http", "cli", "server"],
+                _ => &[],
+            }
+        };
+        let mut found = Vec::new();
+        for layer in ["domain", "store", "engine", "app"] {
+            let mut paths = Vec::new();
+            files(&src.join(layer), &mut paths);
+            for path in paths {
+                let text = std::fs::read_to_string(&path).expect("readable");
+                for upper in above(layer) {
+                    if text.contains(&format!("crate::{upper}::"))
+                        || text.contains(&format!("crate::{upper};"))
+                        || text.contains(&format!("crate::{upper}::{{"))
+                    {
+                        found.push(format!("{} uses crate::{upper}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "imports that reach up a layer: {found:#?}");
+    }
+}

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use jiff::{SignedDuration, Timestamp};
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
@@ -19,6 +18,9 @@ use crate::domain::incident::{
     Summary, Title, UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
+pub use crate::announce::{Announcer, IncidentChanged};
+pub use crate::secret::{hex, new_secret};
+
 mod alerts;
 mod apply;
 mod oncall;
@@ -123,58 +125,11 @@ pub struct NewUser {
     pub role: String,
 }
 
-/// Sent to live subscribers after a change to an incident is committed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IncidentChanged {
-    pub incident_id: i64,
-}
-
 /// A full incident as a reader sees it, with the roles its severity still needs.
 #[derive(Debug, Clone)]
 pub struct IncidentView {
     pub incident: Incident,
     pub unfilled_roles: Vec<RoleKind>,
-}
-
-/// Tells live subscribers that a committed change happened. With a listener on PostgreSQL the
-/// announcement goes through the database, so every instance hears it (this one too).
-#[derive(Clone)]
-pub struct Announcer {
-    store: Store,
-    changes: broadcast::Sender<IncidentChanged>,
-    /// True once changes are announced through PostgreSQL `LISTEN/NOTIFY`.
-    cross_instance: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Announcer {
-    async fn start_listening(&self) -> anyhow::Result<()> {
-        let changes = self.changes.clone();
-        let listening = self
-            .store
-            .listen_changes(move |incident_id| {
-                let _ = changes.send(IncidentChanged { incident_id });
-            })
-            .await?;
-        self.cross_instance
-            .store(listening, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
-    }
-
-    pub async fn announce(&self, incident_id: i64) {
-        if self
-            .cross_instance
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            match self.store.notify_changed(incident_id).await {
-                Ok(()) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not announce a change to other instances")
-                }
-            }
-        }
-        // No subscribers is normal; nothing is lost, the timeline is in the database.
-        let _ = self.changes.send(IncidentChanged { incident_id });
-    }
 }
 
 pub struct Aplomb {
@@ -192,11 +147,7 @@ pub struct Aplomb {
 impl Aplomb {
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let (changes, _) = broadcast::channel(1024);
-        let announcer = Announcer {
-            store: store.clone(),
-            changes: changes.clone(),
-            cross_instance: Arc::default(),
-        };
+        let announcer = Announcer::new(store.clone(), changes.clone());
         let engine_wake: Arc<tokio::sync::Notify> = Arc::default();
         let types = &settings.incident_types;
         let alert_type = types
@@ -713,21 +664,11 @@ fn require_responder(actor: &Actor) -> AppResult<()> {
     }
 }
 
-/// A random 256-bit secret, hex encoded.
-pub fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    hex(&bytes)
-}
-
 /// Tokens are stored only as their SHA-256: a leaked database does not leak credentials.
 pub fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn hash_password(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);

@@ -12,7 +12,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 use sha2::Sha256;
 
-use crate::app::hex;
+use crate::secret::hex;
 
 /// Where outbound messages go; each channel is optional.
 #[derive(Debug, Clone, Default)]

@@ -11,7 +11,7 @@ use std::time::Instant;
 use jiff::Timestamp;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use crate::app::Announcer;
+use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;

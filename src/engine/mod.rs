@@ -16,7 +16,8 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
-use crate::app::{Announcer, new_secret};
+use crate::announce::Announcer;
+use crate::secret::new_secret;
 use crate::clock::Clock;
 use crate::store::{Attempt, DeliveryJob, Store};
 use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};

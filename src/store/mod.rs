@@ -30,7 +30,7 @@ pub use incidents::{
 };
 pub use ingest::{AlertIncidentDefaults, Ingest, Ingested, Ingester};
 pub use oncall::{
-    ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep,
+    ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,
 };
 pub use paging::{
@@ -190,6 +190,10 @@ impl Store {
         } else {
             anyhow::bail!("database URL must start with sqlite: or postgres://, got {url:?}");
         };
+        let url = &match backend {
+            Backend::Sqlite => sqlite_url_creating_the_file(url)?,
+            Backend::Postgres => url.to_string(),
+        };
         let options = AnyConnectOptions::from_str(url)
             .map_err(|e| anyhow::anyhow!("invalid database URL {url:?}: {e}"))?;
         let pool = match backend {
@@ -269,6 +273,32 @@ impl Store {
     }
 }
 
+/// A SQLite URL that creates its file when missing (`mode=rwc`, unless the URL sets a mode), so
+/// `sqlite:///var/lib/aplomb/aplomb.db` just works; a missing directory is named in the error.
+fn sqlite_url_creating_the_file(url: &str) -> anyhow::Result<String> {
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+        .map_err(|e| anyhow::anyhow!("invalid database URL {url:?}: {e}"))?;
+    let file = options.get_filename();
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory
+        && let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        anyhow::bail!(
+            "cannot create the database file {}: the directory {} does not exist",
+            file.display(),
+            dir.display()
+        );
+    }
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    })
+}
+
 /// Hides a password in a database URL before it is logged.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -328,6 +358,25 @@ fn is_retryable(e: &StoreError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::redact;
+
+    #[test]
+    fn a_sqlite_url_creates_its_file_unless_it_says_otherwise() {
+        let dir = std::env::temp_dir();
+        let plain = format!("sqlite://{}/aplomb-url-test.db", dir.display());
+        assert_eq!(
+            super::sqlite_url_creating_the_file(&plain).expect("a URL"),
+            format!("{plain}?mode=rwc")
+        );
+        let read_only = format!("{plain}?mode=ro");
+        assert_eq!(
+            super::sqlite_url_creating_the_file(&read_only).expect("a URL"),
+            read_only
+        );
+        let error = super::sqlite_url_creating_the_file("sqlite:///no/such/dir/aplomb.db")
+            .expect_err("a missing directory")
+            .to_string();
+        assert!(error.contains("the directory /no/such/dir does not exist"), "{error}");
+    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {
