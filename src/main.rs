@@ -91,6 +91,9 @@ enum Command {
         /// The file: responders, teams, schedules, escalation_policies, services, engagement_rules.
         #[arg(short = 'f', long = "file")]
         file: PathBuf,
+        /// Print what applying would do (created, changed field by field, unchanged) and write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Print the current on-call setup as TOML that `aplomb apply` accepts.
     Export {
@@ -258,7 +261,11 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command: EventCommand::Send(args),
         } => Client::new(&connection).send_event(args).await,
-        Command::Apply { connection, file } => Client::new(&connection).apply(&file).await,
+        Command::Apply {
+            connection,
+            file,
+            dry_run,
+        } => Client::new(&connection).apply(&file, dry_run).await,
         Command::Export { connection } => Client::new(&connection).export().await,
         Command::Oncall {
             connection,

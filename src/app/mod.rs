@@ -10,6 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
+pub use crate::announce::{Announcer, IncidentChanged};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::access::{Actor, UserRole, check_password, parse_username};
@@ -18,7 +19,6 @@ use crate::domain::incident::{
     Summary, Title, UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
-pub use crate::announce::{Announcer, IncidentChanged};
 pub use crate::secret::{hex, new_secret};
 
 mod alerts;
@@ -28,7 +28,10 @@ mod requests;
 
 pub use alerts::{INTEGRATION_KINDS, SilenceInput};
 
-pub use apply::{ApplyReport, OrgDocument, ResponderDoc, ServiceDoc};
+pub use apply::{
+    ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,
+    ServiceDoc,
+};
 
 pub use oncall::{
     CalendarFeed, ContactMethodInput, EngagementRuleInput, LayerInput, LevelInput,
@@ -668,7 +671,6 @@ fn require_responder(actor: &Actor) -> AppResult<()> {
 pub fn hash_token(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
-
 
 fn hash_password(password: &str) -> AppResult<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);

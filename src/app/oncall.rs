@@ -154,7 +154,7 @@ pub struct ScheduleView {
 
 const CONTACT_KINDS: [&str; 5] = ["email", "webhook", "chat", "sms", "voice"];
 
-fn check_address(kind: &str, address: &str) -> Result<(), FieldError> {
+pub(super) fn check_address(kind: &str, address: &str) -> Result<(), FieldError> {
     let ok = match kind {
         "email" => address.contains('@') && !address.contains(char::is_whitespace),
         "webhook" | "chat" => address.starts_with("https://") || address.starts_with("http://"),
@@ -189,7 +189,7 @@ fn parse_instant(field: &'static str, raw: &str) -> Result<Timestamp, FieldError
     })
 }
 
-fn parse_engaged_as(raw: &str) -> Result<EngagedAs, FieldError> {
+pub(super) fn parse_engaged_as(raw: &str) -> Result<EngagedAs, FieldError> {
     match raw.strip_prefix("expert:") {
         Some(skill) if !skill.trim().is_empty() => {
             Ok(EngagedAs::DomainExpert(skill.trim().to_string()))
@@ -214,7 +214,143 @@ impl EngagedAs {
     }
 }
 
+/// What the names in an input refer to (users, teams, schedules), loaded once. `apply` adds
+/// the objects its plan will create, under placeholder ids (see `apply::placeholder`), so one
+/// set of validators serves a single object and a whole document, without a query per name.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Names {
+    pub(super) users: Vec<(String, i64)>,
+    pub(super) teams: Vec<(String, i64)>,
+    pub(super) schedules: Vec<(String, i64)>,
+}
+
+impl Names {
+    fn find(list: &[(String, i64)], name: &str) -> Option<i64> {
+        list.iter().find(|(n, _)| n == name).map(|(_, id)| *id)
+    }
+
+    pub(super) fn user(&self, field: &'static str, username: &str) -> Result<i64, FieldError> {
+        let name = username.trim();
+        Self::find(&self.users, name)
+            .ok_or_else(|| FieldError::new(field, format!("no user named {name:?}")))
+    }
+
+    pub(super) fn target(
+        &self,
+        input: &TargetInput,
+        field: &'static str,
+    ) -> Result<Target, FieldError> {
+        let name = input.name.trim();
+        match input.kind.trim() {
+            "responder" => Ok(Target::Responder(self.user(field, name)?)),
+            "schedule" => Self::find(&self.schedules, name)
+                .map(Target::Schedule)
+                .ok_or_else(|| FieldError::new(field, format!("no schedule named {name:?}"))),
+            "team" => Self::find(&self.teams, name)
+                .map(Target::Team)
+                .ok_or_else(|| FieldError::new(field, format!("no team named {name:?}"))),
+            _ => Err(FieldError::new(
+                field,
+                "type must be responder, schedule or team",
+            )),
+        }
+    }
+}
+
+/// A validated team: (name, domain, member ids).
+pub(super) fn team_spec(
+    names: &Names,
+    input: &TeamInput,
+) -> Result<(String, String, Vec<i64>), FieldError> {
+    let name = bounded_text("name", &input.name, 1, 100)?;
+    let domain = bounded_text("domain", &input.domain, 0, 100)?;
+    let mut members = Vec::new();
+    for username in &input.members {
+        let id = names.user("members", username)?;
+        if !members.contains(&id) {
+            members.push(id);
+        }
+    }
+    Ok((name, domain, members))
+}
+
+/// A validated schedule: (name, time zone, layers).
+pub(super) fn schedule_spec(
+    names: &Names,
+    input: &ScheduleInput,
+) -> Result<(String, String, Vec<LayerSpec>), FieldError> {
+    let name = bounded_text("name", &input.name, 1, 100)?;
+    if input.layers.is_empty() {
+        return Err(FieldError::new(
+            "layers",
+            "a schedule needs at least one layer",
+        ));
+    }
+    let mut specs = Vec::new();
+    for layer in &input.layers {
+        let mut participants = Vec::new();
+        for username in &layer.participants {
+            participants.push(names.user("layers.participants", username)?);
+        }
+        specs.push(LayerSpec {
+            name: bounded_text("layers.name", &layer.name, 1, 100)?,
+            start: layer.start.trim().to_string(),
+            shift: ShiftLength::parse(
+                "layers.shift_count",
+                layer.shift_count,
+                layer.shift_unit.trim(),
+            )?,
+            participants,
+        });
+    }
+    // Validate the whole schedule before storing it.
+    Schedule::from_specs(&input.time_zone, &specs, Vec::new()).map_err(|e| match e.field {
+        "participants" => FieldError::new("layers.participants", e.message),
+        _ => e,
+    })?;
+    Ok((name, input.time_zone.trim().to_string(), specs))
+}
+
+/// A validated policy: (name, repeat, levels).
+pub(super) fn policy_spec(
+    names: &Names,
+    input: &PolicyInput,
+) -> Result<(String, i64, Vec<Level>), FieldError> {
+    let name = bounded_text("name", &input.name, 1, 100)?;
+    let mut levels = Vec::new();
+    for level in &input.levels {
+        let mut targets = Vec::new();
+        for target in &level.targets {
+            targets.push(names.target(target, "levels.targets")?);
+        }
+        levels.push(Level {
+            delay_minutes: level.delay_minutes,
+            targets,
+        });
+    }
+    let policy = Policy::new(levels, input.repeat)?;
+    Ok((name, i64::from(policy.repeat()), policy.levels().to_vec()))
+}
+
 impl Aplomb {
+    /// Every user, team and schedule by name (see `Names`).
+    pub(super) async fn names(&self) -> AppResult<Names> {
+        Ok(Names {
+            users: (self.store.list_users().await?)
+                .into_iter()
+                .map(|u| (u.username, u.id))
+                .collect(),
+            teams: (self.store.teams().await?)
+                .into_iter()
+                .map(|t| (t.name, t.id))
+                .collect(),
+            schedules: (self.store.schedules().await?)
+                .into_iter()
+                .map(|s| (s.name, s.id))
+                .collect(),
+        })
+    }
+
     async fn user_id(&self, field: &'static str, username: &str) -> AppResult<i64> {
         Ok(self.user_ref(field, username).await?.id)
     }
@@ -342,68 +478,22 @@ impl Aplomb {
 
     pub async fn create_team(&self, actor: &Actor, input: TeamInput) -> AppResult<i64> {
         require_admin(actor)?;
-        let (name, domain, members) = self.team_spec(&input).await?;
+        let names = self.names().await?;
+        let (name, domain, members) = team_spec(&names, &input)?;
         Ok(self
             .store
             .insert_team(&name, &domain, &members, self.now())
             .await?)
     }
 
-    /// A validated team: (name, domain, member ids).
-    pub(super) async fn team_spec(
-        &self,
-        input: &TeamInput,
-    ) -> AppResult<(String, String, Vec<i64>)> {
-        let name = bounded_text("name", &input.name, 1, 100)?;
-        let domain = bounded_text("domain", &input.domain, 0, 100)?;
-        let mut members = Vec::new();
-        for username in &input.members {
-            members.push(self.user_id("members", username).await?);
-        }
-        Ok((name, domain, members))
-    }
-
     pub async fn create_schedule(&self, actor: &Actor, input: ScheduleInput) -> AppResult<i64> {
         require_admin(actor)?;
-        let (name, time_zone, layers) = self.schedule_spec(&input).await?;
+        let names = self.names().await?;
+        let (name, time_zone, layers) = schedule_spec(&names, &input)?;
         Ok(self
             .store
-            .insert_schedule(&name, &time_zone, &layers, self.now())
+            .insert_schedule(&name, &time_zone, &to_json(&layers)?, self.now())
             .await?)
-    }
-
-    /// A validated schedule: (name, time zone, layers as stored JSON).
-    pub(super) async fn schedule_spec(
-        &self,
-        input: &ScheduleInput,
-    ) -> AppResult<(String, String, String)> {
-        let name = bounded_text("name", &input.name, 1, 100)?;
-        if input.layers.is_empty() {
-            return Err(FieldError::new("layers", "a schedule needs at least one layer").into());
-        }
-        let mut specs = Vec::new();
-        for layer in &input.layers {
-            let mut participants = Vec::new();
-            for username in &layer.participants {
-                participants.push(self.user_id("layers.participants", username).await?);
-            }
-            specs.push(LayerSpec {
-                name: bounded_text("layers.name", &layer.name, 1, 100)?,
-                start: layer.start.trim().to_string(),
-                shift: ShiftLength::parse(
-                    "layers.shift_count",
-                    layer.shift_count,
-                    layer.shift_unit.trim(),
-                )?,
-                participants,
-            });
-        }
-        // Validate the whole schedule before storing it.
-        Schedule::from_specs(&input.time_zone, &specs, Vec::new()).map_err(|e| match e.field {
-            "participants" => FieldError::new("layers.participants", e.message),
-            _ => e,
-        })?;
-        Ok((name, input.time_zone.trim().to_string(), to_json(&specs)?))
     }
 
     async fn schedule_record(&self, id: i64) -> AppResult<(ScheduleRecord, Schedule)> {
@@ -468,70 +558,14 @@ impl Aplomb {
             .await?)
     }
 
-    async fn target(&self, input: &TargetInput, field: &'static str) -> AppResult<Target> {
-        let name = input.name.trim();
-        match input.kind.trim() {
-            "responder" => Ok(Target::Responder(self.user_id(field, name).await?)),
-            "schedule" => {
-                let found = self
-                    .store
-                    .schedules()
-                    .await?
-                    .into_iter()
-                    .find(|s| s.name == name);
-                Ok(Target::Schedule(
-                    found
-                        .ok_or_else(|| {
-                            FieldError::new(field, format!("no schedule named {name:?}"))
-                        })?
-                        .id,
-                ))
-            }
-            "team" => {
-                let found = self
-                    .store
-                    .teams()
-                    .await?
-                    .into_iter()
-                    .find(|t| t.name == name);
-                Ok(Target::Team(
-                    found
-                        .ok_or_else(|| FieldError::new(field, format!("no team named {name:?}")))?
-                        .id,
-                ))
-            }
-            _ => Err(FieldError::new(field, "type must be responder, schedule or team").into()),
-        }
-    }
-
     pub async fn create_policy(&self, actor: &Actor, input: PolicyInput) -> AppResult<i64> {
         require_admin(actor)?;
-        let (name, repeat, levels) = self.policy_spec(&input).await?;
+        let names = self.names().await?;
+        let (name, repeat, levels) = policy_spec(&names, &input)?;
         Ok(self
             .store
-            .insert_policy(&name, repeat, &levels, self.now())
+            .insert_policy(&name, repeat, &to_json(&levels)?, self.now())
             .await?)
-    }
-
-    /// A validated policy: (name, repeat, levels as stored JSON).
-    pub(super) async fn policy_spec(
-        &self,
-        input: &PolicyInput,
-    ) -> AppResult<(String, i64, String)> {
-        let name = bounded_text("name", &input.name, 1, 100)?;
-        let mut levels = Vec::new();
-        for level in &input.levels {
-            let mut targets = Vec::new();
-            for target in &level.targets {
-                targets.push(self.target(target, "levels.targets").await?);
-            }
-            levels.push(Level {
-                delay_minutes: level.delay_minutes,
-                targets,
-            });
-        }
-        let policy = Policy::new(levels, input.repeat)?;
-        Ok((name, i64::from(policy.repeat()), to_json(&policy.levels())?))
     }
 
     pub async fn set_service_oncall(
@@ -603,24 +637,26 @@ impl Aplomb {
     ) -> AppResult<i64> {
         require_admin(actor)?;
         let name = bounded_text("name", &input.name, 1, 100)?;
-        let (conditions, target, engaged_as) = self.rule_spec(&input).await?;
+        let names = self.names().await?;
+        let (conditions, target, engaged_as) = self.rule_spec(&names, &input)?;
         Ok(self
             .store
             .insert_engagement_rule(
                 &name,
                 &conditions,
-                &target,
+                &to_json(&target)?,
                 engaged_as.as_deref(),
                 self.now(),
             )
             .await?)
     }
 
-    /// A validated rule: (conditions, target, engaged-as) as stored JSON.
-    pub(super) async fn rule_spec(
+    /// A validated rule: (conditions as stored JSON, target, engaged-as as stored JSON).
+    pub(super) fn rule_spec(
         &self,
+        names: &Names,
         input: &EngagementRuleInput,
-    ) -> AppResult<(String, String, Option<String>)> {
+    ) -> AppResult<(String, Target, Option<String>)> {
         bounded_text("name", &input.name, 1, 100)?;
         for t in &input.when.incident_types {
             self.settings.incident_types.parse(t).map_err(|_| {
@@ -630,7 +666,7 @@ impl Aplomb {
                 )
             })?;
         }
-        let target = self.target(&input.engage, "engage").await?;
+        let target = names.target(&input.engage, "engage")?;
         let engaged_as = input
             .engaged_as
             .as_deref()
@@ -638,7 +674,7 @@ impl Aplomb {
             .transpose()?;
         Ok((
             to_json(&input.when)?,
-            to_json(&target)?,
+            target,
             engaged_as.as_ref().map(to_json).transpose()?,
         ))
     }
@@ -999,7 +1035,7 @@ fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> AppResult<T> {
         .map_err(|e| AppError::Internal(anyhow::anyhow!("stored JSON is unreadable: {e}")))
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
+pub(super) fn to_json<T: serde::Serialize>(value: &T) -> AppResult<String> {
     serde_json::to_string(value).map_err(|e| AppError::Internal(e.into()))
 }
 

@@ -574,8 +574,9 @@ impl Client {
         Ok(())
     }
 
-    /// Reads an org file (TOML, or JSON by extension) and applies it on the server.
-    pub async fn apply(&self, file: &std::path::Path) -> Result<(), CliError> {
+    /// Reads an org file (TOML, or JSON by extension) and applies it on the server; with
+    /// `dry_run`, prints what applying would do and writes nothing.
+    pub async fn apply(&self, file: &std::path::Path, dry_run: bool) -> Result<(), CliError> {
         let content = std::fs::read_to_string(file)
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", file.display())))?;
         let document: Value = if file.extension().is_some_and(|e| e == "json") {
@@ -585,7 +586,12 @@ impl Client {
             toml::from_str(&content)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
         };
-        let report = self.call(Method::POST, "/apply", Some(document)).await?;
+        let path = if dry_run {
+            "/apply?dry_run=true"
+        } else {
+            "/apply"
+        };
+        let report = self.call(Method::POST, path, Some(document)).await?;
         self.print(&report, |v| {
             v["changes"]
                 .as_array()

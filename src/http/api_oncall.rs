@@ -16,8 +16,8 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, FeedCaller};
 use crate::app::{
     CalendarFeed, ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OrgDocument,
-    OverrideInput, PolicyInput, ProfileInput, ScheduleInput, ScheduleView, ServiceOncallInput,
-    TeamInput,
+    OverrideInput, PlannedObject, PolicyInput, ProfileInput, ScheduleInput, ScheduleView,
+    ServiceOncallInput, TeamInput,
 };
 use crate::store::{ContactMethodRecord, PageRecord};
 
@@ -90,7 +90,10 @@ pub fn router() -> Router<AppState> {
     set_service_oncall,
     create_engagement_rule,
     acknowledge,
-    paging_history
+    paging_history,
+    service_oncall,
+    apply,
+    export
 ))]
 pub struct OncallDoc;
 
@@ -757,27 +760,49 @@ async fn paging_history(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ApplyBody {
-    /// One line per object: "created schedule primary", "unchanged team sre", …
+    /// True when nothing was written: the plan of what applying would do.
+    pub dry_run: bool,
+    /// One line per object ("created schedule primary", "changed team sre", "unchanged
+    /// service api"), each changed field on an indented line below it.
     pub changes: Vec<String>,
+    /// Per object: created, changed (with each field's old and new value) or unchanged.
+    pub objects: Vec<PlannedObject>,
 }
 
-/// Apply a whole on-call setup declaratively (admins only): creates what is missing, updates
-/// what differs; applying the same document again changes nothing.
-#[utoipa::path(post, path = "/api/v1/apply", request_body = OrgDocument,
-    responses((status = 200, body = ApplyBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyQuery {
+    /// Validate the document and answer the plan without writing anything.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Apply a whole on-call setup declaratively (admins only): creates what is missing, changes
+/// what differs, leaves objects the document does not name alone. All or nothing: a document
+/// with a mistake anywhere (422) changes nothing. With `dry_run=true`, answers the plan only.
+#[utoipa::path(post, path = "/api/v1/apply", request_body = OrgDocument, params(ApplyQuery),
+    responses((status = 200, body = ApplyBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn apply(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
+    ApiQuery(query): ApiQuery<ApplyQuery>,
     body: ApiJson<OrgDocument>,
 ) -> Result<Json<ApplyBody>, ApiError> {
-    let report = app.apply(&actor, body.value).await?;
+    let plan = if query.dry_run {
+        app.plan_apply(&actor, &body.value).await?
+    } else {
+        app.apply(&actor, body.value).await?
+    };
     Ok(Json(ApplyBody {
-        changes: report.changes,
+        dry_run: query.dry_run,
+        changes: plan.lines(),
+        objects: plan.objects,
     }))
 }
 
 /// The current on-call setup as a document `POST /api/v1/apply` accepts (admins only).
-#[utoipa::path(get, path = "/api/v1/export", responses((status = 200, body = OrgDocument), (status = 403, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/export", responses((status = 200, body = OrgDocument), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn export(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::ui::{NoFields, Posted, Session, back_to, fail, human_time, render};
-use crate::app::{AppError, CalendarFeed, OverrideInput, PolicySummary};
+use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 
 pub fn router() -> Router<AppState> {
@@ -451,6 +451,11 @@ struct ConfigPage {
     me: Actor,
     csrf: String,
     document: String,
+    /// What applying the document would do, waiting for a confirm.
+    plan: Option<Vec<PlannedObject>>,
+    /// Whether the plan changes anything (otherwise there is nothing to confirm).
+    plan_changes: bool,
+    /// What applying did.
     report: Vec<String>,
     error: Option<String>,
 }
@@ -465,6 +470,8 @@ async fn config_page(State(state): State<AppState>, session: Session) -> Respons
         me: session.actor,
         csrf: session.csrf,
         document,
+        plan: None,
+        plan_changes: false,
         report: Vec::new(),
         error: None,
     })
@@ -473,28 +480,46 @@ async fn config_page(State(state): State<AppState>, session: Session) -> Respons
 #[derive(Deserialize)]
 struct ConfigForm {
     document: String,
+    /// Present on the confirm button: apply. Without it, show the plan only.
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 async fn apply_config(
     State(state): State<AppState>,
     Posted { session, form }: Posted<ConfigForm>,
 ) -> Response {
+    let confirmed = form.confirm.is_some();
+    // A change is shown as a plan first and written only when confirmed, so an admin sees
+    // what a pasted document would reset before it does.
     let outcome = match toml::from_str::<crate::app::OrgDocument>(&form.document) {
-        Ok(doc) => state.apply(&session.actor, doc).await.map_err(|e| match e {
-            AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
-            other => other.to_string(),
-        }),
-        Err(e) => Err(format!("the document is not valid TOML for aplomb: {e}")),
-    };
-    let (report, error) = match outcome {
-        Ok(report) => (report.changes, None),
-        Err(message) => (Vec::new(), Some(message)),
-    };
-    render(&ConfigPage {
+        Ok(doc) if confirmed => state.apply(&session.actor, doc).await,
+        Ok(doc) => state.plan_apply(&session.actor, &doc).await,
+        Err(e) => Err(AppError::Invalid(crate::domain::FieldError::new(
+            "document",
+            format!("is not valid TOML for aplomb: {e}"),
+        ))),
+    }
+    .map_err(|e| match e {
+        AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
+        other => other.to_string(),
+    });
+    let mut page = ConfigPage {
         me: session.actor,
         csrf: session.csrf,
         document: form.document,
-        report,
-        error,
-    })
+        plan: None,
+        plan_changes: false,
+        report: Vec::new(),
+        error: None,
+    };
+    match outcome {
+        Ok(done) if confirmed => page.report = done.lines(),
+        Ok(plan) => {
+            page.plan_changes = plan.objects.iter().any(|o| o.outcome != Outcome::Unchanged);
+            page.plan = Some(plan.objects);
+        }
+        Err(message) => page.error = Some(message),
+    }
+    render(&page)
 }

@@ -5,7 +5,8 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Result, Store, StoreError, is_unique_violation, ms, ts};
+use super::{Result, Store, StoreError, WriteTx, is_unique_violation, ms, ts};
+use crate::domain::access::UserRole;
 use crate::domain::schedule::{LayerSpec, Override, Schedule};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,16 +112,8 @@ impl Store {
         time_zone: &str,
         skills_json: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO responder_profiles (user_id, time_zone, skills) VALUES ($1, $2, $3) \
-             ON CONFLICT (user_id) DO UPDATE SET time_zone = excluded.time_zone, skills = excluded.skills",
-        )
-        .bind(user_id)
-        .bind(time_zone)
-        .bind(skills_json)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        set_profile(&mut conn, user_id, time_zone, skills_json).await
     }
 
     /// (time zone, skills JSON) of a responder, if they have a profile.
@@ -143,17 +136,8 @@ impl Store {
         secret: &str,
         now: Timestamp,
     ) -> Result<ContactMethodRecord> {
-        let id: i64 = sqlx::query(
-            "INSERT INTO contact_methods (user_id, kind, address, secret, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(kind)
-        .bind(address)
-        .bind(secret)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?;
+        let mut conn = self.pool.acquire().await?;
+        let id = insert_contact_method(&mut conn, user_id, kind, address, secret, now).await?;
         Ok(ContactMethodRecord {
             id,
             user_id,
@@ -161,6 +145,51 @@ impl Store {
             address: address.to_string(),
             secret: secret.to_string(),
         })
+    }
+
+    /// Every responder's (user id, time zone, skills JSON), for `apply` and `export`.
+    pub async fn profiles(&self) -> Result<Vec<(i64, String, String)>> {
+        let rows = sqlx::query("SELECT user_id, time_zone, skills FROM responder_profiles")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("user_id")?,
+                    r.try_get("time_zone")?,
+                    r.try_get("skills")?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Everyone's contact methods, in the order they were added.
+    pub async fn all_contact_methods(&self) -> Result<Vec<ContactMethodRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, kind, address, secret FROM contact_methods ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(method_from_row).collect()
+    }
+
+    /// Everyone's notification rules, in the order they were added (the contact method tells
+    /// whose).
+    pub async fn all_notification_rules(&self) -> Result<Vec<NotificationRuleRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, contact_method_id, delay_minutes FROM notification_rules ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NotificationRuleRecord {
+                    id: r.try_get("id")?,
+                    contact_method_id: r.try_get("contact_method_id")?,
+                    delay_minutes: r.try_get("delay_minutes")?,
+                })
+            })
+            .collect()
     }
 
     /// The kinds of contact method anyone has (`email`, `webhook`, …).
@@ -185,13 +214,8 @@ impl Store {
         method_id: i64,
         delay_minutes: i64,
     ) -> Result<i64> {
-        Ok(sqlx::query("INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) VALUES ($1, $2, $3) RETURNING id")
-            .bind(user_id)
-            .bind(method_id)
-            .bind(delay_minutes)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("id")?)
+        let mut conn = self.pool.acquire().await?;
+        insert_notification_rule(&mut conn, user_id, method_id, delay_minutes).await
     }
 
     /// A responder's own rules, in the order they were added (without the default of every
@@ -256,17 +280,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO teams (name, domain, created_at) VALUES ($1, $2, $3) RETURNING id",
-        )
-        .bind(name)
-        .bind(domain)
-        .bind(ms(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| conflict(e, format!("team {name:?}")))?
-        .try_get("id")?;
-        add_team_members(&mut tx, id, member_ids).await?;
+        let id = insert_team(&mut tx, name, domain, member_ids, now).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -274,47 +288,8 @@ impl Store {
     /// Replaces a team's domain and members.
     pub async fn update_team(&self, id: i64, domain: &str, member_ids: &[i64]) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE teams SET domain = $1 WHERE id = $2")
-            .bind(domain)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM team_members WHERE team_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        add_team_members(&mut tx, id, member_ids).await?;
+        update_team(&mut tx, id, domain, member_ids).await?;
         tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn update_schedule(&self, id: i64, time_zone: &str, layers_json: &str) -> Result<()> {
-        sqlx::query("UPDATE schedules SET time_zone = $1, layers = $2 WHERE id = $3")
-            .bind(time_zone)
-            .bind(layers_json)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn update_policy(&self, id: i64, repeat: i64, levels_json: &str) -> Result<()> {
-        sqlx::query("UPDATE escalation_policies SET repeat_count = $1, levels = $2 WHERE id = $3")
-            .bind(repeat)
-            .bind(levels_json)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn update_service(&self, id: i64, description: &str, owner_team: &str) -> Result<()> {
-        sqlx::query("UPDATE services SET description = $1, owner_team = $2 WHERE id = $3")
-            .bind(description)
-            .bind(owner_team)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
         Ok(())
     }
 
@@ -351,17 +326,8 @@ impl Store {
         layers_json: &str,
         now: Timestamp,
     ) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO schedules (name, time_zone, layers, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(time_zone)
-        .bind(layers_json)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| conflict(e, format!("schedule {name:?}")))?
-        .try_get("id")?)
+        let mut conn = self.pool.acquire().await?;
+        insert_schedule(&mut conn, name, time_zone, layers_json, now).await
     }
 
     pub async fn schedule(&self, id: i64) -> Result<Option<ScheduleRecord>> {
@@ -410,17 +376,8 @@ impl Store {
         levels_json: &str,
         now: Timestamp,
     ) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO escalation_policies (name, repeat_count, levels, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(repeat)
-        .bind(levels_json)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| conflict(e, format!("escalation policy {name:?}")))?
-        .try_get("id")?)
+        let mut conn = self.pool.acquire().await?;
+        insert_policy(&mut conn, name, repeat, levels_json, now).await
     }
 
     pub async fn policies(&self) -> Result<Vec<PolicyRecord>> {
@@ -442,30 +399,10 @@ impl Store {
         depends_on: &[i64],
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "UPDATE services SET team_id = $1, escalation_policy_id = $2, tags = $3 WHERE id = $4",
+        set_service_oncall(
+            &mut tx, service_id, team_id, policy_id, tags_json, depends_on,
         )
-        .bind(team_id)
-        .bind(policy_id)
-        .bind(tags_json)
-        .bind(service_id)
-        .execute(&mut *tx)
         .await?;
-        // The escalation policy is part of what the event writer keeps in memory.
-        super::ingest::routes_changed(&mut tx).await?;
-        sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1")
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
-        for dep in depends_on {
-            sqlx::query(
-                "INSERT INTO service_dependencies (service_id, depends_on_id) VALUES ($1, $2)",
-            )
-            .bind(service_id)
-            .bind(dep)
-            .execute(&mut *tx)
-            .await?;
-        }
         tx.commit().await?;
         Ok(())
     }
@@ -504,34 +441,16 @@ impl Store {
         engaged_as_json: Option<&str>,
         now: Timestamp,
     ) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO engagement_rules (name, conditions, target, engaged_as, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        let mut conn = self.pool.acquire().await?;
+        insert_engagement_rule(
+            &mut conn,
+            name,
+            conditions_json,
+            target_json,
+            engaged_as_json,
+            now,
         )
-        .bind(name)
-        .bind(conditions_json)
-        .bind(target_json)
-        .bind(engaged_as_json)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await?
-        .try_get("id")?)
-    }
-
-    pub async fn update_engagement_rule(
-        &self,
-        id: i64,
-        conditions_json: &str,
-        target_json: &str,
-        engaged_as_json: Option<&str>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE engagement_rules SET conditions = $1, target = $2, engaged_as = $3 WHERE id = $4")
-            .bind(conditions_json)
-            .bind(target_json)
-            .bind(engaged_as_json)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        .await
     }
 
     pub async fn engagement_rules(&self) -> Result<Vec<EngagementRuleRecord>> {
@@ -672,4 +591,395 @@ pub(super) async fn team_member_ids(conn: &mut AnyConnection, team_id: i64) -> R
         .iter()
         .map(|r| r.try_get("user_id"))
         .collect::<Result<_, _>>()?)
+}
+
+/// One transaction that writes a whole org document (`apply`): every change commits, or none.
+/// Its methods are the same statements the single-object writes run, on this transaction.
+pub struct OrgTx {
+    tx: WriteTx,
+}
+
+impl Store {
+    pub async fn begin_org(&self) -> Result<OrgTx> {
+        Ok(OrgTx {
+            tx: self.begin_write().await?,
+        })
+    }
+}
+
+impl OrgTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn insert_user(
+        &mut self,
+        username: &str,
+        display_name: &str,
+        role: UserRole,
+        now: Timestamp,
+    ) -> Result<i64> {
+        super::users::insert_user(&mut self.tx, username, display_name, None, role, now).await
+    }
+
+    pub async fn set_profile(
+        &mut self,
+        user_id: i64,
+        time_zone: &str,
+        skills_json: &str,
+    ) -> Result<()> {
+        set_profile(&mut self.tx, user_id, time_zone, skills_json).await
+    }
+
+    pub async fn insert_contact_method(
+        &mut self,
+        user_id: i64,
+        kind: &str,
+        address: &str,
+        secret: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        insert_contact_method(&mut self.tx, user_id, kind, address, secret, now).await
+    }
+
+    pub async fn insert_notification_rule(
+        &mut self,
+        user_id: i64,
+        method_id: i64,
+        delay_minutes: i64,
+    ) -> Result<i64> {
+        insert_notification_rule(&mut self.tx, user_id, method_id, delay_minutes).await
+    }
+
+    pub async fn insert_team(
+        &mut self,
+        name: &str,
+        domain: &str,
+        member_ids: &[i64],
+        now: Timestamp,
+    ) -> Result<i64> {
+        insert_team(&mut self.tx, name, domain, member_ids, now).await
+    }
+
+    pub async fn update_team(&mut self, id: i64, domain: &str, member_ids: &[i64]) -> Result<()> {
+        update_team(&mut self.tx, id, domain, member_ids).await
+    }
+
+    pub async fn insert_schedule(
+        &mut self,
+        name: &str,
+        time_zone: &str,
+        layers_json: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        insert_schedule(&mut self.tx, name, time_zone, layers_json, now).await
+    }
+
+    pub async fn update_schedule(
+        &mut self,
+        id: i64,
+        time_zone: &str,
+        layers_json: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE schedules SET time_zone = $1, layers = $2 WHERE id = $3")
+            .bind(time_zone)
+            .bind(layers_json)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_policy(
+        &mut self,
+        name: &str,
+        repeat: i64,
+        levels_json: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        insert_policy(&mut self.tx, name, repeat, levels_json, now).await
+    }
+
+    pub async fn update_policy(&mut self, id: i64, repeat: i64, levels_json: &str) -> Result<()> {
+        sqlx::query("UPDATE escalation_policies SET repeat_count = $1, levels = $2 WHERE id = $3")
+            .bind(repeat)
+            .bind(levels_json)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_service(
+        &mut self,
+        name: &str,
+        description: &str,
+        owner_team: &str,
+        now: Timestamp,
+    ) -> Result<i64> {
+        super::users::insert_service(&mut self.tx, name, description, owner_team, now).await
+    }
+
+    pub async fn update_service(
+        &mut self,
+        id: i64,
+        description: &str,
+        owner_team: &str,
+    ) -> Result<()> {
+        sqlx::query("UPDATE services SET description = $1, owner_team = $2 WHERE id = $3")
+            .bind(description)
+            .bind(owner_team)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_service_oncall(
+        &mut self,
+        service_id: i64,
+        team_id: Option<i64>,
+        policy_id: Option<i64>,
+        tags_json: &str,
+        depends_on: &[i64],
+    ) -> Result<()> {
+        set_service_oncall(
+            &mut self.tx,
+            service_id,
+            team_id,
+            policy_id,
+            tags_json,
+            depends_on,
+        )
+        .await
+    }
+
+    pub async fn insert_engagement_rule(
+        &mut self,
+        name: &str,
+        conditions_json: &str,
+        target_json: &str,
+        engaged_as_json: Option<&str>,
+        now: Timestamp,
+    ) -> Result<i64> {
+        insert_engagement_rule(
+            &mut self.tx,
+            name,
+            conditions_json,
+            target_json,
+            engaged_as_json,
+            now,
+        )
+        .await
+    }
+
+    pub async fn update_engagement_rule(
+        &mut self,
+        id: i64,
+        conditions_json: &str,
+        target_json: &str,
+        engaged_as_json: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE engagement_rules SET conditions = $1, target = $2, engaged_as = $3 WHERE id = $4",
+        )
+        .bind(conditions_json)
+        .bind(target_json)
+        .bind(engaged_as_json)
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}
+
+async fn set_profile(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    time_zone: &str,
+    skills_json: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO responder_profiles (user_id, time_zone, skills) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET time_zone = excluded.time_zone, skills = excluded.skills",
+    )
+    .bind(user_id)
+    .bind(time_zone)
+    .bind(skills_json)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn insert_contact_method(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    kind: &str,
+    address: &str,
+    secret: &str,
+    now: Timestamp,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO contact_methods (user_id, kind, address, secret, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(kind)
+    .bind(address)
+    .bind(secret)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
+async fn insert_notification_rule(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    method_id: i64,
+    delay_minutes: i64,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO notification_rules (user_id, contact_method_id, delay_minutes) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(user_id)
+    .bind(method_id)
+    .bind(delay_minutes)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
+}
+
+async fn insert_team(
+    conn: &mut AnyConnection,
+    name: &str,
+    domain: &str,
+    member_ids: &[i64],
+    now: Timestamp,
+) -> Result<i64> {
+    let id: i64 = sqlx::query(
+        "INSERT INTO teams (name, domain, created_at) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(name)
+    .bind(domain)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict(e, format!("team {name:?}")))?
+    .try_get("id")?;
+    add_team_members(conn, id, member_ids).await?;
+    Ok(id)
+}
+
+/// Replaces a team's domain and members.
+async fn update_team(
+    conn: &mut AnyConnection,
+    id: i64,
+    domain: &str,
+    member_ids: &[i64],
+) -> Result<()> {
+    sqlx::query("UPDATE teams SET domain = $1 WHERE id = $2")
+        .bind(domain)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM team_members WHERE team_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    add_team_members(conn, id, member_ids).await
+}
+
+async fn insert_schedule(
+    conn: &mut AnyConnection,
+    name: &str,
+    time_zone: &str,
+    layers_json: &str,
+    now: Timestamp,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO schedules (name, time_zone, layers, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(time_zone)
+    .bind(layers_json)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict(e, format!("schedule {name:?}")))?
+    .try_get("id")?)
+}
+
+async fn insert_policy(
+    conn: &mut AnyConnection,
+    name: &str,
+    repeat: i64,
+    levels_json: &str,
+    now: Timestamp,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO escalation_policies (name, repeat_count, levels, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(repeat)
+    .bind(levels_json)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| conflict(e, format!("escalation policy {name:?}")))?
+    .try_get("id")?)
+}
+
+/// Sets a service's owner team, escalation policy, tags and dependencies together.
+async fn set_service_oncall(
+    conn: &mut AnyConnection,
+    service_id: i64,
+    team_id: Option<i64>,
+    policy_id: Option<i64>,
+    tags_json: &str,
+    depends_on: &[i64],
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE services SET team_id = $1, escalation_policy_id = $2, tags = $3 WHERE id = $4",
+    )
+    .bind(team_id)
+    .bind(policy_id)
+    .bind(tags_json)
+    .bind(service_id)
+    .execute(&mut *conn)
+    .await?;
+    // The escalation policy is part of what the event writer keeps in memory.
+    super::ingest::routes_changed(conn).await?;
+    sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1")
+        .bind(service_id)
+        .execute(&mut *conn)
+        .await?;
+    for dep in depends_on {
+        sqlx::query("INSERT INTO service_dependencies (service_id, depends_on_id) VALUES ($1, $2)")
+            .bind(service_id)
+            .bind(dep)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_engagement_rule(
+    conn: &mut AnyConnection,
+    name: &str,
+    conditions_json: &str,
+    target_json: &str,
+    engaged_as_json: Option<&str>,
+    now: Timestamp,
+) -> Result<i64> {
+    Ok(sqlx::query(
+        "INSERT INTO engagement_rules (name, conditions, target, engaged_as, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(name)
+    .bind(conditions_json)
+    .bind(target_json)
+    .bind(engaged_as_json)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?)
 }

@@ -70,26 +70,10 @@ impl Store {
         role: UserRole,
         now: Timestamp,
     ) -> Result<UserRecord> {
-        let row = sqlx::query(
-            "INSERT INTO users (username, display_name, password_hash, role, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(username)
-        .bind(display_name)
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("username {username:?} is taken"))
-            } else {
-                e.into()
-            }
-        })?;
+        let mut conn = self.pool.acquire().await?;
+        let id = insert_user(&mut conn, username, display_name, password_hash, role, now).await?;
         Ok(UserRecord {
-            id: row.try_get("id")?,
+            id,
             username: username.to_string(),
             display_name: display_name.to_string(),
             role,
@@ -251,24 +235,10 @@ impl Store {
         owner_team: &str,
         now: Timestamp,
     ) -> Result<ServiceRecord> {
-        let row = sqlx::query(
-            "INSERT INTO services (name, description, owner_team, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(name)
-        .bind(description)
-        .bind(owner_team)
-        .bind(ms(now))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("service {name:?} exists"))
-            } else {
-                e.into()
-            }
-        })?;
+        let mut conn = self.pool.acquire().await?;
+        let id = insert_service(&mut conn, name, description, owner_team, now).await?;
         Ok(ServiceRecord {
-            id: row.try_get("id")?,
+            id,
             name: name.to_string(),
             description: description.to_string(),
             owner_team: owner_team.to_string(),
@@ -300,4 +270,61 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// Also run by `apply`'s transaction (see `oncall::OrgTx`).
+pub(super) async fn insert_user(
+    conn: &mut sqlx::AnyConnection,
+    username: &str,
+    display_name: &str,
+    password_hash: Option<&str>,
+    role: UserRole,
+    now: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO users (username, display_name, password_hash, role, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(username)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(role.as_str())
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("username {username:?} is taken"))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(row.try_get("id")?)
+}
+
+/// Also run by `apply`'s transaction (see `oncall::OrgTx`).
+pub(super) async fn insert_service(
+    conn: &mut sqlx::AnyConnection,
+    name: &str,
+    description: &str,
+    owner_team: &str,
+    now: Timestamp,
+) -> Result<i64> {
+    let row = sqlx::query(
+        "INSERT INTO services (name, description, owner_team, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+    )
+    .bind(name)
+    .bind(description)
+    .bind(owner_team)
+    .bind(ms(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::Conflict(format!("service {name:?} exists"))
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(row.try_get("id")?)
 }

@@ -9,8 +9,200 @@ use crate::helpers::{ADMIN_TOKEN, TestApp};
 
 crate::on_both_backends!(
     applying_an_org_file_twice_changes_nothing_the_second_time,
-    admins_edit_the_configuration_in_the_browser
+    admins_edit_the_configuration_in_the_browser,
+    a_document_with_a_mistake_half_way_changes_nothing,
+    a_dry_run_shows_the_plan_field_by_field_and_writes_nothing
 );
+
+/// A document whose responders and teams are fine but whose escalation policy names a schedule
+/// that does not exist: rejected as a whole, and nothing before the mistake is written.
+async fn a_document_with_a_mistake_half_way_changes_nothing(app: TestApp) {
+    let broken = json!({
+        "responders": [{"username": "zoe", "time_zone": "Europe/Lisbon"}],
+        "teams": [{"name": "storage", "members": ["zoe"]}],
+        "escalation_policies": [{"name": "storage", "levels": [
+            {"delay_minutes": 5, "targets": [{"type": "schedule", "name": "no-such-schedule"}]}
+        ]}],
+    });
+    let (status, body) = app
+        .admin(Method::POST, "/api/v1/apply", Some(broken.clone()))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("storage") && m.contains("no-such-schedule")),
+        "{body}"
+    );
+    let (_, teams) = app.admin(Method::GET, "/api/v1/teams", None).await;
+    assert_eq!(teams, json!([]), "no team was created: {teams}");
+    let (_, users) = app.admin(Method::GET, "/api/v1/users", None).await;
+    assert!(
+        !users.to_string().contains("\"zoe\""),
+        "no user was created: {users}"
+    );
+    // A dry run of the same document is refused the same way.
+    let (status, _) = app
+        .admin(Method::POST, "/api/v1/apply?dry_run=true", Some(broken))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Later objects may refer to objects the same document creates: a new responder in a new
+    // team, paged by a new policy through a new schedule, for a service that depends on one
+    // defined after it.
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/apply",
+            Some(json!({
+                "responders": [{"username": "zoe"}],
+                "teams": [{"name": "storage", "members": ["zoe"]}],
+                "schedules": [{"name": "storage", "time_zone": "UTC", "layers": [
+                    {"name": "daily", "start": "2026-01-05T09:00", "shift_count": 1, "shift_unit": "days", "participants": ["zoe"]}
+                ]}],
+                "escalation_policies": [{"name": "storage", "levels": [
+                    {"delay_minutes": 5, "targets": [{"type": "schedule", "name": "storage"}, {"type": "responder", "name": "zoe"}]},
+                    {"delay_minutes": 5, "targets": [{"type": "team", "name": "storage"}]}
+                ]}],
+                "services": [
+                    {"name": "blob-api", "team": "storage", "escalation_policy": "storage", "depends_on": ["blob-db"]},
+                    {"name": "blob-db", "team": "storage"}
+                ],
+                "engagement_rules": [{"name": "storage lead", "engage": {"type": "team", "name": "storage"}}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, oncall) = app
+        .admin(Method::GET, "/api/v1/services/blob-api/oncall", None)
+        .await;
+    assert!(oncall.to_string().contains("zoe"), "{oncall}");
+    // A dependency cycle through the document is a mistake too, and changes nothing.
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/apply",
+            Some(json!({
+                "teams": [{"name": "archive"}],
+                "services": [{"name": "blob-db", "team": "storage", "depends_on": ["blob-api"]}],
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cycle")),
+        "{body}"
+    );
+    let (_, teams) = app.admin(Method::GET, "/api/v1/teams", None).await;
+    assert!(!teams.to_string().contains("archive"), "{teams}");
+}
+
+async fn a_dry_run_shows_the_plan_field_by_field_and_writes_nothing(app: TestApp) {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("org.toml");
+    std::fs::write(&file, ORG).expect("write");
+    // On an empty organisation, everything would be created, and nothing is yet.
+    let out = dry_run(&app, &file).await;
+    let plan = lines(&out);
+    assert!(
+        plan.contains(&"created team payments".to_string()),
+        "{plan:?}"
+    );
+    let (_, teams) = app.admin(Method::GET, "/api/v1/teams", None).await;
+    assert_eq!(teams, json!([]), "{teams}");
+    lines(&apply(&app, &file).await);
+    let (_, before) = app.admin(Method::GET, "/api/v1/export", None).await;
+
+    // A member added, a level's delay changed, a service's tags left out (left out = reset),
+    // a new team: the plan says so, field by field, and the database stays as it was.
+    let changed = ORG
+        .replace(
+            "members = [\"bob\", \"carol\"]",
+            "members = [\"bob\", \"carol\", \"dave\"]",
+        )
+        .replace("delay_minutes = 10", "delay_minutes = 15")
+        .replace("tags = [\"pci\"]\n", "")
+        + "\n[[responders]]\nusername = \"dave\"\n\n[[teams]]\nname = \"network\"\n";
+    let (status, body) = app
+        .admin(
+            Method::POST,
+            "/api/v1/apply?dry_run=true",
+            Some(
+                serde_json::to_value(toml::from_str::<toml::Value>(&changed).expect("toml"))
+                    .expect("json"),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["dry_run"], true);
+    let object = |kind: &str, name: &str| {
+        body["objects"]
+            .as_array()
+            .expect("objects")
+            .iter()
+            .find(|o| o["kind"] == kind && o["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{kind} {name} in {body}"))
+    };
+    assert_eq!(object("team", "network")["outcome"], "created");
+    assert_eq!(object("responder", "dave")["outcome"], "created");
+    assert_eq!(
+        object("schedule", "payments-primary")["outcome"],
+        "unchanged"
+    );
+    let team = object("team", "payments");
+    assert_eq!(team["outcome"], "changed");
+    assert_eq!(
+        team["changes"],
+        json!([{"field": "members", "old": "[bob, carol]", "new": "[bob, carol, dave]"}])
+    );
+    let policy = object("escalation_policy", "payments");
+    assert_eq!(policy["changes"][0]["field"], "levels", "{policy}");
+    assert!(
+        policy["changes"][0]["old"]
+            .as_str()
+            .is_some_and(|o| o.contains("after 10 min: team payments"))
+            && policy["changes"][0]["new"]
+                .as_str()
+                .is_some_and(|n| n.contains("after 15 min: team payments")),
+        "{policy}"
+    );
+    let service = object("service", "checkout-api");
+    assert_eq!(
+        service["changes"],
+        json!([{"field": "tags", "old": "[pci]", "new": "[]"}])
+    );
+    let (_, after) = app.admin(Method::GET, "/api/v1/export", None).await;
+    assert_eq!(before, after, "a dry run writes nothing");
+
+    // The CLI prints the same plan, each changed field below its object.
+    std::fs::write(&file, &changed).expect("write");
+    let plan = lines(&dry_run(&app, &file).await);
+    let at = plan
+        .iter()
+        .position(|l| l == "changed team payments")
+        .unwrap_or_else(|| panic!("{plan:?}"));
+    assert_eq!(
+        plan[at + 1],
+        "  members: [bob, carol] → [bob, carol, dave]",
+        "{plan:?}"
+    );
+    let (_, after) = app.admin(Method::GET, "/api/v1/export", None).await;
+    assert_eq!(before, after, "a dry run writes nothing");
+}
+
+async fn dry_run(app: &TestApp, path: &std::path::Path) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(["apply", "--dry-run", "-f"])
+        .arg(path)
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", ADMIN_TOKEN)
+        .output()
+        .await
+        .expect("the CLI runs")
+}
 
 async fn admins_edit_the_configuration_in_the_browser(app: TestApp) {
     app.user("root", "admin").await;
@@ -28,7 +220,32 @@ async fn admins_edit_the_configuration_in_the_browser(app: TestApp) {
         .post_form("/oncall/config", &[("csrf", &csrf), ("document", document)])
         .await;
     let html = r.text().await.expect("html");
+    // First the plan, and nothing written until it is confirmed.
+    assert!(
+        html.contains("id=\"apply-plan\"") && html.contains("<li>created team network"),
+        "{html}"
+    );
+    let (_, teams) = app.admin(Method::GET, "/api/v1/teams", None).await;
+    assert_eq!(teams, json!([]), "{teams}");
+    let r = web
+        .post_form(
+            "/oncall/config",
+            &[("csrf", &csrf), ("document", document), ("confirm", "yes")],
+        )
+        .await;
+    let html = r.text().await.expect("html");
     assert!(html.contains("<li>created team network</li>"), "{html}");
+    let (_, teams) = app.admin(Method::GET, "/api/v1/teams", None).await;
+    assert!(teams.to_string().contains("network"), "{teams}");
+    // The same document again: nothing to confirm.
+    let r = web
+        .post_form("/oncall/config", &[("csrf", &csrf), ("document", document)])
+        .await;
+    let html = r.text().await.expect("html");
+    assert!(
+        html.contains("<li>unchanged team network") && html.contains("Nothing to change"),
+        "{html}"
+    );
     let r = web
         .post_form(
             "/oncall/config",
@@ -167,8 +384,12 @@ async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp
         .filter(|l| !l.starts_with("unchanged "))
         .collect();
     assert_eq!(
-        changed,
-        vec!["updated escalation policy payments"],
+        changed[0], "changed escalation policy payments",
+        "{third:?}"
+    );
+    assert_eq!(changed.len(), 2, "{third:?}");
+    assert!(
+        changed[1].starts_with("  levels: ") && changed[1].contains("after 15 min"),
         "{third:?}"
     );
 
