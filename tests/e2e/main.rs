@@ -16,6 +16,7 @@ mod paging;
 mod paging_stops;
 mod pd_client;
 mod private;
+mod readme;
 mod serve;
 mod sinks;
 mod web;
