@@ -27,6 +27,49 @@ pub struct SilenceInput {
 /// The longest a maintenance window or silence may last.
 const MAX_SILENCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 31);
 
+/// An integration as its reader may see it. The routing key is the credential monitoring sends
+/// events with, so only admins get it; everyone else gets its last four characters, enough to
+/// tell integrations apart.
+#[derive(Debug, Clone)]
+pub struct IntegrationView {
+    pub id: i64,
+    pub service: String,
+    pub kind: String,
+    /// `None` unless the reader is an admin.
+    pub routing_key: Option<String>,
+    pub key_hint: String,
+    pub created_at: jiff::Timestamp,
+    pub revoked_at: Option<jiff::Timestamp>,
+}
+
+impl IntegrationView {
+    fn new(record: IntegrationRecord, actor: &Actor) -> Self {
+        let chars: Vec<char> = record.routing_key.chars().collect();
+        let key_hint = chars[chars.len().saturating_sub(4)..].iter().collect();
+        Self {
+            id: record.id,
+            service: record.service,
+            kind: record.kind,
+            routing_key: actor.is_admin().then_some(record.routing_key),
+            key_hint,
+            created_at: record.created_at,
+            revoked_at: record.revoked_at,
+        }
+    }
+}
+
+/// An alert's payload as shown to people: the event as sent, less its `routing_key` (a
+/// credential, which PagerDuty-style senders put in every event).
+fn shown(mut alert: AlertRecord) -> AlertRecord {
+    if let Ok(serde_json::Value::Object(mut fields)) =
+        serde_json::from_str::<serde_json::Value>(&alert.payload)
+        && fields.remove("routing_key").is_some()
+    {
+        alert.payload = serde_json::Value::Object(fields).to_string();
+    }
+    alert
+}
+
 /// The kinds of inbound integration a service can have.
 pub const INTEGRATION_KINDS: [&str; 3] = ["events_v2", "alertmanager", "grafana"];
 
@@ -46,7 +89,7 @@ impl Aplomb {
         actor: &Actor,
         service: &str,
         kind: &str,
-    ) -> AppResult<IntegrationRecord> {
+    ) -> AppResult<IntegrationView> {
         require_admin(actor)?;
         let service_id = self.service_id(service).await?;
         let kind = kind.trim();
@@ -63,7 +106,7 @@ impl Aplomb {
             .store
             .insert_integration(service_id, kind, &key, self.now())
             .await?;
-        self.integration(id).await
+        Ok(IntegrationView::new(self.integration(id).await?, actor))
     }
 
     async fn integration(&self, id: i64) -> AppResult<IntegrationRecord> {
@@ -75,9 +118,20 @@ impl Aplomb {
             .ok_or(AppError::NotFound("integration"))
     }
 
-    pub async fn integrations(&self, service: &str) -> AppResult<Vec<IntegrationRecord>> {
+    /// A service's integrations, with their keys for admins only (see `IntegrationView`).
+    pub async fn integrations(
+        &self,
+        actor: &Actor,
+        service: &str,
+    ) -> AppResult<Vec<IntegrationView>> {
         let service_id = self.service_id(service).await?;
-        Ok(self.store.integrations(Some(service_id)).await?)
+        Ok(self
+            .store
+            .integrations(Some(service_id))
+            .await?
+            .into_iter()
+            .map(|i| IntegrationView::new(i, actor))
+            .collect())
     }
 
     pub async fn revoke_integration(&self, actor: &Actor, id: i64) -> AppResult<()> {
@@ -92,7 +146,7 @@ impl Aplomb {
     }
 
     /// Replaces an integration's key: the old one stops working at once.
-    pub async fn rotate_integration(&self, actor: &Actor, id: i64) -> AppResult<IntegrationRecord> {
+    pub async fn rotate_integration(&self, actor: &Actor, id: i64) -> AppResult<IntegrationView> {
         let old = self.integration(id).await?;
         self.revoke_integration(actor, id).await?;
         self.create_integration(actor, &old.service, &old.kind)
@@ -134,7 +188,7 @@ impl Aplomb {
                 },
             };
             if ok {
-                out.push(alert);
+                out.push(shown(alert));
             }
         }
         Ok(out)
@@ -231,6 +285,6 @@ impl Aplomb {
         {
             return Err(AppError::NotFound("alert"));
         }
-        Ok(alert)
+        Ok(shown(alert))
     }
 }

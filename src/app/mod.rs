@@ -26,7 +26,7 @@ mod apply;
 mod oncall;
 mod requests;
 
-pub use alerts::{INTEGRATION_KINDS, SilenceInput};
+pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,

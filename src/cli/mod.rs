@@ -513,7 +513,12 @@ impl Client {
                         vec![
                             text(&i["id"]),
                             text(&i["kind"]),
-                            text(&i["routing_key"]),
+                            // Only admins are given keys; others see their last characters.
+                            if i["routing_key"].is_string() {
+                                text(&i["routing_key"])
+                            } else {
+                                format!("…{}", text(&i["key_hint"]))
+                            },
                             text(&i["revoked_at"]),
                         ]
                     })

@@ -14,9 +14,10 @@ use super::AppState;
 use super::api_oncall::Created;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use crate::app::IntegrationView;
 use crate::app::SilenceInput;
 use crate::domain::alert::{AlertRules, AlertStatus, EventAction, SilenceMatch};
-use crate::store::{AlertFilter, AlertRecord, IntegrationRecord};
+use crate::store::{AlertFilter, AlertRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -59,35 +60,40 @@ pub struct IntegrationBody {
     pub id: i64,
     pub service: String,
     pub kind: String,
-    /// Send it as `routing_key` to `POST /v2/enqueue`.
-    pub routing_key: String,
+    /// Send it as `routing_key` to `POST /v2/enqueue`. A credential: given to admins only,
+    /// left out for everyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<String>,
+    /// The key's last four characters, to tell integrations apart without the key.
+    pub key_hint: String,
     pub created_at: String,
     pub revoked_at: Option<String>,
 }
 
-impl From<IntegrationRecord> for IntegrationBody {
-    fn from(i: IntegrationRecord) -> Self {
+impl From<IntegrationView> for IntegrationBody {
+    fn from(i: IntegrationView) -> Self {
         Self {
             id: i.id,
             service: i.service,
             kind: i.kind,
             routing_key: i.routing_key,
+            key_hint: i.key_hint,
             created_at: i.created_at.to_string(),
             revoked_at: i.revoked_at.map(|t| t.to_string()),
         }
     }
 }
 
-/// A service's integrations, revoked ones included.
+/// A service's integrations, revoked ones included; routing keys for admins only.
 #[utoipa::path(get, path = "/api/v1/services/{name}/integrations", params(("name" = String, Path)),
     responses((status = 200, body = Vec<IntegrationBody>), (status = 404, body = ErrorBody)))]
 async fn list_integrations(
     State(app): State<AppState>,
-    ApiActor(_caller): ApiActor,
+    ApiActor(caller): ApiActor,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<Vec<IntegrationBody>>, ApiError> {
     Ok(Json(
-        app.integrations(&name)
+        app.integrations(&caller, &name)
             .await?
             .into_iter()
             .map(Into::into)

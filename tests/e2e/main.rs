@@ -10,6 +10,7 @@ mod apply;
 mod browser;
 mod cli;
 pub mod crash;
+mod credentials;
 mod idempotency;
 mod outage;
 mod paging;
