@@ -447,6 +447,35 @@ impl Aplomb {
         Ok(self.store.notification_rules(user).await?)
     }
 
+    /// Gives a webhook contact method a new signing secret and returns the method with it: the
+    /// one time it is shown, since the old one may have leaked. The old secret stops signing
+    /// new deliveries at once.
+    pub async fn rotate_contact_secret(
+        &self,
+        actor: &Actor,
+        username: &str,
+        id: i64,
+    ) -> AppResult<ContactMethodRecord> {
+        let user = self.managed_user(actor, username).await?;
+        let method = self
+            .store
+            .contact_methods(user)
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or(AppError::NotFound("contact method"))?;
+        if method.kind != "webhook" {
+            return Err(AppError::Conflict(
+                "only webhook contact methods have a signing secret".into(),
+            ));
+        }
+        let secret = super::new_secret();
+        if !self.store.set_contact_secret(user, id, &secret).await? {
+            return Err(AppError::NotFound("contact method"));
+        }
+        Ok(ContactMethodRecord { secret, ..method })
+    }
+
     /// Removes a contact method and the notification rules that use it.
     pub async fn remove_contact_method(
         &self,

@@ -131,6 +131,8 @@ pub enum ContactCommand {
     Add { kind: String, address: String },
     /// Remove a contact method (and the notification rules that use it).
     Remove { id: i64 },
+    /// Give a webhook contact method a new signing secret (printed once; the old one stops).
+    RotateSecret { id: i64 },
     /// Page through contact method METHOD_ID this many minutes after a page.
     AddRule {
         method_id: i64,
@@ -729,11 +731,31 @@ impl Client {
                     )
                     .await?;
                 self.print(&method, |v| {
-                    format!(
+                    let mut out = format!(
                         "added contact method {} ({} {})\n",
                         text(&v["id"]),
                         kind,
                         address
+                    );
+                    // The secret is answered this once: print it where a person will see it.
+                    if kind.trim() == "webhook" {
+                        out.push_str(&signing_secret_lines(v));
+                    }
+                    out
+                });
+            }
+            ContactCommand::RotateSecret { id } => {
+                let method = self
+                    .call(
+                        Method::POST,
+                        &format!("{base}/contact-methods/{id}/rotate-secret"),
+                        Some(json!({})),
+                    )
+                    .await?;
+                self.print(&method, |v| {
+                    format!(
+                        "contact method {id} has a new signing secret; the old one no longer signs\n{}",
+                        signing_secret_lines(v)
                     )
                 });
             }
@@ -906,6 +928,15 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// A webhook contact method's signing secret, with the warning that it is shown once.
+fn signing_secret_lines(method: &Value) -> String {
+    format!(
+        "signing secret: {}\n(shown once; verify Aplomb-Signature with it; `aplomb contact rotate-secret {}` makes a new one)\n",
+        text(&method["signing_secret"]),
+        text(&method["id"])
+    )
 }
 
 /// Left-aligned columns, two spaces apart.

@@ -33,6 +33,10 @@ pub fn router() -> Router<AppState> {
             delete(remove_contact_method),
         )
         .route(
+            "/users/{username}/contact-methods/{id}/rotate-secret",
+            post(rotate_contact_secret),
+        )
+        .route(
             "/users/{username}/notification-rules",
             get(list_notification_rules).post(add_notification_rule),
         )
@@ -72,6 +76,7 @@ pub fn router() -> Router<AppState> {
     add_contact_method,
     list_contact_methods,
     remove_contact_method,
+    rotate_contact_secret,
     add_notification_rule,
     list_notification_rules,
     remove_notification_rule,
@@ -108,7 +113,9 @@ pub struct ContactMethodBody {
     pub kind: String,
     pub address: String,
     /// Webhook deliveries to this method are signed with this secret (`Aplomb-Signature`).
-    pub signing_secret: String,
+    /// A credential: answered once, when the method is added or its secret rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
 }
 
 /// Set a responder's time zone and skills (admins, or the responder).
@@ -146,9 +153,24 @@ impl From<ContactMethodRecord> for ContactMethodBody {
             id: m.id,
             kind: m.kind,
             address: m.address,
-            signing_secret: m.secret,
+            signing_secret: Some(m.secret),
         }
     }
+}
+
+/// Give a webhook contact method a new signing secret, answered this once; the old one stops
+/// signing at once (admins, or the responder).
+#[utoipa::path(post, path = "/api/v1/users/{username}/contact-methods/{id}/rotate-secret",
+    params(("username" = String, Path), ("id" = i64, Path)),
+    responses((status = 200, body = ContactMethodBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn rotate_contact_secret(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((username, id)): ApiPath<(String, i64)>,
+) -> Result<Json<ContactMethodBody>, ApiError> {
+    let method = app.rotate_contact_secret(&actor, &username, id).await?;
+    Ok(Json(method.into()))
 }
 
 /// A responder's contact methods (admins, or the responder).
@@ -160,8 +182,15 @@ async fn list_contact_methods(
     ApiPath(username): ApiPath<String>,
 ) -> Result<Json<Vec<ContactMethodBody>>, ApiError> {
     let methods = app.contact_methods_of(&actor, &username).await?;
+    // Secrets are shown once, when made; a list never repeats them.
     Ok(Json(
-        methods.into_iter().map(ContactMethodBody::from).collect(),
+        methods
+            .into_iter()
+            .map(|m| ContactMethodBody {
+                signing_secret: None,
+                ..m.into()
+            })
+            .collect(),
     ))
 }
 

@@ -35,6 +35,10 @@ pub fn router() -> Router<AppState> {
             post(remove_my_contact_method),
         )
         .route(
+            "/responders/me/contact-methods/{id}/rotate-secret",
+            post(rotate_my_contact_secret),
+        )
+        .route(
             "/responders/me/notification-rules/{id}/remove",
             post(remove_my_notification_rule),
         )
@@ -413,6 +417,35 @@ async fn add_my_notification_rule(
             .await
             .map(drop),
     )
+}
+
+#[derive(Template)]
+#[template(path = "secret.html")]
+struct SecretPage {
+    me: Actor,
+    csrf: String,
+    /// "webhook https://…"
+    method: String,
+    secret: String,
+}
+
+/// Shows the new secret in the answer itself, once: a redirect would have to carry it in a
+/// URL or keep it somewhere to show later.
+async fn rotate_my_contact_secret(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let me = session.actor.username.clone();
+    match state.rotate_contact_secret(&session.actor, &me, id).await {
+        Ok(method) => render(&SecretPage {
+            me: session.actor,
+            csrf: session.csrf,
+            method: format!("{} {}", method.kind, method.address),
+            secret: method.secret,
+        }),
+        Err(e) => fail(e, "/responders"),
+    }
 }
 
 async fn remove_my_contact_method(

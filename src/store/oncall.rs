@@ -238,6 +238,19 @@ impl Store {
             .collect()
     }
 
+    /// Replaces the signing secret of one of a responder's contact methods; false when they
+    /// have none with `id`. Deliveries already queued keep the secret they were queued with.
+    pub async fn set_contact_secret(&self, user_id: i64, id: i64, secret: &str) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE contact_methods SET secret = $1 WHERE id = $2 AND user_id = $3")
+                .bind(secret)
+                .bind(id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Removes one of a responder's notification rules; false when they have none with `id`.
     pub async fn delete_notification_rule(&self, user_id: i64, id: i64) -> Result<bool> {
         let done = sqlx::query("DELETE FROM notification_rules WHERE id = $1 AND user_id = $2")
