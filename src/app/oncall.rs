@@ -149,6 +149,8 @@ pub struct EngagementRuleInput {
 pub struct ScheduleView {
     pub record: ScheduleRecord,
     pub on_call: Option<String>,
+    /// When the shift of whoever is on call now began (the first of `shifts` is cut at `at`).
+    pub on_call_since: Option<Timestamp>,
     pub shifts: Vec<(String, Shift)>,
 }
 
@@ -552,6 +554,7 @@ impl Aplomb {
         };
         Ok(ScheduleView {
             on_call: schedule.on_call_at(at).map(name),
+            on_call_since: schedule.shift_began(at),
             shifts: schedule
                 .shifts(at, until)
                 .into_iter()

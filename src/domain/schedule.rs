@@ -194,6 +194,21 @@ impl Schedule {
 
     /// The final schedule over `[from, to)`: consecutive shifts, merged where the responder
     /// stays the same; stretches with nobody on call are left out.
+    /// When the shift of whoever is on call at `at` began: the last change of hands at or
+    /// before `at`, looked for up to about a year back. A schedule that has not changed hands
+    /// for that long gets the start of a year-long period counted from the Unix epoch instead,
+    /// so the answer still does not move with `at`: calendar feeds build event ids from it.
+    pub fn shift_began(&self, at: Timestamp) -> Option<Timestamp> {
+        let responder = self.on_call_at(at)?;
+        const PERIOD_MS: i64 = 366 * 24 * 3600 * 1000;
+        let back = at.as_millisecond() - PERIOD_MS;
+        let lower = Timestamp::from_millisecond(back - back.rem_euclid(PERIOD_MS)).ok()?;
+        Some(match self.shifts(lower, at).last() {
+            Some(last) if last.responder == responder && last.end == at => last.start,
+            _ => at,
+        })
+    }
+
     pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
         let mut cuts = vec![from, to];
         for layer in &self.layers {
@@ -302,6 +317,29 @@ mod tests {
             people.to_vec(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_shift_on_call_now_began_at_its_hand_off_whenever_it_is_asked() {
+        let schedule = Schedule {
+            layers: vec![weekly("2026-01-05T09:00", "UTC", &[1, 2])],
+            overrides: vec![],
+        };
+        for now in ["2026-01-12T09:00", "2026-01-13T17:31", "2026-01-19T08:59"] {
+            assert_eq!(
+                schedule.shift_began(at(now, "UTC")),
+                Some(at("2026-01-12T09:00", "UTC")),
+                "{now}"
+            );
+        }
+        // One responder forever: a fixed start, not one that follows the question.
+        let alone = Schedule {
+            layers: vec![weekly("2020-01-06T09:00", "UTC", &[1])],
+            overrides: vec![],
+        };
+        let a = alone.shift_began(at("2026-01-13T17:31", "UTC"));
+        assert_eq!(a, alone.shift_began(at("2026-01-14T02:00", "UTC")));
+        assert!(a.is_some_and(|a| a <= at("2026-01-13T17:31", "UTC")));
     }
 
     #[test]

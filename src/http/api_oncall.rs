@@ -557,16 +557,24 @@ fn ics(name: &str, views: &[ScheduleView], only_user: Option<&str>, now: Timesta
             .iter()
             .filter(|(u, _)| only_user.is_none_or(|o| o == u))
         {
+            // The shift on call now is cut at `now` in `shifts`; its event starts when the shift
+            // did, and the UID names the shift itself (schedule, start, responder), so each
+            // fetch names the same shift the same way and calendar apps do not duplicate it.
+            let start = match view.on_call_since {
+                Some(since) if shift.start == now => since,
+                _ => shift.start,
+            };
             out.push_str("BEGIN:VEVENT\r\n");
             out.push_str(&format!(
-                "UID:schedule-{}-{}@aplomb\r\n",
+                "UID:schedule-{}-{}-{}@aplomb\r\n",
                 view.record.id,
-                shift.start.as_second()
+                start.as_second(),
+                shift.responder
             ));
             out.push_str(&format!("DTSTAMP:{}\r\n", stamp(now)));
             out.push_str(&format!(
                 "DTSTART:{}\r\nDTEND:{}\r\n",
-                stamp(shift.start),
+                stamp(start),
                 stamp(shift.end)
             ));
             out.push_str(&format!(

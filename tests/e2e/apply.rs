@@ -557,3 +557,89 @@ async fn applying_an_org_file_twice_changes_nothing_the_second_time(app: TestApp
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["error"]["field"], "teams[0].colour");
 }
+
+/// Stories that move the server's clock, on a server of their own.
+mod calendar {
+    use reqwest::Method;
+    use serde_json::json;
+
+    use crate::helpers::{ADMIN_TOKEN, Db, TestApp};
+
+    crate::for_both_backends!(a_calendar_feed_names_each_shift_the_same_way_at_every_fetch);
+
+    fn uids(ics: &str) -> Vec<String> {
+        ics.lines()
+            .filter_map(|l| l.strip_prefix("UID:"))
+            .map(String::from)
+            .collect()
+    }
+
+    async fn a_calendar_feed_names_each_shift_the_same_way_at_every_fetch(db: Db) {
+        let clock = std::sync::Arc::new(aplomb::clock::ManualClock::new(
+            "2026-03-03T10:00:00Z".parse().expect("time"),
+        ));
+        let outbound = aplomb::engine::channels::OutboundConfig::default();
+        let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound).await else {
+            return;
+        };
+        let (status, body) = app
+            .admin(
+                Method::POST,
+                "/api/v1/apply",
+                Some(json!({
+                    "responders": [{"username": "bob"}, {"username": "carol"}],
+                    "schedules": [{"name": "primary", "time_zone": "UTC", "layers": [
+                        {"name": "daily", "start": "2026-03-02T09:00", "shift_count": 1,
+                         "shift_unit": "days", "participants": ["bob", "carol"]}
+                    ]}],
+                })),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+        let (_, schedules) = app.admin(Method::GET, "/api/v1/schedules", None).await;
+        let id = schedules[0]["id"].as_i64().expect("id");
+        let fetch = || async {
+            app.http
+                .get(format!("{}/api/v1/schedules/{id}/calendar.ics", app.base))
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .expect("answer")
+                .text()
+                .await
+                .expect("text")
+        };
+        let first = fetch().await;
+        // The shift on call now began at its hand-off, 09:00, not at the time of the fetch.
+        assert!(first.contains("DTSTART:20260303T090000Z"), "{first}");
+        clock.advance(jiff::SignedDuration::from_mins(137));
+        let second = fetch().await;
+        let (a, b) = (uids(&first), uids(&second));
+        assert!(!a.is_empty(), "{first}");
+        assert_eq!(a[0], b[0], "the shift on call now keeps its UID");
+        assert_eq!(
+            a[..a.len() - 1],
+            b[..a.len() - 1],
+            "and so does every shift after it"
+        );
+        // A responder's own feed names the same shifts the same way.
+        let (_, link) = app
+            .admin(Method::GET, "/api/v1/users/carol/calendar-link", None)
+            .await;
+        let path = link["path"].as_str().expect("path");
+        let mine = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("answer")
+            .text()
+            .await
+            .expect("text");
+        let carol = uids(&mine);
+        assert!(
+            !carol.is_empty() && carol.iter().all(|u| b.contains(u)),
+            "{mine}\n{second}"
+        );
+    }
+}
