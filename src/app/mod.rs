@@ -43,7 +43,6 @@ use crate::store::{
     TimelineEntry,
 };
 
-
 /// Why an operation was refused; the HTTP layer maps each variant to one status code.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -57,6 +56,17 @@ pub enum AppError {
     Invalid(#[from] FieldError),
     #[error("{0}")]
     Conflict(String),
+    /// The change was made from a view older than the incident's current version; the
+    /// message says who changed what since, and nothing was changed.
+    #[error("{message}")]
+    Stale {
+        message: String,
+        /// The version the incident is at now.
+        current: i64,
+        /// Whether the client gave the version as a precondition (`If-Match`) rather than
+        /// as a field of its request.
+        precondition: bool,
+    },
     #[error("the Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
     /// The database is unreachable for now; the client should retry.
@@ -71,6 +81,11 @@ impl From<RuleError> for AppError {
         match e {
             RuleError::Invalid(f) => Self::Invalid(f),
             RuleError::Conflict(m) => Self::Conflict(m),
+            stale @ RuleError::Stale { current, .. } => Self::Stale {
+                message: stale.to_string(),
+                current,
+                precondition: false,
+            },
         }
     }
 }
@@ -114,8 +129,26 @@ pub struct PatchInput {
     pub severity: Option<String>,
     pub status: Option<String>,
     pub reason: Option<String>,
+    /// The version the change was made from; a stale one refuses the change.
+    pub seen: Option<SeenVersion>,
 }
 
+/// The incident version a client last saw, and how it said so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeenVersion {
+    /// A precondition on the request (`If-Match`).
+    Precondition(i64),
+    /// A field of the request (`version` in a body or a form).
+    Field(i64),
+}
+
+impl SeenVersion {
+    fn version(self) -> i64 {
+        match self {
+            Self::Precondition(v) | Self::Field(v) => v,
+        }
+    }
+}
 
 /// A full incident as a reader sees it, with the roles its severity still needs.
 #[derive(Debug, Clone)]
@@ -366,10 +399,45 @@ impl Aplomb {
             reason: input.reason,
         };
         let now = self.now();
-        Ok(self
-            .change(actor, id, |incident| Ok(incident.apply(patch, now)?))
-            .await?
-            .0)
+        let seen = input.seen;
+        let changed = self
+            .change(actor, id, |incident| {
+                if let Some(seen) = seen {
+                    incident.check_version(seen.version())?;
+                }
+                Ok(incident.apply(patch, now)?)
+            })
+            .await;
+        match changed {
+            Ok((view, _)) => Ok(view),
+            Err(AppError::Stale { current, .. }) => Err(AppError::Stale {
+                message: self.what_changed(actor, id).await?,
+                current,
+                precondition: matches!(seen, Some(SeenVersion::Precondition(_))),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Says who last changed the incident, what, when, and how it stands now, for someone
+    /// whose change was refused because they had not seen it.
+    async fn what_changed(&self, actor: &Actor, id: i64) -> AppResult<String> {
+        let now = self.incident(actor, id).await?.incident;
+        let timeline = self.store.timeline(id, None).await?;
+        let change = match timeline.iter().rev().find(|e| e.data.changes_incident()) {
+            Some(e) => format!(
+                "changed by {} at {} ({})",
+                e.actor.as_deref().unwrap_or("aplomb"),
+                e.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                e.data.describe()
+            ),
+            None => "changed".to_string(),
+        };
+        Ok(format!(
+            "Not applied: this incident was {change} after your page was loaded \u{2014} \
+             now {}, {}; reload to see it.",
+            now.severity, now.status
+        ))
     }
 
     pub async fn assign_role(

@@ -352,6 +352,9 @@ pub struct Incident {
     pub declared_at: Timestamp,
     pub updated_at: Timestamp,
     pub resolved_at: Option<Timestamp>,
+    /// A counter bumped by every stored change: a client says which version it saw, so a
+    /// change made from a stale view is refused instead of silently undoing a colleague's.
+    pub version: i64,
     pub roles: Vec<RoleAssignment>,
     pub participants: Vec<UserRef>,
     pub services: Vec<ServiceRef>,
@@ -411,10 +414,23 @@ impl Incident {
             declared_at: now,
             updated_at: now,
             resolved_at: None,
+            version: 1,
             roles: Vec::new(),
             services: declaration.services,
         };
         (incident, entry)
+    }
+
+    /// Refuses a change made from a view of an older version than this one.
+    pub fn check_version(&self, seen: i64) -> Result<(), RuleError> {
+        if seen == self.version {
+            Ok(())
+        } else {
+            Err(RuleError::Stale {
+                seen,
+                current: self.version,
+            })
+        }
     }
 
     pub fn is_participant(&self, user_id: i64) -> bool {
@@ -750,6 +766,20 @@ mod tests {
             incident.apply(stray_reason, t(1)),
             Err(RuleError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_change_from_an_older_version_is_stale() {
+        let incident = declared(Severity::Sev2);
+        assert_eq!(incident.version, 1);
+        assert!(incident.check_version(1).is_ok());
+        assert_eq!(
+            incident.check_version(0),
+            Err(RuleError::Stale {
+                seen: 0,
+                current: 1
+            })
+        );
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub enum RuleError {
     /// The change contradicts the incident's current state (e.g. it is already in that status).
     #[error("{0}")]
     Conflict(String),
+    /// The change was made from a view of the incident older than its current version.
+    #[error("the incident changed since version {seen} (now version {current})")]
+    Stale { seen: i64, current: i64 },
 }
 
 /// Trims `raw` and checks its length in characters; shared by every free-text field.

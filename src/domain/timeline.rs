@@ -118,6 +118,23 @@ impl EntryData {
         }
     }
 
+    /// Whether the entry records a change made to the incident itself (its fields, roles,
+    /// people or notes), as opposed to paging and alerts around it.
+    pub fn changes_incident(&self) -> bool {
+        matches!(
+            self,
+            Self::Declared { .. }
+                | Self::StatusChanged { .. }
+                | Self::SeverityChanged { .. }
+                | Self::TitleChanged { .. }
+                | Self::SummaryChanged { .. }
+                | Self::RoleAssigned { .. }
+                | Self::ParticipantAdded { .. }
+                | Self::Note { .. }
+                | Self::Engaged { .. }
+        )
+    }
+
     /// One plain sentence for people, used by the web UI and the CLI alike.
     pub fn describe(&self) -> String {
         match self {

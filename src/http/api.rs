@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
@@ -14,7 +14,7 @@ use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, IdempotencyHeader};
 use super::live;
-use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput};
+use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput, SeenVersion};
 use crate::store::{IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, UserRecord};
 
 pub fn router() -> Router<AppState> {
@@ -166,6 +166,10 @@ pub struct PatchRequest {
     pub status: Option<String>,
     /// Why the status changes; required to reopen a resolved incident.
     pub reason: Option<String>,
+    /// The `version` this change was made from; if the incident has changed since, nothing
+    /// is changed and the answer is 409 with code `stale`. (`If-Match` does the same as a
+    /// precondition, answering 412.)
+    pub version: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -201,6 +205,9 @@ pub struct IncidentBody {
     pub declared_at: String,
     pub updated_at: String,
     pub resolved_at: Option<String>,
+    /// Bumped by every change; send it back (`If-Match` or the `version` field of a PATCH) so
+    /// a change made from a stale view is refused.
+    pub version: i64,
     pub roles: Vec<RoleBody>,
     /// Roles the severity requires that nobody holds.
     pub unfilled_roles: Vec<String>,
@@ -223,6 +230,7 @@ impl From<IncidentView> for IncidentBody {
             declared_at: i.declared_at.to_string(),
             updated_at: i.updated_at.to_string(),
             resolved_at: i.resolved_at.map(|t| t.to_string()),
+            version: i.version,
             roles: i
                 .roles
                 .into_iter()
@@ -470,36 +478,79 @@ async fn list_incidents(
     }))
 }
 
-/// One incident.
+/// An incident with its version as the `ETag`, for a later `If-Match`.
+fn with_etag(view: IncidentView) -> impl IntoResponse {
+    let etag = format!("\"{}\"", view.incident.version);
+    ([(header::ETAG, etag)], Json(IncidentBody::from(view)))
+}
+
+/// The version named by an `If-Match` header: one strong entity tag as given in `ETag`, or
+/// `*` (any version, so no check).
+fn if_match(headers: &HeaderMap) -> Result<Option<SeenVersion>, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let refused = || {
+        ApiError::invalid(
+            "If-Match",
+            "If-Match: must be one entity tag from this incident's ETag, e.g. \"3\", or *",
+        )
+    };
+    let value = value.to_str().map_err(|_| refused())?.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    let version = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(refused)?;
+    Ok(Some(SeenVersion::Precondition(version)))
+}
+
+/// One incident; its `ETag` is its version.
 #[utoipa::path(get, path = "/api/v1/incidents/{id}", params(("id" = i64, Path)),
-    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = IncidentBody,
+               headers(("ETag" = String, description = "The incident's version, quoted; send it as If-Match with a PATCH"))),
+              (status = 404, body = ErrorBody)))]
 async fn show_incident(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<i64>,
-) -> Result<Json<IncidentBody>, ApiError> {
-    Ok(Json(app.incident(&actor, id).await?.into()))
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(with_etag(app.incident(&actor, id).await?))
 }
 
-/// Change title, summary, severity or status (with a reason; required to reopen).
-#[utoipa::path(patch, path = "/api/v1/incidents/{id}", params(("id" = i64, Path)), request_body = PatchRequest,
-    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+/// Change title, summary, severity or status (with a reason; required to reopen). With
+/// `If-Match` (the `ETag` of a GET) or a `version` field, a change made from a stale view is
+/// refused rather than undoing someone else's.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}",
+    params(("id" = i64, Path),
+           ("If-Match" = Option<String>, Header, description = "The ETag the change was made from, e.g. \"3\"; 412 when the incident has changed since")),
+    request_body = PatchRequest,
+    responses((status = 200, body = IncidentBody, headers(("ETag" = String, description = "The incident's new version, quoted"))),
+              (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody, description = "the change contradicts the incident's state (code `conflict`), or `version` is stale (code `stale`, field `version`)"),
+              (status = 412, body = ErrorBody, description = "If-Match names an older version (code `stale`, field `If-Match`); nothing was changed"),
               (status = 422, body = ErrorBody)))]
 async fn update_incident(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<i64>,
+    headers: HeaderMap,
     body: ApiJson<PatchRequest>,
-) -> Result<Json<IncidentBody>, ApiError> {
+) -> Result<impl IntoResponse, ApiError> {
     let req = body.value;
+    let seen = if_match(&headers)?.or(req.version.map(SeenVersion::Field));
     let input = PatchInput {
         title: req.title,
         summary: req.summary,
         severity: req.severity,
         status: req.status,
         reason: req.reason,
+        seen,
     };
-    Ok(Json(app.update(&actor, id, input).await?.into()))
+    Ok(with_etag(app.update(&actor, id, input).await?))
 }
 
 /// Give a response role to a user: `incident_lead`, `communications_lead` or `scribe`.

@@ -70,6 +70,16 @@ impl From<AppError> for ApiError {
                 Self::invalid(f.field, message)
             }
             AppError::Conflict(m) => Self::new(StatusCode::CONFLICT, "conflict", m),
+            // A stale `If-Match` is a failed precondition (412); a stale `version` field is a
+            // conflict with the incident's state (409). Either way the client should reload.
+            AppError::Stale {
+                message,
+                precondition: true,
+                ..
+            } => Self::new(StatusCode::PRECONDITION_FAILED, "stale", message).field("If-Match"),
+            AppError::Stale { message, .. } => {
+                Self::new(StatusCode::CONFLICT, "stale", message).field("version")
+            }
             AppError::IdempotencyMismatch => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::api::ListQuery;
 use super::live;
-use crate::app::{AppError, DeclareInput, IncidentView, NewUser, PatchInput, SESSION_TTL};
+use crate::app::{
+    AppError, DeclareInput, IncidentView, NewUser, PatchInput, SESSION_TTL, SeenVersion,
+};
 use crate::domain::access::Actor;
 use crate::domain::incident::{RoleKind, Severity, Status};
 use crate::store::{IncidentSummary, TimelineEntry};
@@ -546,6 +548,8 @@ struct Live {
     summary: String,
     severity: String,
     status: String,
+    /// What the page's forms send back, so a change from a stale page is refused.
+    version: i64,
     incident_type: String,
     private: bool,
     declared_by: String,
@@ -668,6 +672,7 @@ impl Live {
             summary: i.summary,
             severity: i.severity.to_string(),
             status: i.status.to_string(),
+            version: i.version,
             incident_type: i.incident_type,
             private: i.private,
             declared_by: i.declared_by.username,
@@ -817,11 +822,27 @@ async fn add_note(
     )
 }
 
+/// The version a form was rendered from. Forms arrive as text (a flattened form cannot hold
+/// numbers), so it is parsed here, naming the field when it is not one.
+fn seen_version(raw: Option<&str>) -> Result<Option<SeenVersion>, AppError> {
+    raw.map(|v| {
+        v.trim().parse().map(SeenVersion::Field).map_err(|_| {
+            AppError::Invalid(crate::domain::FieldError::new(
+                "version",
+                "must be the number the page was rendered with; reload the page",
+            ))
+        })
+    })
+    .transpose()
+}
+
 #[derive(Deserialize)]
 struct StatusForm {
     status: String,
     #[serde(default)]
     reason: String,
+    /// The incident version the page was rendered from.
+    version: Option<String>,
 }
 
 async fn change_status(
@@ -829,9 +850,14 @@ async fn change_status(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<StatusForm>,
 ) -> Response {
+    let seen = match seen_version(form.version.as_deref()) {
+        Ok(seen) => seen,
+        Err(e) => return back_to(id, Err(e)),
+    };
     let input = PatchInput {
         status: Some(form.status),
         reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
+        seen,
         ..PatchInput::default()
     };
     back_to(id, state.update(&session.actor, id, input).await.map(drop))
@@ -840,6 +866,8 @@ async fn change_status(
 #[derive(Deserialize)]
 struct SeverityForm {
     severity: String,
+    /// The incident version the page was rendered from.
+    version: Option<String>,
 }
 
 async fn change_severity(
@@ -847,8 +875,13 @@ async fn change_severity(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<SeverityForm>,
 ) -> Response {
+    let seen = match seen_version(form.version.as_deref()) {
+        Ok(seen) => seen,
+        Err(e) => return back_to(id, Err(e)),
+    };
     let input = PatchInput {
         severity: Some(form.severity),
+        seen,
         ..PatchInput::default()
     };
     back_to(id, state.update(&session.actor, id, input).await.map(drop))

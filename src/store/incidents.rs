@@ -70,7 +70,7 @@ pub struct IncidentPage {
 }
 
 const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident_type, i.status, i.private, \
-     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at";
+     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at, i.version";
 
 impl Store {
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
@@ -98,6 +98,10 @@ impl Store {
         let entries = change(&mut incident)?;
         let written = save_incident(&mut tx, &before, &incident, actor_id, now, &entries).await?;
         tx.commit().await?;
+        if !written.is_empty() {
+            // save_incident bumped the stored counter under this row lock.
+            incident.version = before.version + 1;
+        }
         Ok((incident, written))
     }
 
@@ -262,7 +266,7 @@ pub(super) async fn save_incident(
     let id = incident.id;
     sqlx::query(
         "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
-         updated_at = $5, resolved_at = $6 WHERE id = $7",
+         updated_at = $5, resolved_at = $6, version = version + 1 WHERE id = $7",
     )
     .bind(&incident.title)
     .bind(&incident.summary)
@@ -423,6 +427,7 @@ pub(super) async fn load_incident(
         declared_at: ts(&row, "declared_at")?,
         updated_at: ts(&row, "updated_at")?,
         resolved_at: opt_ts(&row, "resolved_at")?,
+        version: row.try_get("version")?,
         roles,
         participants,
         services,

@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "paging stops, idempotent requests",
         include_str!("../../migrations/0006_paging_and_requests.sql"),
     ),
+    (
+        7,
+        "incident version",
+        include_str!("../../migrations/0007_incident_version.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -110,6 +110,82 @@ async fn story(db: Db) {
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_refresh_brings_the_controls_up_to_date_on_sqlite() {
+    live_refresh_keeps_controls_current(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_refresh_brings_the_controls_up_to_date_on_postgres() {
+    live_refresh_keeps_controls_current(Db::Postgres).await;
+}
+
+/// Bob is typing a note when Alice raises the incident to SEV1. His header, and his severity
+/// and status controls, follow without a reload; he keeps his focus and his half-typed note;
+/// and a severity he then sets is made from the version he now sees.
+async fn live_refresh_keeps_controls_current(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let alice = app.user("alice", "responder").await;
+    app.user("bob", "responder").await;
+    let id = app
+        .declare(
+            &alice,
+            json!({"title": "Card payments fail", "severity": "SEV2"}),
+        )
+        .await;
+    let bob = driver.session().await;
+    bob.login(&app.base, "bob").await;
+    bob.go(&format!("{}/incidents/{id}", app.base)).await;
+    bob.click("#note-text").await;
+    bob.type_into("#note-text", "Half a thought about the")
+        .await;
+
+    let (status, _) = app
+        .call(
+            &alice,
+            reqwest::Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(json!({"severity": "SEV1", "status": "investigating"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    bob.wait_for_text("#incident-severity", "SEV1").await;
+    bob.wait_for_script(
+        "return document.getElementById('severity-select').value",
+        "SEV1",
+    )
+    .await;
+    assert_eq!(
+        bob.script("return document.getElementById('status-select').value")
+            .await,
+        "investigating"
+    );
+    assert_eq!(
+        bob.script("return document.activeElement.id").await,
+        "note-text",
+        "focus stays where Bob was typing"
+    );
+    assert_eq!(
+        bob.script("return document.getElementById('note-text').value")
+            .await,
+        "Half a thought about the"
+    );
+
+    // What he now sees is current: his change is made from it and goes through.
+    bob.click("#severity-select option[value=SEV2]").await;
+    bob.submit("#set-severity").await;
+    assert_eq!(bob.text("#incident-severity").await, "SEV2");
+    assert!(bob.absent(".error").await, "no stale-form error");
+
+    bob.close().await;
+    app.shutdown().await;
+}
+
 /// A chromedriver process on a free loopback port, killed on drop.
 struct ChromeDriver {
     base: String,
@@ -324,6 +400,29 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{wanted:?} never appeared in {css} within 10 s; last saw {last:?}");
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    async fn script(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Polls until `script` returns `wanted`.
+    async fn wait_for_script(&self, script: &str, wanted: &str) {
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            last = self.script(script).await;
+            if last == wanted {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{script} never returned {wanted:?} within 10 s; last {last}");
     }
 
     async fn login(&self, base: &str, username: &str) {

@@ -20,4 +20,5 @@ mod private;
 mod readme;
 mod serve;
 mod sinks;
+mod ui;
 mod web;

@@ -1,0 +1,231 @@
+//! The web UI at 3 a.m. (issue 10), over plain HTTP: stale forms, kept input, viewers, times,
+//! announcements and confirmations, as the server's HTML proves them. Each story runs on both
+//! backends.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{TestApp, WebSession};
+
+crate::on_both_backends!(
+    a_stale_severity_form_is_refused_naming_who_changed_what,
+    the_api_refuses_a_patch_from_a_stale_version,
+);
+
+/// The value of the first `name="{name}" value="…"` in a page.
+fn form_value(html: &str, name: &str) -> String {
+    let needle = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&needle)
+        .unwrap_or_else(|| panic!("a {name} field in {html}"))
+        + needle.len();
+    html[at..].split('"').next().expect("a value").to_string()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string()
+}
+
+async fn incident_json(app: &TestApp, id: i64) -> serde_json::Value {
+    let (status, body) = app
+        .admin(Method::GET, &format!("/api/v1/incidents/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// Bob's page was rendered before Alice raised the incident to SEV1. His "Set severity" is
+/// refused with who changed what and when, and the incident stays SEV1.
+async fn a_stale_severity_form_is_refused_naming_who_changed_what(app: TestApp) {
+    let alice_token = app.user("alice", "responder").await;
+    app.user("bob", "responder").await;
+    let id = app
+        .declare(
+            &alice_token,
+            json!({"title": "Payments time out", "severity": "SEV2"}),
+        )
+        .await;
+    let (alice, bob): (WebSession, WebSession) =
+        (app.web_session("alice").await, app.web_session("bob").await);
+    let page = format!("/incidents/{id}");
+    let (_, bobs_page) = bob.page(&page).await;
+    let bobs_version = form_value(&bobs_page, "version");
+    let bob_csrf = form_value(&bobs_page, "csrf");
+
+    let (_, alices_page) = alice.page(&page).await;
+    let raised = alice
+        .post_form(
+            &format!("{page}/severity"),
+            &[
+                ("csrf", &form_value(&alices_page, "csrf")),
+                ("version", &form_value(&alices_page, "version")),
+                ("severity", "SEV1"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        raised.status(),
+        StatusCode::SEE_OTHER,
+        "{:?}",
+        raised.text().await
+    );
+    assert!(
+        !location(&raised).contains("error="),
+        "{}",
+        location(&raised)
+    );
+
+    // The live fragment carries the new version and values for the page's forms.
+    let (_, fragment) = bob.page(&format!("{page}/live")).await;
+    assert!(
+        fragment.contains("data-severity=\"SEV1\"")
+            && !fragment.contains(&format!("data-version=\"{bobs_version}\"")),
+        "{fragment}"
+    );
+
+    // Bob submits the form he loaded before: back to SEV2, he thinks.
+    let stale = bob
+        .post_form(
+            &format!("{page}/severity"),
+            &[
+                ("csrf", &bob_csrf),
+                ("version", &bobs_version),
+                ("severity", "SEV2"),
+            ],
+        )
+        .await;
+    let (_, shown) = bob.page(&location(&stale)).await;
+    let message = shown
+        .split("class=\"error\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("an error on the page: {shown}"));
+    assert!(
+        message.contains("changed by alice")
+            && message.contains("UTC")
+            && message.contains("now SEV1")
+            && message.contains("reload"),
+        "{message}"
+    );
+    assert_eq!(incident_json(&app, id).await["severity"], "SEV1");
+
+    // Reloaded, his form is current and his change goes through.
+    let (_, fresh) = bob.page(&page).await;
+    let lowered = bob
+        .post_form(
+            &format!("{page}/severity"),
+            &[
+                ("csrf", &bob_csrf),
+                ("version", &form_value(&fresh, "version")),
+                ("severity", "SEV2"),
+            ],
+        )
+        .await;
+    assert!(
+        !location(&lowered).contains("error="),
+        "{}",
+        location(&lowered)
+    );
+    assert_eq!(incident_json(&app, id).await["severity"], "SEV2");
+}
+
+/// A script reads the incident, someone changes it, and the script's PATCH from what it read
+/// is refused: 412 with `If-Match`, 409 `stale` with a `version` field.
+async fn the_api_refuses_a_patch_from_a_stale_version(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let id = app
+        .declare(&bob, json!({"title": "DNS flaps", "severity": "SEV3"}))
+        .await;
+    let url = format!("{}/api/v1/incidents/{id}", app.base);
+    let read = app
+        .http
+        .get(&url)
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .expect("answer");
+    let etag = read.headers()["etag"].to_str().expect("ascii").to_string();
+    let body: serde_json::Value = read.json().await.expect("json");
+    let version = body["version"].as_i64().expect("a version");
+    assert_eq!(etag, format!("\"{version}\""));
+
+    let (status, changed) = app
+        .admin(
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(json!({"severity": "SEV1", "version": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{changed}");
+    assert_eq!(changed["version"], version + 1);
+
+    let precondition = app
+        .http
+        .patch(&url)
+        .bearer_auth(&bob)
+        .header("if-match", &etag)
+        .json(&json!({"status": "investigating"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(precondition.status(), StatusCode::PRECONDITION_FAILED);
+    let error: serde_json::Value = precondition.json().await.expect("json");
+    assert_eq!(error["error"]["code"], "stale", "{error}");
+    assert_eq!(error["error"]["field"], "If-Match");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("changed by admin") && m.contains("now SEV1")),
+        "{error}"
+    );
+
+    let (status, error) = app
+        .call(
+            &bob,
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(json!({"status": "investigating", "version": version})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{error}");
+    assert_eq!(
+        (&error["error"]["code"], &error["error"]["field"]),
+        (&json!("stale"), &json!("version"))
+    );
+    let now = incident_json(&app, id).await;
+    assert_eq!(
+        (&now["status"], &now["severity"]),
+        (&json!("triage"), &json!("SEV1"))
+    );
+
+    // A current If-Match goes through and answers the next ETag.
+    let current = app
+        .http
+        .patch(&url)
+        .bearer_auth(&bob)
+        .header("if-match", format!("\"{}\"", version + 1))
+        .json(&json!({"status": "investigating"}))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(current.status(), StatusCode::OK);
+    assert_eq!(
+        current.headers()["etag"],
+        format!("\"{}\"", version + 2).as_str()
+    );
+
+    let (status, error) = app
+        .call(&bob, Method::GET, "/api/v1/openapi.json", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let patch = &error["paths"]["/api/v1/incidents/{id}"]["patch"];
+    assert!(patch["responses"]["412"].is_object(), "{patch}");
+    assert!(
+        patch["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "If-Match")),
+        "{patch}"
+    );
+}
