@@ -245,6 +245,8 @@ struct NextQuery {
 struct LoginPage {
     next: String,
     error: Option<String>,
+    /// What was typed, kept when signing in fails.
+    username: String,
 }
 
 async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
@@ -254,6 +256,7 @@ async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -
     render(&LoginPage {
         next: safe_next(q.next.as_deref()).to_string(),
         error: q.error,
+        username: String::new(),
     })
 }
 
@@ -271,6 +274,7 @@ async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Re
         Err(AppError::Invalid(_)) => render(&LoginPage {
             next,
             error: Some("Unknown user or wrong password.".into()),
+            username: form.username,
         }),
         Err(e) => fail(e, "/login"),
     }
@@ -480,19 +484,89 @@ struct DeclarePage {
     csrf: String,
     severities: Vec<&'static str>,
     types: Vec<String>,
+    /// The service catalog, to pick from.
     services: Vec<String>,
-    error: Option<String>,
+    /// What was typed, when the form comes back with a problem.
+    form: DeclareForm,
+    problem: FormProblem,
 }
 
-#[derive(Deserialize)]
-struct ErrorQuery {
-    error: Option<String>,
+/// Why a submitted form came back: a message by the field at fault, or one for the whole form.
+#[derive(Default)]
+pub(super) struct FormProblem {
+    field: Option<&'static str>,
+    message: Option<String>,
+}
+
+impl FormProblem {
+    /// The problem of an operation refused for a reason people can fix (bad input, a conflict,
+    /// no permission); `None` for a failure of the server, which `fail` answers instead.
+    pub(super) fn of(e: &AppError) -> Option<Self> {
+        match e {
+            AppError::Invalid(f) => Some(Self {
+                field: Some(f.field),
+                message: Some(f.message.clone()),
+            }),
+            AppError::Forbidden(_)
+            | AppError::Conflict(_)
+            | AppError::Stale { .. }
+            | AppError::IdempotencyMismatch => Some(Self {
+                field: None,
+                message: Some(e.to_string()),
+            }),
+            AppError::Unauthenticated
+            | AppError::NotFound(_)
+            | AppError::Unavailable(_)
+            | AppError::Internal(_) => None,
+        }
+    }
+
+    /// The message for `field`, shown beside it.
+    pub(super) fn on(&self, field: &str) -> Option<&str> {
+        self.message
+            .as_deref()
+            .filter(|_| self.field == Some(field))
+    }
+
+    /// A message not about any one field of the form, or about a field the form does not show
+    /// (`fields` lists those it does), shown above the form.
+    pub(super) fn general(&self, fields: &[&str]) -> Option<&str> {
+        match self.field {
+            Some(f) if fields.contains(&f) => None,
+            _ => self.message.as_deref(),
+        }
+    }
+}
+
+const DECLARE_FIELDS: [&str; 5] = ["title", "severity", "type", "services", "summary"];
+
+impl DeclarePage {
+    fn general_problem(&self) -> Option<&str> {
+        self.problem.general(&DECLARE_FIELDS)
+    }
 }
 
 async fn declare_page(
     State(state): State<AppState>,
     session: Session,
     Query(q): Query<ErrorQuery>,
+) -> Response {
+    let form = DeclareForm {
+        severity: Severity::Sev3.to_string(),
+        ..DeclareForm::default()
+    };
+    let problem = FormProblem {
+        field: None,
+        message: q.error,
+    };
+    declare_form(&state, session, form, problem).await
+}
+
+async fn declare_form(
+    state: &AppState,
+    session: Session,
+    form: DeclareForm,
+    problem: FormProblem,
 ) -> Response {
     let services = match state.list_services().await {
         Ok(s) => s.into_iter().map(|s| s.name).collect(),
@@ -504,23 +578,50 @@ async fn declare_page(
         severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
         types: state.settings.incident_types.all().to_vec(),
         services,
-        error: q.error,
+        form,
+        problem,
     })
 }
 
 #[derive(Deserialize)]
+struct ErrorQuery {
+    error: Option<String>,
+}
+
+/// Checkbox names for picking services: `service:` and the service's name. (A form repeats a
+/// key for several choices, which the form parser cannot collect; one key per service can.)
+const SERVICE_CHECKBOX: &str = "service:";
+
+#[derive(Deserialize, Default)]
 struct DeclareForm {
+    #[serde(default)]
     title: String,
     #[serde(default)]
     summary: String,
+    #[serde(default)]
     severity: String,
     #[serde(default)]
     incident_type: String,
     /// A checkbox: present ("on") when ticked.
     private: Option<String>,
-    /// Comma-separated service names (a multi-select would need repeated keys).
-    #[serde(default)]
-    service: String,
+    /// The ticked service checkboxes (and nothing else a browser sends).
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
+}
+
+impl DeclareForm {
+    fn services(&self) -> Vec<String> {
+        self.rest
+            .keys()
+            .filter_map(|k| k.strip_prefix(SERVICE_CHECKBOX))
+            .map(String::from)
+            .collect()
+    }
+
+    fn picked(&self, service: &str) -> bool {
+        self.rest
+            .contains_key(&format!("{SERVICE_CHECKBOX}{service}"))
+    }
 }
 
 async fn declare(
@@ -528,16 +629,26 @@ async fn declare(
     Posted { session, form }: Posted<DeclareForm>,
 ) -> Response {
     let input = DeclareInput {
-        title: form.title,
-        summary: Some(form.summary),
-        severity: form.severity,
-        incident_type: Some(form.incident_type),
+        title: form.title.clone(),
+        summary: Some(form.summary.clone()),
+        severity: form.severity.clone(),
+        incident_type: Some(form.incident_type.clone()),
         private: form.private.is_some(),
-        services: form.service.split(',').map(String::from).collect(),
+        services: form.services(),
     };
     match state.declare(&session.actor, input, None).await {
         Ok((view, _)) => Redirect::to(&format!("/incidents/{}", view.incident.id)).into_response(),
-        Err(e) => fail(e, "/incidents/new"),
+        // What was typed comes back with the problem beside its field, not a blank form.
+        Err(e) => match FormProblem::of(&e) {
+            Some(problem) => {
+                let mut page = declare_form(&state, session, form, problem).await;
+                if page.status() == StatusCode::OK {
+                    *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                }
+                page
+            }
+            None => fail(e, "/incidents/new"),
+        },
     }
 }
 

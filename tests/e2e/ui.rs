@@ -10,6 +10,8 @@ use crate::helpers::{TestApp, WebSession};
 crate::on_both_backends!(
     a_stale_severity_form_is_refused_naming_who_changed_what,
     the_api_refuses_a_patch_from_a_stale_version,
+    a_refused_declaration_keeps_what_was_typed,
+    a_failed_sign_in_keeps_the_username,
 );
 
 /// The value of the first `name="{name}" value="…"` in a page.
@@ -227,5 +229,142 @@ async fn the_api_refuses_a_patch_from_a_stale_version(app: TestApp) {
             .as_array()
             .is_some_and(|p| p.iter().any(|p| p["name"] == "If-Match")),
         "{patch}"
+    );
+}
+
+/// The text of the element with `id` (up to its closing tag), for asserting what sits where.
+fn element<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("an element #{id} in {html}"));
+    let rest = &html[at..];
+    &rest[..rest.find("</").unwrap_or(rest.len())]
+}
+
+/// At 3 a.m. Bob types a long title and summary and picks a service that was removed from
+/// the catalog meanwhile; the form comes back with everything he typed and the problem beside
+/// the services. Services are picked from the catalog, not typed.
+async fn a_refused_declaration_keeps_what_was_typed(app: TestApp) {
+    app.user("bob", "responder").await;
+    for name in ["checkout-api", "search"] {
+        let (status, body) = app
+            .admin(
+                Method::POST,
+                "/api/v1/services",
+                Some(json!({"name": name})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let web = app.web_session("bob").await;
+    let (_, form) = web.page("/incidents/new").await;
+    assert!(
+        form.contains("type=\"checkbox\" name=\"service:checkout-api\"")
+            && form.contains("name=\"service:search\""),
+        "the catalog is listed to pick from: {form}"
+    );
+    let csrf = form_value(&form, "csrf");
+    let summary = "Card payments fail for 30% of EU users since 02:50; rollback under way";
+    let refused = web
+        .post_form(
+            "/incidents",
+            &[
+                ("csrf", &csrf),
+                ("title", "Checkout returns 502"),
+                ("severity", "SEV2"),
+                ("incident_type", "outage"),
+                ("summary", summary),
+                ("service:checkout-api", "on"),
+                ("service:payments-gateway", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.expect("a page");
+    assert!(
+        element(&html, "services-error").contains("no service named"),
+        "{html}"
+    );
+    assert!(
+        element(&html, "title").contains("value=\"Checkout returns 502\""),
+        "{html}"
+    );
+    assert!(html.contains(&format!(">{summary}</textarea>")), "{html}");
+    assert!(html.contains("<option value=\"SEV2\" selected"), "{html}");
+    assert!(
+        html.contains("name=\"service:checkout-api\" checked"),
+        "the real service stays picked: {html}"
+    );
+
+    // An empty title is named beside the title, and the summary is still there.
+    let refused = web
+        .post_form(
+            "/incidents",
+            &[
+                ("csrf", &csrf),
+                ("title", " "),
+                ("severity", "SEV2"),
+                ("summary", summary),
+            ],
+        )
+        .await;
+    let html = refused.text().await.expect("a page");
+    assert!(
+        element(&html, "title-error").contains("must not be empty"),
+        "{html}"
+    );
+    assert!(html.contains("aria-describedby=\"title-error\""), "{html}");
+    assert!(html.contains(summary), "{html}");
+
+    let declared = web
+        .post_form(
+            "/incidents",
+            &[
+                ("csrf", &csrf),
+                ("title", "Checkout returns 502"),
+                ("severity", "SEV2"),
+                ("service:checkout-api", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(declared.status(), StatusCode::SEE_OTHER);
+    let id: i64 = location(&declared)
+        .rsplit('/')
+        .next()
+        .and_then(|id| id.parse().ok())
+        .expect("the incident page");
+    assert_eq!(
+        incident_json(&app, id).await["services"],
+        json!(["checkout-api"])
+    );
+}
+
+/// A mistyped password brings the sign-in form back with the username still in it and the
+/// error beside the password.
+async fn a_failed_sign_in_keeps_the_username(app: TestApp) {
+    app.user("bob", "responder").await;
+    let r = app
+        .http
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", "bob"),
+            ("password", "not it"),
+            ("next", "/incidents"),
+        ])
+        .send()
+        .await
+        .expect("answer");
+    let html = r.text().await.expect("a page");
+    assert!(
+        element(&html, "username").contains("value=\"bob\""),
+        "{html}"
+    );
+    assert!(
+        element(&html, "password-error").contains("wrong password"),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-describedby=\"password-error\""),
+        "{html}"
     );
 }
