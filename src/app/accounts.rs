@@ -10,7 +10,7 @@ use crate::domain::access::{Actor, UserRole, check_password, parse_username};
 use crate::domain::incident::UserRef;
 use crate::domain::{FieldError, bounded_text};
 use crate::secret::{hex, new_secret};
-use crate::store::UserRecord;
+use crate::store::{StoreError, UserRecord};
 
 /// How long a web session lasts without signing in again.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
@@ -28,22 +28,11 @@ impl Aplomb {
     /// Prepares an empty database for its first administrator. With `admin_token`, creates the
     /// `admin` user holding that API token; otherwise returns a one-time setup token to print.
     pub async fn bootstrap(&self, admin_token: Option<&str>) -> anyhow::Result<Option<String>> {
-        if self.store.user_count().await? > 0 {
+        if let Some(token) = admin_token {
+            self.bootstrap_admin(token).await?;
             return Ok(None);
         }
-        if let Some(token) = admin_token {
-            let admin = self
-                .store
-                .insert_user("admin", "Administrator", None, UserRole::Admin, self.now())
-                .await?;
-            self.store
-                .insert_token(
-                    admin.id,
-                    &hash_token(token),
-                    "APLOMB_ADMIN_TOKEN",
-                    self.now(),
-                )
-                .await?;
+        if self.store.user_count().await? > 0 {
             return Ok(None);
         }
         let setup = new_secret();
@@ -51,6 +40,38 @@ impl Aplomb {
             .set_setting(SETUP_TOKEN_SETTING, &hash_token(&setup))
             .await?;
         Ok(Some(setup))
+    }
+
+    /// Instances deployed together all start with the same `APLOMB_ADMIN_TOKEN`: whichever
+    /// creates `admin` first wins, and the others find the token there and carry on.
+    async fn bootstrap_admin(&self, token: &str) -> anyhow::Result<()> {
+        let hash = hash_token(token);
+        if self.store.user_count().await? == 0 {
+            let created = self
+                .store
+                .insert_user_with_token(
+                    "admin",
+                    "Administrator",
+                    UserRole::Admin,
+                    &hash,
+                    "APLOMB_ADMIN_TOKEN",
+                    self.now(),
+                )
+                .await;
+            match created {
+                Ok(_) => return Ok(()),
+                // Another instance committed its `admin` (and token) first.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if self.store.actor_by_token(&hash).await?.is_none() {
+            tracing::warn!(
+                "APLOMB_ADMIN_TOKEN is ignored: it only creates user admin on an empty database, \
+                 and this one has users; create API tokens on the Tokens page or with `aplomb token create`"
+            );
+        }
+        Ok(())
     }
 
     pub async fn needs_setup(&self) -> AppResult<bool> {

@@ -120,6 +120,38 @@ impl Store {
         Ok(())
     }
 
+    /// Creates a user holding one API token, both or neither. Two instances bootstrapping one
+    /// database at once: the second's insert waits for the first's commit and then finds the
+    /// name taken (`Conflict`), by which time the first's token is there too.
+    pub async fn insert_user_with_token(
+        &self,
+        username: &str,
+        display_name: &str,
+        role: UserRole,
+        token_hash: &str,
+        token_name: &str,
+        now: Timestamp,
+    ) -> Result<UserRecord> {
+        let mut tx = self.begin_write().await?;
+        let id = insert_user(&mut tx, username, display_name, None, role, now).await?;
+        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(token_hash)
+            .bind(token_name)
+            .bind(ms(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(UserRecord {
+            id,
+            username: username.to_string(),
+            display_name: display_name.to_string(),
+            role,
+            password_hash: None,
+            created_at: now,
+        })
+    }
+
     pub async fn actor_by_token(&self, token_hash: &str) -> Result<Option<Actor>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1"

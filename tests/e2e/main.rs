@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod accounts;
 mod alertmanager;
 mod alerts;
 mod api;
