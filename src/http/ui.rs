@@ -559,7 +559,13 @@ async fn declare_page(
         field: None,
         message: q.error,
     };
-    declare_form(&state, session, form, problem).await
+    // A viewer is told they cannot declare rather than shown a form that would refuse them.
+    let viewer = !session.actor.can_act();
+    let mut page = declare_form(&state, session, form, problem).await;
+    if viewer && page.status() == StatusCode::OK {
+        *page.status_mut() = StatusCode::FORBIDDEN;
+    }
+    page
 }
 
 async fn declare_form(

@@ -12,6 +12,7 @@ crate::on_both_backends!(
     the_api_refuses_a_patch_from_a_stale_version,
     a_refused_declaration_keeps_what_was_typed,
     a_failed_sign_in_keeps_the_username,
+    a_viewer_is_shown_a_read_only_view,
 );
 
 /// The value of the first `name="{name}" value="…"` in a page.
@@ -367,4 +368,39 @@ async fn a_failed_sign_in_keeps_the_username(app: TestApp) {
         html.contains("aria-describedby=\"password-error\""),
         "{html}"
     );
+}
+
+/// Erin is a viewer: no Declare link or button, the declare page says she cannot, and the
+/// incident page has no controls, only a note that it is read-only.
+async fn a_viewer_is_shown_a_read_only_view(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    app.user("erin", "viewer").await;
+    let id = app
+        .declare(
+            &bob,
+            json!({"title": "Status page is stale", "severity": "SEV3"}),
+        )
+        .await;
+    let erin = app.web_session("erin").await;
+    let (_, list) = erin.page("/incidents").await;
+    assert!(!list.contains("href=\"/incidents/new\""), "{list}");
+    let (status, declare) = erin.page("/incidents/new").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        element(&declare, "cannot-declare").contains("viewer")
+            && !declare.contains("action=\"/incidents\""),
+        "{declare}"
+    );
+    let (_, page) = erin.page(&format!("/incidents/{id}")).await;
+    assert!(
+        page.contains("id=\"read-only\"") && !page.contains("/severity\""),
+        "{page}"
+    );
+
+    // Bob, a responder, still has both.
+    let bob = app.web_session("bob").await;
+    let (_, list) = bob.page("/incidents").await;
+    assert!(list.contains("href=\"/incidents/new\""), "{list}");
+    let (status, _) = bob.page("/incidents/new").await;
+    assert_eq!(status, StatusCode::OK);
 }
