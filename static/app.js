@@ -10,9 +10,9 @@
     return Math.floor(h / 24) + " days ago";
   }
   function tick() {
+    // Only the hint beside an absolute time ticks; the time itself stays as the server said.
     document.querySelectorAll("[data-since]").forEach(function (el) {
-      if (!el.title) el.title = el.textContent;
-      el.textContent = elapsed(Date.now() - Number(el.dataset.since));
+      el.textContent = "(" + elapsed(Date.now() - Number(el.dataset.since)) + ")";
     });
   }
   // Identity of a node for matching old against new: elements with an id or data-key (rows,

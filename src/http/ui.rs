@@ -255,8 +255,8 @@ async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -
     }
     render(&LoginPage {
         next: safe_next(q.next.as_deref()).to_string(),
-        error: q.error,
         username: String::new(),
+        error: q.error,
     })
 }
 
@@ -350,12 +350,11 @@ struct Row {
     incident_type: String,
     private: bool,
     lead: String,
-    declared: String,
-    declared_ms: i64,
+    declared: When,
 }
 
-impl From<IncidentSummary> for Row {
-    fn from(s: IncidentSummary) -> Self {
+impl Row {
+    fn new(s: IncidentSummary, times: &Times) -> Self {
         Self {
             id: s.id,
             title: s.title,
@@ -364,8 +363,7 @@ impl From<IncidentSummary> for Row {
             incident_type: s.incident_type,
             private: s.private,
             lead: s.lead.unwrap_or_else(|| "—".into()),
-            declared: human_time(s.declared_at),
-            declared_ms: s.declared_at.as_millisecond(),
+            declared: times.when(s.declared_at),
         }
     }
 }
@@ -383,6 +381,8 @@ struct ListPage {
     query: String,
     next: Option<String>,
     error: Option<String>,
+    /// Which time zone the list's times are in, and why.
+    zone: String,
 }
 
 #[derive(Template)]
@@ -429,8 +429,12 @@ async fn load_rows(
         .filter()
         .map_err(|e| AppError::Invalid(crate::domain::FieldError::new("filter", e.message)))?;
     let page = state.list(actor, &filter).await?;
+    let times = Times::for_actor(state, actor).await?;
     Ok((
-        page.items.into_iter().map(Row::from).collect(),
+        page.items
+            .into_iter()
+            .map(|s| Row::new(s, &times))
+            .collect(),
         page.next_cursor,
     ))
 }
@@ -442,6 +446,10 @@ async fn incident_list(
 ) -> Response {
     let (rows, next_cursor) = match load_rows(&state, &session.actor, &params).await {
         Ok(found) => found,
+        Err(e) => return fail(e, "/incidents"),
+    };
+    let zone = match Times::for_actor(&state, &session.actor).await {
+        Ok(times) => times.zone_note(),
         Err(e) => return fail(e, "/incidents"),
     };
     let query = params.query_string();
@@ -456,6 +464,7 @@ async fn incident_list(
         next: next_cursor.map(|c| format!("/incidents?{query}&before={c}")),
         query,
         error: params.error,
+        zone,
     })
 }
 
@@ -670,9 +679,10 @@ struct Live {
     incident_type: String,
     private: bool,
     declared_by: String,
-    declared: String,
-    declared_ms: i64,
-    resolved: Option<String>,
+    declared: When,
+    resolved: Option<When>,
+    /// Which time zone the page's times are in, and why.
+    zone: String,
     roles: Vec<(String, String)>,
     unfilled: Vec<String>,
     participants: String,
@@ -704,12 +714,12 @@ impl PageRow {
     }
 }
 
-impl From<crate::store::PageRecord> for PageRow {
-    fn from(p: crate::store::PageRecord) -> Self {
+impl PageRow {
+    fn new(p: crate::store::PageRecord, times: &Times) -> Self {
         Self {
             user: p.user,
-            paged_at: human_time(p.created_at),
-            acknowledged_at: p.acknowledged_at.map(human_time),
+            paged_at: times.at(p.created_at),
+            acknowledged_at: p.acknowledged_at.map(|t| times.at(t)),
             deliveries: p
                 .deliveries
                 .into_iter()
@@ -723,7 +733,7 @@ impl From<crate::store::PageRecord> for PageRow {
                         .unwrap_or_default();
                     let after_stop = match d.stopped {
                         Some((at, by)) if d.state == "sent" => {
-                            format!(", after {} at {}", by.label(), human_time(at))
+                            format!(", after {} at {}", by.label(), times.at(at))
                         }
                         _ => String::new(),
                     };
@@ -754,6 +764,7 @@ impl Live {
         view: IncidentView,
         timeline: Vec<TimelineEntry>,
         pages: Vec<crate::store::PageRecord>,
+        times: &Times,
     ) -> Self {
         let i = view.incident;
         Self {
@@ -793,20 +804,20 @@ impl Live {
             incident_type: i.incident_type,
             private: i.private,
             declared_by: i.declared_by.username,
-            declared: human_time(i.declared_at),
-            declared_ms: i.declared_at.as_millisecond(),
-            resolved: i.resolved_at.map(human_time),
+            declared: times.when(i.declared_at),
+            resolved: i.resolved_at.map(|t| times.when(t)),
             entries: timeline
                 .into_iter()
                 .map(|e| EntryRow {
                     id: e.id,
-                    at: human_time(e.at),
+                    at: times.at(e.at),
                     actor: e.actor.unwrap_or_else(|| "aplomb".into()),
                     kind: e.data.kind(),
                     text: e.data.describe(),
                 })
                 .collect(),
-            pages: pages.into_iter().map(PageRow::from).collect(),
+            pages: pages.into_iter().map(|p| PageRow::new(p, times)).collect(),
+            zone: times.zone_note(),
             alerts: Vec::new(),
             changes: Vec::new(),
         }
@@ -837,7 +848,8 @@ async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, App
     let timeline = state.store.timeline(id, None).await?;
     let pages = state.store.paging_history(id).await?;
     let services = view.incident.services.clone();
-    let mut live = Live::new(view, timeline, pages);
+    let times = Times::for_actor(state, actor).await?;
+    let mut live = Live::new(view, timeline, pages, &times);
     let filter = crate::store::AlertFilter {
         service: None,
         status: None,
@@ -854,7 +866,7 @@ async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, App
     for service in services {
         for (at, summary, source) in state.store.change_events(service.id, 5).await? {
             live.changes
-                .push((human_time(at), service.name.clone(), summary, source));
+                .push((times.at(at), service.name.clone(), summary, source));
         }
     }
     Ok(live)
@@ -1147,6 +1159,82 @@ async fn ack_link(state: AppState, page: i64, signature: String, acknowledge: bo
     match result {
         Ok(page) => render(&page),
         Err(e) => fail(e, "/incidents"),
+    }
+}
+
+/// How a responder reads times: absolute, to the second, in the time zone of their profile
+/// (UTC without one), with the zone said; how long ago is a hint beside it, never instead.
+pub(super) struct Times {
+    zone: jiff::tz::TimeZone,
+    /// The profile's zone name; `None` when times are in UTC for want of one.
+    profile: Option<String>,
+    now: Timestamp,
+}
+
+/// A moment shown to a responder: absolute, with a relative hint that app.js keeps current.
+pub(super) struct When {
+    pub at: String,
+    pub ago: String,
+    pub ms: i64,
+    /// RFC 3339, for `<time datetime>`.
+    pub iso: String,
+}
+
+impl Times {
+    pub(super) async fn for_actor(state: &AppState, actor: &Actor) -> Result<Self, AppError> {
+        let profile = state.store.profile(actor.id).await?.map(|(zone, _)| zone);
+        // A zone the database knows but this system does not (an old tzdata) falls back to
+        // UTC, and the page says so rather than failing.
+        let named = profile
+            .as_deref()
+            .and_then(|name| jiff::tz::TimeZone::get(name).ok().map(|z| (name, z)));
+        Ok(match named {
+            Some((name, zone)) => Self {
+                zone,
+                profile: Some(name.to_string()),
+                now: state.now(),
+            },
+            None => Self {
+                zone: jiff::tz::TimeZone::UTC,
+                profile: None,
+                now: state.now(),
+            },
+        })
+    }
+
+    /// `2026-03-02 10:04:12 UTC`, or `2026-03-02 10:04:12 WET` in the profile's zone.
+    pub(super) fn at(&self, t: Timestamp) -> String {
+        t.to_zoned(self.zone.clone())
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    }
+
+    pub(super) fn when(&self, t: Timestamp) -> When {
+        When {
+            at: self.at(t),
+            ago: ago(self.now.as_millisecond() - t.as_millisecond()),
+            ms: t.as_millisecond(),
+            iso: t.to_string(),
+        }
+    }
+
+    pub(super) fn zone_note(&self) -> String {
+        match &self.profile {
+            Some(name) => format!("Times are in {name} (your profile's time zone)."),
+            None => "Times are in UTC (set a time zone in your profile on the Responders page)."
+                .to_string(),
+        }
+    }
+}
+
+/// How long ago, as app.js also says it: `just now`, `12 min ago`, `3 h 5 min ago`, `4 days ago`.
+fn ago(ms: i64) -> String {
+    let m = ms.max(0) / 60_000;
+    match m {
+        0 => "just now".into(),
+        1..60 => format!("{m} min ago"),
+        60..2880 => format!("{} h {} min ago", m / 60, m % 60),
+        _ => format!("{} days ago", m / 1440),
     }
 }
 

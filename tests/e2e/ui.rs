@@ -13,6 +13,7 @@ crate::on_both_backends!(
     a_refused_declaration_keeps_what_was_typed,
     a_failed_sign_in_keeps_the_username,
     a_viewer_is_shown_a_read_only_view,
+    times_are_absolute_in_the_responders_time_zone,
 );
 
 /// The value of the first `name="{name}" value="…"` in a page.
@@ -403,4 +404,74 @@ async fn a_viewer_is_shown_a_read_only_view(app: TestApp) {
     assert!(list.contains("href=\"/incidents/new\""), "{list}");
     let (status, _) = bob.page("/incidents/new").await;
     assert_eq!(status, StatusCode::OK);
+}
+
+/// Bob's profile says Europe/Lisbon: the incident page and list give absolute times to the
+/// second in his zone, say so, and add "how long ago" beside them. Carol has no profile and
+/// reads UTC, said as such.
+async fn times_are_absolute_in_the_responders_time_zone(app: TestApp) {
+    let bob_token = app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    let id = app
+        .declare(
+            &bob_token,
+            json!({"title": "Queue backlog", "severity": "SEV3"}),
+        )
+        .await;
+    let bob = app.web_session("bob").await;
+    let (_, responders) = bob.page("/responders").await;
+    let saved = bob
+        .post_form(
+            "/responders/me/profile",
+            &[
+                ("csrf", &form_value(&responders, "csrf")),
+                ("time_zone", "Europe/Lisbon"),
+                ("skills", ""),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER);
+    let declared_at: jiff::Timestamp = incident_json(&app, id).await["declared_at"]
+        .as_str()
+        .expect("declared_at")
+        .parse()
+        .expect("a timestamp");
+    let in_zone = |zone: &str| {
+        declared_at
+            .to_zoned(jiff::tz::TimeZone::get(zone).expect("a zone"))
+            .strftime("%Y-%m-%d %H:%M:%S %Z")
+            .to_string()
+    };
+
+    let (_, page) = bob.page(&format!("/incidents/{id}")).await;
+    assert!(
+        element(&page, "declared-at").ends_with(&format!(">{}", in_zone("Europe/Lisbon"))),
+        "{page}"
+    );
+    assert!(
+        page.contains("(just now)"),
+        "a relative hint beside it: {page}"
+    );
+    assert!(
+        element(&page, "time-zone").contains("Europe/Lisbon"),
+        "{page}"
+    );
+    let timeline = element(&page, "timeline");
+    assert!(
+        page.contains(&format!(
+            "<span class=\"when\">{}</span>",
+            in_zone("Europe/Lisbon")
+        )),
+        "the declaration's entry, to the second: {timeline} {page}"
+    );
+    let (_, list) = bob.page("/incidents").await;
+    assert!(list.contains(&in_zone("Europe/Lisbon")), "{list}");
+
+    let carol = app.web_session("carol").await;
+    let (_, page) = carol.page(&format!("/incidents/{id}")).await;
+    assert!(
+        element(&page, "declared-at").ends_with(&format!(">{}", in_zone("UTC"))),
+        "{page}"
+    );
+    assert!(element(&page, "time-zone").contains("UTC"), "{page}");
 }
