@@ -2,12 +2,18 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use jiff::SignedDuration;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
 use super::{Aplomb, AppError, AppResult, require_admin};
 use crate::domain::access::{Actor, UserRole, check_password, parse_username};
 use crate::domain::incident::UserRef;
+use crate::domain::rate::{Limit, TokenBucket};
 use crate::domain::{FieldError, bounded_text};
 use crate::secret::{hex, new_secret};
 use crate::store::{StoreError, UserRecord};
@@ -22,6 +28,119 @@ pub struct NewUser {
     pub display_name: Option<String>,
     pub password: Option<String>,
     pub role: String,
+}
+
+/// Failed sign-ins one account may have per minute before it is refused for a while.
+const FAILURES_PER_ACCOUNT_PER_MINUTE: u32 = 5;
+/// Failed sign-ins per minute from one address (across accounts: guessing many names).
+const FAILURES_PER_ADDRESS_PER_MINUTE: u32 = 20;
+/// Beyond this many tracked keys, refilled buckets are swept (a flood of made-up names).
+const MAX_TRACKED: usize = 10_000;
+
+/// What keeps password checks from hurting the server: argon2 runs on blocking threads, one
+/// at a time, and failed sign-ins are counted per account and per client address. The counts
+/// live in this instance's memory (N instances allow N times as many guesses); that bounds a
+/// guesser without a write per attempt.
+pub(super) struct SignInGuard {
+    /// One permit: a hash takes a core's worth of CPU for tens of milliseconds, and a flood of
+    /// sign-ins must leave the other cores to the rest of the server.
+    hashing: Arc<Semaphore>,
+    failures: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    by_account: HashMap<String, TokenBucket>,
+    by_address: HashMap<IpAddr, TokenBucket>,
+}
+
+impl Default for SignInGuard {
+    fn default() -> Self {
+        Self {
+            hashing: Arc::new(Semaphore::new(1)),
+            failures: Mutex::default(),
+        }
+    }
+}
+
+impl SignInGuard {
+    /// Runs a password hash or check on a blocking thread, once the permit is free.
+    async fn hashing<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> AppResult<T> {
+        let permit = self
+            .hashing
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("the hashing permit: {e}")))?;
+        // The permit moves into the task: a client hanging up mid-check must not free it while
+        // the hash still runs.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("a password hash task: {e}")))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
+        // The counts stay usable even if a thread panicked holding the lock.
+        self.failures.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Refuses when the account or the address has no failure left to spend.
+    fn check(&self, username: &str, client: Option<IpAddr>, now: Timestamp) -> AppResult<()> {
+        let failures = self.lock();
+        let account = Limit::per_minute(FAILURES_PER_ACCOUNT_PER_MINUTE);
+        if let Some(bucket) = failures.by_account.get(username)
+            && let Err(retry_after) = bucket.check(account, now)
+        {
+            return Err(AppError::TooManyAttempts {
+                from: "for this account",
+                retry_after,
+            });
+        }
+        let address = Limit::per_minute(FAILURES_PER_ADDRESS_PER_MINUTE);
+        if let Some(bucket) = client.and_then(|ip| failures.by_address.get(&ip))
+            && let Err(retry_after) = bucket.check(address, now)
+        {
+            return Err(AppError::TooManyAttempts {
+                from: "from this address",
+                retry_after,
+            });
+        }
+        Ok(())
+    }
+
+    fn failed(&self, username: &str, client: Option<IpAddr>, now: Timestamp) {
+        let mut failures = self.lock();
+        let account = Limit::per_minute(FAILURES_PER_ACCOUNT_PER_MINUTE);
+        let address = Limit::per_minute(FAILURES_PER_ADDRESS_PER_MINUTE);
+        if failures.by_account.len() >= MAX_TRACKED {
+            failures
+                .by_account
+                .retain(|_, b| !b.is_full_for(account, now));
+        }
+        if failures.by_address.len() >= MAX_TRACKED {
+            failures
+                .by_address
+                .retain(|_, b| !b.is_full_for(address, now));
+        }
+        let _ = failures
+            .by_account
+            .entry(username.to_string())
+            .or_insert_with(|| TokenBucket::full(account, now))
+            .take_for(account, now);
+        if let Some(ip) = client {
+            let _ = failures
+                .by_address
+                .entry(ip)
+                .or_insert_with(|| TokenBucket::full(address, now))
+                .take_for(address, now);
+        }
+    }
 }
 
 impl Aplomb {
@@ -111,26 +230,14 @@ impl Aplomb {
     }
 
     /// Checks a password and opens a web session: returns (session token, CSRF token).
+    /// `client` is the caller's address, for counting failed sign-ins per address.
     pub async fn login(
         &self,
         username: &str,
         password: &str,
+        client: Option<IpAddr>,
     ) -> AppResult<(String, String, Actor)> {
-        let refused = || {
-            AppError::Invalid(FieldError::new(
-                "password",
-                "unknown user or wrong password",
-            ))
-        };
-        let user = self
-            .store
-            .user_by_username(username.trim())
-            .await?
-            .ok_or_else(refused)?;
-        let hash = user.password_hash.as_deref().ok_or_else(refused)?;
-        if !verify_password(password, hash) {
-            return Err(refused());
-        }
+        let user = self.check_sign_in(username, password, client).await?;
         let session = new_secret();
         let csrf = new_secret();
         self.store
@@ -142,6 +249,41 @@ impl Aplomb {
             )
             .await?;
         Ok((session, csrf, user.actor()))
+    }
+
+    /// The user whose password this is, unless this account or address has failed too often
+    /// lately (then nothing is checked: a guessing attacker learns nothing and costs nothing).
+    async fn check_sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> AppResult<UserRecord> {
+        let username = username.trim();
+        self.sign_in.check(username, client, self.now())?;
+        let refused = || {
+            AppError::Invalid(FieldError::new(
+                "password",
+                "unknown user or wrong password",
+            ))
+        };
+        let user = self.store.user_by_username(username).await?;
+        let verified = match user.as_ref().and_then(|u| u.password_hash.clone()) {
+            Some(hash) => {
+                let password = password.to_string();
+                self.sign_in
+                    .hashing(move || verify_password(&password, &hash))
+                    .await?
+            }
+            None => false,
+        };
+        match user {
+            Some(user) if verified => Ok(user),
+            _ => {
+                self.sign_in.failed(username, client, self.now());
+                Err(refused())
+            }
+        }
     }
 
     pub async fn session(&self, session_token: &str) -> AppResult<Option<(Actor, String)>> {
@@ -173,7 +315,12 @@ impl Aplomb {
         let hash = match new.password.as_deref() {
             Some(password) => {
                 check_password(password)?;
-                Some(hash_password(password)?)
+                let password = password.to_string();
+                Some(
+                    self.sign_in
+                        .hashing(move || hash_password(&password))
+                        .await??,
+                )
             }
             None => None,
         };

@@ -67,6 +67,13 @@ pub enum AppError {
         /// as a field of its request.
         precondition: bool,
     },
+    /// Too many failed sign-ins for an account or from an address; nothing was checked.
+    #[error("too many failed sign-ins {from}; try again in {retry_after} seconds")]
+    TooManyAttempts {
+        /// "for this account" or "from this address".
+        from: &'static str,
+        retry_after: u64,
+    },
     #[error("the Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
     /// The database is unreachable for now; the client should retry.
@@ -167,6 +174,8 @@ pub struct Aplomb {
     pub engine_wake: Arc<tokio::sync::Notify>,
     /// Stores inbound monitoring events in batches (group commit).
     pub ingest: crate::engine::ingest::IngestWriter,
+    /// Password hashing off the runtime, and failed sign-ins counted (see `accounts`).
+    sign_in: accounts::SignInGuard,
 }
 
 impl Aplomb {
@@ -194,6 +203,7 @@ impl Aplomb {
             announcer,
             engine_wake,
             ingest,
+            sign_in: accounts::SignInGuard::default(),
         }
     }
 

@@ -1,6 +1,35 @@
-//! A token bucket: `rate` events per second on average, bursts up to twice that.
+//! A token bucket: `rate` events per second on average, bursts up to twice that (monitoring
+//! events), or any other `Limit` (failed sign-ins per minute).
 
 use jiff::Timestamp;
+
+/// How many events a bucket lets through at once (`burst`) and how fast it refills.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limit {
+    pub burst: f64,
+    pub per_second: f64,
+}
+
+impl Limit {
+    /// `rate` a second on average, bursts of twice that (monitoring events).
+    pub fn per_second(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            burst: rate * 2.0,
+            per_second: rate,
+        }
+    }
+
+    /// `count` at once, then one more every `60 / count` seconds (failed sign-ins): no more
+    /// than twice `count` in any minute, and `count` a minute when kept up.
+    pub fn per_minute(count: u32) -> Self {
+        let count = f64::from(count.max(1));
+        Self {
+            burst: count,
+            per_second: count / 60.0,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TokenBucket {
@@ -11,35 +40,62 @@ pub struct TokenBucket {
 impl TokenBucket {
     /// A full bucket at `now`.
     pub fn new(rate: u32, now: Timestamp) -> Self {
-        Self {
-            tokens: Self::capacity(rate),
-            last: now,
-        }
+        Self::full(Limit::per_second(rate), now)
     }
 
-    fn capacity(rate: u32) -> f64 {
-        f64::from(rate) * 2.0
+    /// A full bucket for `limit` at `now`.
+    pub fn full(limit: Limit, now: Timestamp) -> Self {
+        Self {
+            tokens: limit.burst,
+            last: now,
+        }
     }
 
     /// Whether the bucket has refilled by `now`: it then says nothing a new bucket would not,
     /// so it can be dropped.
     pub fn is_full(&self, rate: u32, now: Timestamp) -> bool {
-        let elapsed = now.duration_since(self.last).as_secs_f64().max(0.0);
-        self.tokens + elapsed * f64::from(rate.max(1)) >= Self::capacity(rate.max(1))
+        self.is_full_for(Limit::per_second(rate), now)
+    }
+
+    pub fn is_full_for(&self, limit: Limit, now: Timestamp) -> bool {
+        self.refilled(limit, now) >= limit.burst
     }
 
     /// Takes one token, or says in how many whole seconds one will be there.
     pub fn take(&mut self, rate: u32, now: Timestamp) -> Result<(), u64> {
-        let rate_f = f64::from(rate.max(1));
-        let elapsed = now.duration_since(self.last).as_secs_f64().max(0.0);
-        self.tokens = (self.tokens + elapsed * rate_f).min(Self::capacity(rate.max(1)));
+        self.take_for(Limit::per_second(rate), now)
+    }
+
+    pub fn take_for(&mut self, limit: Limit, now: Timestamp) -> Result<(), u64> {
+        self.tokens = self.refilled(limit, now);
         self.last = now;
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             return Ok(());
         }
-        let wait = (1.0 - self.tokens) / rate_f;
-        Err((wait.ceil() as u64).max(1))
+        Err(self.wait(limit))
+    }
+
+    /// Whether a token is there at `now`, taking none (to refuse before costly work, and
+    /// count only what then failed).
+    pub fn check(&self, limit: Limit, now: Timestamp) -> Result<(), u64> {
+        let mut peek = *self;
+        peek.tokens = self.refilled(limit, now);
+        if peek.tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(peek.wait(limit))
+        }
+    }
+
+    fn refilled(&self, limit: Limit, now: Timestamp) -> f64 {
+        let elapsed = now.duration_since(self.last).as_secs_f64().max(0.0);
+        (self.tokens + elapsed * limit.per_second).min(limit.burst)
+    }
+
+    fn wait(&self, limit: Limit) -> u64 {
+        let wait = (1.0 - self.tokens) / limit.per_second;
+        (wait.ceil() as u64).max(1)
     }
 }
 
@@ -66,5 +122,23 @@ mod tests {
         assert!(!bucket.is_full(5, later));
         assert!(bucket.is_full(5, later + SignedDuration::from_secs(2)));
         assert!(TokenBucket::new(5, t0).is_full(5, t0));
+    }
+
+    #[test]
+    fn five_a_minute_lets_five_through_then_one_every_twelve_seconds() {
+        let t0: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let limit = Limit::per_minute(5);
+        let mut bucket = TokenBucket::full(limit, t0);
+        for _ in 0..5 {
+            assert!(bucket.check(limit, t0).is_ok());
+            assert!(bucket.take_for(limit, t0).is_ok());
+        }
+        assert_eq!(bucket.check(limit, t0), Err(12));
+        assert_eq!(bucket.take_for(limit, t0), Err(12));
+        let later = t0 + SignedDuration::from_secs(12);
+        assert!(bucket.check(limit, later).is_ok(), "checking takes nothing");
+        assert!(bucket.take_for(limit, later).is_ok());
+        assert!(bucket.take_for(limit, later).is_err());
+        assert!(bucket.is_full_for(limit, later + SignedDuration::from_secs(60)));
     }
 }

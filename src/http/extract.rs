@@ -224,6 +224,24 @@ impl IdempotencyHeader {
     }
 }
 
+/// The client's IP address, for counting failed sign-ins per address: the TCP peer (behind a
+/// reverse proxy, that is the proxy). `None` when the router is served without connection
+/// info, as in tests that call it directly.
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

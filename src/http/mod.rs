@@ -124,7 +124,7 @@ pub async fn serve_tls(
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     tokio::pin!(stop);
     loop {
-        let (tcp, _) = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok(conn) => conn,
@@ -134,7 +134,11 @@ pub async fn serve_tls(
                 }
             },
         };
-        let (acceptor, router) = (acceptor.clone(), router.clone());
+        // The client's address, as `axum::serve` gives it on plain HTTP (`ClientAddr`).
+        let router = router
+            .clone()
+            .layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
             let Ok(stream) = acceptor.accept(tcp).await else {
                 return;
@@ -162,7 +166,8 @@ pub async fn serve(
         metrics: Arc::default(),
         shutdown,
     };
-    axum::serve(listener, router(state))
+    let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(async move {
             stop.await;
             let _ = stopping.send(true);

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::api::ListQuery;
+use super::extract::ClientAddr;
 use super::live;
 use crate::app::{
     AppError, DeclareInput, IncidentView, NewUser, PatchInput, SESSION_TTL, SeenVersion,
@@ -244,9 +245,9 @@ struct NextQuery {
 #[template(path = "login.html")]
 struct LoginPage {
     next: String,
-    error: Option<String>,
-    /// What was typed, kept when signing in fails.
+    /// Kept in the form when it comes back with an error.
     username: String,
+    error: Option<String>,
 }
 
 async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
@@ -267,16 +268,36 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -> Response {
+async fn login(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(form.next.as_deref()).to_string();
-    match state.login(&form.username, &form.password).await {
+    let again = |error: String| LoginPage {
+        next: next.clone(),
+        username: form.username.clone(),
+        error: Some(error),
+    };
+    match state.login(&form.username, &form.password, client).await {
         Ok((token, _, _)) => signed_in(&token, &next),
-        Err(AppError::Invalid(_)) => render(&LoginPage {
-            next,
-            error: Some("Unknown user or wrong password.".into()),
-            username: form.username,
-        }),
+        Err(AppError::Invalid(_)) => render(&again("Unknown user or wrong password.".into())),
+        Err(e @ AppError::TooManyAttempts { retry_after, .. }) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after.to_string())],
+            render(&again(format!("{}.", capitalized(&e.to_string())))),
+        )
+            .into_response(),
         Err(e) => fail(e, "/login"),
+    }
+}
+
+/// A message from the application as a sentence on a page.
+fn capitalized(message: &str) -> String {
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -326,14 +347,18 @@ struct SetupForm {
     password: String,
 }
 
-async fn setup(State(state): State<AppState>, Form(form): Form<SetupForm>) -> Response {
+async fn setup(
+    State(state): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    Form(form): Form<SetupForm>,
+) -> Response {
     if let Err(e) = state
         .complete_setup(&form.setup_token, &form.username, &form.password)
         .await
     {
         return fail(e, "/setup");
     }
-    match state.login(&form.username, &form.password).await {
+    match state.login(&form.username, &form.password, client).await {
         Ok((token, _, _)) => signed_in(&token, "/incidents"),
         Err(e) => fail(e, "/login"),
     }
@@ -519,6 +544,7 @@ impl FormProblem {
             AppError::Forbidden(_)
             | AppError::Conflict(_)
             | AppError::Stale { .. }
+            | AppError::TooManyAttempts { .. }
             | AppError::IdempotencyMismatch => Some(Self {
                 field: None,
                 message: Some(e.to_string()),

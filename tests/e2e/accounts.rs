@@ -8,7 +8,13 @@ use reqwest::StatusCode;
 use tokio::process::{Child, Command};
 
 use crate::crash::free_port;
-use crate::helpers::{ADMIN_TOKEN, Db, TestDb};
+use crate::helpers::{ADMIN_TOKEN, Db, TestApp, TestDb, password};
+
+crate::on_both_backends!(
+    a_flood_of_wrong_passwords_leaves_the_server_responsive,
+    guessing_a_password_is_refused_after_five_tries,
+    guessing_across_accounts_is_refused_per_address
+);
 
 /// Starts `aplomb serve` on `port` without waiting for it.
 fn serve(url: &str, port: u16) -> Child {
@@ -117,4 +123,123 @@ async fn an_admin_token_on_a_database_with_users_is_refused_with_a_warning() {
         log.contains("APLOMB_ADMIN_TOKEN is ignored"),
         "no warning in: {log}"
     );
+}
+
+/// Sixteen people mistype their passwords at the same moment. Checking a password costs tens
+/// of milliseconds of CPU; the server must keep answering everyone else meanwhile.
+async fn a_flood_of_wrong_passwords_leaves_the_server_responsive(app: TestApp) {
+    let names: Vec<String> = (0..16).map(|i| format!("user{i}")).collect();
+    for name in &names {
+        app.user(name, "responder").await;
+    }
+    let logins = names.iter().map(|name| {
+        let base = app.base.clone();
+        let name = name.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{base}/login"))
+                .form(&[("username", name.as_str()), ("password", "not my password")])
+                .send()
+                .await
+                .expect("the login form answers")
+                .status()
+        }
+    });
+    let logins = futures_util::future::join_all(logins);
+    let probe = async {
+        let http = reqwest::Client::new();
+        let mut slowest = Duration::ZERO;
+        for _ in 0..40 {
+            let started = std::time::Instant::now();
+            let r = http
+                .get(format!("{}/healthz", app.base))
+                .send()
+                .await
+                .expect("healthz answers");
+            assert!(r.status().is_success());
+            slowest = slowest.max(started.elapsed());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        slowest
+    };
+    let (statuses, slowest) = tokio::join!(logins, probe);
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "each wrong password gets the form back: {statuses:?}"
+    );
+    eprintln!("slowest /healthz during the flood: {slowest:?}");
+    assert!(
+        slowest < Duration::from_millis(150),
+        "/healthz took {slowest:?} while passwords were checked"
+    );
+}
+
+/// Signs in through the login form; returns the status, Retry-After and the page.
+async fn sign_in(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+) -> (StatusCode, Option<String>, String) {
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/login", app.base))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("next", "/incidents"),
+        ])
+        .send()
+        .await
+        .expect("the login form answers");
+    let status = response.status();
+    let retry = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    (status, retry, response.text().await.expect("a page"))
+}
+
+/// Someone tries passwords for bob: after five wrong ones, even the right one is refused for
+/// a while, and the form says when to try again, with the username still in it.
+async fn guessing_a_password_is_refused_after_five_tries(app: TestApp) {
+    app.user("bob", "responder").await;
+    for guess in ["123456", "password", "qwerty", "letmein", "bob"] {
+        let (status, _, page) = sign_in(&app, "bob", guess).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("Unknown user or wrong password."), "{page}");
+    }
+    let (status, retry, page) = sign_in(&app, "bob", &password("bob")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    let retry: u64 = retry.expect("Retry-After").parse().expect("seconds");
+    assert!((1..=60).contains(&retry), "Retry-After {retry}");
+    assert!(
+        page.contains("Too many failed sign-ins for this account; try again in"),
+        "{page}"
+    );
+    assert!(
+        page.contains("value=\"bob\""),
+        "the username is kept: {page}"
+    );
+
+    // Another account is not held back by bob's.
+    app.user("carol", "responder").await;
+    let (status, _, _) = sign_in(&app, "carol", &password("carol")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+/// One address tries one password on many accounts: after twenty failures it is refused,
+/// whichever account it names next.
+async fn guessing_across_accounts_is_refused_per_address(app: TestApp) {
+    for n in 0..20 {
+        let (status, _, _) = sign_in(&app, &format!("nobody{n}"), "summer2026").await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    app.user("dan", "responder").await;
+    let (status, retry, page) = sign_in(&app, "dan", &password("dan")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
+    assert!(retry.is_some());
+    assert!(page.contains("from this address"), "{page}");
 }

@@ -364,7 +364,7 @@ async fn demo_data_shows_a_living_organisation() {
         // Demo users sign in with the documented password.
         assert!(
             app.app
-                .login("alice", aplomb::demo::DEMO_PASSWORD)
+                .login("alice", aplomb::demo::DEMO_PASSWORD, None)
                 .await
                 .is_ok()
         );
