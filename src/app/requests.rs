@@ -6,11 +6,14 @@ use jiff::SignedDuration;
 
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
-use crate::store::Claim;
+use crate::store::{Claim, ClaimTimes};
 
-/// How long a claimed key waits for its request to answer before a retry may take it over
-/// (the server that ran it died). A request never takes this long.
-const CLAIM_STALE_AFTER: SignedDuration = SignedDuration::from_secs(60);
+/// A claimed key waits a minute for its request to answer before a retry may take it over
+/// (the server that ran it died; a request never takes this long); answers are kept a day.
+const CLAIM_TIMES: ClaimTimes = ClaimTimes {
+    stale_after: SignedDuration::from_secs(60),
+    kept_for: SignedDuration::from_hours(24),
+};
 
 impl Aplomb {
     /// Claims `key` for `actor`'s request with `fingerprint`: `None` means run it, `Some`
@@ -23,7 +26,7 @@ impl Aplomb {
     ) -> AppResult<Option<(u16, String)>> {
         let claim = self
             .store
-            .claim_request(actor.id, key, fingerprint, self.now(), CLAIM_STALE_AFTER)
+            .claim_request(actor.id, key, fingerprint, self.now(), CLAIM_TIMES)
             .await?;
         match claim {
             Claim::Claimed => Ok(None),

@@ -192,8 +192,6 @@ impl Schedule {
             .find_map(|layer| layer.on_call_at(t))
     }
 
-    /// The final schedule over `[from, to)`: consecutive shifts, merged where the responder
-    /// stays the same; stretches with nobody on call are left out.
     /// When the shift of whoever is on call at `at` began: the last change of hands at or
     /// before `at`, looked for up to about a year back. A schedule that has not changed hands
     /// for that long gets the start of a year-long period counted from the Unix epoch instead,
@@ -209,6 +207,8 @@ impl Schedule {
         })
     }
 
+    /// The final schedule over `[from, to)`: consecutive shifts, merged where the responder
+    /// stays the same; stretches with nobody on call are left out.
     pub fn shifts(&self, from: Timestamp, to: Timestamp) -> Vec<Shift> {
         let mut cuts = vec![from, to];
         for layer in &self.layers {

@@ -6,16 +6,18 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, IdempotencyHeader};
+use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, ClientAddr, IdempotencyHeader};
 use super::live;
 use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput, SeenVersion};
-use crate::store::{IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, UserRecord};
+use crate::store::{
+    IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, TokenRecord, UserRecord,
+};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -26,7 +28,12 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/timeline", get(timeline).post(add_note))
         .route("/incidents/{id}/events", get(incident_events))
         .route("/users", get(list_users).post(create_user))
-        .route("/users/{username}/tokens", post(create_token))
+        .route(
+            "/users/{username}/tokens",
+            get(list_tokens).post(create_token),
+        )
+        .route("/users/{username}/tokens/{id}", delete(revoke_token))
+        .route("/login", post(login))
         .route("/services", get(list_services).post(create_service))
         .route("/whoami", get(whoami))
         .route("/openapi.json", get(openapi_json))
@@ -37,7 +44,7 @@ pub fn router() -> Router<AppState> {
     info(title = "aplomb", description = "Incident response: declare, coordinate, communicate, review."),
     paths(
         declare, list_incidents, show_incident, update_incident, assign_role, add_participant,
-        timeline, add_note, incident_events, list_users, create_user, create_token, list_services,
+        timeline, add_note, incident_events, list_users, create_user, create_token, list_tokens, revoke_token, login, list_services,
         create_service, whoami
     ),
     components(schemas(ErrorBody)),
@@ -91,7 +98,7 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
         .required(Required::False)
         .description(Some(
             "Makes a retried request return the first answer (marked `Idempotent-Replayed: true`) \
-             instead of having its effect twice; 1 to 255 visible ASCII characters",
+             instead of having its effect twice (answers are kept 24 hours); 1 to 255 visible ASCII characters",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
         .build();
@@ -403,8 +410,46 @@ pub struct TokenRequest {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenBody {
+    /// For listing and revoking it.
+    pub id: i64,
     /// Shown once; aplomb keeps only its hash.
     pub token: String,
+}
+
+/// An API token as its holder sees it later: never the secret or its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenSummary {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<TokenRecord> for TokenSummary {
+    fn from(t: TokenRecord) -> Self {
+        Self {
+            id: t.id,
+            name: t.name,
+            created_at: t.created_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    /// What the new token is for, e.g. "laptop CLI".
+    pub token_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginBody {
+    /// The token's id, for revoking it (`aplomb logout`).
+    pub id: i64,
+    /// Shown once; aplomb keeps only its hash.
+    pub token: String,
+    pub username: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -673,10 +718,68 @@ async fn create_token(
     ApiPath(username): ApiPath<String>,
     body: ApiJson<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let token = app
+    let issued = app
         .create_token(&actor, &username, &body.value.name)
         .await?;
-    Ok((StatusCode::CREATED, Json(TokenBody { token })))
+    Ok((
+        StatusCode::CREATED,
+        Json(TokenBody {
+            id: issued.id,
+            token: issued.token,
+        }),
+    ))
+}
+
+/// A user's API tokens: id, name and creation time (admins, or the user themself).
+#[utoipa::path(get, path = "/api/v1/users/{username}/tokens", params(("username" = String, Path)),
+    responses((status = 200, body = Vec<TokenSummary>), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_tokens(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Vec<TokenSummary>>, ApiError> {
+    let tokens = app.list_tokens(&actor, &username).await?;
+    Ok(Json(tokens.into_iter().map(Into::into).collect()))
+}
+
+/// Revoke an API token: it stops working at once (admins, or the user themself).
+#[utoipa::path(delete, path = "/api/v1/users/{username}/tokens/{id}",
+    params(("username" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn revoke_token(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((username, id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.revoke_token(&actor, &username, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign in with a password and get a new API token (for the CLI's `aplomb login`). Failed
+/// attempts are limited per account and per address as on the login form: 429 with
+/// `Retry-After` beyond.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, security(()),
+    responses((status = 201, body = LoginBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds until a sign-in is accepted again")))))]
+async fn login(
+    State(app): State<AppState>,
+    ClientAddr(client): ClientAddr,
+    body: ApiJson<LoginRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let req = body.value;
+    let (issued, actor) = app
+        .login_for_token(&req.username, &req.password, &req.token_name, client)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(LoginBody {
+            id: issued.id,
+            token: issued.token,
+            username: actor.username,
+        }),
+    ))
 }
 
 /// The service catalog.

@@ -79,12 +79,13 @@ pub async fn replay_or_run(
                 .into_response();
             };
             let text = String::from_utf8_lossy(&body);
-            // The effect is committed; the client hears of it once its answer is kept too.
+            // The effect is committed: the client hears of it even if keeping the answer
+            // fails (a retry then finds the claim unanswered: 409 for a minute, then it runs).
             if let Err(e) = state
                 .answer_request(&actor, &key, head.status.as_u16(), &text)
                 .await
             {
-                return ApiError::from(e).into_response();
+                tracing::warn!(error = %e, "could not keep an answer for its Idempotency-Key");
             }
             Response::from_parts(head, Body::from(body))
         }

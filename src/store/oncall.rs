@@ -239,16 +239,34 @@ impl Store {
     }
 
     /// Replaces the signing secret of one of a responder's contact methods; false when they
-    /// have none with `id`. Deliveries already queued keep the secret they were queued with.
+    /// have none with `id`. Deliveries still queued to it (first tries and retries) are signed
+    /// with the new secret too: the old one, perhaps leaked, signs nothing more.
     pub async fn set_contact_secret(&self, user_id: i64, id: i64, secret: &str) -> Result<bool> {
-        let done =
-            sqlx::query("UPDATE contact_methods SET secret = $1 WHERE id = $2 AND user_id = $3")
-                .bind(secret)
-                .bind(id)
-                .bind(user_id)
-                .execute(&self.pool)
-                .await?;
-        Ok(done.rows_affected() > 0)
+        let mut tx = self.begin_write().await?;
+        let method = sqlx::query(
+            "UPDATE contact_methods SET secret = $1 WHERE id = $2 AND user_id = $3 \
+             RETURNING kind, address",
+        )
+        .bind(secret)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(method) = method else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE deliveries SET secret = $1 WHERE state = 'pending' AND kind = $2 \
+             AND address = $3 AND page_id IN (SELECT id FROM pages WHERE user_id = $4)",
+        )
+        .bind(secret)
+        .bind(method.try_get::<String, _>("kind")?)
+        .bind(method.try_get::<String, _>("address")?)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Removes one of a responder's notification rules; false when they have none with `id`.

@@ -2,7 +2,7 @@
 //! its answer, so a client's retry gets the first answer instead of a second effect.
 
 use jiff::{SignedDuration, Timestamp};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use super::{Result, Store, ms, ts};
 
@@ -19,70 +19,38 @@ pub enum Claim {
     Answered { status: u16, body: String },
 }
 
+/// How long claims and answers count (see `Store::claim_request`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTimes {
+    /// A claim this old whose request never answered (its server died) may be taken over.
+    pub stale_after: SignedDuration,
+    /// Answers this old are forgotten: a retry comes within minutes, not days.
+    pub kept_for: SignedDuration,
+}
+
 impl Store {
-    /// Claims `key` for a request with `fingerprint`. A claim older than `stale_after` whose
-    /// request never answered (its server died) is taken over.
+    /// Claims `key` for a request with `fingerprint`, after forgetting the user's answers
+    /// older than `times.kept_for`.
     pub async fn claim_request(
         &self,
         user_id: i64,
         key: &str,
         fingerprint: &str,
         now: Timestamp,
-        stale_after: SignedDuration,
+        times: ClaimTimes,
     ) -> Result<Claim> {
-        let inserted = sqlx::query(
-            "INSERT INTO idempotent_requests (user_id, key, fingerprint, created_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key",
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM idempotent_requests WHERE user_id = $1 AND status IS NOT NULL \
+             AND created_at < $2",
         )
         .bind(user_id)
-        .bind(key)
-        .bind(fingerprint)
-        .bind(ms(now))
-        .fetch_optional(&self.pool)
+        .bind(ms(now - times.kept_for))
+        .execute(&mut *tx)
         .await?;
-        if inserted.is_some() {
-            return Ok(Claim::Claimed);
-        }
-        let row = sqlx::query(
-            "SELECT fingerprint, status, body, created_at FROM idempotent_requests \
-             WHERE user_id = $1 AND key = $2",
-        )
-        .bind(user_id)
-        .bind(key)
-        .fetch_one(&self.pool)
-        .await?;
-        if row.try_get::<String, _>("fingerprint")? != fingerprint {
-            return Ok(Claim::Mismatch);
-        }
-        if let Some(status) = row.try_get::<Option<i64>, _>("status")? {
-            return Ok(Claim::Answered {
-                status: u16::try_from(status).unwrap_or(500),
-                body: row
-                    .try_get::<Option<String>, _>("body")?
-                    .unwrap_or_default(),
-            });
-        }
-        let claimed_at = ts(&row, "created_at")?;
-        if now.duration_since(claimed_at) < stale_after {
-            return Ok(Claim::InProgress);
-        }
-        // Only one of several retries racing for an abandoned claim takes it over.
-        let taken = sqlx::query(
-            "UPDATE idempotent_requests SET created_at = $1 \
-             WHERE user_id = $2 AND key = $3 AND created_at = $4 AND status IS NULL",
-        )
-        .bind(ms(now))
-        .bind(user_id)
-        .bind(key)
-        .bind(ms(claimed_at))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(if taken == 1 {
-            Claim::Claimed
-        } else {
-            Claim::InProgress
-        })
+        let claim = claim_in(&mut tx, user_id, key, fingerprint, now, times.stale_after).await?;
+        tx.commit().await?;
+        Ok(claim)
     }
 
     /// Keeps the answer of a claimed request, for its retries.
@@ -93,6 +61,7 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE idempotent_requests SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
         )
@@ -100,20 +69,86 @@ impl Store {
         .bind(body)
         .bind(user_id)
         .bind(key)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Gives up a claim whose request had no effect to remember (it failed), so a retry runs.
     pub async fn release_request(&self, user_id: i64, key: &str) -> Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "DELETE FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status IS NULL",
         )
         .bind(user_id)
         .bind(key)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
+}
+
+async fn claim_in(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    key: &str,
+    fingerprint: &str,
+    now: Timestamp,
+    stale_after: SignedDuration,
+) -> Result<Claim> {
+    let inserted = sqlx::query(
+        "INSERT INTO idempotent_requests (user_id, key, fingerprint, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key",
+    )
+    .bind(user_id)
+    .bind(key)
+    .bind(fingerprint)
+    .bind(ms(now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    if inserted.is_some() {
+        return Ok(Claim::Claimed);
+    }
+    let row = sqlx::query(
+        "SELECT fingerprint, status, body, created_at FROM idempotent_requests \
+         WHERE user_id = $1 AND key = $2",
+    )
+    .bind(user_id)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    if row.try_get::<String, _>("fingerprint")? != fingerprint {
+        return Ok(Claim::Mismatch);
+    }
+    if let Some(status) = row.try_get::<Option<i64>, _>("status")? {
+        return Ok(Claim::Answered {
+            status: u16::try_from(status).unwrap_or(500),
+            body: row
+                .try_get::<Option<String>, _>("body")?
+                .unwrap_or_default(),
+        });
+    }
+    let claimed_at = ts(&row, "created_at")?;
+    if now.duration_since(claimed_at) < stale_after {
+        return Ok(Claim::InProgress);
+    }
+    // Only one of several retries racing for an abandoned claim takes it over.
+    let taken = sqlx::query(
+        "UPDATE idempotent_requests SET created_at = $1 \
+         WHERE user_id = $2 AND key = $3 AND created_at = $4 AND status IS NULL",
+    )
+    .bind(ms(now))
+    .bind(user_id)
+    .bind(key)
+    .bind(ms(claimed_at))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(if taken == 1 {
+        Claim::Claimed
+    } else {
+        Claim::InProgress
+    })
 }
