@@ -99,6 +99,14 @@
     // After a dropped connection, catch up on whatever was missed.
     source.addEventListener("open", function () { if (live.dataset.connected) refresh(); live.dataset.connected = "1"; });
   }
+  // A live region's text present at load is not announced by every screen reader: put the
+  // server's announcement of what was just done in again, once the page has settled.
+  var announce = document.getElementById("announce");
+  if (announce && announce.textContent.trim()) {
+    var said = announce.textContent;
+    announce.textContent = "";
+    setTimeout(function () { announce.textContent = said; }, 150);
+  }
   tick();
   setInterval(tick, 30000);
 })();

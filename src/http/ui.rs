@@ -861,6 +861,16 @@ struct IncidentPage {
     roles: Vec<(&'static str, &'static str)>,
     users: Vec<String>,
     error: Option<String>,
+    /// What the action just taken did, announced in the page's polite live region.
+    notice: Option<String>,
+    /// The id of the control that action was taken with, focused again (`autofocus`).
+    focus: &'static str,
+}
+
+#[derive(Deserialize)]
+struct IncidentQuery {
+    error: Option<String>,
+    done: Option<String>,
 }
 
 #[derive(Template)]
@@ -902,8 +912,9 @@ async fn incident_page(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<i64>,
-    Query(q): Query<ErrorQuery>,
+    Query(q): Query<IncidentQuery>,
 ) -> Response {
+    let done = q.done.as_deref().and_then(Done::parse);
     let live = match load_live(&state, &session.actor, id).await {
         Ok(live) => live,
         Err(e) => return fail(e, "/incidents"),
@@ -924,6 +935,8 @@ async fn incident_page(
             .collect(),
         users,
         error: q.error,
+        notice: done.map(Done::notice),
+        focus: done.map(Done::control).unwrap_or(""),
     })
 }
 
@@ -958,6 +971,81 @@ pub(super) fn back_to(id: i64, result: Result<(), AppError>) -> Response {
     }
 }
 
+/// What an action on the incident page did, carried through its redirect (`?done=`) so the
+/// page can say so and put focus back on the control used. A closed set with values from
+/// the domain's own closed sets, so a crafted link cannot make the page say anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Done {
+    Note,
+    Status(Status),
+    Severity(Severity),
+    Role(RoleKind),
+    Participant,
+    Acknowledged,
+}
+
+impl Done {
+    fn code(self) -> String {
+        match self {
+            Self::Note => "note".into(),
+            Self::Status(s) => format!("status-{s}"),
+            Self::Severity(s) => format!("severity-{s}"),
+            Self::Role(r) => format!("role-{}", r.slug()),
+            Self::Participant => "participant".into(),
+            Self::Acknowledged => "acknowledged".into(),
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        let (kind, value) = code.split_once('-').unwrap_or((code, ""));
+        match kind {
+            "note" => Some(Self::Note),
+            "status" => value.parse().ok().map(Self::Status),
+            "severity" => value.parse().ok().map(Self::Severity),
+            "role" => value.parse().ok().map(Self::Role),
+            "participant" => Some(Self::Participant),
+            "acknowledged" => Some(Self::Acknowledged),
+            _ => None,
+        }
+    }
+
+    fn notice(self) -> String {
+        match self {
+            Self::Note => "Note posted to the timeline.".into(),
+            Self::Status(Status::Resolved) => {
+                "Incident resolved; paging for it has stopped.".into()
+            }
+            Self::Status(s) => format!("Status set to {s}."),
+            Self::Severity(s) => format!("Severity set to {s}."),
+            Self::Role(r) => format!("{} assigned.", r.label()),
+            Self::Participant => "Participant added.".into(),
+            Self::Acknowledged => {
+                "All pages for this incident acknowledged; escalation has stopped.".into()
+            }
+        }
+    }
+
+    /// The id of the control the action was taken with.
+    fn control(self) -> &'static str {
+        match self {
+            Self::Note => "note-text",
+            Self::Status(_) => "status-select",
+            Self::Severity(_) => "severity-select",
+            Self::Role(_) => "role-select",
+            Self::Participant => "participant-user",
+            Self::Acknowledged => "acknowledge",
+        }
+    }
+}
+
+/// Back to the incident page after an action: saying what it did, or with the error.
+pub(super) fn done_to(id: i64, result: Result<Done, AppError>) -> Response {
+    match result {
+        Ok(done) => Redirect::to(&format!("/incidents/{id}?done={}", done.code())).into_response(),
+        Err(e) => fail(e, &format!("/incidents/{id}")),
+    }
+}
+
 #[derive(Deserialize)]
 struct NoteForm {
     text: String,
@@ -968,12 +1056,12 @@ async fn add_note(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<NoteForm>,
 ) -> Response {
-    back_to(
+    done_to(
         id,
         state
             .add_note(&session.actor, id, &form.text)
             .await
-            .map(drop),
+            .map(|_| Done::Note),
     )
 }
 
@@ -1015,7 +1103,8 @@ async fn change_status(
         seen,
         ..PatchInput::default()
     };
-    back_to(id, state.update(&session.actor, id, input).await.map(drop))
+    let changed = state.update(&session.actor, id, input).await;
+    done_to(id, changed.map(|v| Done::Status(v.incident.status)))
 }
 
 #[derive(Deserialize)]
@@ -1039,7 +1128,8 @@ async fn change_severity(
         seen,
         ..PatchInput::default()
     };
-    back_to(id, state.update(&session.actor, id, input).await.map(drop))
+    let changed = state.update(&session.actor, id, input).await;
+    done_to(id, changed.map(|v| Done::Severity(v.incident.severity)))
 }
 
 #[derive(Deserialize)]
@@ -1053,13 +1143,12 @@ async fn assign_role(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<RoleForm>,
 ) -> Response {
-    back_to(
-        id,
-        state
-            .assign_role(&session.actor, id, &form.role, &form.user)
-            .await
-            .map(drop),
-    )
+    let role = form.role.parse::<RoleKind>();
+    let assigned = state
+        .assign_role(&session.actor, id, &form.role, &form.user)
+        .await;
+    // assign_role parsed the same text, so a role it accepted parses here too.
+    done_to(id, assigned.and_then(|_| Ok(Done::Role(role?))))
 }
 
 #[derive(Deserialize)]
@@ -1072,12 +1161,12 @@ async fn add_participant(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<ParticipantForm>,
 ) -> Response {
-    back_to(
+    done_to(
         id,
         state
             .add_participant(&session.actor, id, &form.user)
             .await
-            .map(drop),
+            .map(|_| Done::Participant),
     )
 }
 

@@ -186,6 +186,92 @@ async fn live_refresh_keeps_controls_current(db: Db) {
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_focus_is_visible_kept_and_announced_on_sqlite() {
+    keyboard_story(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyboard_focus_is_visible_kept_and_announced_on_postgres() {
+    keyboard_story(Db::Postgres).await;
+}
+
+/// The contrast of a focused element's outline against the page, as WCAG computes it.
+const OUTLINE_CONTRAST: &str = "
+    function lum(c) {
+        var v = c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(function (x) {
+            x = Number(x) / 255;
+            return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4);
+        });
+        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2];
+    }
+    var outline = getComputedStyle(document.activeElement).outlineColor;
+    var page = getComputedStyle(document.body).backgroundColor;
+    var a = lum(outline), b = lum(page);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);";
+
+/// Dan works the keyboard: the first Tab reaches "Skip to content", focus rings are visible,
+/// and after "Set severity" the page says what happened and puts him back on the control.
+async fn keyboard_story(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let dan = app.user("dan", "responder").await;
+    let id = app
+        .declare(
+            &dan,
+            json!({"title": "Webhooks are delayed", "severity": "SEV3"}),
+        )
+        .await;
+    let browser = driver.session().await;
+    browser.login(&app.base, "dan").await;
+    browser.go(&format!("{}/incidents/{id}", app.base)).await;
+    browser.press("\u{E004}").await;
+    assert_eq!(
+        browser
+            .script("return document.activeElement.textContent")
+            .await,
+        "Skip to content"
+    );
+    let contrast = browser.script(OUTLINE_CONTRAST).await;
+    assert!(
+        contrast.as_f64().is_some_and(|c| c >= 3.0),
+        "the skip link's focus ring contrast is {contrast}"
+    );
+    browser
+        .script("document.getElementById('set-severity').focus()")
+        .await;
+    let contrast = browser.script(OUTLINE_CONTRAST).await;
+    assert!(
+        contrast.as_f64().is_some_and(|c| c >= 3.0),
+        "a button's focus ring contrast is {contrast}"
+    );
+
+    browser.click("#severity-select option[value=SEV2]").await;
+    browser.submit("#set-severity").await;
+    if browser.find("#confirm").await.is_some() {
+        browser.submit("#confirm").await;
+    }
+    browser
+        .wait_for_script("return document.activeElement.id", "severity-select")
+        .await;
+    browser
+        .wait_for_text("#announce", "Severity set to SEV2")
+        .await;
+    assert_eq!(
+        browser
+            .script("return document.getElementById('announce').getAttribute('aria-live')")
+            .await,
+        "polite"
+    );
+
+    browser.close().await;
+    app.shutdown().await;
+}
+
 /// A chromedriver process on a free loopback port, killed on drop.
 struct ChromeDriver {
     base: String,
@@ -400,6 +486,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         panic!("{wanted:?} never appeared in {css} within 10 s; last saw {last:?}");
+    }
+
+    /// Presses and releases one key (a WebDriver key code such as Tab, `\u{E004}`).
+    async fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}]}]});
+        let r = self
+            .command(reqwest::Method::POST, "/actions", Some(actions))
+            .await;
+        assert!(r.is_null(), "pressing {key:?}: {r}");
     }
 
     /// Runs `script` in the page and returns what it returns.

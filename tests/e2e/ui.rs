@@ -14,6 +14,7 @@ crate::on_both_backends!(
     a_failed_sign_in_keeps_the_username,
     a_viewer_is_shown_a_read_only_view,
     times_are_absolute_in_the_responders_time_zone,
+    an_action_is_announced_and_focus_returns_to_its_control,
 );
 
 /// The value of the first `name="{name}" value="…"` in a page.
@@ -474,4 +475,76 @@ async fn times_are_absolute_in_the_responders_time_zone(app: TestApp) {
         "{page}"
     );
     assert!(element(&page, "time-zone").contains("UTC"), "{page}");
+}
+
+/// After "Set severity" the page says what happened in a polite live region and focuses the
+/// severity control again; the page has a skip link and marks where the navigation is.
+async fn an_action_is_announced_and_focus_returns_to_its_control(app: TestApp) {
+    let bob_token = app.user("bob", "responder").await;
+    let id = app
+        .declare(
+            &bob_token,
+            json!({"title": "Login is slow", "severity": "SEV3"}),
+        )
+        .await;
+    let bob = app.web_session("bob").await;
+    let page = format!("/incidents/{id}");
+    let (_, html) = bob.page(&page).await;
+    assert!(
+        element(&html, "announce").contains("aria-live=\"polite\""),
+        "{html}"
+    );
+    assert!(
+        element(&html, "live").contains("aria-live=\"polite\""),
+        "{html}"
+    );
+    let skip = html.find("Skip to content").expect("a skip link");
+    assert!(
+        skip < html.find("<nav").expect("a nav") && html.contains("href=\"#content\""),
+        "{html}"
+    );
+    assert!(html.contains("id=\"content\""), "{html}");
+    assert!(
+        html.contains("<a href=\"/incidents\" aria-current=\"page\">Incidents</a>"),
+        "{html}"
+    );
+
+    let set = bob
+        .post_form(
+            &format!("{page}/severity"),
+            &[
+                ("csrf", &form_value(&html, "csrf")),
+                ("version", &form_value(&html, "version")),
+                ("severity", "SEV2"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    let back = location(&set);
+    assert_eq!(back, format!("{page}?done=severity-SEV2"));
+    let (_, html) = bob.page(&back).await;
+    assert!(
+        element(&html, "announce").ends_with(">Severity set to SEV2."),
+        "{html}"
+    );
+    assert!(
+        element(&html, "severity-select").contains("autofocus"),
+        "focus goes back to the control used: {html}"
+    );
+    assert_eq!(html.matches(" autofocus").count(), 1, "{html}");
+
+    // Only what the server can say: a crafted link announces nothing.
+    let (_, html) = bob
+        .page(&format!("{page}?done=severity-%3Cb%3Ehacked"))
+        .await;
+    assert!(
+        element(&html, "announce").ends_with("aria-live=\"polite\">"),
+        "{html}"
+    );
+
+    let (_, list) = bob.page("/responders").await;
+    assert!(
+        list.contains("<a href=\"/responders\" aria-current=\"page\">Responders</a>"),
+        "{list}"
+    );
 }
