@@ -78,6 +78,24 @@ enum Command {
         #[arg(long, env = "APLOMB_TWILIO_FROM", default_value = "")]
         twilio_from: String,
     },
+    /// Sign in with your password: stores the server's URL and a new API token (in
+    /// $APLOMB_CONFIG_DIR, $XDG_CONFIG_HOME/aplomb or ~/.config/aplomb: cli.toml, mode 0600)
+    /// for later commands. Asks for what the flags do not give; reads the password from
+    /// standard input when it is not a terminal.
+    Login {
+        #[command(flatten)]
+        connection: Connection,
+        #[arg(long)]
+        username: Option<String>,
+        /// Name of the new token, as the Tokens page lists it.
+        #[arg(long, default_value = "aplomb login")]
+        token_name: String,
+    },
+    /// Revoke the token `aplomb login` stored and remove it.
+    Logout {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// Acknowledge an incident's pages: escalation stops.
     Ack {
         #[command(flatten)]
@@ -248,6 +266,12 @@ async fn run(command: Command) -> ExitCode {
                 }
             };
         }
+        Command::Login {
+            connection,
+            username,
+            token_name,
+        } => aplomb::cli::auth::login(&connection, username, &token_name).await,
+        Command::Logout { connection } => aplomb::cli::auth::logout(&connection).await,
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
         Command::Alert {
             connection,

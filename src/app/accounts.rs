@@ -16,7 +16,7 @@ use crate::domain::incident::UserRef;
 use crate::domain::rate::{Limit, TokenBucket};
 use crate::domain::{FieldError, bounded_text};
 use crate::secret::{hex, new_secret};
-use crate::store::{StoreError, UserRecord};
+use crate::store::{StoreError, TokenRecord, UserRecord};
 
 /// How long a web session lasts without signing in again.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
@@ -141,6 +141,13 @@ impl SignInGuard {
                 .take_for(address, now);
         }
     }
+}
+
+/// A new API token: the secret is shown once, here; the database keeps only its hash.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub id: i64,
+    pub token: String,
 }
 
 impl Aplomb {
@@ -341,23 +348,66 @@ impl Aplomb {
         actor: &Actor,
         username: &str,
         name: &str,
-    ) -> AppResult<String> {
-        if !actor.is_admin() && actor.username != username {
-            return Err(AppError::Forbidden(
-                "only admins create tokens for other users".into(),
-            ));
+    ) -> AppResult<IssuedToken> {
+        let user = self.token_holder(actor, username, "create tokens").await?;
+        self.issue_token(&user, name).await
+    }
+
+    /// Signs in with a password and issues an API token named `token_name` (the CLI's
+    /// `aplomb login`); failed attempts count as on the login form.
+    pub async fn login_for_token(
+        &self,
+        username: &str,
+        password: &str,
+        token_name: &str,
+        client: Option<IpAddr>,
+    ) -> AppResult<(IssuedToken, Actor)> {
+        let name = bounded_text("token_name", token_name, 1, 100)?;
+        let user = self.check_sign_in(username, password, client).await?;
+        Ok((self.issue_token(&user, &name).await?, user.actor()))
+    }
+
+    /// A user's tokens (names and times; the secrets are never shown again).
+    pub async fn list_tokens(&self, actor: &Actor, username: &str) -> AppResult<Vec<TokenRecord>> {
+        let user = self.token_holder(actor, username, "see tokens").await?;
+        Ok(self.store.list_tokens(user.id).await?)
+    }
+
+    /// Revokes one of a user's tokens: it stops working at once.
+    pub async fn revoke_token(&self, actor: &Actor, username: &str, id: i64) -> AppResult<()> {
+        let user = self.token_holder(actor, username, "revoke tokens").await?;
+        match self.store.delete_token(user.id, id).await {
+            Err(StoreError::NotFound) => Err(AppError::NotFound("token")),
+            done => Ok(done?),
         }
-        let name = bounded_text("name", name, 1, 100)?;
-        let user = self
-            .store
+    }
+
+    /// The user whose tokens `actor` wants to manage: their own, or anyone's for an admin.
+    async fn token_holder(
+        &self,
+        actor: &Actor,
+        username: &str,
+        doing: &str,
+    ) -> AppResult<UserRecord> {
+        if !actor.is_admin() && actor.username != username {
+            return Err(AppError::Forbidden(format!(
+                "only admins {doing} for other users"
+            )));
+        }
+        self.store
             .user_by_username(username)
             .await?
-            .ok_or(AppError::NotFound("user"))?;
+            .ok_or(AppError::NotFound("user"))
+    }
+
+    async fn issue_token(&self, user: &UserRecord, name: &str) -> AppResult<IssuedToken> {
+        let name = bounded_text("name", name, 1, 100)?;
         let token = format!("apl_{}", new_secret());
-        self.store
+        let id = self
+            .store
             .insert_token(user.id, &hash_token(&token), &name, self.now())
             .await?;
-        Ok(token)
+        Ok(IssuedToken { id, token })
     }
 
     pub(super) async fn user_ref(&self, field: &'static str, username: &str) -> AppResult<UserRef> {

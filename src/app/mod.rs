@@ -24,7 +24,7 @@ mod apply;
 mod oncall;
 mod requests;
 
-pub use accounts::{NewUser, SESSION_TTL, hash_token};
+pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
 
 pub use apply::{

@@ -7,18 +7,20 @@ use clap::{Args, Subcommand};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub mod auth;
+
+/// The server when neither a flag, the environment nor `aplomb login` names one.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";
+
 /// Where the server is and who we are.
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// Base URL of the aplomb server.
-    #[arg(
-        long,
-        env = "APLOMB_URL",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    pub url: String,
-    /// API token (create one with `aplomb token create` or in the API).
+    /// Base URL of the aplomb server [default: the one `aplomb login` stored, else
+    /// http://127.0.0.1:8080].
+    #[arg(long, env = "APLOMB_URL", global = true)]
+    pub url: Option<String>,
+    /// API token [default: the one `aplomb login` stored, for its server]; or create one on
+    /// the web UI's Tokens page.
     #[arg(long, env = "APLOMB_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// Print the API's JSON instead of tables.
@@ -188,6 +190,17 @@ pub enum TokenCommand {
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List API tokens (yours, or --user's for an admin): id, name, created.
+    List {
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke an API token by id: it stops working at once.
+    Revoke {
+        id: i64,
+        #[arg(long)]
+        user: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -239,16 +252,44 @@ impl std::fmt::Display for CliError {
 pub struct Client {
     base: String,
     token: Option<String>,
+    /// The user `aplomb login` signed in as, when its token is the one in use.
+    stored_user: Option<String>,
     http: reqwest::Client,
+    /// Why the client cannot talk to the server (e.g. an unreadable login file), said at the
+    /// first request.
+    problem: Option<String>,
     pub json: bool,
 }
 
 impl Client {
+    /// Flags and environment first, then what `aplomb login` stored.
     pub fn new(conn: &Connection) -> Self {
+        let trimmed = |url: &str| url.trim_end_matches('/').to_string();
+        let (stored, mut problem) = match auth::load() {
+            Ok(stored) => (stored, None),
+            Err(e) => (None, Some(e)),
+        };
+        if conn.url.is_some() && conn.token.is_some() {
+            problem = None;
+        }
+        let base = conn
+            .url
+            .as_deref()
+            .or(stored.as_ref().map(|s| s.url.as_str()))
+            .map_or_else(|| DEFAULT_URL.to_string(), trimmed);
+        // The stored token goes only to the server that issued it.
+        let stored = stored.filter(|s| trimmed(&s.url) == base);
+        let (token, stored_user) = match (&conn.token, stored) {
+            (Some(token), _) => (Some(token.clone()), None),
+            (None, Some(s)) => (Some(s.token), Some(s.username)),
+            (None, None) => (None, None),
+        };
         Self {
-            base: conn.url.trim_end_matches('/').to_string(),
-            token: conn.token.clone(),
+            base,
+            token,
+            stored_user,
             http: reqwest::Client::new(),
+            problem,
             json: conn.json,
         }
     }
@@ -258,6 +299,9 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Value), CliError> {
+        if let Some(problem) = &self.problem {
+            return Err(CliError::Usage(problem.clone()));
+        }
         let response = request.send().await.map_err(|e| {
             CliError::Connection(format!(
                 "cannot reach aplomb at {}: {}",
@@ -280,13 +324,29 @@ impl Client {
         body: Option<Value>,
     ) -> Result<Value, CliError> {
         let token = self.token.as_deref().ok_or_else(|| {
-            CliError::Usage("no API token: pass --token or set APLOMB_TOKEN".into())
+            CliError::Usage(
+                "no API token: run `aplomb login`, or pass --token or set APLOMB_TOKEN".into(),
+            )
         })?;
         let url = format!("{}/api/v1{path}", self.base);
         let mut request = self.http.request(method, &url).bearer_auth(token);
         if let Some(body) = body {
             request = request.json(&body);
         }
+        self.answer(request).await
+    }
+
+    /// A POST that needs no token (signing in).
+    async fn call_without_token(&self, path: &str, body: Value) -> Result<Value, CliError> {
+        let request = self
+            .http
+            .post(format!("{}/api/v1{path}", self.base))
+            .json(&body);
+        self.answer(request).await
+    }
+
+    /// The answer's JSON, or the server's error message.
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, CliError> {
         let (status, value) = self.exchange(request).await?;
         if status.is_success() {
             return Ok(value);
@@ -865,16 +925,53 @@ impl Client {
     }
 
     pub async fn token(&self, command: TokenCommand) -> Result<(), CliError> {
-        let TokenCommand::Create { username, name } = command;
-        let token = self
-            .call(
-                Method::POST,
-                &format!("/users/{username}/tokens"),
-                Some(json!({"name": name})),
-            )
-            .await?;
-        self.print(&token, |v| format!("{}\n", text(&v["token"])));
+        match command {
+            TokenCommand::Create { username, name } => {
+                let token = self
+                    .call(
+                        Method::POST,
+                        &format!("/users/{username}/tokens"),
+                        Some(json!({"name": name})),
+                    )
+                    .await?;
+                self.print(&token, |v| format!("{}\n", text(&v["token"])));
+            }
+            TokenCommand::List { user } => {
+                let user = self.whose_tokens(user).await?;
+                let tokens = self
+                    .call(Method::GET, &format!("/users/{user}/tokens"), None)
+                    .await?;
+                self.print(&tokens, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|t| vec![text(&t["id"]), text(&t["name"]), text(&t["created_at"])])
+                        .collect();
+                    if rows.is_empty() {
+                        format!("{user} has no API tokens\n")
+                    } else {
+                        table(&["ID", "NAME", "CREATED"], &rows)
+                    }
+                });
+            }
+            TokenCommand::Revoke { id, user } => {
+                let user = self.whose_tokens(user).await?;
+                self.call(Method::DELETE, &format!("/users/{user}/tokens/{id}"), None)
+                    .await?;
+                println!("token {id} of {user} revoked");
+            }
+        }
         Ok(())
+    }
+
+    /// `--user`, else the token's own user.
+    async fn whose_tokens(&self, user: Option<String>) -> Result<String, CliError> {
+        if let Some(user) = user.or_else(|| self.stored_user.clone()) {
+            return Ok(user);
+        }
+        let me = self.call(Method::GET, "/whoami", None).await?;
+        Ok(text(&me["username"]))
     }
 
     pub async fn service(&self, command: ServiceCommand) -> Result<(), CliError> {

@@ -45,6 +45,8 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/participants", post(add_participant))
         .route("/events", get(all_events))
         .route("/users", get(users_page).post(create_user))
+        .route("/tokens", get(tokens_page).post(create_token))
+        .route("/tokens/{id}/revoke", post(revoke_token))
         .route("/ack/{page}/{signature}", get(ack_page).post(ack_by_link))
         .route(
             "/static/app.css",
@@ -1223,6 +1225,100 @@ async fn create_user(
     match state.create_user(&session.actor, new).await {
         Ok(_) => Redirect::to("/users").into_response(),
         Err(e) => fail(e, "/users"),
+    }
+}
+
+// ----- API tokens -----
+
+#[derive(Template)]
+#[template(path = "tokens.html")]
+struct TokensPage {
+    me: Actor,
+    csrf: String,
+    tokens: Vec<TokenRow>,
+    /// The token just created (name, secret): shown on this one page only.
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+}
+
+struct TokenRow {
+    id: i64,
+    name: String,
+    created: String,
+}
+
+async fn tokens_page(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ErrorQuery>,
+) -> Response {
+    show_tokens(&state, session, None, q.error).await
+}
+
+async fn show_tokens(
+    state: &AppState,
+    session: Session,
+    new_token: Option<(String, String)>,
+    error: Option<String>,
+) -> Response {
+    let tokens = match state
+        .list_tokens(&session.actor, &session.actor.username)
+        .await
+    {
+        Ok(tokens) => tokens
+            .into_iter()
+            .map(|t| TokenRow {
+                id: t.id,
+                name: t.name,
+                created: human_time(t.created_at),
+            })
+            .collect(),
+        Err(e) => return fail(e, "/incidents"),
+    };
+    render(&TokensPage {
+        me: session.actor,
+        csrf: session.csrf,
+        tokens,
+        new_token,
+        error,
+    })
+}
+
+#[derive(Deserialize)]
+struct TokenForm {
+    name: String,
+}
+
+/// Answers the page itself rather than redirecting: the new token's secret is shown once, and
+/// must not travel in a URL or be kept anywhere to show after a redirect.
+async fn create_token(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<TokenForm>,
+) -> Response {
+    let username = session.actor.username.clone();
+    match state
+        .create_token(&session.actor, &username, &form.name)
+        .await
+    {
+        Ok(issued) => {
+            let shown = (form.name.trim().to_string(), issued.token);
+            show_tokens(&state, session, Some(shown), None).await
+        }
+        Err(e) => fail(e, "/tokens"),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    match state
+        .revoke_token(&session.actor, &session.actor.username, id)
+        .await
+    {
+        Ok(()) => Redirect::to("/tokens").into_response(),
+        Err(e) => fail(e, "/tokens"),
     }
 }
 

@@ -37,7 +37,7 @@ pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,
 };
 pub use requests::Claim;
-pub use users::{ServiceRecord, UserRecord};
+pub use users::{ServiceRecord, TokenRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

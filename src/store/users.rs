@@ -39,6 +39,14 @@ impl UserRecord {
     }
 }
 
+/// An API token as its holder sees it: the secret itself is shown once, at creation.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: i64,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
 #[derive(Debug, Clone)]
 pub struct ServiceRecord {
     pub id: i64,
@@ -103,21 +111,22 @@ impl Store {
             .collect()
     }
 
+    /// Stores a token's hash; returns the token's id.
     pub async fn insert_token(
         &self,
         user_id: i64,
         token_hash: &str,
         name: &str,
         now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)")
+    ) -> Result<i64> {
+        let row = sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(user_id)
             .bind(token_hash)
             .bind(name)
             .bind(ms(now))
-            .execute(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(())
+        Ok(row.try_get("id")?)
     }
 
     /// Creates a user holding one API token, both or neither. Two instances bootstrapping one
@@ -150,6 +159,38 @@ impl Store {
             password_hash: None,
             created_at: now,
         })
+    }
+
+    /// A user's API tokens, oldest first (never their hashes).
+    pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRecord>> {
+        sqlx::query(
+            "SELECT id, name, created_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(TokenRecord {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                created_at: ts(row, "created_at")?,
+            })
+        })
+        .collect()
+    }
+
+    /// Revokes one of a user's tokens; `NotFound` when that user has no token `id`.
+    pub async fn delete_token(&self, user_id: i64, id: i64) -> Result<()> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     pub async fn actor_by_token(&self, token_hash: &str) -> Result<Option<Actor>> {

@@ -4,7 +4,8 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::crash::free_port;
@@ -13,7 +14,9 @@ use crate::helpers::{ADMIN_TOKEN, Db, TestApp, TestDb, password};
 crate::on_both_backends!(
     a_flood_of_wrong_passwords_leaves_the_server_responsive,
     guessing_a_password_is_refused_after_five_tries,
-    guessing_across_accounts_is_refused_per_address
+    guessing_across_accounts_is_refused_per_address,
+    tokens_are_listed_and_revoked_by_their_holder_or_an_admin,
+    the_api_trades_a_password_for_a_token_and_throttles_guesses
 );
 
 /// Starts `aplomb serve` on `port` without waiting for it.
@@ -242,4 +245,134 @@ async fn guessing_across_accounts_is_refused_per_address(app: TestApp) {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{page}");
     assert!(retry.is_some());
     assert!(page.contains("from this address"), "{page}");
+}
+
+async fn tokens_are_listed_and_revoked_by_their_holder_or_an_admin(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let carol = app.user("carol", "responder").await;
+    let (status, listed) = app
+        .call(&bob, Method::GET, "/api/v1/users/bob/tokens", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let first = &listed[0];
+    assert_eq!(first["name"], "tests");
+    assert!(
+        first["id"].is_i64() && first["created_at"].is_string(),
+        "{first}"
+    );
+    assert!(
+        first.get("token").is_none() && first.get("token_hash").is_none(),
+        "never the secret or its hash: {first}"
+    );
+    let id = first["id"].as_i64().expect("an id");
+
+    let (status, body) = app
+        .call(&carol, Method::GET, "/api/v1/users/bob/tokens", None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = app
+        .call(
+            &carol,
+            Method::DELETE,
+            &format!("/api/v1/users/bob/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .call(
+            &bob,
+            Method::DELETE,
+            "/api/v1/users/bob/tokens/424242",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["message"], "token not found");
+    // carol's token id is not one of bob's.
+    let (_, carols) = app
+        .call(&carol, Method::GET, "/api/v1/users/carol/tokens", None)
+        .await;
+    let carols = carols[0]["id"].as_i64().expect("an id");
+    let (status, _) = app
+        .call(
+            &bob,
+            Method::DELETE,
+            &format!("/api/v1/users/bob/tokens/{carols}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, _) = app
+        .admin(
+            Method::DELETE,
+            &format!("/api/v1/users/bob/tokens/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.call(&bob, Method::GET, "/api/v1/whoami", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked at once");
+
+    let (_, doc) = app.admin(Method::GET, "/api/v1/openapi.json", None).await;
+    let tokens = &doc["paths"]["/api/v1/users/{username}/tokens"];
+    assert!(tokens["get"]["responses"]["403"].is_object(), "{tokens}");
+    let one = &doc["paths"]["/api/v1/users/{username}/tokens/{id}"]["delete"]["responses"];
+    for code in ["204", "401", "403", "404"] {
+        assert!(
+            one[code].is_object(),
+            "DELETE token documents {code}: {one}"
+        );
+    }
+    let login = &doc["paths"]["/api/v1/login"]["post"]["responses"];
+    for code in ["201", "422", "429"] {
+        assert!(
+            login[code].is_object(),
+            "POST login documents {code}: {login}"
+        );
+    }
+}
+
+async fn the_api_trades_a_password_for_a_token_and_throttles_guesses(app: TestApp) {
+    app.user("bob", "responder").await;
+    let login = |password: String| {
+        let http = app.http.clone();
+        let url = format!("{}/api/v1/login", app.base);
+        async move {
+            let r = http
+                .post(url)
+                .json(&json!({"username": "bob", "password": password, "token_name": "laptop"}))
+                .send()
+                .await
+                .expect("an answer");
+            let status = r.status();
+            let retry = r.headers().get("retry-after").cloned();
+            (status, retry, r.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, _, issued) = login(password("bob")).await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let token = issued["token"].as_str().expect("a token");
+    assert_eq!(issued["username"], "bob");
+    let (status, me) = app.call(token, Method::GET, "/api/v1/whoami", None).await;
+    assert_eq!(
+        (status, me["username"].as_str()),
+        (StatusCode::OK, Some("bob"))
+    );
+
+    for _ in 0..5 {
+        let (status, _, body) = login("guess".into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["error"]["field"], "password");
+    }
+    let (status, retry, body) = login(password("bob")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(retry.is_some(), "Retry-After");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("for this account; try again in")),
+        "{body}"
+    );
 }

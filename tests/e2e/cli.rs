@@ -9,7 +9,8 @@ use crate::helpers::TestApp;
 crate::on_both_backends!(
     the_cli_declares_works_and_resolves_an_incident,
     the_cli_explains_failures,
-    a_responder_manages_how_they_are_reached_from_the_cli
+    a_responder_manages_how_they_are_reached_from_the_cli,
+    a_responder_signs_in_from_the_cli_and_out_again
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -213,5 +214,96 @@ async fn a_responder_manages_how_they_are_reached_from_the_cli(app: TestApp) {
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("not found"),
         "{again:?}"
+    );
+}
+
+/// The binary with only `config_dir` to find its server and token (no URL or token in the
+/// environment), `stdin` as its standard input.
+async fn aplomb_signed_in(config_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args(args)
+        .env_remove("APLOMB_URL")
+        .env_remove("APLOMB_TOKEN")
+        .env("APLOMB_CONFIG_DIR", config_dir)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut input = child.stdin.take().expect("stdin");
+    input.write_all(stdin.as_bytes()).await.expect("written");
+    drop(input);
+    child.wait_with_output().await.expect("it finishes")
+}
+
+async fn a_responder_signs_in_from_the_cli_and_out_again(app: TestApp) {
+    app.user("bob", "responder").await;
+    let config = tempfile::tempdir().expect("a temp dir");
+    let dir = config.path();
+
+    let wrong = aplomb_signed_in(
+        dir,
+        &["login", "--url", &app.base, "--username", "bob"],
+        "not my password\n",
+    )
+    .await;
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("wrong password"),
+        "{wrong:?}"
+    );
+    assert!(!dir.join("cli.toml").exists());
+
+    let password = format!("{}\n", crate::helpers::password("bob"));
+    let signed_in = stdout(
+        &aplomb_signed_in(
+            dir,
+            &["login", "--url", &app.base, "--username", "bob"],
+            &password,
+        )
+        .await,
+    );
+    assert!(
+        signed_in.contains(&format!("signed in to {} as bob", app.base)),
+        "{signed_in}"
+    );
+    let file = dir.join("cli.toml");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file)
+        .expect("the login file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "only bob may read his token");
+    let stored = std::fs::read_to_string(&file).expect("readable");
+    let token = stored
+        .lines()
+        .find_map(|l| l.strip_prefix("token = \""))
+        .and_then(|t| t.strip_suffix('"'))
+        .expect("a token in the file")
+        .to_string();
+
+    // Later commands need no --url or --token.
+    let listed = stdout(&aplomb_signed_in(dir, &["incident", "list"], "").await);
+    assert_eq!(listed, "no incidents\n");
+    let tokens = stdout(&aplomb_signed_in(dir, &["token", "list"], "").await);
+    assert!(tokens.contains("aplomb login"), "{tokens}");
+
+    let out = stdout(&aplomb_signed_in(dir, &["logout"], "").await);
+    assert!(out.contains("signed out"), "{out}");
+    assert!(!file.exists(), "the login file is removed");
+    let (status, _) = app
+        .call(&token, reqwest::Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the token is revoked"
+    );
+    let after = aplomb_signed_in(dir, &["incident", "list"], "").await;
+    assert_eq!(after.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&after.stderr).contains("aplomb login"),
+        "{after:?}"
     );
 }

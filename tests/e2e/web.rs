@@ -7,7 +7,8 @@ use crate::helpers::{Db, TestApp};
 
 crate::on_both_backends!(
     forms_need_a_session_and_its_csrf_token,
-    pages_render_for_a_signed_in_responder
+    pages_render_for_a_signed_in_responder,
+    a_responder_makes_an_api_token_on_the_tokens_page_and_revokes_it
 );
 
 async fn forms_need_a_session_and_its_csrf_token(app: TestApp) {
@@ -370,4 +371,67 @@ async fn demo_data_shows_a_living_organisation() {
         );
         app.shutdown().await;
     }
+}
+
+async fn a_responder_makes_an_api_token_on_the_tokens_page_and_revokes_it(app: TestApp) {
+    app.user("bob", "responder").await;
+    let web = app.web_session("bob").await;
+    let (status, page) = web.page("/tokens").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("href=\"/tokens\""),
+        "a link in the navigation"
+    );
+    assert!(
+        page.contains("tests"),
+        "the token the harness made is listed: {page}"
+    );
+    let csrf = web.csrf().await;
+
+    // The new token is shown once, on the answer to the form.
+    let created = web
+        .post_form("/tokens", &[("csrf", &csrf), ("name", "work laptop")])
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let page = created.text().await.expect("a page");
+    let start = page.find("<code id=\"new-token\">").expect("the new token") + 21;
+    let token = page[start..].split('<').next().expect("text").to_string();
+    assert!(token.starts_with("apl_"), "{token}");
+    let (status, me) = app
+        .call(&token, reqwest::Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["username"], "bob");
+
+    let (_, page) = web.page("/tokens").await;
+    assert!(page.contains("work laptop"), "{page}");
+    assert!(!page.contains(&token), "never shown again");
+
+    let (_, listed) = app
+        .call(
+            &token,
+            reqwest::Method::GET,
+            "/api/v1/users/bob/tokens",
+            None,
+        )
+        .await;
+    let id = listed
+        .as_array()
+        .and_then(|l| l.iter().find(|t| t["name"] == "work laptop"))
+        .and_then(|t| t["id"].as_i64())
+        .expect("listed by the API");
+    let revoked = web
+        .post_form(&format!("/tokens/{id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let (status, _) = app
+        .call(&token, reqwest::Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a revoked token stops working"
+    );
+    let (_, page) = web.page("/tokens").await;
+    assert!(!page.contains("work laptop"), "{page}");
 }
