@@ -1088,6 +1088,107 @@ struct StatusForm {
     reason: String,
     /// The incident version the page was rendered from.
     version: Option<String>,
+    /// `yes` once the person has confirmed a resolution on the confirmation page.
+    confirm: Option<String>,
+}
+
+/// A change to look at twice before it is made, and what it will do.
+enum Ask {
+    Resolve,
+    Severity(Severity),
+}
+
+#[derive(Template)]
+#[template(path = "confirm.html")]
+struct ConfirmPage {
+    me: Actor,
+    csrf: String,
+    id: i64,
+    title: String,
+    question: String,
+    consequences: Vec<String>,
+    button: &'static str,
+    action: String,
+    /// The submitted form's fields, sent again with `confirm=yes`.
+    fields: Vec<(&'static str, String)>,
+}
+
+/// The confirmation page for a consequential change (a second page, so it needs no script),
+/// or `None` to go ahead: already confirmed, or a change the operation itself will refuse
+/// (a stale form, nothing to change), whose refusal says more than a question would.
+async fn confirmation(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    seen: Option<SeenVersion>,
+    ask: Ask,
+    fields: Vec<(&'static str, String)>,
+) -> Option<Response> {
+    let incident = match state.incident(&session.actor, id).await {
+        Ok(view) => view.incident,
+        Err(e) => return Some(fail(e, "/incidents")),
+    };
+    if let Some(SeenVersion::Field(v) | SeenVersion::Precondition(v)) = seen
+        && v != incident.version
+    {
+        return None;
+    }
+    let (question, consequences, button, path) = match ask {
+        Ask::Resolve if incident.status.is_active() => (
+            format!("Resolve incident #{id}?"),
+            vec![
+                "Paging stops for everyone: escalation steps still to come are ended and \
+                 queued notifications are cancelled."
+                    .to_string(),
+                "The incident leaves the active list; reopening it needs a reason.".to_string(),
+            ],
+            "Resolve incident",
+            "status",
+        ),
+        Ask::Severity(to) if to != incident.severity => {
+            let required = state.settings.role_policy.required(to);
+            let roles = if required.is_empty() {
+                format!("{to} requires no roles.")
+            } else {
+                let labels: Vec<_> = required.iter().map(|r| r.label()).collect();
+                let unfilled: Vec<_> = required
+                    .iter()
+                    .filter(|r| incident.holder(**r).is_none())
+                    .map(|r| r.label())
+                    .collect();
+                let still = if unfilled.is_empty() {
+                    "all filled".to_string()
+                } else {
+                    format!("unfilled: {}", unfilled.join(", "))
+                };
+                format!("{to} requires {} ({still}).", labels.join(", "))
+            };
+            (
+                format!(
+                    "Change the severity of incident #{id} from {} to {to}?",
+                    incident.severity
+                ),
+                vec![
+                    roles,
+                    "Everyone following the incident sees the change at once.".into(),
+                ],
+                "Change severity",
+                "severity",
+            )
+        }
+        _ => return None,
+    };
+    Some(render(&ConfirmPage {
+        me: session.actor.clone(),
+        csrf: session.csrf.clone(),
+        id,
+        title: incident.title,
+        question,
+        consequences,
+        button,
+        action: format!("/incidents/{id}/{path}"),
+        fields,
+    }))
 }
 
 async fn change_status(
@@ -1099,6 +1200,18 @@ async fn change_status(
         Ok(seen) => seen,
         Err(e) => return back_to(id, Err(e)),
     };
+    if form.confirm.as_deref() != Some("yes")
+        && form.status.parse::<Status>() == Ok(Status::Resolved)
+    {
+        let fields = vec![
+            ("status", form.status.clone()),
+            ("reason", form.reason.clone()),
+            ("version", form.version.clone().unwrap_or_default()),
+        ];
+        if let Some(page) = confirmation(&state, &session, id, seen, Ask::Resolve, fields).await {
+            return page;
+        }
+    }
     let input = PatchInput {
         status: Some(form.status),
         reason: Some(form.reason).filter(|r| !r.trim().is_empty()),
@@ -1114,6 +1227,8 @@ struct SeverityForm {
     severity: String,
     /// The incident version the page was rendered from.
     version: Option<String>,
+    /// `yes` once the person has confirmed the change on the confirmation page.
+    confirm: Option<String>,
 }
 
 async fn change_severity(
@@ -1125,6 +1240,18 @@ async fn change_severity(
         Ok(seen) => seen,
         Err(e) => return back_to(id, Err(e)),
     };
+    if form.confirm.as_deref() != Some("yes")
+        && let Ok(to) = form.severity.parse::<Severity>()
+    {
+        let fields = vec![
+            ("severity", form.severity.clone()),
+            ("version", form.version.clone().unwrap_or_default()),
+        ];
+        let ask = Ask::Severity(to);
+        if let Some(page) = confirmation(&state, &session, id, seen, ask, fields).await {
+            return page;
+        }
+    }
     let input = PatchInput {
         severity: Some(form.severity),
         seen,

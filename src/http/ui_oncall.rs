@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::AppState;
-use super::ui::{NoFields, Posted, Session, back_to, fail, human_time, render};
+use super::ui::{Done, NoFields, Posted, Session, done_to, fail, human_time, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 
@@ -475,7 +475,8 @@ async fn acknowledge(
     Path(id): Path<i64>,
     Posted { session, .. }: Posted<NoFields>,
 ) -> Response {
-    back_to(id, state.acknowledge(&session.actor, id).await.map(drop))
+    let acknowledged = state.acknowledge(&session.actor, id).await;
+    done_to(id, acknowledged.map(|_| Done::Acknowledged))
 }
 
 #[derive(Template)]

@@ -92,6 +92,9 @@ async fn story(db: Db) {
 
     bob.click("#status-select option[value=resolved]").await;
     bob.submit("#set-status").await;
+    // Resolving stops everyone's paging: it is confirmed on a second page first.
+    assert!(bob.text("#question").await.contains("Resolve incident"));
+    bob.submit("#confirm").await;
     assert_eq!(bob.text("#incident-status").await, "resolved");
     carol.wait_for_text("#incident-status", "resolved").await;
 
@@ -179,6 +182,7 @@ async fn live_refresh_keeps_controls_current(db: Db) {
     // What he now sees is current: his change is made from it and goes through.
     bob.click("#severity-select option[value=SEV2]").await;
     bob.submit("#set-severity").await;
+    bob.submit("#confirm").await;
     assert_eq!(bob.text("#incident-severity").await, "SEV2");
     assert!(bob.absent(".error").await, "no stale-form error");
 

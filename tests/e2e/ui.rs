@@ -15,6 +15,7 @@ crate::on_both_backends!(
     a_viewer_is_shown_a_read_only_view,
     times_are_absolute_in_the_responders_time_zone,
     an_action_is_announced_and_focus_returns_to_its_control,
+    consequential_changes_are_confirmed_first,
 );
 
 /// The value of the first `name="{name}" value="…"` in a page.
@@ -68,6 +69,7 @@ async fn a_stale_severity_form_is_refused_naming_who_changed_what(app: TestApp) 
                 ("csrf", &form_value(&alices_page, "csrf")),
                 ("version", &form_value(&alices_page, "version")),
                 ("severity", "SEV1"),
+                ("confirm", "yes"),
             ],
         )
         .await;
@@ -125,6 +127,7 @@ async fn a_stale_severity_form_is_refused_naming_who_changed_what(app: TestApp) 
                 ("csrf", &bob_csrf),
                 ("version", &form_value(&fresh, "version")),
                 ("severity", "SEV2"),
+                ("confirm", "yes"),
             ],
         )
         .await;
@@ -546,5 +549,125 @@ async fn an_action_is_announced_and_focus_returns_to_its_control(app: TestApp) {
     assert!(
         list.contains("<a href=\"/responders\" aria-current=\"page\">Responders</a>"),
         "{list}"
+    );
+}
+
+/// Resolving and changing severity are asked about on a second page that says what they
+/// will do (no script needed), and happen only once confirmed; acknowledging says it is for
+/// everyone's pages; removing a contact method needs its box ticked.
+async fn consequential_changes_are_confirmed_first(app: TestApp) {
+    let bob_token = app.user("bob", "responder").await;
+    let id = app
+        .declare(
+            &bob_token,
+            json!({"title": "Backups failing", "severity": "SEV3"}),
+        )
+        .await;
+    let bob = app.web_session("bob").await;
+    let page = format!("/incidents/{id}");
+    let (_, html) = bob.page(&page).await;
+    assert!(
+        element(&html, "acknowledge").contains("Acknowledge all pages for this incident"),
+        "{html}"
+    );
+    let (csrf, version) = (form_value(&html, "csrf"), form_value(&html, "version"));
+
+    let asked = bob
+        .post_form(
+            &format!("{page}/severity"),
+            &[("csrf", &csrf), ("version", &version), ("severity", "SEV1")],
+        )
+        .await;
+    assert_eq!(
+        asked.status(),
+        StatusCode::OK,
+        "a confirmation page, not a redirect"
+    );
+    let question = asked.text().await.expect("a page");
+    assert!(
+        element(&question, "question").contains("from SEV3 to SEV1")
+            && question.contains("SEV1 requires Incident lead, Communications lead, Scribe (unfilled: Incident lead, Communications lead, Scribe)")
+            && question.contains("name=\"confirm\" value=\"yes\"")
+            && question.contains(&format!("name=\"version\" value=\"{version}\"")),
+        "{question}"
+    );
+    assert_eq!(
+        incident_json(&app, id).await["severity"],
+        "SEV3",
+        "nothing changed yet"
+    );
+
+    let asked = bob
+        .post_form(
+            &format!("{page}/status"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("status", "resolved"),
+            ],
+        )
+        .await;
+    let question = asked.text().await.expect("a page");
+    assert!(
+        element(&question, "question").contains("Resolve incident")
+            && question.contains("Paging stops for everyone"),
+        "{question}"
+    );
+    assert_eq!(incident_json(&app, id).await["status"], "triage");
+    let confirmed = bob
+        .post_form(
+            &format!("{page}/status"),
+            &[
+                ("csrf", &csrf),
+                ("version", &version),
+                ("status", "resolved"),
+                ("reason", ""),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&confirmed), format!("{page}?done=status-resolved"));
+    let (_, html) = bob.page(&location(&confirmed)).await;
+    assert!(
+        element(&html, "announce").contains("Incident resolved"),
+        "{html}"
+    );
+    assert_eq!(incident_json(&app, id).await["status"], "resolved");
+
+    // Other status changes are not asked about.
+    let (_, html) = bob.page(&page).await;
+    let reopened = bob
+        .post_form(
+            &format!("{page}/status"),
+            &[
+                ("csrf", &csrf),
+                ("version", &form_value(&html, "version")),
+                ("status", "investigating"),
+                ("reason", "errors came back"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&reopened),
+        format!("{page}?done=status-investigating")
+    );
+
+    let added = bob
+        .post_form(
+            "/responders/me/contact-methods",
+            &[
+                ("csrf", &csrf),
+                ("kind", "email"),
+                ("address", "bob@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let (_, responders) = bob.page("/responders").await;
+    let remove = responders.split("/remove\"").nth(1).expect("a remove form");
+    assert!(
+        remove[..remove.find("</form>").expect("its end")]
+            .contains("type=\"checkbox\" name=\"confirm\" value=\"yes\" required"),
+        "{responders}"
     );
 }
