@@ -21,6 +21,9 @@ pub struct StoredLogin {
     pub token: String,
     /// The token's id on the server, for revoking it at `aplomb logout`.
     pub token_id: i64,
+    /// The private CA given at login (`--ca-file`), trusted for this server from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// `$APLOMB_CONFIG_DIR/cli.toml`, else `$XDG_CONFIG_HOME/aplomb/cli.toml`, else
@@ -191,6 +194,11 @@ pub async fn login(
         username: username.to_string(),
         token: token.to_string(),
         token_id,
+        // Absolute, so later commands find it from any directory.
+        ca_file: connection
+            .ca_file
+            .as_ref()
+            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())),
     };
     let path = save(&stored)?;
     println!(

@@ -23,6 +23,10 @@ pub struct Connection {
     /// the web UI's Tokens page.
     #[arg(long, env = "APLOMB_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// PEM file of a private CA to trust for an https:// server's certificate (besides the
+    /// usual public roots).
+    #[arg(long, env = "APLOMB_CA_FILE", global = true)]
+    pub ca_file: Option<std::path::PathBuf>,
     /// Print the API's JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -249,6 +253,28 @@ impl std::fmt::Display for CliError {
     }
 }
 
+/// The HTTP client: rustls with the public (webpki) roots, plus `ca_file`'s certificates.
+fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, String> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem)
+            .map_err(|e| format!("--ca-file {}: {e}", path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--ca-file {}: no PEM certificate in it",
+                path.display()
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("setting up HTTPS: {}", root_cause(&e)))
+}
+
 pub struct Client {
     base: String,
     token: Option<String>,
@@ -279,16 +305,27 @@ impl Client {
             .map_or_else(|| DEFAULT_URL.to_string(), trimmed);
         // The stored token goes only to the server that issued it.
         let stored = stored.filter(|s| trimmed(&s.url) == base);
+        let ca_file = conn
+            .ca_file
+            .clone()
+            .or_else(|| stored.as_ref().and_then(|s| s.ca_file.clone()));
         let (token, stored_user) = match (&conn.token, stored) {
             (Some(token), _) => (Some(token.clone()), None),
             (None, Some(s)) => (Some(s.token), Some(s.username)),
             (None, None) => (None, None),
         };
+        let http = match http_client(ca_file.as_deref()) {
+            Ok(http) => http,
+            Err(e) => {
+                problem = Some(e);
+                reqwest::Client::new()
+            }
+        };
         Self {
             base,
             token,
             stored_user,
-            http: reqwest::Client::new(),
+            http,
             problem,
             json: conn.json,
         }
@@ -303,10 +340,17 @@ impl Client {
             return Err(CliError::Usage(problem.clone()));
         }
         let response = request.send().await.map_err(|e| {
+            let cause = root_cause(&e);
+            // rustls says "invalid peer certificate: UnknownIssuer"; say what to do about it.
+            let hint = if cause.contains("certificate") {
+                "; if the server's certificate is issued by a private CA, pass that CA's PEM \
+                 with --ca-file (or APLOMB_CA_FILE)"
+            } else {
+                ""
+            };
             CliError::Connection(format!(
-                "cannot reach aplomb at {}: {}",
-                self.base,
-                root_cause(&e)
+                "cannot reach aplomb at {}: {cause}{hint}",
+                self.base
             ))
         })?;
         let status = response.status();

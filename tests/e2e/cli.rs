@@ -307,3 +307,54 @@ async fn a_responder_signs_in_from_the_cli_and_out_again(app: TestApp) {
         "{after:?}"
     );
 }
+
+/// aplomb serves HTTPS itself with a certificate from a private CA; the CLI talks to it when
+/// given that CA (`--ca-file`), and without it says why it cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_talks_to_aplomb_over_https_with_a_private_ca() {
+    let Some(pki) = crate::sinks::Pki::make() else {
+        return;
+    };
+    for db in [crate::helpers::Db::Sqlite, crate::helpers::Db::Postgres] {
+        let Some(test_db) = crate::helpers::TestDb::new(db).await else {
+            continue;
+        };
+        let port = crate::crash::free_port();
+        let (cert, key) = (
+            pki.cert.display().to_string(),
+            pki.key.display().to_string(),
+        );
+        let mut server = crate::crash::start_server(
+            &test_db.url,
+            port,
+            &["--tls-cert", &cert, "--tls-key", &key],
+        )
+        .await;
+        let url = format!("https://127.0.0.1:{port}");
+        let run = |extra: &[&str]| {
+            let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"));
+            command
+                .args(["incident", "list", "--url", &url, "--token"])
+                .arg(crate::helpers::ADMIN_TOKEN)
+                .args(extra)
+                .env_remove("APLOMB_CA_FILE")
+                .env(
+                    "APLOMB_CONFIG_DIR",
+                    pki.cert.with_file_name("no-cli-config"),
+                );
+            command.output()
+        };
+        let ca = pki.ca.display().to_string();
+        let listed = stdout(&run(&["--ca-file", &ca]).await.expect("runs"));
+        assert_eq!(listed, "no incidents\n", "{db:?}");
+
+        let untrusted = run(&[]).await.expect("runs");
+        assert_eq!(untrusted.status.code(), Some(3), "{db:?}: {untrusted:?}");
+        let err = String::from_utf8_lossy(&untrusted.stderr);
+        assert!(
+            err.contains("certificate") && err.contains("--ca-file"),
+            "{db:?}: {err}"
+        );
+        server.kill().await.expect("stopped");
+    }
+}
