@@ -879,6 +879,10 @@ struct IncidentQuery {
 #[template(path = "incident_live.html")]
 struct IncidentFragment {
     live: Live,
+    me: Actor,
+    csrf: String,
+    /// Nothing is focused by a refresh; the page keeps its own focus.
+    focus: &'static str,
 }
 
 async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, AppError> {
@@ -948,7 +952,12 @@ async fn incident_fragment(
     Path(id): Path<i64>,
 ) -> Response {
     match load_live(&state, &session.actor, id).await {
-        Ok(live) => render(&IncidentFragment { live }),
+        Ok(live) => render(&IncidentFragment {
+            live,
+            me: session.actor,
+            csrf: session.csrf,
+            focus: "",
+        }),
         Err(e) => fail(e, "/incidents"),
     }
 }

@@ -276,6 +276,140 @@ async fn keyboard_story(db: Db) {
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_nothing_scrolls_sideways_and_acknowledging_comes_first_on_sqlite() {
+    phone_story(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_phone_nothing_scrolls_sideways_and_acknowledging_comes_first_on_postgres() {
+    phone_story(Db::Postgres).await;
+}
+
+/// How far the page scrolls sideways (0 when it fits its window).
+const SIDEWAYS: &str =
+    "return document.documentElement.scrollWidth - document.documentElement.clientWidth";
+
+/// Bob, paged at 3 a.m., on a 390-pixel phone: the incident and alert lists fit
+/// the screen with their Declared, Summary and Last columns, and on the incident page the
+/// Acknowledge button and the note box come before the timeline.
+async fn phone_story(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let bob = app.user("bob", "responder").await;
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/services",
+            Some(json!({"name": "search-frontend-eu-west"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED);
+    let (status, integration) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/services/search-frontend-eu-west/integrations",
+            Some(json!({"kind": "events_v2"})),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::CREATED, "{integration}");
+    let key = integration["routing_key"].as_str().expect("a routing key");
+    let alert = json!({"routing_key": key, "event_action": "trigger", "dedup_key": "p99",
+        "payload": {"summary": "Search p99 latency above 2 s in eu-west-1 for 15 minutes on every shard",
+                    "source": "search-frontend-eu-west-1.internal.example.org", "severity": "critical"}});
+    let sent = app
+        .http
+        .post(format!("{}/v2/enqueue", app.base))
+        .json(&alert)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(sent.status(), reqwest::StatusCode::ACCEPTED);
+    let id = app
+        .declare(
+            &bob,
+            json!({"title": "Checkout returns 502 for a share of EU card payments after the 02:40 deploy",
+                   "severity": "SEV1", "summary": "Rollback under way"}),
+        )
+        .await;
+    for n in 0..30 {
+        let (status, _) = app
+            .call(
+                &bob,
+                reqwest::Method::POST,
+                &format!("/api/v1/incidents/{id}/timeline"),
+                Some(json!({"text": format!("Finding {n}: the EU card processor answers 502 to one request in five")})),
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::CREATED);
+    }
+
+    let phone = driver.session().await;
+    let r = phone
+        .command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({"width": 390, "height": 844})),
+        )
+        .await;
+    assert!(r["width"].is_number(), "resizing the window: {r}");
+    assert!(
+        phone
+            .script("return window.innerWidth")
+            .await
+            .as_i64()
+            .is_some_and(|w| w <= 400),
+        "a phone-sized window"
+    );
+    phone.login(&app.base, "bob").await;
+    for page in ["/incidents", "/alerts"] {
+        phone.go(&format!("{}{page}", app.base)).await;
+        assert_eq!(phone.script(SIDEWAYS).await, 0, "{page} scrolls sideways");
+    }
+    phone.go(&format!("{}/incidents", app.base)).await;
+    let declared = phone
+        .script("var c = document.querySelector('table.incidents td[data-label=Declared]'); return c.getBoundingClientRect().width > 0 && c.getBoundingClientRect().right <= window.innerWidth")
+        .await;
+    assert_eq!(declared, true, "Declared is shown on the phone");
+    phone.go(&format!("{}/alerts", app.base)).await;
+    for column in ["Summary", "Last"] {
+        let shown = phone
+            .script(&format!("var c = document.querySelector('table.alerts td[data-label={column}]'); return !!c && c.getBoundingClientRect().width > 0 && c.getBoundingClientRect().right <= window.innerWidth"))
+            .await;
+        assert_eq!(shown, true, "{column} is shown on the phone");
+    }
+
+    phone.go(&format!("{}/incidents/{id}", app.base)).await;
+    assert_eq!(
+        phone.script(SIDEWAYS).await,
+        0,
+        "the incident page scrolls sideways"
+    );
+    let top =
+        |css: &str| format!("return document.querySelector('{css}').getBoundingClientRect().top");
+    let (acknowledge, note, timeline) = (
+        phone.script(&top("#acknowledge")).await,
+        phone.script(&top("#note-text")).await,
+        phone.script(&top("#timeline")).await,
+    );
+    let (acknowledge, note, timeline) = (
+        acknowledge.as_f64().expect("a position"),
+        note.as_f64().expect("a position"),
+        timeline.as_f64().expect("a position"),
+    );
+    assert!(
+        acknowledge < timeline && note < timeline,
+        "acknowledge at {acknowledge}, note at {note}, timeline at {timeline}"
+    );
+
+    phone.close().await;
+    app.shutdown().await;
+}
+
 /// A chromedriver process on a free loopback port, killed on drop.
 struct ChromeDriver {
     base: String,
