@@ -67,11 +67,16 @@ impl utoipa::Modify for BearerAuth {
 }
 
 async fn openapi_json() -> impl IntoResponse {
+    Json(document())
+}
+
+/// The whole OpenAPI document: every API module's paths, and what any operation may answer.
+pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(super::api_oncall::OncallDoc::openapi());
     doc.merge(super::api_alerts::AlertsDoc::openapi());
     answers_of_every_operation(&mut doc);
-    Json(doc)
+    doc
 }
 
 /// What any operation may answer besides its own statuses: 500, and 503 while the database
@@ -827,4 +832,52 @@ async fn whoami(State(app): State<AppState>, ApiActor(actor): ApiActor) -> Json<
         role: actor.role.to_string(),
         server_time: app.now().to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route of the API's modules, method by method, is in the OpenAPI document: read
+    /// from their `.route(…)` lines, so a new endpoint cannot be left out of it.
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        let doc = serde_json::to_value(super::document()).expect("JSON");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut missing = Vec::new();
+        let mut routes = 0;
+        for file in ["api.rs", "api_oncall.rs", "api_alerts.rs"] {
+            let text = std::fs::read_to_string(dir.join(file)).expect("readable");
+            // Each `.route(` up to the next one (or the router's end) names a path and its
+            // handlers, on one line or several.
+            for chunk in text.split(".route(").skip(1) {
+                let chunk = chunk.split("\n}").next().unwrap_or(chunk);
+                let Some(rest) = chunk.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let Some((path, handlers)) = rest.split_once('"') else {
+                    continue;
+                };
+                if path == "/openapi.json" {
+                    continue;
+                }
+                routes += 1;
+                let full = format!("/api/v1{path}");
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    let routed = handlers.contains(&format!(" {method}("))
+                        || handlers.contains(&format!("\n{method}("))
+                        || handlers.contains(&format!(".{method}("));
+                    if routed && doc["paths"][&full][method].is_null() {
+                        missing.push(format!("{} {full} ({file})", method.to_uppercase()));
+                    }
+                }
+            }
+        }
+        assert!(
+            routes > 40,
+            "only {routes} routes found: is the parsing right?"
+        );
+        assert!(
+            missing.is_empty(),
+            "not in the OpenAPI document: {missing:#?}"
+        );
+    }
 }

@@ -44,7 +44,12 @@ pub fn router() -> Router<AppState> {
     revoke_integration,
     rotate_integration,
     list_alerts,
-    show_alert
+    show_alert,
+    acknowledge_alert,
+    resolve_alert,
+    list_silences,
+    create_silence,
+    end_silence
 ))]
 pub struct AlertsDoc;
 
