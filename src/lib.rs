@@ -46,7 +46,9 @@ mod tidy {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
         let above = |layer: &str| -> &[&str] {
             match layer {
-                "domain" => &["store", "announce", "engine", "app", "http", "cli", "server"],
+                "domain" => &[
+                    "store", "announce", "engine", "app", "http", "cli", "server",
+                ],
                 "store" => &["announce", "engine", "app", "http", "cli", "server"],
                 "engine" => &["app", "http", "cli", "server"],
                 "app" => &["http", "cli", "server"],
@@ -69,6 +71,9 @@ mod tidy {
                 }
             }
         }
-        assert!(found.is_empty(), "imports that reach up a layer: {found:#?}");
+        assert!(
+            found.is_empty(),
+            "imports that reach up a layer: {found:#?}"
+        );
     }
 }

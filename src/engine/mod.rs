@@ -17,8 +17,8 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::announce::Announcer;
-use crate::secret::new_secret;
 use crate::clock::Clock;
+use crate::secret::new_secret;
 use crate::store::{Attempt, DeliveryJob, Store};
 use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
 

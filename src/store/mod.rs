@@ -36,7 +36,7 @@ pub use oncall::{
 pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,
 };
-pub use requests::Claim;
+pub use requests::{Claim, ClaimTimes};
 pub use users::{ServiceRecord, TokenRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -375,7 +375,10 @@ mod tests {
         let error = super::sqlite_url_creating_the_file("sqlite:///no/such/dir/aplomb.db")
             .expect_err("a missing directory")
             .to_string();
-        assert!(error.contains("the directory /no/such/dir does not exist"), "{error}");
+        assert!(
+            error.contains("the directory /no/such/dir does not exist"),
+            "{error}"
+        );
     }
 
     #[test]
