@@ -16,7 +16,6 @@ use aplomb::clock::{Clock, SystemClock};
 use aplomb::engine::channels::OutboundConfig;
 use aplomb::server::{ServeOptions, prepare, start_engine};
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{Connection, Executor};
 
 struct Args {
     steps: usize,
@@ -57,14 +56,18 @@ fn main() {
 }
 
 async fn postgres_database() -> Option<String> {
-    sqlx::any::install_default_drivers();
     let admin = std::env::var("APLOMB_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut conn = sqlx::AnyConnection::connect(&admin).await.ok()?;
-    conn.execute("DROP DATABASE IF EXISTS aplomb_bench WITH (FORCE)")
+    let (conn, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
         .await
         .ok()?;
-    conn.execute("CREATE DATABASE aplomb_bench").await.ok()?;
+    tokio::spawn(connection);
+    conn.batch_execute("DROP DATABASE IF EXISTS aplomb_bench WITH (FORCE)")
+        .await
+        .ok()?;
+    conn.batch_execute("CREATE DATABASE aplomb_bench")
+        .await
+        .ok()?;
     let base = admin.rsplit_once('/').map(|(b, _)| b.to_string())?;
     Some(format!("{base}/aplomb_bench"))
 }

@@ -109,8 +109,9 @@ impl From<StoreError> for AppError {
             StoreError::IdempotencyMismatch => Self::IdempotencyMismatch,
             StoreError::Corrupt(_)
             | StoreError::Injected(_)
-            | StoreError::Db(_)
-            | StoreError::Sqlite(_) => Self::Internal(e.into()),
+            | StoreError::Sqlite(_)
+            | StoreError::Postgres(_)
+            | StoreError::Unreachable(_) => Self::Internal(e.into()),
         }
     }
 }

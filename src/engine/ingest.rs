@@ -39,8 +39,7 @@ pub enum Refused {
 #[derive(Debug, Default)]
 pub struct IngestStats {
     pub batches: AtomicU64,
-    /// Batches that took a shortcut: SQLite's direct connection (see `store::direct`), or one
-    /// statement on PostgreSQL.
+    /// Batches stored as one statement committed on its own (PostgreSQL only).
     pub shortcut_batches: AtomicU64,
     pub events: AtomicU64,
     /// Time spent storing batches (from the transaction's start to its commit), in microseconds.

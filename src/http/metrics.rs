@@ -89,7 +89,7 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         ),
         (
             "aplomb_ingest_shortcut_batches_total",
-            "Of those, batches of triggers stored by a shortcut: on the writer's own thread (SQLite), as one statement (PostgreSQL).",
+            "Of those, batches of triggers stored as one statement committed on its own (PostgreSQL only).",
             ingest.shortcut_batches.load(Ordering::Relaxed) as f64,
         ),
         (

@@ -2,11 +2,10 @@
 //! and what people do to them, silences, change events.
 
 use jiff::Timestamp;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
+use super::db::{Row, args};
 use super::ingest::{Ingested, apply_alert, routes_changed, service_info};
-use super::{Result, Store, StoreError, is_unique_violation, ms, opt_ts, ts};
+use super::{Result, Store, StoreError, ms};
 use crate::domain::alert::{AlertEvent, AlertStatus, EventAction, SilenceMatch};
 
 #[derive(Debug, Clone)]
@@ -70,47 +69,44 @@ impl Store {
         now: Timestamp,
     ) -> Result<i64> {
         let mut tx = self.begin_write().await?;
-        let id = sqlx::query(
-            "INSERT INTO integrations (service_id, kind, routing_key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(service_id)
-        .bind(kind)
-        .bind(routing_key)
-        .bind(ms(now))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict("routing key exists".into())
-            } else {
-                e.into()
-            }
-        })?
-        .try_get("id")?;
+        let id = tx
+            .fetch_one(
+                "INSERT INTO integrations (service_id, kind, routing_key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+                args![service_id, kind, routing_key, ms(now)],
+            )
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    StoreError::Conflict("routing key exists".into())
+                } else {
+                    e
+                }
+            })?
+            .get("id")?;
         routes_changed(&mut tx).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     pub async fn integrations(&self, service_id: Option<i64>) -> Result<Vec<IntegrationRecord>> {
-        let rows = sqlx::query(
-            "SELECT i.id, i.service_id, s.name, i.kind, i.routing_key, i.created_at, i.revoked_at \
-             FROM integrations i JOIN services s ON s.id = i.service_id \
-             WHERE ($1 = 0 OR i.service_id = $1) ORDER BY i.id",
-        )
-        .bind(service_id.unwrap_or(0))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .fetch_all(
+                "SELECT i.id, i.service_id, s.name, i.kind, i.routing_key, i.created_at, i.revoked_at \
+                 FROM integrations i JOIN services s ON s.id = i.service_id \
+                 WHERE ($1 = 0 OR i.service_id = $1) ORDER BY i.id",
+                args![service_id.unwrap_or(0)],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(IntegrationRecord {
-                    id: r.try_get("id")?,
-                    service_id: r.try_get("service_id")?,
-                    service: r.try_get("name")?,
-                    kind: r.try_get("kind")?,
-                    routing_key: r.try_get("routing_key")?,
-                    created_at: ts(r, "created_at")?,
-                    revoked_at: opt_ts(r, "revoked_at")?,
+                    id: r.get("id")?,
+                    service_id: r.get("service_id")?,
+                    service: r.get("name")?,
+                    kind: r.get("kind")?,
+                    routing_key: r.get("routing_key")?,
+                    created_at: r.ts("created_at")?,
+                    revoked_at: r.opt_ts("revoked_at")?,
                 })
             })
             .collect()
@@ -119,14 +115,12 @@ impl Store {
     /// Revokes an integration's key; false when it was already revoked.
     pub async fn revoke_integration(&self, id: i64, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(
-            "UPDATE integrations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-        )
-        .bind(ms(now))
-        .bind(id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let done = tx
+            .execute(
+                "UPDATE integrations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+                args![ms(now), id],
+            )
+            .await?;
         if done > 0 {
             routes_changed(&mut tx).await?;
         }
@@ -136,11 +130,11 @@ impl Store {
 
     pub async fn set_alert_rules(&self, service_id: i64, rules_json: &str) -> Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE services SET alert_rules = $1 WHERE id = $2")
-            .bind(rules_json)
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
+        tx.execute(
+            "UPDATE services SET alert_rules = $1 WHERE id = $2",
+            args![rules_json, service_id],
+        )
+        .await?;
         routes_changed(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -152,12 +146,16 @@ impl Store {
              WHERE ($1 = '' OR s.name = $1) AND ($2 = '' OR a.status = $2) AND ($3 = 0 OR a.incident_id = $3) \
              ORDER BY a.last_at DESC, a.id DESC LIMIT $4"
         );
-        let rows = sqlx::query(&sql)
-            .bind(filter.service.clone().unwrap_or_default())
-            .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
-            .bind(filter.incident.unwrap_or(0))
-            .bind(filter.limit.clamp(1, 1000))
-            .fetch_all(&self.pool)
+        let rows = self
+            .fetch_all(
+                &sql,
+                args![
+                    filter.service.clone().unwrap_or_default(),
+                    filter.status.map(|s| s.as_str()).unwrap_or(""),
+                    filter.incident.unwrap_or(0),
+                    filter.limit.clamp(1, 1000),
+                ],
+            )
             .await?;
         rows.iter().map(alert_from_row).collect()
     }
@@ -166,10 +164,7 @@ impl Store {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts a JOIN services s ON s.id = a.service_id WHERE a.id = $1"
         );
-        let row = sqlx::query(&sql)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.fetch_optional(&sql, args![id]).await?;
         row.as_ref().map(alert_from_row).transpose()
     }
 
@@ -183,9 +178,11 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
-        let row = sqlx::query("SELECT service_id, dedup_key, status FROM alerts WHERE id = $1")
-            .bind(alert_id)
-            .fetch_optional(&mut *tx)
+        let row = tx
+            .fetch_optional(
+                "SELECT service_id, dedup_key, status FROM alerts WHERE id = $1",
+                args![alert_id],
+            )
             .await?
             .ok_or(StoreError::NotFound)?;
         let status = parsed_status(&row)?;
@@ -200,14 +197,14 @@ impl Store {
                 status.as_str()
             )));
         }
-        let service_id: i64 = row.try_get("service_id")?;
+        let service_id: i64 = row.get("service_id")?;
         let service = service_info(&mut tx, service_id)
             .await?
             .ok_or(StoreError::NotFound)?;
         let event = AlertEvent {
             routing_key: String::new(),
             action,
-            dedup_key: Some(row.try_get("dedup_key")?),
+            dedup_key: Some(row.get("dedup_key")?),
             payload: None,
         };
         let outcome = apply_alert(&mut tx, self.backend, &service, &event, now).await?;
@@ -232,20 +229,22 @@ impl Store {
         let json =
             serde_json::to_string(matchers).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        let id = sqlx::query(
-            "INSERT INTO silences (service_id, matchers, reason, starts_at, ends_at, created_by, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-        )
-        .bind(service_id)
-        .bind(json)
-        .bind(reason)
-        .bind(ms(starts_at))
-        .bind(ms(ends_at))
-        .bind(created_by)
-        .bind(ms(now))
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("id")?;
+        let id = tx
+            .fetch_one(
+                "INSERT INTO silences (service_id, matchers, reason, starts_at, ends_at, created_by, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                args![
+                    service_id,
+                    json,
+                    reason,
+                    ms(starts_at),
+                    ms(ends_at),
+                    created_by,
+                    ms(now),
+                ],
+            )
+            .await?
+            .get("id")?;
         routes_changed(&mut tx).await?;
         tx.commit().await?;
         Ok(id)
@@ -253,24 +252,24 @@ impl Store {
 
     /// Silences not yet ended at `now`, soonest first.
     pub async fn silences(&self, now: Timestamp) -> Result<Vec<SilenceRecord>> {
-        let rows = sqlx::query(
-            "SELECT x.id, s.name AS service, x.matchers, x.reason, x.starts_at, x.ends_at, u.username \
-             FROM silences x LEFT JOIN services s ON s.id = x.service_id JOIN users u ON u.id = x.created_by \
-             WHERE x.ends_at > $1 ORDER BY x.starts_at, x.id",
-        )
-        .bind(ms(now))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .fetch_all(
+                "SELECT x.id, s.name AS service, x.matchers, x.reason, x.starts_at, x.ends_at, u.username \
+                 FROM silences x LEFT JOIN services s ON s.id = x.service_id JOIN users u ON u.id = x.created_by \
+                 WHERE x.ends_at > $1 ORDER BY x.starts_at, x.id",
+                args![ms(now)],
+            )
+            .await?;
         rows.iter()
             .map(|r| {
                 Ok(SilenceRecord {
-                    id: r.try_get("id")?,
-                    service: r.try_get("service")?,
+                    id: r.get("id")?,
+                    service: r.get("service")?,
                     matchers: silence_matchers(r)?,
-                    reason: r.try_get("reason")?,
-                    starts_at: ts(r, "starts_at")?,
-                    ends_at: ts(r, "ends_at")?,
-                    created_by: r.try_get("username")?,
+                    reason: r.get("reason")?,
+                    starts_at: r.ts("starts_at")?,
+                    ends_at: r.ts("ends_at")?,
+                    created_by: r.get("username")?,
                 })
             })
             .collect()
@@ -279,12 +278,12 @@ impl Store {
     /// Ends a silence now; false when it had already ended.
     pub async fn end_silence(&self, id: i64, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE silences SET ends_at = $1 WHERE id = $2 AND ends_at > $1")
-            .bind(ms(now))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let done = tx
+            .execute(
+                "UPDATE silences SET ends_at = $1 WHERE id = $2 AND ends_at > $1",
+                args![ms(now), id],
+            )
+            .await?;
         if done > 0 {
             routes_changed(&mut tx).await?;
         }
@@ -294,10 +293,11 @@ impl Store {
 
     /// Marks the open alerts of an incident acknowledged (an incident acknowledgement).
     pub async fn acknowledge_alerts(&self, incident_id: i64) -> Result<()> {
-        sqlx::query("UPDATE alerts SET status = 'acknowledged' WHERE incident_id = $1 AND status = 'triggered'")
-            .bind(incident_id)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            "UPDATE alerts SET status = 'acknowledged' WHERE incident_id = $1 AND status = 'triggered'",
+            args![incident_id],
+        )
+        .await?;
         Ok(())
     }
 
@@ -307,52 +307,45 @@ impl Store {
         service_id: i64,
         limit: i64,
     ) -> Result<Vec<(Timestamp, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT happened_at, summary, source FROM change_events WHERE service_id = $1 ORDER BY happened_at DESC LIMIT $2",
-        )
-        .bind(service_id)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self
+            .fetch_all(
+                "SELECT happened_at, summary, source FROM change_events WHERE service_id = $1 ORDER BY happened_at DESC LIMIT $2",
+                args![service_id, limit],
+            )
+            .await?;
         rows.iter()
-            .map(|r| {
-                Ok((
-                    ts(r, "happened_at")?,
-                    r.try_get("summary")?,
-                    r.try_get("source")?,
-                ))
-            })
+            .map(|r| Ok((r.ts("happened_at")?, r.get("summary")?, r.get("source")?)))
             .collect()
     }
 }
 
 /// A silence row's matchers (stored as JSON).
-pub(super) fn silence_matchers(r: &AnyRow) -> Result<SilenceMatch> {
-    let matchers: String = r.try_get("matchers")?;
+pub(super) fn silence_matchers(r: &Row) -> Result<SilenceMatch> {
+    let matchers: String = r.get("matchers")?;
     serde_json::from_str(&matchers).map_err(|e| StoreError::Corrupt(format!("silence: {e}")))
 }
 
-fn alert_from_row(r: &AnyRow) -> Result<AlertRecord> {
+fn alert_from_row(r: &Row) -> Result<AlertRecord> {
     Ok(AlertRecord {
-        id: r.try_get("id")?,
-        service: r.try_get("service")?,
-        dedup_key: r.try_get("dedup_key")?,
+        id: r.get("id")?,
+        service: r.get("service")?,
+        dedup_key: r.get("dedup_key")?,
         status: parsed_status(r)?,
-        severity: r.try_get("severity")?,
-        summary: r.try_get("summary")?,
-        source: r.try_get("source")?,
-        payload: r.try_get("payload")?,
-        count: r.try_get("event_count")?,
-        first_at: ts(r, "first_at")?,
-        last_at: ts(r, "last_at")?,
-        resolved_at: opt_ts(r, "resolved_at")?,
-        incident_id: r.try_get("incident_id")?,
-        silenced: r.try_get::<i64, _>("silenced")? != 0,
+        severity: r.get("severity")?,
+        summary: r.get("summary")?,
+        source: r.get("source")?,
+        payload: r.get("payload")?,
+        count: r.get("event_count")?,
+        first_at: r.ts("first_at")?,
+        last_at: r.ts("last_at")?,
+        resolved_at: r.opt_ts("resolved_at")?,
+        incident_id: r.get("incident_id")?,
+        silenced: r.get::<i64>("silenced")? != 0,
     })
 }
 
-fn parsed_status(r: &AnyRow) -> Result<AlertStatus> {
-    let raw: String = r.try_get("status")?;
+fn parsed_status(r: &Row) -> Result<AlertStatus> {
+    let raw: String = r.get("status")?;
     raw.parse()
         .map_err(|()| StoreError::Corrupt(format!("alert status {raw:?}")))
 }

@@ -1,12 +1,10 @@
 //! Incidents, their roles, participants and affected services, and the timeline.
 
 use jiff::Timestamp;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
-use super::direct::{Arg, bind_args};
+use super::db::{Arg, Conn, Row, args};
 use super::paging::stop_paging;
-use super::{Result, Store, StoreError, ms, opt_ts, parsed, ts};
+use super::{Result, Store, StoreError, ms};
 use crate::domain::access::Actor;
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
@@ -74,7 +72,7 @@ const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident
 
 impl Store {
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.read().await?;
         load_incident(&mut conn, id, "").await
     }
 
@@ -111,14 +109,13 @@ impl Store {
         incident_id: i64,
         after_id: Option<i64>,
     ) -> Result<Vec<TimelineEntry>> {
-        let rows = sqlx::query(
-            "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
+        let rows = self
+            .fetch_all(
+                "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
              LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id",
-        )
-        .bind(incident_id)
-        .bind(after_id.unwrap_or(0))
-        .fetch_all(&self.pool)
-        .await?;
+                args![incident_id, after_id.unwrap_or(0)],
+            )
+            .await?;
         rows.iter().map(entry_from_row).collect()
     }
 
@@ -170,27 +167,27 @@ impl Store {
               WHERE r.incident_id = i.id AND r.role = 'incident_lead') AS lead \
              FROM incidents i {where_clause} ORDER BY i.id DESC LIMIT {p}"
         );
-        let mut query = sqlx::query(&sql);
+        let mut args = Vec::with_capacity(texts.len() + numbers.len());
         for text in texts {
-            query = query.bind(text);
+            args.push(Arg::from(text));
         }
         for n in numbers {
-            query = query.bind(n);
+            args.push(Arg::from(n));
         }
-        let rows = query.fetch_all(&self.pool).await?;
+        let rows = self.fetch_all(&sql, &args).await?;
         let items = rows
             .iter()
             .map(|row| {
                 Ok(IncidentSummary {
-                    id: row.try_get("id")?,
-                    title: row.try_get("title")?,
-                    severity: parsed(row, "severity")?,
-                    status: parsed(row, "status")?,
-                    incident_type: row.try_get("incident_type")?,
-                    private: row.try_get::<i64, _>("private")? != 0,
-                    lead: row.try_get("lead")?,
-                    declared_at: ts(row, "declared_at")?,
-                    updated_at: ts(row, "updated_at")?,
+                    id: row.get::<i64>("id")?,
+                    title: row.get::<String>("title")?,
+                    severity: row.parsed("severity")?,
+                    status: row.parsed("status")?,
+                    incident_type: row.get::<String>("incident_type")?,
+                    private: row.get::<i64>("private")? != 0,
+                    lead: row.get::<Option<String>>("lead")?,
+                    declared_at: row.ts("declared_at")?,
+                    updated_at: row.ts("updated_at")?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -202,14 +199,15 @@ impl Store {
 
     /// Counts of unresolved, non-private incidents by severity, for `/metrics`.
     pub async fn open_incident_counts(&self) -> Result<Vec<(Severity, i64)>> {
-        let rows = sqlx::query(
-            "SELECT severity, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' AND private = 0 \
+        let rows = self
+            .fetch_all(
+                "SELECT severity, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' AND private = 0 \
              GROUP BY severity ORDER BY severity",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+                args![],
+            )
+            .await?;
         rows.iter()
-            .map(|row| Ok((parsed(row, "severity")?, row.try_get("n")?)))
+            .map(|row| Ok((row.parsed("severity")?, row.get::<i64>("n")?)))
             .collect()
     }
 }
@@ -217,7 +215,7 @@ impl Store {
 /// Stores a declared incident with its first timeline entry in the caller's transaction. With
 /// an idempotency key, a repeat of the same request finds the first incident instead.
 pub(super) async fn declare_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     incident: &Incident,
     entry: &EntryData,
     idempotency: Option<&IdempotencyKey>,
@@ -231,17 +229,19 @@ pub(super) async fn declare_in(
     if let Some(idem) = idempotency {
         // A concurrent request holding the same key makes this insert wait for it; once it has
         // committed, nothing is inserted here and the caller retries (and finds its incident).
-        let saved = sqlx::query(
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
+        let saved = conn
+            .fetch_optional(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, incident_id, created_at) \
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, key) DO NOTHING RETURNING incident_id",
-        )
-        .bind(incident.declared_by.id)
-        .bind(&idem.key)
-        .bind(&idem.fingerprint)
-        .bind(id)
-        .bind(ms(incident.declared_at))
-        .fetch_optional(&mut *conn)
-        .await?;
+                args![
+                    incident.declared_by.id,
+                    &idem.key,
+                    &idem.fingerprint,
+                    id,
+                    ms(incident.declared_at)
+                ],
+            )
+            .await?;
         if saved.is_none() {
             return Ok(Inserted::Raced);
         }
@@ -253,7 +253,7 @@ pub(super) async fn declare_in(
 /// recording it, in the caller's transaction. A change that ends the incident stops its
 /// paging in the same transaction: a resolved incident pages nobody.
 pub(super) async fn save_incident(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     before: &Incident,
     incident: &Incident,
     actor_id: Option<i64>,
@@ -264,18 +264,19 @@ pub(super) async fn save_incident(
         return Ok(Vec::new());
     }
     let id = incident.id;
-    sqlx::query(
+    conn.execute(
         "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
          updated_at = $5, resolved_at = $6, version = version + 1 WHERE id = $7",
+        args![
+            &incident.title,
+            &incident.summary,
+            incident.severity.as_str(),
+            incident.status.as_str(),
+            ms(incident.updated_at),
+            incident.resolved_at.map(ms),
+            id
+        ],
     )
-    .bind(&incident.title)
-    .bind(&incident.summary)
-    .bind(incident.severity.as_str())
-    .bind(incident.status.as_str())
-    .bind(ms(incident.updated_at))
-    .bind(incident.resolved_at.map(ms))
-    .bind(id)
-    .execute(&mut *conn)
     .await?;
     write_people(conn, id, incident, before.roles != incident.roles).await?;
     if before.status.is_active() && !incident.status.is_active() {
@@ -287,35 +288,37 @@ pub(super) async fn save_incident(
 /// Inserts a declared incident, its services, people and first timeline entry, on `conn`
 /// (inside the caller's transaction). Returns its id.
 pub(super) async fn insert_incident_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     incident: &Incident,
     entry: &EntryData,
 ) -> Result<i64> {
-    let id: i64 = sqlx::query(
-        "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
+    let id: i64 = conn
+        .fetch_one(
+            "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
          declared_by, declared_at, updated_at, resolved_at, origin) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
-    )
-    .bind(&incident.title)
-    .bind(&incident.summary)
-    .bind(incident.severity.as_str())
-    .bind(&incident.incident_type)
-    .bind(incident.status.as_str())
-    .bind(i64::from(incident.private))
-    .bind(incident.declared_by.id)
-    .bind(ms(incident.declared_at))
-    .bind(ms(incident.updated_at))
-    .bind(incident.resolved_at.map(ms))
-    .bind(incident.origin.as_str())
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")?;
+            args![
+                &incident.title,
+                &incident.summary,
+                incident.severity.as_str(),
+                &incident.incident_type,
+                incident.status.as_str(),
+                i64::from(incident.private),
+                incident.declared_by.id,
+                ms(incident.declared_at),
+                ms(incident.updated_at),
+                incident.resolved_at.map(ms),
+                incident.origin.as_str()
+            ],
+        )
+        .await?
+        .get("id")?;
     for service in &incident.services {
-        sqlx::query("INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)")
-            .bind(id)
-            .bind(service.id)
-            .execute(&mut *conn)
-            .await?;
+        conn.execute(
+            "INSERT INTO incident_services (incident_id, service_id) VALUES ($1, $2)",
+            args![id, service.id],
+        )
+        .await?;
     }
     write_people(conn, id, incident, true).await?;
     insert_entries(
@@ -329,56 +332,47 @@ pub(super) async fn insert_incident_in(
     Ok(id)
 }
 
-async fn replayed(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    idem: &IdempotencyKey,
-) -> Result<Option<i64>> {
-    let Some(row) = sqlx::query(
-        "SELECT fingerprint, incident_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user_id)
-    .bind(&idem.key)
-    .fetch_optional(&mut *conn)
-    .await?
+async fn replayed(conn: &mut Conn, user_id: i64, idem: &IdempotencyKey) -> Result<Option<i64>> {
+    let Some(row) = conn
+        .fetch_optional(
+            "SELECT fingerprint, incident_id FROM idempotency_keys WHERE user_id = $1 AND key = $2",
+            args![user_id, &idem.key],
+        )
+        .await?
     else {
         return Ok(None);
     };
-    let fingerprint: String = row.try_get("fingerprint")?;
+    let fingerprint: String = row.get("fingerprint")?;
     if fingerprint != idem.fingerprint {
         return Err(StoreError::IdempotencyMismatch);
     }
-    Ok(Some(row.try_get("incident_id")?))
+    Ok(Some(row.get::<i64>("incident_id")?))
 }
 
 /// The incident with its roles, participants and services; `lock` is a row-lock suffix for
 /// `incidents i` (see `Backend::row_lock`) or empty.
 pub(super) async fn load_incident(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: i64,
     lock: &str,
 ) -> Result<Option<Incident>> {
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
     );
-    let Some(row) = sqlx::query(&sql)
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?
-    else {
+    let Some(row) = conn.fetch_optional(&sql, args![id]).await? else {
         return Ok(None);
     };
-    let roles = sqlx::query(
-        "SELECT r.role, u.id, u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
+    let roles = conn
+        .fetch_all(
+            "SELECT r.role, u.id, u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
          WHERE r.incident_id = $1 ORDER BY r.role",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
+            args![id],
+        )
+        .await?
     .iter()
     .map(|r| {
         Ok(RoleAssignment {
-            role: parsed(r, "role")?,
+            role: r.parsed("role")?,
             user: user_ref(r)?,
         })
     })
@@ -386,91 +380,87 @@ pub(super) async fn load_incident(
     // Stored slugs sort alphabetically; present roles in their domain order.
     let mut roles = roles;
     roles.sort_by_key(|a| a.role);
-    let participants = sqlx::query(
-        "SELECT u.id, u.username FROM participants p JOIN users u ON u.id = p.user_id \
+    let participants = conn
+        .fetch_all(
+            "SELECT u.id, u.username FROM participants p JOIN users u ON u.id = p.user_id \
          WHERE p.incident_id = $1 ORDER BY u.username",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(user_ref)
-    .collect::<Result<Vec<_>>>()?;
-    let services = sqlx::query(
-        "SELECT s.id, s.name FROM incident_services x JOIN services s ON s.id = x.service_id \
+            args![id],
+        )
+        .await?
+        .iter()
+        .map(user_ref)
+        .collect::<Result<Vec<_>>>()?;
+    let services = conn
+        .fetch_all(
+            "SELECT s.id, s.name FROM incident_services x JOIN services s ON s.id = x.service_id \
          WHERE x.incident_id = $1 ORDER BY s.name",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(ServiceRef {
-            id: r.try_get("id")?,
-            name: r.try_get("name")?,
+            args![id],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ServiceRef {
+                id: r.get::<i64>("id")?,
+                name: r.get::<String>("name")?,
+            })
         })
-    })
-    .collect::<Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(Some(Incident {
-        id: row.try_get("id")?,
-        title: row.try_get("title")?,
-        summary: row.try_get("summary")?,
-        severity: parsed(&row, "severity")?,
-        incident_type: row.try_get("incident_type")?,
-        status: parsed(&row, "status")?,
-        private: row.try_get::<i64, _>("private")? != 0,
-        origin: parsed(&row, "origin")?,
+        id: row.get::<i64>("id")?,
+        title: row.get::<String>("title")?,
+        summary: row.get("summary")?,
+        severity: row.parsed("severity")?,
+        incident_type: row.get::<String>("incident_type")?,
+        status: row.parsed("status")?,
+        private: row.get::<i64>("private")? != 0,
+        origin: row.parsed("origin")?,
         declared_by: UserRef {
-            id: row.try_get("declared_by")?,
-            username: row.try_get("declared_by_name")?,
+            id: row.get::<i64>("declared_by")?,
+            username: row.get::<String>("declared_by_name")?,
         },
-        declared_at: ts(&row, "declared_at")?,
-        updated_at: ts(&row, "updated_at")?,
-        resolved_at: opt_ts(&row, "resolved_at")?,
-        version: row.try_get("version")?,
+        declared_at: row.ts("declared_at")?,
+        updated_at: row.ts("updated_at")?,
+        resolved_at: row.opt_ts("resolved_at")?,
+        version: row.get("version")?,
         roles,
         participants,
         services,
     }))
 }
 
-fn user_ref(row: &AnyRow) -> Result<UserRef> {
+fn user_ref(row: &Row) -> Result<UserRef> {
     Ok(UserRef {
-        id: row.try_get("id")?,
-        username: row.try_get("username")?,
+        id: row.get::<i64>("id")?,
+        username: row.get::<String>("username")?,
     })
 }
 
 /// Writes the participant set (only ever grows) and, when they changed, the role holders.
 async fn write_people(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     id: i64,
     incident: &Incident,
     roles_changed: bool,
 ) -> Result<()> {
     for user in &incident.participants {
-        sqlx::query(
+        conn.execute(
             "INSERT INTO participants (incident_id, user_id) VALUES ($1, $2) \
              ON CONFLICT (incident_id, user_id) DO NOTHING",
+            args![id, user.id],
         )
-        .bind(id)
-        .bind(user.id)
-        .execute(&mut *conn)
         .await?;
     }
     if roles_changed {
-        sqlx::query("DELETE FROM incident_roles WHERE incident_id = $1")
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+        conn.execute(
+            "DELETE FROM incident_roles WHERE incident_id = $1",
+            args![id],
+        )
+        .await?;
         for assignment in &incident.roles {
-            sqlx::query(
+            conn.execute(
                 "INSERT INTO incident_roles (incident_id, role, user_id) VALUES ($1, $2, $3)",
+                args![id, assignment.role.slug(), assignment.user.id],
             )
-            .bind(id)
-            .bind(assignment.role.slug())
-            .bind(assignment.user.id)
-            .execute(&mut *conn)
             .await?;
         }
     }
@@ -478,7 +468,7 @@ async fn write_people(
 }
 
 pub(super) async fn insert_entries(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     incident_id: i64,
     actor_id: Option<i64>,
     at: Timestamp,
@@ -487,17 +477,13 @@ pub(super) async fn insert_entries(
     let mut written = Vec::with_capacity(entries.len());
     for data in entries {
         let json = serde_json::to_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO timeline_entries (incident_id, at, actor_id, kind, data) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(ms(at))
-        .bind(actor_id)
-        .bind(data.kind())
-        .bind(json)
-        .fetch_one(&mut *conn)
-        .await?
-        .try_get("id")?;
+        let id: i64 = conn
+            .fetch_one(
+                "INSERT INTO timeline_entries (incident_id, at, actor_id, kind, data) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                args![incident_id, ms(at), actor_id, data.kind(), json],
+            )
+            .await?
+            .get("id")?;
         written.push(TimelineEntry {
             id,
             incident_id,
@@ -512,22 +498,20 @@ pub(super) async fn insert_entries(
 /// Appends entries to the timelines of several incidents at once, a hundred per statement
 /// (the event writer's path: it needs no ids back).
 pub(super) async fn insert_entries_across(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     actor_id: Option<i64>,
     at: Timestamp,
     entries: &[(i64, EntryData)],
 ) -> Result<()> {
     for (sql, args) in entry_inserts(actor_id, at, entries)? {
-        bind_args(sqlx::query(&sql), &args)
-            .execute(&mut *conn)
-            .await?;
+        conn.execute(&sql, &args).await?;
     }
     Ok(())
 }
 
 /// The multi-row inserts (a hundred entries each) that add `entries` to their incidents'
 /// timelines, with their arguments.
-pub(super) fn entry_inserts(
+fn entry_inserts(
     actor_id: Option<i64>,
     at: Timestamp,
     entries: &[(i64, EntryData)],
@@ -560,13 +544,13 @@ pub(super) fn entry_inserts(
         .collect()
 }
 
-fn entry_from_row(row: &AnyRow) -> Result<TimelineEntry> {
-    let data: String = row.try_get("data")?;
+fn entry_from_row(row: &Row) -> Result<TimelineEntry> {
+    let data: String = row.get("data")?;
     Ok(TimelineEntry {
-        id: row.try_get("id")?,
-        incident_id: row.try_get("incident_id")?,
-        at: ts(row, "at")?,
-        actor: row.try_get("actor")?,
+        id: row.get::<i64>("id")?,
+        incident_id: row.get::<i64>("incident_id")?,
+        at: row.ts("at")?,
+        actor: row.get::<Option<String>>("actor")?,
         data: serde_json::from_str(&data)
             .map_err(|e| StoreError::Corrupt(format!("timeline entry: {e}")))?,
     })

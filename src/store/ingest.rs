@@ -1,28 +1,24 @@
 //! The event writer's storage. `Ingester` applies a whole batch of events in one transaction
-//! (the group commit: one fsync for many events) on a connection it keeps, so a batch never
-//! waits for the pool. It keeps the routing table (routing keys → services and their alert
+//! (the group commit: one fsync for many events). It keeps the routing table (routing keys → services and their alert
 //! rules, silences) in memory between batches; every change to those bumps
 //! `ingest_routes.generation` in its own transaction, and each batch reads that counter first,
 //! so a revoked key or a new silence takes effect from the next batch on, on every instance.
 //!
 //! A batch costs a handful of statements whatever its size: the counter, one multi-row upsert
 //! per hundred alerts (which also finds each new alert's open incident), one multi-row insert
-//! of timeline entries, and the commit. Opening an incident adds its own few. A batch of
-//! triggers that opens no incident takes a shortcut: on SQLite it runs on the writer's own
-//! thread (see `direct`), with the same statements and the same rules; on PostgreSQL it is one
-//! statement, committed on its own (see `Ingester::try_single`).
+//! of timeline entries, and the commit. Opening an incident adds its own few. On SQLite the
+//! statements run on the writer's thread, so they cost little beside the commit's fsync; on
+//! PostgreSQL each is a round trip, so a batch of triggers that opens no incident takes a
+//! shortcut: one statement, committed on its own (see `Ingester::try_single`).
 
 use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{AnyConnection, Connection, Executor, Row};
 
 use super::alerts::silence_matchers;
-use super::direct::{Arg, DirectConn, bind_args, sqlite_file};
-use super::incidents::{
-    entry_inserts, insert_entries_across, insert_incident_in, load_incident, save_incident,
-};
-use super::{Backend, Result, Store, StoreError, ms, ts};
+use super::db::{Arg, Conn, Row, args};
+use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
+use super::{Backend, Result, Store, StoreError, ms};
 use crate::domain::alert::{
     AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence,
 };
@@ -81,12 +77,9 @@ struct Routes {
     silences: Vec<Silence>,
 }
 
-/// The event writer's connection and routing table.
+/// The event writer's routing table and statement texts.
 pub struct Ingester {
     store: Store,
-    /// Taken from the pool and detached from it, so closing the pool at shutdown does not
-    /// wait for a writer that is idle between batches.
-    conn: Option<AnyConnection>,
     routes: Option<Routes>,
     upserts: HashMap<usize, String>,
     /// PostgreSQL's single-statement batches by row count (see `single_sql`).
@@ -94,32 +87,20 @@ pub struct Ingester {
     /// Batches left to send the general way before trying a single statement again (see
     /// `SINGLE_BACKOFF`).
     single_backoff: u32,
-    direct: Direct,
     shortcut_batches: u64,
     /// Services whose new alerts last joined an open incident, as this writer saw: a trigger
     /// for any other service may open an incident, which only the general path does.
     in_incident: HashSet<i64>,
 }
 
-/// The SQLite connection that stores runs of triggers without leaving the writer's thread.
-enum Direct {
-    /// Not opened yet (or closed after an error): opened for the next batch.
-    Closed,
-    Open(DirectConn),
-    /// PostgreSQL, an in-memory database, or a runtime without threads to block.
-    Unavailable,
-}
-
 impl Store {
     pub fn ingester(&self) -> Ingester {
         Ingester {
             store: self.clone(),
-            conn: None,
             routes: None,
             upserts: HashMap::new(),
             singles: HashMap::new(),
             single_backoff: 0,
-            direct: Direct::Closed,
             shortcut_batches: 0,
             in_incident: HashSet::new(),
         }
@@ -135,8 +116,8 @@ impl Ingester {
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
         // PostgreSQL may abort a batch to break a deadlock with another instance's writer, or
-        // may have dropped the writer's connection (a restart, a failover): run it again, on a
-        // new connection (`ingest_once` drops the old one on any error).
+        // may have dropped the writer's connection (a restart, a failover): run it again (on
+        // another connection: one that failed is not returned to the pool).
         let mut attempt = 1;
         loop {
             let result = self.ingest_once(batch, defaults, now).await;
@@ -155,17 +136,13 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
-        let _turn = self.store.write_turn().await;
-        if let Some(out) = self.try_direct(batch, defaults, now)? {
-            return Ok(out);
-        }
         let result = async {
             if let Some(out) = self.try_single(batch, now).await? {
                 return Ok(out);
             }
-            let conn = writer_conn(&mut self.conn, &self.store).await?;
-            store_batch(
-                conn,
+            let mut tx = self.store.begin_write().await?;
+            let out = store_batch(
+                &mut tx,
                 self.store.backend,
                 &mut self.routes,
                 &mut self.upserts,
@@ -173,7 +150,9 @@ impl Ingester {
                 defaults,
                 now,
             )
-            .await
+            .await?;
+            tx.commit().await?;
+            Ok(out)
         }
         .await;
         if let (true, Ok(out), Some(routes)) = (self.has_shortcut(), &result, &self.routes) {
@@ -191,11 +170,7 @@ impl Ingester {
             }
         }
         if result.is_err() {
-            // The transaction may still be open: closing the connection rolls it back, and the
-            // next batch starts on a new one, with the routing table read afresh.
-            if let Some(conn) = self.conn.take() {
-                let _ = conn.close().await;
-            }
+            // The transaction rolled back; the next batch reads the routing table afresh.
             self.routes = None;
         }
         result
@@ -209,8 +184,7 @@ impl Ingester {
             .is_some_and(|r| r.by_key.contains_key(routing_key))
     }
 
-    /// Batches that took a shortcut (SQLite's direct connection, PostgreSQL's single
-    /// statement) so far.
+    /// Batches that took PostgreSQL's single-statement shortcut so far.
     pub fn shortcut_batches(&self) -> u64 {
         self.shortcut_batches
     }
@@ -218,55 +192,7 @@ impl Ingester {
     /// Whether some batches may take a shortcut: only those need to know which services have
     /// an open incident.
     fn has_shortcut(&self) -> bool {
-        self.store.backend == Backend::Postgres || !matches!(self.direct, Direct::Unavailable)
-    }
-
-    /// Stores the batch on the direct SQLite connection when it can: a batch of triggers only,
-    /// with the routing table already loaded, that opens no incident. `None` leaves the batch
-    /// to the general path (nothing of it is stored).
-    fn try_direct(
-        &mut self,
-        batch: &[Ingest],
-        defaults: &AlertIncidentDefaults,
-        now: Timestamp,
-    ) -> Result<Option<Vec<Ingested>>> {
-        let Some(routes) = &self.routes else {
-            return Ok(None);
-        };
-        if let Direct::Closed = self.direct {
-            let multi_thread = tokio::runtime::Handle::try_current()
-                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-            self.direct = match sqlite_file(&self.store.url) {
-                Some(path) if self.store.backend == Backend::Sqlite && multi_thread => {
-                    Direct::Open(DirectConn::open(&path)?)
-                }
-                _ => Direct::Unavailable,
-            };
-        }
-        let Direct::Open(conn) = &self.direct else {
-            return Ok(None);
-        };
-        if !shortcut_fits(routes, &self.in_incident, batch) {
-            return Ok(None);
-        }
-        let mut ctx = BatchContext {
-            backend: Backend::Sqlite,
-            upserts: &mut self.upserts,
-            silences: &routes.silences,
-            defaults,
-            now,
-        };
-        // The batch runs here, on this thread, while the runtime moves its other tasks on.
-        let result = tokio::task::block_in_place(|| {
-            store_batch_direct(conn, &routes.by_key, routes.generation, batch, &mut ctx)
-        });
-        match &result {
-            Ok(Some(_)) => self.shortcut_batches += 1,
-            // Perhaps an incident was resolved meanwhile: learn afresh which are open.
-            Ok(None) => self.in_incident.clear(),
-            Err(_) => self.direct = Direct::Closed,
-        }
-        result
+        self.store.backend == Backend::Postgres
     }
 
     /// On PostgreSQL, stores a batch the shortcut fits as one statement committed on its own
@@ -309,23 +235,21 @@ impl Ingester {
             .singles
             .entry(groups.len())
             .or_insert_with(|| single_sql(groups.len()));
-        let conn = writer_conn(&mut self.conn, &self.store).await?;
-        let rows = match bind_args(sqlx::query(sql.as_str()), &args)
-            .fetch_all(&mut *conn)
-            .await
-        {
+        // A connection outside any transaction: the statement commits on its own.
+        let mut conn = self.store.read().await?;
+        let rows = match conn.fetch_all(sql, &args).await {
             // The generation moved: nothing was stored.
             Ok(rows) if rows.is_empty() => return Ok(None),
             Ok(rows) => rows,
-            Err(sqlx::Error::Database(db)) if db.code().as_deref() == Some(NEEDS_GENERAL_PATH) => {
+            Err(e) if e.sqlstate().as_deref() == Some(NEEDS_GENERAL_PATH) => {
                 // Perhaps an incident was resolved meanwhile: learn afresh which are open.
                 self.in_incident.clear();
                 self.single_backoff = SINGLE_BACKOFF;
                 return Ok(None);
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         };
-        let stored = in_chunk_order(&groups, rows.iter().map(Upserted::from_any).collect())?;
+        let stored = in_chunk_order(&groups, rows.iter().map(Upserted::from_row).collect())?;
         let mut out = vec![Ingested::UnknownRoutingKey; batch.len()];
         let mut entries = Vec::new();
         for (group, row) in groups.iter().zip(stored) {
@@ -341,18 +265,7 @@ impl Ingester {
     }
 }
 
-/// The writer's connection, taken from the pool when it has none.
-async fn writer_conn<'c>(
-    slot: &'c mut Option<AnyConnection>,
-    store: &Store,
-) -> Result<&'c mut AnyConnection> {
-    Ok(match slot {
-        Some(conn) => conn,
-        None => slot.insert(store.pool.acquire().await?.detach()),
-    })
-}
-
-/// Whether a batch may take a shortcut (`try_direct`, `try_single`): triggers only, for a
+/// Whether a batch may take the shortcut (`try_single`): triggers only, for a
 /// routing table already loaded, none of which may open an incident (only the general path
 /// opens one). A trigger for a service not known to have an open incident may.
 fn shortcut_fits(routes: &Routes, in_incident: &HashSet<i64>, batch: &[Ingest]) -> bool {
@@ -385,79 +298,21 @@ fn known_triggers<'e>(
         .collect()
 }
 
-/// One transaction on the direct connection; rolled back (answering `None`) when the routing
-/// table changed since it was loaded or an alert would open an incident.
-fn store_batch_direct(
-    conn: &DirectConn,
-    by_key: &HashMap<String, ServiceInfo>,
-    generation: i64,
-    batch: &[Ingest],
-    ctx: &mut BatchContext<'_>,
-) -> Result<Option<Vec<Ingested>>> {
-    conn.batch("BEGIN IMMEDIATE")?;
-    let stored = (|| {
-        let current = conn.query(
-            "SELECT generation FROM ingest_routes WHERE id = 1",
-            &[],
-            |r| r.get::<_, i64>(0),
-        )?;
-        if current.first() != Some(&generation) {
-            return Ok(None);
-        }
-        let run = known_triggers(by_key, batch);
-        let mut out = vec![Ingested::UnknownRoutingKey; batch.len()];
-        let groups = group_triggers(&run)?;
-        let mut entries: Vec<(i64, EntryData)> = Vec::new();
-        let none_opened = HashMap::new();
-        for chunk in groups.chunks(ROWS_PER_STATEMENT) {
-            let (sql, args) = upsert_statement(chunk, ctx);
-            let stored = in_chunk_order(chunk, conn.query(sql, &args, Upserted::from_direct))?;
-            for (group, row) in chunk.iter().zip(stored) {
-                match place(group, &row, &none_opened) {
-                    Placement::Stays(incident) => {
-                        settle(group, &row, incident, false, &mut out, &mut entries)
-                    }
-                    Placement::Joins(_) | Placement::Opens => return Ok(None),
-                }
-            }
-        }
-        for (sql, args) in entry_inserts(None, ctx.now, &entries)? {
-            conn.execute(&sql, &args)?;
-        }
-        Ok(Some(out))
-    })();
-    match stored {
-        Ok(Some(out)) => {
-            conn.batch("COMMIT")?;
-            Ok(Some(out))
-        }
-        Ok(None) => {
-            conn.batch("ROLLBACK")?;
-            Ok(None)
-        }
-        Err(e) => {
-            let _ = conn.batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
 /// Marks the routing table changed; call in the transaction that changes an integration, a
 /// service's alert rules or policy, or a silence.
-pub(super) async fn routes_changed(conn: &mut AnyConnection) -> Result<()> {
-    sqlx::query("UPDATE ingest_routes SET generation = generation + 1 WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
+pub(super) async fn routes_changed(conn: &mut Conn) -> Result<()> {
+    conn.execute(
+        "UPDATE ingest_routes SET generation = generation + 1 WHERE id = 1",
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
-/// Runs the batch's transaction. BEGIN and COMMIT are plain statements rather than sqlx's
-/// `Transaction` (whose begin and commit each wait for an extra acknowledgement from SQLite's
-/// worker thread), and BEGIN travels with the generation check: a batch of any size costs
-/// three round trips to the database when no alert is new, four otherwise. On error the
-/// caller closes the connection, which rolls the transaction back.
+/// Stores the batch in the caller's transaction, after checking the routing table is still
+/// the one loaded.
 async fn store_batch(
-    tx: &mut AnyConnection,
+    tx: &mut Conn,
     backend: Backend,
     cached: &mut Option<Routes>,
     upserts: &mut HashMap<usize, String>,
@@ -465,17 +320,11 @@ async fn store_batch(
     defaults: &AlertIncidentDefaults,
     now: Timestamp,
 ) -> Result<Vec<Ingested>> {
-    let begin = match backend {
-        Backend::Sqlite => "BEGIN IMMEDIATE; SELECT generation FROM ingest_routes WHERE id = 1",
-        Backend::Postgres => "BEGIN; SELECT generation FROM ingest_routes WHERE id = 1",
-    };
-    // A query without arguments may hold several statements (on PostgreSQL it goes as a simple
-    // query); the last one's row is the generation.
-    let rows = tx.fetch_all(begin).await?;
-    let generation: i64 = rows
-        .last()
+    let generation: i64 = tx
+        .fetch_optional("SELECT generation FROM ingest_routes WHERE id = 1", &[])
+        .await?
         .ok_or_else(|| StoreError::Corrupt("ingest_routes has no row".into()))?
-        .try_get("generation")?;
+        .get("generation")?;
     let routes = match cached {
         Some(routes) if routes.generation == generation => routes,
         _ => cached.insert(load_routes(tx, generation, now).await?),
@@ -514,35 +363,35 @@ async fn store_batch(
         }
     }
     store_triggers(tx, &mut run, &mut out, &mut ctx).await?;
-    tx.execute("COMMIT").await?;
     Ok(out)
 }
 
-async fn load_routes(conn: &mut AnyConnection, generation: i64, now: Timestamp) -> Result<Routes> {
-    let rows = sqlx::query(
-        "SELECT i.routing_key, s.id, s.name, s.alert_rules, s.escalation_policy_id \
-         FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.revoked_at IS NULL",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+async fn load_routes(conn: &mut Conn, generation: i64, now: Timestamp) -> Result<Routes> {
+    let rows = conn
+        .fetch_all(
+            "SELECT i.routing_key, s.id, s.name, s.alert_rules, s.escalation_policy_id \
+             FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.revoked_at IS NULL",
+            &[],
+        )
+        .await?;
     let mut by_key = HashMap::with_capacity(rows.len());
     for row in &rows {
-        by_key.insert(row.try_get("routing_key")?, service_from_row(row)?);
+        by_key.insert(row.get("routing_key")?, service_from_row(row)?);
     }
-    let rows = sqlx::query(
-        "SELECT service_id, matchers, starts_at, ends_at FROM silences WHERE ends_at > $1",
-    )
-    .bind(ms(now))
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = conn
+        .fetch_all(
+            "SELECT service_id, matchers, starts_at, ends_at FROM silences WHERE ends_at > $1",
+            args![ms(now)],
+        )
+        .await?;
     let silences = rows
         .iter()
         .map(|r| {
             Ok(Silence {
-                service_id: r.try_get("service_id")?,
+                service_id: r.get("service_id")?,
                 matchers: silence_matchers(r)?,
-                starts_at: ts(r, "starts_at")?,
-                ends_at: ts(r, "ends_at")?,
+                starts_at: r.ts("starts_at")?,
+                ends_at: r.ts("ends_at")?,
             })
         })
         .collect::<Result<_>>()?;
@@ -554,46 +403,45 @@ async fn load_routes(conn: &mut AnyConnection, generation: i64, now: Timestamp) 
 }
 
 /// One service, for acting on its alerts outside a batch.
-pub(super) async fn service_info(
-    conn: &mut AnyConnection,
-    service_id: i64,
-) -> Result<Option<ServiceInfo>> {
-    sqlx::query("SELECT id, name, alert_rules, escalation_policy_id FROM services WHERE id = $1")
-        .bind(service_id)
-        .fetch_optional(&mut *conn)
-        .await?
-        .as_ref()
-        .map(service_from_row)
-        .transpose()
+pub(super) async fn service_info(conn: &mut Conn, service_id: i64) -> Result<Option<ServiceInfo>> {
+    conn.fetch_optional(
+        "SELECT id, name, alert_rules, escalation_policy_id FROM services WHERE id = $1",
+        args![service_id],
+    )
+    .await?
+    .as_ref()
+    .map(service_from_row)
+    .transpose()
 }
 
-fn service_from_row(row: &sqlx::any::AnyRow) -> Result<ServiceInfo> {
-    let rules: String = row.try_get("alert_rules")?;
+fn service_from_row(row: &Row) -> Result<ServiceInfo> {
+    let rules: String = row.get("alert_rules")?;
     Ok(ServiceInfo {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
+        id: row.get("id")?,
+        name: row.get("name")?,
         rules: serde_json::from_str(&rules)
             .map_err(|e| StoreError::Corrupt(format!("alert rules: {e}")))?,
-        policy: row.try_get("escalation_policy_id")?,
+        policy: row.get("escalation_policy_id")?,
     })
 }
 
 async fn store_change(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     service_id: i64,
     change: &ChangeEvent,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query(
+    conn.execute(
         "INSERT INTO change_events (service_id, summary, source, happened_at, payload, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            service_id,
+            &change.summary,
+            &change.source,
+            ms(change.timestamp.unwrap_or(now)),
+            change.raw.to_string(),
+            ms(now)
+        ],
     )
-    .bind(service_id)
-    .bind(&change.summary)
-    .bind(&change.source)
-    .bind(ms(change.timestamp.unwrap_or(now)))
-    .bind(change.raw.to_string())
-    .bind(ms(now))
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }
@@ -716,7 +564,7 @@ fn settle(
 /// alert with no incident opens one when its severity says so; every new alert in an incident
 /// gets a timeline entry.
 async fn store_triggers(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     run: &mut Vec<(usize, &ServiceInfo, &AlertEvent)>,
     out: &mut [Ingested],
     ctx: &mut BatchContext<'_>,
@@ -725,10 +573,8 @@ async fn store_triggers(
     let mut entries: Vec<(i64, EntryData)> = Vec::new();
     for chunk in groups.chunks(ROWS_PER_STATEMENT) {
         let (sql, args) = upsert_statement(chunk, ctx);
-        let rows = bind_args(sqlx::query(sql), &args)
-            .fetch_all(&mut *conn)
-            .await?;
-        let stored = in_chunk_order(chunk, rows.iter().map(Upserted::from_any).collect())?;
+        let rows = conn.fetch_all(sql, &args).await?;
+        let stored = in_chunk_order(chunk, rows.iter().map(Upserted::from_row).collect())?;
         let mut opened_here: HashMap<i64, i64> = HashMap::new();
         let mut to_attach: Vec<(i64, i64)> = Vec::new();
         for (group, row) in chunk.iter().zip(stored) {
@@ -749,11 +595,11 @@ async fn store_triggers(
             settle(group, &row, incident, opened, out, &mut entries);
         }
         for (incident_id, alert_id) in to_attach {
-            sqlx::query("UPDATE alerts SET incident_id = $1 WHERE id = $2")
-                .bind(incident_id)
-                .bind(alert_id)
-                .execute(&mut *conn)
-                .await?;
+            conn.execute(
+                "UPDATE alerts SET incident_id = $1 WHERE id = $2",
+                args![incident_id, alert_id],
+            )
+            .await?;
         }
     }
     insert_entries_across(conn, None, ctx.now, &entries).await?;
@@ -772,24 +618,13 @@ struct Upserted {
 }
 
 impl Upserted {
-    fn from_any(row: &sqlx::any::AnyRow) -> Result<Self> {
-        Ok(Self {
-            service_id: row.try_get("service_id")?,
-            key: row.try_get("dedup_key")?,
-            id: row.try_get("id")?,
-            count: row.try_get("event_count")?,
-            silenced: row.try_get::<i64, _>("silenced")? != 0,
-            incident: row.try_get("incident_id")?,
-        })
-    }
-
-    fn from_direct(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+    fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
             service_id: row.get("service_id")?,
             key: row.get("dedup_key")?,
             id: row.get("id")?,
             count: row.get("event_count")?,
-            silenced: row.get::<_, i64>("silenced")? != 0,
+            silenced: row.get("silenced")?,
             incident: row.get("incident_id")?,
         })
     }
@@ -934,7 +769,7 @@ fn single_sql(rows: usize) -> String {
 /// Acknowledges or resolves the open alert with the event's key (triggers go through
 /// `store_triggers`).
 pub(super) async fn apply_alert(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     service: &ServiceInfo,
     event: &AlertEvent,
@@ -944,32 +779,27 @@ pub(super) async fn apply_alert(
     match event.action {
         EventAction::Trigger => Err(StoreError::Corrupt("triggers are stored in runs".into())),
         EventAction::Acknowledge => {
-            let row = sqlx::query(
-                "UPDATE alerts SET status = 'acknowledged', last_at = $1 WHERE service_id = $2 AND dedup_key = $3 \
-                 AND status = 'triggered' RETURNING incident_id",
-            )
-            .bind(ms(now))
-            .bind(service.id)
-            .bind(&key)
-            .fetch_optional(&mut *conn)
-            .await?;
+            let row = conn
+                .fetch_optional(
+                    "UPDATE alerts SET status = 'acknowledged', last_at = $1 WHERE service_id = $2 AND dedup_key = $3 \
+                     AND status = 'triggered' RETURNING incident_id",
+                    args![ms(now), service.id, &key],
+                )
+                .await?;
             Ok(Ingested::Stored {
-                incident: row.map(|r| r.try_get("incident_id")).transpose()?.flatten(),
+                incident: row.map(|r| r.get("incident_id")).transpose()?.flatten(),
                 opened: false,
             })
         }
         EventAction::Resolve => {
-            let row = sqlx::query(
-                "UPDATE alerts SET status = 'resolved', resolved_at = $1, last_at = $1 WHERE service_id = $2 \
-                 AND dedup_key = $3 AND status <> 'resolved' RETURNING incident_id",
-            )
-            .bind(ms(now))
-            .bind(service.id)
-            .bind(&key)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let incident: Option<i64> =
-                row.map(|r| r.try_get("incident_id")).transpose()?.flatten();
+            let row = conn
+                .fetch_optional(
+                    "UPDATE alerts SET status = 'resolved', resolved_at = $1, last_at = $1 WHERE service_id = $2 \
+                     AND dedup_key = $3 AND status <> 'resolved' RETURNING incident_id",
+                    args![ms(now), service.id, &key],
+                )
+                .await?;
+            let incident: Option<i64> = row.map(|r| r.get("incident_id")).transpose()?.flatten();
             if let Some(incident_id) = incident
                 && service.rules.auto_resolve
             {
@@ -987,26 +817,28 @@ pub(super) async fn apply_alert(
 /// upsert looked: the service's row is locked first, so writers decide one at a time. Returns
 /// the incident and whether it is new.
 async fn open_or_join(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     service: &ServiceInfo,
     payload: &AlertPayload,
     ctx: &BatchContext<'_>,
 ) -> Result<(i64, bool)> {
-    sqlx::query(&format!(
-        "SELECT s.id FROM services s WHERE s.id = $1{}",
-        ctx.backend.row_lock("s")
-    ))
-    .bind(service.id)
-    .fetch_optional(&mut *conn)
+    conn.fetch_optional(
+        &format!(
+            "SELECT s.id FROM services s WHERE s.id = $1{}",
+            ctx.backend.row_lock("s")
+        ),
+        args![service.id],
+    )
     .await?;
     let window = ctx.now - SignedDuration::from_mins(i64::from(service.rules.group_window_minutes));
     let open = OPEN_INCIDENT.replace("$S", "$1").replace("$W", "$2");
-    let existing: Option<i64> = sqlx::query(&format!("SELECT {open} AS id"))
-        .bind(service.id)
-        .bind(ms(window))
-        .fetch_one(&mut *conn)
+    let existing: Option<i64> = conn
+        .fetch_one(
+            &format!("SELECT {open} AS id"),
+            args![service.id, ms(window)],
+        )
         .await?
-        .try_get("id")?;
+        .get("id")?;
     Ok(match existing {
         Some(id) => (id, false),
         None => (
@@ -1017,7 +849,7 @@ async fn open_or_join(
 }
 
 async fn open_alert_incident(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     service: &ServiceInfo,
     payload: &AlertPayload,
     defaults: &AlertIncidentDefaults,
@@ -1045,14 +877,11 @@ async fn open_alert_incident(
         Incident::declare(declaration, defaults.declared_by.clone(), now);
     let id = insert_incident_in(conn, &incident, &entry).await?;
     if let Some(policy) = service.policy {
-        sqlx::query(
+        conn.execute(
             "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
              VALUES ($1, $2, 0, 0, 'pending', $3, $3)",
+            args![id, policy, ms(now)],
         )
-        .bind(id)
-        .bind(policy)
-        .bind(ms(now))
-        .execute(&mut *conn)
         .await?;
     }
     Ok(id)
@@ -1061,7 +890,7 @@ async fn open_alert_incident(
 /// Offers the domain's rule an incident whose alerts have all resolved: it may resolve it
 /// (which stops its paging, in this transaction).
 async fn resolve_if_quiet(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     incident_id: i64,
     rules: &AlertRules,
@@ -1075,13 +904,13 @@ async fn resolve_if_quiet(
     if !incident.status.is_active() {
         return Ok(());
     }
-    let open: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = $1 AND status <> 'resolved'",
-    )
-    .bind(incident_id)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("n")?;
+    let open: i64 = conn
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = $1 AND status <> 'resolved'",
+            args![incident_id],
+        )
+        .await?
+        .get("n")?;
     if open > 0 {
         return Ok(());
     }

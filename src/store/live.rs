@@ -2,10 +2,7 @@
 //! announced with `pg_notify`, and every instance `LISTEN`s, so a browser connected to any
 //! instance sees changes made through any other. SQLite installs are one process and need none.
 
-use std::time::Duration;
-
-use sqlx::postgres::PgListener;
-
+use super::db::{Database, args};
 use super::{Backend, Result, Store};
 
 const CHANNEL: &str = "aplomb_incident_changed";
@@ -14,10 +11,12 @@ impl Store {
     /// Announces a committed change to every instance (PostgreSQL only; a no-op on SQLite).
     pub async fn notify_changed(&self, incident_id: i64) -> Result<()> {
         if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(incident_id.to_string())
-                .execute(&self.pool)
+            self.read()
+                .await?
+                .execute(
+                    "SELECT pg_notify($1, $2)",
+                    args![CHANNEL, incident_id.to_string()],
+                )
                 .await?;
         }
         Ok(())
@@ -29,31 +28,14 @@ impl Store {
         &self,
         on_change: impl Fn(i64) + Send + 'static,
     ) -> anyhow::Result<bool> {
-        if self.backend != Backend::Postgres {
+        let Database::Postgres(db) = &*self.db else {
             return Ok(false);
-        }
-        let mut listener = PgListener::connect(&self.url)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot LISTEN for changes: {e}"))?;
-        listener.listen(CHANNEL).await?;
-        tokio::spawn(async move {
-            loop {
-                match listener.recv().await {
-                    Ok(notification) => match notification.payload().parse() {
-                        Ok(id) => on_change(id),
-                        Err(_) => tracing::warn!(
-                            payload = notification.payload(),
-                            "ignoring a malformed change notification"
-                        ),
-                    },
-                    // The listener reconnects on the next recv; pause so an outage is not a busy loop.
-                    Err(e) => {
-                        tracing::warn!(error = %e, "change listener lost its connection; retrying");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            }
-        });
+        };
+        db.listen(CHANNEL, move |payload| match payload.parse() {
+            Ok(id) => on_change(id),
+            Err(_) => tracing::warn!(payload, "ignoring a malformed change notification"),
+        })
+        .await?;
         Ok(true)
     }
 }

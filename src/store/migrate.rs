@@ -1,10 +1,7 @@
 //! Schema migrations: one list, written once for both backends, compiled into the binary.
 
-use std::borrow::Cow;
-
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-
-use super::{Backend, Store};
+use super::db::{Conn, args};
+use super::{Backend, Result, Store, StoreError};
 
 /// (version, description, SQL). Append only; never edit a shipped entry.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -50,29 +47,79 @@ fn dialect(sql: &str, backend: Backend) -> String {
     sql.replace("ID_COLUMN", id_column)
 }
 
-/// Applies pending migrations. On PostgreSQL the migrator holds an advisory lock, so several
-/// instances starting together migrate once.
+/// Applies pending migrations, all in one transaction: on PostgreSQL the transaction first
+/// takes an advisory lock, so several instances starting together migrate once (the others
+/// wait, then find nothing left to do); on SQLite the write lock does the same.
 pub(super) async fn run(store: &Store) -> anyhow::Result<()> {
-    let migrations: Vec<Migration> = MIGRATIONS
-        .iter()
-        .map(|(version, description, sql)| {
-            Migration::new(
-                *version,
-                Cow::Borrowed(*description),
-                MigrationType::Simple,
-                Cow::Owned(dialect(sql, store.backend)),
-                false,
-            )
-        })
-        .collect();
-    let migrator = Migrator {
-        migrations: Cow::Owned(migrations),
-        ignore_missing: false,
-        locking: true,
-        no_tx: false,
-    };
-    migrator
-        .run(&store.pool)
+    let failed = |e: StoreError| anyhow::anyhow!("database migration failed: {e}");
+    let mut tx = store.begin_write().await.map_err(failed)?;
+    if store.backend == Backend::Postgres {
+        tx.fetch_all("SELECT pg_advisory_xact_lock($1)", args![MIGRATION_LOCK])
+            .await
+            .map_err(failed)?;
+    }
+    tx.batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
+         description TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .await
+    .map_err(failed)?;
+    adopt_earlier_record(&mut tx, store.backend)
         .await
-        .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))
+        .map_err(failed)?;
+    let applied: Vec<i64> = tx
+        .fetch_all("SELECT version FROM schema_migrations", &[])
+        .await
+        .map_err(failed)?
+        .iter()
+        .map(|r| r.get("version"))
+        .collect::<Result<_, _>>()
+        .map_err(failed)?;
+    for (version, description, sql) in MIGRATIONS {
+        if applied.contains(version) {
+            continue;
+        }
+        tx.batch(&dialect(sql, store.backend)).await.map_err(|e| {
+            anyhow::anyhow!("database migration {version} ({description}) failed: {e}")
+        })?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, description, applied_at) VALUES ($1, $2, $3)",
+            args![*version, *description, wall_clock_ms()],
+        )
+        .await
+        .map_err(failed)?;
+    }
+    tx.commit().await.map_err(failed)
+}
+
+/// When a migration ran: a note for operators, read by no rule (so not the injected clock,
+/// which the store never sees).
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+/// Any number, the same in every instance: the advisory lock migrations take.
+const MIGRATION_LOCK: i64 = 0x6170_6c6f_6d62;
+
+/// Databases created before `schema_migrations` recorded their migrations in sqlx's table:
+/// its versions are taken over once, so nothing runs twice.
+async fn adopt_earlier_record(tx: &mut Conn, backend: Backend) -> Result<()> {
+    let exists = match backend {
+        Backend::Sqlite => {
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => "SELECT 1 WHERE to_regclass('_sqlx_migrations') IS NOT NULL",
+    };
+    if tx.fetch_optional(exists, &[]).await?.is_none() {
+        return Ok(());
+    }
+    tx.execute(
+        "INSERT INTO schema_migrations (version, description, applied_at) \
+         SELECT version, description, 0 FROM _sqlx_migrations WHERE success \
+         AND version NOT IN (SELECT version FROM schema_migrations)",
+        &[],
+    )
+    .await?;
+    Ok(())
 }

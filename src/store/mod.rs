@@ -5,7 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod alerts;
-mod direct;
+mod db;
 mod incidents;
 mod ingest;
 mod live;
@@ -18,9 +18,8 @@ mod users;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use db::{Arg, Conn, Database, Row};
 use jiff::Timestamp;
-use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
-use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::domain::{FieldError, RuleError};
 
@@ -92,10 +91,12 @@ pub enum StoreError {
     #[error("{0}")]
     Injected(String),
     #[error("database error: {0}")]
-    Db(#[from] sqlx::Error),
-    /// From the event writer's own SQLite connection (see `direct`).
-    #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to the database could be had in time (it is down, or failing over).
+    #[error("database unavailable: {0}")]
+    Unreachable(String),
 }
 
 impl StoreError {
@@ -104,23 +105,8 @@ impl StoreError {
     /// client "unavailable, retry", not "internal error".
     pub fn is_unavailable(&self) -> bool {
         match self {
-            StoreError::Db(e) => match e {
-                sqlx::Error::Io(_)
-                | sqlx::Error::Tls(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed => true,
-                // Class 08: connection exception; 53300: too many connections; 57P01–57P03:
-                // the server is shutting down or starting; 55000 on connecting: the database
-                // is closed to connections (`ALLOW_CONNECTIONS false`, as during maintenance).
-                sqlx::Error::Database(db) => db.code().is_some_and(|c| {
-                    c.starts_with("08")
-                        || c.starts_with("57P0")
-                        || c == "53300"
-                        || (c == "55000" && db.message().contains("accepting connections"))
-                }),
-                _ => false,
-            },
+            StoreError::Postgres(e) => db::pg_is_unavailable(e),
+            StoreError::Unreachable(_) => true,
             _ => false,
         }
     }
@@ -132,101 +118,65 @@ impl From<FieldError> for StoreError {
     }
 }
 
-/// Every SQLite connection's settings. WAL lets readers proceed during a write; FULL sync keeps
-/// "durable before acknowledged" true across power loss too.
-const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: AnyPool,
+    db: Arc<Database>,
     backend: Backend,
-    /// Kept for connections outside the pool (the PostgreSQL change listener).
-    url: String,
-    /// On SQLite, writers queue here (first come, first served) before taking the database's
-    /// write lock. Left to SQLite's busy handler, which sleeps 1, 2, 5, 10… ms between tries,
-    /// a writer could wait a quarter of a second behind an event storm's back-to-back batches.
-    write_gate: Arc<tokio::sync::Mutex<()>>,
     /// Where tests make an operation fail as a crash would (debug builds only).
     faults: Arc<crate::faults::FaultPoints>,
 }
 
 /// A write transaction (see `Store::begin_write`): derefs to its connection.
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    conn: Conn,
 }
 
 impl WriteTx {
     pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
+        self.conn.commit().await
     }
 }
 
 impl std::ops::Deref for WriteTx {
-    type Target = sqlx::AnyConnection;
+    type Target = Conn;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        &mut self.conn
     }
 }
 
 impl Store {
     /// Opens (creating if needed) the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> anyhow::Result<Self> {
-        sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
+        let (backend, db) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (
+                Backend::Postgres,
+                Database::Postgres(db::Postgres::new(url)?),
+            )
         } else if url.starts_with("sqlite:") {
-            Backend::Sqlite
+            let location = db::Location::parse(url)?;
+            let db = db::Sqlite::open(&location)
+                .map_err(|e| anyhow::anyhow!("cannot open database {url}: {e}"))?;
+            (Backend::Sqlite, Database::Sqlite(db))
         } else {
             anyhow::bail!("database URL must start with sqlite: or postgres://, got {url:?}");
         };
-        let url = &match backend {
-            Backend::Sqlite => sqlite_url_creating_the_file(url)?,
-            Backend::Postgres => url.to_string(),
-        };
-        let options = AnyConnectOptions::from_str(url)
-            .map_err(|e| anyhow::anyhow!("invalid database URL {url:?}: {e}"))?;
-        let pool = match backend {
-            Backend::Sqlite => {
-                AnyPoolOptions::new()
-                    .max_connections(4)
-                    .after_connect(|conn, _| {
-                        Box::pin(async move {
-                            conn.execute(SQLITE_PRAGMAS).await?;
-                            Ok(())
-                        })
-                    })
-                    .connect_with(options)
-                    .await
-            }
-            // While the database is unreachable a request waits this long for a connection,
-            // then is answered 503 (the default, 30 s, outlasts most clients' patience).
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(std::time::Duration::from_secs(5))
-                    .connect_with(options)
-                    .await
-            }
-        }
-        .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
         let store = Self {
-            pool,
+            db: Arc::new(db),
             backend,
-            url: url.to_string(),
-            write_gate: Arc::default(),
             faults: Arc::default(),
         };
+        store
+            .ping()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open database {}: {e}", redact(url)))?;
         migrate::run(&store).await?;
         Ok(store)
     }
@@ -242,61 +192,50 @@ impl Store {
 
     /// Succeeds when the database answers a query.
     pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        self.read().await?.fetch_all("SELECT 1", &[]).await?;
         Ok(())
     }
 
+    /// A connection for reading (on SQLite, one of the read-only connections beside the
+    /// writer's).
+    async fn read(&self) -> Result<Conn> {
+        self.db.reader().await
+    }
+
+    /// The rows of a read-only statement, on a read connection.
+    async fn fetch_all(&self, sql: &str, args: &[Arg]) -> Result<Vec<Row>> {
+        self.read().await?.fetch_all(sql, args).await
+    }
+
+    /// The first row of a read-only statement, if any, on a read connection.
+    async fn fetch_optional(&self, sql: &str, args: &[Arg]) -> Result<Option<Row>> {
+        self.read().await?.fetch_optional(sql, args).await
+    }
+
+    /// Runs one statement that writes, as a transaction of its own; the rows it changed.
+    async fn write_one(&self, sql: &str, args: &[Arg]) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let changed = tx.execute(sql, args).await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.db.close();
     }
 
-    /// Starts a transaction that will write (see `Backend::begin_write`).
+    /// Starts a transaction that will write (see `Backend::begin_write`). On SQLite, writers
+    /// queue for the one writer connection, first come first served.
     async fn begin_write(&self) -> Result<WriteTx> {
-        let gate = self.write_turn().await;
         Ok(WriteTx {
-            tx: self.pool.begin_with(self.backend.begin_write()).await?,
-            _gate: gate,
+            conn: self.db.writer(self.backend.begin_write()).await?,
         })
-    }
-
-    /// Waits for this process's turn to write, on SQLite; held until the transaction ends.
-    async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.write_gate.clone().lock_owned().await),
-            Backend::Postgres => None,
-        }
     }
 
     /// The suffix that locks the selected rows of `alias` (see `Backend::row_lock`).
     fn row_lock(&self, alias: &str) -> String {
         self.backend.row_lock(alias)
     }
-}
-
-/// A SQLite URL that creates its file when missing (`mode=rwc`, unless the URL sets a mode), so
-/// `sqlite:///var/lib/aplomb/aplomb.db` just works; a missing directory is named in the error.
-fn sqlite_url_creating_the_file(url: &str) -> anyhow::Result<String> {
-    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-        .map_err(|e| anyhow::anyhow!("invalid database URL {url:?}: {e}"))?;
-    let file = options.get_filename();
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-    if !in_memory
-        && let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
-        && !dir.is_dir()
-    {
-        anyhow::bail!(
-            "cannot create the database file {}: the directory {} does not exist",
-            file.display(),
-            dir.display()
-        );
-    }
-    Ok(if url.contains("mode=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&mode=rwc")
-    } else {
-        format!("{url}?mode=rwc")
-    })
 }
 
 /// Hides a password in a database URL before it is logged.
@@ -322,64 +261,60 @@ fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }
 
-fn ts(row: &AnyRow, column: &str) -> Result<Timestamp> {
-    let millis: i64 = row.try_get(column)?;
-    Timestamp::from_millisecond(millis).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+impl Row {
+    /// A time stored as Unix milliseconds.
+    fn ts(&self, column: &str) -> Result<Timestamp> {
+        let millis: i64 = self.get(column)?;
+        Timestamp::from_millisecond(millis)
+            .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+    }
+
+    fn opt_ts(&self, column: &str) -> Result<Option<Timestamp>> {
+        let millis: Option<i64> = self.get(column)?;
+        millis
+            .map(|m| {
+                Timestamp::from_millisecond(m)
+                    .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
+            })
+            .transpose()
+    }
+
+    /// Parses a stored enum value; a failure means the database holds something the code
+    /// never wrote.
+    fn parsed<T: FromStr>(&self, column: &str) -> Result<T> {
+        let raw: String = self.get(column)?;
+        raw.parse()
+            .map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}")))
+    }
 }
 
-fn opt_ts(row: &AnyRow, column: &str) -> Result<Option<Timestamp>> {
-    let millis: Option<i64> = row.try_get(column)?;
-    millis
-        .map(|m| {
-            Timestamp::from_millisecond(m)
-                .map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
-        })
-        .transpose()
-}
+impl StoreError {
+    /// A uniqueness rule was hit (e.g. a username taken).
+    fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => db::sqlite_is_unique_violation(e),
+            _ => self.sqlstate().as_deref() == Some("23505"),
+        }
+    }
 
-/// Parses a stored enum value; a failure means the database holds something the code never wrote.
-fn parsed<T: FromStr>(row: &AnyRow, column: &str) -> Result<T> {
-    let raw: String = row.try_get(column)?;
-    raw.parse()
-        .map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}")))
-}
-
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+    /// The SQLSTATE code of a database error, if it is one.
+    fn sqlstate(&self) -> Option<String> {
+        match self {
+            StoreError::Postgres(e) => db::pg_sqlstate(e).map(String::from),
+            _ => None,
+        }
+    }
 }
 
 /// A transaction PostgreSQL aborted to break a deadlock or a serialization conflict; running
 /// it again is the remedy.
 fn is_retryable(e: &StoreError) -> bool {
-    matches!(e, StoreError::Db(sqlx::Error::Database(db))
-        if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+    matches!(e.sqlstate().as_deref(), Some("40P01" | "40001"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::redact;
-
-    #[test]
-    fn a_sqlite_url_creates_its_file_unless_it_says_otherwise() {
-        let dir = std::env::temp_dir();
-        let plain = format!("sqlite://{}/aplomb-url-test.db", dir.display());
-        assert_eq!(
-            super::sqlite_url_creating_the_file(&plain).expect("a URL"),
-            format!("{plain}?mode=rwc")
-        );
-        let read_only = format!("{plain}?mode=ro");
-        assert_eq!(
-            super::sqlite_url_creating_the_file(&read_only).expect("a URL"),
-            read_only
-        );
-        let error = super::sqlite_url_creating_the_file("sqlite:///no/such/dir/aplomb.db")
-            .expect_err("a missing directory")
-            .to_string();
-        assert!(
-            error.contains("the directory /no/such/dir does not exist"),
-            "{error}"
-        );
-    }
 
     #[test]
     fn passwords_in_urls_are_redacted() {

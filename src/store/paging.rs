@@ -3,9 +3,8 @@
 //! lease, sent outside any transaction, then recorded).
 
 use jiff::Timestamp;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 
+use super::db::{Conn, Row, args};
 use super::incidents::{
     IdempotencyKey, Inserted, TimelineEntry, declare_in, insert_entries, save_incident,
 };
@@ -13,7 +12,7 @@ use super::oncall::{
     NotificationStep, PolicyRecord, ScheduleRecord, notification_steps, policy_from_row, schedule,
     team_member_ids,
 };
-use super::{Backend, Result, Store, StoreError, WriteTx, ms, opt_ts, parsed, ts};
+use super::{Backend, Result, Store, StoreError, WriteTx, ms};
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
@@ -105,15 +104,11 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for (incident_id, policy_id, due) in items {
-            sqlx::query(
+            tx.execute(
                 "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
                  VALUES ($1, $2, 0, 0, 'pending', $3, $4)",
+                args![*incident_id, *policy_id, ms(*due), ms(now)],
             )
-            .bind(incident_id)
-            .bind(policy_id)
-            .bind(ms(*due))
-            .bind(ms(now))
-            .execute(&mut *tx)
             .await?;
         }
         tx.commit().await?;
@@ -122,35 +117,39 @@ impl Store {
 
     /// When each page of an incident was created, with the escalation that made it.
     pub async fn page_times(&self, incident_id: i64) -> Result<Vec<(Option<i64>, Timestamp)>> {
-        let rows =
-            sqlx::query("SELECT escalation_id, created_at FROM pages WHERE incident_id = $1")
-                .bind(incident_id)
-                .fetch_all(&self.pool)
-                .await?;
+        let rows = self
+            .fetch_all(
+                "SELECT escalation_id, created_at FROM pages WHERE incident_id = $1",
+                args![incident_id],
+            )
+            .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("escalation_id")?, ts(r, "created_at")?)))
+            .map(|r| Ok((r.get::<Option<i64>>("escalation_id")?, r.ts("created_at")?)))
             .collect()
     }
 
     pub async fn policy(&self, id: i64) -> Result<Option<PolicyRecord>> {
-        let row = sqlx::query(
-            "SELECT id, name, repeat_count, levels FROM escalation_policies WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = self
+            .fetch_optional(
+                "SELECT id, name, repeat_count, levels FROM escalation_policies WHERE id = $1",
+                args![id],
+            )
+            .await?;
         row.as_ref().map(policy_from_row).transpose()
     }
 
     /// The earliest time any escalation or delivery is due, so the engine can sleep until then.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
-        let row = sqlx::query(
-            "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
-             UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending') AS due",
-        )
-        .fetch_one(&self.pool)
-        .await?;
-        opt_ts(&row, "t")
+        let row = self
+            .read()
+            .await?
+            .fetch_one(
+                "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
+                 UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending') AS due",
+                args![],
+            )
+            .await?;
+        row.opt_ts("t")
     }
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`. A delivery whose
@@ -177,7 +176,7 @@ impl Store {
         attempt: &Attempt,
     ) -> Result<()> {
         let (ok, detail, state, due) = match attempt {
-            Attempt::Sent(d) => (1, d, "sent", None),
+            Attempt::Sent(d) => (1_i64, d, "sent", None),
             Attempt::Retry(d, at) => (0, d, "pending", Some(*at)),
             Attempt::GiveUp(d) => (0, d, "failed", None),
         };
@@ -185,50 +184,49 @@ impl Store {
             .check("finish_delivery")
             .map_err(|e| StoreError::Injected(e.to_string()))?;
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        tx.execute(
             "INSERT INTO delivery_attempts (delivery_id, at, ok, detail) VALUES ($1, $2, $3, $4)",
+            args![id, ms(now), ok, detail.as_str()],
         )
-        .bind(id)
-        .bind(ms(now))
-        .bind(ok)
-        .bind(detail.as_str())
-        .execute(&mut *tx)
         .await?;
         // Paging may have stopped while this was on its way. Sent anyway, it is recorded as
         // sent (after the stop, which the timeline says); failed, it stays cancelled.
-        let row = sqlx::query(
-            "UPDATE deliveries SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, \
-             state = CASE WHEN state <> 'cancelled' THEN $1 WHEN $5 = 1 THEN 'sent' ELSE state END, \
-             due_at = COALESCE($2, due_at) \
-             WHERE id = $3 AND lease_owner = $4 RETURNING page_id, kind, stopped_by",
-        )
-        .bind(state)
-        .bind(due.map(ms))
-        .bind(id)
-        .bind(owner)
-        .bind(ok)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let row = tx
+            .fetch_optional(
+                "UPDATE deliveries SET attempts = attempts + 1, lease_owner = NULL, lease_until = NULL, \
+                 state = CASE WHEN state <> 'cancelled' THEN $1 WHEN $5 = 1 THEN 'sent' ELSE state END, \
+                 due_at = COALESCE($2, due_at) \
+                 WHERE id = $3 AND lease_owner = $4 RETURNING page_id, kind, stopped_by",
+                args![state, due.map(ms), id, owner, ok],
+            )
+            .await?;
         if let Some(row) = row
             && ok == 1
-            && let Some(stopped_by) = row.try_get::<Option<String>, _>("stopped_by")?
+            && let Some(stopped_by) = row.get::<Option<String>>("stopped_by")?
         {
             let stopped_by: PagingStop = stopped_by
                 .parse()
                 .map_err(|_| StoreError::Corrupt(format!("stopped_by = {stopped_by}")))?;
-            let page = sqlx::query(
-                "SELECT p.incident_id, u.username FROM pages p JOIN users u ON u.id = p.user_id \
-                 WHERE p.id = $1",
-            )
-            .bind(row.try_get::<i64, _>("page_id")?)
-            .fetch_one(&mut *tx)
-            .await?;
+            let page = tx
+                .fetch_one(
+                    "SELECT p.incident_id, u.username FROM pages p JOIN users u ON u.id = p.user_id \
+                     WHERE p.id = $1",
+                    args![row.get::<i64>("page_id")?],
+                )
+                .await?;
             let entry = EntryData::SentAfterStop {
-                user: page.try_get("username")?,
-                channel: row.try_get("kind")?,
+                user: page.get::<String>("username")?,
+                channel: row.get::<String>("kind")?,
                 stopped_by,
             };
-            insert_entries(&mut tx, page.try_get("incident_id")?, None, now, &[entry]).await?;
+            insert_entries(
+                &mut tx,
+                page.get::<i64>("incident_id")?,
+                None,
+                now,
+                &[entry],
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -245,12 +243,12 @@ impl Store {
     ) -> Result<bool> {
         let mut tx = self.begin_write().await?;
         let stopped = stop_paging(&mut tx, incident_id, now, PagingStop::Acknowledged).await?;
-        let pages = sqlx::query("UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL")
-            .bind(ms(now))
-            .bind(incident_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let pages = tx
+            .execute(
+                "UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL",
+                args![ms(now), incident_id],
+            )
+            .await?;
         let changed = stopped + pages > 0;
         if changed {
             let entry = EntryData::Acknowledged {
@@ -264,73 +262,81 @@ impl Store {
 
     /// Whether the timeline already holds an entry of `kind`.
     pub async fn has_entry(&self, incident_id: i64, kind: &str) -> Result<bool> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM timeline_entries WHERE incident_id = $1 AND kind = $2",
-        )
-        .bind(incident_id)
-        .bind(kind)
-        .fetch_one(&self.pool)
-        .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        let row = self
+            .read()
+            .await?
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM timeline_entries WHERE incident_id = $1 AND kind = $2",
+                args![incident_id, kind],
+            )
+            .await?;
+        Ok(row.get::<i64>("n")? > 0)
     }
 
     /// Whether any page of the incident has been acknowledged.
     pub async fn acknowledged(&self, incident_id: i64) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL")
-            .bind(incident_id)
-            .fetch_one(&self.pool)
+        let row = self
+            .read()
+            .await?
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL",
+                args![incident_id],
+            )
             .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        Ok(row.get::<i64>("n")? > 0)
     }
 
     /// The page a signed acknowledgement link names: (incident id, user id).
     pub async fn page_owner(&self, page_id: i64) -> Result<Option<(i64, i64)>> {
-        let row = sqlx::query("SELECT incident_id, user_id FROM pages WHERE id = $1")
-            .bind(page_id)
-            .fetch_optional(&self.pool)
+        let row = self
+            .fetch_optional(
+                "SELECT incident_id, user_id FROM pages WHERE id = $1",
+                args![page_id],
+            )
             .await?;
-        Ok(row
-            .map(|r| Ok::<_, sqlx::Error>((r.try_get("incident_id")?, r.try_get("user_id")?)))
-            .transpose()?)
+        row.map(|r| Ok((r.get::<i64>("incident_id")?, r.get::<i64>("user_id")?)))
+            .transpose()
     }
 
     pub async fn paging_history(&self, incident_id: i64) -> Result<Vec<PageRecord>> {
-        let pages = sqlx::query(
-            "SELECT p.id, u.username, p.step_key, p.created_at, p.acknowledged_at FROM pages p \
-             JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 ORDER BY p.id",
-        )
-        .bind(incident_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let pages = self
+            .fetch_all(
+                "SELECT p.id, u.username, p.step_key, p.created_at, p.acknowledged_at FROM pages p \
+                 JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 ORDER BY p.id",
+                args![incident_id],
+            )
+            .await?;
         let mut out = Vec::with_capacity(pages.len());
         for page in pages {
-            let id: i64 = page.try_get("id")?;
-            let deliveries = sqlx::query(
-                "SELECT id, kind, address, state, stopped_at, stopped_by FROM deliveries \
-                 WHERE page_id = $1 ORDER BY id",
-            )
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+            let id: i64 = page.get("id")?;
+            let deliveries = self
+                .fetch_all(
+                    "SELECT id, kind, address, state, stopped_at, stopped_by FROM deliveries \
+                     WHERE page_id = $1 ORDER BY id",
+                    args![id],
+                )
+                .await?;
             let mut records = Vec::with_capacity(deliveries.len());
             for d in deliveries {
-                let delivery_id: i64 = d.try_get("id")?;
-                let attempts = sqlx::query("SELECT at, ok, detail FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id")
-                    .bind(delivery_id)
-                    .fetch_all(&self.pool)
+                let delivery_id: i64 = d.get("id")?;
+                let attempts = self
+                    .fetch_all(
+                        "SELECT at, ok, detail FROM delivery_attempts WHERE delivery_id = $1 ORDER BY id",
+                        args![delivery_id],
+                    )
                     .await?
                     .iter()
                     .map(|a| {
                         Ok(AttemptRecord {
-                            at: ts(a, "at")?,
-                            ok: a.try_get::<i64, _>("ok")? != 0,
-                            detail: a.try_get("detail")?,
+                            at: a.ts("at")?,
+                            ok: a.get::<i64>("ok")? != 0,
+                            detail: a.get::<String>("detail")?,
                         })
                     })
                     .collect::<Result<Vec<_>>>()?;
                 let stopped = match (
-                    opt_ts(&d, "stopped_at")?,
-                    d.try_get::<Option<String>, _>("stopped_by")?,
+                    d.opt_ts("stopped_at")?,
+                    d.get::<Option<String>>("stopped_by")?,
                 ) {
                     (Some(at), Some(by)) => Some((
                         at,
@@ -341,19 +347,19 @@ impl Store {
                 };
                 records.push(DeliveryRecord {
                     id: delivery_id,
-                    kind: d.try_get("kind")?,
-                    address: d.try_get("address")?,
-                    state: d.try_get("state")?,
+                    kind: d.get("kind")?,
+                    address: d.get("address")?,
+                    state: d.get("state")?,
                     stopped,
                     attempts,
                 });
             }
             out.push(PageRecord {
                 id,
-                user: page.try_get("username")?,
-                step_key: page.try_get("step_key")?,
-                created_at: ts(&page, "created_at")?,
-                acknowledged_at: opt_ts(&page, "acknowledged_at")?,
+                user: page.get("username")?,
+                step_key: page.get("step_key")?,
+                created_at: page.ts("created_at")?,
+                acknowledged_at: page.opt_ts("acknowledged_at")?,
                 deliveries: records,
             });
         }
@@ -398,11 +404,7 @@ impl PagingTx {
              FROM escalations e JOIN escalation_policies p ON p.id = e.policy_id \
              WHERE e.state = 'pending' AND e.due_at <= $1 ORDER BY e.due_at, e.id LIMIT $2{lock}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(ms(now))
-            .bind(limit)
-            .fetch_all(&mut *self.tx)
-            .await?;
+        let rows = self.tx.fetch_all(&sql, args![ms(now), limit]).await?;
         rows.iter().map(due_from_row).collect()
     }
 
@@ -413,16 +415,14 @@ impl PagingTx {
         policy_id: i64,
         now: Timestamp,
     ) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
-             VALUES ($1, $2, 0, 0, 'pending', $3, $3) RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(policy_id)
-        .bind(ms(now))
-        .fetch_one(&mut *self.tx)
-        .await?
-        .try_get("id")?)
+        self.tx
+            .fetch_one(
+                "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \
+                 VALUES ($1, $2, 0, 0, 'pending', $3, $3) RETURNING id",
+                args![incident_id, policy_id, ms(now)],
+            )
+            .await?
+            .get::<i64>("id")
     }
 
     pub async fn schedule(&mut self, id: i64) -> Result<Option<ScheduleRecord>> {
@@ -434,11 +434,11 @@ impl PagingTx {
     }
 
     pub async fn username(&mut self, user_id: i64) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT username FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(&mut *self.tx)
+        let row = self
+            .tx
+            .fetch_optional("SELECT username FROM users WHERE id = $1", args![user_id])
             .await?;
-        Ok(row.map(|r| r.try_get("username")).transpose()?)
+        row.map(|r| r.get::<String>("username")).transpose()
     }
 
     /// Pages `user_id` for one step; `None` when they were already paged for it.
@@ -450,18 +450,15 @@ impl PagingTx {
         user_id: i64,
         now: Timestamp,
     ) -> Result<Option<i64>> {
-        let row = sqlx::query(
-            "INSERT INTO pages (incident_id, escalation_id, step_key, user_id, created_at) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
-        )
-        .bind(incident_id)
-        .bind(escalation_id)
-        .bind(step_key)
-        .bind(user_id)
-        .bind(ms(now))
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        Ok(row.map(|r| r.try_get("id")).transpose()?)
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO pages (incident_id, escalation_id, step_key, user_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
+                args![incident_id, escalation_id, step_key, user_id, ms(now)],
+            )
+            .await?;
+        row.map(|r| r.get::<i64>("id")).transpose()
     }
 
     /// Queues a page's deliveries following the responder's notification rules.
@@ -474,18 +471,20 @@ impl PagingTx {
         let steps = notification_steps(&mut self.tx, user_id).await?;
         for step in &steps {
             let due = now + jiff::SignedDuration::from_mins(step.delay_minutes);
-            sqlx::query(
-                "INSERT INTO deliveries (page_id, kind, address, secret, state, due_at, attempts, created_at) \
-                 VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6)",
-            )
-            .bind(page_id)
-            .bind(&step.method.kind)
-            .bind(&step.method.address)
-            .bind(&step.method.secret)
-            .bind(ms(due))
-            .bind(ms(now))
-            .execute(&mut *self.tx)
-            .await?;
+            self.tx
+                .execute(
+                    "INSERT INTO deliveries (page_id, kind, address, secret, state, due_at, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, 0, $6)",
+                    args![
+                        page_id,
+                        &step.method.kind,
+                        &step.method.address,
+                        &step.method.secret,
+                        ms(due),
+                        ms(now)
+                    ],
+                )
+                .await?;
         }
         Ok(steps)
     }
@@ -521,20 +520,19 @@ impl PagingTx {
     ) -> Result<()> {
         match next {
             Some((round, level, due)) => {
-                sqlx::query(
-                    "UPDATE escalations SET round = $1, level = $2, due_at = $3 WHERE id = $4",
-                )
-                .bind(i64::from(round))
-                .bind(i64::from(level))
-                .bind(ms(due))
-                .bind(escalation_id)
-                .execute(&mut *self.tx)
-                .await?;
+                self.tx
+                    .execute(
+                        "UPDATE escalations SET round = $1, level = $2, due_at = $3 WHERE id = $4",
+                        args![i64::from(round), i64::from(level), ms(due), escalation_id],
+                    )
+                    .await?;
             }
             None => {
-                sqlx::query("UPDATE escalations SET state = 'exhausted' WHERE id = $1")
-                    .bind(escalation_id)
-                    .execute(&mut *self.tx)
+                self.tx
+                    .execute(
+                        "UPDATE escalations SET state = 'exhausted' WHERE id = $1",
+                        args![escalation_id],
+                    )
                     .await?;
             }
         }
@@ -551,42 +549,37 @@ impl PagingTx {
 /// Deliveries already leased are on their way: they are marked too, and `finish_delivery`
 /// records what happened to them. Returns how many escalations it ended.
 pub(super) async fn stop_paging(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     incident_id: i64,
     now: Timestamp,
     stop: PagingStop,
 ) -> Result<u64> {
-    let ended = sqlx::query(
-        "UPDATE escalations SET state = $1 WHERE incident_id = $2 AND state = 'pending'",
-    )
-    .bind(stop.as_str())
-    .bind(incident_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    sqlx::query(
+    let ended = conn
+        .execute(
+            "UPDATE escalations SET state = $1 WHERE incident_id = $2 AND state = 'pending'",
+            args![stop.as_str(), incident_id],
+        )
+        .await?;
+    conn.execute(
         "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
          WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE incident_id = $3)",
+        args![ms(now), stop.as_str(), incident_id],
     )
-    .bind(ms(now))
-    .bind(stop.as_str())
-    .bind(incident_id)
-    .execute(&mut *conn)
     .await?;
     Ok(ended)
 }
 
-fn due_from_row(row: &AnyRow) -> Result<DueEscalation> {
+fn due_from_row(row: &Row) -> Result<DueEscalation> {
     let small = |column: &str| -> Result<u32> {
-        let v: i64 = row.try_get(column)?;
+        let v: i64 = row.get(column)?;
         u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("{column} = {v}")))
     };
     Ok(DueEscalation {
-        id: row.try_get("eid")?,
-        incident_id: row.try_get("incident_id")?,
+        id: row.get("eid")?,
+        incident_id: row.get("incident_id")?,
         round: small("round")?,
         level: small("level")?,
-        due_at: ts(row, "due_at")?,
+        due_at: row.ts("due_at")?,
         policy: policy_from_row(row)?,
     })
 }
@@ -594,7 +587,7 @@ fn due_from_row(row: &AnyRow) -> Result<DueEscalation> {
 /// Leases up to `limit` due deliveries to `owner` until `lease_until`; with what composing
 /// their messages needs, so sending them reads nothing more.
 async fn claim_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     backend: Backend,
     owner: &str,
     now: Timestamp,
@@ -618,26 +611,22 @@ async fn claim_in(
         incident("severity"),
         incident("status"),
     );
-    let rows = sqlx::query(&sql)
-        .bind(owner)
-        .bind(ms(lease_until))
-        .bind(ms(now))
-        .bind(limit)
-        .fetch_all(&mut *conn)
+    let rows = conn
+        .fetch_all(&sql, args![owner, ms(lease_until), ms(now), limit])
         .await?;
     rows.iter()
         .map(|row| {
             Ok(DeliveryJob {
-                id: row.try_get("id")?,
-                page_id: row.try_get("page_id")?,
-                incident_id: row.try_get("incident_id")?,
-                title: row.try_get("incident_title")?,
-                severity: parsed(row, "incident_severity")?,
-                status: parsed(row, "incident_status")?,
-                kind: row.try_get("kind")?,
-                address: row.try_get("address")?,
-                secret: row.try_get("secret")?,
-                attempts: row.try_get("attempts")?,
+                id: row.get("id")?,
+                page_id: row.get("page_id")?,
+                incident_id: row.get("incident_id")?,
+                title: row.get("incident_title")?,
+                severity: row.parsed("incident_severity")?,
+                status: row.parsed("incident_status")?,
+                kind: row.get("kind")?,
+                address: row.get("address")?,
+                secret: row.get("secret")?,
+                attempts: row.get("attempts")?,
             })
         })
         .collect()

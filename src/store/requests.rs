@@ -1,10 +1,9 @@
 //! Idempotent requests: a POST with an `Idempotency-Key` is claimed before it runs and keeps
 //! its answer, so a client's retry gets the first answer instead of a second effect.
 
+use super::db::{Conn, args};
+use super::{Result, Store, ms};
 use jiff::{SignedDuration, Timestamp};
-use sqlx::{AnyConnection, Row};
-
-use super::{Result, Store, ms, ts};
 
 /// What a claim on a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,13 +39,11 @@ impl Store {
         times: ClaimTimes,
     ) -> Result<Claim> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        tx.execute(
             "DELETE FROM idempotent_requests WHERE user_id = $1 AND status IS NOT NULL \
              AND created_at < $2",
+            args![user_id, ms(now - times.kept_for)],
         )
-        .bind(user_id)
-        .bind(ms(now - times.kept_for))
-        .execute(&mut *tx)
         .await?;
         let claim = claim_in(&mut tx, user_id, key, fingerprint, now, times.stale_after).await?;
         tx.commit().await?;
@@ -61,91 +58,71 @@ impl Store {
         status: u16,
         body: &str,
     ) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
+        self.write_one(
             "UPDATE idempotent_requests SET status = $1, body = $2 WHERE user_id = $3 AND key = $4",
+            args![i64::from(status), body, user_id, key],
         )
-        .bind(i64::from(status))
-        .bind(body)
-        .bind(user_id)
-        .bind(key)
-        .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 
     /// Gives up a claim whose request had no effect to remember (it failed), so a retry runs.
     pub async fn release_request(&self, user_id: i64, key: &str) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query(
+        self.write_one(
             "DELETE FROM idempotent_requests WHERE user_id = $1 AND key = $2 AND status IS NULL",
+            args![user_id, key],
         )
-        .bind(user_id)
-        .bind(key)
-        .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
         Ok(())
     }
 }
 
 async fn claim_in(
-    conn: &mut AnyConnection,
+    conn: &mut Conn,
     user_id: i64,
     key: &str,
     fingerprint: &str,
     now: Timestamp,
     stale_after: SignedDuration,
 ) -> Result<Claim> {
-    let inserted = sqlx::query(
-        "INSERT INTO idempotent_requests (user_id, key, fingerprint, created_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key",
-    )
-    .bind(user_id)
-    .bind(key)
-    .bind(fingerprint)
-    .bind(ms(now))
-    .fetch_optional(&mut *conn)
-    .await?;
+    let inserted = conn
+        .fetch_optional(
+            "INSERT INTO idempotent_requests (user_id, key, fingerprint, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, key) DO NOTHING RETURNING key",
+            args![user_id, key, fingerprint, ms(now)],
+        )
+        .await?;
     if inserted.is_some() {
         return Ok(Claim::Claimed);
     }
-    let row = sqlx::query(
-        "SELECT fingerprint, status, body, created_at FROM idempotent_requests \
-         WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user_id)
-    .bind(key)
-    .fetch_one(&mut *conn)
-    .await?;
-    if row.try_get::<String, _>("fingerprint")? != fingerprint {
+    let row = conn
+        .fetch_one(
+            "SELECT fingerprint, status, body, created_at FROM idempotent_requests \
+             WHERE user_id = $1 AND key = $2",
+            args![user_id, key],
+        )
+        .await?;
+    if row.get::<String>("fingerprint")? != fingerprint {
         return Ok(Claim::Mismatch);
     }
-    if let Some(status) = row.try_get::<Option<i64>, _>("status")? {
+    if let Some(status) = row.get::<Option<i64>>("status")? {
         return Ok(Claim::Answered {
             status: u16::try_from(status).unwrap_or(500),
-            body: row
-                .try_get::<Option<String>, _>("body")?
-                .unwrap_or_default(),
+            body: row.get::<Option<String>>("body")?.unwrap_or_default(),
         });
     }
-    let claimed_at = ts(&row, "created_at")?;
+    let claimed_at = row.ts("created_at")?;
     if now.duration_since(claimed_at) < stale_after {
         return Ok(Claim::InProgress);
     }
     // Only one of several retries racing for an abandoned claim takes it over.
-    let taken = sqlx::query(
-        "UPDATE idempotent_requests SET created_at = $1 \
-         WHERE user_id = $2 AND key = $3 AND created_at = $4 AND status IS NULL",
-    )
-    .bind(ms(now))
-    .bind(user_id)
-    .bind(key)
-    .bind(ms(claimed_at))
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    let taken = conn
+        .execute(
+            "UPDATE idempotent_requests SET created_at = $1 \
+             WHERE user_id = $2 AND key = $3 AND created_at = $4 AND status IS NULL",
+            args![ms(now), user_id, key, ms(claimed_at)],
+        )
+        .await?;
     Ok(if taken == 1 {
         Claim::Claimed
     } else {

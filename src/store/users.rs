@@ -1,10 +1,9 @@
 //! Users, API tokens, web sessions, settings and the service catalog.
 
 use jiff::Timestamp;
-use sqlx::Row;
-use sqlx::any::AnyRow;
 
-use super::{Result, Store, StoreError, is_unique_violation, ms, parsed, ts};
+use super::db::{Conn, Row, args};
+use super::{Result, Store, StoreError, ms};
 use crate::domain::access::{Actor, UserRole};
 
 #[derive(Debug, Clone)]
@@ -27,14 +26,14 @@ impl UserRecord {
         }
     }
 
-    fn from_row(row: &AnyRow) -> Result<Self> {
+    fn from_row(row: &Row) -> Result<Self> {
         Ok(Self {
-            id: row.try_get("id")?,
-            username: row.try_get("username")?,
-            display_name: row.try_get("display_name")?,
-            role: parsed(row, "role")?,
-            password_hash: row.try_get("password_hash")?,
-            created_at: ts(row, "created_at")?,
+            id: row.get("id")?,
+            username: row.get("username")?,
+            display_name: row.get("display_name")?,
+            role: row.parsed("role")?,
+            password_hash: row.get("password_hash")?,
+            created_at: row.ts("created_at")?,
         })
     }
 }
@@ -63,10 +62,11 @@ const USER_COLUMNS: &str =
 
 impl Store {
     pub async fn user_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(&self.pool)
+        self.read()
             .await?
-            .try_get("n")?)
+            .fetch_one("SELECT COUNT(*) AS n FROM users", args![])
+            .await?
+            .get("n")
     }
 
     /// Creates a user; `Conflict` when the username is taken.
@@ -78,8 +78,9 @@ impl Store {
         role: UserRole,
         now: Timestamp,
     ) -> Result<UserRecord> {
-        let mut conn = self.pool.acquire().await?;
-        let id = insert_user(&mut conn, username, display_name, password_hash, role, now).await?;
+        let mut tx = self.begin_write().await?;
+        let id = insert_user(&mut tx, username, display_name, password_hash, role, now).await?;
+        tx.commit().await?;
         Ok(UserRecord {
             id,
             username: username.to_string(),
@@ -92,9 +93,7 @@ impl Store {
 
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u WHERE u.username = $1");
-        sqlx::query(&sql)
-            .bind(username)
-            .fetch_optional(&self.pool)
+        self.fetch_optional(&sql, args![username])
             .await?
             .as_ref()
             .map(UserRecord::from_row)
@@ -103,8 +102,7 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<UserRecord>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.username");
-        sqlx::query(&sql)
-            .fetch_all(&self.pool)
+        self.fetch_all(&sql, args![])
             .await?
             .iter()
             .map(UserRecord::from_row)
@@ -119,14 +117,12 @@ impl Store {
         name: &str,
         now: Timestamp,
     ) -> Result<i64> {
-        let row = sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
-            .bind(user_id)
-            .bind(token_hash)
-            .bind(name)
-            .bind(ms(now))
-            .fetch_one(&self.pool)
+        let mut tx = self.begin_write().await?;
+        let row = tx.fetch_one("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            args![user_id, token_hash, name, ms(now)])
             .await?;
-        Ok(row.try_get("id")?)
+        tx.commit().await?;
+        row.get("id")
     }
 
     /// Creates a user holding one API token, both or neither. Two instances bootstrapping one
@@ -143,12 +139,8 @@ impl Store {
     ) -> Result<UserRecord> {
         let mut tx = self.begin_write().await?;
         let id = insert_user(&mut tx, username, display_name, None, role, now).await?;
-        sqlx::query("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(token_hash)
-            .bind(token_name)
-            .bind(ms(now))
-            .execute(&mut *tx)
+        tx.execute("INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4)",
+            args![id, token_hash, token_name, ms(now)])
             .await?;
         tx.commit().await?;
         Ok(UserRecord {
@@ -163,18 +155,17 @@ impl Store {
 
     /// A user's API tokens, oldest first (never their hashes).
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRecord>> {
-        sqlx::query(
+        self.fetch_all(
             "SELECT id, name, created_at FROM api_tokens WHERE user_id = $1 ORDER BY created_at, id",
+            args![user_id],
         )
-        .bind(user_id)
-        .fetch_all(&self.pool)
         .await?
         .iter()
         .map(|row| {
             Ok(TokenRecord {
-                id: row.try_get("id")?,
-                name: row.try_get("name")?,
-                created_at: ts(row, "created_at")?,
+                id: row.get("id")?,
+                name: row.get("name")?,
+                created_at: row.ts("created_at")?,
             })
         })
         .collect()
@@ -182,12 +173,13 @@ impl Store {
 
     /// Revokes one of a user's tokens; `NotFound` when that user has no token `id`.
     pub async fn delete_token(&self, user_id: i64, id: i64) -> Result<()> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND user_id = $2")
-            .bind(id)
-            .bind(user_id)
-            .execute(&self.pool)
+        let done = self
+            .write_one(
+                "DELETE FROM api_tokens WHERE id = $1 AND user_id = $2",
+                args![id, user_id],
+            )
             .await?;
-        if done.rows_affected() == 0 {
+        if done == 0 {
             return Err(StoreError::NotFound);
         }
         Ok(())
@@ -197,10 +189,7 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users u JOIN api_tokens t ON t.user_id = u.id WHERE t.token_hash = $1"
         );
-        let row = sqlx::query(&sql)
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = self.fetch_optional(&sql, args![token_hash]).await?;
         Ok(row
             .as_ref()
             .map(UserRecord::from_row)
@@ -215,12 +204,8 @@ impl Store {
         csrf: &str,
         expires_at: Timestamp,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(user_id)
-            .bind(csrf)
-            .bind(ms(expires_at))
-            .execute(&self.pool)
+        self.write_one("INSERT INTO sessions (token_hash, user_id, csrf_token, expires_at) VALUES ($1, $2, $3, $4)",
+            args![token_hash, user_id, csrf, ms(expires_at)])
             .await?;
         Ok(())
     }
@@ -235,44 +220,40 @@ impl Store {
             "SELECT {USER_COLUMNS}, s.csrf_token FROM users u JOIN sessions s ON s.user_id = u.id \
              WHERE s.token_hash = $1 AND s.expires_at > $2"
         );
-        let Some(row) = sqlx::query(&sql)
-            .bind(token_hash)
-            .bind(ms(now))
-            .fetch_optional(&self.pool)
+        let Some(row) = self
+            .fetch_optional(&sql, args![token_hash, ms(now)])
             .await?
         else {
             return Ok(None);
         };
         Ok(Some((
             UserRecord::from_row(&row)?.actor(),
-            row.try_get("csrf_token")?,
+            row.get("csrf_token")?,
         )))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
+        self.write_one(
+            "DELETE FROM sessions WHERE token_hash = $1",
+            args![token_hash],
+        )
+        .await?;
         Ok(())
     }
 
     pub async fn setting(&self, name: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT value FROM settings WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
+        let row = self
+            .fetch_optional("SELECT value FROM settings WHERE name = $1", args![name])
             .await?;
-        Ok(row.map(|r| r.try_get("value")).transpose()?)
+        row.map(|r| r.get("value")).transpose()
     }
 
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
-        sqlx::query(
+        self.write_one(
             "INSERT INTO settings (name, value) VALUES ($1, $2) \
              ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            args![name, value],
         )
-        .bind(name)
-        .bind(value)
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
@@ -280,12 +261,10 @@ impl Store {
     /// The setting's value, storing `candidate` first if it has none (the first writer wins,
     /// so instances starting together agree).
     pub async fn setting_or_insert(&self, name: &str, candidate: &str) -> Result<String> {
-        sqlx::query(
+        self.write_one(
             "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            args![name, candidate],
         )
-        .bind(name)
-        .bind(candidate)
-        .execute(&self.pool)
         .await?;
         self.setting(name)
             .await?
@@ -293,9 +272,7 @@ impl Store {
     }
 
     pub async fn delete_setting(&self, name: &str) -> Result<()> {
-        sqlx::query("DELETE FROM settings WHERE name = $1")
-            .bind(name)
-            .execute(&self.pool)
+        self.write_one("DELETE FROM settings WHERE name = $1", args![name])
             .await?;
         Ok(())
     }
@@ -308,8 +285,9 @@ impl Store {
         owner_team: &str,
         now: Timestamp,
     ) -> Result<ServiceRecord> {
-        let mut conn = self.pool.acquire().await?;
-        let id = insert_service(&mut conn, name, description, owner_team, now).await?;
+        let mut tx = self.begin_write().await?;
+        let id = insert_service(&mut tx, name, description, owner_team, now).await?;
+        tx.commit().await?;
         Ok(ServiceRecord {
             id,
             name: name.to_string(),
@@ -322,23 +300,22 @@ impl Store {
     }
 
     pub async fn list_services(&self) -> Result<Vec<ServiceRecord>> {
-        let rows =
-            sqlx::query(
+        let rows = self
+            .fetch_all(
                 "SELECT id, name, description, owner_team, team_id, escalation_policy_id, tags FROM services ORDER BY name",
+                args![],
             )
-                .fetch_all(&self.pool)
-                .await?;
+            .await?;
         rows.iter()
             .map(|row| {
                 Ok(ServiceRecord {
-                    id: row.try_get("id")?,
-                    name: row.try_get("name")?,
-                    description: row.try_get("description")?,
-                    owner_team: row.try_get("owner_team")?,
-                    team_id: row.try_get("team_id")?,
-                    escalation_policy_id: row.try_get("escalation_policy_id")?,
-                    tags: serde_json::from_str(&row.try_get::<String, _>("tags")?)
-                        .unwrap_or_default(),
+                    id: row.get("id")?,
+                    name: row.get("name")?,
+                    description: row.get("description")?,
+                    owner_team: row.get("owner_team")?,
+                    team_id: row.get("team_id")?,
+                    escalation_policy_id: row.get("escalation_policy_id")?,
+                    tags: serde_json::from_str(&row.get::<String>("tags")?).unwrap_or_default(),
                 })
             })
             .collect()
@@ -347,57 +324,56 @@ impl Store {
 
 /// Also run by `apply`'s transaction (see `oncall::OrgTx`).
 pub(super) async fn insert_user(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn,
     username: &str,
     display_name: &str,
     password_hash: Option<&str>,
     role: UserRole,
     now: Timestamp,
 ) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO users (username, display_name, password_hash, role, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id",
-    )
-    .bind(username)
-    .bind(display_name)
-    .bind(password_hash)
-    .bind(role.as_str())
-    .bind(ms(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!("username {username:?} is taken"))
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(row.try_get("id")?)
+    let row = conn
+        .fetch_one(
+            "INSERT INTO users (username, display_name, password_hash, role, created_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            args![
+                username,
+                display_name,
+                password_hash,
+                role.as_str(),
+                ms(now)
+            ],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::Conflict(format!("username {username:?} is taken"))
+            } else {
+                e
+            }
+        })?;
+    row.get("id")
 }
 
 /// Also run by `apply`'s transaction (see `oncall::OrgTx`).
 pub(super) async fn insert_service(
-    conn: &mut sqlx::AnyConnection,
+    conn: &mut Conn,
     name: &str,
     description: &str,
     owner_team: &str,
     now: Timestamp,
 ) -> Result<i64> {
-    let row = sqlx::query(
-        "INSERT INTO services (name, description, owner_team, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-    )
-    .bind(name)
-    .bind(description)
-    .bind(owner_team)
-    .bind(ms(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!("service {name:?} exists"))
-        } else {
-            e.into()
-        }
-    })?;
-    Ok(row.try_get("id")?)
+    let row = conn
+        .fetch_one(
+            "INSERT INTO services (name, description, owner_team, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            args![name, description, owner_team, ms(now)],
+        )
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                StoreError::Conflict(format!("service {name:?} exists"))
+            } else {
+                e
+            }
+        })?;
+    row.get("id")
 }

@@ -10,7 +10,6 @@ use aplomb::engine::channels::OutboundConfig;
 use aplomb::server::{ServeOptions, prepare, start_engine};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use sqlx::{Connection, Executor};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -52,9 +51,8 @@ impl TestDb {
                 })
             }
             Db::Postgres => {
-                sqlx::any::install_default_drivers();
                 let admin = pg_admin_url();
-                let mut conn = match sqlx::AnyConnection::connect(&admin).await {
+                let conn = match pg_connect(&admin).await {
                     Ok(conn) => conn,
                     Err(e) if required() => {
                         panic!("PostgreSQL is required under CI but unreachable at {admin}: {e}")
@@ -67,7 +65,7 @@ impl TestDb {
                     }
                 };
                 let name = format!("aplomb_test_{}", &aplomb::app::new_secret()[..16]);
-                conn.execute(format!("CREATE DATABASE {name}").as_str())
+                conn.batch_execute(&format!("CREATE DATABASE {name}"))
                     .await
                     .expect("create a test database");
                 let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
@@ -79,6 +77,13 @@ impl TestDb {
             }
         }
     }
+}
+
+/// A PostgreSQL session for test set-up (creating and dropping databases, ending sessions).
+pub async fn pg_connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
 }
 
 impl Drop for TestDb {
@@ -93,9 +98,9 @@ impl Drop for TestDb {
                 .build()
                 .expect("runtime");
             rt.block_on(async {
-                if let Ok(mut conn) = sqlx::AnyConnection::connect(&pg_admin_url()).await {
+                if let Ok(conn) = pg_connect(&pg_admin_url()).await {
                     let _ = conn
-                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                         .await;
                 }
             });

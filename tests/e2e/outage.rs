@@ -3,10 +3,9 @@
 //! unreachable every answer is 503 in the API's error shape, never a 500.
 
 use reqwest::{Method, StatusCode};
-use sqlx::{Connection, Executor};
 
 use crate::alerts::{enqueue, monitored_service, trigger};
-use crate::helpers::{Db, TestApp, required};
+use crate::helpers::{Db, TestApp, pg_connect, required};
 use crate::sinks::WebhookSink;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -28,17 +27,14 @@ async fn the_writer_reconnects_after_postgres_drops_its_connections_and_an_outag
         .to_string();
     let admin_url = std::env::var("APLOMB_TEST_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+    let admin = match pg_connect(&admin_url).await {
         Ok(c) => c,
         Err(e) if required() => panic!("PostgreSQL is required under CI: {e}"),
         Err(_) => return,
     };
     let end_sessions =
         format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
-    admin
-        .execute(end_sessions.as_str())
-        .await
-        .expect("terminate");
+    admin.batch_execute(&end_sessions).await.expect("terminate");
 
     // The next event is stored: the writer took a new connection and ran its batch again.
     let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "two", "info")).await;
@@ -48,13 +44,10 @@ async fn the_writer_reconnects_after_postgres_drops_its_connections_and_an_outag
 
     // The database refuses connections for a while: 503s in the error shape, no 500.
     admin
-        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false").as_str())
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
         .await
         .expect("close the database");
-    admin
-        .execute(end_sessions.as_str())
-        .await
-        .expect("terminate");
+    admin.batch_execute(&end_sessions).await.expect("terminate");
     let (status, body) = app.admin(Method::GET, "/api/v1/incidents", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "unavailable", "{body}");
@@ -70,7 +63,7 @@ async fn the_writer_reconnects_after_postgres_drops_its_connections_and_an_outag
 
     // Back again: everything works without a restart.
     admin
-        .execute(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true").as_str())
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
         .await
         .expect("open the database");
     let (status, body) = enqueue(&app, "/v2/enqueue", &trigger(&key, "four", "info")).await;
