@@ -30,7 +30,7 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "APLOMB_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
-        /// sqlite://FILE?mode=rwc or postgres://USER@HOST/DB.
+        /// sqlite://FILE (created when missing) or postgres://USER@HOST[,HOST2]/DB[?target_session_attrs=read-write].
         #[arg(long, env = "APLOMB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
         /// TOML file with incident types and required roles per severity.

@@ -14,7 +14,7 @@ use crate::store::Store;
 use std::time::Duration;
 
 /// The default database: a SQLite file in the working directory, created on first start.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://aplomb.db?mode=rwc";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://aplomb.db";
 
 #[derive(Debug, Clone)]
 pub struct ServeOptions {

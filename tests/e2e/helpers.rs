@@ -160,6 +160,12 @@ impl TestApp {
         .await
     }
 
+    /// A second server on this one's database, reached through `url` (another way to write
+    /// its address, e.g. a list of hosts).
+    pub async fn another_instance_at(&self, url: String) -> Self {
+        Self::start(url, None, Arc::new(SystemClock), None, |_| {}).await
+    }
+
     /// Another server (and engine) on this one's database, e.g. after this one crashed.
     pub async fn restart_on(&self, clock: Arc<dyn Clock>, outbound: OutboundConfig) -> Self {
         Self::start(

@@ -72,3 +72,32 @@ async fn the_writer_reconnects_after_postgres_drops_its_connections_and_an_outag
     assert_eq!(status, StatusCode::OK);
     app.shutdown().await;
 }
+
+/// A libpq-style URL with several hosts: the first refuses connections (a primary that is down),
+/// the second is the database. aplomb starts, answers, and keeps working through the second;
+/// `target_session_attrs=read-write` is understood (a standby, read-only, would be skipped the
+/// same way: this machine has one PostgreSQL server, so only the unreachable host is shown).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_with_several_hosts_reaches_the_one_that_answers() {
+    let hooks = WebhookSink::start(0).await;
+    let Some(app) = TestApp::spawn(Db::Postgres).await else {
+        return;
+    };
+    let url = &app.database_url;
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let (user, hosts_and_path) = match rest.split_once('@') {
+        Some((user, rest)) => (format!("{user}@"), rest),
+        None => (String::new(), rest),
+    };
+    // Port 1 on loopback: nothing listens there, so the connection is refused at once.
+    let several =
+        format!("{scheme}://{user}127.0.0.1:1,{hosts_and_path}?target_session_attrs=read-write");
+    let second = app.another_instance_at(several).await;
+    let key = monitored_service(&second, &hooks.url).await;
+    let (status, body) = enqueue(&second, "/v2/enqueue", &trigger(&key, "one", "critical")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    // What the second instance stored, the first (on the plain URL) reads.
+    let (status, body) = app.admin(Method::GET, "/api/v1/alerts", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body[0]["dedup_key"], "one", "{body}");
+}
