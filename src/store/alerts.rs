@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::db::{Row, args};
-use super::ingest::{Ingested, apply_alert, routes_changed, service_info};
+use super::ingest::{Ingested, apply_alert, routes_changed, service_info, silence_matchers};
 use super::{Result, Store, StoreError, ms};
 use crate::domain::alert::{AlertEvent, AlertStatus, EventAction, SilenceMatch};
 
@@ -317,12 +317,6 @@ impl Store {
             .map(|r| Ok((r.ts("happened_at")?, r.get("summary")?, r.get("source")?)))
             .collect()
     }
-}
-
-/// A silence row's matchers (stored as JSON).
-pub(super) fn silence_matchers(r: &Row) -> Result<SilenceMatch> {
-    let matchers: String = r.get("matchers")?;
-    serde_json::from_str(&matchers).map_err(|e| StoreError::Corrupt(format!("silence: {e}")))
 }
 
 fn alert_from_row(r: &Row) -> Result<AlertRecord> {

@@ -15,12 +15,11 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::alerts::silence_matchers;
 use super::db::{Arg, Conn, Row, args};
 use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
 use super::{Backend, Result, Store, StoreError, ms};
 use crate::domain::alert::{
-    AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence,
+    AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence, SilenceMatch,
 };
 use crate::domain::incident::{Declaration, Incident, Origin, ServiceRef, Summary, Title, UserRef};
 use crate::domain::timeline::EntryData;
@@ -400,6 +399,12 @@ async fn load_routes(conn: &mut Conn, generation: i64, now: Timestamp) -> Result
         by_key,
         silences,
     })
+}
+
+/// A silence row's matchers (stored as JSON).
+pub(super) fn silence_matchers(r: &Row) -> Result<SilenceMatch> {
+    let matchers: String = r.get("matchers")?;
+    serde_json::from_str(&matchers).map_err(|e| StoreError::Corrupt(format!("silence: {e}")))
 }
 
 /// One service, for acting on its alerts outside a batch.
