@@ -1,10 +1,13 @@
 //! Telling live subscribers (pages, API streams) that a change was committed. It sits below
 //! the application and the engine, which both announce.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
+use tokio::time::Instant;
 
 use crate::store::Store;
 
@@ -14,6 +17,10 @@ pub struct IncidentChanged {
     pub incident_id: i64,
 }
 
+/// At most one announcement per incident in this interval: during an alert storm every batch
+/// changes the incident, and each announcement makes every open page fetch an update.
+const COALESCE: Duration = Duration::from_millis(250);
+
 /// Tells live subscribers that a committed change happened. With a listener on PostgreSQL the
 /// announcement goes through the database, so every instance hears it (this one too).
 #[derive(Clone)]
@@ -22,6 +29,15 @@ pub struct Announcer {
     changes: broadcast::Sender<IncidentChanged>,
     /// True once changes are announced through PostgreSQL `LISTEN/NOTIFY`.
     cross_instance: Arc<AtomicBool>,
+    /// Per incident: when it was last announced, and whether a later announcement is already
+    /// waiting (it will carry every change committed before it goes out).
+    recent: Arc<Mutex<HashMap<i64, Sent>>>,
+}
+
+#[derive(Clone, Copy)]
+struct Sent {
+    at: Instant,
+    waiting: bool,
 }
 
 impl Announcer {
@@ -30,6 +46,7 @@ impl Announcer {
             store,
             changes,
             cross_instance: Arc::default(),
+            recent: Arc::default(),
         }
     }
 
@@ -46,7 +63,57 @@ impl Announcer {
         Ok(())
     }
 
+    /// Announces a committed change to `incident_id`: at once, unless the incident was
+    /// announced less than `COALESCE` ago; then once when that interval is over.
     pub async fn announce(&self, incident_id: i64) {
+        let now = Instant::now();
+        let wait = {
+            let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
+            if recent.len() > 1024 {
+                recent.retain(|_, s| s.waiting || now.duration_since(s.at) < COALESCE);
+            }
+            match recent.get_mut(&incident_id) {
+                Some(s) if s.waiting => return,
+                Some(s) if now.duration_since(s.at) < COALESCE => {
+                    s.waiting = true;
+                    Some(s.at + COALESCE - now)
+                }
+                _ => {
+                    recent.insert(
+                        incident_id,
+                        Sent {
+                            at: now,
+                            waiting: false,
+                        },
+                    );
+                    None
+                }
+            }
+        };
+        match wait {
+            None => self.send(incident_id).await,
+            Some(wait) => {
+                let announcer = self.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    if let Some(s) = announcer
+                        .recent
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .get_mut(&incident_id)
+                    {
+                        *s = Sent {
+                            at: Instant::now(),
+                            waiting: false,
+                        };
+                    }
+                    announcer.send(incident_id).await;
+                });
+            }
+        }
+    }
+
+    async fn send(&self, incident_id: i64) {
         if self.cross_instance.load(Ordering::Relaxed) {
             match self.store.notify_changed(incident_id).await {
                 Ok(()) => return,

@@ -76,28 +76,60 @@
       if (version) version.value = state.dataset.version;
     });
   }
+  // New timeline entries from a live update go at the end of the list, so a long incident's
+  // page never refetches what it shows; after a gap the list starts over from the latest.
+  function append(list, added) {
+    if (added.dataset.gap) {
+      while (list.firstChild) list.removeChild(list.firstChild);
+      var earlier = document.getElementById("timeline-earlier");
+      if (earlier && added.dataset.earlier) { earlier.href = added.dataset.earlier; earlier.hidden = false; }
+    }
+    var last = Number(list.dataset.after || 0);
+    Array.prototype.slice.call(added.children).forEach(function (entry) {
+      if (added.dataset.gap || Number(entry.dataset.entry) > last) list.appendChild(entry);
+    });
+    list.dataset.after = added.dataset.after;
+  }
   var live = document.getElementById("live");
-  var pending = false;
+  var pending = false, again = false;
   function refresh() {
-    if (pending) return;
+    // A change announced while a refresh is on its way is fetched right after it.
+    if (pending) { again = true; return; }
     pending = true;
-    fetch(live.dataset.fragment, { credentials: "same-origin" })
+    var list = document.getElementById("timeline");
+    var following = list && list.dataset.after !== undefined;
+    var url = live.dataset.fragment + (following ? "?after=" + list.dataset.after : "");
+    fetch(url, { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (html === null) return;
         var fresh = live.cloneNode(false);
         fresh.innerHTML = html;
+        var added = fresh.querySelector("#timeline-new");
+        if (added) added.parentNode.removeChild(added);
         morph(live, fresh);
+        if (added && following) append(list, added);
         tick();
         sync();
       })
-      .finally(function () { pending = false; });
+      .finally(function () {
+        pending = false;
+        if (again) { again = false; refresh(); }
+      });
   }
   if (live && window.EventSource) {
-    var source = new EventSource(live.dataset.events);
-    source.addEventListener("changed", refresh);
-    // After a dropped connection, catch up on whatever was missed.
-    source.addEventListener("open", function () { if (live.dataset.connected) refresh(); live.dataset.connected = "1"; });
+    var source = null;
+    var connect = function () {
+      source = new EventSource(live.dataset.events);
+      source.addEventListener("changed", refresh);
+      // After a dropped connection, catch up on whatever was missed.
+      source.addEventListener("open", function () { if (live.dataset.connected) refresh(); live.dataset.connected = "1"; });
+    };
+    connect();
+    // A page left for another keeps no stream open: a browser holds few connections per
+    // server, and pages kept for the back button would use them all up after a few actions.
+    window.addEventListener("pagehide", function () { if (source) { source.close(); source = null; } });
+    window.addEventListener("pageshow", function (e) { if (e.persisted && !source) { connect(); refresh(); } });
   }
   // A live region's text present at load is not announced by every screen reader: put the
   // server's announcement of what was just done in again, once the page has settled.

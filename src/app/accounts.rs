@@ -342,6 +342,13 @@ impl Aplomb {
         Ok(self.store.list_users().await?)
     }
 
+    /// Every username, for choosing someone to give a role or page: anyone signed in may
+    /// know who they can call on.
+    pub async fn user_names(&self, _actor: &Actor) -> AppResult<Vec<String>> {
+        let users = self.store.list_users().await?;
+        Ok(users.into_iter().map(|u| u.username).collect())
+    }
+
     /// Issues an API token for `username`: admins for anyone, others for themselves.
     pub async fn create_token(
         &self,

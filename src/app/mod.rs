@@ -39,8 +39,8 @@ pub use oncall::{
 };
 
 use crate::store::{
-    IdempotencyKey, IncidentFilter, IncidentPage, Inserted, ServiceRecord, Store, StoreError,
-    TimelineEntry,
+    AlertRecord, IdempotencyKey, IncidentFilter, IncidentPage, Inserted, PageRecord, ServiceRecord,
+    Store, StoreError, TimelineEntry, TimelinePage, TimelineWindow,
 };
 
 /// Why an operation was refused; the HTTP layer maps each variant to one status code.
@@ -164,6 +164,34 @@ pub struct IncidentView {
     pub incident: Incident,
     pub unfilled_roles: Vec<RoleKind>,
 }
+
+/// Everything an incident's page shows beside its header: a window of the timeline, the paging
+/// history, the latest alerts and the recent changes of the affected services.
+#[derive(Debug, Clone)]
+pub struct IncidentDetail {
+    pub view: IncidentView,
+    pub timeline: TimelinePage,
+    pub pages: Vec<PageRecord>,
+    /// The alerts most recently seen, at most `DETAIL_ALERTS`.
+    pub alerts: Vec<AlertRecord>,
+    /// How many alerts the incident has in all.
+    pub alert_count: i64,
+    pub changes: Vec<RecentChange>,
+}
+
+/// A change event of a service the incident affects.
+#[derive(Debug, Clone)]
+pub struct RecentChange {
+    pub service: String,
+    pub at: Timestamp,
+    pub summary: String,
+    pub source: String,
+}
+
+/// How many alerts and recent changes (per service) an incident's detail carries: a page stays
+/// small however big the incident grows.
+pub const DETAIL_ALERTS: u32 = 20;
+const DETAIL_CHANGES: i64 = 5;
 
 pub struct Aplomb {
     pub store: Store,
@@ -386,10 +414,44 @@ impl Aplomb {
         &self,
         actor: &Actor,
         id: i64,
-        after: Option<i64>,
-    ) -> AppResult<Vec<TimelineEntry>> {
+        window: TimelineWindow,
+    ) -> AppResult<TimelinePage> {
         self.incident(actor, id).await?;
-        Ok(self.store.timeline(id, after).await?)
+        Ok(self.store.timeline(id, window).await?)
+    }
+
+    /// What an incident's page shows, if `actor` may see the incident.
+    pub async fn incident_detail(
+        &self,
+        actor: &Actor,
+        id: i64,
+        window: TimelineWindow,
+    ) -> AppResult<IncidentDetail> {
+        let view = self.incident(actor, id).await?;
+        let timeline = self.store.timeline(id, window).await?;
+        let pages = self.store.paging_history(id).await?;
+        let (alerts, alert_count) = self.store.incident_alerts(id, DETAIL_ALERTS).await?;
+        let mut changes = Vec::new();
+        for service in &view.incident.services {
+            for (at, summary, source) in
+                self.store.change_events(service.id, DETAIL_CHANGES).await?
+            {
+                changes.push(RecentChange {
+                    service: service.name.clone(),
+                    at,
+                    summary,
+                    source,
+                });
+            }
+        }
+        Ok(IncidentDetail {
+            view,
+            timeline,
+            pages,
+            alerts,
+            alert_count,
+            changes,
+        })
     }
 
     pub async fn update(
@@ -434,8 +496,17 @@ impl Aplomb {
     /// whose change was refused because they had not seen it.
     async fn what_changed(&self, actor: &Actor, id: i64) -> AppResult<String> {
         let now = self.incident(actor, id).await?.incident;
-        let timeline = self.store.timeline(id, None).await?;
-        let change = match timeline.iter().rev().find(|e| e.data.changes_incident()) {
+        // The change that made the version stale is among the latest entries.
+        let recent = self
+            .store
+            .timeline(id, TimelineWindow::Latest { limit: 200 })
+            .await?;
+        let change = match recent
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.data.changes_incident())
+        {
             Some(e) => format!(
                 "changed by {} at {} ({})",
                 e.actor.as_deref().unwrap_or("aplomb"),

@@ -16,7 +16,8 @@ use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, ClientAddr, Idempoten
 use super::live;
 use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput, SeenVersion};
 use crate::store::{
-    IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, TokenRecord, UserRecord,
+    IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, TimelinePage, TimelineWindow,
+    TokenRecord, UserRecord,
 };
 
 pub fn router() -> Router<AppState> {
@@ -370,8 +371,32 @@ impl From<TimelineEntry> for TimelineEntryBody {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
-    /// Only entries with a larger id.
+    /// The first `limit` entries with a larger id (reading forward, e.g. to follow along).
     pub after: Option<i64>,
+    /// The latest `limit` entries with a smaller id (reading back: pass the first entry's id
+    /// of the page before).
+    pub before: Option<i64>,
+    /// Page size, 1 to 1000 (default 100).
+    pub limit: Option<u32>,
+}
+
+impl TimelineQuery {
+    /// The window asked for: without a cursor, the latest entries.
+    pub fn window(&self) -> Result<TimelineWindow, ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::invalid("limit", "must be between 1 and 1000"));
+        }
+        match (self.after, self.before) {
+            (Some(_), Some(_)) => Err(ApiError::invalid(
+                "before",
+                "give either after or before, not both",
+            )),
+            (Some(id), None) => Ok(TimelineWindow::After { id, limit }),
+            (None, Some(id)) => Ok(TimelineWindow::Before { id, limit }),
+            (None, None) => Ok(TimelineWindow::Latest { limit }),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -637,17 +662,48 @@ async fn add_participant(
     ))
 }
 
-/// The incident's timeline, oldest first.
+/// A page of the incident's timeline, oldest entry first: by default the latest 100. When more
+/// lie beyond the page, a `Link` header names the next page in the direction read
+/// (`rel="prev"` for earlier entries, `rel="next"` for later ones).
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/timeline", params(("id" = i64, Path), TimelineQuery),
-    responses((status = 200, body = Vec<TimelineEntryBody>), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<TimelineEntryBody>,
+               headers(("Link" = String, description = "The next page in the direction read, when there is one"))),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn timeline(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath(id): ApiPath<i64>,
     ApiQuery(query): ApiQuery<TimelineQuery>,
-) -> Result<Json<Vec<TimelineEntryBody>>, ApiError> {
-    let entries = app.timeline(&actor, id, query.after).await?;
-    Ok(Json(entries.into_iter().map(Into::into).collect()))
+) -> Result<impl IntoResponse, ApiError> {
+    let window = query.window()?;
+    let page = app.timeline(&actor, id, window).await?;
+    let link = next_timeline_page(id, window, &page);
+    let body: Vec<TimelineEntryBody> = page.entries.into_iter().map(Into::into).collect();
+    let mut response = Json(body).into_response();
+    if let Some(link) = link.and_then(|l| header::HeaderValue::from_str(&l).ok()) {
+        response.headers_mut().insert(header::LINK, link);
+    }
+    Ok(response)
+}
+
+/// The `Link` to the page beyond `page`, read in the same direction, if there is more.
+fn next_timeline_page(id: i64, window: TimelineWindow, page: &TimelinePage) -> Option<String> {
+    if !page.more {
+        return None;
+    }
+    let path = format!("/api/v1/incidents/{id}/timeline");
+    match window {
+        TimelineWindow::Latest { limit } | TimelineWindow::Before { limit, .. } => {
+            let first = page.entries.first()?.id;
+            Some(format!(
+                "<{path}?before={first}&limit={limit}>; rel=\"prev\""
+            ))
+        }
+        TimelineWindow::After { limit, .. } => {
+            let last = page.entries.last()?.id;
+            Some(format!("<{path}?after={last}&limit={limit}>; rel=\"next\""))
+        }
+    }
 }
 
 /// Post a note to the timeline.

@@ -18,11 +18,11 @@ use super::api::ListQuery;
 use super::extract::ClientAddr;
 use super::live;
 use crate::app::{
-    AppError, DeclareInput, IncidentView, NewUser, PatchInput, SESSION_TTL, SeenVersion,
+    AppError, DeclareInput, IncidentDetail, NewUser, PatchInput, SESSION_TTL, SeenVersion,
 };
 use crate::domain::access::Actor;
 use crate::domain::incident::{RoleKind, Severity, Status};
-use crate::store::{IncidentSummary, TimelineEntry};
+use crate::store::{IncidentSummary, TimelinePage, TimelineWindow};
 
 const SESSION_COOKIE: &str = "aplomb_session";
 
@@ -715,11 +715,52 @@ struct Live {
     unfilled: Vec<String>,
     participants: String,
     services: String,
-    entries: Vec<EntryRow>,
     pages: Vec<PageRow>,
+    /// The alerts most recently seen, and how many the incident has in all.
     alerts: Vec<super::ui_alerts::AlertRow>,
+    alert_count: i64,
     /// Recent change events of the affected services: (when, service, summary, source).
     changes: Vec<(String, String, String, String)>,
+}
+
+/// The window of the timeline a page or a live update shows.
+struct TimelineRows {
+    entries: Vec<EntryRow>,
+    /// The first entry shown, when earlier ones exist: the "earlier entries" cursor.
+    earlier: Option<i64>,
+    /// The last entry id the page has: a page showing the latest entries asks for what came
+    /// after it; one showing an earlier window (`None`) is not extended.
+    follow: Option<i64>,
+    /// This window starts over (the page missed too much to extend what it has).
+    gap: bool,
+}
+
+impl TimelineRows {
+    fn new(page: TimelinePage, window: TimelineWindow, times: &Times) -> Self {
+        let first = page.entries.first().map(|e| e.id);
+        let last = page.entries.last().map(|e| e.id);
+        let (earlier, follow) = match window {
+            TimelineWindow::Latest { .. } => (first.filter(|_| page.more), Some(last.unwrap_or(0))),
+            TimelineWindow::Before { .. } => (first.filter(|_| page.more), None),
+            TimelineWindow::After { id, .. } => (None, Some(last.unwrap_or(id))),
+        };
+        Self {
+            entries: page
+                .entries
+                .into_iter()
+                .map(|e| EntryRow {
+                    id: e.id,
+                    at: times.at(e.at),
+                    actor: e.actor.unwrap_or_else(|| "aplomb".into()),
+                    kind: e.data.kind(),
+                    text: e.data.describe(),
+                })
+                .collect(),
+            earlier,
+            follow,
+            gap: false,
+        }
+    }
 }
 
 /// One page on the incident, for its paging history.
@@ -788,14 +829,18 @@ struct EntryRow {
 }
 
 impl Live {
-    fn new(
-        view: IncidentView,
-        timeline: Vec<TimelineEntry>,
-        pages: Vec<crate::store::PageRecord>,
-        times: &Times,
-    ) -> Self {
+    /// The page's header and sections, and the timeline window to show below them.
+    fn new(detail: IncidentDetail, times: &Times) -> (Self, TimelinePage) {
+        let IncidentDetail {
+            view,
+            timeline,
+            pages,
+            alerts,
+            alert_count,
+            changes,
+        } = detail;
         let i = view.incident;
-        Self {
+        let live = Self {
             id: i.id,
             roles: RoleKind::ALL
                 .iter()
@@ -834,23 +879,26 @@ impl Live {
             declared_by: i.declared_by.username,
             declared: times.when(i.declared_at),
             resolved: i.resolved_at.map(|t| times.when(t)),
-            entries: timeline
-                .into_iter()
-                .map(|e| EntryRow {
-                    id: e.id,
-                    at: times.at(e.at),
-                    actor: e.actor.unwrap_or_else(|| "aplomb".into()),
-                    kind: e.data.kind(),
-                    text: e.data.describe(),
-                })
-                .collect(),
             pages: pages.into_iter().map(|p| PageRow::new(p, times)).collect(),
             zone: times.zone_note(),
-            alerts: Vec::new(),
-            changes: Vec::new(),
-        }
+            alerts: alerts
+                .iter()
+                .map(super::ui_alerts::AlertRow::from)
+                .collect(),
+            alert_count,
+            changes: changes
+                .into_iter()
+                .map(|c| (times.at(c.at), c.service, c.summary, c.source))
+                .collect(),
+        };
+        (live, timeline)
     }
 }
+
+/// How many timeline entries an incident page shows at once, and how many a live update brings
+/// before it starts the list over: a page stays small however long the incident runs.
+const PAGE_ENTRIES: u32 = 100;
+const LIVE_ENTRIES: u32 = 200;
 
 #[derive(Template)]
 #[template(path = "incident.html")]
@@ -858,6 +906,7 @@ struct IncidentPage {
     me: Actor,
     csrf: String,
     live: Live,
+    timeline: TimelineRows,
     statuses: Vec<&'static str>,
     severities: Vec<&'static str>,
     roles: Vec<(&'static str, &'static str)>,
@@ -873,45 +922,44 @@ struct IncidentPage {
 struct IncidentQuery {
     error: Option<String>,
     done: Option<String>,
+    /// Show the entries before this one instead of the latest.
+    before: Option<i64>,
 }
 
 #[derive(Template)]
-#[template(path = "incident_live.html")]
+#[template(path = "incident_fragment.html")]
 struct IncidentFragment {
     live: Live,
+    /// The entries after the page's last one, when the page follows the latest.
+    timeline: Option<TimelineRows>,
     me: Actor,
     csrf: String,
     /// Nothing is focused by a refresh; the page keeps its own focus.
     focus: &'static str,
 }
 
-async fn load_live(state: &AppState, actor: &Actor, id: i64) -> Result<Live, AppError> {
-    let view = state.incident(actor, id).await?;
-    let timeline = state.store.timeline(id, None).await?;
-    let pages = state.store.paging_history(id).await?;
-    let services = view.incident.services.clone();
+async fn load_live(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    window: TimelineWindow,
+) -> Result<(Live, TimelineRows), AppError> {
+    let detail = state.incident_detail(actor, id, window).await?;
     let times = Times::for_actor(state, actor).await?;
-    let mut live = Live::new(view, timeline, pages, &times);
-    let filter = crate::store::AlertFilter {
-        service: None,
-        status: None,
-        incident: Some(id),
-        limit: 100,
-    };
-    live.alerts = state
-        .store
-        .alerts(&filter)
-        .await?
-        .iter()
-        .map(super::ui_alerts::AlertRow::from)
-        .collect();
-    for service in services {
-        for (at, summary, source) in state.store.change_events(service.id, 5).await? {
-            live.changes
-                .push((times.at(at), service.name.clone(), summary, source));
-        }
+    let (live, timeline) = Live::new(detail, &times);
+    if matches!(window, TimelineWindow::After { .. }) && timeline.more {
+        // Too much to append: the page starts its list over from the latest entries.
+        let latest = TimelineWindow::Latest {
+            limit: PAGE_ENTRIES,
+        };
+        let page = state.timeline(actor, id, latest).await?;
+        let rows = TimelineRows {
+            gap: true,
+            ..TimelineRows::new(page, latest, &times)
+        };
+        return Ok((live, rows));
     }
-    Ok(live)
+    Ok((live, TimelineRows::new(timeline, window, &times)))
 }
 
 async fn incident_page(
@@ -921,18 +969,28 @@ async fn incident_page(
     Query(q): Query<IncidentQuery>,
 ) -> Response {
     let done = q.done.as_deref().and_then(Done::parse);
-    let live = match load_live(&state, &session.actor, id).await {
-        Ok(live) => live,
+    let window = match q.before {
+        Some(id) => TimelineWindow::Before {
+            id,
+            limit: PAGE_ENTRIES,
+        },
+        None => TimelineWindow::Latest {
+            limit: PAGE_ENTRIES,
+        },
+    };
+    let (live, timeline) = match load_live(&state, &session.actor, id, window).await {
+        Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
-    let users = match state.store.list_users().await {
-        Ok(users) => users.into_iter().map(|u| u.username).collect(),
-        Err(e) => return fail(e.into(), "/incidents"),
+    let users = match state.user_names(&session.actor).await {
+        Ok(users) => users,
+        Err(e) => return fail(e, "/incidents"),
     };
     render(&IncidentPage {
         me: session.actor,
         csrf: session.csrf,
         live,
+        timeline,
         statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
         severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
         roles: RoleKind::ALL
@@ -946,14 +1004,31 @@ async fn incident_page(
     })
 }
 
+#[derive(Deserialize)]
+struct FragmentQuery {
+    /// The last entry the page has; without it the update carries no timeline entries.
+    after: Option<i64>,
+}
+
+/// The incident page's live region brought up to date, with the entries after the page's last.
 async fn incident_fragment(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<i64>,
+    Query(q): Query<FragmentQuery>,
 ) -> Response {
-    match load_live(&state, &session.actor, id).await {
-        Ok(live) => render(&IncidentFragment {
+    let window = match q.after {
+        Some(id) => TimelineWindow::After {
+            id,
+            limit: LIVE_ENTRIES,
+        },
+        // The header alone: one entry is the least a window holds.
+        None => TimelineWindow::Latest { limit: 1 },
+    };
+    match load_live(&state, &session.actor, id, window).await {
+        Ok((live, rows)) => render(&IncidentFragment {
             live,
+            timeline: q.after.map(|_| rows),
             me: session.actor,
             csrf: session.csrf,
             focus: "",

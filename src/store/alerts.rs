@@ -301,6 +301,32 @@ impl Store {
         Ok(())
     }
 
+    /// The alerts of one incident most recently seen first, at most `limit`, and how many it
+    /// has in all.
+    pub async fn incident_alerts(
+        &self,
+        incident_id: i64,
+        limit: u32,
+    ) -> Result<(Vec<AlertRecord>, i64)> {
+        let sql = format!(
+            "SELECT {ALERT_COLUMNS} FROM alerts a JOIN services s ON s.id = a.service_id \
+             WHERE a.incident_id = $1 ORDER BY a.last_at DESC, a.id DESC LIMIT $2"
+        );
+        let mut conn = self.read().await?;
+        let rows = conn
+            .fetch_all(&sql, args![incident_id, i64::from(limit)])
+            .await?;
+        let total: i64 = conn
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = $1",
+                args![incident_id],
+            )
+            .await?
+            .get("n")?;
+        let alerts = rows.iter().map(alert_from_row).collect::<Result<_>>()?;
+        Ok((alerts, total))
+    }
+
     /// Recent change events of a service, newest first.
     pub async fn change_events(
         &self,

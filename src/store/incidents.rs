@@ -36,6 +36,30 @@ pub struct TimelineEntry {
     pub data: EntryData,
 }
 
+/// Which part of an incident's timeline to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimelineWindow {
+    /// The latest `limit` entries.
+    Latest { limit: u32 },
+    /// The latest `limit` entries older than entry `id`.
+    Before { id: i64, limit: u32 },
+    /// The first `limit` entries newer than entry `id`.
+    After { id: i64, limit: u32 },
+}
+
+/// Entries of a timeline window, oldest first.
+#[derive(Debug, Clone)]
+pub struct TimelinePage {
+    pub entries: Vec<TimelineEntry>,
+    /// More entries lie beyond the window, in the direction it was read.
+    pub more: bool,
+}
+
+const TIMELINE_BACKWARD: &str = "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
+     LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3";
+const TIMELINE_FORWARD: &str = "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
+     LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3";
+
 /// One row of an incident list.
 #[derive(Debug, Clone)]
 pub struct IncidentSummary {
@@ -103,20 +127,33 @@ impl Store {
         Ok((incident, written))
     }
 
-    /// The timeline in order, optionally only the entries after `after_id`.
-    pub async fn timeline(
-        &self,
-        incident_id: i64,
-        after_id: Option<i64>,
-    ) -> Result<Vec<TimelineEntry>> {
+    /// A window of the timeline, oldest entry first. `more` says whether entries lie beyond
+    /// the window in the direction it was read (older for `Latest`/`Before`, newer for `After`).
+    pub async fn timeline(&self, incident_id: i64, window: TimelineWindow) -> Result<TimelinePage> {
+        // One row past the limit tells whether there is more.
+        let (backward, cursor, limit) = match window {
+            TimelineWindow::Latest { limit } => (true, i64::MAX, limit),
+            TimelineWindow::Before { id, limit } => (true, id, limit),
+            TimelineWindow::After { id, limit } => (false, id, limit),
+        };
+        let sql = if backward {
+            TIMELINE_BACKWARD
+        } else {
+            TIMELINE_FORWARD
+        };
         let rows = self
-            .fetch_all(
-                "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
-             LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id",
-                args![incident_id, after_id.unwrap_or(0)],
-            )
+            .fetch_all(sql, args![incident_id, cursor, i64::from(limit) + 1])
             .await?;
-        rows.iter().map(entry_from_row).collect()
+        let mut entries = rows
+            .iter()
+            .map(entry_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        let more = entries.len() > limit as usize;
+        entries.truncate(limit as usize);
+        if backward {
+            entries.reverse();
+        }
+        Ok(TimelinePage { entries, more })
     }
 
     /// A page of the incidents `viewer` may see, newest first.

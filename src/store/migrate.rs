@@ -36,6 +36,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "incident version",
         include_str!("../../migrations/0007_incident_version.sql"),
     ),
+    (
+        8,
+        "incident alerts by recency",
+        include_str!("../../migrations/0008_incident_alerts.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

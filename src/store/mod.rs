@@ -26,6 +26,7 @@ use crate::domain::{FieldError, RuleError};
 pub use alerts::{AlertFilter, AlertRecord, IntegrationRecord};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
+    TimelinePage, TimelineWindow,
 };
 pub use ingest::{AlertIncidentDefaults, Ingest, Ingested, Ingester};
 pub use oncall::{

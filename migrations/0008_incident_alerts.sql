@@ -1,0 +1,4 @@
+-- An incident's page lists its alerts most recently seen first: with tens of thousands joined
+-- to one incident, sorting them all for the first twenty is what made the page slow.
+DROP INDEX alerts_incident;
+CREATE INDEX alerts_incident ON alerts(incident_id, last_at);
