@@ -19,7 +19,7 @@ pub struct IncidentChanged {
 
 /// At most one announcement per incident in this interval: during an alert storm every batch
 /// changes the incident, and each announcement makes every open page fetch an update.
-const COALESCE: Duration = Duration::from_millis(250);
+const COALESCE: Duration = Duration::from_millis(500);
 
 /// Tells live subscribers that a committed change happened. With a listener on PostgreSQL the
 /// announcement goes through the database, so every instance hears it (this one too).

@@ -174,8 +174,8 @@ pub struct IncidentDetail {
     pub pages: Vec<PageRecord>,
     /// The alerts most recently seen, at most `DETAIL_ALERTS`.
     pub alerts: Vec<AlertRecord>,
-    /// How many alerts the incident has in all.
-    pub alert_count: i64,
+    /// The incident has more alerts than these.
+    pub more_alerts: bool,
     pub changes: Vec<RecentChange>,
 }
 
@@ -430,7 +430,7 @@ impl Aplomb {
         let view = self.incident(actor, id).await?;
         let timeline = self.store.timeline(id, window).await?;
         let pages = self.store.paging_history(id).await?;
-        let (alerts, alert_count) = self.store.incident_alerts(id, DETAIL_ALERTS).await?;
+        let (alerts, more_alerts) = self.store.incident_alerts(id, DETAIL_ALERTS).await?;
         let mut changes = Vec::new();
         for service in &view.incident.services {
             for (at, summary, source) in
@@ -449,7 +449,7 @@ impl Aplomb {
             timeline,
             pages,
             alerts,
-            alert_count,
+            more_alerts,
             changes,
         })
     }

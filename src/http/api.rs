@@ -693,7 +693,9 @@ fn next_timeline_page(id: i64, window: TimelineWindow, page: &TimelinePage) -> O
     }
     let path = format!("/api/v1/incidents/{id}/timeline");
     match window {
-        TimelineWindow::Latest { limit } | TimelineWindow::Before { limit, .. } => {
+        TimelineWindow::Latest { limit }
+        | TimelineWindow::Before { limit, .. }
+        | TimelineWindow::Since { limit, .. } => {
             let first = page.entries.first()?.id;
             Some(format!(
                 "<{path}?before={first}&limit={limit}>; rel=\"prev\""

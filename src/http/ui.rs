@@ -716,9 +716,9 @@ struct Live {
     participants: String,
     services: String,
     pages: Vec<PageRow>,
-    /// The alerts most recently seen, and how many the incident has in all.
+    /// The alerts most recently seen, and whether the incident has more.
     alerts: Vec<super::ui_alerts::AlertRow>,
-    alert_count: i64,
+    more_alerts: bool,
     /// Recent change events of the affected services: (when, service, summary, source).
     changes: Vec<(String, String, String, String)>,
 }
@@ -743,7 +743,12 @@ impl TimelineRows {
             TimelineWindow::Latest { .. } => (first.filter(|_| page.more), Some(last.unwrap_or(0))),
             TimelineWindow::Before { .. } => (first.filter(|_| page.more), None),
             TimelineWindow::After { id, .. } => (None, Some(last.unwrap_or(id))),
+            // More than a live update carries: these are the latest, and the page starts over.
+            TimelineWindow::Since { id, .. } => {
+                (first.filter(|_| page.more), Some(last.unwrap_or(id)))
+            }
         };
+        let gap = matches!(window, TimelineWindow::Since { .. }) && page.more;
         Self {
             entries: page
                 .entries
@@ -758,7 +763,7 @@ impl TimelineRows {
                 .collect(),
             earlier,
             follow,
-            gap: false,
+            gap,
         }
     }
 }
@@ -836,7 +841,7 @@ impl Live {
             timeline,
             pages,
             alerts,
-            alert_count,
+            more_alerts,
             changes,
         } = detail;
         let i = view.incident;
@@ -885,7 +890,7 @@ impl Live {
                 .iter()
                 .map(super::ui_alerts::AlertRow::from)
                 .collect(),
-            alert_count,
+            more_alerts,
             changes: changes
                 .into_iter()
                 .map(|c| (times.at(c.at), c.service, c.summary, c.source))
@@ -898,7 +903,7 @@ impl Live {
 /// How many timeline entries an incident page shows at once, and how many a live update brings
 /// before it starts the list over: a page stays small however long the incident runs.
 const PAGE_ENTRIES: u32 = 100;
-const LIVE_ENTRIES: u32 = 200;
+const LIVE_ENTRIES: u32 = 100;
 
 #[derive(Template)]
 #[template(path = "incident.html")]
@@ -947,18 +952,6 @@ async fn load_live(
     let detail = state.incident_detail(actor, id, window).await?;
     let times = Times::for_actor(state, actor).await?;
     let (live, timeline) = Live::new(detail, &times);
-    if matches!(window, TimelineWindow::After { .. }) && timeline.more {
-        // Too much to append: the page starts its list over from the latest entries.
-        let latest = TimelineWindow::Latest {
-            limit: PAGE_ENTRIES,
-        };
-        let page = state.timeline(actor, id, latest).await?;
-        let rows = TimelineRows {
-            gap: true,
-            ..TimelineRows::new(page, latest, &times)
-        };
-        return Ok((live, rows));
-    }
     Ok((live, TimelineRows::new(timeline, window, &times)))
 }
 
@@ -1018,7 +1011,7 @@ async fn incident_fragment(
     Query(q): Query<FragmentQuery>,
 ) -> Response {
     let window = match q.after {
-        Some(id) => TimelineWindow::After {
+        Some(id) => TimelineWindow::Since {
             id,
             limit: LIVE_ENTRIES,
         },

@@ -301,30 +301,28 @@ impl Store {
         Ok(())
     }
 
-    /// The alerts of one incident most recently seen first, at most `limit`, and how many it
-    /// has in all.
+    /// The alerts of one incident most recently seen first, at most `limit`, and whether it
+    /// has more. (Not how many: counting tens of thousands on every live update costs more
+    /// than the rest of the update.)
     pub async fn incident_alerts(
         &self,
         incident_id: i64,
         limit: u32,
-    ) -> Result<(Vec<AlertRecord>, i64)> {
+    ) -> Result<(Vec<AlertRecord>, bool)> {
         let sql = format!(
             "SELECT {ALERT_COLUMNS} FROM alerts a JOIN services s ON s.id = a.service_id \
              WHERE a.incident_id = $1 ORDER BY a.last_at DESC, a.id DESC LIMIT $2"
         );
-        let mut conn = self.read().await?;
-        let rows = conn
-            .fetch_all(&sql, args![incident_id, i64::from(limit)])
+        let rows = self
+            .fetch_all(&sql, args![incident_id, i64::from(limit) + 1])
             .await?;
-        let total: i64 = conn
-            .fetch_one(
-                "SELECT COUNT(*) AS n FROM alerts WHERE incident_id = $1",
-                args![incident_id],
-            )
-            .await?
-            .get("n")?;
-        let alerts = rows.iter().map(alert_from_row).collect::<Result<_>>()?;
-        Ok((alerts, total))
+        let more = rows.len() > limit as usize;
+        let alerts = rows
+            .iter()
+            .take(limit as usize)
+            .map(alert_from_row)
+            .collect::<Result<_>>()?;
+        Ok((alerts, more))
     }
 
     /// Recent change events of a service, newest first.

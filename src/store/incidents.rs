@@ -45,6 +45,9 @@ pub enum TimelineWindow {
     Before { id: i64, limit: u32 },
     /// The first `limit` entries newer than entry `id`.
     After { id: i64, limit: u32 },
+    /// The latest `limit` entries newer than entry `id` (a live update; `more` says it left a
+    /// gap after `id`).
+    Since { id: i64, limit: u32 },
 }
 
 /// Entries of a timeline window, oldest first.
@@ -56,7 +59,7 @@ pub struct TimelinePage {
 }
 
 const TIMELINE_BACKWARD: &str = "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
-     LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3";
+     LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 AND e.id < $3 ORDER BY e.id DESC LIMIT $4";
 const TIMELINE_FORWARD: &str = "SELECT e.id, e.incident_id, e.at, u.username AS actor, e.data FROM timeline_entries e \
      LEFT JOIN users u ON u.id = e.actor_id WHERE e.incident_id = $1 AND e.id > $2 ORDER BY e.id LIMIT $3";
 
@@ -128,22 +131,25 @@ impl Store {
     }
 
     /// A window of the timeline, oldest entry first. `more` says whether entries lie beyond
-    /// the window in the direction it was read (older for `Latest`/`Before`, newer for `After`).
+    /// the window in the direction it was read (older for `Latest`/`Before`/`Since`, newer for
+    /// `After`).
     pub async fn timeline(&self, incident_id: i64, window: TimelineWindow) -> Result<TimelinePage> {
         // One row past the limit tells whether there is more.
-        let (backward, cursor, limit) = match window {
-            TimelineWindow::Latest { limit } => (true, i64::MAX, limit),
-            TimelineWindow::Before { id, limit } => (true, id, limit),
-            TimelineWindow::After { id, limit } => (false, id, limit),
+        // Backward windows read down from below `upper`, stopping above `lower`.
+        let (backward, lower, upper, limit) = match window {
+            TimelineWindow::Latest { limit } => (true, 0, i64::MAX, limit),
+            TimelineWindow::Before { id, limit } => (true, 0, id, limit),
+            TimelineWindow::Since { id, limit } => (true, id, i64::MAX, limit),
+            TimelineWindow::After { id, limit } => (false, id, i64::MAX, limit),
         };
-        let sql = if backward {
-            TIMELINE_BACKWARD
+        let over = i64::from(limit) + 1;
+        let rows = if backward {
+            self.fetch_all(TIMELINE_BACKWARD, args![incident_id, lower, upper, over])
+                .await?
         } else {
-            TIMELINE_FORWARD
+            self.fetch_all(TIMELINE_FORWARD, args![incident_id, lower, over])
+                .await?
         };
-        let rows = self
-            .fetch_all(sql, args![incident_id, cursor, i64::from(limit) + 1])
-            .await?;
         let mut entries = rows
             .iter()
             .map(entry_from_row)
