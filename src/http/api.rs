@@ -301,6 +301,7 @@ pub struct IncidentList {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only incidents in this status.
@@ -312,6 +313,7 @@ pub struct ListQuery {
     /// Cursor from the previous page.
     pub before: Option<i64>,
     /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
 }
 
@@ -369,6 +371,7 @@ impl From<TimelineEntry> for TimelineEntryBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineQuery {
     /// The first `limit` entries with a larger id (reading forward, e.g. to follow along).
@@ -377,6 +380,7 @@ pub struct TimelineQuery {
     /// of the page before).
     pub before: Option<i64>,
     /// Page size, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 

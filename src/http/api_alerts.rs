@@ -205,6 +205,7 @@ impl From<AlertRecord> for AlertBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     pub service: Option<String>,

@@ -348,6 +348,7 @@ impl From<ScheduleView> for ScheduleBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleQuery {
     /// RFC 3339 instant to look at; now by default.
@@ -807,6 +808,7 @@ pub struct ApplyBody {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ApplyQuery {
     /// Validate the document and answer the plan without writing anything.

@@ -120,6 +120,32 @@ async fn a_long_timeline_is_read_a_page_at_a_time(app: TestApp) {
     let (_, link, _) = get_page(&app, &bob, &format!("{path}?after={}", ids[ids.len() - 3])).await;
     assert_eq!(link, None);
 
+    // The document says so too: optional query parameters, the limit's bounds.
+    let (_, doc) = app
+        .call(&bob, Method::GET, "/api/v1/openapi.json", None)
+        .await;
+    let params = doc["paths"]["/api/v1/incidents/{id}/timeline"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .clone();
+    for name in ["after", "before", "limit"] {
+        let p = params.iter().find(|p| p["name"] == name).expect(name);
+        assert_eq!(
+            (p["in"].as_str(), p["required"].as_bool()),
+            (Some("query"), Some(false)),
+            "{p}"
+        );
+    }
+    let limit = params.iter().find(|p| p["name"] == "limit").expect("limit");
+    assert_eq!(
+        (
+            limit["schema"]["minimum"].as_i64(),
+            limit["schema"]["maximum"].as_i64()
+        ),
+        (Some(1), Some(1000)),
+        "{limit}"
+    );
+
     for (query, field) in [
         ("?limit=0", "limit"),
         ("?limit=1001", "limit"),
