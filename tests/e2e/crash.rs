@@ -74,10 +74,18 @@ pub async fn service_with_integration(http: &reqwest::Client, base: &str, servic
 }
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a port")
-        .port()
+    // Below Linux's ephemeral range (32768 and up): a port the kernel handed out and took back
+    // could be given to another test's outgoing connection before the server binds it. Each
+    // call takes the next port of this process's own run of them, skipping any in use.
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 1000) as u16 * 10;
+    loop {
+        let port = start + NEXT.fetch_add(1, Ordering::Relaxed) % 2_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
