@@ -13,22 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aplomb::app::{ContactMethodInput, LevelInput, PolicyInput, ServiceOncallInput, TargetInput};
-use aplomb::clock::SystemClock;
-use aplomb::engine::channels::OutboundConfig;
-use aplomb::server::{ServeOptions, prepare, start_engine};
 use axum::Router;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+mod support;
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
+use support::arg;
+
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
 
 fn main() {
     let (rate, seconds, load) = (
@@ -79,33 +72,13 @@ async fn receiver() -> (String, Arrivals) {
 async fn run(rate: u64, seconds: u64, load: u64) {
     let count = rate * seconds;
     let (sink, arrivals) = receiver().await;
-    let dir = tempfile::tempdir().expect("dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = listener.local_addr().expect("addr");
-    let mut options = ServeOptions::new(
-        &address.to_string(),
-        &format!("sqlite://{}/lat.db?mode=rwc", dir.path().display()),
-    );
-    options.admin_token = Some("bench".into());
-    options.events_per_second_per_key = Some(1_000_000);
-    let app = prepare(&options, Arc::new(SystemClock))
-        .await
-        .expect("aplomb starts");
-    let engine = start_engine(&app, OutboundConfig::default(), Duration::from_millis(500))
-        .await
-        .expect("engine");
-    tokio::spawn(aplomb::http::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
-    let admin = app
-        .actor_for_token("bench")
-        .await
-        .expect("db")
-        .expect("admin");
+    let support::Server {
+        app,
+        address,
+        engine,
+        admin,
+        dir,
+    } = support::start("lat.db").await;
 
     app.add_contact_method(
         &admin,

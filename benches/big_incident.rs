@@ -11,18 +11,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aplomb::app::NewUser;
-use aplomb::clock::SystemClock;
-use aplomb::engine::channels::OutboundConfig;
-use aplomb::server::{ServeOptions, prepare, start_engine};
 use serde_json::{Value, json};
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .find(|w| w[0] == name)
-        .and_then(|w| w[1].parse().ok())
-        .unwrap_or(default)
-}
+mod support;
+
+use support::arg;
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -46,33 +39,13 @@ struct Bench {
 }
 
 async fn run(entries: u64, viewers: u64, rate: u64, seconds: u64) {
-    let dir = tempfile::tempdir().expect("dir");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("port");
-    let address = listener.local_addr().expect("addr");
-    let mut options = ServeOptions::new(
-        &address.to_string(),
-        &format!("sqlite://{}/big.db", dir.path().display()),
-    );
-    options.admin_token = Some("bench".into());
-    options.events_per_second_per_key = Some(1_000_000);
-    let app = prepare(&options, Arc::new(SystemClock))
-        .await
-        .expect("aplomb starts");
-    let engine = start_engine(&app, OutboundConfig::default(), Duration::from_millis(500))
-        .await
-        .expect("engine");
-    tokio::spawn(aplomb::http::serve(
-        listener,
-        app.clone(),
-        std::future::pending(),
-    ));
-    let admin = app
-        .actor_for_token("bench")
-        .await
-        .expect("db")
-        .expect("admin");
+    let support::Server {
+        app,
+        address,
+        engine,
+        admin,
+        dir: _dir,
+    } = support::start("big.db").await;
     let viewer = NewUser {
         username: "viewer".into(),
         display_name: None,
