@@ -129,7 +129,8 @@
     // A page left for another keeps no stream open: a browser holds few connections per
     // server, and pages kept for the back button would use them all up after a few actions.
     window.addEventListener("pagehide", function () { if (source) { source.close(); source = null; } });
-    window.addEventListener("pageshow", function (e) { if (e.persisted && !source) { connect(); refresh(); } });
+    // Back on a kept page: the new stream's "open" catches up on what was missed meanwhile.
+    window.addEventListener("pageshow", function (e) { if (e.persisted && !source) connect(); });
   }
   // A live region's text present at load is not announced by every screen reader: put the
   // server's announcement of what was just done in again, once the page has settled.

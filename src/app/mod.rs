@@ -190,8 +190,8 @@ pub struct RecentChange {
 
 /// How many alerts and recent changes (per service) an incident's detail carries: a page stays
 /// small however big the incident grows.
-pub const DETAIL_ALERTS: u32 = 20;
-const DETAIL_CHANGES: i64 = 5;
+const DETAIL_ALERTS: u32 = 20;
+const DETAIL_CHANGES: u32 = 5;
 
 pub struct Aplomb {
     pub store: Store,
@@ -433,8 +433,10 @@ impl Aplomb {
         let (alerts, more_alerts) = self.store.incident_alerts(id, DETAIL_ALERTS).await?;
         let mut changes = Vec::new();
         for service in &view.incident.services {
-            for (at, summary, source) in
-                self.store.change_events(service.id, DETAIL_CHANGES).await?
+            for (at, summary, source) in self
+                .store
+                .change_events(service.id, i64::from(DETAIL_CHANGES))
+                .await?
             {
                 changes.push(RecentChange {
                     service: service.name.clone(),
@@ -496,17 +498,7 @@ impl Aplomb {
     /// whose change was refused because they had not seen it.
     async fn what_changed(&self, actor: &Actor, id: i64) -> AppResult<String> {
         let now = self.incident(actor, id).await?.incident;
-        // The change that made the version stale is among the latest entries.
-        let recent = self
-            .store
-            .timeline(id, TimelineWindow::Latest { limit: 200 })
-            .await?;
-        let change = match recent
-            .entries
-            .iter()
-            .rev()
-            .find(|e| e.data.changes_incident())
-        {
+        let change = match self.latest_change(id).await? {
             Some(e) => format!(
                 "changed by {} at {} ({})",
                 e.actor.as_deref().unwrap_or("aplomb"),
@@ -520,6 +512,33 @@ impl Aplomb {
              now {}, {}; reload to see it.",
             now.severity, now.status
         ))
+    }
+
+    /// The incident's latest timeline entry that changed it, read back a window at a time: it
+    /// is usually among the latest, but an alert storm can bury it under alerts joining.
+    async fn latest_change(&self, id: i64) -> AppResult<Option<TimelineEntry>> {
+        const WINDOW: u32 = 200;
+        let mut window = TimelineWindow::Latest { limit: WINDOW };
+        loop {
+            let page = self.store.timeline(id, window).await?;
+            if let Some(e) = page
+                .entries
+                .iter()
+                .rev()
+                .find(|e| e.data.changes_incident())
+            {
+                return Ok(Some(e.clone()));
+            }
+            match page.entries.first() {
+                Some(first) if page.more => {
+                    window = TimelineWindow::Before {
+                        id: first.id,
+                        limit: WINDOW,
+                    }
+                }
+                _ => return Ok(None),
+            }
+        }
     }
 
     pub async fn assign_role(

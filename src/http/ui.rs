@@ -975,7 +975,7 @@ async fn incident_page(
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
-    let users = match state.user_names(&session.actor).await {
+    let users = match state.user_names().await {
         Ok(users) => users,
         Err(e) => return fail(e, "/incidents"),
     };
