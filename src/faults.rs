@@ -6,6 +6,9 @@
 pub struct FaultPoints {
     #[cfg(debug_assertions)]
     armed: std::sync::Mutex<Vec<&'static str>>,
+    /// Points that fail every pass until released.
+    #[cfg(debug_assertions)]
+    held: std::sync::Mutex<Vec<&'static str>>,
 }
 
 impl FaultPoints {
@@ -17,14 +20,34 @@ impl FaultPoints {
         }
     }
 
-    /// Fails when `point` is armed, disarming it.
+    /// Makes every pass through `point` fail until `release`.
+    #[cfg(debug_assertions)]
+    pub fn hold(&self, point: &'static str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.push(point);
+        }
+    }
+
+    #[cfg(debug_assertions)]
+    pub fn release(&self, point: &'static str) {
+        if let Ok(mut held) = self.held.lock() {
+            held.retain(|p| *p != point);
+        }
+    }
+
+    /// Fails when `point` is held, or armed (disarming it).
     pub fn check(&self, point: &'static str) -> anyhow::Result<()> {
         #[cfg(debug_assertions)]
-        if let Ok(mut armed) = self.armed.lock()
-            && let Some(at) = armed.iter().position(|p| *p == point)
         {
-            armed.remove(at);
-            anyhow::bail!("fault injected at {point}");
+            if self.held.lock().is_ok_and(|held| held.contains(&point)) {
+                anyhow::bail!("fault held at {point}");
+            }
+            if let Ok(mut armed) = self.armed.lock()
+                && let Some(at) = armed.iter().position(|p| *p == point)
+            {
+                armed.remove(at);
+                anyhow::bail!("fault injected at {point}");
+            }
         }
         let _ = point;
         Ok(())

@@ -67,7 +67,7 @@ pub async fn start_engine(
         app.store.clone(),
         app.clock.clone(),
         app.announcer(),
-        app.engine_wake.clone(),
+        app.engine.clone(),
         EngineConfig {
             poll,
             outbound,

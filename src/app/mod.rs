@@ -16,6 +16,8 @@ use crate::domain::incident::{
     Summary, Title, UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
+use crate::engine::LEASE;
+use crate::engine::escalation::fire_opened;
 pub use crate::secret::{hex, new_secret};
 
 mod accounts;
@@ -199,8 +201,9 @@ pub struct Aplomb {
     pub settings: Settings,
     changes: broadcast::Sender<IncidentChanged>,
     announcer: Announcer,
-    /// Wakes the paging engine when new work is committed, so it need not wait for its poll.
-    pub engine_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the paging engine when new work is committed, so it need not wait for its poll,
+    /// and hands it the pages leased in a declaration's transaction.
+    pub engine: Arc<crate::engine::EngineLink>,
     /// Stores inbound monitoring events in batches (group commit).
     pub ingest: crate::engine::ingest::IngestWriter,
     /// Password hashing off the runtime, and failed sign-ins counted (see `accounts`).
@@ -211,7 +214,7 @@ impl Aplomb {
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let (changes, _) = broadcast::channel(1024);
         let announcer = Announcer::new(store.clone(), changes.clone());
-        let engine_wake: Arc<tokio::sync::Notify> = Arc::default();
+        let engine: Arc<crate::engine::EngineLink> = Arc::default();
         let types = &settings.incident_types;
         let alert_type = types
             .parse("outage")
@@ -220,7 +223,7 @@ impl Aplomb {
             store.clone(),
             clock.clone(),
             announcer.clone(),
-            engine_wake.clone(),
+            engine.clone(),
             alert_type,
             settings.events_per_second_per_key,
         );
@@ -230,7 +233,7 @@ impl Aplomb {
             settings,
             changes,
             announcer,
-            engine_wake,
+            engine,
             ingest,
             sign_in: accounts::SignInGuard::default(),
         }
@@ -324,12 +327,17 @@ impl Aplomb {
                 ..incident.clone()
             };
             self.assemble(&mut tx, &declared, &plan, now).await?;
+            let deliveries = match self.engine.lease_owner() {
+                Some(owner) => fire_opened(&mut tx, &[id], now, (&owner, LEASE)).await?,
+                None => Vec::new(),
+            };
             self.store
                 .faults()
                 .check("declare.before_commit")
                 .map_err(AppError::Internal)?;
             tx.commit().await?;
-            self.engine_wake.notify_one();
+            self.engine.hand_over(deliveries);
+            self.engine.wake();
             self.announce(id).await;
             return Ok((self.incident(actor, id).await?, false));
         }

@@ -55,6 +55,24 @@ pub async fn fire_due(
     Ok(fired)
 }
 
+/// Fires the due steps of incidents opened in the caller's transaction, before it commits, and
+/// leases the deliveries due by then (engagement pages too) to `lease.0` until `lease.1`: an
+/// incident's first pages then leave right after the one commit that opened it. A step that
+/// falls due again at once (a level with nobody on call) is left to the engine's next pass.
+pub async fn fire_opened(
+    tx: &mut PagingTx,
+    incidents: &[i64],
+    now: Timestamp,
+    lease: (&str, SignedDuration),
+) -> Result<Vec<DeliveryJob>> {
+    for &incident_id in incidents {
+        for step in tx.due_escalations_of(incident_id, now).await? {
+            fire_step(tx, &step, now).await?;
+        }
+    }
+    tx.claim_deliveries(lease.0, now, now + lease.1, 50).await
+}
+
 fn policy_of(due: &DueEscalation) -> Result<Policy> {
     let levels: Vec<Level> = serde_json::from_str(&due.policy.levels_json)
         .map_err(|e| StoreError::Corrupt(format!("policy {} levels: {e}", due.policy.id)))?;

@@ -9,14 +9,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use jiff::Timestamp;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
-use crate::store::{AlertIncidentDefaults, Ingest, Ingested, Ingester, Store, StoreError};
+use crate::store::{
+    AlertIncidentDefaults, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester, PagingTx, Store,
+    StoreError,
+};
+
+use super::{EngineLink, LEASE, escalation};
 
 /// The most events one transaction takes.
 pub const MAX_BATCH: usize = 512;
@@ -59,7 +64,7 @@ impl IngestWriter {
         store: Store,
         clock: Arc<dyn Clock>,
         announcer: Announcer,
-        wake: Arc<Notify>,
+        engine: Arc<EngineLink>,
         incident_type: String,
         rate_per_key: u32,
     ) -> Self {
@@ -72,7 +77,7 @@ impl IngestWriter {
             store,
             clock: clock.clone(),
             announcer,
-            wake,
+            engine,
             incident_type,
             stats: stats.clone(),
             defaults: None,
@@ -140,7 +145,7 @@ struct Writer {
     store: Store,
     clock: Arc<dyn Clock>,
     announcer: Announcer,
-    wake: Arc<Notify>,
+    engine: Arc<EngineLink>,
     incident_type: String,
     stats: Arc<IngestStats>,
     defaults: Option<AlertIncidentDefaults>,
@@ -177,6 +182,11 @@ impl Writer {
         }
         let (events, replies): (Vec<Ingest>, Vec<_>) = admitted.into_iter().unzip();
         let started = Instant::now();
+        let stored_at = self.clock.now();
+        let mut page_opened = PageOpened {
+            engine: self.engine.clone(),
+            at: stored_at,
+        };
         let result = match ensure_defaults(
             &self.store,
             &mut self.defaults,
@@ -185,7 +195,11 @@ impl Writer {
         )
         .await
         {
-            Ok(d) => self.ingester.ingest(&events, d, self.clock.now()).await,
+            Ok(d) => {
+                self.ingester
+                    .ingest_then(&events, d, stored_at, &mut page_opened)
+                    .await
+            }
             Err(e) => Err(e),
         };
         let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
@@ -206,7 +220,8 @@ impl Writer {
             .rate_buckets
             .store(self.limiter.buckets.len() as u64, Ordering::Relaxed);
         match result {
-            Ok(outcomes) => {
+            Ok((outcomes, deliveries)) => {
+                self.engine.hand_over(deliveries);
                 let mut changed: Vec<i64> = Vec::new();
                 let mut opened = false;
                 for (reply, outcome) in replies.into_iter().zip(outcomes) {
@@ -221,7 +236,7 @@ impl Writer {
                     let _ = reply.send(Ok(outcome));
                 }
                 if opened {
-                    self.wake.notify_one();
+                    self.engine.wake();
                 }
                 changed.sort_unstable();
                 changed.dedup();
@@ -237,6 +252,40 @@ impl Writer {
                     )));
                 }
             }
+        }
+    }
+}
+
+/// Fires the first escalation step of the incidents a batch opened, in its transaction, when
+/// an engine runs here to send the pages (see `escalation::fire_opened`).
+struct PageOpened {
+    engine: Arc<EngineLink>,
+    at: Timestamp,
+}
+
+impl BeforeCommit for PageOpened {
+    type Output = Vec<DeliveryJob>;
+
+    async fn run(
+        &mut self,
+        tx: &mut PagingTx,
+        outcomes: &[Ingested],
+    ) -> Result<Vec<DeliveryJob>, StoreError> {
+        let opened: Vec<i64> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ingested::Stored {
+                    incident: Some(id),
+                    opened: true,
+                } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        match self.engine.lease_owner() {
+            Some(owner) if !opened.is_empty() => {
+                escalation::fire_opened(tx, &opened, self.at, (&owner, LEASE)).await
+            }
+            _ => Ok(Vec::new()),
         }
     }
 }

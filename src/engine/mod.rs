@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::announce::Announcer;
@@ -25,7 +25,7 @@ use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How long a claimed delivery stays with its claimer before another instance may take it.
-const LEASE: SignedDuration = SignedDuration::from_secs(60);
+pub(crate) const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -44,6 +44,55 @@ pub fn backoff(attempt: i64) -> SignedDuration {
 /// The signature in an acknowledgement link for `page_id`.
 pub fn ack_signature(signing_key: &str, page_id: i64) -> String {
     hmac_hex(signing_key, &format!("ack:{page_id}"))
+}
+
+/// What other tasks of this instance give its paging engine: a wake-up when they commit new
+/// work, and deliveries they leased to it in their own transaction (an incident's first
+/// escalation step fires in the transaction that opens it), which the engine sends at once.
+#[derive(Default)]
+pub struct EngineLink {
+    wake: Notify,
+    /// The running engine's lease owner and where it takes handed-over deliveries.
+    engine: std::sync::Mutex<Option<(String, mpsc::UnboundedSender<Vec<DeliveryJob>>)>>,
+}
+
+impl EngineLink {
+    /// Tells the engine new work was committed.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// The name to lease deliveries to, while an engine runs here to send them. Without one
+    /// (it stopped, or this instance runs none) steps are left for an engine's next pass.
+    pub fn lease_owner(&self) -> Option<String> {
+        let engine = self.engine.lock().ok()?;
+        engine
+            .as_ref()
+            .filter(|(_, to_engine)| !to_engine.is_closed())
+            .map(|(owner, _)| owner.clone())
+    }
+
+    /// Gives the engine deliveries leased to it. Should it have stopped meanwhile, they wait
+    /// out their lease and go to whichever engine claims them next, as after a crash.
+    pub fn hand_over(&self, jobs: Vec<DeliveryJob>) {
+        if jobs.is_empty() {
+            return;
+        }
+        if let Ok(engine) = self.engine.lock()
+            && let Some((_, to_engine)) = engine.as_ref()
+        {
+            let _ = to_engine.send(jobs);
+        }
+    }
+
+    /// Connects a starting engine under the lease owner `owner`.
+    fn attach(&self, owner: &str) -> mpsc::UnboundedReceiver<Vec<DeliveryJob>> {
+        let (to_engine, handed) = mpsc::unbounded_channel();
+        if let Ok(mut engine) = self.engine.lock() {
+            *engine = Some((owner.to_string(), to_engine));
+        }
+        handed
+    }
 }
 
 pub struct EngineHandle {
@@ -67,7 +116,7 @@ pub struct Engine {
     store: Store,
     clock: Arc<dyn Clock>,
     announcer: Announcer,
-    wake: Arc<Notify>,
+    link: Arc<EngineLink>,
     config: EngineConfig,
     channels: Channels,
     /// Names this instance in delivery leases.
@@ -79,7 +128,7 @@ impl Engine {
         store: Store,
         clock: Arc<dyn Clock>,
         announcer: Announcer,
-        wake: Arc<Notify>,
+        link: Arc<EngineLink>,
         config: EngineConfig,
     ) -> Self {
         Self {
@@ -87,7 +136,7 @@ impl Engine {
             store,
             clock,
             announcer,
-            wake,
+            link,
             config,
             owner: format!("engine-{}", &new_secret()[..12]),
         }
@@ -105,16 +154,24 @@ impl Engine {
 
     pub fn spawn(self) -> EngineHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let mut handed = self.link.attach(&self.owner);
         let task = tokio::spawn(async move {
-            loop {
+            'engine: loop {
                 if let Err(e) = self.tick().await {
                     tracing::warn!(error = %e, "paging engine tick failed; retrying");
                 }
-                let pause = self.pause().await;
-                tokio::select! {
-                    _ = stopped.changed() => break,
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(pause) => {}
+                let pause = tokio::time::sleep(self.pause().await);
+                tokio::pin!(pause);
+                // Handed-over deliveries leave as they come, without a pass of their own: they
+                // are someone's first notice of an incident.
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = stopped.changed() => break 'engine,
+                        Some(jobs) = handed.recv() => self.send(jobs).await,
+                        _ = self.link.wake.notified() => break,
+                        _ = &mut pause => break,
+                    }
                 }
             }
         });
@@ -135,6 +192,7 @@ impl Engine {
     /// One pass: fire due escalation steps (sending the pages they queued at once), then send
     /// other due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
+        self.store.faults().check("engine.pass")?;
         let fired =
             escalation::fire_due(&self.store, self.clock.as_ref(), 5000, (&self.owner, LEASE))
                 .await?;

@@ -17,6 +17,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::db::{Arg, Conn, Row, args};
 use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
+use super::paging::PagingTx;
 use super::{Backend, Result, Store, StoreError, ms};
 use crate::domain::alert::{
     AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence, SilenceMatch,
@@ -76,6 +77,27 @@ struct Routes {
     silences: Vec<Silence>,
 }
 
+/// Work done in an ingest batch's transaction before it commits, knowing what each event did:
+/// the paging engine fires the first escalation step of the incidents the batch opened, so an
+/// alert's page follows one commit, not two. A batch that takes PostgreSQL's shortcut opens no
+/// incident and runs none.
+pub trait BeforeCommit: Send {
+    type Output: Default + Send;
+    fn run(
+        &mut self,
+        tx: &mut PagingTx,
+        outcomes: &[Ingested],
+    ) -> impl Future<Output = Result<Self::Output>> + Send;
+}
+
+/// Nothing more.
+impl BeforeCommit for () {
+    type Output = ();
+    async fn run(&mut self, _: &mut PagingTx, _: &[Ingested]) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// The event writer's routing table and statement texts.
 pub struct Ingester {
     store: Store,
@@ -114,12 +136,25 @@ impl Ingester {
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
     ) -> Result<Vec<Ingested>> {
+        let (out, ()) = self.ingest_then(batch, defaults, now, &mut ()).await?;
+        Ok(out)
+    }
+
+    /// Like `ingest`, and runs `then` in the batch's transaction before it commits (see
+    /// `BeforeCommit`).
+    pub async fn ingest_then<B: BeforeCommit>(
+        &mut self,
+        batch: &[Ingest],
+        defaults: &AlertIncidentDefaults,
+        now: Timestamp,
+        then: &mut B,
+    ) -> Result<(Vec<Ingested>, B::Output)> {
         // PostgreSQL may abort a batch to break a deadlock with another instance's writer, or
         // may have dropped the writer's connection (a restart, a failover): run it again (on
         // another connection: one that failed is not returned to the pool).
         let mut attempt = 1;
         loop {
-            let result = self.ingest_once(batch, defaults, now).await;
+            let result = self.ingest_once(batch, defaults, now, then).await;
             match result {
                 Err(e) if attempt < 3 && (super::is_retryable(&e) || e.is_unavailable()) => {
                     attempt += 1
@@ -129,19 +164,20 @@ impl Ingester {
         }
     }
 
-    async fn ingest_once(
+    async fn ingest_once<B: BeforeCommit>(
         &mut self,
         batch: &[Ingest],
         defaults: &AlertIncidentDefaults,
         now: Timestamp,
-    ) -> Result<Vec<Ingested>> {
+        then: &mut B,
+    ) -> Result<(Vec<Ingested>, B::Output)> {
         let result = async {
             if let Some(out) = self.try_single(batch, now).await? {
-                return Ok(out);
+                return Ok((out, B::Output::default()));
             }
-            let mut tx = self.store.begin_write().await?;
+            let mut tx = self.store.begin_paging().await?;
             let out = store_batch(
-                &mut tx,
+                tx.conn(),
                 self.store.backend,
                 &mut self.routes,
                 &mut self.upserts,
@@ -150,11 +186,12 @@ impl Ingester {
                 now,
             )
             .await?;
+            let after = then.run(&mut tx, &out).await?;
             tx.commit().await?;
-            Ok(out)
+            Ok((out, after))
         }
         .await;
-        if let (true, Ok(out), Some(routes)) = (self.has_shortcut(), &result, &self.routes) {
+        if let (true, Ok((out, _)), Some(routes)) = (self.has_shortcut(), &result, &self.routes) {
             for (item, outcome) in batch.iter().zip(out) {
                 if let (
                     Ingest::Alert(event),

@@ -28,7 +28,7 @@ pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
     TimelinePage, TimelineWindow,
 };
-pub use ingest::{AlertIncidentDefaults, Ingest, Ingested, Ingester};
+pub use ingest::{AlertIncidentDefaults, BeforeCommit, Ingest, Ingested, Ingester};
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Conn, Row, args};
+use super::db::{Arg, Conn, Row, args};
 use super::incidents::{
     IdempotencyKey, Inserted, TimelineEntry, declare_in, insert_entries, save_incident,
 };
@@ -368,6 +368,11 @@ impl Store {
 }
 
 impl PagingTx {
+    /// The transaction's connection, for store modules writing in it (the ingest batch).
+    pub(super) fn conn(&mut self) -> &mut Conn {
+        &mut self.tx
+    }
+
     /// Stores a declared incident (see `incidents::declare_in`); its assembly follows in this
     /// transaction, so no crash can leave an incident declared but never paged.
     pub async fn declare(
@@ -398,13 +403,28 @@ impl PagingTx {
         now: Timestamp,
         limit: i64,
     ) -> Result<Vec<DueEscalation>> {
+        self.due_where("", args![ms(now), limit]).await
+    }
+
+    /// The due steps of one incident's escalations, most overdue first: those of an incident
+    /// opened in this transaction, fired before it commits.
+    pub async fn due_escalations_of(
+        &mut self,
+        incident_id: i64,
+        now: Timestamp,
+    ) -> Result<Vec<DueEscalation>> {
+        self.due_where(" AND e.incident_id = $3", args![ms(now), 100, incident_id])
+            .await
+    }
+
+    async fn due_where(&mut self, filter: &str, args: &[Arg]) -> Result<Vec<DueEscalation>> {
         let lock = self.backend.claim_lock("e");
         let sql = format!(
             "SELECT e.id AS eid, e.incident_id, e.round, e.level, e.due_at, p.id, p.name, p.repeat_count, p.levels \
              FROM escalations e JOIN escalation_policies p ON p.id = e.policy_id \
-             WHERE e.state = 'pending' AND e.due_at <= $1 ORDER BY e.due_at, e.id LIMIT $2{lock}"
+             WHERE e.state = 'pending' AND e.due_at <= $1{filter} ORDER BY e.due_at, e.id LIMIT $2{lock}"
         );
-        let rows = self.tx.fetch_all(&sql, args![ms(now), limit]).await?;
+        let rows = self.tx.fetch_all(&sql, args).await?;
         rows.iter().map(due_from_row).collect()
     }
 

@@ -22,6 +22,7 @@ crate::for_both_backends!(
     email_goes_over_starttls_and_an_untrusted_certificate_is_refused,
     a_removed_contact_method_and_rule_are_no_longer_used,
     an_email_page_without_an_smtp_server_fails_at_once_and_says_why,
+    the_first_page_leaves_with_the_commit_that_opens_the_incident,
 );
 mod definitions {
     use super::*;
@@ -1051,5 +1052,61 @@ async fn an_email_page_without_an_smtp_server_fails_at_once_and_says_why(db: Db)
         page.contains("email to ivy@example.org: failed (1 attempt, last: no SMTP server"),
         "{page}"
     );
+    app.shutdown().await;
+}
+
+/// An incident's first escalation step fires in the transaction that opens it and its page is
+/// handed straight to the engine: with every pass of the engine failing, the alert-opened and
+/// the declared incident still page their on-call.
+async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let clock = start_clock();
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    let key = crate::alerts::monitored_service(&app, &hooks.url).await;
+    app.app.store.faults().hold("engine.pass");
+
+    let trigger = crate::alerts::trigger(&key, "disk", "critical");
+    let (status, _) = crate::alerts::enqueue(&app, "/v2/enqueue", &trigger).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let page = eventually("the alert's page", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+    let opened: Value = serde_json::from_str(&page.body).expect("JSON");
+    let token = app.user("ines", "responder").await;
+    let declared = app
+        .declare(
+            &token,
+            json!({"title": "Search down", "severity": "SEV1", "services": ["search"]}),
+        )
+        .await;
+    eventually("the declared incident's page", || async {
+        (hooks.received().len() == 2).then_some(())
+    })
+    .await;
+    let body: Value = serde_json::from_str(&hooks.received()[1].body).expect("JSON");
+    assert_eq!(body["incident"]["id"], declared);
+    assert_ne!(opened["incident"]["id"], declared);
+    for id in [opened["incident"]["id"].as_i64().expect("id"), declared] {
+        let kinds = timeline_kinds(&app, id).await;
+        assert_eq!(count(&kinds, "paged"), 1, "{kinds:?}");
+    }
+
+    // The engine's passes did fail meanwhile: the policy's end, five minutes on, waits for one.
+    clock.advance(SignedDuration::from_mins(5));
+    settle().await;
+    let kinds = timeline_kinds(&app, declared).await;
+    assert_eq!(count(&kinds, "escalation_exhausted"), 0, "{kinds:?}");
+    app.app.store.faults().release("engine.pass");
+    eventually("the policy runs out once passes work", || async {
+        (count(
+            &timeline_kinds(&app, declared).await,
+            "escalation_exhausted",
+        ) == 1)
+            .then_some(())
+    })
+    .await;
     app.shutdown().await;
 }
