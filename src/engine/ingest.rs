@@ -67,7 +67,7 @@ impl IngestWriter {
         engine: Arc<EngineLink>,
         incident_type: String,
         rate_per_key: u32,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let stats = Arc::new(IngestStats::default());
         // One writer: SQLite takes one write transaction at a time anyway, and on PostgreSQL
@@ -83,8 +83,16 @@ impl IngestWriter {
             defaults: None,
             limiter: RateLimiter::new(rate_per_key),
         };
-        tokio::spawn(writer.run(queue));
-        Self { jobs, stats }
+        // The writer has a thread and a runtime of its own: its transactions (on SQLite the
+        // statements and the commit's fsync run on the calling thread) then hold up no worker
+        // of the runtime serving requests, and a commit needs no `block_in_place` hand-over.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("aplomb-ingest".into())
+            .spawn(move || runtime.block_on(writer.run(queue)))?;
+        Ok(Self { jobs, stats })
     }
 
     /// Stores one event; resolves once its batch is committed.
