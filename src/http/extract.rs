@@ -107,19 +107,24 @@ impl From<axum::extract::rejection::PathRejection> for ApiError {
     }
 }
 
-/// A query string; unknown or malformed parameters get the API's error shape.
-#[derive(axum::extract::FromRequestParts)]
-#[from_request(via(axum::extract::Query), rejection(ApiError))]
+/// A query string; a malformed parameter gets a 422 naming it.
 pub struct ApiQuery<T>(pub T);
 
-impl From<axum::extract::rejection::QueryRejection> for ApiError {
-    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            e.body_text(),
-        )
-        .field("query")
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let field = match e.path().to_string() {
+                    p if p == "." || p.is_empty() => "query".to_string(),
+                    p => p,
+                };
+                ApiError::invalid(field, e.into_inner().to_string())
+            })
     }
 }
 
@@ -174,8 +179,8 @@ impl FromRequestParts<AppState> for FeedCaller {
             let ApiActor(actor) = ApiActor::from_request_parts(parts, state).await?;
             return Ok(Self::Actor(actor));
         }
-        let query = axum::extract::Query::<FeedKey>::try_from_uri(&parts.uri)?;
-        query.0.key.map(Self::Key).ok_or_else(|| {
+        let ApiQuery(query) = ApiQuery::<FeedKey>::from_request_parts(parts, state).await?;
+        query.key.map(Self::Key).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",

@@ -243,7 +243,7 @@ async fn lists_filter_by_status_and_severity_and_paginate(app: TestApp) {
         ("?limit=0", "limit"),
         ("?severity=SEV9", "severity"),
         ("?status=done", "status"),
-        ("?colour=red", "query"),
+        ("?colour=red", "colour"),
     ] {
         let (status, err) = app
             .call(

@@ -149,6 +149,8 @@ async fn a_long_timeline_is_read_a_page_at_a_time(app: TestApp) {
     for (query, field) in [
         ("?limit=0", "limit"),
         ("?limit=1001", "limit"),
+        ("?limit=-1", "limit"),
+        ("?before=latest", "before"),
         ("?after=1&before=9", "before"),
     ] {
         let (status, body) = app
