@@ -2,8 +2,8 @@
 # Incident reads (the scenario beside PERFORMANCE.md's): GET /api/v1/incidents/{id} and
 # its timeline (50 entries), alternately, on $CONN connections, against /healthz on as many, in
 # one run; then the reads again while ingestion runs at half its maximum rate (distinct keys,
-# measured first, then held at half of it by bench/wrk/aplomb_paced.lua). Floors: reads at least 0.15x /healthz; their
-# p99 beside ingestion at most 2x their p99 alone, and under 50 ms.
+# measured first, then held at half of it by bench/wrk/aplomb_paced.lua). Floors: reads at
+# least 0.15x /healthz; their p99 beside ingestion at most 2x their p99 alone, and under 50 ms.
 #   bench/reads.sh                  # needs wrk and curl (Debian: apt-get install wrk curl)
 #   DUR=10 CONN=16 DB=postgres://postgres@127.0.0.1:5432/postgres bench/reads.sh
 set -euo pipefail
@@ -51,7 +51,7 @@ read -r reads reads_p99 < <(run "incident + timeline ($entries entries)" "$base"
 read -r ingest_max _ < <(CONN=$INGEST_CONN run "ingestion alone, distinct keys (maximum)" "$base/v2/enqueue" aplomb_distinct.lua)
 
 # Half the maximum, on twice the connections (so the schedule holds while answers slow down).
-RATE=$(awk -v m="$ingest_max" 'BEGIN { print int(m / 2) }')
+RATE=$(awk -v m="$ingest_max" 'BEGIN { r = int(m / 2); print (r < 1 ? 1 : r) }')
 export RATE
 wrk -t1 -c"$((INGEST_CONN * 2))" -d"$((DUR + 4))s" -s bench/wrk/aplomb_paced.lua "$base/v2/enqueue" >"$tmp/ingest.txt" &
 INGEST_PID=$!

@@ -6,7 +6,7 @@
 pub struct FaultPoints {
     #[cfg(debug_assertions)]
     armed: std::sync::Mutex<Vec<&'static str>>,
-    /// Points that fail every pass until released.
+    /// Points that fail every time until released.
     #[cfg(debug_assertions)]
     held: std::sync::Mutex<Vec<&'static str>>,
 }
@@ -28,6 +28,7 @@ impl FaultPoints {
         }
     }
 
+    /// Lets `point` pass again after `hold`.
     #[cfg(debug_assertions)]
     pub fn release(&self, point: &'static str) {
         if let Ok(mut held) = self.held.lock() {

@@ -16,8 +16,6 @@ use crate::domain::incident::{
     Summary, Title, UserRef,
 };
 use crate::domain::{FieldError, RuleError, bounded_text};
-use crate::engine::LEASE;
-use crate::engine::escalation::fire_opened;
 pub use crate::secret::{hex, new_secret};
 
 mod accounts;
@@ -211,7 +209,8 @@ pub struct Aplomb {
 }
 
 impl Aplomb {
-    /// Fails only when the ingestion writer's thread cannot be started.
+    /// Starts the ingestion writer (on SQLite, on a thread of its own: that can fail); call it
+    /// inside the runtime that will serve requests.
     pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> std::io::Result<Self> {
         let (changes, _) = broadcast::channel(1024);
         let announcer = Announcer::new(store.clone(), changes.clone());
@@ -328,10 +327,7 @@ impl Aplomb {
                 ..incident.clone()
             };
             self.assemble(&mut tx, &declared, &plan, now).await?;
-            let deliveries = match self.engine.lease_owner() {
-                Some(owner) => fire_opened(&mut tx, &[id], now, (&owner, LEASE)).await?,
-                None => Vec::new(),
-            };
+            let deliveries = self.engine.fire_opened(&mut tx, &[id], now).await?;
             self.store
                 .faults()
                 .check("declare.before_commit")

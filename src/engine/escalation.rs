@@ -65,6 +65,7 @@ pub async fn fire_opened(
     now: Timestamp,
     lease: (&str, SignedDuration),
 ) -> Result<Vec<DeliveryJob>> {
+    tx.check_fault("fire_opened")?;
     for &incident_id in incidents {
         for step in tx.due_escalations_of(incident_id, now).await? {
             fire_step(tx, &step, now).await?;

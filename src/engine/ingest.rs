@@ -17,11 +17,11 @@ use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
 use crate::store::{
-    AlertIncidentDefaults, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester, PagingTx, Store,
-    StoreError,
+    AlertIncidentDefaults, Backend, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester,
+    PagingTx, Store, StoreError,
 };
 
-use super::{EngineLink, LEASE, escalation};
+use super::EngineLink;
 
 /// The most events one transaction takes.
 pub const MAX_BATCH: usize = 512;
@@ -74,7 +74,7 @@ impl IngestWriter {
         // (measured on 2 cores) concurrent writers only made batches smaller.
         let writer = Writer {
             ingester: store.ingester(),
-            store,
+            store: store.clone(),
             clock: clock.clone(),
             announcer,
             engine,
@@ -83,15 +83,20 @@ impl IngestWriter {
             defaults: None,
             limiter: RateLimiter::new(rate_per_key),
         };
-        // The writer has a thread and a runtime of its own: its transactions (on SQLite the
-        // statements and the commit's fsync run on the calling thread) then hold up no worker
-        // of the runtime serving requests, and a commit needs no `block_in_place` hand-over.
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("aplomb-ingest".into())
-            .spawn(move || runtime.block_on(writer.run(queue)))?;
+        // On SQLite the writer has a thread and a runtime of its own: its statements and its
+        // commit's fsync run on the calling thread, and there they hold up no worker of the
+        // runtime serving requests, nor need a `block_in_place` hand-over per commit. On
+        // PostgreSQL a transaction waits on the network, which a task does well.
+        if store.backend() == Backend::Sqlite {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            std::thread::Builder::new()
+                .name("aplomb-ingest".into())
+                .spawn(move || runtime.block_on(writer.run(queue)))?;
+        } else {
+            tokio::spawn(writer.run(queue));
+        }
         Ok(Self { jobs, stats })
     }
 
@@ -190,10 +195,8 @@ impl Writer {
         }
         let (events, replies): (Vec<Ingest>, Vec<_>) = admitted.into_iter().unzip();
         let started = Instant::now();
-        let stored_at = self.clock.now();
-        let mut page_opened = PageOpened {
+        let mut first_steps = FireFirstSteps {
             engine: self.engine.clone(),
-            at: stored_at,
         };
         let result = match ensure_defaults(
             &self.store,
@@ -205,7 +208,7 @@ impl Writer {
         {
             Ok(d) => {
                 self.ingester
-                    .ingest_then(&events, d, stored_at, &mut page_opened)
+                    .ingest_then(&events, d, self.clock.now(), &mut first_steps)
                     .await
             }
             Err(e) => Err(e),
@@ -264,20 +267,20 @@ impl Writer {
     }
 }
 
-/// Fires the first escalation step of the incidents a batch opened, in its transaction, when
-/// an engine runs here to send the pages (see `escalation::fire_opened`).
-struct PageOpened {
+/// Fires the first escalation step of the incidents a batch opened, in its transaction (see
+/// `EngineLink::fire_opened`).
+struct FireFirstSteps {
     engine: Arc<EngineLink>,
-    at: Timestamp,
 }
 
-impl BeforeCommit for PageOpened {
+impl BeforeCommit for FireFirstSteps {
     type Output = Vec<DeliveryJob>;
 
     async fn run(
         &mut self,
         tx: &mut PagingTx,
         outcomes: &[Ingested],
+        now: Timestamp,
     ) -> Result<Vec<DeliveryJob>, StoreError> {
         let opened: Vec<i64> = outcomes
             .iter()
@@ -289,12 +292,10 @@ impl BeforeCommit for PageOpened {
                 _ => None,
             })
             .collect();
-        match self.engine.lease_owner() {
-            Some(owner) if !opened.is_empty() => {
-                escalation::fire_opened(tx, &opened, self.at, (&owner, LEASE)).await
-            }
-            _ => Ok(Vec::new()),
+        if opened.is_empty() {
+            return Ok(Vec::new());
         }
+        self.engine.fire_opened(tx, &opened, now).await
     }
 }
 

@@ -19,13 +19,13 @@ use tokio::task::JoinHandle;
 use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::secret::new_secret;
-use crate::store::{Attempt, DeliveryJob, Store};
+use crate::store::{Attempt, DeliveryJob, PagingTx, Store};
 use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
 
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How long a claimed delivery stays with its claimer before another instance may take it.
-pub(crate) const LEASE: SignedDuration = SignedDuration::from_secs(60);
+const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -62,14 +62,41 @@ impl EngineLink {
         self.wake.notify_one();
     }
 
-    /// The name to lease deliveries to, while an engine runs here to send them. Without one
-    /// (it stopped, or this instance runs none) steps are left for an engine's next pass.
-    pub fn lease_owner(&self) -> Option<String> {
+    /// The name to lease deliveries to, while an engine runs here to send them.
+    fn lease_owner(&self) -> Option<String> {
         let engine = self.engine.lock().ok()?;
         engine
             .as_ref()
             .filter(|(_, to_engine)| !to_engine.is_closed())
             .map(|(owner, _)| owner.clone())
+    }
+
+    /// Fires the first escalation steps of `incidents`, opened in `tx`, before it commits, and
+    /// returns the deliveries leased to this instance's engine: hand them over after the
+    /// commit. Without an engine running here (it stopped, or this instance runs none), or
+    /// should firing fail (a broken policy must not keep the incident from being stored), the
+    /// steps are left due for an engine's next pass.
+    pub async fn fire_opened(
+        &self,
+        tx: &mut PagingTx,
+        incidents: &[i64],
+        now: Timestamp,
+    ) -> crate::store::Result<Vec<DeliveryJob>> {
+        let Some(owner) = self.lease_owner() else {
+            return Ok(Vec::new());
+        };
+        tx.savepoint().await?;
+        match escalation::fire_opened(tx, incidents, now, (&owner, LEASE)).await {
+            Ok(jobs) => {
+                tx.release_savepoint().await?;
+                Ok(jobs)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, ?incidents, "firing the first escalation steps failed; the engine will retry them");
+                tx.undo_to_savepoint().await?;
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// Gives the engine deliveries leased to it. Should it have stopped meanwhile, they wait
@@ -157,22 +184,34 @@ impl Engine {
         let mut handed = self.link.attach(&self.owner);
         let task = tokio::spawn(async move {
             'engine: loop {
-                if let Err(e) = self.tick().await {
-                    tracing::warn!(error = %e, "paging engine tick failed; retrying");
+                // Deliveries handed over while a pass ran go first: their leases are running.
+                while let Ok(jobs) = handed.try_recv() {
+                    self.send(jobs).await;
                 }
-                let pause = tokio::time::sleep(self.pause().await);
+                let pause = match self.tick().await {
+                    Ok(()) => self.pause().await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "paging engine tick failed; retrying");
+                        self.config.poll
+                    }
+                };
+                let pause = tokio::time::sleep(pause);
                 tokio::pin!(pause);
                 // Handed-over deliveries leave as they come, without a pass of their own: they
                 // are someone's first notice of an incident.
                 loop {
                     tokio::select! {
-                        biased;
                         _ = stopped.changed() => break 'engine,
                         Some(jobs) = handed.recv() => self.send(jobs).await,
                         _ = self.link.wake.notified() => break,
                         _ = &mut pause => break,
                     }
                 }
+            }
+            // Stopping: what was handed over is sent, not left to wait out its lease.
+            handed.close();
+            while let Some(jobs) = handed.recv().await {
+                self.send(jobs).await;
             }
         });
         EngineHandle { stop, task }

@@ -77,23 +77,24 @@ struct Routes {
     silences: Vec<Silence>,
 }
 
-/// Work done in an ingest batch's transaction before it commits, knowing what each event did:
-/// the paging engine fires the first escalation step of the incidents the batch opened, so an
-/// alert's page follows one commit, not two. A batch that takes PostgreSQL's shortcut opens no
-/// incident and runs none.
+/// More work in an ingest batch's transaction, after its events are stored and before it
+/// commits, knowing what each event did (the engine fires the incidents' first steps there).
+/// A batch that takes PostgreSQL's shortcut runs none: it opens no incident. A batch run again
+/// (see `Ingester::ingest_then`) runs it again, in the new transaction.
 pub trait BeforeCommit: Send {
     type Output: Default + Send;
     fn run(
         &mut self,
         tx: &mut PagingTx,
         outcomes: &[Ingested],
+        now: Timestamp,
     ) -> impl Future<Output = Result<Self::Output>> + Send;
 }
 
-/// Nothing more.
+/// No more work: the batch alone.
 impl BeforeCommit for () {
     type Output = ();
-    async fn run(&mut self, _: &mut PagingTx, _: &[Ingested]) -> Result<()> {
+    async fn run(&mut self, _: &mut PagingTx, _: &[Ingested], _: Timestamp) -> Result<()> {
         Ok(())
     }
 }
@@ -186,7 +187,7 @@ impl Ingester {
                 now,
             )
             .await?;
-            let after = then.run(&mut tx, &out).await?;
+            let after = then.run(&mut tx, &out, now).await?;
             tx.commit().await?;
             Ok((out, after))
         }

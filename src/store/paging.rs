@@ -86,6 +86,7 @@ pub enum Attempt {
 pub struct PagingTx {
     tx: WriteTx,
     backend: Backend,
+    faults: std::sync::Arc<crate::faults::FaultPoints>,
 }
 
 impl Store {
@@ -93,6 +94,7 @@ impl Store {
         Ok(PagingTx {
             tx: self.begin_write().await?,
             backend: self.backend,
+            faults: self.faults.clone(),
         })
     }
 
@@ -368,6 +370,29 @@ impl Store {
 }
 
 impl PagingTx {
+    /// Fails when a test armed or holds `point` (see `crate::faults`).
+    pub fn check_fault(&self, point: &'static str) -> Result<()> {
+        self.faults
+            .check(point)
+            .map_err(|e| StoreError::Injected(e.to_string()))
+    }
+
+    /// Marks where `undo_to_savepoint` returns to: work after it may fail without undoing
+    /// what came before (one savepoint at a time).
+    pub async fn savepoint(&mut self) -> Result<()> {
+        self.tx.batch("SAVEPOINT before_step").await
+    }
+
+    /// Undoes everything since `savepoint`; the transaction goes on.
+    pub async fn undo_to_savepoint(&mut self) -> Result<()> {
+        self.tx.batch("ROLLBACK TO SAVEPOINT before_step").await?;
+        self.tx.batch("RELEASE SAVEPOINT before_step").await
+    }
+
+    pub async fn release_savepoint(&mut self) -> Result<()> {
+        self.tx.batch("RELEASE SAVEPOINT before_step").await
+    }
+
     /// The transaction's connection, for store modules writing in it (the ingest batch).
     pub(super) fn conn(&mut self) -> &mut Conn {
         &mut self.tx
@@ -413,8 +438,13 @@ impl PagingTx {
         incident_id: i64,
         now: Timestamp,
     ) -> Result<Vec<DueEscalation>> {
-        self.due_where(" AND e.incident_id = $3", args![ms(now), 100, incident_id])
-            .await
+        // An incident runs an escalation per policy of its services: a handful.
+        const AT_MOST: i64 = 100;
+        self.due_where(
+            " AND e.incident_id = $3",
+            args![ms(now), AT_MOST, incident_id],
+        )
+        .await
     }
 
     async fn due_where(&mut self, filter: &str, args: &[Arg]) -> Result<Vec<DueEscalation>> {

@@ -1094,6 +1094,43 @@ async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
         assert_eq!(count(&kinds, "paged"), 1, "{kinds:?}");
     }
 
+    // Firing a first step may fail without losing the alert: it waits for the engine's pass.
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": "billing"}),
+    )
+    .await;
+    let oncall = json!({"escalation_policy": "olga"});
+    ok(&app, Method::PUT, "/api/v1/services/billing/oncall", oncall).await;
+    let integration = json!({"kind": "events_v2"});
+    let billing = ok(
+        &app,
+        Method::POST,
+        "/api/v1/services/billing/integrations",
+        integration,
+    )
+    .await;
+    let billing = billing["routing_key"].as_str().expect("a key");
+    app.app.store.faults().arm("fire_opened");
+    let (status, _) = crate::alerts::enqueue(
+        &app,
+        "/v2/enqueue",
+        &crate::alerts::trigger(billing, "cpu", "critical"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, alerts) = app
+        .admin(Method::GET, "/api/v1/alerts?limit=10", None)
+        .await;
+    let third = alerts
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["dedup_key"] == "cpu"))
+        .and_then(|a| a["incident_id"].as_i64())
+        .unwrap_or_else(|| panic!("the cpu alert opened an incident: {alerts}"));
+    assert_eq!(count(&timeline_kinds(&app, third).await, "paged"), 0);
+
     // The engine's passes did fail meanwhile: the policy's end, five minutes on, waits for one.
     clock.advance(SignedDuration::from_mins(5));
     settle().await;
@@ -1108,5 +1145,10 @@ async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
             .then_some(())
     })
     .await;
+    eventually("the third incident's page, from a pass", || async {
+        (hooks.received().len() == 3).then_some(())
+    })
+    .await;
+    assert_eq!(count(&timeline_kinds(&app, third).await, "paged"), 1);
     app.shutdown().await;
 }

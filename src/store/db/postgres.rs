@@ -28,10 +28,6 @@ const STATEMENT_CACHE: usize = 256;
 
 pub(in crate::store) struct Postgres {
     config: tokio_postgres::Config,
-    /// The runtime that drives every connection, whichever runtime's task opened it (the
-    /// ingestion writer runs on a thread and runtime of its own, and its connections return
-    /// to this pool for everyone).
-    runtime: tokio::runtime::Handle,
     idle: Mutex<Vec<Pooled>>,
     permits: Arc<Semaphore>,
 }
@@ -73,7 +69,6 @@ impl Postgres {
         }
         Ok(Arc::new(Self {
             config,
-            runtime: tokio::runtime::Handle::current(),
             idle: Mutex::new(Vec::new()),
             permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
         }))
@@ -120,7 +115,7 @@ impl Postgres {
             self.config.connect(NoTls).await.map_err(|e| {
                 StoreError::Unreachable(format!("cannot connect to PostgreSQL: {e}"))
             })?;
-        self.runtime.spawn(async move {
+        tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "a PostgreSQL connection ended");
             }
