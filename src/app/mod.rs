@@ -209,9 +209,7 @@ pub struct Aplomb {
 }
 
 impl Aplomb {
-    /// Starts the ingestion writer (on SQLite, on a thread of its own: that can fail); call it
-    /// inside the runtime that will serve requests.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> std::io::Result<Self> {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         let (changes, _) = broadcast::channel(1024);
         let announcer = Announcer::new(store.clone(), changes.clone());
         let engine: Arc<crate::engine::EngineLink> = Arc::default();
@@ -226,8 +224,8 @@ impl Aplomb {
             engine.clone(),
             alert_type,
             settings.events_per_second_per_key,
-        )?;
-        Ok(Self {
+        );
+        Self {
             store,
             clock,
             settings,
@@ -236,7 +234,7 @@ impl Aplomb {
             engine,
             ingest,
             sign_in: accounts::SignInGuard::default(),
-        })
+        }
     }
 
     pub fn now(&self) -> Timestamp {

@@ -17,8 +17,8 @@ use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
 use crate::store::{
-    AlertIncidentDefaults, Backend, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester,
-    PagingTx, Store, StoreError,
+    AlertIncidentDefaults, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester, PagingTx, Store,
+    StoreError,
 };
 
 use super::EngineLink;
@@ -67,14 +67,14 @@ impl IngestWriter {
         engine: Arc<EngineLink>,
         incident_type: String,
         rate_per_key: u32,
-    ) -> std::io::Result<Self> {
+    ) -> Self {
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let stats = Arc::new(IngestStats::default());
         // One writer: SQLite takes one write transaction at a time anyway, and on PostgreSQL
         // (measured on 2 cores) concurrent writers only made batches smaller.
         let writer = Writer {
             ingester: store.ingester(),
-            store: store.clone(),
+            store,
             clock: clock.clone(),
             announcer,
             engine,
@@ -83,21 +83,8 @@ impl IngestWriter {
             defaults: None,
             limiter: RateLimiter::new(rate_per_key),
         };
-        // On SQLite the writer has a thread and a runtime of its own: its statements and its
-        // commit's fsync run on the calling thread, and there they hold up no worker of the
-        // runtime serving requests, nor need a `block_in_place` hand-over per commit. On
-        // PostgreSQL a transaction waits on the network, which a task does well.
-        if store.backend() == Backend::Sqlite {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            std::thread::Builder::new()
-                .name("aplomb-ingest".into())
-                .spawn(move || runtime.block_on(writer.run(queue)))?;
-        } else {
-            tokio::spawn(writer.run(queue));
-        }
-        Ok(Self { jobs, stats })
+        tokio::spawn(writer.run(queue));
+        Self { jobs, stats }
     }
 
     /// Stores one event; resolves once its batch is committed.
