@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aplomb::app::NewUser;
-use rand::Rng;
 use serde_json::{Value, json};
 
 mod support;
@@ -291,8 +290,8 @@ async fn ingest(bench: &Arc<Bench>, name: &str, rate: u64, seconds: u64) -> Vec<
     all
 }
 
-/// One browser following the incident: the event stream, and on each announcement, after a
-/// random wait of up to 250 ms, the live update after the last entry it has.
+/// One browser following the incident: the event stream, and on each announcement the live
+/// update after the last entry it has (announcements that arrive meanwhile make one fetch).
 async fn follow(
     bench: &Bench,
     incident: i64,
@@ -305,9 +304,6 @@ async fn follow(
         if !String::from_utf8_lossy(&chunk).contains("event: changed") {
             continue;
         }
-        // As the page's script does: a moment of its own before fetching.
-        let wait = rand::thread_rng().gen_range(0..250);
-        tokio::time::sleep(Duration::from_millis(wait)).await;
         let update = bench
             .get(&format!("/incidents/{incident}/live?after={after}"))
             .await

@@ -117,19 +117,11 @@
         if (again) { again = false; refresh(); }
       });
   }
-  // Every open page hears an announcement at the same moment: each waits a moment of its own
-  // (up to a quarter of a second) before fetching, so the server renders their updates one
-  // after another instead of all at once.
-  var soon = null;
-  function refreshSoon() {
-    if (soon) return;
-    soon = setTimeout(function () { soon = null; refresh(); }, Math.random() * 250);
-  }
   if (live && window.EventSource) {
     var source = null;
     var connect = function () {
       source = new EventSource(live.dataset.events);
-      source.addEventListener("changed", refreshSoon);
+      source.addEventListener("changed", refresh);
       // After a dropped connection, catch up on whatever was missed.
       source.addEventListener("open", function () { if (live.dataset.connected) refresh(); live.dataset.connected = "1"; });
     };
