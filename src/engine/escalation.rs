@@ -5,6 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::CLAIM_AT_ONCE;
 use crate::clock::Clock;
 
 use crate::domain::escalation::{Level, Policy, Step, Target};
@@ -43,7 +44,9 @@ pub async fn fire_due(
             fire_step(&mut tx, step, now).await?;
         }
         if !due.is_empty() {
-            let jobs = tx.claim_deliveries(lease.0, now, now + lease.1, 50).await?;
+            let jobs = tx
+                .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
+                .await?;
             fired.deliveries.extend(jobs);
         }
         tx.commit().await?;
@@ -71,7 +74,8 @@ pub async fn fire_opened(
             fire_step(tx, &step, now).await?;
         }
     }
-    tx.claim_deliveries(lease.0, now, now + lease.1, 50).await
+    tx.claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
+        .await
 }
 
 fn policy_of(due: &DueEscalation) -> Result<Policy> {

@@ -183,7 +183,7 @@ impl Writer {
         let (events, replies): (Vec<Ingest>, Vec<_>) = admitted.into_iter().unzip();
         let started = Instant::now();
         let mut first_steps = FireFirstSteps {
-            engine: self.engine.clone(),
+            engine: &self.engine,
         };
         let result = match ensure_defaults(
             &self.store,
@@ -256,11 +256,11 @@ impl Writer {
 
 /// Fires the first escalation step of the incidents a batch opened, in its transaction (see
 /// `EngineLink::fire_opened`).
-struct FireFirstSteps {
-    engine: Arc<EngineLink>,
+struct FireFirstSteps<'a> {
+    engine: &'a EngineLink,
 }
 
-impl BeforeCommit for FireFirstSteps {
+impl BeforeCommit for FireFirstSteps<'_> {
     type Output = Vec<DeliveryJob>;
 
     async fn run(

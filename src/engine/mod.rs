@@ -24,6 +24,8 @@ use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
 
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
+/// How many due deliveries one claim leases.
+const CLAIM_AT_ONCE: i64 = 50;
 /// How long a claimed delivery stays with its claimer before another instance may take it.
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
@@ -245,7 +247,7 @@ impl Engine {
         let now = self.clock.now();
         let jobs = self
             .store
-            .claim_deliveries(&self.owner, now, now + LEASE, 50)
+            .claim_deliveries(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
             .await?;
         self.send(jobs).await;
         Ok(())

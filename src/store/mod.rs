@@ -258,6 +258,13 @@ fn redact(url: &str) -> String {
     }
 }
 
+/// Fails with `StoreError::Injected` when a test armed or holds `point` (see `crate::faults`).
+fn check_fault(faults: &crate::faults::FaultPoints, point: &'static str) -> Result<()> {
+    faults
+        .check(point)
+        .map_err(|e| StoreError::Injected(e.to_string()))
+}
+
 fn ms(t: Timestamp) -> i64 {
     t.as_millisecond()
 }

@@ -12,7 +12,7 @@ use super::oncall::{
     NotificationStep, PolicyRecord, ScheduleRecord, notification_steps, policy_from_row, schedule,
     team_member_ids,
 };
-use super::{Backend, Result, Store, StoreError, WriteTx, ms};
+use super::{Backend, Result, Store, StoreError, WriteTx, check_fault, ms};
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
@@ -182,9 +182,7 @@ impl Store {
             Attempt::Retry(d, at) => (0, d, "pending", Some(*at)),
             Attempt::GiveUp(d) => (0, d, "failed", None),
         };
-        self.faults
-            .check("finish_delivery")
-            .map_err(|e| StoreError::Injected(e.to_string()))?;
+        check_fault(&self.faults, "finish_delivery")?;
         let mut tx = self.begin_write().await?;
         tx.execute(
             "INSERT INTO delivery_attempts (delivery_id, at, ok, detail) VALUES ($1, $2, $3, $4)",
@@ -372,9 +370,7 @@ impl Store {
 impl PagingTx {
     /// Fails when a test armed or holds `point` (see `crate::faults`).
     pub fn check_fault(&self, point: &'static str) -> Result<()> {
-        self.faults
-            .check(point)
-            .map_err(|e| StoreError::Injected(e.to_string()))
+        check_fault(&self.faults, point)
     }
 
     /// Marks where `undo_to_savepoint` returns to: work after it may fail without undoing
