@@ -56,18 +56,25 @@ pub(crate) async fn monitored_service(app: &TestApp, hook: &str) -> String {
         )
         .await;
     ok(s, &b);
+    olgas_service(app, "search").await
+}
+
+/// Another service whose escalation policy pages olga (see `monitored_service`); returns its
+/// routing key.
+pub(crate) async fn olgas_service(app: &TestApp, name: &str) -> String {
+    let ok = |status: StatusCode, body: &Value| assert!(status.is_success(), "{status} {body}");
     let (s, b) = app
         .admin(
             Method::POST,
             "/api/v1/services",
-            Some(json!({"name": "search"})),
+            Some(json!({"name": name})),
         )
         .await;
     ok(s, &b);
     let (s, b) = app
         .admin(
             Method::PUT,
-            "/api/v1/services/search/oncall",
+            &format!("/api/v1/services/{name}/oncall"),
             Some(json!({"escalation_policy": "olga"})),
         )
         .await;
@@ -75,7 +82,7 @@ pub(crate) async fn monitored_service(app: &TestApp, hook: &str) -> String {
     let (s, integration) = app
         .admin(
             Method::POST,
-            "/api/v1/services/search/integrations",
+            &format!("/api/v1/services/{name}/integrations"),
             Some(json!({"kind": "events_v2"})),
         )
         .await;

@@ -165,6 +165,14 @@ pub(crate) fn count(kinds: &[String], kind: &str) -> usize {
     kinds.iter().filter(|k| *k == kind).count()
 }
 
+/// Waits until the incident's timeline holds `n` entries of `kind`.
+pub(crate) async fn until_count(app: &TestApp, id: i64, kind: &str, n: usize, what: &str) {
+    eventually(what, || async {
+        (count(&timeline_kinds(app, id).await, kind) == n).then_some(())
+    })
+    .await;
+}
+
 /// Lets the engine (polling every 20 ms) see the clock's new time.
 pub(crate) async fn settle() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -310,10 +318,7 @@ async fn the_next_step_fires_exactly_once_after_a_crash(db: Db) {
     };
     checkout_on_call(&app, &hooks.url).await;
     let id = declare_checkout(&app).await;
-    eventually("level 1 fires", || async {
-        (count(&timeline_kinds(&app, id).await, "paged") == 1).then_some(())
-    })
-    .await;
+    until_count(&app, id, "paged", 1, "level 1 fires").await;
 
     // The server dies mid-escalation; another starts on the same database.
     let restarted = app.restart_on(clock.clone(), outbound(None)).await;
@@ -325,13 +330,13 @@ async fn the_next_step_fires_exactly_once_after_a_crash(db: Db) {
     .await;
     // Well past every remaining delay: the policy runs out exactly once, nothing repeats.
     clock.advance(SignedDuration::from_mins(10));
-    eventually("the policy runs out", || async {
-        (count(
-            &timeline_kinds(&restarted, id).await,
-            "escalation_exhausted",
-        ) == 1)
-            .then_some(())
-    })
+    until_count(
+        &restarted,
+        id,
+        "escalation_exhausted",
+        1,
+        "the policy runs out",
+    )
     .await;
     clock.advance(SignedDuration::from_mins(60));
     settle().await;
@@ -1095,29 +1100,12 @@ async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
     }
 
     // Firing a first step may fail without losing the alert: it waits for the engine's pass.
-    ok(
-        &app,
-        Method::POST,
-        "/api/v1/services",
-        json!({"name": "billing"}),
-    )
-    .await;
-    let oncall = json!({"escalation_policy": "olga"});
-    ok(&app, Method::PUT, "/api/v1/services/billing/oncall", oncall).await;
-    let integration = json!({"kind": "events_v2"});
-    let billing = ok(
-        &app,
-        Method::POST,
-        "/api/v1/services/billing/integrations",
-        integration,
-    )
-    .await;
-    let billing = billing["routing_key"].as_str().expect("a key");
+    let billing = crate::alerts::olgas_service(&app, "billing").await;
     app.app.store.faults().arm("fire_opened");
     let (status, _) = crate::alerts::enqueue(
         &app,
         "/v2/enqueue",
-        &crate::alerts::trigger(billing, "cpu", "critical"),
+        &crate::alerts::trigger(&billing, "cpu", "critical"),
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
@@ -1137,13 +1125,13 @@ async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
     let kinds = timeline_kinds(&app, declared).await;
     assert_eq!(count(&kinds, "escalation_exhausted"), 0, "{kinds:?}");
     app.app.store.faults().release("engine.pass");
-    eventually("the policy runs out once passes work", || async {
-        (count(
-            &timeline_kinds(&app, declared).await,
-            "escalation_exhausted",
-        ) == 1)
-            .then_some(())
-    })
+    until_count(
+        &app,
+        declared,
+        "escalation_exhausted",
+        1,
+        "the policy runs out once passes work",
+    )
     .await;
     eventually("the third incident's page, from a pass", || async {
         (hooks.received().len() == 3).then_some(())

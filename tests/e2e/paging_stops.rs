@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::alerts::{enqueue, monitored_service, trigger};
 use crate::helpers::{ADMIN_TOKEN, Db, TestApp};
-use crate::paging::{count, ok, outbound, settle, start_clock, timeline_kinds};
+use crate::paging::{count, ok, outbound, settle, start_clock, timeline_kinds, until_count};
 use crate::sinks::{WebhookSink, eventually};
 
 crate::for_both_backends!(
@@ -251,9 +251,13 @@ async fn a_page_on_its_way_during_an_acknowledgement_is_recorded_as_sent_after_i
     hooks.release();
 
     // The timeline entry commits with the delivery's record.
-    eventually("the late delivery is on the timeline", || async {
-        (count(&timeline_kinds(&app, id).await, "sent_after_stop") == 1).then_some(())
-    })
+    until_count(
+        &app,
+        id,
+        "sent_after_stop",
+        1,
+        "the late delivery is on the timeline",
+    )
     .await;
     let delivery = &pages(&app, id).await[0]["deliveries"][0];
     assert_eq!(delivery["state"], "sent", "{delivery}");
