@@ -32,6 +32,9 @@ pub struct Announcer {
     /// Per incident: when it was last announced, and whether a later announcement is already
     /// waiting (it will carry every change committed before it goes out).
     recent: Arc<Mutex<HashMap<i64, Sent>>>,
+    /// Where a waiting announcement waits: the main runtime, whichever task announced (the
+    /// ingestion writer's runtime is kept for storing events).
+    runtime: tokio::runtime::Handle,
 }
 
 #[derive(Clone, Copy)]
@@ -47,6 +50,7 @@ impl Announcer {
             changes,
             cross_instance: Arc::default(),
             recent: Arc::default(),
+            runtime: tokio::runtime::Handle::current(),
         }
     }
 
@@ -94,7 +98,7 @@ impl Announcer {
             None => self.send(incident_id).await,
             Some(wait) => {
                 let announcer = self.clone();
-                tokio::spawn(async move {
+                self.runtime.spawn(async move {
                     tokio::time::sleep(wait).await;
                     if let Some(s) = announcer
                         .recent

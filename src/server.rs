@@ -90,7 +90,7 @@ pub async fn prepare(options: &ServeOptions, clock: Arc<dyn Clock>) -> anyhow::R
         settings.events_per_second_per_key = limit;
     }
     let store = Store::connect(&options.database_url).await?;
-    let app = Arc::new(Aplomb::new(store, clock, settings));
+    let app = Arc::new(Aplomb::new(store, clock, settings)?);
     app.start_listening().await?;
     if let Some(token) = options.admin_token.as_deref() {
         app.bootstrap(Some(token)).await?;

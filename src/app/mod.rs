@@ -209,7 +209,8 @@ pub struct Aplomb {
 }
 
 impl Aplomb {
-    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+    /// Fails only when the ingestion writer's thread cannot be started.
+    pub fn new(store: Store, clock: Arc<dyn Clock>, settings: Settings) -> std::io::Result<Self> {
         let (changes, _) = broadcast::channel(1024);
         let announcer = Announcer::new(store.clone(), changes.clone());
         let engine: Arc<crate::engine::EngineLink> = Arc::default();
@@ -224,8 +225,8 @@ impl Aplomb {
             engine.clone(),
             alert_type,
             settings.events_per_second_per_key,
-        );
-        Self {
+        )?;
+        Ok(Self {
             store,
             clock,
             settings,
@@ -234,7 +235,7 @@ impl Aplomb {
             engine,
             ingest,
             sign_in: accounts::SignInGuard::default(),
-        }
+        })
     }
 
     pub fn now(&self) -> Timestamp {

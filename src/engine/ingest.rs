@@ -1,6 +1,6 @@
-//! The ingestion writer: one task that stores inbound events in batches, one transaction (one
-//! fsync) per batch. A request waits for the commit of the batch holding its event, so a 202 is
-//! only ever sent for an event that is durably stored; under load, batches grow and the cost
+//! The ingestion writer: one writer (a thread of its own on SQLite) that stores inbound events
+//! in batches, one transaction (one fsync) per batch. A request waits for the commit of the
+//! batch holding its event, so a 202 is only ever sent for an event that is durably stored; under load, batches grow and the cost
 //! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
 
 use std::collections::HashMap;
@@ -17,8 +17,8 @@ use crate::domain::access::UserRole;
 use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
 use crate::store::{
-    AlertIncidentDefaults, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester, PagingTx, Store,
-    StoreError,
+    AlertIncidentDefaults, Backend, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester,
+    PagingTx, Store, StoreError,
 };
 
 use super::EngineLink;
@@ -29,7 +29,12 @@ pub const MAX_BATCH: usize = 512;
 /// The user alert-opened incidents are declared by.
 pub const SYSTEM_USER: &str = "aplomb";
 
-type Job = (Ingest, oneshot::Sender<Result<Ingested, Refused>>);
+/// One submission: its events (a webhook's alerts travel together, so they share a batch) and
+/// where their outcomes go, in the same order.
+struct Job {
+    events: Vec<Ingest>,
+    reply: oneshot::Sender<Vec<Result<Ingested, Refused>>>,
+}
 
 /// Why an event was not taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,9 +72,12 @@ impl IngestWriter {
         engine: Arc<EngineLink>,
         incident_type: String,
         rate_per_key: u32,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
+        // Submissions waiting; a sender past this waits for room (backpressure on the
+        // requests), as most submissions are one event, this is about eight batches.
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let stats = Arc::new(IngestStats::default());
+        let backend = store.backend();
         // One writer: SQLite takes one write transaction at a time anyway, and on PostgreSQL
         // (measured on 2 cores) concurrent writers only made batches smaller.
         let writer = Writer {
@@ -83,20 +91,53 @@ impl IngestWriter {
             defaults: None,
             limiter: RateLimiter::new(rate_per_key),
         };
-        tokio::spawn(writer.run(queue));
-        Self { jobs, stats }
+        // On SQLite the writer has a thread and a runtime of its own: a transaction's
+        // statements and its commit's fsync run on the calling thread, and there they hold up
+        // no worker serving requests (nor need `block_in_place`). On PostgreSQL a statement is
+        // a network round trip that blocks nothing, and a writer on another runtime than the
+        // connections' drivers paid a cross-thread wake-up per statement (distinct keys fell
+        // to 0.4x of pgbench, measured 2026-12-03), so it stays a task.
+        match backend {
+            Backend::Sqlite => {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                std::thread::Builder::new()
+                    .name("aplomb-ingest".into())
+                    .spawn(move || runtime.block_on(writer.run(queue)))?;
+            }
+            Backend::Postgres => {
+                tokio::spawn(writer.run(queue));
+            }
+        }
+        Ok(Self { jobs, stats })
     }
 
     /// Stores one event; resolves once its batch is committed.
     pub async fn submit(&self, event: Ingest) -> Result<Ingested, Refused> {
-        let stopped = || Refused::Unavailable("the ingestion writer has stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.jobs
-            .send((event, reply))
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let mut outcomes = self.submit_all(vec![event]).await;
+        outcomes.pop().unwrap_or_else(|| Err(stopped()))
     }
+
+    /// Stores several events in one batch (never split: a submission bigger than `MAX_BATCH`
+    /// is a batch of its own); resolves once they are committed, with one outcome per event
+    /// in their order.
+    pub async fn submit_all(&self, events: Vec<Ingest>) -> Vec<Result<Ingested, Refused>> {
+        let count = events.len();
+        let all_stopped = || (0..count).map(|_| Err(stopped())).collect();
+        if count == 0 {
+            return Vec::new();
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.jobs.send(Job { events, reply }).await.is_err() {
+            return all_stopped();
+        }
+        answer.await.unwrap_or_else(|_| all_stopped())
+    }
+}
+
+fn stopped() -> Refused {
+    Refused::Unavailable("the ingestion writer has stopped".into())
 }
 
 /// The per-routing-key rate limit (per instance), kept by the writer for the keys it routes.
@@ -138,7 +179,7 @@ impl RateLimiter {
     }
 }
 
-/// One writer task: takes whatever events are queued, stores them in one transaction, and
+/// The one writer: takes whatever events are queued, stores them in one transaction, and
 /// answers their requests.
 struct Writer {
     ingester: Ingester,
@@ -154,8 +195,34 @@ struct Writer {
 
 impl Writer {
     async fn run(mut self, mut queue: mpsc::Receiver<Job>) {
-        let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut batch: Vec<Job> = Vec::new();
+        // A submission that did not fit the last batch starts the next.
+        let mut held: Option<Job> = None;
+        loop {
+            let first = match held.take() {
+                Some(job) => job,
+                None => match queue.recv().await {
+                    Some(job) => job,
+                    None => return,
+                },
+            };
+            // Everything already waiting joins the batch, up to MAX_BATCH events. A
+            // submission is never split, so one bigger than that is a batch of its own.
+            let mut events = first.events.len();
+            batch.push(first);
+            while events < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) if events + job.events.len() > MAX_BATCH => {
+                        held = Some(job);
+                        break;
+                    }
+                    Ok(job) => {
+                        events += job.events.len();
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
             self.store_batch(&mut batch).await;
         }
     }
@@ -165,22 +232,31 @@ impl Writer {
         // in the routing table as loaded (a new one, or none loaded yet) is let through and
         // charged after the batch if it turned out to route.
         let now = self.clock.now();
-        let mut admitted = Vec::with_capacity(batch.len());
+        let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+        let mut events = Vec::new();
         let mut charge_after = Vec::new();
-        for (event, reply) in batch.drain(..) {
-            let key = event.routing_key();
-            if !self.ingester.routes_key(key) {
-                charge_after.push(key.to_string());
-            } else if let Err(refused) = self.limiter.admit(key, now) {
-                let _ = reply.send(Err(refused));
-                continue;
+        for job in batch.drain(..) {
+            let mut answer = Answer {
+                reply: job.reply,
+                outcomes: Vec::with_capacity(job.events.len()),
+            };
+            for event in job.events {
+                let key = event.routing_key();
+                if !self.ingester.routes_key(key) {
+                    charge_after.push(key.to_string());
+                } else if let Err(refused) = self.limiter.admit(key, now) {
+                    answer.outcomes.push(Some(Err(refused)));
+                    continue;
+                }
+                answer.outcomes.push(None);
+                events.push(event);
             }
-            admitted.push((event, reply));
+            answers.push(answer);
         }
-        if admitted.is_empty() {
+        if events.is_empty() {
+            answers.into_iter().for_each(Answer::send);
             return;
         }
-        let (events, replies): (Vec<Ingest>, Vec<_>) = admitted.into_iter().unzip();
         let started = Instant::now();
         let mut first_steps = FireFirstSteps {
             engine: &self.engine,
@@ -222,16 +298,20 @@ impl Writer {
                 self.engine.hand_over(deliveries);
                 let mut changed: Vec<i64> = Vec::new();
                 let mut opened = false;
-                for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                for outcome in &outcomes {
                     if let Ingested::Stored {
                         incident,
                         opened: o,
-                    } = &outcome
+                    } = outcome
                     {
                         changed.extend(incident);
                         opened |= *o;
                     }
-                    let _ = reply.send(Ok(outcome));
+                }
+                let mut outcomes = outcomes.into_iter();
+                for mut answer in answers {
+                    answer.fill(|| outcomes.next().map(Ok));
+                    answer.send();
                 }
                 if opened {
                     self.engine.wake();
@@ -243,14 +323,45 @@ impl Writer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, events = replies.len(), "storing a batch of events failed");
-                for reply in replies {
-                    let _ = reply.send(Err(Refused::Unavailable(
-                        "the event could not be stored; retry".into(),
-                    )));
+                tracing::error!(error = %e, events = events.len(), "storing a batch of events failed");
+                for mut answer in answers {
+                    answer.fill(|| {
+                        Some(Err(Refused::Unavailable(
+                            "the event could not be stored; retry".into(),
+                        )))
+                    });
+                    answer.send();
                 }
             }
         }
+    }
+}
+
+/// The outcomes of one submission as the batch learns them: refused events are known before
+/// the transaction, the stored ones (`None` until then) after it.
+struct Answer {
+    reply: oneshot::Sender<Vec<Result<Ingested, Refused>>>,
+    outcomes: Vec<Option<Result<Ingested, Refused>>>,
+}
+
+impl Answer {
+    /// Fills in the outcomes still unknown, in order, from `next`.
+    fn fill(&mut self, mut next: impl FnMut() -> Option<Result<Ingested, Refused>>) {
+        for slot in self.outcomes.iter_mut().filter(|o| o.is_none()) {
+            *slot = next();
+        }
+    }
+
+    fn send(self) {
+        let outcomes = self
+            .outcomes
+            .into_iter()
+            // Only if the store answered fewer outcomes than it was given events.
+            .map(|o| {
+                o.unwrap_or_else(|| Err(Refused::Unavailable("the event was not stored".into())))
+            })
+            .collect();
+        let _ = self.reply.send(outcomes);
     }
 }
 
@@ -329,6 +440,40 @@ async fn ensure_defaults<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_submission_gets_its_outcomes_in_the_order_of_its_events() {
+        let (reply, answer) = oneshot::channel();
+        let mut pending = Answer {
+            reply,
+            // The second event was refused before the batch; the others wait for it.
+            outcomes: vec![None, Some(Err(Refused::RateLimited(3))), None, None],
+        };
+        let mut stored = vec![
+            Ingested::UnknownRoutingKey,
+            Ingested::Stored {
+                incident: Some(7),
+                opened: true,
+            },
+        ]
+        .into_iter();
+        pending.fill(|| stored.next().map(Ok));
+        pending.send();
+        let outcomes = answer.blocking_recv().expect("an answer");
+        assert_eq!(
+            outcomes,
+            vec![
+                Ok(Ingested::UnknownRoutingKey),
+                Err(Refused::RateLimited(3)),
+                Ok(Ingested::Stored {
+                    incident: Some(7),
+                    opened: true
+                }),
+                // The store answered one outcome short: that event is not called stored.
+                Err(Refused::Unavailable("the event was not stored".into())),
+            ]
+        );
+    }
 
     #[test]
     fn sweeping_keeps_the_buckets_of_keys_over_their_rate() {

@@ -166,12 +166,10 @@ async fn alertmanager(
         Err(errors) => return invalid(errors),
     };
     let count = events.len();
-    let results = futures_util::future::join_all(
-        events
-            .into_iter()
-            .map(|e| app.ingest.submit(Ingest::Alert(e))),
-    )
-    .await;
+    let results = app
+        .ingest
+        .submit_all(events.into_iter().map(Ingest::Alert).collect())
+        .await;
     for result in results {
         match result {
             Ok(Ingested::Stored { .. }) => {}

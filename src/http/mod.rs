@@ -36,6 +36,22 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Flips to `true` when the server stops, so long-lived streams end and shutdown completes.
     pub shutdown: watch::Receiver<bool>,
+    /// Live updates loaded and rendered at once. Every open page of an incident hears its announcement at
+    /// the same moment; rendering their updates a few at a time leaves the other workers to
+    /// ingestion and other requests instead of all of them rendering one burst.
+    pub live_updates: Arc<tokio::sync::Semaphore>,
+}
+
+impl AppState {
+    fn new(app: Arc<Aplomb>, shutdown: watch::Receiver<bool>) -> Self {
+        let half_the_cores = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
+        Self {
+            app,
+            metrics: Arc::default(),
+            shutdown,
+            live_updates: Arc::new(tokio::sync::Semaphore::new(half_the_cores.max(1))),
+        }
+    }
 }
 
 impl Deref for AppState {
@@ -115,11 +131,7 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> std::io::Result<()> {
     let (stopping, shutdown) = watch::channel(false);
-    let state = AppState {
-        app,
-        metrics: Arc::default(),
-        shutdown,
-    };
+    let state = AppState::new(app, shutdown);
     let router = router(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     tokio::pin!(stop);
@@ -161,11 +173,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stopping, shutdown) = watch::channel(false);
-    let state = AppState {
-        app,
-        metrics: Arc::default(),
-        shutdown,
-    };
+    let state = AppState::new(app, shutdown);
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {

@@ -1018,6 +1018,11 @@ async fn incident_fragment(
         // The header alone: one entry is the least a window holds.
         None => TimelineWindow::Latest { limit: 1 },
     };
+    let _rendering = state
+        .live_updates
+        .acquire()
+        .await
+        .expect("live_updates is never closed");
     match load_live(&state, &session.actor, id, window).await {
         Ok((live, rows)) => render(&IncidentFragment {
             live,
