@@ -32,8 +32,8 @@ pub struct Announcer {
     /// Per incident: when it was last announced, and whether a later announcement is already
     /// waiting (it will carry every change committed before it goes out).
     recent: Arc<Mutex<HashMap<i64, Sent>>>,
-    /// Where a waiting announcement waits: the main runtime, whichever task announced (the
-    /// ingestion writer's runtime is kept for storing events).
+    /// Where a waiting announcement waits: the main runtime, whichever task announced (on
+    /// SQLite the ingestion writer announces from a runtime of its own, kept for storing).
     runtime: tokio::runtime::Handle,
 }
 

@@ -1,7 +1,8 @@
 //! The ingestion writer: one writer (a thread of its own on SQLite) that stores inbound events
 //! in batches, one transaction (one fsync) per batch. A request waits for the commit of the
-//! batch holding its event, so a 202 is only ever sent for an event that is durably stored; under load, batches grow and the cost
-//! of each commit is shared, which is how durable ingestion goes past the disk's fsync rate.
+//! batch holding its event, so a 202 is only ever sent for an event that is durably stored;
+//! under load, batches grow and the cost of each commit is shared, which is how durable
+//! ingestion goes past the disk's fsync rate.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -73,8 +74,8 @@ impl IngestWriter {
         incident_type: String,
         rate_per_key: u32,
     ) -> std::io::Result<Self> {
-        // Submissions waiting; a sender past this waits for room (backpressure on the
-        // requests), as most submissions are one event, this is about eight batches.
+        // Submissions that may wait; past that, requests wait to submit (backpressure). Most
+        // submissions are one event, so this is about eight full batches.
         let (jobs, queue) = mpsc::channel::<Job>(MAX_BATCH * 8);
         let stats = Arc::new(IngestStats::default());
         let backend = store.backend();

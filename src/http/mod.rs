@@ -36,9 +36,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Flips to `true` when the server stops, so long-lived streams end and shutdown completes.
     pub shutdown: watch::Receiver<bool>,
-    /// Live updates loaded and rendered at once. Every open page of an incident hears its announcement at
-    /// the same moment; rendering their updates a few at a time leaves the other workers to
-    /// ingestion and other requests instead of all of them rendering one burst.
+    /// Live updates loaded and rendered at once. Every open page of an incident hears its
+    /// announcement at the same moment; rendering their updates a few at a time leaves the
+    /// other workers to ingestion and other requests instead of all of them rendering one burst.
     pub live_updates: Arc<tokio::sync::Semaphore>,
 }
 

@@ -105,6 +105,16 @@ pub(crate) async fn enqueue(app: &TestApp, path: &str, body: &Value) -> (StatusC
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
+/// The alert with `dedup_key` in the list `path` answers (an `/api/v1/alerts` query).
+pub(crate) async fn listed_alert(app: &TestApp, path: &str, dedup_key: &str) -> Value {
+    let (_, alerts) = app.admin(Method::GET, path, None).await;
+    alerts
+        .as_array()
+        .and_then(|all| all.iter().find(|a| a["dedup_key"] == dedup_key))
+        .cloned()
+        .unwrap_or_else(|| panic!("{path} lists {dedup_key}: {alerts}"))
+}
+
 pub(crate) fn trigger(key: &str, dedup: &str, severity: &str) -> Value {
     json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
            "payload": {"summary": format!("Search latency high ({dedup})"), "source": "search-1", "severity": severity}})
@@ -682,13 +692,7 @@ async fn maintenance_windows_and_silences_keep_alerts_quiet(db: Db) {
     let mut flaky = trigger(&key, "probe-2", "critical");
     flaky["payload"]["summary"] = json!("flaky probe timed out");
     enqueue(&app, "/v2/enqueue", &flaky).await;
-    let (_, alerts) = app
-        .admin(Method::GET, "/api/v1/alerts?status=triggered", None)
-        .await;
-    let probe = alerts
-        .as_array()
-        .and_then(|all| all.iter().find(|a| a["dedup_key"] == "probe-2"))
-        .expect("the alert is stored");
+    let probe = listed_alert(&app, "/api/v1/alerts?status=triggered", "probe-2").await;
     assert_eq!(probe["silenced"], false, "{probe}");
     assert!(probe["incident_id"].is_i64(), "{probe}");
 
@@ -903,11 +907,7 @@ async fn routing_changes_on_one_instance_apply_at_once_on_another(db: Db) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     enqueue(&first, "/v2/enqueue", &trigger(&key, "drill", "critical")).await;
-    let (_, alerts) = first.admin(Method::GET, "/api/v1/alerts", None).await;
-    let drill = alerts
-        .as_array()
-        .and_then(|all| all.iter().find(|a| a["dedup_key"] == "drill"))
-        .expect("the alert is stored");
+    let drill = listed_alert(&first, "/api/v1/alerts", "drill").await;
     assert_eq!(drill["silenced"], true, "{drill}");
 
     let (_, integrations) = second

@@ -1109,14 +1109,10 @@ async fn the_first_page_leaves_with_the_commit_that_opens_the_incident(db: Db) {
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let (_, alerts) = app
-        .admin(Method::GET, "/api/v1/alerts?limit=10", None)
-        .await;
-    let third = alerts
-        .as_array()
-        .and_then(|a| a.iter().find(|a| a["dedup_key"] == "cpu"))
-        .and_then(|a| a["incident_id"].as_i64())
-        .unwrap_or_else(|| panic!("the cpu alert opened an incident: {alerts}"));
+    let cpu = crate::alerts::listed_alert(&app, "/api/v1/alerts?limit=10", "cpu").await;
+    let third = cpu["incident_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the cpu alert opened an incident: {cpu}"));
     assert_eq!(count(&timeline_kinds(&app, third).await, "paged"), 0);
 
     // The engine's passes did fail meanwhile: the policy's end, five minutes on, waits for one.
