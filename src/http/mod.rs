@@ -2,8 +2,6 @@
 //! Handlers stay thin: they extract input, call `Aplomb`, and shape the response.
 
 pub mod api;
-pub mod api_alerts;
-pub mod api_oncall;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -11,8 +9,6 @@ pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod ui;
-pub mod ui_alerts;
-pub mod ui_oncall;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -63,16 +59,9 @@ impl Deref for AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .nest(
-            "/api/v1",
-            api::router()
-                .merge(api_oncall::router())
-                .merge(api_alerts::router()),
-        )
+        .nest("/api/v1", api::router())
         .merge(events::router())
         .merge(ui::router())
-        .merge(ui_oncall::router())
-        .merge(ui_alerts::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))

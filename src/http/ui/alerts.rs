@@ -8,11 +8,11 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::AppState;
-use super::ui::{Session, fail, human_time, render};
+use super::{Session, fail, human_time, render};
 use crate::app::AppError;
 use crate::domain::access::Actor;
 use crate::domain::alert::AlertStatus;
+use crate::http::AppState;
 use crate::store::{AlertFilter, AlertRecord};
 
 pub fn router() -> Router<AppState> {

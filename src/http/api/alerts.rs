@@ -10,13 +10,13 @@ use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::AppState;
-use super::api_oncall::Created;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use super::oncall::Created;
 use crate::app::IntegrationView;
 use crate::app::SilenceInput;
 use crate::domain::alert::{AlertRules, AlertStatus, EventAction, SilenceMatch};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
 use crate::store::{AlertFilter, AlertRecord};
 
 pub fn router() -> Router<AppState> {

@@ -10,10 +10,11 @@ use axum::routing::{get, post};
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
-use super::AppState;
-use super::ui::{Done, NoFields, Posted, Session, done_to, fail, human_time, render};
+use super::incidents::{Done, done_to};
+use super::{NoFields, Posted, Session, fail, human_time, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
+use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
             post(remove_my_notification_rule),
         )
         .route("/incidents/{id}/acknowledge", post(acknowledge))
+        .route("/ack/{page}/{signature}", get(ack_page).post(ack_by_link))
 }
 
 /// Days shown on a schedule's timeline.
@@ -556,4 +558,53 @@ async fn apply_config(
         Err(message) => page.error = Some(message),
     }
     render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "ack.html")]
+struct AckPage {
+    done: bool,
+    user: String,
+    incident_id: i64,
+    title: String,
+    severity: String,
+}
+
+/// The link in a page is its own credential: its signature names the page and the person.
+/// GET only shows a button (link scanners fetch links); the POST acknowledges.
+async fn ack_page(
+    State(state): State<AppState>,
+    Path((page, signature)): Path<(i64, String)>,
+) -> Response {
+    ack_link(state, page, signature, false).await
+}
+
+async fn ack_by_link(
+    State(state): State<AppState>,
+    Path((page, signature)): Path<(i64, String)>,
+) -> Response {
+    ack_link(state, page, signature, true).await
+}
+
+async fn ack_link(state: AppState, page: i64, signature: String, acknowledge: bool) -> Response {
+    let result = async {
+        let key = state.signing_key().await?;
+        let (actor, incident_id) = state.actor_for_ack_link(page, &signature, &key).await?;
+        if acknowledge {
+            state.acknowledge(&actor, incident_id).await?;
+        }
+        let view = state.incident(&actor, incident_id).await?;
+        Ok::<_, AppError>(AckPage {
+            done: acknowledge,
+            user: actor.username,
+            incident_id,
+            title: view.incident.title,
+            severity: view.incident.severity.to_string(),
+        })
+    }
+    .await;
+    match result {
+        Ok(page) => render(&page),
+        Err(e) => fail(e, "/incidents"),
+    }
 }

@@ -11,14 +11,14 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::AppState;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, FeedCaller};
 use crate::app::{
     CalendarFeed, ContactMethodInput, EngagementRuleInput, NotificationRuleInput, OrgDocument,
     OverrideInput, PlannedObject, PolicyInput, ProfileInput, ScheduleInput, ScheduleView,
     ServiceOncallInput, TeamInput,
 };
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, FeedCaller};
 use crate::store::{ContactMethodRecord, PageRecord};
 
 pub fn router() -> Router<AppState> {

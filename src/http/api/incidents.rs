@@ -1,24 +1,21 @@
-//! The REST API under `/api/v1`. Handlers extract, call `Aplomb`, and shape the answer; the
-//! OpenAPI document is generated from the annotations here.
+//! Incidents: declaring, listing, reading and changing them, roles, participants, the
+//! timeline and its live stream.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{get, post, put};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::AppState;
-use super::error::{ApiError, ErrorBody};
-use super::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, ClientAddr, IdempotencyHeader};
-use super::live;
-use crate::app::{DeclareInput, IncidentView, NewUser, PatchInput, SeenVersion};
-use crate::store::{
-    IncidentFilter, IncidentSummary, ServiceRecord, TimelineEntry, TimelinePage, TimelineWindow,
-    TokenRecord, UserRecord,
-};
+use crate::app::{DeclareInput, IncidentView, PatchInput, SeenVersion};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, IdempotencyHeader};
+use crate::http::live;
+use crate::store::{IncidentFilter, IncidentSummary, TimelineEntry, TimelinePage, TimelineWindow};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,123 +25,21 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/participants", post(add_participant))
         .route("/incidents/{id}/timeline", get(timeline).post(add_note))
         .route("/incidents/{id}/events", get(incident_events))
-        .route("/users", get(list_users).post(create_user))
-        .route(
-            "/users/{username}/tokens",
-            get(list_tokens).post(create_token),
-        )
-        .route("/users/{username}/tokens/{id}", delete(revoke_token))
-        .route("/login", post(login))
-        .route("/services", get(list_services).post(create_service))
-        .route("/whoami", get(whoami))
-        .route("/openapi.json", get(openapi_json))
 }
 
 #[derive(OpenApi)]
-#[openapi(
-    info(title = "aplomb", description = "Incident response: declare, coordinate, communicate, review."),
-    paths(
-        declare, list_incidents, show_incident, update_incident, assign_role, add_participant,
-        timeline, add_note, incident_events, list_users, create_user, create_token, list_tokens, revoke_token, login, list_services,
-        create_service, whoami
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
-    security(("bearer" = []))
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-async fn openapi_json() -> impl IntoResponse {
-    Json(document())
-}
-
-/// The whole OpenAPI document: every API module's paths, and what any operation may answer.
-pub fn document() -> utoipa::openapi::OpenApi {
-    let mut doc = ApiDoc::openapi();
-    doc.merge(super::api_oncall::OncallDoc::openapi());
-    doc.merge(super::api_alerts::AlertsDoc::openapi());
-    answers_of_every_operation(&mut doc);
-    doc
-}
-
-/// What any operation may answer besides its own statuses: 500, and 503 while the database
-/// is unreachable, both in the error shape. Every POST also takes an `Idempotency-Key`
-/// (`http::idempotency`), which may answer 409 (a request with the key is still running) or
-/// 422 (the key was used for a different request).
-fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
-    let error = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                "application/json",
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("ErrorBody")))
-                    .build(),
-            )
-            .build()
-    };
-    let idempotency_key = ParameterBuilder::new()
-        .name("Idempotency-Key")
-        .parameter_in(ParameterIn::Header)
-        .required(Required::False)
-        .description(Some(
-            "Makes a retried request return the first answer (marked `Idempotent-Replayed: true`) \
-             instead of having its effect twice (answers are kept 24 hours); 1 to 255 visible ASCII characters",
-        ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .build();
-    for item in doc.paths.paths.values_mut() {
-        if let Some(post) = &mut item.post {
-            let parameters = post.parameters.get_or_insert_with(Vec::new);
-            if !parameters.iter().any(|p| p.name == "Idempotency-Key") {
-                parameters.push(idempotency_key.clone());
-            }
-            let responses = &mut post.responses.responses;
-            responses.entry("409".into()).or_insert_with(|| {
-                error("conflict, e.g. a request with this Idempotency-Key is still running").into()
-            });
-            responses.entry("422".into()).or_insert_with(|| {
-                error("invalid input, or the Idempotency-Key was used for a different request")
-                    .into()
-            });
-        }
-        for operation in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let responses = &mut operation.responses.responses;
-            responses
-                .entry("500".into())
-                .or_insert_with(|| error("internal error; the server log has details").into());
-            responses
-                .entry("503".into())
-                .or_insert_with(|| error("the database is unavailable; retry shortly").into());
-        }
-    }
-}
-
-// ----- bodies -----
+#[openapi(paths(
+    declare,
+    list_incidents,
+    show_incident,
+    update_incident,
+    assign_role,
+    add_participant,
+    timeline,
+    add_note,
+    incident_events
+))]
+pub struct IncidentsDoc;
 
 /// Declare an incident.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -403,120 +298,6 @@ impl TimelineQuery {
     }
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    pub username: String,
-    pub display_name: Option<String>,
-    /// For signing in to the web UI; omit for API-only users.
-    pub password: Option<String>,
-    /// `admin`, `responder` or `viewer`.
-    pub role: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserBody {
-    pub id: i64,
-    pub username: String,
-    pub display_name: String,
-    pub role: String,
-    pub created_at: String,
-}
-
-impl From<UserRecord> for UserBody {
-    fn from(u: UserRecord) -> Self {
-        Self {
-            id: u.id,
-            username: u.username,
-            display_name: u.display_name,
-            role: u.role.to_string(),
-            created_at: u.created_at.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TokenRequest {
-    /// What the token is for, e.g. "laptop CLI".
-    pub name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenBody {
-    /// For listing and revoking it.
-    pub id: i64,
-    /// Shown once; aplomb keeps only its hash.
-    pub token: String,
-}
-
-/// An API token as its holder sees it later: never the secret or its hash.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TokenSummary {
-    pub id: i64,
-    pub name: String,
-    pub created_at: String,
-}
-
-impl From<TokenRecord> for TokenSummary {
-    fn from(t: TokenRecord) -> Self {
-        Self {
-            id: t.id,
-            name: t.name,
-            created_at: t.created_at.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-    /// What the new token is for, e.g. "laptop CLI".
-    pub token_name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LoginBody {
-    /// The token's id, for revoking it (`aplomb logout`).
-    pub id: i64,
-    /// Shown once; aplomb keeps only its hash.
-    pub token: String,
-    pub username: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateServiceRequest {
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    #[serde(default)]
-    pub owner_team: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ServiceBody {
-    pub id: i64,
-    pub name: String,
-    pub description: String,
-    pub owner_team: String,
-}
-
-impl From<ServiceRecord> for ServiceBody {
-    fn from(s: ServiceRecord) -> Self {
-        Self {
-            id: s.id,
-            name: s.name,
-            description: s.description,
-            owner_team: s.owner_team,
-        }
-    }
-}
-
-// ----- handlers -----
-
 /// Declare an incident. With an `Idempotency-Key` header, a retry returns the first result.
 #[utoipa::path(post, path = "/api/v1/incidents", request_body = DeclareRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
@@ -734,212 +515,4 @@ async fn incident_events(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     Ok(live::stream(app, actor, Some(id)).await?)
-}
-
-/// All users (admins only).
-#[utoipa::path(get, path = "/api/v1/users", responses((status = 200, body = Vec<UserBody>), (status = 403, body = ErrorBody)))]
-async fn list_users(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-) -> Result<Json<Vec<UserBody>>, ApiError> {
-    Ok(Json(
-        app.list_users(&actor)
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
-}
-
-/// Create a user (admins only).
-#[utoipa::path(post, path = "/api/v1/users", request_body = CreateUserRequest,
-    responses((status = 201, body = UserBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody)))]
-async fn create_user(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-    body: ApiJson<CreateUserRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let req = body.value;
-    let user = app
-        .create_user(
-            &actor,
-            NewUser {
-                username: req.username,
-                display_name: req.display_name,
-                password: req.password,
-                role: req.role,
-            },
-        )
-        .await?;
-    Ok((StatusCode::CREATED, Json(UserBody::from(user))))
-}
-
-/// Issue an API token for a user (admins, or the user themself).
-#[utoipa::path(post, path = "/api/v1/users/{username}/tokens", params(("username" = String, Path)),
-    request_body = TokenRequest,
-    responses((status = 201, body = TokenBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn create_token(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath(username): ApiPath<String>,
-    body: ApiJson<TokenRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let issued = app
-        .create_token(&actor, &username, &body.value.name)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(TokenBody {
-            id: issued.id,
-            token: issued.token,
-        }),
-    ))
-}
-
-/// A user's API tokens: id, name and creation time (admins, or the user themself).
-#[utoipa::path(get, path = "/api/v1/users/{username}/tokens", params(("username" = String, Path)),
-    responses((status = 200, body = Vec<TokenSummary>), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_tokens(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath(username): ApiPath<String>,
-) -> Result<Json<Vec<TokenSummary>>, ApiError> {
-    let tokens = app.list_tokens(&actor, &username).await?;
-    Ok(Json(tokens.into_iter().map(Into::into).collect()))
-}
-
-/// Revoke an API token: it stops working at once (admins, or the user themself).
-#[utoipa::path(delete, path = "/api/v1/users/{username}/tokens/{id}",
-    params(("username" = String, Path), ("id" = i64, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)))]
-async fn revoke_token(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-    ApiPath((username, id)): ApiPath<(String, i64)>,
-) -> Result<StatusCode, ApiError> {
-    app.revoke_token(&actor, &username, id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// Sign in with a password and get a new API token (for the CLI's `aplomb login`). Failed
-/// attempts are limited per account and per address as on the login form: 429 with
-/// `Retry-After` beyond.
-#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest, security(()),
-    responses((status = 201, body = LoginBody), (status = 422, body = ErrorBody),
-              (status = 429, body = ErrorBody, headers(("Retry-After" = u64, description = "seconds until a sign-in is accepted again")))))]
-async fn login(
-    State(app): State<AppState>,
-    ClientAddr(client): ClientAddr,
-    body: ApiJson<LoginRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let req = body.value;
-    let (issued, actor) = app
-        .login_for_token(&req.username, &req.password, &req.token_name, client)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(LoginBody {
-            id: issued.id,
-            token: issued.token,
-            username: actor.username,
-        }),
-    ))
-}
-
-/// The service catalog.
-#[utoipa::path(get, path = "/api/v1/services", responses((status = 200, body = Vec<ServiceBody>)))]
-async fn list_services(
-    State(app): State<AppState>,
-    ApiActor(_actor): ApiActor,
-) -> Result<Json<Vec<ServiceBody>>, ApiError> {
-    Ok(Json(
-        app.list_services()
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect(),
-    ))
-}
-
-/// Add a service to the catalog (admins only).
-#[utoipa::path(post, path = "/api/v1/services", request_body = CreateServiceRequest,
-    responses((status = 201, body = ServiceBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
-async fn create_service(
-    State(app): State<AppState>,
-    ApiActor(actor): ApiActor,
-    body: ApiJson<CreateServiceRequest>,
-) -> Result<impl IntoResponse, ApiError> {
-    let req = body.value;
-    let service = app
-        .create_service(&actor, &req.name, &req.description, &req.owner_team)
-        .await?;
-    Ok((StatusCode::CREATED, Json(ServiceBody::from(service))))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WhoAmI {
-    pub username: String,
-    pub role: String,
-    pub server_time: String,
-}
-
-/// The caller, as the token identifies them.
-#[utoipa::path(get, path = "/api/v1/whoami", responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
-async fn whoami(State(app): State<AppState>, ApiActor(actor): ApiActor) -> Json<WhoAmI> {
-    Json(WhoAmI {
-        username: actor.username,
-        role: actor.role.to_string(),
-        server_time: app.now().to_string(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    /// Every route of the API's modules, method by method, is in the OpenAPI document: read
-    /// from their `.route(…)` lines, so a new endpoint cannot be left out of it.
-    #[test]
-    fn every_api_route_is_in_the_openapi_document() {
-        let doc = serde_json::to_value(super::document()).expect("JSON");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
-        let mut missing = Vec::new();
-        let mut routes = 0;
-        for file in ["api.rs", "api_oncall.rs", "api_alerts.rs"] {
-            let text = std::fs::read_to_string(dir.join(file)).expect("readable");
-            // Each `.route(` up to the next one (or the router's end) names a path and its
-            // handlers, on one line or several.
-            for chunk in text.split(".route(").skip(1) {
-                let chunk = chunk.split("\n}").next().unwrap_or(chunk);
-                let Some(rest) = chunk.trim_start().strip_prefix('"') else {
-                    continue;
-                };
-                let Some((path, handlers)) = rest.split_once('"') else {
-                    continue;
-                };
-                if path == "/openapi.json" {
-                    continue;
-                }
-                routes += 1;
-                let full = format!("/api/v1{path}");
-                for method in ["get", "post", "put", "patch", "delete"] {
-                    let routed = handlers.contains(&format!(" {method}("))
-                        || handlers.contains(&format!("\n{method}("))
-                        || handlers.contains(&format!(".{method}("));
-                    if routed && doc["paths"][&full][method].is_null() {
-                        missing.push(format!("{} {full} ({file})", method.to_uppercase()));
-                    }
-                }
-            }
-        }
-        assert!(
-            routes > 40,
-            "only {routes} routes found: is the parsing right?"
-        );
-        assert!(
-            missing.is_empty(),
-            "not in the OpenAPI document: {missing:#?}"
-        );
-    }
 }

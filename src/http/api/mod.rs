@@ -1,0 +1,184 @@
+//! The REST API under `/api/v1`, a module per feature. Handlers extract, call `Aplomb`, and
+//! shape the answer; the OpenAPI document is generated from each module's annotations.
+
+use axum::Json;
+use axum::Router;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use utoipa::OpenApi;
+
+use crate::http::AppState;
+use crate::http::error::ErrorBody;
+
+pub mod accounts;
+pub mod alerts;
+pub mod incidents;
+pub mod oncall;
+pub mod services;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(incidents::router())
+        .merge(accounts::router())
+        .merge(services::router())
+        .merge(oncall::router())
+        .merge(alerts::router())
+        .route("/openapi.json", get(openapi_json))
+}
+
+/// The document's frame: what every feature module's paths are merged into.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "aplomb", description = "Incident response: declare, coordinate, communicate, review."),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(document())
+}
+
+/// The whole OpenAPI document: every API module's paths, and what any operation may answer.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(incidents::IncidentsDoc::openapi());
+    doc.merge(accounts::AccountsDoc::openapi());
+    doc.merge(services::ServicesDoc::openapi());
+    doc.merge(oncall::OncallDoc::openapi());
+    doc.merge(alerts::AlertsDoc::openapi());
+    answers_of_every_operation(&mut doc);
+    doc
+}
+
+/// What any operation may answer besides its own statuses: 500, and 503 while the database
+/// is unreachable, both in the error shape. Every POST also takes an `Idempotency-Key`
+/// (`http::idempotency`), which may answer 409 (a request with the key is still running) or
+/// 422 (the key was used for a different request).
+fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ErrorBody")))
+                    .build(),
+            )
+            .build()
+    };
+    let idempotency_key = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(ParameterIn::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retried request return the first answer (marked `Idempotent-Replayed: true`) \
+             instead of having its effect twice (answers are kept 24 hours); 1 to 255 visible ASCII characters",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .build();
+    for item in doc.paths.paths.values_mut() {
+        if let Some(post) = &mut item.post {
+            let parameters = post.parameters.get_or_insert_with(Vec::new);
+            if !parameters.iter().any(|p| p.name == "Idempotency-Key") {
+                parameters.push(idempotency_key.clone());
+            }
+            let responses = &mut post.responses.responses;
+            responses.entry("409".into()).or_insert_with(|| {
+                error("conflict, e.g. a request with this Idempotency-Key is still running").into()
+            });
+            responses.entry("422".into()).or_insert_with(|| {
+                error("invalid input, or the Idempotency-Key was used for a different request")
+                    .into()
+            });
+        }
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let responses = &mut operation.responses.responses;
+            responses
+                .entry("500".into())
+                .or_insert_with(|| error("internal error; the server log has details").into());
+            responses
+                .entry("503".into())
+                .or_insert_with(|| error("the database is unavailable; retry shortly").into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every route of the API's modules, method by method, is in the OpenAPI document: read
+    /// from their `.route(…)` lines, so a new endpoint cannot be left out of it.
+    #[test]
+    fn every_api_route_is_in_the_openapi_document() {
+        let doc = serde_json::to_value(super::document()).expect("JSON");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/api");
+        let mut missing = Vec::new();
+        let mut routes = 0;
+        for file in std::fs::read_dir(&dir).expect("src/http/api") {
+            let path = file.expect("a directory entry").path();
+            let file = path
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let text = std::fs::read_to_string(&path).expect("readable");
+            // Each `.route(` up to the next one (or the router's end) names a path and its
+            // handlers, on one line or several.
+            for chunk in text.split(".route(").skip(1) {
+                let chunk = chunk.split("\n}").next().unwrap_or(chunk);
+                let Some(rest) = chunk.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let Some((path, handlers)) = rest.split_once('"') else {
+                    continue;
+                };
+                if path == "/openapi.json" {
+                    continue;
+                }
+                routes += 1;
+                let full = format!("/api/v1{path}");
+                for method in ["get", "post", "put", "patch", "delete"] {
+                    let routed = handlers.contains(&format!(" {method}("))
+                        || handlers.contains(&format!("\n{method}("))
+                        || handlers.contains(&format!(".{method}("));
+                    if routed && doc["paths"][&full][method].is_null() {
+                        missing.push(format!("{} {full} ({file})", method.to_uppercase()));
+                    }
+                }
+            }
+        }
+        assert!(
+            routes > 40,
+            "only {routes} routes found: is the parsing right?"
+        );
+        assert!(
+            missing.is_empty(),
+            "not in the OpenAPI document: {missing:#?}"
+        );
+    }
+}
