@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
-    AlertCommand, Client, Connection, ContactCommand, EventArgs, IncidentCommand,
-    IntegrationCommand, ServiceCommand, TokenCommand, UserCommand,
+    AlertCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
+    HypothesisCommand, IncidentCommand, IntegrationCommand, ServiceCommand, TokenCommand,
+    UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -141,6 +142,20 @@ enum Command {
         connection: Connection,
         #[command(subcommand)]
         command: IncidentCommand,
+    },
+    /// An incident's evidence: add, list, pin.
+    Evidence {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// An incident's hypotheses: add, test, support, refute, list.
+    Hypothesis {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: HypothesisCommand,
     },
     /// List, show, acknowledge and resolve alerts.
     Alert {
@@ -317,6 +332,14 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).incident(command).await,
+        Command::Evidence {
+            connection,
+            command,
+        } => Client::new(&connection).evidence(command).await,
+        Command::Hypothesis {
+            connection,
+            command,
+        } => Client::new(&connection).hypothesis(command).await,
         Command::Contact {
             connection,
             user,

@@ -21,11 +21,15 @@ pub use crate::secret::{hex, new_secret};
 mod accounts;
 mod alerts;
 mod apply;
+mod investigation;
 mod oncall;
 mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
+pub use investigation::{
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, TestFields,
+};
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,
@@ -177,6 +181,7 @@ pub struct IncidentDetail {
     /// The incident has more alerts than these.
     pub more_alerts: bool,
     pub changes: Vec<RecentChange>,
+    pub investigation: Investigation,
 }
 
 /// A change event of a service the incident affects.
@@ -451,6 +456,7 @@ impl Aplomb {
             }
         }
         Ok(IncidentDetail {
+            investigation: self.load_investigation(id).await?,
             view,
             timeline,
             pages,

@@ -11,12 +11,14 @@ pub mod accounts;
 pub mod alerts;
 pub mod auth;
 pub mod incidents;
+pub mod investigation;
 pub mod oncall;
 pub mod services;
 
 pub use accounts::{TokenCommand, UserCommand};
 pub use alerts::{AlertCommand, EventArgs, IntegrationCommand};
 pub use incidents::IncidentCommand;
+pub use investigation::{EvidenceCommand, HypothesisCommand};
 pub use oncall::ContactCommand;
 pub use services::ServiceCommand;
 

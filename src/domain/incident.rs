@@ -7,6 +7,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::investigation::act_on_finding;
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
 
@@ -358,6 +359,9 @@ pub struct Incident {
     pub roles: Vec<RoleAssignment>,
     pub participants: Vec<UserRef>,
     pub services: Vec<ServiceRef>,
+    /// How many of its hypotheses are supported (findings); read with the incident, never
+    /// written through it.
+    pub findings: u32,
 }
 
 /// A validated request to declare an incident.
@@ -417,6 +421,7 @@ impl Incident {
             version: 1,
             roles: Vec::new(),
             services: declaration.services,
+            findings: 0,
         };
         (incident, entry)
     }
@@ -496,6 +501,10 @@ impl Incident {
                 .filter(|r| !r.is_empty());
             let from = self.status;
             check_transition(from, to, reason)?;
+            let without_finding = match to {
+                Status::Identified => act_on_finding(self.findings, "identified", reason)?,
+                _ => None,
+            };
             self.status = to;
             self.resolved_at = if to == Status::Resolved {
                 Some(now)
@@ -507,6 +516,7 @@ impl Incident {
                 to,
                 reason: reason.map(String::from),
             });
+            entries.extend(without_finding);
         } else if patch.reason.is_some() {
             return Err(FieldError::new("reason", "is only accepted with a status change").into());
         }
@@ -860,5 +870,41 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn identified_needs_a_finding_or_a_reason_for_acting_without_one() {
+        let to_identified = |reason: Option<&str>| Patch {
+            status: Some(Status::Identified),
+            reason: reason.map(String::from),
+            ..Patch::default()
+        };
+        let mut incident = declared(Severity::Sev2);
+        let refused = incident.apply(to_identified(None), t(60)).unwrap_err();
+        assert!(
+            matches!(refused, RuleError::Invalid(ref e) if e.field == "reason"),
+            "{refused:?}"
+        );
+        assert_eq!(incident.status, Status::Triage, "nothing changed");
+        let entries = incident
+            .apply(
+                to_identified(Some("orders are failing; rolling back first")),
+                t(61),
+            )
+            .unwrap();
+        assert!(matches!(
+            entries[0],
+            EntryData::StatusChanged {
+                to: Status::Identified,
+                ..
+            }
+        ));
+        assert!(
+            matches!(entries[1], EntryData::ActedWithoutFinding { ref action, .. } if action == "identified")
+        );
+        let mut found = declared(Severity::Sev2);
+        found.findings = 1;
+        let entries = found.apply(to_identified(None), t(62)).unwrap();
+        assert_eq!(entries.len(), 1, "a finding needs no reason: {entries:?}");
     }
 }

@@ -1,11 +1,57 @@
 //! Types and rules of incident response. No HTTP, no SQL, no clock reads, no I/O:
 //! every function that needs the time takes `now` as an argument.
 
+/// A closed set of names: the enum (serialized as its names), `ALL`, `as_str`, `Display`, and
+/// a `FromStr` that ignores case and surrounding space and whose error names `$field` and
+/// lists the choices. Parsed at the edge; SQL binds `as_str()`.
+macro_rules! closed_set {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident for $field:literal {
+        $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+        $vis enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::domain::FieldError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
+                    .ok_or_else(|| {
+                        let names = [$($text),+].join(", ");
+                        $crate::domain::FieldError::new($field, format!("must be one of {names}"))
+                    })
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod alert;
 pub mod catalog;
 pub mod escalation;
 pub mod incident;
+pub mod investigation;
 pub mod rate;
 pub mod schedule;
 pub mod timeline;

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
+use super::investigation::{EvidenceKind, HypothesisState};
 
 /// What a timeline entry records. Stored as its `kind` plus the remaining fields as JSON, so new
 /// kinds (pages, alerts, status updates, …) are added without a schema change.
@@ -92,6 +93,50 @@ pub enum EntryData {
         summary: String,
         severity: String,
     },
+    EvidenceAdded {
+        evidence_id: i64,
+        evidence_kind: EvidenceKind,
+        summary: String,
+    },
+    EvidencePinned {
+        evidence_id: i64,
+        summary: String,
+        pinned: bool,
+    },
+    EvidenceEdited {
+        evidence_id: i64,
+        summary: String,
+    },
+    EvidenceRemoved {
+        evidence_id: i64,
+        summary: String,
+    },
+    HypothesisProposed {
+        hypothesis_id: i64,
+        statement: String,
+    },
+    /// The statement, owner or evidence of a hypothesis changed.
+    HypothesisEdited {
+        hypothesis_id: i64,
+        statement: String,
+    },
+    HypothesisStateChanged {
+        hypothesis_id: i64,
+        statement: String,
+        from: HypothesisState,
+        to: HypothesisState,
+    },
+    HypothesisTested {
+        hypothesis_id: i64,
+        statement: String,
+        description: String,
+        result: String,
+    },
+    /// Someone acted (e.g. moved to identified) while no hypothesis was supported, saying why.
+    ActedWithoutFinding {
+        action: String,
+        reason: String,
+    },
 }
 
 impl EntryData {
@@ -115,6 +160,15 @@ impl EntryData {
             Self::Engaged { .. } => "engaged",
             Self::TeamAssembled { .. } => "team_assembled",
             Self::AlertTriggered { .. } => "alert_triggered",
+            Self::EvidenceAdded { .. } => "evidence_added",
+            Self::EvidencePinned { .. } => "evidence_pinned",
+            Self::EvidenceEdited { .. } => "evidence_edited",
+            Self::EvidenceRemoved { .. } => "evidence_removed",
+            Self::HypothesisProposed { .. } => "hypothesis_proposed",
+            Self::HypothesisEdited { .. } => "hypothesis_edited",
+            Self::HypothesisStateChanged { .. } => "hypothesis_state_changed",
+            Self::HypothesisTested { .. } => "hypothesis_tested",
+            Self::ActedWithoutFinding { .. } => "acted_without_finding",
         }
     }
 
@@ -224,6 +278,55 @@ impl EntryData {
             Self::AlertTriggered {
                 summary, severity, ..
             } => format!("Alert ({severity}): {summary}"),
+            Self::EvidenceAdded {
+                evidence_kind,
+                summary,
+                ..
+            } => format!("Evidence ({evidence_kind}): {summary}"),
+            Self::EvidencePinned {
+                summary, pinned, ..
+            } => match pinned {
+                true => format!("Evidence pinned: {summary}"),
+                false => format!("Evidence unpinned: {summary}"),
+            },
+            Self::EvidenceEdited { summary, .. } => format!("Evidence edited: {summary}"),
+            Self::EvidenceRemoved { summary, .. } => format!("Evidence removed: {summary}"),
+            Self::HypothesisProposed {
+                hypothesis_id,
+                statement,
+            } => format!("Hypothesis H{hypothesis_id}: {statement}"),
+            Self::HypothesisEdited {
+                hypothesis_id,
+                statement,
+            } => format!("Hypothesis H{hypothesis_id} edited: {statement}"),
+            Self::HypothesisStateChanged {
+                hypothesis_id,
+                statement,
+                to,
+                ..
+            } => match to {
+                HypothesisState::Supported => {
+                    format!("Finding: hypothesis H{hypothesis_id} supported: {statement}")
+                }
+                HypothesisState::Refuted => {
+                    format!("Hypothesis H{hypothesis_id} refuted: {statement}")
+                }
+                HypothesisState::Testing => {
+                    format!("Testing hypothesis H{hypothesis_id}: {statement}")
+                }
+                HypothesisState::Open => {
+                    format!("Hypothesis H{hypothesis_id} reopened: {statement}")
+                }
+            },
+            Self::HypothesisTested {
+                hypothesis_id,
+                description,
+                result,
+                ..
+            } => format!("Test of H{hypothesis_id}: {description} \u{2192} {result}"),
+            Self::ActedWithoutFinding { action, reason } => {
+                format!("Acted without a finding ({action}): {reason}")
+            }
         }
     }
 }

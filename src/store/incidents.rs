@@ -8,6 +8,7 @@ use super::{Result, Store, StoreError, ms};
 use crate::domain::access::Actor;
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
+use crate::domain::investigation::HypothesisState;
 use crate::domain::timeline::EntryData;
 
 /// A client's `Idempotency-Key` with a fingerprint of the request it came with.
@@ -95,7 +96,8 @@ pub struct IncidentPage {
 }
 
 const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident_type, i.status, i.private, \
-     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at, i.version";
+     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at, i.version, \
+     (SELECT COUNT(*) FROM hypotheses h WHERE h.incident_id = i.id AND h.state = $2) AS findings";
 
 impl Store {
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
@@ -402,7 +404,8 @@ pub(super) async fn load_incident(
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
     );
-    let Some(row) = conn.fetch_optional(&sql, args![id]).await? else {
+    let supported = HypothesisState::Supported.as_str();
+    let Some(row) = conn.fetch_optional(&sql, args![id, supported]).await? else {
         return Ok(None);
     };
     let roles = conn
@@ -468,6 +471,7 @@ pub(super) async fn load_incident(
         roles,
         participants,
         services,
+        findings: u32::try_from(row.get::<i64>("findings")?).unwrap_or(u32::MAX),
     }))
 }
 

@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "incident alerts by recency",
         include_str!("../../migrations/0008_incident_alerts.sql"),
     ),
+    (
+        9,
+        "investigation",
+        include_str!("../../migrations/0009_investigation.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -8,6 +8,7 @@ mod alerts;
 mod db;
 mod incidents;
 mod ingest;
+mod investigation;
 mod live;
 mod migrate;
 mod oncall;
@@ -29,6 +30,9 @@ pub use incidents::{
     TimelinePage, TimelineWindow,
 };
 pub use ingest::{AlertIncidentDefaults, BeforeCommit, Ingest, Ingested, Ingester};
+pub use investigation::{
+    EvidenceRecord, HypothesisRecord, InvestigationTx, LinkedSource, TestRecord,
+};
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,

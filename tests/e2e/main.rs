@@ -14,6 +14,7 @@ mod cli;
 pub mod crash;
 mod credentials;
 mod idempotency;
+mod investigation;
 mod outage;
 mod paging;
 mod paging_stops;

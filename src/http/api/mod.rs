@@ -13,12 +13,14 @@ use crate::http::error::ErrorBody;
 pub mod accounts;
 pub mod alerts;
 pub mod incidents;
+pub mod investigation;
 pub mod oncall;
 pub mod services;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(incidents::router())
+        .merge(investigation::router())
         .merge(accounts::router())
         .merge(services::router())
         .merge(oncall::router())
@@ -57,6 +59,7 @@ async fn openapi_json() -> impl IntoResponse {
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(incidents::IncidentsDoc::openapi());
+    doc.merge(investigation::InvestigationDoc::openapi());
     doc.merge(accounts::AccountsDoc::openapi());
     doc.merge(services::ServicesDoc::openapi());
     doc.merge(oncall::OncallDoc::openapi());

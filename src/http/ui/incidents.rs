@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::investigation::Board;
 use super::{ErrorQuery, Posted, Session, Times, When, encode, fail, render};
 use crate::app::{AppError, DeclareInput, IncidentDetail, PatchInput, SeenVersion};
 use crate::domain::access::Actor;
 use crate::domain::incident::{RoleKind, Severity, Status};
+use crate::domain::investigation::HypothesisState;
 use crate::http::AppState;
 use crate::http::api::incidents::ListQuery;
 use crate::http::live;
@@ -382,6 +384,7 @@ struct Live {
     more_alerts: bool,
     /// Recent change events of the affected services: (when, service, summary, source).
     changes: Vec<(String, String, String, String)>,
+    board: Board,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -504,6 +507,7 @@ impl Live {
             alerts,
             more_alerts,
             changes,
+            investigation,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -553,6 +557,7 @@ impl Live {
                 .into_iter()
                 .map(|c| (times.at(c.at), c.service, c.summary, c.source))
                 .collect(),
+            board: Board::new(investigation, times),
         };
         (live, timeline)
     }
@@ -724,6 +729,11 @@ pub(super) enum Done {
     Role(RoleKind),
     Participant,
     Acknowledged,
+    Evidence,
+    Pinned(bool),
+    Hypothesis,
+    Tested,
+    Judged(HypothesisState),
 }
 
 impl Done {
@@ -735,6 +745,12 @@ impl Done {
             Self::Role(r) => format!("role-{}", r.slug()),
             Self::Participant => "participant".into(),
             Self::Acknowledged => "acknowledged".into(),
+            Self::Evidence => "evidence".into(),
+            Self::Pinned(true) => "pinned".into(),
+            Self::Pinned(false) => "unpinned".into(),
+            Self::Hypothesis => "hypothesis".into(),
+            Self::Tested => "tested".into(),
+            Self::Judged(s) => format!("hypothesis-{s}"),
         }
     }
 
@@ -747,6 +763,12 @@ impl Done {
             "role" => value.parse().ok().map(Self::Role),
             "participant" => Some(Self::Participant),
             "acknowledged" => Some(Self::Acknowledged),
+            "evidence" => Some(Self::Evidence),
+            "pinned" => Some(Self::Pinned(true)),
+            "unpinned" => Some(Self::Pinned(false)),
+            "hypothesis" if value.is_empty() => Some(Self::Hypothesis),
+            "hypothesis" => value.parse().ok().map(Self::Judged),
+            "tested" => Some(Self::Tested),
             _ => None,
         }
     }
@@ -764,6 +786,15 @@ impl Done {
             Self::Acknowledged => {
                 "All pages for this incident acknowledged; escalation has stopped.".into()
             }
+            Self::Evidence => "Evidence added.".into(),
+            Self::Pinned(true) => "Evidence pinned.".into(),
+            Self::Pinned(false) => "Evidence unpinned.".into(),
+            Self::Hypothesis => "Hypothesis added.".into(),
+            Self::Tested => "Test recorded.".into(),
+            Self::Judged(HypothesisState::Supported) => {
+                "Hypothesis supported: it is a finding.".into()
+            }
+            Self::Judged(s) => format!("Hypothesis {s}."),
         }
     }
 
@@ -776,6 +807,8 @@ impl Done {
             Self::Role(_) => "role-select",
             Self::Participant => "participant-user",
             Self::Acknowledged => "acknowledge",
+            Self::Evidence | Self::Pinned(_) => "evidence-summary",
+            Self::Hypothesis | Self::Tested | Self::Judged(_) => "hypothesis-statement",
         }
     }
 }

@@ -22,12 +22,14 @@ const SESSION_COOKIE: &str = "aplomb_session";
 pub mod accounts;
 pub mod alerts;
 pub mod incidents;
+pub mod investigation;
 pub mod oncall;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/incidents") }))
         .merge(incidents::router())
+        .merge(investigation::router())
         .merge(accounts::router())
         .merge(oncall::router())
         .merge(alerts::router())

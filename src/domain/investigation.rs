@@ -1,0 +1,360 @@
+//! Investigating before reacting: evidence, hypotheses and the tests run on them, and the rule
+//! that a team acts on a finding (a supported hypothesis) or says why it acts without one.
+
+use jiff::Timestamp;
+
+use super::timeline::EntryData;
+use super::{FieldError, RuleError, bounded_text};
+
+closed_set! {
+    /// What a piece of evidence is.
+    pub enum EvidenceKind for "kind" {
+        Log = "log",
+        Metric = "metric",
+        Alert = "alert",
+        Change = "change",
+        UserReport = "user_report",
+        Anomaly = "anomaly",
+        Other = "other",
+    }
+}
+
+closed_set! {
+    /// Where a hypothesis stands. A supported one is a finding.
+    pub enum HypothesisState for "state" {
+        Open = "open",
+        Testing = "testing",
+        Supported = "supported",
+        Refuted = "refuted",
+    }
+}
+
+closed_set! {
+    /// Whether a piece of evidence speaks for a hypothesis or against it.
+    pub enum Stance for "stance" {
+        For = "for",
+        Against = "against",
+    }
+}
+
+impl HypothesisState {
+    /// Whether the hypothesis has been judged, one way or the other.
+    pub fn is_concluded(self) -> bool {
+        matches!(self, Self::Supported | Self::Refuted)
+    }
+
+    /// The hypothesis lifecycle: `open → testing → supported | refuted`. A judged hypothesis
+    /// may be reopened (to `open` or `testing`) or judged the other way after a new test; an
+    /// open one is tested before it is judged.
+    pub fn check_move(self, to: Self) -> Result<(), RuleError> {
+        if self == to {
+            return Err(RuleError::Conflict(format!(
+                "the hypothesis is already {to}"
+            )));
+        }
+        if self == Self::Open && to.is_concluded() {
+            return Err(FieldError::new(
+                "state",
+                format!(
+                    "an open hypothesis is tested before it is {to}: record a test, or move it to testing first"
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// A piece of evidence as a responder gives it, checked. A linked alert or change event
+/// supplies the summary and time when they are not given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceInput {
+    pub kind: EvidenceKind,
+    pub summary: Option<String>,
+    pub excerpt: Option<String>,
+    pub source_url: Option<String>,
+    pub observed_at: Option<Timestamp>,
+    pub alert_id: Option<i64>,
+    pub change_id: Option<i64>,
+    pub pinned: bool,
+}
+
+/// The raw fields of a piece of evidence, from the API or a form.
+#[derive(Debug, Clone, Default)]
+pub struct RawEvidence<'a> {
+    pub kind: &'a str,
+    pub summary: Option<&'a str>,
+    pub excerpt: Option<&'a str>,
+    pub source_url: Option<&'a str>,
+    pub observed_at: Option<&'a str>,
+    pub alert_id: Option<i64>,
+    pub change_id: Option<i64>,
+    pub pinned: bool,
+}
+
+/// Longest excerpt kept (a log extract, a query's output): enough to read, not a log store.
+pub const MAX_EXCERPT: usize = 20_000;
+
+impl EvidenceInput {
+    pub fn parse(raw: RawEvidence<'_>) -> Result<Self, FieldError> {
+        let kind: EvidenceKind = raw.kind.parse()?;
+        if raw.alert_id.is_some() && kind != EvidenceKind::Alert {
+            return Err(FieldError::new(
+                "alert_id",
+                "is only accepted with kind alert",
+            ));
+        }
+        if raw.change_id.is_some() && kind != EvidenceKind::Change {
+            return Err(FieldError::new(
+                "change_id",
+                "is only accepted with kind change",
+            ));
+        }
+        let linked = raw.alert_id.is_some() || raw.change_id.is_some();
+        let summary = match raw.summary.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(s) => Some(summary(s)?),
+            None if linked => None,
+            None => {
+                return Err(FieldError::new(
+                    "summary",
+                    "must not be empty (it may be left out only when linking an alert or a change)",
+                ));
+            }
+        };
+        Ok(Self {
+            kind,
+            summary,
+            excerpt: optional_text("excerpt", raw.excerpt, MAX_EXCERPT)?,
+            source_url: raw.source_url.map(source_url).transpose()?.flatten(),
+            observed_at: raw.observed_at.map(observed_at).transpose()?.flatten(),
+            alert_id: raw.alert_id,
+            change_id: raw.change_id,
+            pinned: raw.pinned,
+        })
+    }
+}
+
+/// A one-line description of a piece of evidence.
+pub fn summary(raw: &str) -> Result<String, FieldError> {
+    bounded_text("summary", raw, 1, 500)
+}
+
+/// A hypothesis: one claim about the cause, which tests can support or refute.
+pub fn statement(raw: &str) -> Result<String, FieldError> {
+    bounded_text("statement", raw, 1, 500)
+}
+
+/// What a test of a hypothesis tried and how (e.g. a reproduction on staging), and its result.
+pub fn test_text(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    bounded_text(field, raw, 1, 4000)
+}
+
+/// Free text that may be absent; empty counts as absent.
+pub fn optional_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => bounded_text(field, s, 1, max).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// An http(s) link to where the evidence can be seen; empty counts as absent.
+pub fn source_url(raw: &str) -> Result<Option<String>, FieldError> {
+    let url = raw.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let has_scheme = ["http://", "https://"]
+        .iter()
+        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme));
+    if !has_scheme || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(FieldError::new(
+            "source_url",
+            "must be an http:// or https:// URL without spaces",
+        ));
+    }
+    if url.len() > 2000 {
+        return Err(FieldError::new(
+            "source_url",
+            "must be at most 2000 characters",
+        ));
+    }
+    Ok(Some(url.to_string()))
+}
+
+/// When the evidence was observed, as an RFC 3339 time; empty counts as absent.
+pub fn observed_at(raw: &str) -> Result<Option<Timestamp>, FieldError> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    raw.parse::<Timestamp>().map(Some).map_err(|_| {
+        FieldError::new(
+            "observed_at",
+            "must be an RFC 3339 time, e.g. 2026-12-03T14:05:00Z",
+        )
+    })
+}
+
+/// Investigate before reacting: an action that rests on knowing the cause (moving to
+/// `identified`, changing production) needs a finding, or a stated reason for acting without
+/// one, which the timeline keeps (and the review highlights).
+pub fn act_on_finding(
+    findings: u32,
+    action: &str,
+    reason: Option<&str>,
+) -> Result<Option<EntryData>, FieldError> {
+    if findings > 0 {
+        return Ok(None);
+    }
+    match reason.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(reason) => Ok(Some(EntryData::ActedWithoutFinding {
+            action: action.to_string(),
+            reason: reason.to_string(),
+        })),
+        None => Err(FieldError::new(
+            "reason",
+            "is required while no hypothesis is supported: test one first, or say why you are acting without a finding",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(kind: &str) -> RawEvidence<'_> {
+        RawEvidence {
+            kind,
+            summary: Some("5xx on the edge since 14:02"),
+            ..RawEvidence::default()
+        }
+    }
+
+    #[test]
+    fn a_hypothesis_is_tested_before_it_is_judged_and_may_be_reopened() {
+        use HypothesisState::*;
+        assert!(Open.check_move(Testing).is_ok());
+        let refused = Open.check_move(Supported).unwrap_err();
+        assert!(matches!(refused, RuleError::Invalid(ref e) if e.field == "state"));
+        assert!(Open.check_move(Refuted).is_err());
+        assert!(Testing.check_move(Supported).is_ok());
+        assert!(Testing.check_move(Refuted).is_ok());
+        assert!(Refuted.check_move(Open).is_ok());
+        assert!(Supported.check_move(Refuted).is_ok());
+        assert!(matches!(
+            Supported.check_move(Supported),
+            Err(RuleError::Conflict(_))
+        ));
+    }
+
+    #[test]
+    fn states_and_kinds_parse_leniently_and_name_their_field() {
+        assert_eq!(
+            " Supported ".parse::<HypothesisState>().unwrap(),
+            HypothesisState::Supported
+        );
+        assert_eq!(
+            "proven".parse::<HypothesisState>().unwrap_err().field,
+            "state"
+        );
+        assert_eq!(
+            "user_report".parse::<EvidenceKind>().unwrap(),
+            EvidenceKind::UserReport
+        );
+        let e = "rumour".parse::<EvidenceKind>().unwrap_err();
+        assert_eq!(e.field, "kind");
+        assert!(e.message.contains("log, metric, alert"), "{}", e.message);
+    }
+
+    #[test]
+    fn evidence_is_checked_field_by_field() {
+        let ok = EvidenceInput::parse(RawEvidence {
+            source_url: Some(" https://grafana.example/d/edge "),
+            observed_at: Some("2026-12-03T14:05:00Z"),
+            excerpt: Some("  "),
+            ..raw("metric")
+        })
+        .unwrap();
+        assert_eq!(
+            ok.source_url.as_deref(),
+            Some("https://grafana.example/d/edge")
+        );
+        assert_eq!(ok.excerpt, None);
+        assert!(ok.observed_at.is_some());
+        let field = |r: RawEvidence<'_>| EvidenceInput::parse(r).unwrap_err().field;
+        assert_eq!(field(raw("gossip")), "kind");
+        assert_eq!(
+            field(RawEvidence {
+                summary: None,
+                ..raw("log")
+            }),
+            "summary"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                source_url: Some("javascript:alert(1)"),
+                ..raw("log")
+            }),
+            "source_url"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                observed_at: Some("yesterday"),
+                ..raw("log")
+            }),
+            "observed_at"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                alert_id: Some(7),
+                ..raw("log")
+            }),
+            "alert_id"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                change_id: Some(3),
+                ..raw("alert")
+            }),
+            "change_id"
+        );
+        let long = "x".repeat(MAX_EXCERPT + 1);
+        assert_eq!(
+            field(RawEvidence {
+                excerpt: Some(&long),
+                ..raw("log")
+            }),
+            "excerpt"
+        );
+        // Linking an alert needs no summary: the alert's is used.
+        let linked = EvidenceInput::parse(RawEvidence {
+            kind: "alert",
+            alert_id: Some(7),
+            ..RawEvidence::default()
+        })
+        .unwrap();
+        assert_eq!((linked.summary, linked.alert_id), (None, Some(7)));
+    }
+
+    #[test]
+    fn acting_without_a_finding_needs_a_reason_which_is_recorded() {
+        assert_eq!(act_on_finding(1, "identified", None), Ok(None));
+        assert_eq!(
+            act_on_finding(0, "identified", Some("  "))
+                .unwrap_err()
+                .field,
+            "reason"
+        );
+        assert_eq!(
+            act_on_finding(0, "identified", Some("customers are losing orders")),
+            Ok(Some(EntryData::ActedWithoutFinding {
+                action: "identified".into(),
+                reason: "customers are losing orders".into(),
+            }))
+        );
+    }
+}

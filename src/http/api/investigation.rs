@@ -1,0 +1,261 @@
+//! An incident's investigation: evidence, hypotheses with the evidence for and against each,
+//! and the tests run on them.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{patch, post};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::app::{EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, TestFields};
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath};
+use crate::store::{EvidenceRecord, HypothesisRecord, TestRecord};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/incidents/{id}/evidence",
+            post(add_evidence).get(list_evidence),
+        )
+        .route(
+            "/incidents/{id}/evidence/{eid}",
+            patch(edit_evidence).delete(remove_evidence),
+        )
+        .route(
+            "/incidents/{id}/hypotheses",
+            post(add_hypothesis).get(list_hypotheses),
+        )
+        .route("/incidents/{id}/hypotheses/{hid}", patch(edit_hypothesis))
+        .route(
+            "/incidents/{id}/hypotheses/{hid}/tests",
+            post(test_hypothesis),
+        )
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(
+    add_evidence,
+    list_evidence,
+    edit_evidence,
+    remove_evidence,
+    add_hypothesis,
+    list_hypotheses,
+    edit_hypothesis,
+    test_hypothesis
+))]
+pub struct InvestigationDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EvidenceBody {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: String,
+    pub summary: String,
+    pub excerpt: Option<String>,
+    pub source_url: Option<String>,
+    pub observed_at: Option<String>,
+    pub alert_id: Option<i64>,
+    pub change_id: Option<i64>,
+    pub pinned: bool,
+    pub author: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<EvidenceRecord> for EvidenceBody {
+    fn from(e: EvidenceRecord) -> Self {
+        Self {
+            id: e.id,
+            incident_id: e.incident_id,
+            kind: e.kind.to_string(),
+            summary: e.summary,
+            excerpt: e.excerpt,
+            source_url: e.source_url,
+            observed_at: e.observed_at.map(|t| t.to_string()),
+            alert_id: e.alert_id,
+            change_id: e.change_id,
+            pinned: e.pinned,
+            author: e.author,
+            created_at: e.created_at.to_string(),
+            updated_at: e.updated_at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestBody {
+    pub id: i64,
+    pub description: String,
+    pub result: String,
+    pub author: Option<String>,
+    pub at: String,
+}
+
+impl From<TestRecord> for TestBody {
+    fn from(t: TestRecord) -> Self {
+        Self {
+            id: t.id,
+            description: t.description,
+            result: t.result,
+            author: t.author,
+            at: t.at.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HypothesisBody {
+    pub id: i64,
+    pub incident_id: i64,
+    pub statement: String,
+    pub state: String,
+    /// Whether it is a finding (supported).
+    pub finding: bool,
+    pub owner: Option<String>,
+    pub author: Option<String>,
+    pub evidence_for: Vec<i64>,
+    pub evidence_against: Vec<i64>,
+    pub tests: Vec<TestBody>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<HypothesisRecord> for HypothesisBody {
+    fn from(h: HypothesisRecord) -> Self {
+        Self {
+            id: h.id,
+            incident_id: h.incident_id,
+            statement: h.statement,
+            state: h.state.to_string(),
+            finding: h.state == crate::domain::investigation::HypothesisState::Supported,
+            owner: h.owner,
+            author: h.author,
+            evidence_for: h.evidence_for,
+            evidence_against: h.evidence_against,
+            tests: h.tests.into_iter().map(Into::into).collect(),
+            created_at: h.created_at.to_string(),
+            updated_at: h.updated_at.to_string(),
+        }
+    }
+}
+
+/// Add a piece of evidence (or link an alert or change event as one).
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence", params(("id" = i64, Path)), request_body = EvidenceFields,
+    responses((status = 201, body = EvidenceBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_evidence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<EvidenceFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let e = app.add_evidence(&actor, id, body.value).await?;
+    Ok((StatusCode::CREATED, Json(EvidenceBody::from(e))))
+}
+
+/// The incident's evidence, pinned pieces first, then newest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/evidence", params(("id" = i64, Path)),
+    responses((status = 200, body = [EvidenceBody]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_evidence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<EvidenceBody>>, ApiError> {
+    let evidence = app.evidence(&actor, id).await?;
+    Ok(Json(evidence.into_iter().map(Into::into).collect()))
+}
+
+/// Edit or pin a piece of evidence.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}/evidence/{eid}", params(("id" = i64, Path), ("eid" = i64, Path)),
+    request_body = EvidenceEdit,
+    responses((status = 200, body = EvidenceBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_evidence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, eid)): ApiPath<(i64, i64)>,
+    body: ApiJson<EvidenceEdit>,
+) -> Result<Json<EvidenceBody>, ApiError> {
+    Ok(Json(
+        app.edit_evidence(&actor, id, eid, body.value).await?.into(),
+    ))
+}
+
+/// Remove a piece of evidence (and its place for or against any hypothesis); the timeline
+/// keeps that it was there.
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/evidence/{eid}", params(("id" = i64, Path), ("eid" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_evidence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, eid)): ApiPath<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.remove_evidence(&actor, id, eid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Propose a hypothesis.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/hypotheses", params(("id" = i64, Path)), request_body = HypothesisFields,
+    responses((status = 201, body = HypothesisBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_hypothesis(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<HypothesisFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let h = app.add_hypothesis(&actor, id, body.value).await?;
+    Ok((StatusCode::CREATED, Json(HypothesisBody::from(h))))
+}
+
+/// The incident's hypotheses, oldest first, with their evidence and tests.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/hypotheses", params(("id" = i64, Path)),
+    responses((status = 200, body = [HypothesisBody]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_hypotheses(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<HypothesisBody>>, ApiError> {
+    let hypotheses = app.hypotheses(&actor, id).await?;
+    Ok(Json(hypotheses.into_iter().map(Into::into).collect()))
+}
+
+/// Change a hypothesis: its state (`{"state": "supported"}`), statement, owner or evidence.
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}/hypotheses/{hid}", params(("id" = i64, Path), ("hid" = i64, Path)),
+    request_body = HypothesisEdit,
+    responses((status = 200, body = HypothesisBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn edit_hypothesis(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, hid)): ApiPath<(i64, i64)>,
+    body: ApiJson<HypothesisEdit>,
+) -> Result<Json<HypothesisBody>, ApiError> {
+    Ok(Json(
+        app.edit_hypothesis(&actor, id, hid, body.value)
+            .await?
+            .into(),
+    ))
+}
+
+/// Record a test run on a hypothesis; an open hypothesis is then `testing`.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/hypotheses/{hid}/tests", params(("id" = i64, Path), ("hid" = i64, Path)),
+    request_body = TestFields,
+    responses((status = 201, body = HypothesisBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn test_hypothesis(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, hid)): ApiPath<(i64, i64)>,
+    body: ApiJson<TestFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let h = app.test_hypothesis(&actor, id, hid, body.value).await?;
+    Ok((StatusCode::CREATED, Json(HypothesisBody::from(h))))
+}

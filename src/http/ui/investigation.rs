@@ -1,0 +1,250 @@
+//! The investigation board on the incident page: evidence (pinned first), hypotheses with the
+//! evidence for and against each and their tests, and the forms that add to them. It sits in
+//! the page's live region, so every open page shows what a colleague added.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+
+use super::incidents::{Done, done_to};
+use super::{Posted, Times};
+use crate::app::{
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, TestFields,
+};
+use crate::domain::investigation::{EvidenceKind, HypothesisState};
+use crate::http::AppState;
+use crate::store::{EvidenceRecord, HypothesisRecord};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/{id}/evidence", post(add_evidence))
+        .route("/incidents/{id}/evidence/{eid}/pin", post(pin_evidence))
+        .route("/incidents/{id}/hypotheses", post(add_hypothesis))
+        .route(
+            "/incidents/{id}/hypotheses/{hid}/tests",
+            post(test_hypothesis),
+        )
+        .route(
+            "/incidents/{id}/hypotheses/{hid}/state",
+            post(judge_hypothesis),
+        )
+}
+
+/// What the board shows, ready for the template.
+pub(super) struct Board {
+    pub evidence: Vec<EvidenceRow>,
+    pub hypotheses: Vec<HypothesisRow>,
+    pub findings: usize,
+    /// The kinds a piece of evidence may be, for the form.
+    pub kinds: &'static [EvidenceKind],
+}
+
+pub(super) struct EvidenceRow {
+    pub id: i64,
+    pub kind: String,
+    pub summary: String,
+    pub excerpt: Option<String>,
+    pub source_url: Option<String>,
+    pub observed: Option<String>,
+    pub author: String,
+    pub pinned: bool,
+}
+
+pub(super) struct HypothesisRow {
+    pub id: i64,
+    pub statement: String,
+    pub state: String,
+    pub owner: Option<String>,
+    pub evidence_for: Vec<String>,
+    pub evidence_against: Vec<String>,
+    /// (what was tried, what came of it, who, when)
+    pub tests: Vec<(String, String, String, String)>,
+    /// The states it may move to from here, as (value, button label).
+    pub moves: Vec<(&'static str, &'static str)>,
+}
+
+impl Board {
+    pub(super) fn new(investigation: Investigation, times: &Times) -> Self {
+        let Investigation {
+            evidence,
+            hypotheses,
+        } = investigation;
+        let summary_of = |id: &i64| {
+            evidence
+                .iter()
+                .find(|e| e.id == *id)
+                .map_or_else(|| format!("evidence {id}"), |e| e.summary.clone())
+        };
+        let hypotheses: Vec<HypothesisRow> = hypotheses
+            .into_iter()
+            .map(|h| HypothesisRow::new(h, &summary_of, times))
+            .collect();
+        Self {
+            findings: hypotheses
+                .iter()
+                .filter(|h| h.state == HypothesisState::Supported.as_str())
+                .count(),
+            hypotheses,
+            evidence: evidence
+                .into_iter()
+                .map(|e| EvidenceRow::new(e, times))
+                .collect(),
+            kinds: EvidenceKind::ALL,
+        }
+    }
+}
+
+impl EvidenceRow {
+    fn new(e: EvidenceRecord, times: &Times) -> Self {
+        Self {
+            id: e.id,
+            kind: e.kind.to_string(),
+            summary: e.summary,
+            excerpt: e.excerpt,
+            source_url: e.source_url,
+            observed: e.observed_at.map(|t| times.at(t)),
+            author: e.author.unwrap_or_else(|| "aplomb".into()),
+            pinned: e.pinned,
+        }
+    }
+}
+
+impl HypothesisRow {
+    fn new(h: HypothesisRecord, summary_of: &impl Fn(&i64) -> String, times: &Times) -> Self {
+        let moves = [
+            (HypothesisState::Testing, "Start testing"),
+            (HypothesisState::Supported, "Supported: a finding"),
+            (HypothesisState::Refuted, "Refuted"),
+            (HypothesisState::Open, "Reopen"),
+        ]
+        .into_iter()
+        .filter(|(to, _)| h.state.check_move(*to).is_ok())
+        // Reopening a hypothesis under test is not offered: tests run on it.
+        .filter(|(to, _)| !(h.state == HypothesisState::Testing && *to == HypothesisState::Open))
+        .map(|(to, label)| (to.as_str(), label))
+        .collect();
+        Self {
+            id: h.id,
+            statement: h.statement,
+            state: h.state.to_string(),
+            owner: h.owner,
+            evidence_for: h.evidence_for.iter().map(summary_of).collect(),
+            evidence_against: h.evidence_against.iter().map(summary_of).collect(),
+            tests: h
+                .tests
+                .into_iter()
+                .map(|t| {
+                    let who = t.author.unwrap_or_else(|| "aplomb".into());
+                    (t.description, t.result, who, times.at(t.at))
+                })
+                .collect(),
+            moves,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct EvidenceForm {
+    kind: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    excerpt: String,
+    #[serde(default)]
+    source_url: String,
+    /// A checkbox: present when ticked.
+    pinned: Option<String>,
+}
+
+async fn add_evidence(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<EvidenceForm>,
+) -> Response {
+    let fields = EvidenceFields {
+        kind: form.kind,
+        summary: Some(form.summary),
+        excerpt: Some(form.excerpt),
+        source_url: Some(form.source_url),
+        pinned: form.pinned.is_some(),
+        ..EvidenceFields::default()
+    };
+    let added = state.add_evidence(&session.actor, id, fields).await;
+    done_to(id, added.map(|_| Done::Evidence))
+}
+
+#[derive(Deserialize)]
+struct PinForm {
+    /// `1` to pin, `0` to unpin.
+    pinned: String,
+}
+
+async fn pin_evidence(
+    State(state): State<AppState>,
+    Path((id, eid)): Path<(i64, i64)>,
+    Posted { session, form }: Posted<PinForm>,
+) -> Response {
+    let edit = EvidenceEdit {
+        pinned: Some(form.pinned == "1"),
+        ..EvidenceEdit::default()
+    };
+    let pinned = state.edit_evidence(&session.actor, id, eid, edit).await;
+    done_to(id, pinned.map(|e| Done::Pinned(e.pinned)))
+}
+
+#[derive(Deserialize)]
+struct HypothesisForm {
+    statement: String,
+}
+
+async fn add_hypothesis(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<HypothesisForm>,
+) -> Response {
+    let fields = HypothesisFields {
+        statement: form.statement,
+        ..HypothesisFields::default()
+    };
+    let added = state.add_hypothesis(&session.actor, id, fields).await;
+    done_to(id, added.map(|_| Done::Hypothesis))
+}
+
+#[derive(Deserialize)]
+struct TestForm {
+    description: String,
+    result: String,
+}
+
+async fn test_hypothesis(
+    State(state): State<AppState>,
+    Path((id, hid)): Path<(i64, i64)>,
+    Posted { session, form }: Posted<TestForm>,
+) -> Response {
+    let test = TestFields {
+        description: form.description,
+        result: form.result,
+    };
+    let tested = state.test_hypothesis(&session.actor, id, hid, test).await;
+    done_to(id, tested.map(|_| Done::Tested))
+}
+
+#[derive(Deserialize)]
+struct StateForm {
+    state: String,
+}
+
+async fn judge_hypothesis(
+    State(state): State<AppState>,
+    Path((id, hid)): Path<(i64, i64)>,
+    Posted { session, form }: Posted<StateForm>,
+) -> Response {
+    let edit = HypothesisEdit {
+        state: Some(form.state),
+        ..HypothesisEdit::default()
+    };
+    let judged = state.edit_hypothesis(&session.actor, id, hid, edit).await;
+    done_to(id, judged.map(|h| Done::Judged(h.state)))
+}

@@ -1,0 +1,429 @@
+//! An incident's investigation: evidence, hypotheses, the evidence for and against each, and
+//! their tests. Every change runs in an `InvestigationTx`, under the incident's row lock (so
+//! the count of findings an incident's status change reads is the committed one), and is
+//! committed with the timeline entries that record it.
+
+use jiff::Timestamp;
+
+use super::db::{Conn, Row, args};
+use super::incidents::{TimelineEntry, insert_entries, load_incident};
+use super::{Result, Store, StoreError, WriteTx, ms};
+use crate::domain::incident::Incident;
+use crate::domain::investigation::{EvidenceInput, EvidenceKind, HypothesisState, Stance};
+use crate::domain::timeline::EntryData;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: EvidenceKind,
+    pub summary: String,
+    pub excerpt: Option<String>,
+    pub source_url: Option<String>,
+    pub observed_at: Option<Timestamp>,
+    pub alert_id: Option<i64>,
+    pub change_id: Option<i64>,
+    pub pinned: bool,
+    pub author: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRecord {
+    pub id: i64,
+    pub description: String,
+    pub result: String,
+    pub author: Option<String>,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HypothesisRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub statement: String,
+    pub state: HypothesisState,
+    pub owner: Option<String>,
+    pub owner_id: Option<i64>,
+    pub author: Option<String>,
+    /// Evidence ids, in the order they were added.
+    pub evidence_for: Vec<i64>,
+    pub evidence_against: Vec<i64>,
+    pub tests: Vec<TestRecord>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What linking an alert or a change event as evidence takes from it.
+#[derive(Debug, Clone)]
+pub struct LinkedSource {
+    pub summary: String,
+    pub at: Timestamp,
+}
+
+const EVIDENCE: &str = "SELECT e.id, e.incident_id, e.kind, e.summary, e.excerpt, e.source_url, e.observed_at, \
+     e.alert_id, e.change_id, e.pinned, u.username AS author, e.created_at, e.updated_at \
+     FROM evidence e LEFT JOIN users u ON u.id = e.author_id";
+
+const HYPOTHESES: &str = "SELECT h.id, h.incident_id, h.statement, h.state, h.owner_id, o.username AS owner, \
+     a.username AS author, h.created_at, h.updated_at FROM hypotheses h \
+     LEFT JOIN users o ON o.id = h.owner_id LEFT JOIN users a ON a.id = h.author_id";
+
+impl Store {
+    /// An incident's evidence, pinned pieces first, then newest first.
+    pub async fn evidence(&self, incident_id: i64) -> Result<Vec<EvidenceRecord>> {
+        let mut conn = self.read().await?;
+        load_evidence(&mut conn, incident_id, None).await
+    }
+
+    /// An incident's hypotheses, oldest first, with their evidence and tests.
+    pub async fn hypotheses(&self, incident_id: i64) -> Result<Vec<HypothesisRecord>> {
+        let mut conn = self.read().await?;
+        load_hypotheses(&mut conn, incident_id, None).await
+    }
+
+    /// Opens a write transaction on an incident's investigation, holding the incident's row
+    /// lock; `incident` is as committed, for the caller's access check.
+    pub async fn begin_investigation(&self, incident_id: i64) -> Result<InvestigationTx> {
+        let mut tx = self.begin_write().await?;
+        let incident = load_incident(&mut tx, incident_id, &self.row_lock("i"))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(InvestigationTx { tx, incident })
+    }
+}
+
+/// One change to an incident's investigation (see `Store::begin_investigation`).
+pub struct InvestigationTx {
+    tx: WriteTx,
+    pub incident: Incident,
+}
+
+impl InvestigationTx {
+    /// The alert a piece of evidence links to.
+    pub async fn alert_source(&mut self, alert_id: i64) -> Result<Option<LinkedSource>> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "SELECT summary, first_at AS at FROM alerts WHERE id = $1",
+                args![alert_id],
+            )
+            .await?;
+        row.map(|r| linked_source(&r)).transpose()
+    }
+
+    /// The change event a piece of evidence links to.
+    pub async fn change_source(&mut self, change_id: i64) -> Result<Option<LinkedSource>> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "SELECT summary, happened_at AS at FROM change_events WHERE id = $1",
+                args![change_id],
+            )
+            .await?;
+        row.map(|r| linked_source(&r)).transpose()
+    }
+
+    pub async fn add_evidence(
+        &mut self,
+        input: &EvidenceInput,
+        summary: &str,
+        observed_at: Option<Timestamp>,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<EvidenceRecord> {
+        let id: i64 = self
+            .tx
+            .fetch_one(
+                "INSERT INTO evidence (incident_id, kind, summary, excerpt, source_url, observed_at, alert_id, \
+                 change_id, pinned, author_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING id",
+                args![
+                    self.incident.id,
+                    input.kind.as_str(),
+                    summary,
+                    input.excerpt.as_deref(),
+                    input.source_url.as_deref(),
+                    observed_at.map(ms),
+                    input.alert_id,
+                    input.change_id,
+                    input.pinned,
+                    author_id,
+                    ms(now),
+                ],
+            )
+            .await?
+            .get("id")?;
+        self.evidence(id).await
+    }
+
+    /// A piece of this incident's evidence.
+    pub async fn evidence(&mut self, evidence_id: i64) -> Result<EvidenceRecord> {
+        load_evidence(&mut self.tx, self.incident.id, Some(evidence_id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Stores a piece of evidence's editable fields as `e` has them.
+    pub async fn update_evidence(&mut self, e: &EvidenceRecord, now: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE evidence SET summary = $1, excerpt = $2, source_url = $3, observed_at = $4, pinned = $5, \
+                 updated_at = $6 WHERE id = $7",
+                args![
+                    &e.summary,
+                    e.excerpt.as_deref(),
+                    e.source_url.as_deref(),
+                    e.observed_at.map(ms),
+                    e.pinned,
+                    ms(now),
+                    e.id,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a piece of evidence and its place for or against any hypothesis.
+    pub async fn remove_evidence(&mut self, evidence_id: i64) -> Result<()> {
+        self.tx
+            .execute(
+                "DELETE FROM hypothesis_evidence WHERE evidence_id = $1",
+                args![evidence_id],
+            )
+            .await?;
+        self.tx
+            .execute("DELETE FROM evidence WHERE id = $1", args![evidence_id])
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_hypothesis(
+        &mut self,
+        statement: &str,
+        owner_id: Option<i64>,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<i64> {
+        self.tx
+            .fetch_one(
+                "INSERT INTO hypotheses (incident_id, statement, state, owner_id, author_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+                args![
+                    self.incident.id,
+                    statement,
+                    HypothesisState::Open.as_str(),
+                    owner_id,
+                    author_id,
+                    ms(now),
+                ],
+            )
+            .await?
+            .get("id")
+    }
+
+    /// A hypothesis of this incident.
+    pub async fn hypothesis(&mut self, hypothesis_id: i64) -> Result<HypothesisRecord> {
+        load_hypotheses(&mut self.tx, self.incident.id, Some(hypothesis_id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Stores a hypothesis's statement, state, owner and evidence as `h` has them.
+    pub async fn update_hypothesis(&mut self, h: &HypothesisRecord, now: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE hypotheses SET statement = $1, state = $2, owner_id = $3, updated_at = $4 WHERE id = $5",
+                args![&h.statement, h.state.as_str(), h.owner_id, ms(now), h.id],
+            )
+            .await?;
+        self.tx
+            .execute(
+                "DELETE FROM hypothesis_evidence WHERE hypothesis_id = $1",
+                args![h.id],
+            )
+            .await?;
+        let links = h
+            .evidence_for
+            .iter()
+            .map(|e| (e, Stance::For))
+            .chain(h.evidence_against.iter().map(|e| (e, Stance::Against)));
+        for (evidence_id, stance) in links {
+            self.tx
+                .execute(
+                    "INSERT INTO hypothesis_evidence (hypothesis_id, evidence_id, stance) VALUES ($1, $2, $3)",
+                    args![h.id, evidence_id, stance.as_str()],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn add_test(
+        &mut self,
+        hypothesis_id: i64,
+        description: &str,
+        result: &str,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO hypothesis_tests (hypothesis_id, description, result, author_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                args![hypothesis_id, description, result, author_id, ms(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Records `entries` on the incident's timeline and commits.
+    pub async fn commit(
+        mut self,
+        actor_id: i64,
+        now: Timestamp,
+        entries: &[EntryData],
+    ) -> Result<Vec<TimelineEntry>> {
+        let written =
+            insert_entries(&mut self.tx, self.incident.id, Some(actor_id), now, entries).await?;
+        self.tx.commit().await?;
+        Ok(written)
+    }
+}
+
+fn linked_source(row: &Row) -> Result<LinkedSource> {
+    Ok(LinkedSource {
+        summary: row.get("summary")?,
+        at: row.ts("at")?,
+    })
+}
+
+async fn load_evidence(
+    conn: &mut Conn,
+    incident_id: i64,
+    only: Option<i64>,
+) -> Result<Vec<EvidenceRecord>> {
+    let rows = match only {
+        Some(id) => {
+            conn.fetch_all(
+                &format!("{EVIDENCE} WHERE e.incident_id = $1 AND e.id = $2"),
+                args![incident_id, id],
+            )
+            .await?
+        }
+        None => {
+            conn.fetch_all(
+                &format!("{EVIDENCE} WHERE e.incident_id = $1 ORDER BY e.pinned DESC, e.id DESC"),
+                args![incident_id],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(EvidenceRecord {
+                id: r.get("id")?,
+                incident_id: r.get("incident_id")?,
+                kind: r.parsed("kind")?,
+                summary: r.get("summary")?,
+                excerpt: r.get("excerpt")?,
+                source_url: r.get("source_url")?,
+                observed_at: r.opt_ts("observed_at")?,
+                alert_id: r.get("alert_id")?,
+                change_id: r.get("change_id")?,
+                pinned: r.get::<i64>("pinned")? != 0,
+                author: r.get("author")?,
+                created_at: r.ts("created_at")?,
+                updated_at: r.ts("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+async fn load_hypotheses(
+    conn: &mut Conn,
+    incident_id: i64,
+    only: Option<i64>,
+) -> Result<Vec<HypothesisRecord>> {
+    let (filter, id) = match only {
+        Some(id) => ("AND h.id = $2", id),
+        None => ("AND h.id > $2", 0),
+    };
+    let rows = conn
+        .fetch_all(
+            &format!("{HYPOTHESES} WHERE h.incident_id = $1 {filter} ORDER BY h.id"),
+            args![incident_id, id],
+        )
+        .await?;
+    let mut hypotheses = rows
+        .iter()
+        .map(|r| {
+            Ok(HypothesisRecord {
+                id: r.get("id")?,
+                incident_id: r.get("incident_id")?,
+                statement: r.get("statement")?,
+                state: r.parsed("state")?,
+                owner: r.get("owner")?,
+                owner_id: r.get("owner_id")?,
+                author: r.get("author")?,
+                evidence_for: Vec::new(),
+                evidence_against: Vec::new(),
+                tests: Vec::new(),
+                created_at: r.ts("created_at")?,
+                updated_at: r.ts("updated_at")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if hypotheses.is_empty() {
+        return Ok(hypotheses);
+    }
+    let links = conn
+        .fetch_all(
+            &format!(
+                "SELECT x.hypothesis_id, x.evidence_id, x.stance FROM hypothesis_evidence x \
+                 JOIN hypotheses h ON h.id = x.hypothesis_id WHERE h.incident_id = $1 {filter} ORDER BY x.evidence_id"
+            ),
+            args![incident_id, id],
+        )
+        .await?;
+    let tests = conn
+        .fetch_all(
+            &format!(
+                "SELECT t.id, t.hypothesis_id, t.description, t.result, u.username AS author, t.created_at \
+                 FROM hypothesis_tests t JOIN hypotheses h ON h.id = t.hypothesis_id \
+                 LEFT JOIN users u ON u.id = t.author_id WHERE h.incident_id = $1 {filter} ORDER BY t.id"
+            ),
+            args![incident_id, id],
+        )
+        .await?;
+    for link in &links {
+        let Some(h) = find(&mut hypotheses, link.get("hypothesis_id")?) else {
+            continue;
+        };
+        let evidence_id = link.get("evidence_id")?;
+        match link.parsed::<Stance>("stance")? {
+            Stance::For => h.evidence_for.push(evidence_id),
+            Stance::Against => h.evidence_against.push(evidence_id),
+        }
+    }
+    for test in &tests {
+        let Some(h) = find(&mut hypotheses, test.get("hypothesis_id")?) else {
+            continue;
+        };
+        h.tests.push(TestRecord {
+            id: test.get("id")?,
+            description: test.get("description")?,
+            result: test.get("result")?,
+            author: test.get("author")?,
+            at: test.ts("created_at")?,
+        });
+    }
+    Ok(hypotheses)
+}
+
+fn find(hypotheses: &mut [HypothesisRecord], id: i64) -> Option<&mut HypothesisRecord> {
+    hypotheses.iter_mut().find(|h| h.id == id)
+}

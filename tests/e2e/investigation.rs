@@ -1,0 +1,528 @@
+//! Investigating before reacting, through the running server: evidence, hypotheses tested,
+//! one refuted and one supported, and only then `identified`; acting without a finding is
+//! possible with a reason, which the timeline keeps.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::alerts::{enqueue, listed_alert, trigger};
+use crate::helpers::TestApp;
+
+crate::on_both_backends!(
+    evidence_and_tested_hypotheses_lead_to_a_finding_before_identified,
+    acting_without_a_finding_needs_a_reason_the_timeline_keeps,
+    bad_investigation_input_is_refused_naming_the_field,
+);
+
+/// A service with an events_v2 integration and no paging; returns the routing key.
+async fn edge_service(app: &TestApp) -> String {
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services",
+            Some(json!({"name": "edge"})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let (s, integration) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services/edge/integrations",
+            Some(json!({"kind": "events_v2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{integration}");
+    integration["routing_key"]
+        .as_str()
+        .expect("a key")
+        .to_string()
+}
+
+/// `call` that must answer `want`; returns the body.
+async fn expect(
+    app: &TestApp,
+    token: &str,
+    method: Method,
+    path: &str,
+    body: Value,
+    want: StatusCode,
+) -> Value {
+    let body = (!body.is_null()).then_some(body);
+    let (status, answer) = app.call(token, method.clone(), path, body).await;
+    assert_eq!(status, want, "{method} {path}: {answer}");
+    answer
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("an id in {v}"))
+}
+
+async fn timeline_kinds(app: &TestApp, token: &str, incident: &str) -> Vec<String> {
+    let (_, timeline) = app
+        .call(
+            token,
+            Method::GET,
+            &format!("{incident}/timeline?limit=1000"),
+            None,
+        )
+        .await;
+    timeline
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+async fn evidence_and_tested_hypotheses_lead_to_a_finding_before_identified(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let key = edge_service(&app).await;
+    let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, "edge-5xx", "critical")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let alert = listed_alert(&app, "/api/v1/alerts?service=edge", "edge-5xx").await;
+    let incident = alert["incident_id"]
+        .as_i64()
+        .expect("the alert opened an incident");
+    let path = format!("/api/v1/incidents/{incident}");
+    let (ok, created) = (StatusCode::OK, StatusCode::CREATED);
+
+    // Knowing nothing yet, the incident cannot be called identified without saying why.
+    let refused = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &path,
+        json!({"status": "identified"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["error"]["field"], "reason", "{refused}");
+
+    // Evidence: the alert linked in one action, a pinned metric, a log excerpt.
+    let evidence = format!("{path}/evidence");
+    let linked = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &evidence,
+        json!({"kind": "alert", "alert_id": alert["id"]}),
+        created,
+    )
+    .await;
+    assert_eq!(
+        linked["summary"], alert["summary"],
+        "the alert's summary: {linked}"
+    );
+    assert_eq!(linked["alert_id"], alert["id"]);
+    assert!(
+        linked["observed_at"].is_string(),
+        "the alert's time: {linked}"
+    );
+    let metric = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &evidence,
+        json!({
+        "kind": "metric", "summary": "Edge 5xx at 12% since 14:02",
+        "source_url": "https://grafana.example/d/edge", "pinned": true,
+        "observed_at": "2026-12-03T14:02:00Z"}),
+        created,
+    )
+    .await;
+    let log = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &evidence,
+        json!({
+        "kind": "log", "summary": "Upstream timeouts after exactly 1 s",
+        "excerpt": "14:02:07 upstream timed out (1.000 s) while reading response header"}),
+        created,
+    )
+    .await;
+    let listed = expect(&app, &bob, Method::GET, &evidence, Value::Null, ok).await;
+    let order: Vec<i64> = listed.as_array().expect("a list").iter().map(id).collect();
+    assert_eq!(
+        order,
+        vec![id(&metric), id(&log), id(&linked)],
+        "pinned first, then newest"
+    );
+    assert_eq!(listed[0]["author"], "bob");
+
+    // H1: refuted, after a test (an untested hypothesis is not judged).
+    let hypotheses = format!("{path}/hypotheses");
+    let h1 = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &hypotheses,
+        json!({
+        "statement": "The database is overloaded", "evidence_against": [id(&log)]}),
+        created,
+    )
+    .await;
+    assert_eq!(
+        (h1["state"].as_str(), h1["evidence_against"].clone()),
+        (Some("open"), json!([id(&log)]))
+    );
+    let h1_path = format!("{hypotheses}/{}", id(&h1));
+    let untested = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h1_path,
+        json!({"state": "refuted"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(untested["error"]["field"], "state", "{untested}");
+    let tested = expect(&app, &bob, Method::POST, &format!("{h1_path}/tests"), json!({
+        "description": "Checked database CPU and the slow-query log", "result": "CPU at 20%, no slow queries"}), created).await;
+    assert_eq!(
+        tested["state"], "testing",
+        "a test starts testing: {tested}"
+    );
+    assert_eq!(tested["tests"][0]["result"], "CPU at 20%, no slow queries");
+    let refuted = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h1_path,
+        json!({"state": "refuted"}),
+        ok,
+    )
+    .await;
+    assert_eq!(
+        (refuted["state"].as_str(), refuted["finding"].as_bool()),
+        (Some("refuted"), Some(false))
+    );
+    let still = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &path,
+        json!({"status": "identified"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(
+        still["error"]["field"], "reason",
+        "a refuted hypothesis is no finding: {still}"
+    );
+
+    // H2: reproduced on staging, supported: a finding.
+    let h2 = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &hypotheses,
+        json!({
+        "statement": "The 14:00 config push lowered the upstream timeout to 1 s", "owner": "bob",
+        "evidence_for": [id(&metric), id(&log)]}),
+        created,
+    )
+    .await;
+    assert_eq!(h2["owner"], "bob");
+    let h2_path = format!("{hypotheses}/{}", id(&h2));
+    expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("{h2_path}/tests"),
+        json!({
+        "description": "Replayed the 14:00 config on staging under production load",
+        "result": "Reproduced: 11% 5xx within a minute"}),
+        created,
+    )
+    .await;
+    let supported = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h2_path,
+        json!({"state": "supported"}),
+        ok,
+    )
+    .await;
+    assert_eq!(supported["finding"], true, "{supported}");
+
+    // Now identified rests on a finding and needs no reason.
+    let identified = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &path,
+        json!({"status": "identified"}),
+        ok,
+    )
+    .await;
+    assert_eq!(identified["status"], "identified");
+    let kinds = timeline_kinds(&app, &bob, &path).await;
+    let count = |kind: &str| kinds.iter().filter(|k| *k == kind).count();
+    assert_eq!(count("evidence_added"), 3, "{kinds:?}");
+    assert_eq!(count("hypothesis_proposed"), 2);
+    assert_eq!(count("hypothesis_tested"), 2);
+    assert_eq!(
+        count("hypothesis_state_changed"),
+        4,
+        "two to testing, refuted, supported: {kinds:?}"
+    );
+    assert_eq!(count("acted_without_finding"), 0);
+    assert_eq!(kinds.last().map(String::as_str), Some("status_changed"));
+
+    // Unpinning, and removing evidence takes it off the hypotheses it was on.
+    let unpinned = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &format!("{evidence}/{}", id(&metric)),
+        json!({"pinned": false}),
+        ok,
+    )
+    .await;
+    assert_eq!(unpinned["pinned"], false);
+    let nothing = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &format!("{evidence}/{}", id(&metric)),
+        json!({"pinned": false}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        nothing["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nothing"),
+        "{nothing}"
+    );
+    expect(
+        &app,
+        &bob,
+        Method::DELETE,
+        &format!("{evidence}/{}", id(&log)),
+        Value::Null,
+        StatusCode::NO_CONTENT,
+    )
+    .await;
+    let listed = expect(&app, &bob, Method::GET, &hypotheses, Value::Null, ok).await;
+    assert_eq!(listed[1]["evidence_for"], json!([id(&metric)]), "{listed}");
+    assert_eq!(listed[0]["evidence_against"], json!([]), "{listed}");
+    assert!(
+        timeline_kinds(&app, &bob, &path)
+            .await
+            .contains(&"evidence_removed".to_string())
+    );
+
+    // A viewer reads the investigation but adds nothing to it.
+    let vic = app.user("vic", "viewer").await;
+    let seen = expect(&app, &vic, Method::GET, &evidence, Value::Null, ok).await;
+    assert_eq!(seen.as_array().map(Vec::len), Some(2));
+    expect(
+        &app,
+        &vic,
+        Method::POST,
+        &evidence,
+        json!({"kind": "other", "summary": "a viewer's hunch"}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    app.shutdown().await;
+}
+
+async fn acting_without_a_finding_needs_a_reason_the_timeline_keeps(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let incident = app
+        .declare(&bob, json!({"title": "Orders failing", "severity": "SEV1"}))
+        .await;
+    let path = format!("/api/v1/incidents/{incident}");
+    let blank = json!({"status": "identified", "reason": "   "});
+    let refused = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &path,
+        blank,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["error"]["field"], "reason");
+    let reason =
+        "acting without a finding: orders are failing, rolling back the 14:00 deploy first";
+    let body = json!({"status": "identified", "reason": reason});
+    expect(&app, &bob, Method::PATCH, &path, body, StatusCode::OK).await;
+    let (_, timeline) = app
+        .call(&bob, Method::GET, &format!("{path}/timeline"), None)
+        .await;
+    let entry = timeline
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["kind"] == "acted_without_finding"))
+        .cloned()
+        .unwrap_or_else(|| panic!("recorded: {timeline}"));
+    assert_eq!(entry["data"]["reason"], reason);
+    assert_eq!(entry["data"]["action"], "identified");
+    assert_eq!(entry["actor"], "bob");
+    assert!(
+        entry["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Acted without a finding"),
+        "{entry}"
+    );
+    app.shutdown().await;
+}
+
+async fn bad_investigation_input_is_refused_naming_the_field(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let incident = app
+        .declare(&bob, json!({"title": "Search slow", "severity": "SEV3"}))
+        .await;
+    let other = app
+        .declare(&bob, json!({"title": "Another", "severity": "SEV4"}))
+        .await;
+    let evidence = format!("/api/v1/incidents/{incident}/evidence");
+    let theirs = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("/api/v1/incidents/{other}/evidence"),
+        json!({"kind": "other", "summary": "elsewhere"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let long = "x".repeat(501);
+    let invalid = StatusCode::UNPROCESSABLE_ENTITY;
+    for (body, field) in [
+        (json!({"kind": "rumour", "summary": "x"}), "kind"),
+        (json!({"kind": "log"}), "summary"),
+        (json!({"kind": "log", "summary": long}), "summary"),
+        (
+            json!({"kind": "log", "summary": "x", "source_url": "javascript:alert(1)"}),
+            "source_url",
+        ),
+        (
+            json!({"kind": "log", "summary": "x", "observed_at": "yesterday"}),
+            "observed_at",
+        ),
+        (
+            json!({"kind": "log", "summary": "x", "alert_id": 1}),
+            "alert_id",
+        ),
+        (json!({"kind": "alert", "alert_id": 999_999}), "alert_id"),
+        (json!({"kind": "change", "change_id": 999_999}), "change_id"),
+        (
+            json!({"kind": "log", "summary": "x", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let err = expect(&app, &bob, Method::POST, &evidence, body.clone(), invalid).await;
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
+    let hypotheses = format!("/api/v1/incidents/{incident}/hypotheses");
+    let mine = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &evidence,
+        json!({"kind": "log", "summary": "ours"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    for (body, field) in [
+        (json!({"statement": ""}), "statement"),
+        (json!({"statement": "x", "owner": "nobody"}), "owner"),
+        (
+            json!({"statement": "x", "evidence_for": [id(&theirs)]}),
+            "evidence_for",
+        ),
+        (
+            json!({"statement": "x", "evidence_for": [id(&mine), id(&mine)]}),
+            "evidence_for",
+        ),
+        (
+            json!({"statement": "x", "evidence_for": [id(&mine)], "evidence_against": [id(&mine)]}),
+            "evidence_against",
+        ),
+    ] {
+        let err = expect(&app, &bob, Method::POST, &hypotheses, body.clone(), invalid).await;
+        assert_eq!(err["error"]["field"], field, "{body}: {err}");
+    }
+    let h = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &hypotheses,
+        json!({"statement": "The cache is cold"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let h_path = format!("{hypotheses}/{}", id(&h));
+    let err = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h_path,
+        json!({"state": "proven"}),
+        invalid,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "state");
+    let err = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("{h_path}/tests"),
+        json!({"description": "x", "result": ""}),
+        invalid,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "result");
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h_path,
+        json!({"state": "open"}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &format!("{hypotheses}/999999"),
+        json!({"state": "testing"}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &format!("{evidence}/{}", id(&theirs)),
+        json!({"pinned": true}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect(
+        &app,
+        &bob,
+        Method::DELETE,
+        &format!("{evidence}/999999"),
+        Value::Null,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    expect(
+        &app,
+        &bob,
+        Method::GET,
+        "/api/v1/incidents/999999/evidence",
+        Value::Null,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    app.shutdown().await;
+}
