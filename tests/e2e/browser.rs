@@ -114,6 +114,108 @@ async fn story(db: Db) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_investigation_board_is_worked_in_one_browser_and_seen_in_another_on_sqlite() {
+    board_story(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_investigation_board_is_worked_in_one_browser_and_seen_in_another_on_postgres() {
+    board_story(Db::Postgres).await;
+}
+
+/// Bob adds evidence and a hypothesis, tests it and marks it supported; Carol, on the same
+/// incident in her own browser, sees each step arrive without reloading.
+async fn board_story(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let token = app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    let id = app
+        .declare(
+            &token,
+            json!({"title": "Logins time out", "severity": "SEV2"}),
+        )
+        .await;
+    let page = format!("{}/incidents/{id}", app.base);
+    let bob = driver.session().await;
+    let carol = driver.session().await;
+    bob.login(&app.base, "bob").await;
+    carol.login(&app.base, "carol").await;
+    bob.go(&page).await;
+    carol.go(&page).await;
+    assert!(carol.text("#findings").await.contains("No finding yet"));
+    assert!(carol.text("#users-told").await.contains("no update yet"));
+
+    bob.click("#evidence-kind option[value=metric]").await;
+    bob.type_into("#evidence-summary", "Auth service p99 at 9 s since 08:40")
+        .await;
+    bob.click("#evidence-pinned").await;
+    bob.submit("#add-evidence").await;
+    carol
+        .wait_for_text("#evidence", "Auth service p99 at 9 s since 08:40")
+        .await;
+    assert!(carol.text("#evidence").await.contains("pinned"));
+
+    bob.type_into(
+        "#hypothesis-statement",
+        "The session store is out of connections",
+    )
+    .await;
+    bob.submit("#add-hypothesis").await;
+    carol
+        .wait_for_text("#hypotheses", "The session store is out of connections")
+        .await;
+    let (_, hypotheses) = app
+        .call(
+            &token,
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}/hypotheses"),
+            None,
+        )
+        .await;
+    let hid = hypotheses[0]["id"].as_i64().expect("a hypothesis");
+
+    bob.click(&format!("#hypothesis-{hid} details summary"))
+        .await;
+    bob.type_into(
+        &format!("#hypothesis-{hid}-test"),
+        "Counted the store's open connections",
+    )
+    .await;
+    bob.type_into(&format!("#hypothesis-{hid}-result"), "512 of 512 in use")
+        .await;
+    bob.submit(&format!("#hypothesis-{hid}-record")).await;
+    carol
+        .wait_for_text(&format!("#hypothesis-{hid}-state"), "testing")
+        .await;
+    bob.submit(&format!("#hypothesis-{hid}-supported")).await;
+    carol
+        .wait_for_text(&format!("#hypothesis-{hid}-state"), "supported")
+        .await;
+    carol.wait_for_text("#findings", "1 finding").await;
+    assert!(
+        carol
+            .text(&format!("#hypothesis-{hid}"))
+            .await
+            .contains("512 of 512 in use")
+    );
+
+    // With a finding, identified needs no reason.
+    bob.click("#status-select option[value=identified]").await;
+    bob.submit("#set-status").await;
+    assert_eq!(bob.text("#incident-status").await, "identified");
+    carol.wait_for_text("#incident-status", "identified").await;
+
+    bob.close().await;
+    carol.close().await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_refresh_brings_the_controls_up_to_date_on_sqlite() {
     live_refresh_keeps_controls_current(Db::Sqlite).await;
 }

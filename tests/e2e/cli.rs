@@ -10,7 +10,8 @@ crate::on_both_backends!(
     the_cli_declares_works_and_resolves_an_incident,
     the_cli_explains_failures,
     a_responder_manages_how_they_are_reached_from_the_cli,
-    a_responder_signs_in_from_the_cli_and_out_again
+    a_responder_signs_in_from_the_cli_and_out_again,
+    an_investigation_is_run_from_the_cli,
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -357,4 +358,94 @@ async fn the_cli_talks_to_aplomb_over_https_with_a_private_ca() {
         );
         server.kill().await.expect("stopped");
     }
+}
+
+async fn an_investigation_is_run_from_the_cli(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let incident = app
+        .declare(
+            &bob,
+            serde_json::json!({"title": "Uploads fail", "severity": "SEV2"}),
+        )
+        .await
+        .to_string();
+    let run = async |args: &[&str]| stdout(&aplomb(&app, &bob, args).await);
+    let evidence = run(&[
+        "evidence",
+        "add",
+        &incident,
+        "--kind",
+        "log",
+        "--summary",
+        "413 from the object store",
+        "--excerpt",
+        "PUT /bucket/x 413 Request Entity Too Large",
+        "--pin",
+    ])
+    .await;
+    let evidence = evidence.trim().to_string();
+    assert!(
+        evidence.parse::<i64>().is_ok(),
+        "add prints the id: {evidence:?}"
+    );
+    let listed = run(&["evidence", "list", &incident]).await;
+    assert!(
+        listed.contains("413 from the object store") && listed.contains("pinned"),
+        "{listed}"
+    );
+    let unpinned = run(&["evidence", "pin", &incident, &evidence, "--off"]).await;
+    assert!(unpinned.contains("unpinned"), "{unpinned}");
+
+    let hypothesis = run(&[
+        "hypothesis",
+        "add",
+        &incident,
+        "The upload size limit was lowered",
+        "--for",
+        &evidence,
+        "--owner",
+        "bob",
+    ])
+    .await;
+    let hypothesis = hypothesis.trim().to_string();
+    // Supporting it untested is refused with the server's reason and exit code 1.
+    let refused = aplomb(
+        &app,
+        &bob,
+        &["hypothesis", "support", &incident, &hypothesis],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("tested before"),
+        "{refused:?}"
+    );
+    let tested = run(&[
+        "hypothesis",
+        "test",
+        &incident,
+        &hypothesis,
+        "--description",
+        "Uploaded 6 MB to staging",
+        "--result",
+        "413 at 5 MB",
+    ])
+    .await;
+    assert!(tested.contains("is testing"), "{tested}");
+    let supported = run(&["hypothesis", "support", &incident, &hypothesis]).await;
+    assert!(supported.contains("is supported"), "{supported}");
+    let listed = run(&["hypothesis", "list", &incident]).await;
+    assert!(
+        listed.contains(&format!(
+            "H{hypothesis} [supported] The upload size limit was lowered"
+        )) && listed.contains(&format!("for: {evidence}"))
+            && listed.contains("Uploaded 6 MB to staging \u{2192} 413 at 5 MB"),
+        "{listed}"
+    );
+    let json: Value =
+        serde_json::from_str(&run(&["hypothesis", "list", &incident, "--json"]).await)
+            .expect("--json prints JSON");
+    assert_eq!(json[0]["finding"], true);
+    // With a finding, identified needs no reason.
+    run(&["incident", "status", &incident, "identified"]).await;
 }

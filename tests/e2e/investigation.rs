@@ -12,6 +12,7 @@ crate::on_both_backends!(
     evidence_and_tested_hypotheses_lead_to_a_finding_before_identified,
     acting_without_a_finding_needs_a_reason_the_timeline_keeps,
     bad_investigation_input_is_refused_naming_the_field,
+    the_board_works_through_plain_forms_and_reaches_other_pages_live,
 );
 
 /// A service with an events_v2 integration and no paging; returns the routing key.
@@ -524,5 +525,116 @@ async fn bad_investigation_input_is_refused_naming_the_field(app: TestApp) {
         StatusCode::NOT_FOUND,
     )
     .await;
+    app.shutdown().await;
+}
+
+/// The board's forms work without JavaScript (post, redirect, page), a refused move comes back
+/// as the page's error, and the live fragment every open page fetches carries the board.
+async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    let incident = app
+        .declare(&bob, json!({"title": "Search slow", "severity": "SEV3"}))
+        .await;
+    let web = app.web_session("bob").await;
+    let csrf = web.csrf().await;
+    let page = format!("/incidents/{incident}");
+    let posted = web
+        .post_form(
+            &format!("{page}/evidence"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "anomaly"),
+                ("summary", "p99 <b>tripled</b> at 09:10"),
+                ("excerpt", ""),
+                ("source_url", ""),
+                ("pinned", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        posted.headers()["location"],
+        format!("{page}?done=evidence")
+    );
+    let posted = web
+        .post_form(
+            &format!("{page}/hypotheses"),
+            &[("csrf", &csrf), ("statement", "The cache was flushed")],
+        )
+        .await;
+    assert_eq!(
+        posted.headers()["location"],
+        format!("{page}?done=hypothesis")
+    );
+    let (_, hypotheses) = app
+        .call(
+            &bob,
+            Method::GET,
+            &format!("/api/v1{page}/hypotheses"),
+            None,
+        )
+        .await;
+    let hid = id(&hypotheses[0]);
+
+    // Supporting an untested hypothesis is refused, and the page says why.
+    let refused = web
+        .post_form(
+            &format!("{page}/hypotheses/{hid}/state"),
+            &[("csrf", &csrf), ("state", "supported")],
+        )
+        .await;
+    let back = refused.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(back.starts_with(&format!("{page}?error=")), "{back}");
+    let (_, html) = web.page(&back).await;
+    assert!(html.contains("tested before"), "the page shows the refusal");
+    let tested = web
+        .post_form(
+            &format!("{page}/hypotheses/{hid}/tests"),
+            &[
+                ("csrf", &csrf),
+                ("description", "Read the cache's flush log"),
+                ("result", "Flushed at 09:09 by a cron job"),
+            ],
+        )
+        .await;
+    assert_eq!(tested.headers()["location"], format!("{page}?done=tested"));
+    let judged = web
+        .post_form(
+            &format!("{page}/hypotheses/{hid}/state"),
+            &[("csrf", &csrf), ("state", "supported")],
+        )
+        .await;
+    assert_eq!(
+        judged.headers()["location"],
+        format!("{page}?done=hypothesis-supported")
+    );
+    let (_, html) = web.page(&format!("{page}?done=hypothesis-supported")).await;
+    assert!(
+        html.contains("Hypothesis supported: it is a finding."),
+        "announced"
+    );
+    assert!(
+        html.contains("p99 &#60;b&#62;tripled&#60;/b&#62;")
+            || html.contains("p99 &lt;b&gt;tripled&lt;/b&gt;"),
+        "escaped"
+    );
+    assert!(!html.contains("<b>tripled</b>"));
+
+    // Carol's open page fetches the live fragment: the board is in it.
+    let carol = app.web_session("carol").await;
+    let (status, fragment) = carol.page(&format!("{page}/live")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        fragment.contains("Flushed at 09:09 by a cron job") && fragment.contains("1 finding"),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains(&format!("id=\"hypothesis-{hid}-state\">supported")),
+        "{fragment}"
+    );
     app.shutdown().await;
 }

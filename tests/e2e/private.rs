@@ -46,6 +46,86 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
         )
         .await;
     assert_eq!(page["items"], json!([]));
+    // The investigation holds what the incident is about: none of it reaches the outsider.
+    let (status, evidence) = app
+        .call(
+            &bob,
+            Method::POST,
+            &format!("{path}/evidence"),
+            Some(json!({"kind": "log", "summary": "Credential seen in build 4411's log"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{evidence}");
+    let (status, hypothesis) = app
+        .call(
+            &bob,
+            Method::POST,
+            &format!("{path}/hypotheses"),
+            Some(json!({"statement": "Credential printed by the deploy script"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hypothesis}");
+    let evidence_item = format!("/evidence/{}", evidence["id"]);
+    let hypothesis_item = format!("/hypotheses/{}", hypothesis["id"]);
+    let hypothesis_tests = format!("{hypothesis_item}/tests");
+    for (method, suffix, body) in [
+        (Method::GET, "/evidence", None),
+        (
+            Method::POST,
+            "/evidence",
+            Some(json!({"kind": "other", "summary": "peek"})),
+        ),
+        (
+            Method::PATCH,
+            evidence_item.as_str(),
+            Some(json!({"pinned": true})),
+        ),
+        (Method::DELETE, evidence_item.as_str(), None),
+        (Method::GET, "/hypotheses", None),
+        (
+            Method::POST,
+            "/hypotheses",
+            Some(json!({"statement": "peek"})),
+        ),
+        (
+            Method::PATCH,
+            hypothesis_item.as_str(),
+            Some(json!({"state": "testing"})),
+        ),
+        (
+            Method::POST,
+            hypothesis_tests.as_str(),
+            Some(json!({"description": "peek", "result": "peek"})),
+        ),
+    ] {
+        let (status, err) = app
+            .call(&mallory, method.clone(), &format!("{path}{suffix}"), body)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {suffix}: {err}");
+        assert!(!err.to_string().contains("Credential"), "{err}");
+    }
+    let mallory_csrf = mallory_web.csrf().await;
+    let posted = mallory_web
+        .post_form(
+            &format!("/incidents/{secret}/evidence"),
+            &[
+                ("csrf", &mallory_csrf),
+                ("kind", "other"),
+                ("summary", "peek"),
+            ],
+        )
+        .await;
+    let answer = posted.text().await.unwrap_or_default();
+    assert!(!answer.contains("Credential"), "{answer}");
+    let (_, evidence_now) = app
+        .call(&bob, Method::GET, &format!("{path}/evidence"), None)
+        .await;
+    assert_eq!(
+        evidence_now.as_array().map(Vec::len),
+        Some(1),
+        "nothing was added: {evidence_now}"
+    );
+
     for (method, suffix, body) in [
         (Method::GET, "", None),
         (Method::GET, "/timeline", None),
