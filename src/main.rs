@@ -389,3 +389,14 @@ fn init_logging() {
         .with(filter)
         .init();
 }
+
+#[cfg(test)]
+mod tests {
+    /// clap's own checks of the whole command line (conflicting definitions, broken
+    /// requirements), which otherwise run only when a command is parsed.
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
+}

@@ -2,17 +2,24 @@
 //! against who may act on the incident under its row lock, and committed with its timeline
 //! entries; reads check who may see it.
 
+use std::collections::BTreeMap;
+
+use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Aplomb, AppError, AppResult, require_responder};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
+use crate::domain::catalog::dependency_paths;
+use crate::domain::incident::Incident;
 use crate::domain::investigation::{
     self, EvidenceInput, HypothesisState, RawEvidence, optional_text,
 };
 use crate::domain::timeline::EntryData;
-use crate::store::{EvidenceRecord, HypothesisRecord, InvestigationTx, StoreError};
+use crate::store::{
+    ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, StoreError,
+};
 
 /// A piece of evidence, as the API and the board's form give it. Linking an alert or a change
 /// event is `{"kind": "alert", "alert_id": 7}` or `{"kind": "change", "change_id": 3}`: its
@@ -90,6 +97,18 @@ pub struct TestFields {
     pub result: String,
 }
 
+/// A change event of a service the incident affects, or of one they depend on.
+#[derive(Debug, Clone)]
+pub struct RecentChange {
+    pub change: ChangeEventRecord,
+    /// The services it came through: the affected service first, the one it happened on last
+    /// (just that one for an affected service).
+    pub via: Vec<String>,
+}
+
+/// Most recent changes one request answers.
+const RECENT_CHANGES: i64 = 200;
+
 /// Everything the investigation board shows.
 #[derive(Debug, Clone, Default)]
 pub struct Investigation {
@@ -98,6 +117,72 @@ pub struct Investigation {
 }
 
 impl Aplomb {
+    /// The change events of the incident's services and of everything they depend on
+    /// (transitively), from `window` before it began until now, newest first.
+    pub async fn recent_changes(
+        &self,
+        actor: &Actor,
+        id: i64,
+        window: Option<&str>,
+    ) -> AppResult<Vec<RecentChange>> {
+        let window = investigation::change_window(window)?;
+        let view = self.incident(actor, id).await?;
+        self.changes_around(&view.incident, window, RECENT_CHANGES)
+            .await
+    }
+
+    pub(super) async fn changes_around(
+        &self,
+        incident: &Incident,
+        window: SignedDuration,
+        limit: i64,
+    ) -> AppResult<Vec<RecentChange>> {
+        if incident.services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let roots: Vec<i64> = incident.services.iter().map(|s| s.id).collect();
+        let edges = self.store.service_dependencies().await?;
+        let paths = dependency_paths(&edges, &roots);
+        let reached: Vec<i64> = paths.iter().filter_map(|p| p.last().copied()).collect();
+        let since = incident
+            .declared_at
+            .saturating_sub(window)
+            .map_err(|e| AppError::Internal(e.into()))?;
+        let changes = self
+            .store
+            .changes_between(&reached, since, self.now(), limit)
+            .await?;
+        let names: BTreeMap<i64, String> = if paths.iter().any(|p| p.len() > 1) {
+            let services = self.store.list_services().await?;
+            services.into_iter().map(|s| (s.id, s.name)).collect()
+        } else {
+            incident
+                .services
+                .iter()
+                .map(|s| (s.id, s.name.clone()))
+                .collect()
+        };
+        let name = |id: &i64| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| format!("service {id}"))
+        };
+        Ok(changes
+            .into_iter()
+            .map(|change| {
+                let path = paths.iter().find(|p| p.last() == Some(&change.service_id));
+                RecentChange {
+                    via: path.map_or_else(
+                        || vec![change.service.clone()],
+                        |p| p.iter().map(name).collect(),
+                    ),
+                    change,
+                }
+            })
+            .collect())
+    }
+
     /// The investigation of an incident the caller has been let see.
     pub(super) async fn load_investigation(&self, id: i64) -> AppResult<Investigation> {
         Ok(Investigation {

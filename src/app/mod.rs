@@ -15,6 +15,7 @@ use crate::domain::incident::{
     Declaration, Incident, NoteText, Origin, Patch, RoleKind, ServiceRef, Severity, Status,
     Summary, Title, UserRef,
 };
+use crate::domain::investigation::change_window;
 use crate::domain::{FieldError, RuleError, bounded_text};
 pub use crate::secret::{hex, new_secret};
 
@@ -28,7 +29,8 @@ mod requests;
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
 pub use investigation::{
-    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, TestFields,
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
+    TestFields,
 };
 
 pub use apply::{
@@ -184,19 +186,10 @@ pub struct IncidentDetail {
     pub investigation: Investigation,
 }
 
-/// A change event of a service the incident affects.
-#[derive(Debug, Clone)]
-pub struct RecentChange {
-    pub service: String,
-    pub at: Timestamp,
-    pub summary: String,
-    pub source: String,
-}
-
 /// How many alerts and recent changes (per service) an incident's detail carries: a page stays
 /// small however big the incident grows.
 const DETAIL_ALERTS: u32 = 20;
-const DETAIL_CHANGES: u32 = 5;
+const DETAIL_CHANGES: i64 = 10;
 
 pub struct Aplomb {
     pub store: Store,
@@ -440,21 +433,9 @@ impl Aplomb {
         let timeline = self.store.timeline(id, window).await?;
         let pages = self.store.paging_history(id).await?;
         let (alerts, more_alerts) = self.store.incident_alerts(id, DETAIL_ALERTS).await?;
-        let mut changes = Vec::new();
-        for service in &view.incident.services {
-            for (at, summary, source) in self
-                .store
-                .change_events(service.id, i64::from(DETAIL_CHANGES))
-                .await?
-            {
-                changes.push(RecentChange {
-                    service: service.name.clone(),
-                    at,
-                    summary,
-                    source,
-                });
-            }
-        }
+        let changes = self
+            .changes_around(&view.incident, change_window(None)?, DETAIL_CHANGES)
+            .await?;
         Ok(IncidentDetail {
             investigation: self.load_investigation(id).await?,
             view,

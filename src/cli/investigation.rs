@@ -22,7 +22,7 @@ pub enum EvidenceCommand {
         excerpt: Option<String>,
         /// Where it can be seen (http or https URL).
         #[arg(long)]
-        url: Option<String>,
+        source_url: Option<String>,
         /// When it was observed (RFC 3339).
         #[arg(long)]
         observed_at: Option<String>,
@@ -87,14 +87,14 @@ impl Client {
                 kind,
                 summary,
                 excerpt,
-                url,
+                source_url,
                 observed_at,
                 alert,
                 change,
                 pin,
             } => {
                 let body = json!({"kind": kind, "summary": summary, "excerpt": excerpt,
-                    "source_url": url, "observed_at": observed_at, "alert_id": alert,
+                    "source_url": source_url, "observed_at": observed_at, "alert_id": alert,
                     "change_id": change, "pinned": pin});
                 let path = format!("/incidents/{incident}/evidence");
                 let added = self.call(Method::POST, &path, Some(body)).await?;

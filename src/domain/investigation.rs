@@ -199,6 +199,33 @@ pub fn observed_at(raw: &str) -> Result<Option<Timestamp>, FieldError> {
     })
 }
 
+/// How far before an incident began its recent changes reach: `24h` (the default), `90m`,
+/// `7d`; at most 30 days.
+pub fn change_window(raw: Option<&str>) -> Result<jiff::SignedDuration, FieldError> {
+    let raw = raw
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("24h");
+    let invalid = || {
+        FieldError::new(
+            "window",
+            "must be minutes, hours or days, e.g. 90m, 24h, 7d (at most 30d)",
+        )
+    };
+    let (number, unit) = raw.split_at(raw.len() - raw.chars().last().map_or(0, char::len_utf8));
+    let n: i64 = number.parse().map_err(|_| invalid())?;
+    let minutes = match unit {
+        "m" => n,
+        "h" => n.saturating_mul(60),
+        "d" => n.saturating_mul(1440),
+        _ => return Err(invalid()),
+    };
+    if !(1..=30 * 1440).contains(&minutes) {
+        return Err(invalid());
+    }
+    Ok(jiff::SignedDuration::from_mins(minutes))
+}
+
 /// Investigate before reacting: an action that rests on knowing the cause (moving to
 /// `identified`, changing production) needs a finding, or a stated reason for acting without
 /// one, which the timeline keeps (and the review highlights).
@@ -338,6 +365,21 @@ mod tests {
         })
         .unwrap();
         assert_eq!((linked.summary, linked.alert_id), (None, Some(7)));
+    }
+
+    #[test]
+    fn change_windows_are_minutes_hours_or_days_up_to_thirty_days() {
+        let mins = |raw| change_window(raw).map(|d| d.as_mins());
+        assert_eq!(mins(None), Ok(24 * 60));
+        assert_eq!(mins(Some("90m")), Ok(90));
+        assert_eq!(mins(Some(" 7d ")), Ok(7 * 1440));
+        for bad in ["0h", "31d", "h", "24", "1w", "-5m", "2é"] {
+            assert_eq!(
+                change_window(Some(bad)).unwrap_err().field,
+                "window",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Row, args};
+use super::db::{Arg, Row, args};
 use super::ingest::{Ingested, apply_alert, routes_changed, service_info, silence_matchers};
 use super::{Result, Store, StoreError, ms};
 use crate::domain::alert::{AlertEvent, AlertStatus, EventAction, SilenceMatch};
@@ -17,6 +17,17 @@ pub struct IntegrationRecord {
     pub routing_key: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+}
+
+/// A change event (a deploy, a config push) a monitoring tool reported for a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeEventRecord {
+    pub id: i64,
+    pub service_id: i64,
+    pub service: String,
+    pub summary: String,
+    pub source: String,
+    pub happened_at: Timestamp,
 }
 
 #[derive(Debug, Clone)]
@@ -326,19 +337,39 @@ impl Store {
     }
 
     /// Recent change events of a service, newest first.
-    pub async fn change_events(
+    /// The change events of `services` that happened in `[since, until]`, newest first, at most
+    /// `limit`.
+    pub async fn changes_between(
         &self,
-        service_id: i64,
+        services: &[i64],
+        since: Timestamp,
+        until: Timestamp,
         limit: i64,
-    ) -> Result<Vec<(Timestamp, String, String)>> {
-        let rows = self
-            .fetch_all(
-                "SELECT happened_at, summary, source FROM change_events WHERE service_id = $1 ORDER BY happened_at DESC LIMIT $2",
-                args![service_id, limit],
-            )
-            .await?;
+    ) -> Result<Vec<ChangeEventRecord>> {
+        if services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (4..4 + services.len()).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "SELECT c.id, c.service_id, s.name AS service, c.summary, c.source, c.happened_at FROM change_events c \
+             JOIN services s ON s.id = c.service_id WHERE c.happened_at >= $1 AND c.happened_at <= $2 \
+             AND c.service_id IN ({}) ORDER BY c.happened_at DESC, c.id DESC LIMIT $3",
+            placeholders.join(", ")
+        );
+        let mut arguments = vec![Arg::from(ms(since)), Arg::from(ms(until)), Arg::from(limit)];
+        arguments.extend(services.iter().map(Arg::from));
+        let rows = self.fetch_all(&sql, &arguments).await?;
         rows.iter()
-            .map(|r| Ok((r.ts("happened_at")?, r.get("summary")?, r.get("source")?)))
+            .map(|r| {
+                Ok(ChangeEventRecord {
+                    id: r.get("id")?,
+                    service_id: r.get("service_id")?,
+                    service: r.get("service")?,
+                    summary: r.get("summary")?,
+                    source: r.get("source")?,
+                    happened_at: r.ts("happened_at")?,
+                })
+            })
             .collect()
     }
 }

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 
 use crate::domain::{FieldError, RuleError};
 
-pub use alerts::{AlertFilter, AlertRecord, IntegrationRecord};
+pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
     TimelinePage, TimelineWindow,

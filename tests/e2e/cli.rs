@@ -380,6 +380,8 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
         "413 from the object store",
         "--excerpt",
         "PUT /bucket/x 413 Request Entity Too Large",
+        "--source-url",
+        "https://logs.example/q/413",
         "--pin",
     ])
     .await;
@@ -390,7 +392,9 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
     );
     let listed = run(&["evidence", "list", &incident]).await;
     assert!(
-        listed.contains("413 from the object store") && listed.contains("pinned"),
+        listed.contains("413 from the object store")
+            && listed.contains("pinned")
+            && listed.contains("https://logs.example/q/413"),
         "{listed}"
     );
     let unpinned = run(&["evidence", "pin", &incident, &evidence, "--off"]).await;

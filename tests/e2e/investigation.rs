@@ -5,8 +5,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
+use aplomb::clock::ManualClock;
+use aplomb::engine::channels::OutboundConfig;
+
 use crate::alerts::{enqueue, listed_alert, trigger};
-use crate::helpers::TestApp;
+use crate::helpers::{Db, TestApp};
 
 crate::on_both_backends!(
     evidence_and_tested_hypotheses_lead_to_a_finding_before_identified,
@@ -14,6 +19,11 @@ crate::on_both_backends!(
     bad_investigation_input_is_refused_naming_the_field,
     the_board_works_through_plain_forms_and_reaches_other_pages_live,
 );
+/// Stories that set their own clock.
+mod clocked {
+    use super::recent_changes_reach_through_dependencies;
+    crate::for_both_backends!(recent_changes_reach_through_dependencies);
+}
 
 /// A service with an events_v2 integration and no paging; returns the routing key.
 async fn edge_service(app: &TestApp) -> String {
@@ -636,5 +646,159 @@ async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: T
         fragment.contains(&format!("id=\"hypothesis-{hid}-state\">supported")),
         "{fragment}"
     );
+    app.shutdown().await;
+}
+
+/// A service with an events_v2 integration depending on `depends_on`; returns its routing key.
+async fn service_depending_on(app: &TestApp, name: &str, depends_on: &[&str]) -> String {
+    let (s, b) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services",
+            Some(json!({"name": name})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let (s, b) = app
+        .admin(
+            Method::PUT,
+            &format!("/api/v1/services/{name}/oncall"),
+            Some(json!({"depends_on": depends_on})),
+        )
+        .await;
+    assert!(s.is_success(), "{s} {b}");
+    let (s, integration) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/services/{name}/integrations"),
+            Some(json!({"kind": "events_v2"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{integration}");
+    integration["routing_key"]
+        .as_str()
+        .expect("a key")
+        .to_string()
+}
+
+/// checkout depends on payments, which depends on ledger; search stands apart. The incident
+/// affects checkout: a change to ledger two levels down is among its recent changes, marked
+/// with the way it came, and one click makes it evidence.
+async fn recent_changes_reach_through_dependencies(db: Db) {
+    let clock = Arc::new(ManualClock::new(
+        "2026-03-02T10:00:00Z".parse().expect("time"),
+    ));
+    let Some(app) = TestApp::spawn_paging(db, clock, OutboundConfig::default()).await else {
+        return;
+    };
+    let bob = app.user("bob", "responder").await;
+    let ledger = service_depending_on(&app, "ledger", &[]).await;
+    service_depending_on(&app, "payments", &["ledger"]).await;
+    let checkout = service_depending_on(&app, "checkout", &["payments"]).await;
+    let search = service_depending_on(&app, "search", &[]).await;
+    for (key, summary, at) in [
+        (
+            &ledger,
+            "Ledger schema migration 42",
+            "2026-03-02T08:00:00Z",
+        ),
+        (&ledger, "Ledger 1.9 rollout", "2026-02-27T10:00:00Z"),
+        (&checkout, "Checkout 7.1 deployed", "2026-03-02T09:55:00Z"),
+        (&search, "Search reindex", "2026-03-02T09:00:00Z"),
+    ] {
+        let change = json!({"routing_key": key, "payload": {"summary": summary, "source": "ci", "timestamp": at}});
+        assert_eq!(
+            enqueue(&app, "/v2/change/enqueue", &change).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+    let incident = app
+        .declare(
+            &bob,
+            json!({"title": "Checkout errors", "severity": "SEV2", "services": ["checkout"]}),
+        )
+        .await;
+    let path = format!("/api/v1/incidents/{incident}/recent-changes");
+    let ok = StatusCode::OK;
+    let changes = expect(&app, &bob, Method::GET, &path, Value::Null, ok).await;
+    let seen: Vec<(&str, Value)> = changes
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| (c["summary"].as_str().unwrap_or_default(), c["via"].clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("Checkout 7.1 deployed", json!(["checkout"])),
+            (
+                "Ledger schema migration 42",
+                json!(["checkout", "payments", "ledger"])
+            ),
+        ],
+        "newest first, the last day only, nothing from search: {changes}"
+    );
+    let week = expect(
+        &app,
+        &bob,
+        Method::GET,
+        &format!("{path}?window=7d"),
+        Value::Null,
+        ok,
+    )
+    .await;
+    assert_eq!(week.as_array().map(Vec::len), Some(3), "{week}");
+    let err = expect(
+        &app,
+        &bob,
+        Method::GET,
+        &format!("{path}?window=forever"),
+        Value::Null,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "window");
+
+    // On the page, the ledger change says how it came, and its button makes it evidence.
+    let web = app.web_session("bob").await;
+    let (_, html) = web.page(&format!("/incidents/{incident}")).await;
+    assert!(
+        html.contains("ledger (via checkout \u{2192} payments): Ledger schema migration 42"),
+        "{html}"
+    );
+    let ledger_change = changes[1]["id"].as_i64().expect("an id").to_string();
+    let csrf = web.csrf().await;
+    let added = web
+        .post_form(
+            &format!("/incidents/{incident}/evidence"),
+            &[
+                ("csrf", &csrf),
+                ("kind", "change"),
+                ("change_id", &ledger_change),
+            ],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    assert!(
+        added.headers()["location"]
+            .to_str()
+            .unwrap_or_default()
+            .ends_with("done=evidence")
+    );
+    let evidence = expect(
+        &app,
+        &bob,
+        Method::GET,
+        &format!("/api/v1/incidents/{incident}/evidence"),
+        Value::Null,
+        ok,
+    )
+    .await;
+    assert_eq!(
+        evidence[0]["summary"], "Ledger schema migration 42",
+        "{evidence}"
+    );
+    assert_eq!(evidence[0]["change_id"].to_string(), ledger_change);
+    assert_eq!(evidence[0]["observed_at"], "2026-03-02T08:00:00Z");
     app.shutdown().await;
 }

@@ -6,14 +6,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{patch, post};
-use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::app::{EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, TestFields};
+use crate::app::{
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, RecentChange, TestFields,
+};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiActor, ApiJson, ApiPath};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
 use crate::store::{EvidenceRecord, HypothesisRecord, TestRecord};
 
 pub fn router() -> Router<AppState> {
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}/hypotheses/{hid}/tests",
             post(test_hypothesis),
         )
+        .route("/incidents/{id}/recent-changes", get(recent_changes))
 }
 
 #[derive(OpenApi)]
@@ -46,7 +49,8 @@ pub fn router() -> Router<AppState> {
     add_hypothesis,
     list_hypotheses,
     edit_hypothesis,
-    test_hypothesis
+    test_hypothesis,
+    recent_changes
 ))]
 pub struct InvestigationDoc;
 
@@ -258,4 +262,55 @@ async fn test_hypothesis(
 ) -> Result<impl IntoResponse, ApiError> {
     let h = app.test_hypothesis(&actor, id, hid, body.value).await?;
     Ok((StatusCode::CREATED, Json(HypothesisBody::from(h))))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RecentChangesQuery {
+    /// How far before the incident began: `90m`, `24h` (the default), `7d`; at most `30d`.
+    pub window: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecentChangeBody {
+    /// The change event's id: `{"kind": "change", "change_id": …}` adds it as evidence.
+    pub id: i64,
+    /// The service it happened on.
+    pub service: String,
+    /// The services it came through, from the affected service to `service`.
+    pub via: Vec<String>,
+    pub summary: String,
+    pub source: String,
+    pub happened_at: String,
+}
+
+impl From<RecentChange> for RecentChangeBody {
+    fn from(c: RecentChange) -> Self {
+        Self {
+            id: c.change.id,
+            service: c.change.service,
+            via: c.via,
+            summary: c.change.summary,
+            source: c.change.source,
+            happened_at: c.change.happened_at.to_string(),
+        }
+    }
+}
+
+/// The change events of the incident's services and of every service they depend on
+/// (transitively), from `window` before the incident began until now, newest first (at most 200).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/recent-changes", params(("id" = i64, Path), RecentChangesQuery),
+    responses((status = 200, body = [RecentChangeBody]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn recent_changes(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<RecentChangesQuery>,
+) -> Result<Json<Vec<RecentChangeBody>>, ApiError> {
+    let changes = app
+        .recent_changes(&actor, id, query.window.as_deref())
+        .await?;
+    Ok(Json(changes.into_iter().map(Into::into).collect()))
 }

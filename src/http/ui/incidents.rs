@@ -382,8 +382,8 @@ struct Live {
     /// The alerts most recently seen, and whether the incident has more.
     alerts: Vec<super::alerts::AlertRow>,
     more_alerts: bool,
-    /// Recent change events of the affected services: (when, service, summary, source).
-    changes: Vec<(String, String, String, String)>,
+    /// Recent change events of the affected services and their dependencies.
+    changes: Vec<super::investigation::ChangeRow>,
     board: Board,
 }
 
@@ -555,7 +555,7 @@ impl Live {
             more_alerts,
             changes: changes
                 .into_iter()
-                .map(|c| (times.at(c.at), c.service, c.summary, c.source))
+                .map(|c| super::investigation::ChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
         };

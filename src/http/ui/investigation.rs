@@ -11,8 +11,10 @@ use serde::Deserialize;
 use super::incidents::{Done, done_to};
 use super::{Posted, Times};
 use crate::app::{
-    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, TestFields,
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
+    TestFields,
 };
+use crate::domain::FieldError;
 use crate::domain::investigation::{EvidenceKind, HypothesisState};
 use crate::http::AppState;
 use crate::store::{EvidenceRecord, HypothesisRecord};
@@ -30,6 +32,34 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}/hypotheses/{hid}/state",
             post(judge_hypothesis),
         )
+}
+
+/// A recent change on the page, with what it came through.
+pub(super) struct ChangeRow {
+    pub id: i64,
+    pub at: String,
+    /// The service it happened on, and for a dependency the affected service it came through.
+    pub service: String,
+    pub summary: String,
+    pub source: String,
+}
+
+impl ChangeRow {
+    pub(super) fn new(c: RecentChange, times: &Times) -> Self {
+        let service = match c.via.split_last() {
+            Some((on, through)) if !through.is_empty() => {
+                format!("{on} (via {})", through.join(" \u{2192} "))
+            }
+            _ => c.change.service.clone(),
+        };
+        Self {
+            id: c.change.id,
+            at: times.at(c.change.happened_at),
+            service,
+            summary: c.change.summary,
+            source: c.change.source,
+        }
+    }
 }
 
 /// What the board shows, ready for the template.
@@ -156,6 +186,9 @@ struct EvidenceForm {
     source_url: String,
     /// A checkbox: present when ticked.
     pinned: Option<String>,
+    /// Set by a recent change's "Add as evidence" button. Text: a flattened form holds no
+    /// numbers.
+    change_id: Option<String>,
 }
 
 async fn add_evidence(
@@ -163,8 +196,16 @@ async fn add_evidence(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<EvidenceForm>,
 ) -> Response {
+    let change_id = match form.change_id.as_deref().map(str::parse::<i64>).transpose() {
+        Ok(id) => id,
+        Err(_) => {
+            let problem = FieldError::new("change_id", "must be a change event's id");
+            return done_to(id, Err(problem.into()));
+        }
+    };
     let fields = EvidenceFields {
         kind: form.kind,
+        change_id,
         summary: Some(form.summary),
         excerpt: Some(form.excerpt),
         source_url: Some(form.source_url),
