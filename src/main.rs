@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
-    AlertCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
+    AlertCommand, ChangeCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
     HypothesisCommand, IncidentCommand, IntegrationCommand, ServiceCommand, TokenCommand,
     UserCommand,
 };
@@ -156,6 +156,13 @@ enum Command {
         connection: Connection,
         #[command(subcommand)]
         command: HypothesisCommand,
+    },
+    /// Changes made to production during an incident: record, rollback, list.
+    Change {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ChangeCommand,
     },
     /// List, show, acknowledge and resolve alerts.
     Alert {
@@ -340,6 +347,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).hypothesis(command).await,
+        Command::Change {
+            connection,
+            command,
+        } => Client::new(&connection).change(command).await,
         Command::Contact {
             connection,
             user,

@@ -18,7 +18,8 @@ use crate::domain::investigation::{
 };
 use crate::domain::timeline::EntryData;
 use crate::store::{
-    ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, StoreError,
+    ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, ResponseChangeRecord,
+    StoreError,
 };
 
 /// A piece of evidence, as the API and the board's form give it. Linking an alert or a change
@@ -114,6 +115,8 @@ const RECENT_CHANGES: i64 = 200;
 pub struct Investigation {
     pub evidence: Vec<EvidenceRecord>,
     pub hypotheses: Vec<HypothesisRecord>,
+    /// Changes made to production during the response, newest first.
+    pub changes: Vec<ResponseChangeRecord>,
 }
 
 impl Aplomb {
@@ -188,6 +191,7 @@ impl Aplomb {
         Ok(Investigation {
             evidence: self.store.evidence(id).await?,
             hypotheses: self.store.hypotheses(id).await?,
+            changes: self.store.response_changes(id).await?,
         })
     }
 
@@ -468,7 +472,7 @@ impl Aplomb {
     /// Runs one change to an incident's investigation in a transaction holding the incident's
     /// row lock, after checking the actor may act on the incident as it is then; commits the
     /// entries `work` returns and announces them.
-    async fn investigate<T>(
+    pub(super) async fn investigate<T>(
         &self,
         actor: &Actor,
         id: i64,
@@ -488,7 +492,7 @@ impl Aplomb {
 }
 
 /// A lookup within the incident: "not found" names what was looked for.
-fn found<T>(result: Result<T, StoreError>, what: &'static str) -> AppResult<T> {
+pub(super) fn found<T>(result: Result<T, StoreError>, what: &'static str) -> AppResult<T> {
     result.map_err(|e| match e {
         StoreError::NotFound => AppError::NotFound(what),
         e => e.into(),

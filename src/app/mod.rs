@@ -22,12 +22,14 @@ pub use crate::secret::{hex, new_secret};
 mod accounts;
 mod alerts;
 mod apply;
+mod coordination;
 mod investigation;
 mod oncall;
 mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
+pub use coordination::{ChangeEdit, ChangeFields};
 pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub mod accounts;
 pub mod alerts;
 pub mod auth;
+pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
@@ -17,6 +18,7 @@ pub mod services;
 
 pub use accounts::{TokenCommand, UserCommand};
 pub use alerts::{AlertCommand, EventArgs, IntegrationCommand};
+pub use coordination::ChangeCommand;
 pub use incidents::IncidentCommand;
 pub use investigation::{EvidenceCommand, HypothesisCommand};
 pub use oncall::ContactCommand;

@@ -49,6 +49,7 @@ macro_rules! closed_set {
 pub mod access;
 pub mod alert;
 pub mod catalog;
+pub mod coordination;
 pub mod escalation;
 pub mod incident;
 pub mod investigation;

@@ -132,6 +132,19 @@ pub enum EntryData {
         description: String,
         result: String,
     },
+    /// A responder changed production.
+    ResponseChangeRecorded {
+        change_id: i64,
+        system: String,
+        description: String,
+        reference: Option<String>,
+        hypothesis_id: Option<i64>,
+    },
+    ResponseChangeRolledBack {
+        change_id: i64,
+        system: String,
+        description: String,
+    },
     /// Someone acted (e.g. moved to identified) while no hypothesis was supported, saying why.
     ActedWithoutFinding {
         action: String,
@@ -168,6 +181,8 @@ impl EntryData {
             Self::HypothesisEdited { .. } => "hypothesis_edited",
             Self::HypothesisStateChanged { .. } => "hypothesis_state_changed",
             Self::HypothesisTested { .. } => "hypothesis_tested",
+            Self::ResponseChangeRecorded { .. } => "response_change_recorded",
+            Self::ResponseChangeRolledBack { .. } => "response_change_rolled_back",
             Self::ActedWithoutFinding { .. } => "acted_without_finding",
         }
     }
@@ -324,6 +339,20 @@ impl EntryData {
                 result,
                 ..
             } => format!("Test of H{hypothesis_id}: {description} \u{2192} {result}"),
+            Self::ResponseChangeRecorded {
+                system,
+                description,
+                reference,
+                ..
+            } => match reference {
+                Some(r) => format!("Change to {system}: {description} ({r})"),
+                None => format!("Change to {system}: {description}"),
+            },
+            Self::ResponseChangeRolledBack {
+                system,
+                description,
+                ..
+            } => format!("Change to {system} rolled back: {description}"),
             Self::ActedWithoutFinding { action, reason } => {
                 format!("Acted without a finding ({action}): {reason}")
             }

@@ -1,5 +1,5 @@
 //! An incident's investigation: evidence, hypotheses, the evidence for and against each, and
-//! their tests. Every change runs in an `InvestigationTx`, under the incident's row lock (so
+//! their tests (and, in `store/coordination.rs`, the changes made during the response). Every change runs in an `InvestigationTx`, under the incident's row lock (so
 //! the count of findings an incident's status change reads is the committed one), and is
 //! committed with the timeline entries that record it.
 
@@ -96,7 +96,7 @@ impl Store {
 
 /// One change to an incident's investigation (see `Store::begin_investigation`).
 pub struct InvestigationTx {
-    tx: WriteTx,
+    pub(super) tx: WriteTx,
     pub incident: Incident,
 }
 

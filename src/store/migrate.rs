@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "investigation",
         include_str!("../../migrations/0009_investigation.sql"),
     ),
+    (
+        10,
+        "response changes",
+        include_str!("../../migrations/0010_response_changes.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

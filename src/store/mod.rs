@@ -5,6 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod alerts;
+mod coordination;
 mod db;
 mod incidents;
 mod ingest;
@@ -25,6 +26,7 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
+pub use coordination::ResponseChangeRecord;
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
     TimelinePage, TimelineWindow,

@@ -452,4 +452,30 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
     assert_eq!(json[0]["finding"], true);
     // With a finding, identified needs no reason.
     run(&["incident", "status", &incident, "identified"]).await;
+    let change = run(&[
+        "change",
+        "record",
+        &incident,
+        "--system",
+        "object-store",
+        "--description",
+        "Raised the upload limit to 50 MB",
+        "--reference",
+        "https://git.example/infra/pull/77",
+        "--hypothesis",
+        &hypothesis,
+        "--rollback",
+        "Revert pull request 77",
+    ])
+    .await;
+    let change = change.trim().to_string();
+    let rolled = run(&["change", "rollback", &incident, &change]).await;
+    assert!(rolled.contains("rolled back"), "{rolled}");
+    let listed = run(&["change", "list", &incident]).await;
+    assert!(
+        listed.contains("rolled_back")
+            && listed.contains("object-store")
+            && listed.contains("pull/77"),
+        "{listed}"
+    );
 }

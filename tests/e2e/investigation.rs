@@ -18,6 +18,7 @@ crate::on_both_backends!(
     acting_without_a_finding_needs_a_reason_the_timeline_keeps,
     bad_investigation_input_is_refused_naming_the_field,
     the_board_works_through_plain_forms_and_reaches_other_pages_live,
+    response_changes_are_tracked_with_reference_reason_and_rollback,
 );
 /// Stories that set their own clock.
 mod clocked {
@@ -634,6 +635,26 @@ async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: T
     );
     assert!(!html.contains("<b>tripled</b>"));
 
+    let hid_text = hid.to_string();
+    let recorded = web
+        .post_form(
+            &format!("{page}/changes"),
+            &[
+                ("csrf", &csrf),
+                ("system", "cache"),
+                ("description", "Disabled the nightly flush job"),
+                ("reference", "https://git.example/ops/commit/9a1b"),
+                ("hypothesis_id", &hid_text),
+                ("reason", ""),
+                ("rollback", "Re-enable the cron entry"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        recorded.headers()["location"],
+        format!("{page}?done=change")
+    );
+
     // Carol's open page fetches the live fragment: the board is in it.
     let carol = app.web_session("carol").await;
     let (status, fragment) = carol.page(&format!("{page}/live")).await;
@@ -644,6 +665,12 @@ async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: T
     );
     assert!(
         fragment.contains(&format!("id=\"hypothesis-{hid}-state\">supported")),
+        "{fragment}"
+    );
+    assert!(
+        fragment.contains("Disabled the nightly flush job")
+            && fragment.contains(&format!("acts on H{hid}"))
+            && fragment.contains("To undo: Re-enable the cron entry"),
         "{fragment}"
     );
     app.shutdown().await;
@@ -800,5 +827,185 @@ async fn recent_changes_reach_through_dependencies(db: Db) {
     );
     assert_eq!(evidence[0]["change_id"].to_string(), ledger_change);
     assert_eq!(evidence[0]["observed_at"], "2026-03-02T08:00:00Z");
+    app.shutdown().await;
+}
+
+async fn response_changes_are_tracked_with_reference_reason_and_rollback(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let incident = app
+        .declare(&bob, json!({"title": "Edge 5xx", "severity": "SEV2"}))
+        .await;
+    let other = app
+        .declare(&bob, json!({"title": "Elsewhere", "severity": "SEV4"}))
+        .await;
+    let changes = format!("/api/v1/incidents/{incident}/changes");
+    let push = json!({"system": "edge-proxy", "description": "Raised the upstream timeout to 30 s",
+        "reference": "https://git.example/edge/pull/812", "rollback": "git revert 3f2c1d0"});
+
+    // Changing production without a finding needs a reason, which the timeline keeps.
+    let refused = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &changes,
+        push.clone(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(refused["error"]["field"], "reason", "{refused}");
+    let mut urgent = push.clone();
+    urgent["reason"] = json!("acting without a finding: half of checkouts fail");
+    let first = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &changes,
+        urgent,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        (first["state"].as_str(), first["author"].as_str()),
+        (Some("applied"), Some("bob"))
+    );
+    let kinds = timeline_kinds(&app, &bob, &format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(
+        kinds.iter().rev().take(2).collect::<Vec<_>>(),
+        ["acted_without_finding", "response_change_recorded"],
+        "{kinds:?}"
+    );
+
+    // With a finding, a change acting on it needs no reason; a hypothesis of another incident
+    // is refused.
+    let hypotheses = format!("/api/v1/incidents/{incident}/hypotheses");
+    let h = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &hypotheses,
+        json!({"statement": "The timeout is too short"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let h_path = format!("{hypotheses}/{}", id(&h));
+    expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("{h_path}/tests"),
+        json!({"description": "Raised it on one node", "result": "Errors stopped there"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &h_path,
+        json!({"state": "supported"}),
+        StatusCode::OK,
+    )
+    .await;
+    let theirs = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("/api/v1/incidents/{other}/hypotheses"),
+        json!({"statement": "x"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    let mut wrong = push.clone();
+    wrong["hypothesis_id"] = json!(id(&theirs));
+    let err = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &changes,
+        wrong,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "hypothesis_id");
+    let mut acting = push.clone();
+    acting["hypothesis_id"] = json!(id(&h));
+    acting["description"] = json!("Raised the upstream timeout on every node");
+    let second = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &changes,
+        acting,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(second["hypothesis_id"], id(&h));
+
+    // Rolled back once; the list is newest first.
+    let first_path = format!("{changes}/{}", id(&first));
+    let rolled = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &first_path,
+        json!({"state": "rolled_back"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(rolled["state"], "rolled_back");
+    assert!(rolled["rolled_back_at"].is_string());
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &first_path,
+        json!({"state": "rolled_back"}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    let err = expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &first_path,
+        json!({"state": "applied"}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "state");
+    expect(
+        &app,
+        &bob,
+        Method::PATCH,
+        &format!("{changes}/999999"),
+        json!({"state": "rolled_back"}),
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+    let listed = expect(
+        &app,
+        &bob,
+        Method::GET,
+        &changes,
+        Value::Null,
+        StatusCode::OK,
+    )
+    .await;
+    let order: Vec<i64> = listed.as_array().expect("a list").iter().map(id).collect();
+    assert_eq!(order, vec![id(&second), id(&first)]);
+    assert_eq!(listed[1]["rollback"], "git revert 3f2c1d0");
+    let kinds = timeline_kinds(&app, &bob, &format!("/api/v1/incidents/{incident}")).await;
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| *k == "acted_without_finding")
+            .count(),
+        1,
+        "{kinds:?}"
+    );
+    assert_eq!(
+        kinds.last().map(String::as_str),
+        Some("response_change_rolled_back")
+    );
     app.shutdown().await;
 }

@@ -65,6 +65,12 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{hypothesis}");
+    let (status, change) = app
+        .call(&bob, Method::POST, &format!("{path}/changes"),
+            Some(json!({"system": "ci", "description": "Rotated the Credential", "reason": "it leaked"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{change}");
+    let change_item = format!("/changes/{}", change["id"]);
     let evidence_item = format!("/evidence/{}", evidence["id"]);
     let hypothesis_item = format!("/hypotheses/{}", hypothesis["id"]);
     let hypothesis_tests = format!("{hypothesis_item}/tests");
@@ -97,6 +103,18 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
             hypothesis_tests.as_str(),
             Some(json!({"description": "peek", "result": "peek"})),
         ),
+        (Method::GET, "/changes", None),
+        (
+            Method::POST,
+            "/changes",
+            Some(json!({"system": "x", "description": "peek", "reason": "peek"})),
+        ),
+        (
+            Method::PATCH,
+            change_item.as_str(),
+            Some(json!({"state": "rolled_back"})),
+        ),
+        (Method::GET, "/recent-changes", None),
     ] {
         let (status, err) = app
             .call(&mallory, method.clone(), &format!("{path}{suffix}"), body)

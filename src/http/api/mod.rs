@@ -12,6 +12,7 @@ use crate::http::error::ErrorBody;
 
 pub mod accounts;
 pub mod alerts;
+pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(incidents::router())
         .merge(investigation::router())
+        .merge(coordination::router())
         .merge(accounts::router())
         .merge(services::router())
         .merge(oncall::router())
@@ -60,6 +62,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.merge(incidents::IncidentsDoc::openapi());
     doc.merge(investigation::InvestigationDoc::openapi());
+    doc.merge(coordination::CoordinationDoc::openapi());
     doc.merge(accounts::AccountsDoc::openapi());
     doc.merge(services::ServicesDoc::openapi());
     doc.merge(oncall::OncallDoc::openapi());

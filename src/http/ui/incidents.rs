@@ -383,7 +383,7 @@ struct Live {
     alerts: Vec<super::alerts::AlertRow>,
     more_alerts: bool,
     /// Recent change events of the affected services and their dependencies.
-    changes: Vec<super::investigation::ChangeRow>,
+    changes: Vec<super::investigation::RecentChangeRow>,
     board: Board,
 }
 
@@ -555,7 +555,7 @@ impl Live {
             more_alerts,
             changes: changes
                 .into_iter()
-                .map(|c| super::investigation::ChangeRow::new(c, times))
+                .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
         };
@@ -734,6 +734,8 @@ pub(super) enum Done {
     Hypothesis,
     Tested,
     Judged(HypothesisState),
+    ChangeRecorded,
+    ChangeRolledBack,
 }
 
 impl Done {
@@ -751,6 +753,8 @@ impl Done {
             Self::Hypothesis => "hypothesis".into(),
             Self::Tested => "tested".into(),
             Self::Judged(s) => format!("hypothesis-{s}"),
+            Self::ChangeRecorded => "change".into(),
+            Self::ChangeRolledBack => "change-rolled_back".into(),
         }
     }
 
@@ -769,6 +773,8 @@ impl Done {
             "hypothesis" if value.is_empty() => Some(Self::Hypothesis),
             "hypothesis" => value.parse().ok().map(Self::Judged),
             "tested" => Some(Self::Tested),
+            "change" if value.is_empty() => Some(Self::ChangeRecorded),
+            "change" if value == "rolled_back" => Some(Self::ChangeRolledBack),
             _ => None,
         }
     }
@@ -795,6 +801,8 @@ impl Done {
                 "Hypothesis supported: it is a finding.".into()
             }
             Self::Judged(s) => format!("Hypothesis {s}."),
+            Self::ChangeRecorded => "Change recorded.".into(),
+            Self::ChangeRolledBack => "Change marked rolled back.".into(),
         }
     }
 
@@ -809,6 +817,7 @@ impl Done {
             Self::Acknowledged => "acknowledge",
             Self::Evidence | Self::Pinned(_) => "evidence-summary",
             Self::Hypothesis | Self::Tested | Self::Judged(_) => "hypothesis-statement",
+            Self::ChangeRecorded | Self::ChangeRolledBack => "change-system",
         }
     }
 }

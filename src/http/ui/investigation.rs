@@ -9,15 +9,16 @@ use axum::routing::post;
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{Posted, Times};
+use super::{NoFields, Posted, Times};
 use crate::app::{
-    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
-    TestFields,
+    ChangeEdit, ChangeFields, EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields,
+    Investigation, RecentChange, TestFields,
 };
 use crate::domain::FieldError;
+use crate::domain::coordination::ChangeState;
 use crate::domain::investigation::{EvidenceKind, HypothesisState};
 use crate::http::AppState;
-use crate::store::{EvidenceRecord, HypothesisRecord};
+use crate::store::{EvidenceRecord, HypothesisRecord, ResponseChangeRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,10 +33,15 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}/hypotheses/{hid}/state",
             post(judge_hypothesis),
         )
+        .route("/incidents/{id}/changes", post(record_change))
+        .route(
+            "/incidents/{id}/changes/{cid}/rollback",
+            post(roll_back_change),
+        )
 }
 
 /// A recent change on the page, with what it came through.
-pub(super) struct ChangeRow {
+pub(super) struct RecentChangeRow {
     pub id: i64,
     pub at: String,
     /// The service it happened on, and for a dependency the affected service it came through.
@@ -44,7 +50,7 @@ pub(super) struct ChangeRow {
     pub source: String,
 }
 
-impl ChangeRow {
+impl RecentChangeRow {
     pub(super) fn new(c: RecentChange, times: &Times) -> Self {
         let service = match c.via.split_last() {
             Some((on, through)) if !through.is_empty() => {
@@ -66,6 +72,8 @@ impl ChangeRow {
 pub(super) struct Board {
     pub evidence: Vec<EvidenceRow>,
     pub hypotheses: Vec<HypothesisRow>,
+    /// Changes made to production during the response, newest first.
+    pub changes: Vec<ResponseChangeRow>,
     pub findings: usize,
     /// The kinds a piece of evidence may be, for the form.
     pub kinds: &'static [EvidenceKind],
@@ -100,6 +108,7 @@ impl Board {
         let Investigation {
             evidence,
             hypotheses,
+            changes,
         } = investigation;
         let summary_of = |id: &i64| {
             evidence
@@ -117,11 +126,52 @@ impl Board {
                 .filter(|h| h.state == HypothesisState::Supported.as_str())
                 .count(),
             hypotheses,
+            changes: changes
+                .into_iter()
+                .map(|c| ResponseChangeRow::new(c, times))
+                .collect(),
             evidence: evidence
                 .into_iter()
                 .map(|e| EvidenceRow::new(e, times))
                 .collect(),
             kinds: EvidenceKind::ALL,
+        }
+    }
+}
+
+pub(super) struct ResponseChangeRow {
+    pub id: i64,
+    pub system: String,
+    pub description: String,
+    pub reference: Option<String>,
+    /// The reference when it is a link to follow.
+    pub reference_url: Option<String>,
+    pub reason: Option<String>,
+    pub hypothesis_id: Option<i64>,
+    pub rollback: Option<String>,
+    pub rolled_back: bool,
+    pub author: String,
+    pub at: String,
+}
+
+impl ResponseChangeRow {
+    fn new(c: ResponseChangeRecord, times: &Times) -> Self {
+        let reference_url = c
+            .reference
+            .as_deref()
+            .and_then(|r| crate::domain::investigation::source_url(r).ok().flatten());
+        Self {
+            id: c.id,
+            system: c.system,
+            description: c.description,
+            reference: c.reference,
+            reference_url,
+            reason: c.reason,
+            hypothesis_id: c.hypothesis_id,
+            rollback: c.rollback,
+            rolled_back: c.state == ChangeState::RolledBack,
+            author: c.author.unwrap_or_else(|| "aplomb".into()),
+            at: times.at(c.created_at),
         }
     }
 }
@@ -288,4 +338,59 @@ async fn judge_hypothesis(
     };
     let judged = state.edit_hypothesis(&session.actor, id, hid, edit).await;
     done_to(id, judged.map(|h| Done::Judged(h.state)))
+}
+
+#[derive(Deserialize)]
+struct ChangeForm {
+    system: String,
+    description: String,
+    #[serde(default)]
+    reference: String,
+    #[serde(default)]
+    reason: String,
+    /// A hypothesis id, or empty for none (text: a flattened form holds no numbers).
+    #[serde(default)]
+    hypothesis_id: String,
+    #[serde(default)]
+    rollback: String,
+}
+
+async fn record_change(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<ChangeForm>,
+) -> Response {
+    let hypothesis_id = match form.hypothesis_id.trim() {
+        "" => None,
+        raw => match raw.parse::<i64>() {
+            Ok(hid) => Some(hid),
+            Err(_) => {
+                let problem =
+                    FieldError::new("hypothesis_id", "must be a hypothesis of this incident");
+                return done_to(id, Err(problem.into()));
+            }
+        },
+    };
+    let fields = ChangeFields {
+        system: form.system,
+        description: form.description,
+        reference: Some(form.reference),
+        reason: Some(form.reason),
+        hypothesis_id,
+        rollback: Some(form.rollback),
+    };
+    let recorded = state.record_change(&session.actor, id, fields).await;
+    done_to(id, recorded.map(|_| Done::ChangeRecorded))
+}
+
+async fn roll_back_change(
+    State(state): State<AppState>,
+    Path((id, cid)): Path<(i64, i64)>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let edit = ChangeEdit {
+        state: ChangeState::RolledBack.as_str().to_string(),
+    };
+    let rolled_back = state.edit_change(&session.actor, id, cid, edit).await;
+    done_to(id, rolled_back.map(|_| Done::ChangeRolledBack))
 }
