@@ -182,10 +182,10 @@ pub async fn seed(app: &Aplomb) -> anyhow::Result<()> {
         .await
         .map_err(fail)?;
     let id = view.incident.id;
-    app.assign_role(bob, id, "incident_lead", "bob")
+    app.assign_role(bob, id, "incident_lead", "bob", None)
         .await
         .map_err(fail)?;
-    app.assign_role(bob, id, "scribe", "dan")
+    app.assign_role(bob, id, "scribe", "dan", None)
         .await
         .map_err(fail)?;
     app.update(

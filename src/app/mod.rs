@@ -540,12 +540,19 @@ impl Aplomb {
         id: i64,
         role: &str,
         username: &str,
+        note: Option<&str>,
     ) -> AppResult<IncidentView> {
         let role: RoleKind = role.parse()?;
+        let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
+            Some(n) => Some(NoteText::parse(n).map_err(|e| FieldError::new("note", e.message))?),
+            None => None,
+        };
         let user = self.user_ref("user", username).await?;
         let now = self.now();
-        self.change(actor, id, |incident| Ok(incident.assign(role, user, now)))
-            .await?;
+        self.change(actor, id, |incident| {
+            Ok(incident.assign(role, user, note, now))
+        })
+        .await?;
         self.check_team_assembled(id).await?;
         self.incident(actor, id).await
     }

@@ -806,7 +806,7 @@ impl Aplomb {
         for (user, role) in &engaged {
             match role {
                 Some(role) if assembled.holder(*role).is_none() => {
-                    entries.extend(assembled.assign(*role, user.clone(), now));
+                    entries.extend(assembled.assign(*role, user.clone(), None, now));
                 }
                 _ => {
                     if assembled.join(user) {

@@ -55,7 +55,14 @@ pub enum IncidentCommand {
     /// Change an incident's severity.
     Severity { id: i64, severity: String },
     /// Give a role (incident_lead, communications_lead, scribe) to a user.
-    Role { id: i64, role: String, user: String },
+    Role {
+        id: i64,
+        role: String,
+        user: String,
+        /// A hand-off note for the timeline: what is in flight, what to watch.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Resolve an incident.
     Resolve {
         id: i64,
@@ -131,12 +138,17 @@ impl Client {
                 self.patch(id, json!({"status": "resolved", "reason": reason}))
                     .await?;
             }
-            IncidentCommand::Role { id, role, user } => {
+            IncidentCommand::Role {
+                id,
+                role,
+                user,
+                note,
+            } => {
                 let updated = self
                     .call(
                         Method::PUT,
                         &format!("/incidents/{id}/roles/{role}"),
-                        Some(json!({"user": user})),
+                        Some(json!({"user": user, "note": note})),
                     )
                     .await?;
                 self.print(&updated, |v| {

@@ -551,7 +551,15 @@ impl Incident {
     }
 
     /// Gives `role` to `user`. Returns no entry when they already hold it (PUT is idempotent).
-    pub fn assign(&mut self, role: RoleKind, user: UserRef, now: Timestamp) -> Vec<EntryData> {
+    /// Gives `role` to `user`, with the hand-off note the previous holder (or whoever assigns)
+    /// leaves for them, if any.
+    pub fn assign(
+        &mut self,
+        role: RoleKind,
+        user: UserRef,
+        note: Option<NoteText>,
+        now: Timestamp,
+    ) -> Vec<EntryData> {
         let previous = self.holder(role).cloned();
         if previous.as_ref().is_some_and(|p| p.id == user.id) {
             return Vec::new();
@@ -572,6 +580,7 @@ impl Incident {
             role,
             user: user.username,
             previous: previous.map(|p| p.username),
+            note: note.map(NoteText::into_inner),
         });
         self.updated_at = now;
         entries
@@ -797,7 +806,7 @@ mod tests {
         let policy = RolePolicy::default();
         let mut incident = declared(Severity::Sev1);
         assert_eq!(incident.unfilled_roles(&policy).len(), 3);
-        let entries = incident.assign(RoleKind::IncidentLead, bob(), t(1));
+        let entries = incident.assign(RoleKind::IncidentLead, bob(), None, t(1));
         assert_eq!(entries.len(), 2, "bob joins and takes the role");
         assert!(incident.is_participant(2));
         assert_eq!(
@@ -806,17 +815,23 @@ mod tests {
         );
         assert!(
             incident
-                .assign(RoleKind::IncidentLead, bob(), t(2))
+                .assign(RoleKind::IncidentLead, bob(), None, t(2))
                 .is_empty()
         );
-        let handover = incident.assign(RoleKind::IncidentLead, alice(), t(3));
+        let note = NoteText::parse("Rollback is half done; watch the EU error rate").unwrap();
+        let handover = incident.assign(RoleKind::IncidentLead, alice(), Some(note), t(3));
         assert_eq!(
             handover,
             vec![EntryData::RoleAssigned {
                 role: RoleKind::IncidentLead,
                 user: "alice".into(),
-                previous: Some("bob".into())
+                previous: Some("bob".into()),
+                note: Some("Rollback is half done; watch the EU error rate".into()),
             }]
+        );
+        assert_eq!(
+            handover[0].describe(),
+            "Incident lead handed from bob to alice: Rollback is half done; watch the EU error rate"
         );
         incident.severity = Severity::Sev4;
         assert!(incident.unfilled_roles(&policy).is_empty());

@@ -39,6 +39,9 @@ pub enum EntryData {
         role: RoleKind,
         user: String,
         previous: Option<String>,
+        /// What the previous holder handed over (open threads, what to watch).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     ParticipantAdded {
         user: String,
@@ -235,10 +238,17 @@ impl EntryData {
                 role,
                 user,
                 previous,
-            } => match previous {
-                Some(p) => format!("{} handed from {p} to {user}", role.label()),
-                None => format!("{user} is {}", role.label().to_lowercase()),
-            },
+                note,
+            } => {
+                let assigned = match previous {
+                    Some(p) => format!("{} handed from {p} to {user}", role.label()),
+                    None => format!("{user} is {}", role.label().to_lowercase()),
+                };
+                match note {
+                    Some(note) => format!("{assigned}: {note}"),
+                    None => assigned,
+                }
+            }
             Self::ParticipantAdded { user } => format!("{user} joined"),
             Self::Note { text } => text.clone(),
             Self::EscalationStarted { policy } => format!("Escalation policy {policy} started"),
@@ -396,8 +406,12 @@ mod tests {
             role: RoleKind::Scribe,
             user: "carol".into(),
             previous: None,
+            note: None,
         };
         assert_eq!(first.describe(), "carol is scribe");
+        // Entries stored before hand-off notes existed still read.
+        let stored = r#"{"kind":"role_assigned","role":"scribe","user":"carol","previous":null}"#;
+        assert_eq!(serde_json::from_str::<EntryData>(stored).unwrap(), first);
         assert_eq!(first.kind(), "role_assigned");
     }
 

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     bad_investigation_input_is_refused_naming_the_field,
     the_board_works_through_plain_forms_and_reaches_other_pages_live,
     response_changes_are_tracked_with_reference_reason_and_rollback,
+    the_lead_hands_over_with_a_note_on_the_timeline,
 );
 /// Stories that set their own clock.
 mod clocked {
@@ -1006,6 +1007,93 @@ async fn response_changes_are_tracked_with_reference_reason_and_rollback(app: Te
     assert_eq!(
         kinds.last().map(String::as_str),
         Some("response_change_rolled_back")
+    );
+    app.shutdown().await;
+}
+
+/// Roles in motion: the lead hands over with a note the timeline keeps; an empty note is none.
+async fn the_lead_hands_over_with_a_note_on_the_timeline(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    app.user("carol", "responder").await;
+    let incident = app
+        .declare(&bob, json!({"title": "Queue backlog", "severity": "SEV2"}))
+        .await;
+    let lead = format!("/api/v1/incidents/{incident}/roles/incident_lead");
+    expect(
+        &app,
+        &bob,
+        Method::PUT,
+        &lead,
+        json!({"user": "bob", "note": "  "}),
+        StatusCode::OK,
+    )
+    .await;
+    let note = "Consumers scaled to 40; the backlog drains at 2k/s. Watch the DLQ.";
+    expect(
+        &app,
+        &bob,
+        Method::PUT,
+        &lead,
+        json!({"user": "carol", "note": note}),
+        StatusCode::OK,
+    )
+    .await;
+    let long = "x".repeat(20_000);
+    let err = expect(
+        &app,
+        &bob,
+        Method::PUT,
+        &lead,
+        json!({"user": "bob", "note": long}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "note", "{err}");
+    let (_, timeline) = app
+        .call(
+            &bob,
+            Method::GET,
+            &format!("/api/v1/incidents/{incident}/timeline"),
+            None,
+        )
+        .await;
+    let handed: Vec<&Value> = timeline
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["kind"] == "role_assigned")
+        .collect();
+    assert_eq!(handed.len(), 2, "{timeline}");
+    assert!(
+        handed[0]["data"].get("note").is_none(),
+        "an empty note is none: {}",
+        handed[0]
+    );
+    assert_eq!(handed[1]["data"]["note"], note);
+    assert_eq!(
+        handed[1]["text"],
+        format!("Incident lead handed from bob to carol: {note}")
+    );
+
+    // The incident page's role form carries the note too.
+    let web = app.web_session("carol").await;
+    let csrf = web.csrf().await;
+    let posted = web
+        .post_form(
+            &format!("/incidents/{incident}/roles"),
+            &[
+                ("csrf", &csrf),
+                ("role", "scribe"),
+                ("user", "carol"),
+                ("note", "Taking notes from 10:40"),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    let (_, html) = web.page(&format!("/incidents/{incident}")).await;
+    assert!(
+        html.contains("carol is scribe: Taking notes from 10:40"),
+        "{html}"
     );
     app.shutdown().await;
 }

@@ -87,6 +87,17 @@ pub struct UserRequest {
     pub user: String,
 }
 
+/// Who takes a role, and what is handed over with it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoleRequest {
+    /// A username.
+    pub user: String,
+    /// A hand-off note for the timeline: what is in flight, what to watch.
+    #[schema(example = "Rollback is half done; watch the EU error rate")]
+    pub note: Option<String>,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
@@ -415,16 +426,17 @@ async fn update_incident(
 
 /// Give a response role to a user: `incident_lead`, `communications_lead` or `scribe`.
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/roles/{role}",
-    params(("id" = i64, Path), ("role" = String, Path)), request_body = UserRequest,
+    params(("id" = i64, Path), ("role" = String, Path)), request_body = RoleRequest,
     responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn assign_role(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
     ApiPath((id, role)): ApiPath<(i64, String)>,
-    body: ApiJson<UserRequest>,
+    body: ApiJson<RoleRequest>,
 ) -> Result<Json<IncidentBody>, ApiError> {
+    let body = body.value;
     Ok(Json(
-        app.assign_role(&actor, id, &role, &body.value.user)
+        app.assign_role(&actor, id, &role, &body.user, body.note.as_deref())
             .await?
             .into(),
     ))

@@ -1047,6 +1047,8 @@ async fn change_severity(
 struct RoleForm {
     role: String,
     user: String,
+    #[serde(default)]
+    note: String,
 }
 
 async fn assign_role(
@@ -1056,7 +1058,7 @@ async fn assign_role(
 ) -> Response {
     let role = form.role.parse::<RoleKind>();
     let assigned = state
-        .assign_role(&session.actor, id, &form.role, &form.user)
+        .assign_role(&session.actor, id, &form.role, &form.user, Some(&form.note))
         .await;
     // assign_role parsed the same text, so a role it accepted parses here too.
     done_to(id, assigned.and_then(|_| Ok(Done::Role(role?))))
