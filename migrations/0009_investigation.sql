@@ -10,7 +10,7 @@ CREATE TABLE evidence (
     observed_at BIGINT,
     alert_id    BIGINT REFERENCES alerts(id),
     change_id   BIGINT REFERENCES change_events(id),
-    pinned      INTEGER NOT NULL DEFAULT 0,
+    pinned      BIGINT NOT NULL DEFAULT 0,
     author_id   BIGINT REFERENCES users(id),
     created_at  BIGINT NOT NULL,
     updated_at  BIGINT NOT NULL
@@ -22,6 +22,8 @@ CREATE TABLE hypotheses (
     incident_id BIGINT NOT NULL REFERENCES incidents(id),
     statement   TEXT NOT NULL,
     state       TEXT NOT NULL,
+    -- The latest test when it was last judged: a judgement is reversed only on a newer test.
+    judged_after_test BIGINT NOT NULL DEFAULT 0,
     owner_id    BIGINT REFERENCES users(id),
     author_id   BIGINT REFERENCES users(id),
     created_at  BIGINT NOT NULL,

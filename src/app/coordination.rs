@@ -4,13 +4,12 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::investigation::found;
+use super::investigation::{found, named};
 use super::{Aplomb, AppResult};
-use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::coordination::{ChangeInput, ChangeState, RawChange};
 use crate::domain::timeline::EntryData;
-use crate::store::{InvestigationTx, ResponseChangeRecord, StoreError};
+use crate::store::{InvestigationTx, ResponseChangeRecord};
 
 /// A change made to production during the response.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -69,14 +68,9 @@ impl Aplomb {
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             if let Some(hid) = change.hypothesis_id {
-                match tx.hypothesis(hid).await {
-                    Ok(_) => {}
-                    Err(StoreError::NotFound) => {
-                        let message = format!("this incident has no hypothesis {hid}");
-                        return Err(FieldError::new("hypothesis_id", message).into());
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                named(tx.hypothesis(hid).await, "hypothesis_id", || {
+                    format!("this incident has no hypothesis {hid}")
+                })?;
             }
             let without_finding = change.check_finding(tx.incident.findings)?;
             let c = tx.add_response_change(&change, actor.id, now).await?;

@@ -215,14 +215,34 @@ impl Aplomb {
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             // A linked alert or change lends its summary and time to what was not given.
             let linked = match (input.alert_id, input.change_id) {
-                (Some(alert), _) => Some(tx.alert_source(alert).await?.ok_or_else(|| {
-                    FieldError::new("alert_id", format!("there is no alert {alert}"))
-                })?),
+                // One answer for an alert that does not exist and one the actor may not see.
+                (Some(alert), _) => match tx.alert_source(alert, actor.id).await? {
+                    Some((source, private, joined)) if actor.can_view(private, joined) => {
+                        Some(source)
+                    }
+                    _ => {
+                        let message = format!("there is no alert {alert}");
+                        return Err(FieldError::new("alert_id", message).into());
+                    }
+                },
                 (_, Some(change)) => Some(tx.change_source(change).await?.ok_or_else(|| {
                     FieldError::new("change_id", format!("there is no change event {change}"))
                 })?),
                 _ => None,
             };
+            // An alert or change is one piece of evidence, however many hands link it.
+            let link = match (input.alert_id, input.change_id) {
+                (Some(alert), _) => Some(format!("alert {alert}")),
+                (_, Some(change)) => Some(format!("change event {change}")),
+                _ => None,
+            };
+            if let Some(link) = link
+                && let Some(existing) = tx.evidence_linking(input.alert_id, input.change_id).await?
+            {
+                return Err(AppError::Conflict(format!(
+                    "{link} is already evidence {existing} of this incident"
+                )));
+            }
             let summary = match (&input.summary, &linked) {
                 (Some(s), _) => s.clone(),
                 (None, Some(l)) => investigation::summary(&l.summary)?,
@@ -415,8 +435,11 @@ impl Aplomb {
             }
             // A state given as it already is goes with other changes; alone it is refused.
             if let Some(to) = state.filter(|to| *to != before.state || entries.is_empty()) {
-                before.state.check_move(to)?;
+                before.state.check_move(to, before.tested_since_judged())?;
                 h.state = to;
+                if to.is_concluded() {
+                    h.judged_after_test = h.tests.iter().map(|t| t.id).max().unwrap_or(0);
+                }
                 entries.push(EntryData::HypothesisStateChanged {
                     hypothesis_id,
                     statement: h.statement.clone(),
@@ -454,15 +477,16 @@ impl Aplomb {
                 description: description.clone(),
                 result: result.clone(),
             }];
-            if h.state == HypothesisState::Open {
-                h.state = HypothesisState::Testing;
-                tx.update_hypothesis(&h, now).await?;
+            let to = h.state.after_test();
+            if to != h.state {
                 entries.push(EntryData::HypothesisStateChanged {
                     hypothesis_id,
                     statement: h.statement.clone(),
-                    from: HypothesisState::Open,
-                    to: HypothesisState::Testing,
+                    from: h.state,
+                    to,
                 });
+                h.state = to;
+                tx.update_hypothesis(&h, now).await?;
             }
             Ok((tx.hypothesis(hypothesis_id).await?, entries))
         })
@@ -499,6 +523,18 @@ pub(super) fn found<T>(result: Result<T, StoreError>, what: &'static str) -> App
     })
 }
 
+/// A lookup of something a request field names: "not found" is that field's error (422).
+pub(super) fn named<T>(
+    result: Result<T, StoreError>,
+    field: &'static str,
+    missing: impl FnOnce() -> String,
+) -> AppResult<T> {
+    result.map_err(|e| match e {
+        StoreError::NotFound => FieldError::new(field, missing()).into(),
+        e => e.into(),
+    })
+}
+
 /// Evidence for and against a hypothesis is this incident's, and none is on both sides.
 async fn check_links(
     tx: &mut InvestigationTx,
@@ -513,14 +549,9 @@ async fn check_links(
             if ids[..i].contains(id) {
                 return Err(FieldError::new(field, format!("lists evidence {id} twice")).into());
             }
-            match tx.evidence(*id).await {
-                Ok(_) => {}
-                Err(StoreError::NotFound) => {
-                    let message = format!("this incident has no evidence {id}");
-                    return Err(FieldError::new(field, message).into());
-                }
-                Err(e) => return Err(e.into()),
-            }
+            named(tx.evidence(*id).await, field, || {
+                format!("this incident has no evidence {id}")
+            })?;
         }
     }
     if let Some(both) = evidence_for.iter().find(|id| evidence_against.contains(id)) {

@@ -188,7 +188,7 @@ pub struct IncidentDetail {
     pub investigation: Investigation,
 }
 
-/// How many alerts and recent changes (per service) an incident's detail carries: a page stays
+/// How many alerts and recent changes an incident's detail carries: a page stays
 /// small however big the incident grows.
 const DETAIL_ALERTS: u32 = 20;
 const DETAIL_CHANGES: i64 = 10;

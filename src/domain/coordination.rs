@@ -2,7 +2,7 @@
 //! config push, a failover) is recorded like any versioned change, with its reference, its
 //! reason, the hypothesis it acts on and how to undo it.
 
-use super::investigation::{act_on_finding, optional_text};
+use super::investigation::{FindingAction, act_on_finding, one_line, optional_text};
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
 
@@ -57,7 +57,7 @@ pub struct RawChange<'a> {
 impl ChangeInput {
     pub fn parse(raw: RawChange<'_>) -> Result<Self, FieldError> {
         Ok(Self {
-            system: bounded_text("system", raw.system, 1, 200)?,
+            system: one_line("system", raw.system, 200)?,
             description: bounded_text("description", raw.description, 1, 2000)?,
             reference: optional_text("reference", raw.reference, 2000)?,
             reason: optional_text("reason", raw.reason, 2000)?,
@@ -68,7 +68,7 @@ impl ChangeInput {
 
     /// Changing production rests on a finding, or on a stated reason for acting without one.
     pub fn check_finding(&self, findings: u32) -> Result<Option<EntryData>, FieldError> {
-        act_on_finding(findings, "change", self.reason.as_deref())
+        act_on_finding(findings, FindingAction::Change, self.reason.as_deref())
     }
 }
 

@@ -7,7 +7,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::investigation::act_on_finding;
+use super::investigation::{FindingAction, act_on_finding};
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
 
@@ -502,7 +502,9 @@ impl Incident {
             let from = self.status;
             check_transition(from, to, reason)?;
             let without_finding = match to {
-                Status::Identified => act_on_finding(self.findings, "identified", reason)?,
+                Status::Identified => {
+                    act_on_finding(self.findings, FindingAction::Identified, reason)?
+                }
                 _ => None,
             };
             self.status = to;
@@ -915,7 +917,7 @@ mod tests {
             }
         ));
         assert!(
-            matches!(entries[1], EntryData::ActedWithoutFinding { ref action, .. } if action == "identified")
+            matches!(entries[1], EntryData::ActedWithoutFinding { ref action, .. } if *action == FindingAction::Identified)
         );
         let mut found = declared(Severity::Sev2);
         found.findings = 1;

@@ -30,6 +30,16 @@ closed_set! {
 }
 
 closed_set! {
+    /// What rests on knowing the cause, and so on a finding.
+    pub enum FindingAction for "action" {
+        /// Moving the incident to `identified`.
+        Identified = "identified",
+        /// Changing production (a response change).
+        Change = "change",
+    }
+}
+
+closed_set! {
     /// Whether a piece of evidence speaks for a hypothesis or against it.
     pub enum Stance for "stance" {
         For = "for",
@@ -43,25 +53,48 @@ impl HypothesisState {
         matches!(self, Self::Supported | Self::Refuted)
     }
 
-    /// The hypothesis lifecycle: `open → testing → supported | refuted`. A judged hypothesis
-    /// may be reopened (to `open` or `testing`) or judged the other way after a new test; an
-    /// open one is tested before it is judged.
-    pub fn check_move(self, to: Self) -> Result<(), RuleError> {
+    /// A supported hypothesis is a finding.
+    pub fn is_finding(self) -> bool {
+        self == Self::Supported
+    }
+
+    /// The hypothesis lifecycle: `open → testing → supported | refuted`. A hypothesis is
+    /// judged on a test: `tested` says a test was recorded since it was last judged (or ever,
+    /// if it never was), so a judgement is never reversed without a new test. A judged one may
+    /// be reopened.
+    pub fn check_move(self, to: Self, tested: bool) -> Result<(), RuleError> {
         if self == to {
             return Err(RuleError::Conflict(format!(
                 "the hypothesis is already {to}"
             )));
         }
-        if self == Self::Open && to.is_concluded() {
+        if to.is_concluded() && !tested {
             return Err(FieldError::new(
                 "state",
                 format!(
-                    "an open hypothesis is tested before it is {to}: record a test, or move it to testing first"
+                    "a hypothesis is judged on a test: record one (what was tried, what came of it) before marking it {to}"
                 ),
             )
             .into());
         }
         Ok(())
+    }
+
+    /// Where recording a test leaves the hypothesis: an open one is then being tested.
+    pub fn after_test(self) -> Self {
+        match self {
+            Self::Open => Self::Testing,
+            other => other,
+        }
+    }
+
+    /// The states it may move to from here.
+    pub fn moves(self, tested: bool) -> Vec<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(|to| self.check_move(*to, tested).is_ok())
+            .collect()
     }
 }
 
@@ -136,12 +169,21 @@ impl EvidenceInput {
 
 /// A one-line description of a piece of evidence.
 pub fn summary(raw: &str) -> Result<String, FieldError> {
-    bounded_text("summary", raw, 1, 500)
+    one_line("summary", raw, 500)
+}
+
+/// Free text on one line (it heads a list item and a timeline entry).
+pub fn one_line(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
+    let text = bounded_text(field, raw, 1, max)?;
+    if text.contains(['\n', '\r']) {
+        return Err(FieldError::new(field, "must be one line"));
+    }
+    Ok(text)
 }
 
 /// A hypothesis: one claim about the cause, which tests can support or refute.
 pub fn statement(raw: &str) -> Result<String, FieldError> {
-    bounded_text("statement", raw, 1, 500)
+    one_line("statement", raw, 500)
 }
 
 /// What a test of a hypothesis tried and how (e.g. a reproduction on staging), and its result.
@@ -167,9 +209,13 @@ pub fn source_url(raw: &str) -> Result<Option<String>, FieldError> {
     if url.is_empty() {
         return Ok(None);
     }
-    let has_scheme = ["http://", "https://"]
-        .iter()
-        .any(|scheme| url.len() > scheme.len() && url[..scheme.len()].eq_ignore_ascii_case(scheme));
+    // `get`, not slicing: the first bytes may end inside a character.
+    let has_scheme = ["http://", "https://"].iter().any(|scheme| {
+        url.len() > scheme.len()
+            && url
+                .get(..scheme.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(scheme))
+    });
     if !has_scheme || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(FieldError::new(
             "source_url",
@@ -231,7 +277,7 @@ pub fn change_window(raw: Option<&str>) -> Result<jiff::SignedDuration, FieldErr
 /// one, which the timeline keeps (and the review highlights).
 pub fn act_on_finding(
     findings: u32,
-    action: &str,
+    action: FindingAction,
     reason: Option<&str>,
 ) -> Result<Option<EntryData>, FieldError> {
     if findings > 0 {
@@ -239,7 +285,7 @@ pub fn act_on_finding(
     }
     match reason.map(str::trim).filter(|r| !r.is_empty()) {
         Some(reason) => Ok(Some(EntryData::ActedWithoutFinding {
-            action: action.to_string(),
+            action,
             reason: reason.to_string(),
         })),
         None => Err(FieldError::new(
@@ -264,18 +310,25 @@ mod tests {
     #[test]
     fn a_hypothesis_is_tested_before_it_is_judged_and_may_be_reopened() {
         use HypothesisState::*;
-        assert!(Open.check_move(Testing).is_ok());
-        let refused = Open.check_move(Supported).unwrap_err();
+        assert!(Open.check_move(Testing, false).is_ok());
+        let refused = Open.check_move(Supported, false).unwrap_err();
         assert!(matches!(refused, RuleError::Invalid(ref e) if e.field == "state"));
-        assert!(Open.check_move(Refuted).is_err());
-        assert!(Testing.check_move(Supported).is_ok());
-        assert!(Testing.check_move(Refuted).is_ok());
-        assert!(Refuted.check_move(Open).is_ok());
-        assert!(Supported.check_move(Refuted).is_ok());
+        // Moving to testing by hand is not a test.
+        assert!(Testing.check_move(Supported, false).is_err());
+        assert!(Testing.check_move(Supported, true).is_ok());
+        assert!(Testing.check_move(Refuted, true).is_ok());
+        assert!(Refuted.check_move(Open, false).is_ok());
+        // A judgement is reversed only on a new test.
+        assert!(Supported.check_move(Refuted, false).is_err());
+        assert!(Supported.check_move(Refuted, true).is_ok());
         assert!(matches!(
-            Supported.check_move(Supported),
+            Supported.check_move(Supported, true),
             Err(RuleError::Conflict(_))
         ));
+        assert_eq!(Open.after_test(), Testing);
+        assert_eq!(Refuted.after_test(), Refuted);
+        assert_eq!(Open.moves(false), vec![Testing]);
+        assert_eq!(Testing.moves(true), vec![Open, Supported, Refuted]);
     }
 
     #[test]
@@ -317,6 +370,21 @@ mod tests {
         assert_eq!(
             field(RawEvidence {
                 summary: None,
+                ..raw("log")
+            }),
+            "summary"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                source_url: Some("ééééé"),
+                ..raw("log")
+            }),
+            "source_url",
+            "a character across the scheme's length is no panic"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                summary: Some("two\nlines"),
                 ..raw("log")
             }),
             "summary"
@@ -384,17 +452,21 @@ mod tests {
 
     #[test]
     fn acting_without_a_finding_needs_a_reason_which_is_recorded() {
-        assert_eq!(act_on_finding(1, "identified", None), Ok(None));
+        assert_eq!(act_on_finding(1, FindingAction::Identified, None), Ok(None));
         assert_eq!(
-            act_on_finding(0, "identified", Some("  "))
+            act_on_finding(0, FindingAction::Identified, Some("  "))
                 .unwrap_err()
                 .field,
             "reason"
         );
         assert_eq!(
-            act_on_finding(0, "identified", Some("customers are losing orders")),
+            act_on_finding(
+                0,
+                FindingAction::Identified,
+                Some("customers are losing orders")
+            ),
             Ok(Some(EntryData::ActedWithoutFinding {
-                action: "identified".into(),
+                action: FindingAction::Identified,
                 reason: "customers are losing orders".into(),
             }))
         );

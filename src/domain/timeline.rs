@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
-use super::investigation::{EvidenceKind, HypothesisState};
+use super::investigation::{EvidenceKind, FindingAction, HypothesisState};
 
 /// What a timeline entry records. Stored as its `kind` plus the remaining fields as JSON, so new
 /// kinds (pages, alerts, status updates, …) are added without a schema change.
@@ -150,7 +150,7 @@ pub enum EntryData {
     },
     /// Someone acted (e.g. moved to identified) while no hypothesis was supported, saying why.
     ActedWithoutFinding {
-        action: String,
+        action: FindingAction,
         reason: String,
     },
 }

@@ -336,7 +336,6 @@ impl Store {
         Ok((alerts, more))
     }
 
-    /// Recent change events of a service, newest first.
     /// The change events of `services` that happened in `[since, until]`, newest first, at most
     /// `limit`.
     pub async fn changes_between(

@@ -96,8 +96,7 @@ pub struct IncidentPage {
 }
 
 const INCIDENT_COLUMNS: &str = "i.id, i.title, i.summary, i.severity, i.incident_type, i.status, i.private, \
-     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at, i.version, \
-     (SELECT COUNT(*) FROM hypotheses h WHERE h.incident_id = i.id AND h.state = $2) AS findings";
+     i.origin, i.declared_by, d.username AS declared_by_name, i.declared_at, i.updated_at, i.resolved_at, i.version";
 
 impl Store {
     pub async fn incident(&self, id: i64) -> Result<Option<Incident>> {
@@ -401,8 +400,11 @@ pub(super) async fn load_incident(
     id: i64,
     lock: &str,
 ) -> Result<Option<Incident>> {
+    // Findings are the incident's supported hypotheses ($2).
     let sql = format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
+        "SELECT {INCIDENT_COLUMNS}, \
+         (SELECT COUNT(*) FROM hypotheses h WHERE h.incident_id = i.id AND h.state = $2) AS findings \
+         FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
     );
     let supported = HypothesisState::Supported.as_str();
     let Some(row) = conn.fetch_optional(&sql, args![id, supported]).await? else {
@@ -471,7 +473,11 @@ pub(super) async fn load_incident(
         roles,
         participants,
         services,
-        findings: u32::try_from(row.get::<i64>("findings")?).unwrap_or(u32::MAX),
+        findings: {
+            let count = row.get::<i64>("findings")?;
+            u32::try_from(count)
+                .map_err(|_| StoreError::Corrupt(format!("{count} findings on incident {id}")))?
+        },
     }))
 }
 

@@ -47,12 +47,21 @@ pub struct HypothesisRecord {
     pub owner: Option<String>,
     pub owner_id: Option<i64>,
     pub author: Option<String>,
-    /// Evidence ids, in the order they were added.
+    /// Evidence ids, in id order.
     pub evidence_for: Vec<i64>,
     pub evidence_against: Vec<i64>,
     pub tests: Vec<TestRecord>,
+    /// The latest test when it was last judged (supported or refuted), 0 if never.
+    pub judged_after_test: i64,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+impl HypothesisRecord {
+    /// Whether a test was recorded since it was last judged (or ever, if it never was).
+    pub fn tested_since_judged(&self) -> bool {
+        self.tests.iter().any(|t| t.id > self.judged_after_test)
+    }
 }
 
 /// What linking an alert or a change event as evidence takes from it.
@@ -66,7 +75,7 @@ const EVIDENCE: &str = "SELECT e.id, e.incident_id, e.kind, e.summary, e.excerpt
      e.alert_id, e.change_id, e.pinned, u.username AS author, e.created_at, e.updated_at \
      FROM evidence e LEFT JOIN users u ON u.id = e.author_id";
 
-const HYPOTHESES: &str = "SELECT h.id, h.incident_id, h.statement, h.state, h.owner_id, o.username AS owner, \
+const HYPOTHESES: &str = "SELECT h.id, h.incident_id, h.statement, h.state, h.judged_after_test, h.owner_id, o.username AS owner, \
      a.username AS author, h.created_at, h.updated_at FROM hypotheses h \
      LEFT JOIN users o ON o.id = h.owner_id LEFT JOIN users a ON a.id = h.author_id";
 
@@ -101,16 +110,28 @@ pub struct InvestigationTx {
 }
 
 impl InvestigationTx {
-    /// The alert a piece of evidence links to.
-    pub async fn alert_source(&mut self, alert_id: i64) -> Result<Option<LinkedSource>> {
+    /// The alert a piece of evidence links to, with whether the incident it joined (if any) is
+    /// private and whether `viewer` takes part in it: an alert is as private as its incident.
+    pub async fn alert_source(
+        &mut self,
+        alert_id: i64,
+        viewer: i64,
+    ) -> Result<Option<(LinkedSource, bool, bool)>> {
         let row = self
             .tx
             .fetch_optional(
-                "SELECT summary, first_at AS at FROM alerts WHERE id = $1",
-                args![alert_id],
+                "SELECT a.summary, a.first_at AS at, COALESCE(i.private, 0) AS private, \
+                 (SELECT COUNT(*) FROM participants p WHERE p.incident_id = a.incident_id AND p.user_id = $2) AS joined \
+                 FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id WHERE a.id = $1",
+                args![alert_id, viewer],
             )
             .await?;
-        row.map(|r| linked_source(&r)).transpose()
+        row.map(|r| {
+            let private = r.get::<i64>("private")? != 0;
+            let joined = r.get::<i64>("joined")? > 0;
+            Ok((linked_source(&r)?, private, joined))
+        })
+        .transpose()
     }
 
     /// The change event a piece of evidence links to.
@@ -123,6 +144,23 @@ impl InvestigationTx {
             )
             .await?;
         row.map(|r| linked_source(&r)).transpose()
+    }
+
+    /// This incident's evidence that already links the alert or change event, if any.
+    pub async fn evidence_linking(
+        &mut self,
+        alert_id: Option<i64>,
+        change_id: Option<i64>,
+    ) -> Result<Option<i64>> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "SELECT id FROM evidence WHERE incident_id = $1 AND (alert_id = $2 OR change_id = $3) \
+                 ORDER BY id LIMIT 1",
+                args![self.incident.id, alert_id, change_id],
+            )
+            .await?;
+        row.map(|r| r.get("id")).transpose()
     }
 
     pub async fn add_evidence(
@@ -236,8 +274,9 @@ impl InvestigationTx {
     pub async fn update_hypothesis(&mut self, h: &HypothesisRecord, now: Timestamp) -> Result<()> {
         self.tx
             .execute(
-                "UPDATE hypotheses SET statement = $1, state = $2, owner_id = $3, updated_at = $4 WHERE id = $5",
-                args![&h.statement, h.state.as_str(), h.owner_id, ms(now), h.id],
+                "UPDATE hypotheses SET statement = $1, state = $2, owner_id = $3, judged_after_test = $4, \
+                 updated_at = $5 WHERE id = $6",
+                args![&h.statement, h.state.as_str(), h.owner_id, h.judged_after_test, ms(now), h.id],
             )
             .await?;
         self.tx
@@ -372,6 +411,7 @@ async fn load_hypotheses(
                 evidence_for: Vec::new(),
                 evidence_against: Vec::new(),
                 tests: Vec::new(),
+                judged_after_test: r.get("judged_after_test")?,
                 created_at: r.ts("created_at")?,
                 updated_at: r.ts("updated_at")?,
             })

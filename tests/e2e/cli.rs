@@ -421,7 +421,7 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
     .await;
     assert_eq!(refused.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&refused.stderr).contains("tested before"),
+        String::from_utf8_lossy(&refused.stderr).contains("judged on a test"),
         "{refused:?}"
     );
     let tested = run(&[

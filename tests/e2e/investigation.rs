@@ -20,6 +20,7 @@ crate::on_both_backends!(
     the_board_works_through_plain_forms_and_reaches_other_pages_live,
     response_changes_are_tracked_with_reference_reason_and_rollback,
     the_lead_hands_over_with_a_note_on_the_timeline,
+    a_private_incidents_alert_cannot_be_linked_by_an_outsider,
 );
 /// Stories that set their own clock.
 mod clocked {
@@ -127,6 +128,21 @@ async fn evidence_and_tested_hypotheses_lead_to_a_finding_before_identified(app:
         "the alert's summary: {linked}"
     );
     assert_eq!(linked["alert_id"], alert["id"]);
+    let twice = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &evidence,
+        json!({"kind": "alert", "alert_id": alert["id"], "summary": "Again"}),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert!(
+        twice["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("already evidence {}", id(&linked)))),
+        "linking it again names the evidence it is: {twice}"
+    );
     assert!(
         linked["observed_at"].is_string(),
         "the alert's time: {linked}"
@@ -501,7 +517,7 @@ async fn bad_investigation_input_is_refused_naming_the_field(app: TestApp) {
         StatusCode::CONFLICT,
     )
     .await;
-    expect(
+    let missing = expect(
         &app,
         &bob,
         Method::PATCH,
@@ -510,7 +526,8 @@ async fn bad_investigation_input_is_refused_naming_the_field(app: TestApp) {
         StatusCode::NOT_FOUND,
     )
     .await;
-    expect(
+    assert_eq!(missing["error"]["message"], "hypothesis not found");
+    let missing = expect(
         &app,
         &bob,
         Method::PATCH,
@@ -519,6 +536,10 @@ async fn bad_investigation_input_is_refused_naming_the_field(app: TestApp) {
         StatusCode::NOT_FOUND,
     )
     .await;
+    assert_eq!(
+        missing["error"]["message"], "evidence not found",
+        "another incident's evidence is not this one's"
+    );
     expect(
         &app,
         &bob,
@@ -602,7 +623,10 @@ async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: T
         .to_string();
     assert!(back.starts_with(&format!("{page}?error=")), "{back}");
     let (_, html) = web.page(&back).await;
-    assert!(html.contains("tested before"), "the page shows the refusal");
+    assert!(
+        html.contains("judged on a test"),
+        "the page shows the refusal"
+    );
     let tested = web
         .post_form(
             &format!("{page}/hypotheses/{hid}/tests"),
@@ -1095,5 +1119,73 @@ async fn the_lead_hands_over_with_a_note_on_the_timeline(app: TestApp) {
         html.contains("carol is scribe: Taking notes from 10:40"),
         "{html}"
     );
+    app.shutdown().await;
+}
+
+/// An alert is as private as the incident it joined: linking it as evidence elsewhere is
+/// answered as if it did not exist, to anyone who may not see that incident.
+async fn a_private_incidents_alert_cannot_be_linked_by_an_outsider(app: TestApp) {
+    let bob = app.user("bob", "responder").await;
+    let mallory = app.user("mallory", "responder").await;
+    let key = edge_service(&app).await;
+    let secret = app
+        .declare(
+            &bob,
+            json!({"title": "Badge server compromised", "severity": "SEV1",
+            "private": true, "services": ["edge"]}),
+        )
+        .await;
+    let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, "badge", "critical")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let alert = listed_alert(&app, "/api/v1/alerts?service=edge", "badge").await;
+    assert_eq!(
+        alert["incident_id"], secret,
+        "the alert joined the private incident: {alert}"
+    );
+    let public = app
+        .declare(&mallory, json!({"title": "Doors slow", "severity": "SEV4"}))
+        .await;
+    let link = json!({"kind": "alert", "alert_id": alert["id"]});
+    let path = format!("/api/v1/incidents/{public}/evidence");
+    let hidden = expect(
+        &app,
+        &mallory,
+        Method::POST,
+        &path,
+        link.clone(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    let missing = expect(
+        &app,
+        &mallory,
+        Method::POST,
+        &path,
+        json!({"kind": "alert", "alert_id": 999_999}),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(hidden["error"]["field"], "alert_id");
+    assert_eq!(
+        hidden["error"]["message"]
+            .as_str()
+            .map(|m| m.replace(&alert["id"].to_string(), "N")),
+        missing["error"]["message"]
+            .as_str()
+            .map(|m| m.replace("999999", "N")),
+        "hidden and missing read alike"
+    );
+    assert!(!hidden.to_string().contains("Search latency"), "{hidden}");
+    // Bob, who takes part in it, may link it.
+    let bobs = expect(
+        &app,
+        &bob,
+        Method::POST,
+        &format!("/api/v1/incidents/{secret}/evidence"),
+        link,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(bobs["alert_id"], alert["id"]);
     app.shutdown().await;
 }

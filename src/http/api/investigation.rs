@@ -136,7 +136,7 @@ impl From<HypothesisRecord> for HypothesisBody {
             incident_id: h.incident_id,
             statement: h.statement,
             state: h.state.to_string(),
-            finding: h.state == crate::domain::investigation::HypothesisState::Supported,
+            finding: h.state.is_finding(),
             owner: h.owner,
             author: h.author,
             evidence_for: h.evidence_for,
@@ -151,7 +151,8 @@ impl From<HypothesisRecord> for HypothesisBody {
 /// Add a piece of evidence (or link an alert or change event as one).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence", params(("id" = i64, Path)), request_body = EvidenceFields,
     responses((status = 201, body = EvidenceBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
 async fn add_evidence(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,

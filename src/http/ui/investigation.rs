@@ -1,5 +1,6 @@
 //! The investigation board on the incident page: evidence (pinned first), hypotheses with the
-//! evidence for and against each and their tests, and the forms that add to them. It sits in
+//! evidence for and against each and their tests, the changes made to production (recorded,
+//! rolled back), and the forms that add to them. It sits in
 //! the page's live region, so every open page shows what a colleague added.
 
 use axum::Router;
@@ -95,6 +96,7 @@ pub(super) struct HypothesisRow {
     pub statement: String,
     pub state: String,
     pub owner: Option<String>,
+    pub finding: bool,
     pub evidence_for: Vec<String>,
     pub evidence_against: Vec<String>,
     /// (what was tried, what came of it, who, when)
@@ -121,10 +123,7 @@ impl Board {
             .map(|h| HypothesisRow::new(h, &summary_of, times))
             .collect();
         Self {
-            findings: hypotheses
-                .iter()
-                .filter(|h| h.state == HypothesisState::Supported.as_str())
-                .count(),
+            findings: hypotheses.iter().filter(|h| h.finding).count(),
             hypotheses,
             changes: changes
                 .into_iter()
@@ -193,22 +192,23 @@ impl EvidenceRow {
 
 impl HypothesisRow {
     fn new(h: HypothesisRecord, summary_of: &impl Fn(&i64) -> String, times: &Times) -> Self {
-        let moves = [
-            (HypothesisState::Testing, "Start testing"),
-            (HypothesisState::Supported, "Supported: a finding"),
-            (HypothesisState::Refuted, "Refuted"),
-            (HypothesisState::Open, "Reopen"),
-        ]
-        .into_iter()
-        .filter(|(to, _)| h.state.check_move(*to).is_ok())
-        // Reopening a hypothesis under test is not offered: tests run on it.
-        .filter(|(to, _)| !(h.state == HypothesisState::Testing && *to == HypothesisState::Open))
-        .map(|(to, label)| (to.as_str(), label))
-        .collect();
+        let label = |to: HypothesisState| match to {
+            HypothesisState::Testing => "Start testing",
+            HypothesisState::Supported => "Supported: a finding",
+            HypothesisState::Refuted => "Refuted",
+            HypothesisState::Open => "Reopen",
+        };
+        let moves = h
+            .state
+            .moves(h.tested_since_judged())
+            .into_iter()
+            .map(|to| (to.as_str(), label(to)))
+            .collect();
         Self {
             id: h.id,
             statement: h.statement,
             state: h.state.to_string(),
+            finding: h.state.is_finding(),
             owner: h.owner,
             evidence_for: h.evidence_for.iter().map(summary_of).collect(),
             evidence_against: h.evidence_against.iter().map(summary_of).collect(),
