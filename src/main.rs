@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
     AlertCommand, ChangeCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
-    HypothesisCommand, IncidentCommand, IntegrationCommand, ServiceCommand, TokenCommand,
-    UserCommand,
+    HypothesisCommand, IncidentCommand, IntegrationCommand, ServiceCommand, TaskCommand,
+    TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -156,6 +156,13 @@ enum Command {
         connection: Connection,
         #[command(subcommand)]
         command: HypothesisCommand,
+    },
+    /// Tasks by domain with check-ins: add, check-in, done, list, mine.
+    Task {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: TaskCommand,
     },
     /// Changes made to production during an incident: record, rollback, list.
     Change {
@@ -347,6 +354,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).hypothesis(command).await,
+        Command::Task {
+            connection,
+            command,
+        } => Client::new(&connection).task(command).await,
         Command::Change {
             connection,
             command,

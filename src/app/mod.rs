@@ -29,7 +29,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use coordination::{ChangeEdit, ChangeFields};
+pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,
@@ -48,7 +48,7 @@ pub use oncall::{
 
 use crate::store::{
     AlertRecord, IdempotencyKey, IncidentFilter, IncidentPage, Inserted, PageRecord, ServiceRecord,
-    Store, StoreError, TimelineEntry, TimelinePage, TimelineWindow,
+    Store, StoreError, TaskRecord, TimelineEntry, TimelinePage, TimelineWindow,
 };
 
 /// Why an operation was refused; the HTTP layer maps each variant to one status code.
@@ -186,6 +186,7 @@ pub struct IncidentDetail {
     pub more_alerts: bool,
     pub changes: Vec<RecentChange>,
     pub investigation: Investigation,
+    pub tasks: Vec<TaskRecord>,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -440,6 +441,7 @@ impl Aplomb {
             .await?;
         Ok(IncidentDetail {
             investigation: self.load_investigation(id).await?,
+            tasks: self.store.tasks(id).await?,
             view,
             timeline,
             pages,

@@ -10,6 +10,7 @@ use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::bounded_text;
 use crate::domain::catalog::creates_cycle;
+use crate::domain::coordination;
 use crate::domain::escalation::{
     Conditions, EngagedAs, EngagementRule, IncidentFacts, Level, Policy, Target,
 };
@@ -377,7 +378,7 @@ impl Aplomb {
         parse_time_zone("time_zone", &input.time_zone)?;
         let mut skills = Vec::new();
         for skill in &input.skills {
-            let skill = bounded_text("skills", skill, 1, 40)?.to_lowercase();
+            let skill = coordination::skill("skills", skill)?;
             if !skills.contains(&skill) {
                 skills.push(skill);
             }

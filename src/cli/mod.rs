@@ -18,7 +18,7 @@ pub mod services;
 
 pub use accounts::{TokenCommand, UserCommand};
 pub use alerts::{AlertCommand, EventArgs, IntegrationCommand};
-pub use coordination::ChangeCommand;
+pub use coordination::{ChangeCommand, TaskCommand};
 pub use incidents::IncidentCommand;
 pub use investigation::{EvidenceCommand, HypothesisCommand};
 pub use oncall::ContactCommand;

@@ -1,10 +1,133 @@
-//! Coordinating the response: every change a responder makes to production (a rollback, a
-//! config push, a failover) is recorded like any versioned change, with its reference, its
-//! reason, the hypothesis it acts on and how to undo it.
+//! Coordinating the response: tasks by domain with regular check-ins, so each person has a
+//! clear job and the lead sees who has gone quiet; and every change a responder makes to
+//! production (a rollback, a config push, a failover), recorded like any versioned change,
+//! with its reference, its reason, the hypothesis it acts on and how to undo it.
+
+use jiff::{SignedDuration, Timestamp};
 
 use super::investigation::{FindingAction, act_on_finding, one_line, optional_text};
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
+
+closed_set! {
+    /// Where a task stands.
+    pub enum TaskStatus for "status" {
+        Open = "open",
+        InProgress = "in_progress",
+        Done = "done",
+        Cancelled = "cancelled",
+    }
+}
+
+impl TaskStatus {
+    /// Whether the task is still being worked on: only then are check-ins expected.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Open | Self::InProgress)
+    }
+
+    /// Any move but to where it already is: a finished task may be taken up again.
+    pub fn check_move(self, to: Self) -> Result<(), RuleError> {
+        if self == to {
+            return Err(RuleError::Conflict(format!("the task is already {to}")));
+        }
+        Ok(())
+    }
+}
+
+/// The longest check-in interval: a task quiet for more than a day is not being coordinated.
+pub const MAX_CHECK_IN_MINUTES: u32 = 24 * 60;
+
+/// A task as the lead gives it, checked. The assignee is a username the caller resolves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInput {
+    pub title: String,
+    pub skill: Option<String>,
+    pub assignee: Option<String>,
+    pub check_in_minutes: Option<u32>,
+}
+
+/// The raw fields of a task.
+#[derive(Debug, Clone, Default)]
+pub struct RawTask<'a> {
+    pub title: &'a str,
+    pub skill: Option<&'a str>,
+    pub assignee: Option<&'a str>,
+    pub check_in_minutes: Option<i64>,
+}
+
+impl TaskInput {
+    pub fn parse(raw: RawTask<'_>) -> Result<Self, FieldError> {
+        Ok(Self {
+            title: task_title(raw.title)?,
+            skill: optional_skill(raw.skill)?,
+            assignee: raw
+                .assignee
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string),
+            check_in_minutes: check_in_minutes(raw.check_in_minutes)?,
+        })
+    }
+}
+
+/// What is to be done, on one line ("check the edge routers' BGP sessions").
+pub fn task_title(raw: &str) -> Result<String, FieldError> {
+    one_line("title", raw, 200)
+}
+
+/// A domain of expertise (network, database, …), lowercase as responders' skills are.
+pub fn skill(field: &'static str, raw: &str) -> Result<String, FieldError> {
+    Ok(one_line(field, raw, 40)?.to_lowercase())
+}
+
+/// A task's skill; empty counts as none.
+pub fn optional_skill(raw: Option<&str>) -> Result<Option<String>, FieldError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(s) => skill("skill", s).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// How often the assignee reports progress; none (or 0) means no check-ins are expected.
+pub fn check_in_minutes(raw: Option<i64>) -> Result<Option<u32>, FieldError> {
+    match raw {
+        None | Some(0) => Ok(None),
+        Some(m) if (1..=i64::from(MAX_CHECK_IN_MINUTES)).contains(&m) => Ok(u32::try_from(m).ok()),
+        Some(_) => Err(FieldError::new(
+            "check_in_minutes",
+            format!("must be between 1 and {MAX_CHECK_IN_MINUTES} (a day), or 0 for none"),
+        )),
+    }
+}
+
+/// The check-in rhythm of a task: what decides whether and when its next check-in is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cadence {
+    pub status: TaskStatus,
+    pub assigned: bool,
+    pub check_in_minutes: Option<u32>,
+}
+
+impl Cadence {
+    /// When the next check-in is due, counting from `since` (the last check-in, or when the
+    /// rhythm last changed): only an active, assigned task with an interval expects one.
+    pub fn due_after(self, since: Timestamp) -> Option<Timestamp> {
+        let minutes = self.check_in_minutes?;
+        (self.status.is_active() && self.assigned)
+            .then(|| since + SignedDuration::from_mins(i64::from(minutes)))
+    }
+
+    /// When an overdue check-in, just reminded of at `now`, is reminded of again: once per
+    /// interval while it stays overdue.
+    pub fn remind_again(self, now: Timestamp) -> Option<Timestamp> {
+        self.due_after(now)
+    }
+}
+
+/// Whether a check-in due at `due` is overdue at `now`.
+pub fn is_overdue(due: Option<Timestamp>, now: Timestamp) -> bool {
+    due.is_some_and(|due| due <= now)
+}
 
 closed_set! {
     /// Where a response change stands.
@@ -130,6 +253,85 @@ mod tests {
         assert!(matches!(
             urgent.check_finding(0),
             Ok(Some(EntryData::ActedWithoutFinding { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_task_names_its_job_and_its_check_in_interval() {
+        let task = TaskInput::parse(RawTask {
+            title: "Check the edge routers' BGP sessions",
+            skill: Some(" Network "),
+            assignee: Some("olga"),
+            check_in_minutes: Some(15),
+        })
+        .unwrap();
+        assert_eq!(task.skill.as_deref(), Some("network"));
+        assert_eq!(task.check_in_minutes, Some(15));
+        let field = |r: RawTask<'_>| TaskInput::parse(r).unwrap_err().field;
+        assert_eq!(field(RawTask::default()), "title");
+        for minutes in [-5, 1441] {
+            let raw = RawTask {
+                title: "x",
+                check_in_minutes: Some(minutes),
+                ..RawTask::default()
+            };
+            assert_eq!(field(raw), "check_in_minutes", "{minutes}");
+        }
+        let blank = TaskInput::parse(RawTask {
+            title: "x",
+            skill: Some(""),
+            assignee: Some(" "),
+            ..RawTask::default()
+        })
+        .unwrap();
+        assert_eq!((blank.skill, blank.assignee), (None, None));
+    }
+
+    #[test]
+    fn only_an_active_assigned_task_with_an_interval_expects_check_ins() {
+        let at: Timestamp = "2026-12-04T10:00:00Z".parse().unwrap();
+        let working = Cadence {
+            status: TaskStatus::InProgress,
+            assigned: true,
+            check_in_minutes: Some(15),
+        };
+        let due = working.due_after(at).unwrap();
+        assert_eq!(due, at + SignedDuration::from_mins(15));
+        assert!(!is_overdue(Some(due), at));
+        assert!(is_overdue(Some(due), due));
+        assert_eq!(
+            working.remind_again(due),
+            Some(due + SignedDuration::from_mins(15))
+        );
+        for quiet in [
+            Cadence {
+                status: TaskStatus::Done,
+                ..working
+            },
+            Cadence {
+                status: TaskStatus::Cancelled,
+                ..working
+            },
+            Cadence {
+                assigned: false,
+                ..working
+            },
+            Cadence {
+                check_in_minutes: None,
+                ..working
+            },
+        ] {
+            assert_eq!(quiet.due_after(at), None, "{quiet:?}");
+        }
+        assert!(!is_overdue(None, at));
+    }
+
+    #[test]
+    fn a_task_may_be_taken_up_again_but_not_moved_in_place() {
+        assert!(TaskStatus::Done.check_move(TaskStatus::InProgress).is_ok());
+        assert!(matches!(
+            TaskStatus::Open.check_move(TaskStatus::Open),
+            Err(RuleError::Conflict(_))
         ));
     }
 

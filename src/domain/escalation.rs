@@ -8,41 +8,26 @@ use super::FieldError;
 use super::incident::{RoleKind, Severity};
 use super::schedule::ResponderId;
 
-/// Why an incident's paging stopped: its pending escalation steps end and queued deliveries
-/// are cancelled. A delivery already in flight at that moment may still go out; its record then
-/// says it was sent after the stop.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PagingStop {
-    Acknowledged,
-    Resolved,
+closed_set! {
+    /// Why paging stopped: an incident's pending escalation steps end and its queued
+    /// deliveries are cancelled (or a task's reminders, on a check-in). A delivery already in
+    /// flight at that moment may still go out; its record then says it was sent after the stop.
+    pub enum PagingStop for "stopped_by" {
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
+        /// A task's check-in (or a change of its rhythm) stops the reminders about it.
+        CheckedIn = "checked_in",
+    }
 }
 
 impl PagingStop {
-    /// As stored, and as the escalation's final state.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Acknowledged => "acknowledged",
-            Self::Resolved => "resolved",
-        }
-    }
-
     /// What stopped it, in words: "the acknowledgement".
     pub fn label(self) -> &'static str {
         match self {
             Self::Acknowledged => "the acknowledgement",
             Self::Resolved => "the resolution",
+            Self::CheckedIn => "the check-in",
         }
-    }
-}
-
-impl std::str::FromStr for PagingStop {
-    type Err = FieldError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Acknowledged, Self::Resolved]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| FieldError::new("stopped_by", "must be acknowledged or resolved"))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::coordination::TaskStatus;
 use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
 use super::investigation::{EvidenceKind, FindingAction, HypothesisState};
@@ -153,6 +154,41 @@ pub enum EntryData {
         action: FindingAction,
         reason: String,
     },
+    TaskAdded {
+        task_id: i64,
+        title: String,
+        skill: Option<String>,
+        assignee: Option<String>,
+    },
+    /// A task's title, skill or check-in interval changed.
+    TaskEdited {
+        task_id: i64,
+        title: String,
+    },
+    TaskAssigned {
+        task_id: i64,
+        title: String,
+        assignee: Option<String>,
+    },
+    TaskStatusChanged {
+        task_id: i64,
+        title: String,
+        from: TaskStatus,
+        to: TaskStatus,
+    },
+    /// Progress reported on a task.
+    TaskCheckedIn {
+        task_id: i64,
+        title: String,
+        user: String,
+        note: String,
+    },
+    /// A task's check-in came due without one; its assignee was reminded.
+    CheckInOverdue {
+        task_id: i64,
+        title: String,
+        assignee: String,
+    },
 }
 
 impl EntryData {
@@ -187,6 +223,12 @@ impl EntryData {
             Self::ResponseChangeRecorded { .. } => "response_change_recorded",
             Self::ResponseChangeRolledBack { .. } => "response_change_rolled_back",
             Self::ActedWithoutFinding { .. } => "acted_without_finding",
+            Self::TaskAdded { .. } => "task_added",
+            Self::TaskEdited { .. } => "task_edited",
+            Self::TaskAssigned { .. } => "task_assigned",
+            Self::TaskStatusChanged { .. } => "task_status_changed",
+            Self::TaskCheckedIn { .. } => "task_checked_in",
+            Self::CheckInOverdue { .. } => "check_in_overdue",
         }
     }
 
@@ -366,6 +408,35 @@ impl EntryData {
             Self::ActedWithoutFinding { action, reason } => {
                 format!("Acted without a finding ({action}): {reason}")
             }
+            Self::TaskAdded {
+                title,
+                skill,
+                assignee,
+                ..
+            } => {
+                let mut s = match skill {
+                    Some(skill) => format!("Task ({skill}): {title}"),
+                    None => format!("Task: {title}"),
+                };
+                if let Some(assignee) = assignee {
+                    s.push_str(&format!(", for {assignee}"));
+                }
+                s
+            }
+            Self::TaskEdited { title, .. } => format!("Task edited: {title}"),
+            Self::TaskAssigned {
+                title, assignee, ..
+            } => match assignee {
+                Some(a) => format!("Task for {a}: {title}"),
+                None => format!("Task unassigned: {title}"),
+            },
+            Self::TaskStatusChanged { title, to, .. } => format!("Task {to}: {title}"),
+            Self::TaskCheckedIn {
+                title, user, note, ..
+            } => format!("{user} checked in on {title}: {note}"),
+            Self::CheckInOverdue {
+                title, assignee, ..
+            } => format!("Check-in overdue on {title}; {assignee} reminded"),
         }
     }
 }

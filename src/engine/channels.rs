@@ -41,21 +41,67 @@ pub struct TwilioConfig {
 #[derive(Debug, Clone)]
 pub struct PageMessage {
     pub delivery_id: i64,
-    pub page_id: i64,
     pub incident_id: i64,
     pub title: String,
     pub severity: String,
     pub status: String,
     pub incident_url: String,
-    pub ack_url: String,
+    pub about: Notice,
+}
+
+/// What the message asks of its reader.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    /// A page: acknowledge the incident.
+    Page { page_id: i64, ack_url: String },
+    /// A check-in reminder: report progress on a task.
+    CheckIn {
+        task_id: i64,
+        task: String,
+        url: String,
+    },
 }
 
 impl PageMessage {
     fn line(&self) -> String {
-        format!(
-            "[aplomb] {} incident #{}: {}",
-            self.severity, self.incident_id, self.title
-        )
+        match &self.about {
+            Notice::Page { .. } => format!(
+                "[aplomb] {} incident #{}: {}",
+                self.severity, self.incident_id, self.title
+            ),
+            Notice::CheckIn { task, .. } => format!(
+                "[aplomb] Check-in due on incident #{}: {task}",
+                self.incident_id
+            ),
+        }
+    }
+
+    /// The one thing to do, as a label and a link.
+    fn action(&self) -> (&'static str, &str) {
+        match &self.about {
+            Notice::Page { ack_url, .. } => ("Acknowledge", ack_url),
+            Notice::CheckIn { url, .. } => ("Check in", url),
+        }
+    }
+
+    /// The outbound webhook event (CONTRACTS.md §5).
+    fn event(&self, now: Timestamp) -> serde_json::Value {
+        let incident = json!({"id": self.incident_id, "title": self.title, "severity": self.severity,
+                              "status": self.status, "url": self.incident_url});
+        let id = format!("dlv_{}", self.delivery_id);
+        let created_at = now.to_string();
+        match &self.about {
+            Notice::Page { page_id, ack_url } => json!({
+                "type": "page.created", "id": id, "created_at": created_at,
+                "page": {"id": page_id, "acknowledge_url": ack_url},
+                "incident": incident,
+            }),
+            Notice::CheckIn { task_id, task, url } => json!({
+                "type": "task.check_in_due", "id": id, "created_at": created_at,
+                "task": {"id": task_id, "title": task, "check_in_url": url},
+                "incident": incident,
+            }),
+        }
     }
 }
 
@@ -116,21 +162,22 @@ impl Channels {
             .as_deref()
             .ok_or("no SMTP server is configured (--smtp-url)")?;
         let target = parse_smtp_url(url)?;
+        let (label, url) = msg.action();
         let text = format!(
-            "{}\n\nStatus: {}\nIncident: {}\n\nAcknowledge: {}\n",
+            "{}\n\nStatus: {}\nIncident: {}\n\n{label}: {url}\n",
             msg.line(),
             msg.status,
             msg.incident_url,
-            msg.ack_url
         );
         let html = format!(
-            "<p><strong>{} incident #{}</strong>: {}</p><p>Status: {}</p>\
-             <p><a href=\"{}\">Acknowledge</a> · <a href=\"{}\">Open the incident</a></p>",
-            escape(&msg.severity),
+            "<p><strong>{}</strong></p><p>Incident #{}: {} ({}, {})</p>\
+             <p><a href=\"{}\">{label}</a> · <a href=\"{}\">Open the incident</a></p>",
+            escape(&msg.line()),
             msg.incident_id,
             escape(&msg.title),
+            escape(&msg.severity),
             escape(&msg.status),
-            escape(&msg.ack_url),
+            escape(url),
             escape(&msg.incident_url)
         );
         let email = lettre::Message::builder()
@@ -191,15 +238,7 @@ impl Channels {
         msg: &PageMessage,
         now: Timestamp,
     ) -> Result<String, String> {
-        let body = json!({
-            "type": "page.created",
-            "id": format!("dlv_{}", msg.delivery_id),
-            "created_at": now.to_string(),
-            "page": {"id": msg.page_id, "acknowledge_url": msg.ack_url},
-            "incident": {"id": msg.incident_id, "title": msg.title, "severity": msg.severity,
-                         "status": msg.status, "url": msg.incident_url},
-        })
-        .to_string();
+        let body = msg.event(now).to_string();
         let signature = sign_webhook(secret, now.as_second(), &body);
         let response = self
             .http
@@ -214,7 +253,8 @@ impl Channels {
     }
 
     async fn chat(&self, url: &str, msg: &PageMessage) -> Result<String, String> {
-        let text = format!("{} (<{}|acknowledge>)", msg.line(), msg.ack_url);
+        let (label, link) = msg.action();
+        let text = format!("{} (<{link}|{}>)", msg.line(), label.to_lowercase());
         let response = self
             .http
             .post(url)
@@ -235,13 +275,17 @@ impl Channels {
             (
                 "Messages",
                 "Body",
-                format!("{} Ack: {}", msg.line(), msg.ack_url),
+                format!("{} {}: {}", msg.line(), msg.action().0, msg.action().1),
             )
         } else {
-            let say = escape(&format!(
-                "aplomb page. {} incident: {}",
-                msg.severity, msg.title
-            ));
+            let say = escape(&match &msg.about {
+                Notice::Page { .. } => {
+                    format!("aplomb page. {} incident: {}", msg.severity, msg.title)
+                }
+                Notice::CheckIn { task, .. } => {
+                    format!("aplomb reminder. A check-in is due on the task: {task}")
+                }
+            });
             (
                 "Calls",
                 "Twiml",

@@ -1,6 +1,7 @@
 //! Background managers. Each reads its work from the database, so it is restart-safe and
 //! several instances sharing one PostgreSQL can run side by side:
 //! - `escalation`: fires due escalation steps exactly once;
+//! - `reminders`: reminds a task's assignee of an overdue check-in, once per interval;
 //! - delivery (here): sends queued messages with leases and retries with exponential backoff.
 //!
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
@@ -8,6 +9,7 @@
 pub mod channels;
 pub mod escalation;
 pub mod ingest;
+pub mod reminders;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::secret::new_secret;
 use crate::store::{Attempt, DeliveryJob, PagingTx, Store};
-use channels::{Channels, OutboundConfig, PageMessage, hmac_hex};
+use channels::{Channels, Notice, OutboundConfig, PageMessage, hmac_hex};
 
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;
@@ -230,15 +232,19 @@ impl Engine {
             .min(self.config.poll)
     }
 
-    /// One pass: fire due escalation steps (sending the pages they queued at once), then send
-    /// other due deliveries.
+    /// One pass: fire due escalation steps and remind of overdue check-ins (sending what they
+    /// queued at once), then send other due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
         self.store.faults().check("engine.pass")?;
         let fired =
             escalation::fire_due(&self.store, self.clock.as_ref(), 5000, (&self.owner, LEASE))
                 .await?;
         self.send(fired.deliveries).await;
+        let reminded =
+            reminders::remind_due(&self.store, self.clock.as_ref(), (&self.owner, LEASE)).await?;
+        self.send(reminded.deliveries).await;
         let mut touched = fired.incidents;
+        touched.extend(reminded.incidents);
         touched.sort_unstable();
         touched.dedup();
         for incident_id in touched {
@@ -294,19 +300,31 @@ impl Engine {
 
     fn compose(&self, job: &DeliveryJob) -> PageMessage {
         let base = self.channels.public_url().trim_end_matches('/');
+        let incident_url = format!("{base}/incidents/{}", job.incident_id);
+        let about = match &job.task {
+            // A reminder asks for a check-in on the incident page, not an acknowledgement.
+            Some((task_id, task)) => Notice::CheckIn {
+                task_id: *task_id,
+                task: task.clone(),
+                url: format!("{incident_url}#task-{task_id}"),
+            },
+            None => Notice::Page {
+                page_id: job.page_id,
+                ack_url: format!(
+                    "{base}/ack/{}/{}",
+                    job.page_id,
+                    ack_signature(&self.config.signing_key, job.page_id)
+                ),
+            },
+        };
         PageMessage {
             delivery_id: job.id,
-            page_id: job.page_id,
             incident_id: job.incident_id,
             title: job.title.clone(),
             severity: job.severity.to_string(),
             status: job.status.to_string(),
-            incident_url: format!("{base}/incidents/{}", job.incident_id),
-            ack_url: format!(
-                "{base}/ack/{}/{}",
-                job.page_id,
-                ack_signature(&self.config.signing_key, job.page_id)
-            ),
+            incident_url,
+            about,
         }
     }
 }

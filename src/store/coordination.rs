@@ -1,12 +1,19 @@
-//! Changes responders make to production during an incident. They are written in the
-//! incident's `InvestigationTx`, under its row lock, like the hypotheses they act on.
+//! Coordinating the response: tasks with their check-ins, and the changes responders make to
+//! production. Both are written in the incident's `InvestigationTx`, under its row lock, like
+//! the hypotheses the changes act on.
+
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, args};
+use super::db::{Conn, Row, args};
 use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
-use crate::domain::coordination::{ChangeInput, ChangeState};
+use crate::domain::coordination::{
+    Cadence, ChangeInput, ChangeState, TaskInput, TaskStatus, is_overdue,
+};
+use crate::domain::escalation::PagingStop;
+use crate::domain::incident::{RoleKind, Severity, Status};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseChangeRecord {
@@ -115,4 +122,297 @@ async fn load_changes(
             })
         })
         .collect()
+}
+
+/// A task of an incident, with the check-ins reported on it (oldest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub title: String,
+    pub skill: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub assignee: Option<String>,
+    pub status: TaskStatus,
+    pub check_in_minutes: Option<u32>,
+    /// When the next check-in is due; past it, the task is overdue.
+    pub check_in_due_at: Option<Timestamp>,
+    /// When the engine next reminds the assignee.
+    pub remind_at: Option<Timestamp>,
+    pub author: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub check_ins: Vec<CheckInRecord>,
+}
+
+impl TaskRecord {
+    /// Whether its check-in is overdue: the lead sees it marked.
+    pub fn overdue(&self, now: Timestamp) -> bool {
+        is_overdue(self.check_in_due_at, now)
+    }
+
+    pub fn cadence(&self) -> Cadence {
+        Cadence {
+            status: self.status,
+            assigned: self.assignee_id.is_some(),
+            check_in_minutes: self.check_in_minutes,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckInRecord {
+    pub id: i64,
+    pub user: Option<String>,
+    pub note: String,
+    pub at: Timestamp,
+}
+
+/// A task's incident as its assignee sees it in "my work".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkIncident {
+    pub id: i64,
+    pub title: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub private: bool,
+}
+
+/// One responder's work across open incidents: the roles they hold and the active tasks
+/// assigned to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Work {
+    pub roles: Vec<(WorkIncident, RoleKind)>,
+    pub tasks: Vec<(WorkIncident, TaskRecord)>,
+}
+
+const TASKS: &str = "SELECT t.id, t.incident_id, t.title, t.skill, t.assignee_id, a.username AS assignee, \
+     t.status, t.check_in_minutes, t.check_in_due_at, t.remind_at, u.username AS author, t.created_at, t.updated_at \
+     FROM tasks t LEFT JOIN users a ON a.id = t.assignee_id LEFT JOIN users u ON u.id = t.author_id";
+
+const WORK_INCIDENT: &str = "i.id AS i_id, i.title AS i_title, i.severity AS i_severity, \
+     i.status AS i_status, i.private AS i_private";
+
+impl Store {
+    /// An incident's tasks, in the order they were given.
+    pub async fn tasks(&self, incident_id: i64) -> Result<Vec<TaskRecord>> {
+        let mut conn = self.read().await?;
+        load_tasks(&mut conn, "t.incident_id = $1", incident_id).await
+    }
+
+    /// What `user_id` holds in incidents still open: roles, and active tasks assigned to them.
+    pub async fn work_of(&self, user_id: i64) -> Result<Work> {
+        let mut conn = self.read().await?;
+        let resolved = Status::Resolved.as_str();
+        let rows = conn
+            .fetch_all(
+                &format!(
+                    "SELECT {WORK_INCIDENT}, r.role FROM incident_roles r JOIN incidents i ON i.id = r.incident_id \
+                     WHERE r.user_id = $1 AND i.status <> $2 ORDER BY i.id DESC, r.role"
+                ),
+                args![user_id, resolved],
+            )
+            .await?;
+        let mut work = Work::default();
+        for r in &rows {
+            work.roles.push((work_incident(r)?, r.parsed("role")?));
+        }
+        let mut tasks = load_tasks(&mut conn, "t.assignee_id = $1", user_id).await?;
+        tasks.retain(|t| t.status.is_active());
+        let mut incidents: BTreeMap<i64, WorkIncident> = BTreeMap::new();
+        for task in tasks {
+            let incident = match incidents.get(&task.incident_id) {
+                Some(i) => i.clone(),
+                None => {
+                    let row = conn
+                        .fetch_one(
+                            &format!("SELECT {WORK_INCIDENT} FROM incidents i WHERE i.id = $1"),
+                            args![task.incident_id],
+                        )
+                        .await?;
+                    let i = work_incident(&row)?;
+                    incidents.insert(task.incident_id, i.clone());
+                    i
+                }
+            };
+            if incident.status.is_active() {
+                work.tasks.push((incident, task));
+            }
+        }
+        // Overdue check-ins first, then the soonest due.
+        work.tasks
+            .sort_by_key(|(_, t)| (t.check_in_due_at.is_none(), t.check_in_due_at, t.id));
+        Ok(work)
+    }
+}
+
+impl InvestigationTx {
+    pub async fn add_task(
+        &mut self,
+        task: &TaskInput,
+        assignee_id: Option<i64>,
+        due: Option<Timestamp>,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<TaskRecord> {
+        let id: i64 = self
+            .tx
+            .fetch_one(
+                "INSERT INTO tasks (incident_id, title, skill, assignee_id, status, check_in_minutes, \
+                 check_in_due_at, remind_at, author_id, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $9) RETURNING id",
+                args![
+                    self.incident.id,
+                    &task.title,
+                    task.skill.as_deref(),
+                    assignee_id,
+                    TaskStatus::Open.as_str(),
+                    task.check_in_minutes.map(i64::from),
+                    due.map(ms),
+                    author_id,
+                    ms(now),
+                ],
+            )
+            .await?
+            .get("id")?;
+        self.task(id).await
+    }
+
+    /// A task of this incident.
+    pub async fn task(&mut self, task_id: i64) -> Result<TaskRecord> {
+        let incident = self.incident.id;
+        load_tasks(&mut self.tx, "t.incident_id = $1", incident)
+            .await?
+            .into_iter()
+            .find(|t| t.id == task_id)
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Writes a task's fields and check-in times as `t` holds them.
+    pub async fn update_task(&mut self, t: &TaskRecord, now: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE tasks SET title = $1, skill = $2, assignee_id = $3, status = $4, check_in_minutes = $5, \
+                 check_in_due_at = $6, remind_at = $7, updated_at = $8 WHERE id = $9",
+                args![
+                    &t.title,
+                    t.skill.as_deref(),
+                    t.assignee_id,
+                    t.status.as_str(),
+                    t.check_in_minutes.map(i64::from),
+                    t.check_in_due_at.map(ms),
+                    t.remind_at.map(ms),
+                    ms(now),
+                    t.id
+                ],
+            )
+            .await?;
+        // A reminder still queued is about a rhythm that has just changed.
+        self.tx
+            .execute(
+                "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
+                 WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE task_id = $3)",
+                args![ms(now), PagingStop::CheckedIn.as_str(), t.id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_check_in(
+        &mut self,
+        task_id: i64,
+        author_id: i64,
+        note: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO task_check_ins (task_id, author_id, note, created_at) VALUES ($1, $2, $3, $4)",
+                args![task_id, author_id, note, ms(now)],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Makes `user_id` a participant of the incident; false when they already were.
+    pub async fn join(&mut self, user_id: i64) -> Result<bool> {
+        let added = self
+            .tx
+            .execute(
+                "INSERT INTO participants (incident_id, user_id) VALUES ($1, $2) \
+                 ON CONFLICT (incident_id, user_id) DO NOTHING",
+                args![self.incident.id, user_id],
+            )
+            .await?;
+        Ok(added > 0)
+    }
+}
+
+/// The tasks `filter` selects (on `$1`), each with its check-ins, oldest first.
+async fn load_tasks(conn: &mut Conn, filter: &str, key: i64) -> Result<Vec<TaskRecord>> {
+    let rows = conn
+        .fetch_all(&format!("{TASKS} WHERE {filter} ORDER BY t.id"), args![key])
+        .await?;
+    let mut tasks = rows
+        .iter()
+        .map(|r| {
+            let minutes: Option<i64> = r.get("check_in_minutes")?;
+            Ok(TaskRecord {
+                id: r.get("id")?,
+                incident_id: r.get("incident_id")?,
+                title: r.get("title")?,
+                skill: r.get("skill")?,
+                assignee_id: r.get("assignee_id")?,
+                assignee: r.get("assignee")?,
+                status: r.parsed("status")?,
+                check_in_minutes: minutes
+                    .map(|m| {
+                        u32::try_from(m)
+                            .map_err(|_| StoreError::Corrupt(format!("check_in_minutes = {m}")))
+                    })
+                    .transpose()?,
+                check_in_due_at: r.opt_ts("check_in_due_at")?,
+                remind_at: r.opt_ts("remind_at")?,
+                author: r.get("author")?,
+                created_at: r.ts("created_at")?,
+                updated_at: r.ts("updated_at")?,
+                check_ins: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if tasks.is_empty() {
+        return Ok(tasks);
+    }
+    let rows = conn
+        .fetch_all(
+            &format!(
+                "SELECT c.id, c.task_id, u.username AS author, c.note, c.created_at FROM task_check_ins c \
+                 JOIN tasks t ON t.id = c.task_id LEFT JOIN users u ON u.id = c.author_id \
+                 WHERE {filter} ORDER BY c.id"
+            ),
+            args![key],
+        )
+        .await?;
+    for r in &rows {
+        let task_id: i64 = r.get("task_id")?;
+        if let Some(task) = tasks.iter_mut().find(|t| t.id == task_id) {
+            task.check_ins.push(CheckInRecord {
+                id: r.get("id")?,
+                user: r.get("author")?,
+                note: r.get("note")?,
+                at: r.ts("created_at")?,
+            });
+        }
+    }
+    Ok(tasks)
+}
+
+fn work_incident(r: &Row) -> Result<WorkIncident> {
+    Ok(WorkIncident {
+        id: r.get("i_id")?,
+        title: r.get("i_title")?,
+        severity: r.parsed("i_severity")?,
+        status: r.parsed("i_status")?,
+        private: r.get::<i64>("i_private")? != 0,
+    })
 }

@@ -51,6 +51,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "response changes",
         include_str!("../../migrations/0010_response_changes.sql"),
     ),
+    (11, "tasks", include_str!("../../migrations/0011_tasks.sql")),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -26,7 +26,7 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
-pub use coordination::ResponseChangeRecord;
+pub use coordination::{CheckInRecord, ResponseChangeRecord, TaskRecord, Work, WorkIncident};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
     TimelinePage, TimelineWindow,
@@ -40,7 +40,8 @@ pub use oncall::{
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,
 };
 pub use paging::{
-    Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueEscalation, PageRecord, PagingTx,
+    Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, PageRecord,
+    PagingTx,
 };
 pub use requests::{Claim, ClaimTimes};
 pub use users::{ServiceRecord, TokenRecord, UserRecord};

@@ -1,6 +1,7 @@
 //! The paging engine's durable work: escalations (each fires its current step once, under a row
-//! lock, in the transaction that records its effects), pages, and deliveries (claimed with a
-//! lease, sent outside any transaction, then recorded).
+//! lock, in the transaction that records its effects), pages (check-in reminders about a task
+//! among them), and deliveries (claimed with a lease, sent outside any transaction, then
+//! recorded).
 
 use jiff::Timestamp;
 
@@ -13,6 +14,7 @@ use super::oncall::{
     team_member_ids,
 };
 use super::{Backend, Result, Store, StoreError, WriteTx, check_fault, ms};
+use crate::domain::coordination::Cadence;
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
@@ -28,6 +30,17 @@ pub struct DueEscalation {
     pub policy: PolicyRecord,
 }
 
+/// A task whose check-in reminder is due, locked for this transaction.
+#[derive(Debug, Clone)]
+pub struct DueCheckIn {
+    pub task_id: i64,
+    pub incident_id: i64,
+    pub title: String,
+    pub assignee_id: Option<i64>,
+    pub remind_at: Timestamp,
+    pub cadence: Cadence,
+}
+
 /// A delivery claimed by one engine instance until `lease_until`.
 #[derive(Debug, Clone)]
 pub struct DeliveryJob {
@@ -41,6 +54,8 @@ pub struct DeliveryJob {
     pub address: String,
     pub secret: String,
     pub attempts: i64,
+    /// The task a check-in reminder is about (id, title); `None` for a page.
+    pub task: Option<(i64, String)>,
 }
 
 /// The paging history of an incident, for its page and API.
@@ -140,14 +155,16 @@ impl Store {
         row.as_ref().map(policy_from_row).transpose()
     }
 
-    /// The earliest time any escalation or delivery is due, so the engine can sleep until then.
+    /// The earliest time any escalation, delivery or check-in reminder is due, so the engine
+    /// can sleep until then.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
         let row = self
             .read()
             .await?
             .fetch_one(
                 "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
-                 UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending') AS due",
+                 UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending' \
+                 UNION ALL SELECT MIN(remind_at) AS t FROM tasks) AS due",
                 args![],
             )
             .await?;
@@ -245,7 +262,8 @@ impl Store {
         let stopped = stop_paging(&mut tx, incident_id, now, PagingStop::Acknowledged).await?;
         let pages = tx
             .execute(
-                "UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL",
+                "UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL \
+                 AND task_id IS NULL",
                 args![ms(now), incident_id],
             )
             .await?;
@@ -279,7 +297,8 @@ impl Store {
             .read()
             .await?
             .fetch_one(
-                "SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL",
+                "SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL \
+                 AND task_id IS NULL",
                 args![incident_id],
             )
             .await?;
@@ -290,7 +309,7 @@ impl Store {
     pub async fn page_owner(&self, page_id: i64) -> Result<Option<(i64, i64)>> {
         let row = self
             .fetch_optional(
-                "SELECT incident_id, user_id FROM pages WHERE id = $1",
+                "SELECT incident_id, user_id FROM pages WHERE id = $1 AND task_id IS NULL",
                 args![page_id],
             )
             .await?;
@@ -454,6 +473,64 @@ impl PagingTx {
         rows.iter().map(due_from_row).collect()
     }
 
+    /// Up to `limit` tasks whose check-in reminder is due, locked like due escalation steps.
+    pub async fn due_check_ins(&mut self, now: Timestamp, limit: i64) -> Result<Vec<DueCheckIn>> {
+        let lock = self.backend.claim_lock("t");
+        let sql = format!(
+            "SELECT t.id, t.incident_id, t.title, t.assignee_id, t.status, t.check_in_minutes, t.remind_at \
+             FROM tasks t WHERE t.remind_at <= $1 ORDER BY t.remind_at, t.id LIMIT $2{lock}"
+        );
+        let rows = self.tx.fetch_all(&sql, args![ms(now), limit]).await?;
+        rows.iter()
+            .map(|r| {
+                let minutes: Option<i64> = r.get("check_in_minutes")?;
+                Ok(DueCheckIn {
+                    task_id: r.get("id")?,
+                    incident_id: r.get("incident_id")?,
+                    title: r.get("title")?,
+                    assignee_id: r.get("assignee_id")?,
+                    remind_at: r.ts("remind_at")?,
+                    cadence: Cadence {
+                        status: r.parsed("status")?,
+                        assigned: r.get::<Option<i64>>("assignee_id")?.is_some(),
+                        check_in_minutes: minutes.and_then(|m| u32::try_from(m).ok()),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// A check-in reminder to a task's assignee, as a page about the task; `None` when this
+    /// overdue period's reminder exists already (`step_key` names the period).
+    pub async fn reminder_page(
+        &mut self,
+        due: &DueCheckIn,
+        user_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<i64>> {
+        let step_key = format!("check-in:{}:{}", due.task_id, ms(due.remind_at));
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO pages (incident_id, task_id, step_key, user_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
+                args![due.incident_id, due.task_id, step_key.as_str(), user_id, ms(now)],
+            )
+            .await?;
+        row.map(|r| r.get::<i64>("id")).transpose()
+    }
+
+    /// When a task's assignee is next reminded; `None` stops the reminders.
+    pub async fn remind_again(&mut self, task_id: i64, at: Option<Timestamp>) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE tasks SET remind_at = $1 WHERE id = $2",
+                args![at.map(ms), task_id],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Starts running a policy for an incident; its first step is due at `now`.
     pub async fn start_escalation(
         &mut self,
@@ -606,12 +683,29 @@ pub(super) async fn stop_paging(
             args![stop.as_str(), incident_id],
         )
         .await?;
+    // An acknowledgement answers the pages, not the check-ins that task reminders ask for.
+    let pages = match stop {
+        PagingStop::Acknowledged => {
+            "SELECT id FROM pages WHERE incident_id = $3 AND task_id IS NULL"
+        }
+        _ => "SELECT id FROM pages WHERE incident_id = $3",
+    };
     conn.execute(
-        "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
-         WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE incident_id = $3)",
+        &format!(
+            "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
+             WHERE state = 'pending' AND page_id IN ({pages})"
+        ),
         args![ms(now), stop.as_str(), incident_id],
     )
     .await?;
+    if stop == PagingStop::Resolved {
+        // A resolved incident's tasks expect no check-ins and remind nobody.
+        conn.execute(
+            "UPDATE tasks SET check_in_due_at = NULL, remind_at = NULL WHERE incident_id = $1",
+            args![incident_id],
+        )
+        .await?;
+    }
     Ok(ended)
 }
 
@@ -651,7 +745,9 @@ async fn claim_in(
         "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
            SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.due_at <= $3 \
            AND (d.lease_until IS NULL OR d.lease_until < $3) ORDER BY d.due_at LIMIT $4{lock}) \
-         RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}",
+         RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, \
+         (SELECT t.id FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_id, \
+         (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title",
         incident("id"),
         incident("title"),
         incident("severity"),
@@ -673,6 +769,10 @@ async fn claim_in(
                 address: row.get("address")?,
                 secret: row.get("secret")?,
                 attempts: row.get("attempts")?,
+                task: match row.get::<Option<i64>>("task_id")? {
+                    Some(id) => Some((id, row.get("task_title")?)),
+                    None => None,
+                },
             })
         })
         .collect()

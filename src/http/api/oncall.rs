@@ -729,7 +729,7 @@ pub struct DeliveryBody {
     /// delivery with this set reached its receiver after the stop.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped_at: Option<String>,
-    /// What stopped it: `acknowledged` or `resolved`.
+    /// What stopped it: `acknowledged`, `resolved`, or `checked_in` (a task reminder).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub stopped_by: Option<crate::domain::escalation::PagingStop>,

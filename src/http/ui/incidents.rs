@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::coordination::TaskRow;
 use super::investigation::Board;
 use super::{ErrorQuery, Posted, Session, Times, When, encode, fail, render};
 use crate::app::{AppError, DeclareInput, IncidentDetail, PatchInput, SeenVersion};
 use crate::domain::access::Actor;
+use crate::domain::coordination::TaskStatus;
 use crate::domain::incident::{RoleKind, Severity, Status};
 use crate::domain::investigation::HypothesisState;
 use crate::http::AppState;
@@ -385,6 +387,7 @@ struct Live {
     /// Recent change events of the affected services and their dependencies.
     changes: Vec<super::investigation::RecentChangeRow>,
     board: Board,
+    tasks: Vec<TaskRow>,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -508,6 +511,7 @@ impl Live {
             more_alerts,
             changes,
             investigation,
+            tasks,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -558,6 +562,7 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
+            tasks: tasks.into_iter().map(|t| TaskRow::new(t, times)).collect(),
         };
         (live, timeline)
     }
@@ -736,6 +741,9 @@ pub(super) enum Done {
     Judged(HypothesisState),
     ChangeRecorded,
     ChangeRolledBack,
+    Task,
+    CheckedIn,
+    TaskMoved(TaskStatus),
 }
 
 impl Done {
@@ -755,6 +763,9 @@ impl Done {
             Self::Judged(s) => format!("hypothesis-{s}"),
             Self::ChangeRecorded => "change".into(),
             Self::ChangeRolledBack => "change-rolled_back".into(),
+            Self::Task => "task".into(),
+            Self::CheckedIn => "checked-in".into(),
+            Self::TaskMoved(s) => format!("task-{s}"),
         }
     }
 
@@ -775,6 +786,9 @@ impl Done {
             "tested" => Some(Self::Tested),
             "change" if value.is_empty() => Some(Self::ChangeRecorded),
             "change" if value == "rolled_back" => Some(Self::ChangeRolledBack),
+            "task" if value.is_empty() => Some(Self::Task),
+            "task" => value.parse().ok().map(Self::TaskMoved),
+            "checked" if value == "in" => Some(Self::CheckedIn),
             _ => None,
         }
     }
@@ -803,6 +817,9 @@ impl Done {
             Self::Judged(s) => format!("Hypothesis {s}."),
             Self::ChangeRecorded => "Change recorded.".into(),
             Self::ChangeRolledBack => "Change marked rolled back.".into(),
+            Self::Task => "Task added.".into(),
+            Self::CheckedIn => "Checked in; the next check-in is due an interval from now.".into(),
+            Self::TaskMoved(s) => format!("Task {s}."),
         }
     }
 
@@ -818,6 +835,7 @@ impl Done {
             Self::Evidence | Self::Pinned(_) => "evidence-summary",
             Self::Hypothesis | Self::Tested | Self::Judged(_) => "hypothesis-statement",
             Self::ChangeRecorded | Self::ChangeRolledBack => "change-system",
+            Self::Task | Self::CheckedIn | Self::TaskMoved(_) => "task-title",
         }
     }
 }

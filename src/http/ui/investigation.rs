@@ -1,6 +1,6 @@
 //! The investigation board on the incident page: evidence (pinned first), hypotheses with the
-//! evidence for and against each and their tests, the changes made to production (recorded,
-//! rolled back), and the forms that add to them. It sits in
+//! evidence for and against each and their tests, the changes made to production (their rows
+//! and forms are `coordination.rs`'s), and the forms that add to them. It sits in
 //! the page's live region, so every open page shows what a colleague added.
 
 use axum::Router;
@@ -9,17 +9,17 @@ use axum::response::Response;
 use axum::routing::post;
 use serde::Deserialize;
 
+use super::coordination::ResponseChangeRow;
 use super::incidents::{Done, done_to};
-use super::{NoFields, Posted, Times};
+use super::{Posted, Times};
 use crate::app::{
-    ChangeEdit, ChangeFields, EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields,
-    Investigation, RecentChange, TestFields,
+    EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
+    TestFields,
 };
 use crate::domain::FieldError;
-use crate::domain::coordination::ChangeState;
 use crate::domain::investigation::{EvidenceKind, HypothesisState};
 use crate::http::AppState;
-use crate::store::{EvidenceRecord, HypothesisRecord, ResponseChangeRecord};
+use crate::store::{EvidenceRecord, HypothesisRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -33,11 +33,6 @@ pub fn router() -> Router<AppState> {
         .route(
             "/incidents/{id}/hypotheses/{hid}/state",
             post(judge_hypothesis),
-        )
-        .route("/incidents/{id}/changes", post(record_change))
-        .route(
-            "/incidents/{id}/changes/{cid}/rollback",
-            post(roll_back_change),
         )
 }
 
@@ -134,43 +129,6 @@ impl Board {
                 .map(|e| EvidenceRow::new(e, times))
                 .collect(),
             kinds: EvidenceKind::ALL,
-        }
-    }
-}
-
-pub(super) struct ResponseChangeRow {
-    pub id: i64,
-    pub system: String,
-    pub description: String,
-    pub reference: Option<String>,
-    /// The reference when it is a link to follow.
-    pub reference_url: Option<String>,
-    pub reason: Option<String>,
-    pub hypothesis_id: Option<i64>,
-    pub rollback: Option<String>,
-    pub rolled_back: bool,
-    pub author: String,
-    pub at: String,
-}
-
-impl ResponseChangeRow {
-    fn new(c: ResponseChangeRecord, times: &Times) -> Self {
-        let reference_url = c
-            .reference
-            .as_deref()
-            .and_then(|r| crate::domain::investigation::source_url(r).ok().flatten());
-        Self {
-            id: c.id,
-            system: c.system,
-            description: c.description,
-            reference: c.reference,
-            reference_url,
-            reason: c.reason,
-            hypothesis_id: c.hypothesis_id,
-            rollback: c.rollback,
-            rolled_back: c.state == ChangeState::RolledBack,
-            author: c.author.unwrap_or_else(|| "aplomb".into()),
-            at: times.at(c.created_at),
         }
     }
 }
@@ -338,59 +296,4 @@ async fn judge_hypothesis(
     };
     let judged = state.edit_hypothesis(&session.actor, id, hid, edit).await;
     done_to(id, judged.map(|h| Done::Judged(h.state)))
-}
-
-#[derive(Deserialize)]
-struct ChangeForm {
-    system: String,
-    description: String,
-    #[serde(default)]
-    reference: String,
-    #[serde(default)]
-    reason: String,
-    /// A hypothesis id, or empty for none (text: a flattened form holds no numbers).
-    #[serde(default)]
-    hypothesis_id: String,
-    #[serde(default)]
-    rollback: String,
-}
-
-async fn record_change(
-    State(state): State<AppState>,
-    Path(id): Path<i64>,
-    Posted { session, form }: Posted<ChangeForm>,
-) -> Response {
-    let hypothesis_id = match form.hypothesis_id.trim() {
-        "" => None,
-        raw => match raw.parse::<i64>() {
-            Ok(hid) => Some(hid),
-            Err(_) => {
-                let problem =
-                    FieldError::new("hypothesis_id", "must be a hypothesis of this incident");
-                return done_to(id, Err(problem.into()));
-            }
-        },
-    };
-    let fields = ChangeFields {
-        system: form.system,
-        description: form.description,
-        reference: Some(form.reference),
-        reason: Some(form.reason),
-        hypothesis_id,
-        rollback: Some(form.rollback),
-    };
-    let recorded = state.record_change(&session.actor, id, fields).await;
-    done_to(id, recorded.map(|_| Done::ChangeRecorded))
-}
-
-async fn roll_back_change(
-    State(state): State<AppState>,
-    Path((id, cid)): Path<(i64, i64)>,
-    Posted { session, .. }: Posted<NoFields>,
-) -> Response {
-    let edit = ChangeEdit {
-        state: ChangeState::RolledBack.as_str().to_string(),
-    };
-    let rolled_back = state.edit_change(&session.actor, id, cid, edit).await;
-    done_to(id, rolled_back.map(|_| Done::ChangeRolledBack))
 }

@@ -21,6 +21,7 @@ const SESSION_COOKIE: &str = "aplomb_session";
 
 pub mod accounts;
 pub mod alerts;
+pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/incidents") }))
         .merge(incidents::router())
         .merge(investigation::router())
+        .merge(coordination::router())
         .merge(accounts::router())
         .merge(oncall::router())
         .merge(alerts::router())
@@ -284,6 +286,11 @@ impl Times {
             ms: t.as_millisecond(),
             iso: t.to_string(),
         }
+    }
+
+    /// The moment the page is rendered.
+    pub(super) fn now(&self) -> Timestamp {
+        self.now
     }
 
     pub(super) fn zone_note(&self) -> String {
