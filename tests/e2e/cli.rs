@@ -12,6 +12,7 @@ crate::on_both_backends!(
     a_responder_manages_how_they_are_reached_from_the_cli,
     a_responder_signs_in_from_the_cli_and_out_again,
     an_investigation_is_run_from_the_cli,
+    tasks_are_given_and_checked_in_from_the_cli,
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -358,6 +359,77 @@ async fn the_cli_talks_to_aplomb_over_https_with_a_private_ca() {
         );
         server.kill().await.expect("stopped");
     }
+}
+
+async fn tasks_are_given_and_checked_in_from_the_cli(app: TestApp) {
+    let lena = app.user("lena", "responder").await;
+    let olga = app.user("olga", "responder").await;
+    let incident = app
+        .declare(
+            &lena,
+            serde_json::json!({"title": "Edge packet loss", "severity": "SEV2"}),
+        )
+        .await
+        .to_string();
+    let task = stdout(
+        &aplomb(
+            &app,
+            &lena,
+            &[
+                "task",
+                "add",
+                &incident,
+                "Check the edge routers' BGP sessions",
+                "--skill",
+                "network",
+                "--assignee",
+                "olga",
+                "--check-in",
+                "15",
+            ],
+        )
+        .await,
+    );
+    let task = task.trim().to_string();
+    assert!(task.parse::<i64>().is_ok(), "add prints the id: {task:?}");
+    let listed = stdout(&aplomb(&app, &lena, &["task", "list", &incident]).await);
+    assert!(
+        listed.contains("CHECK-IN DUE")
+            && listed.contains("network")
+            && listed.contains("olga")
+            && listed.contains("BGP sessions"),
+        "{listed}"
+    );
+    let mine = stdout(&aplomb(&app, &olga, &["task", "mine"]).await);
+    assert!(
+        mine.contains("BGP sessions") && mine.contains(&incident),
+        "{mine}"
+    );
+    let checked = stdout(
+        &aplomb(
+            &app,
+            &olga,
+            &[
+                "task",
+                "check-in",
+                &incident,
+                &task,
+                "Two sessions flapping",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        checked.contains(&format!("checked in on task {task}; next check-in by")),
+        "{checked}"
+    );
+    let done = stdout(&aplomb(&app, &olga, &["task", "done", &incident, &task]).await);
+    assert_eq!(done, format!("task {task} is done\n"));
+    let mine = stdout(&aplomb(&app, &olga, &["task", "mine"]).await);
+    assert!(mine.contains("Tasks\n  none"), "{mine}");
+    let refused = aplomb(&app, &olga, &["task", "done", &incident, &task]).await;
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
+    app.shutdown().await;
 }
 
 async fn an_investigation_is_run_from_the_cli(app: TestApp) {

@@ -11,6 +11,7 @@ mod apply;
 mod big;
 mod browser;
 mod cli;
+mod coordination;
 pub mod crash;
 mod credentials;
 mod idempotency;

@@ -13,6 +13,7 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     let bob = app.user("bob", "responder").await;
     let mallory = app.user("mallory", "responder").await;
     let carol = app.user("carol", "responder").await;
+    let dana = app.user("dana", "responder").await;
     let public = app
         .declare(&bob, json!({"title": "Public hiccup", "severity": "SEV4"}))
         .await;
@@ -70,6 +71,20 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
             Some(json!({"system": "ci", "description": "Rotated the Credential", "reason": "it leaked"})))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{change}");
+    let (status, task) = app
+        .call(&bob, Method::POST, &format!("{path}/tasks"),
+            Some(json!({"title": "Find every Credential in the logs", "assignee": "dana", "check_in_minutes": 15})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{task}");
+    // dana, given the task, joined the incident and sees it in her work; the outsider does not.
+    let (_, danas) = app.call(&dana, Method::GET, "/api/v1/me/work", None).await;
+    assert_eq!(danas["tasks"][0]["task"]["id"], task["id"], "{danas}");
+    let (_, mallorys) = app
+        .call(&mallory, Method::GET, "/api/v1/me/work", None)
+        .await;
+    assert_eq!(mallorys, json!({"roles": [], "tasks": []}));
+    let task_item = format!("/tasks/{}", task["id"]);
+    let task_check_ins = format!("{task_item}/check-ins");
     let change_item = format!("/changes/{}", change["id"]);
     let evidence_item = format!("/evidence/{}", evidence["id"]);
     let hypothesis_item = format!("/hypotheses/{}", hypothesis["id"]);
@@ -115,6 +130,18 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
             Some(json!({"state": "rolled_back"})),
         ),
         (Method::GET, "/recent-changes", None),
+        (Method::GET, "/tasks", None),
+        (Method::POST, "/tasks", Some(json!({"title": "peek"}))),
+        (
+            Method::PATCH,
+            task_item.as_str(),
+            Some(json!({"status": "done"})),
+        ),
+        (
+            Method::POST,
+            task_check_ins.as_str(),
+            Some(json!({"note": "peek"})),
+        ),
     ] {
         let (status, err) = app
             .call(&mallory, method.clone(), &format!("{path}{suffix}"), body)
@@ -219,7 +246,7 @@ async fn a_private_incident_is_seen_only_by_participants_and_admins(app: TestApp
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, incident) = app.call(&carol, Method::GET, &path, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(incident["participants"], json!(["bob", "carol"]));
+    assert_eq!(incident["participants"], json!(["bob", "carol", "dana"]));
     let (_, page) = app
         .call(&carol, Method::GET, "/api/v1/incidents", None)
         .await;
