@@ -32,3 +32,4 @@ CREATE INDEX task_check_ins_task ON task_check_ins(task_id);
 -- A page about a task is a check-in reminder to its assignee, sent through the same
 -- deliveries as any page (one per overdue period: the period is in its step_key).
 ALTER TABLE pages ADD COLUMN task_id BIGINT REFERENCES tasks(id);
+CREATE INDEX pages_task ON pages(task_id);

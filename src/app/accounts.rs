@@ -2,7 +2,6 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -13,7 +12,7 @@ use tokio::sync::Semaphore;
 use super::{Aplomb, AppError, AppResult, require_admin};
 use crate::domain::access::{Actor, UserRole, check_password, parse_username};
 use crate::domain::incident::UserRef;
-use crate::domain::rate::{Limit, TokenBucket};
+use crate::domain::rate::{Buckets, Limit};
 use crate::domain::{FieldError, bounded_text};
 use crate::secret::{hex, new_secret};
 use crate::store::{StoreError, TokenRecord, UserRecord};
@@ -48,10 +47,24 @@ pub(super) struct SignInGuard {
     failures: Mutex<Failures>,
 }
 
-#[derive(Default)]
 struct Failures {
-    by_account: HashMap<String, TokenBucket>,
-    by_address: HashMap<IpAddr, TokenBucket>,
+    by_account: Buckets<String>,
+    by_address: Buckets<IpAddr>,
+}
+
+impl Default for Failures {
+    fn default() -> Self {
+        Self {
+            by_account: Buckets::new(
+                Limit::per_minute(FAILURES_PER_ACCOUNT_PER_MINUTE),
+                MAX_TRACKED,
+            ),
+            by_address: Buckets::new(
+                Limit::per_minute(FAILURES_PER_ADDRESS_PER_MINUTE),
+                MAX_TRACKED,
+            ),
+        }
+    }
 }
 
 impl Default for SignInGuard {
@@ -93,18 +106,14 @@ impl SignInGuard {
     /// Refuses when the account or the address has no failure left to spend.
     fn check(&self, username: &str, client: Option<IpAddr>, now: Timestamp) -> AppResult<()> {
         let failures = self.lock();
-        let account = Limit::per_minute(FAILURES_PER_ACCOUNT_PER_MINUTE);
-        if let Some(bucket) = failures.by_account.get(username)
-            && let Err(retry_after) = bucket.check(account, now)
-        {
+        if let Err(retry_after) = failures.by_account.check(&username.to_string(), now) {
             return Err(AppError::TooManyAttempts {
                 from: "for this account",
                 retry_after,
             });
         }
-        let address = Limit::per_minute(FAILURES_PER_ADDRESS_PER_MINUTE);
-        if let Some(bucket) = client.and_then(|ip| failures.by_address.get(&ip))
-            && let Err(retry_after) = bucket.check(address, now)
+        if let Some(ip) = client
+            && let Err(retry_after) = failures.by_address.check(&ip, now)
         {
             return Err(AppError::TooManyAttempts {
                 from: "from this address",
@@ -116,29 +125,10 @@ impl SignInGuard {
 
     fn failed(&self, username: &str, client: Option<IpAddr>, now: Timestamp) {
         let mut failures = self.lock();
-        let account = Limit::per_minute(FAILURES_PER_ACCOUNT_PER_MINUTE);
-        let address = Limit::per_minute(FAILURES_PER_ADDRESS_PER_MINUTE);
-        if failures.by_account.len() >= MAX_TRACKED {
-            failures
-                .by_account
-                .retain(|_, b| !b.is_full_for(account, now));
-        }
-        if failures.by_address.len() >= MAX_TRACKED {
-            failures
-                .by_address
-                .retain(|_, b| !b.is_full_for(address, now));
-        }
-        let _ = failures
-            .by_account
-            .entry(username.to_string())
-            .or_insert_with(|| TokenBucket::full(account, now))
-            .take_for(account, now);
+        // A failure past the limit is refused already; it only needs counting.
+        let _ = failures.by_account.take(username.to_string(), now);
         if let Some(ip) = client {
-            let _ = failures
-                .by_address
-                .entry(ip)
-                .or_insert_with(|| TokenBucket::full(address, now))
-                .take_for(address, now);
+            let _ = failures.by_address.take(ip, now);
         }
     }
 }

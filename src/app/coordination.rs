@@ -12,6 +12,7 @@ use crate::domain::coordination::{
     Cadence, ChangeInput, ChangeState, RawChange, RawTask, TaskInput, TaskStatus, check_in_minutes,
     optional_skill, task_title,
 };
+use crate::domain::escalation::PagingStop;
 use crate::domain::incident::UserRef;
 use crate::domain::timeline::EntryData;
 use crate::domain::{FieldError, bounded_text};
@@ -190,6 +191,7 @@ impl Aplomb {
                 status: TaskStatus::Open,
                 assigned: assignee.is_some(),
                 check_in_minutes: task.check_in_minutes,
+                incident_active: tx.incident.status.is_active(),
             };
             let assignee_id = assignee.as_ref().map(|a| a.id);
             let t = tx
@@ -285,12 +287,13 @@ impl Aplomb {
             if entries.is_empty() {
                 return Err(AppError::Conflict("the change changes nothing".into()));
             }
-            // A new rhythm (status, assignee or interval) counts from now.
-            if t.cadence() != before.cadence() {
-                t.check_in_due_at = t.cadence().due_after(now);
-                t.remind_at = t.check_in_due_at;
-            }
             tx.update_task(&t, now).await?;
+            // A new rhythm (status, assignee or interval) counts from now.
+            let active = tx.incident.status.is_active();
+            if t.cadence(active) != before.cadence(active) {
+                let due = t.cadence(active).due_after(now);
+                tx.rearm(task_id, due, PagingStop::TaskChanged, now).await?;
+            }
             Ok((found(tx.task(task_id).await, "task")?, entries))
         })
         .await
@@ -331,9 +334,9 @@ impl Aplomb {
                 });
                 t.status = TaskStatus::InProgress;
             }
-            t.check_in_due_at = t.cadence().due_after(now);
-            t.remind_at = t.check_in_due_at;
             tx.update_task(&t, now).await?;
+            let due = t.cadence(tx.incident.status.is_active()).due_after(now);
+            tx.rearm(task_id, due, PagingStop::CheckedIn, now).await?;
             Ok((found(tx.task(task_id).await, "task")?, entries))
         })
         .await
@@ -370,7 +373,7 @@ impl Aplomb {
 /// An assignee joins the incident, so a private one is theirs to see.
 async fn joined(tx: &mut InvestigationTx, user: Option<&UserRef>) -> AppResult<Vec<EntryData>> {
     Ok(match user {
-        Some(user) if tx.join(user.id).await? => vec![EntryData::ParticipantAdded {
+        Some(user) if tx.join(user).await? => vec![EntryData::ParticipantAdded {
             user: user.username.clone(),
         }],
         _ => Vec::new(),

@@ -106,14 +106,17 @@ pub struct Cadence {
     pub status: TaskStatus,
     pub assigned: bool,
     pub check_in_minutes: Option<u32>,
+    /// A resolved incident's tasks expect no check-ins.
+    pub incident_active: bool,
 }
 
 impl Cadence {
     /// When the next check-in is due, counting from `since` (the last check-in, or when the
-    /// rhythm last changed): only an active, assigned task with an interval expects one.
+    /// rhythm last changed): only an active, assigned task with an interval, of an incident
+    /// still open, expects one.
     pub fn due_after(self, since: Timestamp) -> Option<Timestamp> {
         let minutes = self.check_in_minutes?;
-        (self.status.is_active() && self.assigned)
+        (self.incident_active && self.status.is_active() && self.assigned)
             .then(|| since + SignedDuration::from_mins(i64::from(minutes)))
     }
 
@@ -294,6 +297,7 @@ mod tests {
             status: TaskStatus::InProgress,
             assigned: true,
             check_in_minutes: Some(15),
+            incident_active: true,
         };
         let due = working.due_after(at).unwrap();
         assert_eq!(due, at + SignedDuration::from_mins(15));
@@ -318,6 +322,10 @@ mod tests {
             },
             Cadence {
                 check_in_minutes: None,
+                ..working
+            },
+            Cadence {
+                incident_active: false,
                 ..working
             },
         ] {

@@ -10,13 +10,16 @@ use super::schedule::ResponderId;
 
 closed_set! {
     /// Why paging stopped: an incident's pending escalation steps end and its queued
-    /// deliveries are cancelled (or a task's reminders, on a check-in). A delivery already in
-    /// flight at that moment may still go out; its record then says it was sent after the stop.
+    /// deliveries are cancelled (or a task's reminders, on a check-in or a new rhythm). A
+    /// delivery already in flight at that moment may still go out; its record then says it was
+    /// sent after the stop.
     pub enum PagingStop for "stopped_by" {
         Acknowledged = "acknowledged",
         Resolved = "resolved",
-        /// A task's check-in (or a change of its rhythm) stops the reminders about it.
+        /// A task's check-in stops the reminders about it.
         CheckedIn = "checked_in",
+        /// So does a change of its rhythm: its status, assignee or interval.
+        TaskChanged = "task_changed",
     }
 }
 
@@ -27,6 +30,7 @@ impl PagingStop {
             Self::Acknowledged => "the acknowledgement",
             Self::Resolved => "the resolution",
             Self::CheckedIn => "the check-in",
+            Self::TaskChanged => "the task's change",
         }
     }
 }

@@ -1,6 +1,9 @@
 //! A token bucket: `rate` events per second on average, bursts up to twice that (monitoring
 //! events), or any other `Limit` (failed sign-ins per minute).
 
+use std::collections::HashMap;
+use std::hash::Hash;
+
 use jiff::Timestamp;
 
 /// How many events a bucket lets through at once (`burst`) and how fast it refills.
@@ -99,6 +102,44 @@ impl TokenBucket {
     }
 }
 
+/// A bucket per key (an account, a client address) under one limit. Past `max_kept` keys the
+/// refilled buckets are forgotten, so a flood of made-up keys holds no more than that.
+#[derive(Debug, Clone)]
+pub struct Buckets<K> {
+    limit: Limit,
+    max_kept: usize,
+    by_key: HashMap<K, TokenBucket>,
+}
+
+impl<K: Hash + Eq> Buckets<K> {
+    pub fn new(limit: Limit, max_kept: usize) -> Self {
+        Self {
+            limit,
+            max_kept,
+            by_key: HashMap::new(),
+        }
+    }
+
+    /// Whether `key` has a token left at `now`, taking none.
+    pub fn check(&self, key: &K, now: Timestamp) -> Result<(), u64> {
+        self.by_key
+            .get(key)
+            .map_or(Ok(()), |b| b.check(self.limit, now))
+    }
+
+    /// Takes one of `key`'s tokens, or says in how many whole seconds one will be there.
+    pub fn take(&mut self, key: K, now: Timestamp) -> Result<(), u64> {
+        let limit = self.limit;
+        if self.by_key.len() >= self.max_kept && !self.by_key.contains_key(&key) {
+            self.by_key.retain(|_, b| !b.is_full_for(limit, now));
+        }
+        self.by_key
+            .entry(key)
+            .or_insert_with(|| TokenBucket::full(limit, now))
+            .take_for(limit, now)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +181,21 @@ mod tests {
         assert!(bucket.take_for(limit, later).is_ok());
         assert!(bucket.take_for(limit, later).is_err());
         assert!(bucket.is_full_for(limit, later + SignedDuration::from_secs(60)));
+    }
+
+    #[test]
+    fn keys_have_their_own_buckets_and_refilled_ones_are_forgotten_past_the_bound() {
+        let t0: Timestamp = "2026-03-02T10:00:00Z".parse().unwrap();
+        let mut buckets = Buckets::new(Limit::per_minute(2), 2);
+        assert!(buckets.take("a", t0).is_ok());
+        assert!(buckets.take("a", t0).is_ok());
+        assert_eq!(buckets.check(&"a", t0), Err(30));
+        assert_eq!(buckets.take("a", t0), Err(30));
+        assert!(buckets.take("b", t0).is_ok(), "b is counted apart");
+        // A minute on, both have refilled: a third key sweeps them rather than growing.
+        let later = t0 + SignedDuration::from_secs(60);
+        assert!(buckets.take("c", later).is_ok());
+        assert_eq!(buckets.by_key.len(), 1);
+        assert!(buckets.check(&"a", later).is_ok());
     }
 }

@@ -183,11 +183,14 @@ pub enum EntryData {
         user: String,
         note: String,
     },
-    /// A task's check-in came due without one; its assignee was reminded.
+    /// A task's check-in came due without one; its assignee was reminded, unless they have
+    /// no contact method to be reminded through.
     CheckInOverdue {
         task_id: i64,
         title: String,
         assignee: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unreachable: bool,
     },
 }
 
@@ -435,8 +438,16 @@ impl EntryData {
                 title, user, note, ..
             } => format!("{user} checked in on {title}: {note}"),
             Self::CheckInOverdue {
-                title, assignee, ..
+                title,
+                assignee,
+                unreachable: false,
+                ..
             } => format!("Check-in overdue on {title}; {assignee} reminded"),
+            Self::CheckInOverdue {
+                title, assignee, ..
+            } => format!(
+                "Check-in overdue on {title}; {assignee} has no contact method to be reminded through"
+            ),
         }
     }
 }

@@ -240,8 +240,18 @@ impl Engine {
             escalation::fire_due(&self.store, self.clock.as_ref(), 5000, (&self.owner, LEASE))
                 .await?;
         self.send(fired.deliveries).await;
+        // A reminder that fails must not hold up the retries claimed below: the next pass
+        // tries it again.
         let reminded =
-            reminders::remind_due(&self.store, self.clock.as_ref(), (&self.owner, LEASE)).await?;
+            match reminders::remind_due(&self.store, self.clock.as_ref(), (&self.owner, LEASE))
+                .await
+            {
+                Ok(reminded) => reminded,
+                Err(e) => {
+                    tracing::warn!(error = %e, "check-in reminders failed");
+                    escalation::Fired::default()
+                }
+            };
         self.send(reminded.deliveries).await;
         let mut touched = fired.incidents;
         touched.extend(reminded.incidents);

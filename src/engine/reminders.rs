@@ -50,7 +50,7 @@ async fn remind(tx: &mut PagingTx, due: &DueCheckIn, now: Timestamp) -> Result<(
         return tx.remind_again(due.task_id, None).await;
     };
     if let Some(page_id) = tx.reminder_page(due, assignee, now).await? {
-        tx.queue_deliveries(page_id, assignee, now).await?;
+        let steps = tx.queue_deliveries(page_id, assignee, now).await?;
         let name = tx
             .username(assignee)
             .await?
@@ -59,6 +59,7 @@ async fn remind(tx: &mut PagingTx, due: &DueCheckIn, now: Timestamp) -> Result<(
             task_id: due.task_id,
             title: due.title.clone(),
             assignee: name,
+            unreachable: steps.is_empty(),
         };
         tx.record(due.incident_id, now, &[entry]).await?;
     }

@@ -6,14 +6,14 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, Row, args};
+use super::db::{Arg, Conn, Row, args};
 use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::coordination::{
     Cadence, ChangeInput, ChangeState, TaskInput, TaskStatus, is_overdue,
 };
 use crate::domain::escalation::PagingStop;
-use crate::domain::incident::{RoleKind, Severity, Status};
+use crate::domain::incident::{RoleKind, Severity, Status, UserRef};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseChangeRecord {
@@ -151,11 +151,13 @@ impl TaskRecord {
         is_overdue(self.check_in_due_at, now)
     }
 
-    pub fn cadence(&self) -> Cadence {
+    /// Its check-in rhythm, in an incident that is still open or not.
+    pub fn cadence(&self, incident_active: bool) -> Cadence {
         Cadence {
             status: self.status,
             assigned: self.assignee_id.is_some(),
             check_in_minutes: self.check_in_minutes,
+            incident_active,
         }
     }
 }
@@ -197,7 +199,7 @@ impl Store {
     /// An incident's tasks, in the order they were given.
     pub async fn tasks(&self, incident_id: i64) -> Result<Vec<TaskRecord>> {
         let mut conn = self.read().await?;
-        load_tasks(&mut conn, "t.incident_id = $1", incident_id).await
+        load_tasks(&mut conn, "t.incident_id = $1", args![incident_id]).await
     }
 
     /// What `user_id` holds in incidents still open: roles, and active tasks assigned to them.
@@ -217,27 +219,34 @@ impl Store {
         for r in &rows {
             work.roles.push((work_incident(r)?, r.parsed("role")?));
         }
-        let mut tasks = load_tasks(&mut conn, "t.assignee_id = $1", user_id).await?;
-        tasks.retain(|t| t.status.is_active());
-        let mut incidents: BTreeMap<i64, WorkIncident> = BTreeMap::new();
+        // The active tasks assigned to them in incidents still open, and those incidents.
+        let mine = "t.assignee_id = $1 AND t.status IN ($2, $3) \
+             AND t.incident_id IN (SELECT id FROM incidents WHERE status <> $4)";
+        let keys = args![
+            user_id,
+            TaskStatus::Open.as_str(),
+            TaskStatus::InProgress.as_str(),
+            resolved
+        ];
+        let tasks = load_tasks(&mut conn, mine, keys).await?;
+        let rows = conn
+            .fetch_all(
+                &format!(
+                    "SELECT {WORK_INCIDENT} FROM incidents i \
+                     WHERE i.id IN (SELECT t.incident_id FROM tasks t WHERE {mine})"
+                ),
+                keys,
+            )
+            .await?;
+        let incidents = rows
+            .iter()
+            .map(|r| Ok((r.get::<i64>("i_id")?, work_incident(r)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
         for task in tasks {
-            let incident = match incidents.get(&task.incident_id) {
-                Some(i) => i.clone(),
-                None => {
-                    let row = conn
-                        .fetch_one(
-                            &format!("SELECT {WORK_INCIDENT} FROM incidents i WHERE i.id = $1"),
-                            args![task.incident_id],
-                        )
-                        .await?;
-                    let i = work_incident(&row)?;
-                    incidents.insert(task.incident_id, i.clone());
-                    i
-                }
-            };
-            if incident.status.is_active() {
-                work.tasks.push((incident, task));
-            }
+            let incident = incidents.get(&task.incident_id).ok_or_else(|| {
+                StoreError::Corrupt(format!("task {} without its incident", task.id))
+            })?;
+            work.tasks.push((incident.clone(), task));
         }
         // Overdue check-ins first, then the soonest due.
         work.tasks
@@ -281,38 +290,57 @@ impl InvestigationTx {
     /// A task of this incident.
     pub async fn task(&mut self, task_id: i64) -> Result<TaskRecord> {
         let incident = self.incident.id;
-        load_tasks(&mut self.tx, "t.incident_id = $1", incident)
-            .await?
-            .into_iter()
-            .find(|t| t.id == task_id)
-            .ok_or(StoreError::NotFound)
+        load_tasks(
+            &mut self.tx,
+            "t.incident_id = $1 AND t.id = $2",
+            args![incident, task_id],
+        )
+        .await?
+        .pop()
+        .ok_or(StoreError::NotFound)
     }
 
-    /// Writes a task's fields and check-in times as `t` holds them.
+    /// Writes a task's fields as `t` holds them. Its check-in times are the engine's to move
+    /// (it reminds under the task's row lock) until `rearm` gives the task a new rhythm.
     pub async fn update_task(&mut self, t: &TaskRecord, now: Timestamp) -> Result<()> {
         self.tx
             .execute(
                 "UPDATE tasks SET title = $1, skill = $2, assignee_id = $3, status = $4, check_in_minutes = $5, \
-                 check_in_due_at = $6, remind_at = $7, updated_at = $8 WHERE id = $9",
+                 updated_at = $6 WHERE id = $7",
                 args![
                     &t.title,
                     t.skill.as_deref(),
                     t.assignee_id,
                     t.status.as_str(),
                     t.check_in_minutes.map(i64::from),
-                    t.check_in_due_at.map(ms),
-                    t.remind_at.map(ms),
                     ms(now),
                     t.id
                 ],
             )
             .await?;
-        // A reminder still queued is about a rhythm that has just changed.
+        Ok(())
+    }
+
+    /// Starts a task's check-ins over: the next is due at `due` (none for `None`), and the
+    /// reminders still queued about the old rhythm are cancelled, `stop` saying why.
+    pub async fn rearm(
+        &mut self,
+        task_id: i64,
+        due: Option<Timestamp>,
+        stop: PagingStop,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE tasks SET check_in_due_at = $1, remind_at = $1 WHERE id = $2",
+                args![due.map(ms), task_id],
+            )
+            .await?;
         self.tx
             .execute(
                 "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
                  WHERE state = 'pending' AND page_id IN (SELECT id FROM pages WHERE task_id = $3)",
-                args![ms(now), PagingStop::CheckedIn.as_str(), t.id],
+                args![ms(now), stop.as_str(), task_id],
             )
             .await?;
         Ok(())
@@ -334,24 +362,26 @@ impl InvestigationTx {
         Ok(())
     }
 
-    /// Makes `user_id` a participant of the incident; false when they already were.
-    pub async fn join(&mut self, user_id: i64) -> Result<bool> {
-        let added = self
-            .tx
+    /// Makes `user` a participant of the incident; false when they already were.
+    pub async fn join(&mut self, user: &UserRef) -> Result<bool> {
+        if !self.incident.join(user) {
+            return Ok(false);
+        }
+        self.tx
             .execute(
                 "INSERT INTO participants (incident_id, user_id) VALUES ($1, $2) \
                  ON CONFLICT (incident_id, user_id) DO NOTHING",
-                args![self.incident.id, user_id],
+                args![self.incident.id, user.id],
             )
             .await?;
-        Ok(added > 0)
+        Ok(true)
     }
 }
 
-/// The tasks `filter` selects (on `$1`), each with its check-ins, oldest first.
-async fn load_tasks(conn: &mut Conn, filter: &str, key: i64) -> Result<Vec<TaskRecord>> {
+/// The tasks `filter` selects (on `keys`), each with its check-ins, oldest first.
+async fn load_tasks(conn: &mut Conn, filter: &str, keys: &[Arg]) -> Result<Vec<TaskRecord>> {
     let rows = conn
-        .fetch_all(&format!("{TASKS} WHERE {filter} ORDER BY t.id"), args![key])
+        .fetch_all(&format!("{TASKS} WHERE {filter} ORDER BY t.id"), keys)
         .await?;
     let mut tasks = rows
         .iter()
@@ -390,7 +420,7 @@ async fn load_tasks(conn: &mut Conn, filter: &str, key: i64) -> Result<Vec<TaskR
                  JOIN tasks t ON t.id = c.task_id LEFT JOIN users u ON u.id = c.author_id \
                  WHERE {filter} ORDER BY c.id"
             ),
-            args![key],
+            keys,
         )
         .await?;
     for r in &rows {

@@ -64,6 +64,9 @@ pub struct PageRecord {
     pub id: i64,
     pub user: String,
     pub step_key: String,
+    /// The task a check-in reminder is about; `None` for a page, which asks for an
+    /// acknowledgement.
+    pub task_id: Option<i64>,
     pub created_at: Timestamp,
     pub acknowledged_at: Option<Timestamp>,
     pub deliveries: Vec<DeliveryRecord>,
@@ -320,7 +323,7 @@ impl Store {
     pub async fn paging_history(&self, incident_id: i64) -> Result<Vec<PageRecord>> {
         let pages = self
             .fetch_all(
-                "SELECT p.id, u.username, p.step_key, p.created_at, p.acknowledged_at FROM pages p \
+                "SELECT p.id, u.username, p.step_key, p.task_id, p.created_at, p.acknowledged_at FROM pages p \
                  JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 ORDER BY p.id",
                 args![incident_id],
             )
@@ -377,6 +380,7 @@ impl Store {
                 id,
                 user: page.get("username")?,
                 step_key: page.get("step_key")?,
+                task_id: page.get("task_id")?,
                 created_at: page.ts("created_at")?,
                 acknowledged_at: page.opt_ts("acknowledged_at")?,
                 deliveries: records,
@@ -477,8 +481,9 @@ impl PagingTx {
     pub async fn due_check_ins(&mut self, now: Timestamp, limit: i64) -> Result<Vec<DueCheckIn>> {
         let lock = self.backend.claim_lock("t");
         let sql = format!(
-            "SELECT t.id, t.incident_id, t.title, t.assignee_id, t.status, t.check_in_minutes, t.remind_at \
-             FROM tasks t WHERE t.remind_at <= $1 ORDER BY t.remind_at, t.id LIMIT $2{lock}"
+            "SELECT t.id, t.incident_id, t.title, t.assignee_id, t.status, t.check_in_minutes, t.remind_at, \
+             i.status AS incident_status FROM tasks t JOIN incidents i ON i.id = t.incident_id \
+             WHERE t.remind_at <= $1 ORDER BY t.remind_at, t.id LIMIT $2{lock}"
         );
         let rows = self.tx.fetch_all(&sql, args![ms(now), limit]).await?;
         rows.iter()
@@ -494,6 +499,9 @@ impl PagingTx {
                         status: r.parsed("status")?,
                         assigned: r.get::<Option<i64>>("assignee_id")?.is_some(),
                         check_in_minutes: minutes.and_then(|m| u32::try_from(m).ok()),
+                        incident_active: r
+                            .parsed::<crate::domain::incident::Status>("incident_status")?
+                            .is_active(),
                     },
                 })
             })

@@ -165,6 +165,30 @@ async fn an_overdue_check_in_reminds_its_assignee_and_shows_for_the_lead(db: Db)
         (reminders(&hooks, &task).len() == 2).then_some(())
     })
     .await;
+    // The paging history keeps the reminders apart from pages: they ask for a check-in, not
+    // an acknowledgement.
+    let pages = expect(
+        &app,
+        &lead,
+        Method::GET,
+        &format!("/api/v1/incidents/{id}/pages"),
+        Value::Null,
+        StatusCode::OK,
+    )
+    .await;
+    let about_task: Vec<_> = pages
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|p| p["task_id"] == task["id"])
+        .collect();
+    assert_eq!(about_task.len(), 2, "{pages}");
+    let (_, html) = app
+        .web_session("lena")
+        .await
+        .page(&format!("/incidents/{id}"))
+        .await;
+    assert!(html.contains("reminded of a check-in"), "the page says so");
 
     // olga checks in: the task is in progress and due an interval from now.
     let path = format!("{tasks}/{}", task["id"]);
@@ -295,6 +319,50 @@ async fn an_overdue_check_in_reminds_its_assignee_and_shows_for_the_lead(db: Db)
         mine.contains("No active task is assigned to you."),
         "{mine}"
     );
+
+    // A resolved incident's tasks remind nobody, even one given or taken up after it resolved.
+    let third = expect(
+        &app,
+        &lead,
+        Method::POST,
+        &tasks,
+        json!({"title": "Watch the error rate", "assignee": "olga", "check_in_minutes": 5}),
+        StatusCode::CREATED,
+    )
+    .await;
+    expect(
+        &app,
+        &lead,
+        Method::PATCH,
+        &format!("/api/v1/incidents/{id}"),
+        json!({"status": "resolved"}),
+        StatusCode::OK,
+    )
+    .await;
+    let late = expect(
+        &app,
+        &lead,
+        Method::POST,
+        &tasks,
+        json!({"title": "Write up the timeline", "assignee": "olga", "check_in_minutes": 5}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(late["check_in_due_at"], Value::Null, "{late}");
+    let taken_up = expect(
+        &app,
+        &olga,
+        Method::POST,
+        &format!("{tasks}/{}/check-ins", third["id"]),
+        json!({"note": "Flat since the failover"}),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(taken_up["check_in_due_at"], Value::Null, "{taken_up}");
+    clock.advance(SignedDuration::from_mins(30));
+    settle().await;
+    assert!(reminders(&hooks, &third).is_empty());
+    assert!(reminders(&hooks, &late).is_empty());
     app.shutdown().await;
 }
 

@@ -742,6 +742,10 @@ pub struct PageBody {
     pub user: String,
     /// Which escalation step or engagement rule paged them.
     pub step: String,
+    /// The task a check-in reminder is about; absent for a page, which asks for an
+    /// acknowledgement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<i64>,
     pub paged_at: String,
     pub acknowledged_at: Option<String>,
     pub deliveries: Vec<DeliveryBody>,
@@ -753,6 +757,7 @@ impl From<PageRecord> for PageBody {
             id: p.id,
             user: p.user,
             step: p.step_key,
+            task_id: p.task_id,
             paged_at: p.created_at.to_string(),
             acknowledged_at: p.acknowledged_at.map(|t| t.to_string()),
             deliveries: p

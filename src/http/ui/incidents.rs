@@ -438,6 +438,8 @@ impl TimelineRows {
 /// One page on the incident, for its paging history.
 struct PageRow {
     user: String,
+    /// A check-in reminder asks for a check-in, not an acknowledgement.
+    reminder: bool,
     paged_at: String,
     acknowledged_at: Option<String>,
     /// One line per delivery; a responder with no contact method gets one saying so.
@@ -459,6 +461,7 @@ impl PageRow {
     fn new(p: crate::store::PageRecord, times: &Times) -> Self {
         Self {
             user: p.user,
+            reminder: p.task_id.is_some(),
             paged_at: times.at(p.created_at),
             acknowledged_at: p.acknowledged_at.map(|t| times.at(t)),
             deliveries: p
