@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
     AlertCommand, ChangeCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
-    HypothesisCommand, IncidentCommand, IntegrationCommand, ServiceCommand, TaskCommand,
-    TokenCommand, UserCommand,
+    HypothesisCommand, IncidentCommand, IntegrationCommand, ReportCommand, ServiceCommand,
+    TaskCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -163,6 +163,13 @@ enum Command {
         connection: Connection,
         #[command(subcommand)]
         command: TaskCommand,
+    },
+    /// User reports: file one for a user (as a support tool), list the triage queue.
+    Report {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ReportCommand,
     },
     /// Changes made to production during an incident: record, rollback, list.
     Change {
@@ -358,6 +365,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).task(command).await,
+        Command::Report {
+            connection,
+            command,
+        } => Client::new(&connection).report(command).await,
         Command::Change {
             connection,
             command,

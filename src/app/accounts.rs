@@ -108,6 +108,7 @@ impl SignInGuard {
         let failures = self.lock();
         if let Err(retry_after) = failures.by_account.check(&username.to_string(), now) {
             return Err(AppError::TooManyAttempts {
+                what: "failed sign-ins",
                 from: "for this account",
                 retry_after,
             });
@@ -116,6 +117,7 @@ impl SignInGuard {
             && let Err(retry_after) = failures.by_address.check(&ip, now)
         {
             return Err(AppError::TooManyAttempts {
+                what: "failed sign-ins",
                 from: "from this address",
                 retry_after,
             });

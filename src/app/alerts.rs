@@ -165,6 +165,7 @@ impl Aplomb {
                 FieldError::new("group_window_minutes", "must be 1 to 10080 (a week)").into(),
             );
         }
+        rules.user_reports.check()?;
         let service_id = self.service_id(service).await?;
         let json = serde_json::to_string(&rules).map_err(|e| AppError::Internal(e.into()))?;
         Ok(self.store.set_alert_rules(service_id, &json).await?)

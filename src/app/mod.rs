@@ -25,6 +25,7 @@ mod apply;
 mod coordination;
 mod investigation;
 mod oncall;
+mod reports;
 mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
@@ -34,6 +35,7 @@ pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,
 };
+pub use reports::{Filed, ReportFields, Reporter};
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,
@@ -75,9 +77,12 @@ pub enum AppError {
         /// as a field of its request.
         precondition: bool,
     },
-    /// Too many failed sign-ins for an account or from an address; nothing was checked.
-    #[error("too many failed sign-ins {from}; try again in {retry_after} seconds")]
+    /// Too many failed sign-ins for an account or from an address, or public reports from an
+    /// address; nothing was checked.
+    #[error("too many {what} {from}; try again in {retry_after} seconds")]
     TooManyAttempts {
+        /// "failed sign-ins" or "reports".
+        what: &'static str,
         /// "for this account" or "from this address".
         from: &'static str,
         retry_after: u64,
@@ -207,6 +212,8 @@ pub struct Aplomb {
     pub ingest: crate::engine::ingest::IngestWriter,
     /// Password hashing off the runtime, and failed sign-ins counted (see `accounts`).
     sign_in: accounts::SignInGuard,
+    /// Public user reports counted per client address (see `reports`).
+    reports: reports::ReportGuard,
 }
 
 impl Aplomb {
@@ -215,10 +222,7 @@ impl Aplomb {
         let (changes, _) = broadcast::channel(1024);
         let announcer = Announcer::new(store.clone(), changes.clone());
         let engine: Arc<crate::engine::EngineLink> = Arc::default();
-        let types = &settings.incident_types;
-        let alert_type = types
-            .parse("outage")
-            .unwrap_or_else(|_| types.fallback().to_string());
+        let alert_type = settings.incident_types.automatic();
         let ingest = crate::engine::ingest::IngestWriter::spawn(
             store.clone(),
             clock.clone(),
@@ -236,6 +240,7 @@ impl Aplomb {
             engine,
             ingest,
             sign_in: accounts::SignInGuard::default(),
+            reports: reports::ReportGuard::default(),
         })
     }
 

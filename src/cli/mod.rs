@@ -14,6 +14,7 @@ pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
+pub mod reports;
 pub mod services;
 
 pub use accounts::{TokenCommand, UserCommand};
@@ -22,6 +23,7 @@ pub use coordination::{ChangeCommand, TaskCommand};
 pub use incidents::IncidentCommand;
 pub use investigation::{EvidenceCommand, HypothesisCommand};
 pub use oncall::ContactCommand;
+pub use reports::ReportCommand;
 pub use services::ServiceCommand;
 
 /// The server when neither a flag, the environment nor `aplomb login` names one.

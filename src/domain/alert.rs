@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::incident::Severity;
+use super::reports::ReportRules;
 
 pub const MAX_SUMMARY: usize = 1024;
 pub const MAX_DEDUP_KEY: usize = 255;
@@ -480,7 +481,7 @@ impl Silence {
     }
 }
 
-/// How a service turns alerts into incidents.
+/// How a service turns alerts (and bursts of user reports) into incidents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertRules {
@@ -493,6 +494,7 @@ pub struct AlertRules {
     /// Also resolve incidents people declared (which alerts later joined) that way. Off by
     /// default: a person's judgement that an incident is not over stands.
     pub auto_resolve_declared: bool,
+    pub user_reports: ReportRules,
 }
 
 impl Default for AlertRules {
@@ -502,6 +504,7 @@ impl Default for AlertRules {
             group_window_minutes: 60,
             auto_resolve: true,
             auto_resolve_declared: false,
+            user_reports: ReportRules::default(),
         }
     }
 }

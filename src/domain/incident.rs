@@ -116,6 +116,8 @@ impl FromStr for Status {
 pub enum Origin {
     Declared,
     Alert,
+    /// A burst of user reports about one service.
+    Reports,
 }
 
 impl Origin {
@@ -123,6 +125,7 @@ impl Origin {
         match self {
             Self::Declared => "declared",
             Self::Alert => "alert",
+            Self::Reports => "user_reports",
         }
     }
 }
@@ -130,10 +133,10 @@ impl Origin {
 impl FromStr for Origin {
     type Err = FieldError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Declared, Self::Alert]
+        [Self::Declared, Self::Alert, Self::Reports]
             .into_iter()
             .find(|o| o.as_str() == s)
-            .ok_or_else(|| FieldError::new("origin", "must be declared or alert"))
+            .ok_or_else(|| FieldError::new("origin", "must be declared, alert or user_reports"))
     }
 }
 
@@ -271,6 +274,13 @@ impl IncidentTypes {
     /// The default type when a declaration names none: the last one ("other" by default).
     pub fn fallback(&self) -> &str {
         self.0.last().map(String::as_str).unwrap_or("other")
+    }
+
+    /// The type of an incident nobody declared (alerts or user reports opened it): an outage
+    /// where that type exists.
+    pub fn automatic(&self) -> String {
+        self.parse("outage")
+            .unwrap_or_else(|_| self.fallback().to_string())
     }
 
     pub fn parse(&self, raw: &str) -> Result<String, FieldError> {
@@ -539,7 +549,7 @@ impl Incident {
         declared_too: bool,
         now: Timestamp,
     ) -> Result<Vec<EntryData>, RuleError> {
-        if !self.status.is_active() || (self.origin == Origin::Declared && !declared_too) {
+        if !self.status.is_active() || (self.origin != Origin::Alert && !declared_too) {
             return Ok(Vec::new());
         }
         self.apply(

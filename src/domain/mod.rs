@@ -54,6 +54,7 @@ pub mod escalation;
 pub mod incident;
 pub mod investigation;
 pub mod rate;
+pub mod reports;
 pub mod schedule;
 pub mod timeline;
 

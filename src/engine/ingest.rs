@@ -14,8 +14,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::announce::Announcer;
 use crate::clock::Clock;
-use crate::domain::access::UserRole;
-use crate::domain::incident::UserRef;
 use crate::domain::rate::TokenBucket;
 use crate::store::{
     AlertIncidentDefaults, Backend, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester,
@@ -26,9 +24,6 @@ use super::EngineLink;
 
 /// The most events one transaction takes.
 pub const MAX_BATCH: usize = 512;
-
-/// The user alert-opened incidents are declared by.
-pub const SYSTEM_USER: &str = "aplomb";
 
 /// One submission: its events (a webhook's alerts travel together, so they share a batch) and
 /// where their outcomes go, in the same order.
@@ -398,7 +393,8 @@ impl BeforeCommit for FireFirstSteps<'_> {
     }
 }
 
-/// Finds or creates the automation user that declares alert-opened incidents.
+/// The automation user and incident type alert-opened incidents are declared with, found (or
+/// created) once.
 async fn ensure_defaults<'a>(
     store: &Store,
     cached: &'a mut Option<AlertIncidentDefaults>,
@@ -406,33 +402,9 @@ async fn ensure_defaults<'a>(
     clock: &dyn Clock,
 ) -> Result<&'a AlertIncidentDefaults, StoreError> {
     if cached.is_none() {
-        let user = match store.user_by_username(SYSTEM_USER).await? {
-            Some(user) => user,
-            None => match store
-                .insert_user(
-                    SYSTEM_USER,
-                    "aplomb (automation)",
-                    None,
-                    UserRole::Viewer,
-                    clock.now(),
-                )
-                .await
-            {
-                Ok(user) => user,
-                // Another instance created it meanwhile.
-                Err(StoreError::Conflict(_)) => store
-                    .user_by_username(SYSTEM_USER)
-                    .await?
-                    .ok_or(StoreError::NotFound)?,
-                Err(e) => return Err(e),
-            },
-        };
         *cached = Some(AlertIncidentDefaults {
             incident_type: incident_type.to_string(),
-            declared_by: UserRef {
-                id: user.id,
-                username: user.username,
-            },
+            declared_by: store.system_user(clock.now()).await?,
         });
     }
     cached.as_ref().ok_or(StoreError::NotFound)

@@ -916,8 +916,26 @@ async fn open_alert_incident(
         }],
         origin: Origin::Alert,
     };
-    let (incident, entry): (Incident, EntryData) =
-        Incident::declare(declaration, defaults.declared_by.clone(), now);
+    open_service_incident(
+        conn,
+        service,
+        declaration,
+        defaults.declared_by.clone(),
+        now,
+    )
+    .await
+}
+
+/// Opens an incident nobody declared on `service` (alerts or user reports opened it); the
+/// service's escalation policy starts, due now.
+pub(super) async fn open_service_incident(
+    conn: &mut Conn,
+    service: &ServiceInfo,
+    declaration: Declaration,
+    by: UserRef,
+    now: Timestamp,
+) -> Result<i64> {
+    let (incident, entry): (Incident, EntryData) = Incident::declare(declaration, by, now);
     let id = insert_incident_in(conn, &incident, &entry).await?;
     if let Some(policy) = service.policy {
         conn.execute(

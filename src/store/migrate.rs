@@ -52,6 +52,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0010_response_changes.sql"),
     ),
     (11, "tasks", include_str!("../../migrations/0011_tasks.sql")),
+    (
+        12,
+        "user reports",
+        include_str!("../../migrations/0012_user_reports.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

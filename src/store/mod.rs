@@ -14,6 +14,7 @@ mod live;
 mod migrate;
 mod oncall;
 mod paging;
+mod reports;
 mod requests;
 mod users;
 
@@ -43,8 +44,9 @@ pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, PageRecord,
     PagingTx,
 };
+pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
-pub use users::{ServiceRecord, TokenRecord, UserRecord};
+pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -5,6 +5,10 @@ use jiff::Timestamp;
 use super::db::{Conn, Row, args};
 use super::{Result, Store, StoreError, ms};
 use crate::domain::access::{Actor, UserRole};
+use crate::domain::incident::UserRef;
+
+/// The automation user's name (see `Store::system_user`).
+pub const SYSTEM_USER: &str = "aplomb";
 
 #[derive(Debug, Clone)]
 pub struct UserRecord {
@@ -88,6 +92,36 @@ impl Store {
             role,
             password_hash: password_hash.map(String::from),
             created_at: now,
+        })
+    }
+
+    /// The automation user that declares incidents no person declared (from alerts, from a
+    /// burst of user reports) and records what the public reports; created on first use.
+    pub async fn system_user(&self, now: Timestamp) -> Result<UserRef> {
+        let user = match self.user_by_username(SYSTEM_USER).await? {
+            Some(user) => user,
+            None => match self
+                .insert_user(
+                    SYSTEM_USER,
+                    "aplomb (automation)",
+                    None,
+                    UserRole::Viewer,
+                    now,
+                )
+                .await
+            {
+                Ok(user) => user,
+                // Another instance created it meanwhile.
+                Err(StoreError::Conflict(_)) => self
+                    .user_by_username(SYSTEM_USER)
+                    .await?
+                    .ok_or(StoreError::NotFound)?,
+                Err(e) => return Err(e),
+            },
+        };
+        Ok(UserRef {
+            id: user.id,
+            username: user.username,
         })
     }
 

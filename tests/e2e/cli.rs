@@ -2,6 +2,7 @@
 
 use std::process::Output;
 
+use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -13,6 +14,7 @@ crate::on_both_backends!(
     a_responder_signs_in_from_the_cli_and_out_again,
     an_investigation_is_run_from_the_cli,
     tasks_are_given_and_checked_in_from_the_cli,
+    a_support_tool_files_reports_and_lists_the_triage_queue_from_the_cli,
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -550,4 +552,49 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
             && listed.contains("pull/77"),
         "{listed}"
     );
+}
+
+async fn a_support_tool_files_reports_and_lists_the_triage_queue_from_the_cli(app: TestApp) {
+    let sam = app.user("sam", "responder").await;
+    let (status, _) = app
+        .admin(
+            Method::POST,
+            "/api/v1/services",
+            Some(serde_json::json!({"name": "search"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let empty = stdout(&aplomb(&app, &sam, &["report", "list"]).await);
+    assert_eq!(empty, "No report is waiting.\n");
+    let filed = stdout(
+        &aplomb(
+            &app,
+            &sam,
+            &[
+                "report",
+                "file",
+                "search",
+                "Customer: search shows nothing\nsince this morning",
+                "--contact",
+                "ticket 4711",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        filed.starts_with("report ") && filed.ends_with(" waits in triage\n"),
+        "{filed:?}"
+    );
+    let listed = stdout(&aplomb(&app, &sam, &["report", "list"]).await);
+    assert!(
+        listed.contains("SERVICE")
+            && listed.contains("search")
+            && listed.contains("Customer: search shows nothing since this morning"),
+        "one line per report: {listed}"
+    );
+    let refused = aplomb(&app, &sam, &["report", "file", "nope", "down"]).await;
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("service"), "{stderr}");
+    app.shutdown().await;
 }

@@ -22,6 +22,7 @@ mod paging_stops;
 mod pd_client;
 mod private;
 mod readme;
+mod reports;
 mod serve;
 mod sinks;
 mod ui;

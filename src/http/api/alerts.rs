@@ -148,7 +148,7 @@ async fn rotate_integration(
 
 /// How a service's alerts open, group into and resolve incidents (admins only).
 #[utoipa::path(put, path = "/api/v1/services/{name}/alert-rules", params(("name" = String, Path)),
-    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve` (incidents alerts opened), `auto_resolve_declared` (also incidents people declared; default false)"),
+    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve` (incidents alerts opened), `auto_resolve_declared` (also incidents people declared; default false), `user_reports`: `{\"burst_threshold\": 5, \"burst_window_minutes\": 15, \"on_burst\": \"open_incident\" | \"triage\", \"severity\": \"SEV3\"}` (waiting user reports that open an incident; a threshold of 0 never does)"),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_alert_rules(
     State(app): State<AppState>,

@@ -16,6 +16,7 @@ pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
+pub mod reports;
 pub mod services;
 
 pub fn router() -> Router<AppState> {
@@ -27,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .merge(services::router())
         .merge(oncall::router())
         .merge(alerts::router())
+        .merge(reports::router())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -67,6 +69,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(services::ServicesDoc::openapi());
     doc.merge(oncall::OncallDoc::openapi());
     doc.merge(alerts::AlertsDoc::openapi());
+    doc.merge(reports::ReportsDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
 }

@@ -25,6 +25,7 @@ pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod oncall;
+pub mod reports;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(accounts::router())
         .merge(oncall::router())
         .merge(alerts::router())
+        .merge(reports::router())
         .route(
             "/static/app.css",
             get(|| async { asset("text/css", include_str!("../../../static/app.css")) }),
