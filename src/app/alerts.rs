@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
 use crate::domain::FieldError;
+use crate::domain::forge::FORGE_KIND;
 use crate::domain::access::Actor;
 use crate::domain::alert::{AlertRules, EventAction, SilenceMatch};
 use crate::domain::bounded_text;
@@ -37,6 +38,9 @@ pub struct IntegrationView {
     pub kind: String,
     /// `None` unless the reader is an admin.
     pub routing_key: Option<String>,
+    /// A forge integration's secret to enter in the forge; `None` unless the reader is an
+    /// admin.
+    pub signing_secret: Option<String>,
     pub key_hint: String,
     pub created_at: jiff::Timestamp,
     pub revoked_at: Option<jiff::Timestamp>,
@@ -51,6 +55,7 @@ impl IntegrationView {
             service: record.service,
             kind: record.kind,
             routing_key: actor.is_admin().then_some(record.routing_key),
+            signing_secret: record.signing_secret.filter(|_| actor.is_admin()),
             key_hint,
             created_at: record.created_at,
             revoked_at: record.revoked_at,
@@ -71,7 +76,7 @@ fn shown(mut alert: AlertRecord) -> AlertRecord {
 }
 
 /// The kinds of inbound integration a service can have.
-pub const INTEGRATION_KINDS: [&str; 3] = ["events_v2", "alertmanager", "grafana"];
+pub const INTEGRATION_KINDS: [&str; 4] = ["events_v2", "alertmanager", "grafana", FORGE_KIND];
 
 impl Aplomb {
     async fn service_id(&self, name: &str) -> AppResult<i64> {
@@ -102,9 +107,10 @@ impl Aplomb {
         }
         // 32 characters, like PagerDuty's routing keys.
         let key = new_secret()[..32].to_string();
+        let secret = (kind == FORGE_KIND).then(new_secret);
         let id = self
             .store
-            .insert_integration(service_id, kind, &key, self.now())
+            .insert_integration(service_id, kind, &key, secret.as_deref(), self.now())
             .await?;
         Ok(IntegrationView::new(self.integration(id).await?, actor))
     }

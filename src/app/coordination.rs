@@ -2,6 +2,7 @@
 //! across incidents, and the changes responders make to production, each with its reference,
 //! its reason and the hypothesis it acts on, and its rollback.
 
+use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -74,22 +75,7 @@ impl Aplomb {
         })?;
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
-            if let Some(hid) = change.hypothesis_id {
-                named(tx.hypothesis(hid).await, "hypothesis_id", || {
-                    format!("this incident has no hypothesis {hid}")
-                })?;
-            }
-            let without_finding = change.check_finding(tx.incident.findings)?;
-            let c = tx.add_response_change(&change, actor.id, now).await?;
-            let mut entries = vec![EntryData::ResponseChangeRecorded {
-                change_id: c.id,
-                system: c.system.clone(),
-                description: c.description.clone(),
-                reference: c.reference.clone(),
-                hypothesis_id: c.hypothesis_id,
-            }];
-            entries.extend(without_finding);
-            Ok((c, entries))
+            add_change(tx, &change, actor.id, now).await
         })
         .await
     }
@@ -119,6 +105,32 @@ impl Aplomb {
         })
         .await
     }
+}
+
+/// Records a change in the incident's investigation: the hypothesis it names must be the
+/// incident's, and it rests on a finding or on its stated reason (both kept on the timeline).
+pub(super) async fn add_change(
+    tx: &mut InvestigationTx,
+    change: &ChangeInput,
+    author_id: i64,
+    now: Timestamp,
+) -> AppResult<(ResponseChangeRecord, Vec<EntryData>)> {
+    if let Some(hid) = change.hypothesis_id {
+        named(tx.hypothesis(hid).await, "hypothesis_id", || {
+            format!("this incident has no hypothesis {hid}")
+        })?;
+    }
+    let without_finding = change.check_finding(tx.incident.findings)?;
+    let c = tx.add_response_change(change, author_id, now).await?;
+    let mut entries = vec![EntryData::ResponseChangeRecorded {
+        change_id: c.id,
+        system: c.system.clone(),
+        description: c.description.clone(),
+        reference: c.reference.clone(),
+        hypothesis_id: c.hypothesis_id,
+    }];
+    entries.extend(without_finding);
+    Ok((c, entries))
 }
 
 /// A task by domain for one responder: `{"title", "skill", "assignee", "check_in_minutes"}`.

@@ -23,6 +23,7 @@ mod accounts;
 mod alerts;
 mod apply;
 mod coordination;
+mod forge;
 mod investigation;
 mod oncall;
 mod reports;
@@ -30,6 +31,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
+pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
@@ -87,6 +89,10 @@ pub enum AppError {
         from: &'static str,
         retry_after: u64,
     },
+    /// A webhook whose signature or token does not prove it comes from the integration's
+    /// owner; the message says what is wrong with it.
+    #[error("{0}")]
+    BadSignature(&'static str),
     #[error("the Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
     /// The database is unreachable for now; the client should retry.

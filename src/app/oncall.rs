@@ -17,7 +17,7 @@ use crate::domain::escalation::{
 use crate::domain::incident::{Incident, RoleKind, UserRef};
 use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength, parse_time_zone};
 use crate::domain::timeline::EntryData;
-use crate::engine::channels::hmac_hex;
+use crate::secret::{constant_time_eq, hmac_hex};
 use crate::engine::escalation::resolve_targets;
 use crate::store::{ContactMethodRecord, NotificationRuleRecord, PagingTx, ScheduleRecord};
 
@@ -1057,10 +1057,6 @@ impl CalendarFeed {
         };
         hmac_hex(signing_key, &subject)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> AppResult<T> {

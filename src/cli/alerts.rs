@@ -33,7 +33,8 @@ pub enum IntegrationCommand {
     /// Add an integration to a service and print its routing key (admins only).
     Create {
         service: String,
-        /// events_v2, alertmanager or grafana.
+        /// events_v2, alertmanager, grafana, or forge (code-forge webhooks, whose signing
+        /// secret and webhook URL are printed too).
         #[arg(long, default_value = "events_v2")]
         kind: String,
     },
@@ -187,6 +188,12 @@ impl Client {
                     .collect();
                 table(&["ID", "KIND", "ROUTING KEY", "REVOKED"], &rows)
             }
+            None if v["signing_secret"].is_string() => format!(
+                "{key}\nsigning secret: {}\nwebhook URL: {}/integrations/forge/{key}\n",
+                text(&v["signing_secret"]),
+                self.base,
+                key = text(&v["routing_key"]),
+            ),
             None => format!("{}\n", text(&v["routing_key"])),
         });
         Ok(())

@@ -51,6 +51,7 @@ pub mod alert;
 pub mod catalog;
 pub mod coordination;
 pub mod escalation;
+pub mod forge;
 pub mod incident;
 pub mod investigation;
 pub mod rate;

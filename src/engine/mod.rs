@@ -22,7 +22,8 @@ use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::secret::new_secret;
 use crate::store::{Attempt, DeliveryJob, PagingTx, Store};
-use channels::{Channels, Notice, OutboundConfig, PageMessage, hmac_hex};
+use channels::{Channels, Notice, OutboundConfig, PageMessage};
+use crate::secret::hmac_hex;
 
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;

@@ -62,6 +62,7 @@ impl From<AppError> for ApiError {
                 "unauthenticated",
                 "send an API token as 'Authorization: Bearer <token>'",
             ),
+            AppError::BadSignature(m) => Self::new(StatusCode::UNAUTHORIZED, "bad_signature", m),
             AppError::Forbidden(m) => Self::new(StatusCode::FORBIDDEN, "forbidden", m),
             AppError::NotFound(what) => Self::new(
                 StatusCode::NOT_FOUND,

@@ -5,6 +5,7 @@ pub mod api;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod forge;
 pub mod idempotency;
 pub mod live;
 pub mod metrics;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api::router())
         .merge(events::router())
+        .merge(forge::router())
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

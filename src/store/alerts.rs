@@ -15,6 +15,8 @@ pub struct IntegrationRecord {
     pub service: String,
     pub kind: String,
     pub routing_key: String,
+    /// A forge integration's key for checking its webhooks; `None` for other kinds.
+    pub signing_secret: Option<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
 }
@@ -77,13 +79,15 @@ impl Store {
         service_id: i64,
         kind: &str,
         routing_key: &str,
+        signing_secret: Option<&str>,
         now: Timestamp,
     ) -> Result<i64> {
         let mut tx = self.begin_write().await?;
         let id = tx
             .fetch_one(
-                "INSERT INTO integrations (service_id, kind, routing_key, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-                args![service_id, kind, routing_key, ms(now)],
+                "INSERT INTO integrations (service_id, kind, routing_key, signing_secret, created_at) \
+                 VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                args![service_id, kind, routing_key, signing_secret, ms(now)],
             )
             .await
             .map_err(|e| {
@@ -102,7 +106,7 @@ impl Store {
     pub async fn integrations(&self, service_id: Option<i64>) -> Result<Vec<IntegrationRecord>> {
         let rows = self
             .fetch_all(
-                "SELECT i.id, i.service_id, s.name, i.kind, i.routing_key, i.created_at, i.revoked_at \
+                "SELECT i.id, i.service_id, s.name, i.kind, i.routing_key, i.signing_secret, i.created_at, i.revoked_at \
                  FROM integrations i JOIN services s ON s.id = i.service_id \
                  WHERE ($1 = 0 OR i.service_id = $1) ORDER BY i.id",
                 args![service_id.unwrap_or(0)],
@@ -116,6 +120,7 @@ impl Store {
                     service: r.get("name")?,
                     kind: r.get("kind")?,
                     routing_key: r.get("routing_key")?,
+                    signing_secret: r.get("signing_secret")?,
                     created_at: r.ts("created_at")?,
                     revoked_at: r.opt_ts("revoked_at")?,
                 })

@@ -73,6 +73,18 @@ impl InvestigationTx {
         self.response_change(id).await
     }
 
+    /// The response change of this incident with `reference`, if one was recorded.
+    pub async fn change_with_reference(&mut self, reference: &str) -> Result<Option<i64>> {
+        let row = self
+            .tx
+            .fetch_optional(
+                "SELECT id FROM response_changes WHERE incident_id = $1 AND reference = $2 LIMIT 1",
+                args![self.incident.id, reference],
+            )
+            .await?;
+        row.map(|r| r.get("id")).transpose()
+    }
+
     /// A response change of this incident.
     pub async fn response_change(&mut self, change_id: i64) -> Result<ResponseChangeRecord> {
         let id = self.incident.id;

@@ -407,8 +407,9 @@ async fn load_routes(conn: &mut Conn, generation: i64, now: Timestamp) -> Result
     let rows = conn
         .fetch_all(
             "SELECT i.routing_key, s.id, s.name, s.alert_rules, s.escalation_policy_id \
-             FROM integrations i JOIN services s ON s.id = i.service_id WHERE i.revoked_at IS NULL",
-            &[],
+             FROM integrations i JOIN services s ON s.id = i.service_id \
+             WHERE i.revoked_at IS NULL AND i.kind <> $1",
+            args![crate::domain::forge::FORGE_KIND],
         )
         .await?;
     let mut by_key = HashMap::with_capacity(rows.len());

@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "user reports",
         include_str!("../../migrations/0012_user_reports.sql"),
     ),
+    (13, "forge", include_str!("../../migrations/0013_forge.sql")),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -7,6 +7,7 @@
 mod alerts;
 mod coordination;
 mod db;
+mod forge;
 mod incidents;
 mod ingest;
 mod investigation;

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use aplomb::engine::channels::sign_webhook;
+use aplomb::secret::sign_webhook;
 
 use crate::alerts::{enqueue, trigger};
 use crate::helpers::TestApp;

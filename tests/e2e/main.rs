@@ -14,6 +14,7 @@ mod cli;
 mod coordination;
 pub mod crash;
 mod credentials;
+mod forge;
 mod idempotency;
 mod investigation;
 mod outage;

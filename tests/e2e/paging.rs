@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use aplomb::clock::ManualClock;
-use aplomb::engine::channels::{OutboundConfig, sign_webhook};
+use aplomb::engine::channels::OutboundConfig;
+use aplomb::secret::sign_webhook;
 use jiff::SignedDuration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -56,7 +56,8 @@ pub struct AlertsDoc;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationRequest {
-    /// `events_v2` (PagerDuty Events API v2 and change events), `alertmanager` or `grafana`.
+    /// `events_v2` (PagerDuty Events API v2 and change events), `alertmanager`, `grafana`, or
+    /// `forge` (code-forge webhooks recording response changes; it gets a `signing_secret`).
     pub kind: String,
 }
 
@@ -69,6 +70,11 @@ pub struct IntegrationBody {
     /// left out for everyone else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub routing_key: Option<String>,
+    /// A `forge` integration's secret to enter in the forge (GitHub's webhook secret, GitLab's
+    /// secret token, or the key of aplomb's signature); admins only. Its webhooks go to
+    /// `POST /integrations/forge/{routing_key}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
     /// The key's last four characters, to tell integrations apart without the key.
     pub key_hint: String,
     pub created_at: String,
@@ -82,6 +88,7 @@ impl From<IntegrationView> for IntegrationBody {
             service: i.service,
             kind: i.kind,
             routing_key: i.routing_key,
+            signing_secret: i.signing_secret,
             key_hint: i.key_hint,
             created_at: i.created_at.to_string(),
             revoked_at: i.revoked_at.map(|t| t.to_string()),

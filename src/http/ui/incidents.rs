@@ -222,6 +222,7 @@ impl FormProblem {
                 message: Some(e.to_string()),
             }),
             AppError::Unauthenticated
+            | AppError::BadSignature(_)
             | AppError::NotFound(_)
             | AppError::Unavailable(_)
             | AppError::Internal(_) => None,

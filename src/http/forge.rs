@@ -1,0 +1,75 @@
+//! Inbound code-forge webhooks (CONTRACTS §10): `POST /integrations/forge/{routing_key}` takes
+//! GitHub's and GitLab's push and merge events, or aplomb's own signed shape, and records the
+//! changes they report on the incidents they name. The forge is told which it recorded.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+use super::AppState;
+use super::error::ApiError;
+use crate::app::ForgeDelivery;
+use crate::domain::forge::{ForgeEvent, ForgeProof};
+
+/// GitHub sends payloads of up to 25 MB, but a push's commits are listed only up to 2,048 and a
+/// merge event is small: a few megabytes is room enough.
+pub const MAX_FORGE_BODY: usize = 5 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/integrations/forge/{routing_key}", post(take_webhook))
+        .layer(DefaultBodyLimit::max(MAX_FORGE_BODY))
+}
+
+async fn take_webhook(
+    State(app): State<AppState>,
+    Path(routing_key): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(e) => {
+            let status = e.status();
+            return ApiError::new(status, "invalid_body", e.body_text()).into_response();
+        }
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    // The headers say which forge sent it; without either forge's, it is aplomb's own shape.
+    let (event, proof, delivery) = if let Some(event) = header("x-github-event") {
+        (
+            ForgeEvent::github(event),
+            ForgeProof::GitHub(header("x-hub-signature-256")),
+            header("x-github-delivery"),
+        )
+    } else if let Some(event) = header("x-gitlab-event") {
+        (
+            ForgeEvent::gitlab(event),
+            ForgeProof::GitLab(header("x-gitlab-token")),
+            header("x-gitlab-event-uuid"),
+        )
+    } else {
+        (
+            ForgeEvent::Generic,
+            ForgeProof::Signed(header("aplomb-signature")),
+            None,
+        )
+    };
+    let taken = app
+        .take_forge_webhook(ForgeDelivery {
+            routing_key: &routing_key,
+            event,
+            proof,
+            delivery,
+            body: &body,
+        })
+        .await;
+    match taken {
+        Ok(outcome) => (StatusCode::ACCEPTED, Json(outcome)).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
