@@ -185,7 +185,7 @@ enum Command {
         #[command(subcommand)]
         command: AlertCommand,
     },
-    /// Manage a service's integrations (routing keys for monitoring).
+    /// Manage a service's integrations (routing keys for monitoring and code forges).
     Integration {
         #[command(flatten)]
         connection: Connection,

@@ -18,8 +18,8 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Hex HMAC-SHA256 of `message` under `key`.
 pub fn hmac_hex(key: &str, message: impl AsRef<[u8]>) -> String {
-    let mut mac =
-        <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes()).expect("HMAC takes keys of any length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.as_bytes())
+        .expect("HMAC takes keys of any length");
     mac.update(message.as_ref());
     hex(&mac.finalize().into_bytes())
 }

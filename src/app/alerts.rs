@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
 use crate::domain::FieldError;
-use crate::domain::forge::FORGE_KIND;
 use crate::domain::access::Actor;
 use crate::domain::alert::{AlertRules, EventAction, SilenceMatch};
 use crate::domain::bounded_text;
+use crate::domain::forge::FORGE_KIND;
 use crate::store::{AlertFilter, AlertRecord, IntegrationRecord, StoreError};
 
 /// A maintenance window (no `match`) or a silence.

@@ -31,8 +31,8 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
+pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,

@@ -17,8 +17,8 @@ use crate::domain::escalation::{
 use crate::domain::incident::{Incident, RoleKind, UserRef};
 use crate::domain::schedule::{LayerSpec, Override, Schedule, Shift, ShiftLength, parse_time_zone};
 use crate::domain::timeline::EntryData;
-use crate::secret::{constant_time_eq, hmac_hex};
 use crate::engine::escalation::resolve_targets;
+use crate::secret::{constant_time_eq, hmac_hex};
 use crate::store::{ContactMethodRecord, NotificationRuleRecord, PagingTx, ScheduleRecord};
 
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]

@@ -384,7 +384,10 @@ mod tests {
     fn incidents_are_named_in_the_usual_ways() {
         assert_eq!(incident_refs("Raise the timeout (incident: 42)"), vec![42]);
         assert_eq!(incident_refs("Incident-42: revert the config"), vec![42]);
-        assert_eq!(incident_refs("fix for INCIDENT #7 and incident:8"), vec![7, 8]);
+        assert_eq!(
+            incident_refs("fix for INCIDENT #7 and incident:8"),
+            vec![7, 8]
+        );
         assert_eq!(incident_refs("incident: 42, again incident-42"), vec![42]);
         assert!(incident_refs("a coincident:3 change").is_empty());
         assert!(incident_refs("incident response docs").is_empty());
@@ -395,11 +398,11 @@ mod tests {
     #[test]
     fn a_push_records_each_commit_that_names_an_incident() {
         let push = json!({"ref": "refs/heads/main", "after": "b2",
-            "repository": {"full_name": "acme/edge"},
-            "commits": [
-                {"id": "a1", "message": "Tidy the README", "url": "https://github.com/acme/edge/commit/a1"},
-                {"id": "b2", "message": "Raise the upstream timeout\n\nincident: 42", "url": "https://github.com/acme/edge/commit/b2"}
-            ]});
+        "repository": {"full_name": "acme/edge"},
+        "commits": [
+            {"id": "a1", "message": "Tidy the README", "url": "https://github.com/acme/edge/commit/a1"},
+            {"id": "b2", "message": "Raise the upstream timeout\n\nincident: 42", "url": "https://github.com/acme/edge/commit/b2"}
+        ]});
         let recorded = changes(ForgeEvent::GitHubPush, &push).unwrap();
         assert_eq!(
             recorded,

@@ -20,10 +20,10 @@ use tokio::task::JoinHandle;
 
 use crate::announce::Announcer;
 use crate::clock::Clock;
+use crate::secret::hmac_hex;
 use crate::secret::new_secret;
 use crate::store::{Attempt, DeliveryJob, PagingTx, Store};
 use channels::{Channels, Notice, OutboundConfig, PageMessage};
-use crate::secret::hmac_hex;
 
 /// How many times a delivery is tried before it is marked failed.
 pub const MAX_ATTEMPTS: i64 = 5;

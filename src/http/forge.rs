@@ -9,10 +9,11 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use utoipa::OpenApi;
 
 use super::AppState;
-use super::error::ApiError;
-use crate::app::ForgeDelivery;
+use super::error::{ApiError, ErrorBody};
+use crate::app::{ForgeDelivery, ForgeOutcome};
 use crate::domain::forge::{ForgeEvent, ForgeProof};
 
 /// GitHub sends payloads of up to 25 MB, but a push's commits are listed only up to 2,048 and a
@@ -25,6 +26,26 @@ pub fn router() -> Router<AppState> {
         .layer(DefaultBodyLimit::max(MAX_FORGE_BODY))
 }
 
+#[derive(OpenApi)]
+#[openapi(paths(take_webhook))]
+pub struct ForgeDoc;
+
+/// Records the response changes a code forge reports (CONTRACTS §10). Which forge sent it is read
+/// from its headers: GitHub's `X-GitHub-Event` (`push`, `pull_request`; others record nothing)
+/// with `X-Hub-Signature-256` and `X-GitHub-Delivery`, GitLab's `X-Gitlab-Event` (`Push Hook`,
+/// `Merge Request Hook`) with `X-Gitlab-Token` and `X-Gitlab-Event-UUID`; with neither, aplomb's
+/// own shape signed with `Aplomb-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
+/// (at most five minutes old). A commit message, a merged request's title or description, or
+/// one of its labels names an incident as `incident: 42` or `Incident-42`. Each change is
+/// recorded once per incident and reference; a delivery id seen before records nothing.
+#[utoipa::path(post, path = "/integrations/forge/{routing_key}", tag = "forge", security(()),
+    params(("routing_key" = String, Path, description = "a forge integration's routing key")),
+    request_body(content = Object, description = "GitHub's `push` or `pull_request` payload, GitLab's push or merge request payload, or `{\"incident_id\", \"system\", \"description\", \"reference\", \"rollback\"}`"),
+    responses((status = 202, body = ForgeOutcome, description = "what was recorded"),
+        (status = 401, body = ErrorBody, description = "the signature or token does not prove the integration's secret (`bad_signature`)"),
+        (status = 404, body = ErrorBody, description = "the key is not a live forge integration's"),
+        (status = 413, body = ErrorBody, description = "the body is larger than 5 MB"),
+        (status = 422, body = ErrorBody, description = "not JSON (`body`), or a field the event must have is missing")))]
 async fn take_webhook(
     State(app): State<AppState>,
     Path(routing_key): Path<String>,

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     an_investigation_is_run_from_the_cli,
     tasks_are_given_and_checked_in_from_the_cli,
     a_support_tool_files_reports_and_lists_the_triage_queue_from_the_cli,
+    a_forge_integration_is_made_from_the_cli_and_its_webhook_url_works,
 );
 
 async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
@@ -596,5 +597,52 @@ async fn a_support_tool_files_reports_and_lists_the_triage_queue_from_the_cli(ap
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("service"), "{stderr}");
+    app.shutdown().await;
+}
+
+async fn a_forge_integration_is_made_from_the_cli_and_its_webhook_url_works(app: TestApp) {
+    let admin = crate::helpers::ADMIN_TOKEN;
+    stdout(&aplomb(&app, admin, &["service", "create", "edge"]).await);
+    let made = stdout(
+        &aplomb(
+            &app,
+            admin,
+            &["integration", "create", "edge", "--kind", "forge"],
+        )
+        .await,
+    );
+    let lines: Vec<&str> = made.lines().collect();
+    let [key, secret, url] = lines[..] else {
+        panic!("the key, the secret and the webhook URL: {made:?}");
+    };
+    let secret = secret
+        .strip_prefix("signing secret: ")
+        .unwrap_or_else(|| panic!("{made:?}"));
+    let url = url
+        .strip_prefix("webhook URL: ")
+        .unwrap_or_else(|| panic!("{made:?}"));
+    assert_eq!(url, format!("{}/integrations/forge/{key}", app.base));
+    let lead = app.user("lena", "responder").await;
+    let id = app
+        .declare(
+            &lead,
+            serde_json::json!({"title": "Edge timeouts", "severity": "SEV2"}),
+        )
+        .await;
+    let own = serde_json::json!({"incident_id": id, "system": "edge-lb",
+        "description": "Drained the bad node", "reference": "deploy-7"})
+    .to_string();
+    let signature = aplomb::secret::sign_webhook(secret, jiff::Timestamp::now().as_second(), &own);
+    let answer = app
+        .http
+        .post(url)
+        .header("aplomb-signature", signature)
+        .body(own)
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    let listed = stdout(&aplomb(&app, &lead, &["change", "list", &id.to_string()]).await);
+    assert!(listed.contains("Drained the bad node"), "{listed}");
     app.shutdown().await;
 }

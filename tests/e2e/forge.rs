@@ -18,7 +18,13 @@ crate::on_both_backends!(
 
 /// A forge integration on `service`: its routing key and signing secret.
 async fn forge(app: &TestApp, service: &str) -> (String, String) {
-    ok(app, Method::POST, "/api/v1/services", json!({"name": service})).await;
+    ok(
+        app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": service}),
+    )
+    .await;
     let integration = ok(
         app,
         Method::POST,
@@ -109,7 +115,11 @@ async fn a_forge_records_the_changes_that_name_an_incident_once(app: TestApp) {
     };
     let (status, first) = send(github("push", "d-1", &signature), &push).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{first}");
-    assert_eq!(first["recorded"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(
+        first["recorded"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
     assert_eq!(first["recorded"][0]["incident_id"], id);
     assert_eq!(first["unknown_incidents"], json!([unknown]));
     assert_eq!(first["redelivery"], false);
@@ -217,7 +227,10 @@ async fn a_forge_records_the_changes_that_name_an_incident_once(app: TestApp) {
         .find(|c| c["system"] == "edge-lb")
         .expect("the signed change");
     assert_eq!(own["rollback"], "Fail back once the primary is healthy");
-    assert_eq!(own["reason"], "recorded from a signed webhook without a finding");
+    assert_eq!(
+        own["reason"],
+        "recorded from a signed webhook without a finding"
+    );
 }
 
 async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: TestApp) {
@@ -259,7 +272,8 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     // aplomb's own signature, made more than five minutes ago, is a replay.
-    let own = json!({"incident_id": id, "system": "dns", "description": "Lowered the TTL"}).to_string();
+    let own =
+        json!({"incident_id": id, "system": "dns", "description": "Lowered the TTL"}).to_string();
     let stale = sign_webhook(&secret, jiff::Timestamp::now().as_second() - 600, &own);
     let (status, answer) = deliver(&app, &key, &[("aplomb-signature", &stale)], &own).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
@@ -283,7 +297,10 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
 
     // A well-signed body that is not JSON names the body; a push without its repository names
     // the field.
-    for (body, field) in [("not json", "body"), (r#"{"commits": []}"#, "repository.full_name")] {
+    for (body, field) in [
+        ("not json", "body"),
+        (r#"{"commits": []}"#, "repository.full_name"),
+    ] {
         let signature = format!("sha256={}", hmac_hex(&secret, body));
         let headers = [
             ("x-github-event", "push"),
@@ -328,4 +345,18 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
     assert!(status.is_success());
     let (status, _) = deliver(&app, &key, &headers, &push).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The OpenAPI document says all of this, and offers no Idempotency-Key (deliveries are
+    // deduplicated by their own ids).
+    let (_, doc) = app.admin(Method::GET, "/api/v1/openapi.json", None).await;
+    let post = &doc["paths"]["/integrations/forge/{routing_key}"]["post"];
+    for status in ["202", "401", "404", "413", "422", "500", "503"] {
+        assert!(post["responses"][status].is_object(), "{status}: {post}");
+    }
+    assert!(
+        post["parameters"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|p| p["name"] != "Idempotency-Key")),
+        "{post}"
+    );
 }

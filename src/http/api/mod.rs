@@ -70,14 +70,15 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(oncall::OncallDoc::openapi());
     doc.merge(alerts::AlertsDoc::openapi());
     doc.merge(reports::ReportsDoc::openapi());
+    doc.merge(crate::http::forge::ForgeDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
 }
 
 /// What any operation may answer besides its own statuses: 500, and 503 while the database
-/// is unreachable, both in the error shape. Every POST also takes an `Idempotency-Key`
-/// (`http::idempotency`), which may answer 409 (a request with the key is still running) or
-/// 422 (the key was used for a different request).
+/// is unreachable, both in the error shape. Every POST under /api/v1 also takes an
+/// `Idempotency-Key` (`http::idempotency`), which may answer 409 (a request with the key is
+/// still running) or 422 (the key was used for a different request).
 fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
@@ -102,8 +103,9 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
         .build();
-    for item in doc.paths.paths.values_mut() {
-        if let Some(post) = &mut item.post {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        // Idempotency keys are the API's; the forge webhook deduplicates by delivery instead.
+        if let Some(post) = item.post.as_mut().filter(|_| path.starts_with("/api/v1/")) {
             let parameters = post.parameters.get_or_insert_with(Vec::new);
             if !parameters.iter().any(|p| p.name == "Idempotency-Key") {
                 parameters.push(idempotency_key.clone());
