@@ -48,7 +48,7 @@ pub fn backoff(attempt: i64) -> SignedDuration {
 
 /// The signature in an acknowledgement link for `page_id`.
 pub fn ack_signature(signing_key: &str, page_id: i64) -> String {
-    hmac_hex(signing_key, &format!("ack:{page_id}"))
+    hmac_hex(signing_key, format!("ack:{page_id}"))
 }
 
 /// What other tasks of this instance give its paging engine: a wake-up when they commit new

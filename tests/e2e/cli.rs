@@ -632,7 +632,7 @@ async fn a_forge_integration_is_made_from_the_cli_and_its_webhook_url_works(app:
     let own = serde_json::json!({"incident_id": id, "system": "edge-lb",
         "description": "Drained the bad node", "reference": "deploy-7"})
     .to_string();
-    let signature = aplomb::secret::sign_webhook(secret, jiff::Timestamp::now().as_second(), &own);
+    let signature = aplomb::secret::sign_webhook(secret, app.app.now().as_second(), &own);
     let answer = app
         .http
         .post(url)

@@ -202,7 +202,7 @@ async fn a_forge_records_the_changes_that_name_an_incident_once(app: TestApp) {
     let own = json!({"incident_id": id, "system": "edge-lb", "description": "Failed over to the standby pair",
         "reference": "deploy-4411", "rollback": "Fail back once the primary is healthy"})
     .to_string();
-    let t = jiff::Timestamp::now().as_second();
+    let t = app.app.now().as_second();
     let headers = vec![("aplomb-signature", sign_webhook(&secret, t, &own))];
     let (status, answer) = send(headers, &own).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
@@ -274,7 +274,7 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
     // aplomb's own signature, made more than five minutes ago, is a replay.
     let own =
         json!({"incident_id": id, "system": "dns", "description": "Lowered the TTL"}).to_string();
-    let stale = sign_webhook(&secret, jiff::Timestamp::now().as_second() - 600, &own);
+    let stale = sign_webhook(&secret, app.app.now().as_second() - 600, &own);
     let (status, answer) = deliver(&app, &key, &[("aplomb-signature", &stale)], &own).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
     assert!(
