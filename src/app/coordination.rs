@@ -11,10 +11,10 @@ use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::coordination::{
     Cadence, ChangeInput, ChangeState, RawChange, RawTask, TaskInput, TaskStatus, check_in_minutes,
-    optional_skill, task_title,
+    may_check_in, optional_skill, task_title,
 };
 use crate::domain::escalation::PagingStop;
-use crate::domain::incident::UserRef;
+use crate::domain::incident::{RoleKind, UserRef};
 use crate::domain::timeline::EntryData;
 use crate::domain::{FieldError, bounded_text};
 use crate::store::{InvestigationTx, ResponseChangeRecord, TaskRecord, Work};
@@ -324,6 +324,13 @@ impl Aplomb {
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let mut t = found(tx.task(task_id).await, "task")?;
+            let lead = tx.incident.holder(RoleKind::IncidentLead).map(|u| u.id);
+            if !may_check_in(actor, t.assignee_id, lead) {
+                return Err(AppError::Forbidden(
+                    "only the task's assignee, the incident lead or an admin checks in on it"
+                        .into(),
+                ));
+            }
             if !t.status.is_active() {
                 return Err(AppError::Conflict(format!(
                     "the task is {}: reopen it to check in",

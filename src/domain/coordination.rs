@@ -5,6 +5,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
+use super::access::Actor;
 use super::investigation::{FindingAction, act_on_finding, one_line, optional_text};
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
@@ -127,6 +128,14 @@ impl Cadence {
     }
 }
 
+/// Who reports a task's progress: its assignee, the incident lead (who may relay it) or an
+/// admin, so a reminder is stopped only by someone answerable for the task; while nobody is
+/// assigned, anyone who can act.
+pub fn may_check_in(actor: &Actor, assignee: Option<i64>, lead: Option<i64>) -> bool {
+    actor.can_act()
+        && (actor.is_admin() || assignee.is_none_or(|a| a == actor.id) || lead == Some(actor.id))
+}
+
 /// Whether a check-in due at `due` is overdue at `now`.
 pub fn is_overdue(due: Option<Timestamp>, now: Timestamp) -> bool {
     due.is_some_and(|due| due <= now)
@@ -201,6 +210,28 @@ impl ChangeInput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::access::UserRole;
+
+    #[test]
+    fn a_check_in_comes_from_whoever_answers_for_the_task() {
+        let actor = |id, role| Actor {
+            id,
+            username: format!("u{id}"),
+            display_name: String::new(),
+            role,
+        };
+        let (assignee, lead, other) = (
+            actor(1, UserRole::Responder),
+            actor(2, UserRole::Responder),
+            actor(3, UserRole::Responder),
+        );
+        assert!(may_check_in(&assignee, Some(1), Some(2)));
+        assert!(may_check_in(&lead, Some(1), Some(2)));
+        assert!(!may_check_in(&other, Some(1), Some(2)));
+        assert!(may_check_in(&actor(4, UserRole::Admin), Some(1), None));
+        assert!(may_check_in(&other, None, Some(2)));
+        assert!(!may_check_in(&actor(5, UserRole::Viewer), None, None));
+    }
 
     fn raw() -> RawChange<'static> {
         RawChange {

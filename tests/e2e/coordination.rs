@@ -190,8 +190,40 @@ async fn an_overdue_check_in_reminds_its_assignee_and_shows_for_the_lead(db: Db)
         .await;
     assert!(html.contains("reminded of a check-in"), "the page says so");
 
-    // olga checks in: the task is in progress and due an interval from now.
+    // Only whoever answers for the task checks in on it: another responder may not (a
+    // check-in stops the reminders), and their page offers no check-in form.
     let path = format!("{tasks}/{}", task["id"]);
+    let piet = app.user("piet", "responder").await;
+    let refused = expect(
+        &app,
+        &piet,
+        Method::POST,
+        &format!("{path}/check-ins"),
+        json!({"note": "Looks fine to me"}),
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("assignee")),
+        "{refused}"
+    );
+    let check_in_form = format!("id=\"task-{}-check-in\"", task["id"]);
+    let (_, html) = app
+        .web_session("piet")
+        .await
+        .page(&format!("/incidents/{id}"))
+        .await;
+    assert!(!html.contains(&check_in_form), "no form for piet");
+    let (_, html) = app
+        .web_session("olga")
+        .await
+        .page(&format!("/incidents/{id}"))
+        .await;
+    assert!(html.contains(&check_in_form), "a form for the assignee");
+
+    // olga checks in: the task is in progress and due an interval from now.
     let checked = expect(
         &app,
         &olga,

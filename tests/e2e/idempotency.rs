@@ -81,11 +81,12 @@ async fn a_retried_post_answers_once_with_the_first_result(app: TestApp) {
         .count();
     assert_eq!(named, 1, "{services}");
 
-    // Every POST in the OpenAPI document takes the header and lists what it may answer.
+    // Every POST of the API in the OpenAPI document takes the header and lists what it may
+    // answer (the forge webhook, outside the API, deduplicates by its delivery ids instead).
     let (_, doc) = app.admin(Method::GET, "/api/v1/openapi.json", None).await;
     let paths = doc["paths"].as_object().expect("paths");
     let mut posts = 0;
-    for (path, item) in paths {
+    for (path, item) in paths.iter().filter(|(p, _)| p.starts_with("/api/v1/")) {
         if let Some(post) = item.get("post") {
             posts += 1;
             let takes_key = post["parameters"]

@@ -14,7 +14,7 @@ use super::{NoFields, Posted, Session, Times, When, fail, render};
 use crate::app::{AppError, ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
-use crate::domain::coordination::{ChangeState, TaskStatus};
+use crate::domain::coordination::{ChangeState, TaskStatus, may_check_in};
 use crate::http::AppState;
 use crate::store::{ResponseChangeRecord, TaskRecord, WorkIncident};
 
@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
 /// A task on the page.
 pub(super) struct TaskRow {
     pub id: i64,
+    pub assignee_id: Option<i64>,
     pub title: String,
     pub skill: Option<String>,
     pub assignee: Option<String>,
@@ -69,6 +70,7 @@ impl TaskRow {
             overdue: t.overdue(times.now()),
             due: t.check_in_due_at.map(|at| times.when(at)),
             id: t.id,
+            assignee_id: t.assignee_id,
             title: t.title,
             skill: t.skill,
             assignee: t.assignee,
@@ -85,6 +87,13 @@ impl TaskRow {
                 .collect(),
             moves,
         }
+    }
+}
+
+impl TaskRow {
+    /// Whether `me` may check in on it (the page offers the form only then).
+    pub(super) fn may_check_in(&self, me: &Actor, lead: &Option<i64>) -> bool {
+        may_check_in(me, self.assignee_id, *lead)
     }
 }
 

@@ -389,6 +389,8 @@ struct Live {
     changes: Vec<super::investigation::RecentChangeRow>,
     board: Board,
     tasks: Vec<TaskRow>,
+    /// Who holds the lead, who may check in on anyone's task.
+    lead_id: Option<i64>,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -518,6 +520,7 @@ impl Live {
             tasks,
         } = detail;
         let i = view.incident;
+        let lead_id = i.holder(RoleKind::IncidentLead).map(|u| u.id);
         let live = Self {
             id: i.id,
             roles: RoleKind::ALL
@@ -567,6 +570,7 @@ impl Live {
                 .collect(),
             board: Board::new(investigation, times),
             tasks: tasks.into_iter().map(|t| TaskRow::new(t, times)).collect(),
+            lead_id,
         };
         (live, timeline)
     }
