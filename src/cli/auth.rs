@@ -194,11 +194,12 @@ pub async fn login(
         username: username.to_string(),
         token: token.to_string(),
         token_id,
-        // Absolute, so later commands find it from any directory.
-        ca_file: connection
-            .ca_file
-            .as_ref()
-            .map(|f| std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())),
+        // Absolute, so later commands find it from any directory. Without `--ca-file`, the CA
+        // this sign-in went through is the one stored before: keep it.
+        ca_file: match &connection.ca_file {
+            Some(f) => Some(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())),
+            None => load().ok().flatten().and_then(|s| s.ca_file),
+        },
     };
     let path = save(&stored)?;
     println!(

@@ -360,6 +360,38 @@ async fn the_cli_talks_to_aplomb_over_https_with_a_private_ca() {
             err.contains("certificate") && err.contains("--ca-file"),
             "{db:?}: {err}"
         );
+
+        // Signed in once with the CA, then again without naming it: the CA is kept, so the
+        // next command still reaches the server.
+        let created = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+            .args([
+                "user",
+                "create",
+                "bob",
+                "--password",
+                "a long enough password",
+            ])
+            .args([
+                "--url",
+                &url,
+                "--ca-file",
+                &ca,
+                "--token",
+                crate::helpers::ADMIN_TOKEN,
+            ])
+            .output()
+            .await
+            .expect("runs");
+        stdout(&created);
+        let config = tempfile::tempdir().expect("a temp dir");
+        for extra in [&["--ca-file", ca.as_str()][..], &[]] {
+            let mut args = vec!["login", "--url", &url, "--username", "bob"];
+            args.extend_from_slice(extra);
+            let login = aplomb_signed_in(config.path(), &args, "a long enough password\n").await;
+            stdout(&login);
+        }
+        let listed = aplomb_signed_in(config.path(), &["incident", "list"], "").await;
+        assert_eq!(stdout(&listed), "no incidents\n", "{db:?}");
         server.kill().await.expect("stopped");
     }
 }
