@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 use super::{Aplomb, AppError, AppResult, require_responder};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
+use crate::domain::attachment::{AttachmentInput, AttachmentType, MAX_ATTACHMENTS};
 use crate::domain::catalog::dependency_paths;
 use crate::domain::incident::Incident;
 use crate::domain::investigation::{
@@ -18,8 +19,8 @@ use crate::domain::investigation::{
 };
 use crate::domain::timeline::EntryData;
 use crate::store::{
-    ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, ResponseChangeRecord,
-    StoreError,
+    AttachmentRecord, ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx,
+    ResponseChangeRecord, StoreError,
 };
 
 /// A piece of evidence, as the API and the board's form give it. Linking an alert or a change
@@ -325,6 +326,80 @@ impl Aplomb {
             let entry = EntryData::EvidenceRemoved {
                 evidence_id,
                 summary: e.summary,
+            };
+            Ok(((), vec![entry]))
+        })
+        .await
+    }
+
+    /// Attaches a file (a screenshot, a log) to a piece of evidence.
+    pub async fn attach(
+        &self,
+        actor: &Actor,
+        id: i64,
+        evidence_id: i64,
+        name: &str,
+        content_type: AttachmentType,
+        content: Vec<u8>,
+    ) -> AppResult<AttachmentRecord> {
+        let input = AttachmentInput::parse(name, content_type, content)?;
+        let now = self.now();
+        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+            let e = found(tx.evidence(evidence_id).await, "evidence")?;
+            if e.attachments.len() >= MAX_ATTACHMENTS {
+                return Err(AppError::Conflict(format!(
+                    "evidence {evidence_id} already holds {MAX_ATTACHMENTS} files; remove one first"
+                )));
+            }
+            let a = tx
+                .add_attachment(evidence_id, &input, actor.id, now)
+                .await?;
+            let entry = EntryData::AttachmentAdded {
+                evidence_id,
+                attachment_id: a.id,
+                name: a.name.clone(),
+                size: a.size,
+            };
+            Ok((a, vec![entry]))
+        })
+        .await
+    }
+
+    /// An attachment with its content, for someone who may see the incident.
+    pub async fn attachment(
+        &self,
+        actor: &Actor,
+        id: i64,
+        evidence_id: i64,
+        attachment_id: i64,
+    ) -> AppResult<(AttachmentRecord, Vec<u8>)> {
+        self.incident(actor, id).await?;
+        found(
+            self.store.attachment(id, evidence_id, attachment_id).await,
+            "attachment",
+        )
+    }
+
+    pub async fn remove_attachment(
+        &self,
+        actor: &Actor,
+        id: i64,
+        evidence_id: i64,
+        attachment_id: i64,
+    ) -> AppResult<()> {
+        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+            let e = found(tx.evidence(evidence_id).await, "evidence")?;
+            let name = e
+                .attachments
+                .iter()
+                .find(|a| a.id == attachment_id)
+                .map(|a| a.name.clone())
+                .ok_or(AppError::NotFound("attachment"))?;
+            tx.remove_attachment(evidence_id, attachment_id).await?;
+            let entry = EntryData::AttachmentRemoved {
+                evidence_id,
+                attachment_id,
+                name,
             };
             Ok(((), vec![entry]))
         })

@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use super::{CliError, Client, table, text};
+use crate::domain::attachment::AttachmentType;
 
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
@@ -37,6 +38,28 @@ pub enum EvidenceCommand {
     },
     /// List an incident's evidence, pinned first.
     List { incident: i64 },
+    /// Attach a file (a screenshot or a log, up to 2 MiB) to a piece of evidence and print
+    /// the attachment's id.
+    Attach {
+        incident: i64,
+        evidence: i64,
+        file: std::path::PathBuf,
+        /// The name it is shown under (default: the file's own).
+        #[arg(long)]
+        name: Option<String>,
+        /// Its type (default: guessed from the name): image/png, image/jpeg, image/gif,
+        /// image/webp, text/plain, text/csv or application/json.
+        #[arg(long = "type")]
+        content_type: Option<String>,
+    },
+    /// Write an attachment's content to a file, or to standard output.
+    Download {
+        incident: i64,
+        evidence: i64,
+        attachment: i64,
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Pin a piece of evidence (or unpin it with --off).
     Pin {
         incident: i64,
@@ -104,6 +127,53 @@ impl Client {
                 let path = format!("/incidents/{incident}/evidence");
                 let list = self.call(Method::GET, &path, None).await?;
                 self.print(&list, evidence_table);
+            }
+            EvidenceCommand::Attach {
+                incident,
+                evidence,
+                file,
+                name,
+                content_type,
+            } => {
+                let name = match name {
+                    Some(name) => name,
+                    None => file
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .ok_or_else(|| {
+                            CliError::Usage(format!("{} is not a file", file.display()))
+                        })?,
+                };
+                let content_type = content_type
+                    .or_else(|| AttachmentType::from_file_name(&name).map(|t| t.to_string()))
+                    .ok_or_else(|| {
+                        CliError::Usage(format!(
+                            "cannot tell the type of {name} from its name: pass --type"
+                        ))
+                    })?;
+                let content = std::fs::read(&file)
+                    .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?;
+                let path = format!(
+                    "/incidents/{incident}/evidence/{evidence}/attachments?name={}",
+                    form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+                );
+                let added = self.upload(&path, &content_type, content).await?;
+                self.print(&added, |v| format!("{}\n", v["id"]));
+            }
+            EvidenceCommand::Download {
+                incident,
+                evidence,
+                attachment,
+                output,
+            } => {
+                let path =
+                    format!("/incidents/{incident}/evidence/{evidence}/attachments/{attachment}");
+                let content = self.download(&path).await?;
+                let written = match &output {
+                    Some(file) => std::fs::write(file, &content),
+                    None => std::io::Write::write_all(&mut std::io::stdout(), &content),
+                };
+                written.map_err(|e| CliError::Usage(format!("writing the file: {e}")))?;
             }
             EvidenceCommand::Pin {
                 incident,
@@ -198,10 +268,26 @@ fn evidence_table(list: &Value) -> String {
                 pinned.to_string(),
                 text(&e["summary"]),
                 text(&e["source_url"]),
+                attachment_list(&e["attachments"]),
             ]
         })
         .collect();
-    table(&["ID", "KIND", "", "SUMMARY", "SOURCE"], &rows)
+    table(&["ID", "KIND", "", "SUMMARY", "SOURCE", "FILES"], &rows)
+}
+
+/// A piece of evidence's files as `1:edge-01.log 2:graph.png`, for `evidence download`.
+fn attachment_list(list: &Value) -> String {
+    let files: Vec<String> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| format!("{}:{}", a["id"], text(&a["name"])))
+        .collect();
+    if files.is_empty() {
+        "-".into()
+    } else {
+        files.join(" ")
+    }
 }
 
 fn hypothesis_list(list: &Value) -> String {

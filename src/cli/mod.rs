@@ -164,10 +164,23 @@ impl Client {
         &self,
         request: reqwest::RequestBuilder,
     ) -> Result<(StatusCode, Value), CliError> {
+        let response = self.send(request).await?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| self.unreadable(&e))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok((status, value))
+    }
+
+    fn unreadable(&self, e: &reqwest::Error) -> CliError {
+        CliError::Connection(format!("reading the answer from {}: {e}", self.base))
+    }
+
+    /// Sends a request, saying what to do when the server cannot be reached.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
         if let Some(problem) = &self.problem {
             return Err(CliError::Usage(problem.clone()));
         }
-        let response = request.send().await.map_err(|e| {
+        request.send().await.map_err(|e| {
             let cause = root_cause(&e);
             // rustls says "invalid peer certificate: UnknownIssuer"; say what to do about it.
             let hint = if cause.contains("certificate") {
@@ -180,13 +193,7 @@ impl Client {
                 "cannot reach aplomb at {}: {cause}{hint}",
                 self.base
             ))
-        })?;
-        let status = response.status();
-        let text = response.text().await.map_err(|e| {
-            CliError::Connection(format!("reading the answer from {}: {e}", self.base))
-        })?;
-        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Ok((status, value))
+        })
     }
 
     async fn call(
@@ -195,17 +202,52 @@ impl Client {
         path: &str,
         body: Option<Value>,
     ) -> Result<Value, CliError> {
+        let mut request = self.authorized(method, path)?;
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        self.answer(request).await
+    }
+
+    /// A request to the API under `/api/v1`, carrying the caller's token.
+    fn authorized(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, CliError> {
         let token = self.token.as_deref().ok_or_else(|| {
             CliError::Usage(
                 "no API token: run `aplomb login`, or pass --token or set APLOMB_TOKEN".into(),
             )
         })?;
         let url = format!("{}/api/v1{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
+        Ok(self.http.request(method, &url).bearer_auth(token))
+    }
+
+    /// A POST of raw bytes (a file) as `content_type`; the answer is JSON.
+    async fn upload(
+        &self,
+        path: &str,
+        content_type: &str,
+        content: Vec<u8>,
+    ) -> Result<Value, CliError> {
+        let request = self
+            .authorized(Method::POST, path)?
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(content);
         self.answer(request).await
+    }
+
+    /// A GET whose answer is a file's bytes (or the server's error message).
+    async fn download(&self, path: &str) -> Result<Vec<u8>, CliError> {
+        let response = self.send(self.authorized(Method::GET, path)?).await?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.unreadable(&e))?;
+        if status.is_success() {
+            return Ok(bytes.to_vec());
+        }
+        let value: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        let message = value["error"]["message"].as_str().map_or_else(
+            || String::from_utf8_lossy(&bytes).into_owned(),
+            String::from,
+        );
+        Err(CliError::Api { status, message })
     }
 
     /// A POST that needs no token (signing in).

@@ -48,6 +48,7 @@ macro_rules! closed_set {
 
 pub mod access;
 pub mod alert;
+pub mod attachment;
 pub mod catalog;
 pub mod coordination;
 pub mod escalation;

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::attachment::readable_size;
 use super::coordination::TaskStatus;
 use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
@@ -115,6 +116,18 @@ pub enum EntryData {
         evidence_id: i64,
         summary: String,
     },
+    /// A file was attached to a piece of evidence.
+    AttachmentAdded {
+        evidence_id: i64,
+        attachment_id: i64,
+        name: String,
+        size: i64,
+    },
+    AttachmentRemoved {
+        evidence_id: i64,
+        attachment_id: i64,
+        name: String,
+    },
     HypothesisProposed {
         hypothesis_id: i64,
         statement: String,
@@ -219,6 +232,8 @@ impl EntryData {
             Self::EvidencePinned { .. } => "evidence_pinned",
             Self::EvidenceEdited { .. } => "evidence_edited",
             Self::EvidenceRemoved { .. } => "evidence_removed",
+            Self::AttachmentAdded { .. } => "attachment_added",
+            Self::AttachmentRemoved { .. } => "attachment_removed",
             Self::HypothesisProposed { .. } => "hypothesis_proposed",
             Self::HypothesisEdited { .. } => "hypothesis_edited",
             Self::HypothesisStateChanged { .. } => "hypothesis_state_changed",
@@ -361,6 +376,18 @@ impl EntryData {
             },
             Self::EvidenceEdited { summary, .. } => format!("Evidence edited: {summary}"),
             Self::EvidenceRemoved { summary, .. } => format!("Evidence removed: {summary}"),
+            Self::AttachmentAdded {
+                evidence_id,
+                name,
+                size,
+                ..
+            } => format!(
+                "File attached to evidence {evidence_id}: {name} ({})",
+                readable_size(*size)
+            ),
+            Self::AttachmentRemoved {
+                evidence_id, name, ..
+            } => format!("File removed from evidence {evidence_id}: {name}"),
             Self::HypothesisProposed {
                 hypothesis_id,
                 statement,

@@ -15,6 +15,16 @@ use crate::store::IdempotencyKey;
 /// Largest JSON body the API accepts.
 pub const MAX_JSON_BODY: usize = 64 * 1024;
 
+/// Largest body a request to `path` may carry: an attachment's upload takes a file, every
+/// other request JSON.
+pub fn body_limit(path: &str) -> usize {
+    if path.ends_with("/attachments") {
+        crate::domain::attachment::MAX_ATTACHMENT_BYTES
+    } else {
+        MAX_JSON_BODY
+    }
+}
+
 /// A JSON body parsed strictly (unknown fields rejected), with errors that name the field.
 /// Keeps the raw bytes so an idempotency key can fingerprint the request.
 pub struct ApiJson<T> {
@@ -76,24 +86,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             );
         }
         let message = inner.to_string();
-        // "unknown field `x`" and "missing field `x`" name the field only in the message.
-        let named = message
-            .split('`')
-            .nth(1)
-            .filter(|_| message.contains(" field `"));
-        // serde_path_to_error already ends the path with an unknown field, not a missing one.
-        let field = match (named, path.as_str()) {
-            (Some(name), "." | "") => name.to_string(),
-            (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
-            (Some(name), parent) => format!("{parent}.{name}"),
-            (None, p) => p.to_string(),
-        };
+        let field = faulty_field(&path, &message);
         let message = match message.rfind(" at line ") {
             Some(cut) => message[..cut].to_string(),
             None => message,
         };
         ApiError::invalid(field, message)
     })
+}
+
+/// The field a deserializing error is about, as a path (`levels.0.targets`). serde names an
+/// unknown or missing field only in its message ("missing field `x`"), and serde_path_to_error
+/// ends the path with an unknown field but not with a missing one.
+fn faulty_field(path: &str, message: &str) -> String {
+    let named = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.contains(" field `"));
+    match (named, path) {
+        (Some(name), "." | "") => name.to_string(),
+        (Some(name), p) if p == name || p.ends_with(&format!(".{name}")) => p.to_string(),
+        (Some(name), parent) => format!("{parent}.{name}"),
+        (None, p) => p.to_string(),
+    }
 }
 
 /// A path parameter; a malformed one (e.g. a non-numeric id) gets the API's error shape.
@@ -119,11 +134,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         serde_path_to_error::deserialize(de)
             .map(ApiQuery)
             .map_err(|e| {
-                let field = match e.path().to_string() {
+                let message = e.inner().to_string();
+                let field = match faulty_field(&e.path().to_string(), &message) {
                     p if p == "." || p.is_empty() => "query".to_string(),
                     p => p,
                 };
-                ApiError::invalid(field, e.into_inner().to_string())
+                ApiError::invalid(field, message)
             })
     }
 }

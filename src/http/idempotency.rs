@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiActor, MAX_JSON_BODY, idempotency_key};
+use super::extract::{ApiActor, body_limit, idempotency_key};
 use crate::app::hex;
 
 /// Declarations store their key with the incident, in one transaction (`store::incidents`).
@@ -40,11 +40,12 @@ pub async fn replay_or_run(
     let Ok(ApiActor(actor)) = ApiActor::from_request_parts(&mut parts, &state).await else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    let Ok(bytes) = to_bytes(body, MAX_JSON_BODY).await else {
+    let limit = body_limit(parts.uri.path());
+    let Ok(bytes) = to_bytes(body, limit).await else {
         return ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("the body is larger than {MAX_JSON_BODY} bytes"),
+            format!("the body is larger than {limit} bytes"),
         )
         .into_response();
     };

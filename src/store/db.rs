@@ -22,6 +22,8 @@ pub(super) use sqlite::{Location, Sqlite, is_unique_violation as sqlite_is_uniqu
 pub enum Arg {
     Int(i64),
     Text(String),
+    /// Raw bytes (an attachment's content): a BLOB on SQLite, a bytea on PostgreSQL.
+    Bytes(Vec<u8>),
     Null,
 }
 
@@ -61,6 +63,12 @@ impl From<&str> for Arg {
     }
 }
 
+impl From<&[u8]> for Arg {
+    fn from(v: &[u8]) -> Self {
+        Arg::Bytes(v.to_vec())
+    }
+}
+
 impl<T: Into<Arg>> From<Option<T>> for Arg {
     fn from(v: Option<T>) -> Self {
         v.map_or(Arg::Null, Into::into)
@@ -82,6 +90,7 @@ pub enum Value {
     Int(i64),
     Real(f64),
     Text(String),
+    Bytes(Vec<u8>),
 }
 
 /// A row of a statement's answer, read by column name or position.
@@ -148,6 +157,16 @@ impl FromValue for String {
     fn from_value(value: &Value) -> Option<Self> {
         match value {
             Value::Text(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromValue for Vec<u8> {
+    const EXPECTED: &'static str = "bytes";
+    fn from_value(value: &Value) -> Option<Self> {
+        match value {
+            Value::Bytes(v) => Some(v.clone()),
             _ => None,
         }
     }

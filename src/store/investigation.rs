@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use super::db::{Conn, Row, args};
 use super::incidents::{TimelineEntry, insert_entries, load_incident};
 use super::{Result, Store, StoreError, WriteTx, ms};
+use crate::domain::attachment::{AttachmentInput, AttachmentType};
 use crate::domain::incident::Incident;
 use crate::domain::investigation::{EvidenceInput, EvidenceKind, HypothesisState, Stance};
 use crate::domain::timeline::EntryData;
@@ -25,8 +26,23 @@ pub struct EvidenceRecord {
     pub change_id: Option<i64>,
     pub pinned: bool,
     pub author: Option<String>,
+    /// Its files, oldest first (their content is read one at a time, on demand).
+    pub attachments: Vec<AttachmentRecord>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// A file attached to a piece of evidence, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub evidence_id: i64,
+    pub name: String,
+    pub content_type: AttachmentType,
+    pub size: i64,
+    pub author: Option<String>,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +91,9 @@ const EVIDENCE: &str = "SELECT e.id, e.incident_id, e.kind, e.summary, e.excerpt
      e.alert_id, e.change_id, e.pinned, u.username AS author, e.created_at, e.updated_at \
      FROM evidence e LEFT JOIN users u ON u.id = e.author_id";
 
+const ATTACHMENTS: &str = "SELECT a.id, a.incident_id, a.evidence_id, a.name, a.content_type, a.size, u.username AS author, a.created_at \
+     FROM attachments a LEFT JOIN users u ON u.id = a.author_id";
+
 const HYPOTHESES: &str = "SELECT h.id, h.incident_id, h.statement, h.state, h.judged_after_test, h.owner_id, o.username AS owner, \
      a.username AS author, h.created_at, h.updated_at FROM hypotheses h \
      LEFT JOIN users o ON o.id = h.owner_id LEFT JOIN users a ON a.id = h.author_id";
@@ -84,6 +103,33 @@ impl Store {
     pub async fn evidence(&self, incident_id: i64) -> Result<Vec<EvidenceRecord>> {
         let mut conn = self.read().await?;
         load_evidence(&mut conn, incident_id, None).await
+    }
+
+    /// An attachment of a piece of an incident's evidence, with its content.
+    pub async fn attachment(
+        &self,
+        incident_id: i64,
+        evidence_id: i64,
+        attachment_id: i64,
+    ) -> Result<(AttachmentRecord, Vec<u8>)> {
+        let mut conn = self.read().await?;
+        let row = conn
+            .fetch_optional(
+                &format!(
+                    "{ATTACHMENTS} WHERE a.id = $1 AND a.evidence_id = $2 AND a.incident_id = $3"
+                ),
+                args![attachment_id, evidence_id, incident_id],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let content = conn
+            .fetch_one(
+                "SELECT content FROM attachments WHERE id = $1",
+                args![attachment_id],
+            )
+            .await?
+            .get("content")?;
+        Ok((attachment_record(&row)?, content))
     }
 
     /// An incident's hypotheses, oldest first, with their evidence and tests.
@@ -224,11 +270,67 @@ impl InvestigationTx {
         Ok(())
     }
 
-    /// Removes a piece of evidence and its place for or against any hypothesis.
+    /// Attaches a file to a piece of this incident's evidence.
+    pub async fn add_attachment(
+        &mut self,
+        evidence_id: i64,
+        input: &AttachmentInput,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<AttachmentRecord> {
+        let size = i64::try_from(input.content.len())
+            .map_err(|_| StoreError::Corrupt("an attachment beyond i64 bytes".into()))?;
+        let id: i64 = self
+            .tx
+            .fetch_one(
+                "INSERT INTO attachments (incident_id, evidence_id, name, content_type, size, content, author_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+                args![
+                    self.incident.id,
+                    evidence_id,
+                    &input.name,
+                    input.content_type.as_str(),
+                    size,
+                    input.content.as_slice(),
+                    author_id,
+                    ms(now),
+                ],
+            )
+            .await?
+            .get("id")?;
+        let row = self
+            .tx
+            .fetch_one(&format!("{ATTACHMENTS} WHERE a.id = $1"), args![id])
+            .await?;
+        attachment_record(&row)
+    }
+
+    pub async fn remove_attachment(&mut self, evidence_id: i64, attachment_id: i64) -> Result<()> {
+        let removed = self
+            .tx
+            .execute(
+                "DELETE FROM attachments WHERE id = $1 AND evidence_id = $2 AND incident_id = $3",
+                args![attachment_id, evidence_id, self.incident.id],
+            )
+            .await?;
+        if removed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Removes a piece of evidence, its attachments and its place for or against any
+    /// hypothesis.
     pub async fn remove_evidence(&mut self, evidence_id: i64) -> Result<()> {
         self.tx
             .execute(
                 "DELETE FROM hypothesis_evidence WHERE evidence_id = $1",
+                args![evidence_id],
+            )
+            .await?;
+        self.tx
+            .execute(
+                "DELETE FROM attachments WHERE evidence_id = $1",
                 args![evidence_id],
             )
             .await?;
@@ -361,10 +463,29 @@ async fn load_evidence(
             .await?
         }
     };
+    let (filter, id) = match only {
+        Some(id) => ("a.evidence_id = $2", id),
+        None => ("a.id > $2", 0),
+    };
+    let attachments = conn
+        .fetch_all(
+            &format!("{ATTACHMENTS} WHERE a.incident_id = $1 AND {filter} ORDER BY a.id"),
+            args![incident_id, id],
+        )
+        .await?
+        .iter()
+        .map(attachment_record)
+        .collect::<Result<Vec<_>>>()?;
     rows.iter()
         .map(|r| {
+            let id: i64 = r.get("id")?;
             Ok(EvidenceRecord {
-                id: r.get("id")?,
+                attachments: attachments
+                    .iter()
+                    .filter(|a| a.evidence_id == id)
+                    .cloned()
+                    .collect(),
+                id,
                 incident_id: r.get("incident_id")?,
                 kind: r.parsed("kind")?,
                 summary: r.get("summary")?,
@@ -380,6 +501,19 @@ async fn load_evidence(
             })
         })
         .collect()
+}
+
+fn attachment_record(row: &Row) -> Result<AttachmentRecord> {
+    Ok(AttachmentRecord {
+        id: row.get("id")?,
+        incident_id: row.get("incident_id")?,
+        evidence_id: row.get("evidence_id")?,
+        name: row.get("name")?,
+        content_type: row.parsed("content_type")?,
+        size: row.get("size")?,
+        author: row.get("author")?,
+        created_at: row.ts("created_at")?,
+    })
 }
 
 async fn load_hypotheses(

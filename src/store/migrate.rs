@@ -58,15 +58,21 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0012_user_reports.sql"),
     ),
     (13, "forge", include_str!("../../migrations/0013_forge.sql")),
+    (
+        14,
+        "evidence attachments",
+        include_str!("../../migrations/0014_attachments.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.
 fn dialect(sql: &str, backend: Backend) -> String {
-    let id_column = match backend {
-        Backend::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
-        Backend::Postgres => "BIGSERIAL PRIMARY KEY",
+    let (id_column, bytes_column) = match backend {
+        Backend::Sqlite => ("INTEGER PRIMARY KEY AUTOINCREMENT", "BLOB"),
+        Backend::Postgres => ("BIGSERIAL PRIMARY KEY", "BYTEA"),
     };
     sql.replace("ID_COLUMN", id_column)
+        .replace("BYTES_COLUMN", bytes_column)
 }
 
 /// Applies pending migrations, all in one transaction: on PostgreSQL the transaction first

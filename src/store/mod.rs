@@ -35,7 +35,7 @@ pub use incidents::{
 };
 pub use ingest::{AlertIncidentDefaults, BeforeCommit, Ingest, Ingested, Ingester};
 pub use investigation::{
-    EvidenceRecord, HypothesisRecord, InvestigationTx, LinkedSource, TestRecord,
+    AttachmentRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, LinkedSource, TestRecord,
 };
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,

@@ -160,6 +160,34 @@ async fn board_story(db: Db) {
         .await;
     assert!(carol.text("#evidence").await.contains("pinned"));
 
+    // A screenshot picked in the file chooser shows, as an image, on Carol's page.
+    let (_, evidence) = app
+        .call(
+            &token,
+            reqwest::Method::GET,
+            &format!("/api/v1/incidents/{id}/evidence"),
+            None,
+        )
+        .await;
+    let eid = evidence[0]["id"].as_i64().expect("evidence");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let screenshot = dir.path().join("auth-p99.png");
+    std::fs::write(&screenshot, crate::attachments::PNG).expect("the file is written");
+    bob.type_into(
+        &format!("#attach-{eid}"),
+        screenshot.to_str().expect("a UTF-8 path"),
+    )
+    .await;
+    bob.submit(&format!("#attach-{eid}-submit")).await;
+    carol.wait_for_text("#evidence", "auth-p99.png").await;
+    carol
+        .wait_for_script(
+            "var i = document.querySelector('#evidence img.thumb'); \
+             return i && i.complete ? String(i.naturalWidth) : 'loading';",
+            "1",
+        )
+        .await;
+
     bob.type_into(
         "#hypothesis-statement",
         "The session store is out of connections",

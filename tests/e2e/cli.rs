@@ -507,6 +507,45 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
     let unpinned = run(&["evidence", "pin", &incident, &evidence, "--off"]).await;
     assert!(unpinned.contains("unpinned"), "{unpinned}");
 
+    // A log file is attached (its type guessed from its name) and read back as it was.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let log = dir.path().join("store-01.log");
+    let lines = "PUT /bucket/x 413\nPUT /bucket/y 413\n";
+    std::fs::write(&log, lines).expect("the log is written");
+    let log = log.to_str().expect("a UTF-8 path");
+    let attached = run(&["evidence", "attach", &incident, &evidence, log]).await;
+    let attachment = attached.trim().to_string();
+    assert!(
+        attachment.parse::<i64>().is_ok(),
+        "attach prints the id: {attachment:?}"
+    );
+    let listed = run(&["evidence", "list", &incident]).await;
+    assert!(
+        listed.contains(&format!("{attachment}:store-01.log")),
+        "{listed}"
+    );
+    let read = run(&["evidence", "download", &incident, &evidence, &attachment]).await;
+    assert_eq!(read, lines);
+    let unknown = dir.path().join("core.dump");
+    std::fs::write(&unknown, "x").expect("written");
+    let refused = aplomb(
+        &app,
+        &bob,
+        &[
+            "evidence",
+            "attach",
+            &incident,
+            &evidence,
+            unknown.to_str().expect("UTF-8"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("pass --type"),
+        "{refused:?}"
+    );
+
     let hypothesis = run(&[
         "hypothesis",
         "add",

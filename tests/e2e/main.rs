@@ -8,6 +8,7 @@ mod alertmanager;
 mod alerts;
 mod api;
 mod apply;
+mod attachments;
 mod big;
 mod browser;
 mod cli;

@@ -1,11 +1,13 @@
-//! An incident's investigation: evidence, hypotheses with the evidence for and against each,
-//! and the tests run on them.
+//! An incident's investigation: evidence and the files attached to it, hypotheses with the
+//! evidence for and against each, and the tests run on them.
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
@@ -13,10 +15,13 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::app::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, RecentChange, TestFields,
 };
+use crate::domain::attachment::{
+    AttachmentType, MAX_ATTACHMENT_BYTES, content_disposition, size_limit,
+};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
-use crate::store::{EvidenceRecord, HypothesisRecord, TestRecord};
+use crate::store::{AttachmentRecord, EvidenceRecord, HypothesisRecord, TestRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,6 +32,14 @@ pub fn router() -> Router<AppState> {
         .route(
             "/incidents/{id}/evidence/{eid}",
             patch(edit_evidence).delete(remove_evidence),
+        )
+        .route(
+            "/incidents/{id}/evidence/{eid}/attachments",
+            post(attach).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES)),
+        )
+        .route(
+            "/incidents/{id}/evidence/{eid}/attachments/{aid}",
+            get(attachment).delete(remove_attachment),
         )
         .route(
             "/incidents/{id}/hypotheses",
@@ -46,6 +59,9 @@ pub fn router() -> Router<AppState> {
     list_evidence,
     edit_evidence,
     remove_evidence,
+    attach,
+    attachment,
+    remove_attachment,
     add_hypothesis,
     list_hypotheses,
     edit_hypothesis,
@@ -67,8 +83,45 @@ pub struct EvidenceBody {
     pub change_id: Option<i64>,
     pub pinned: bool,
     pub author: Option<String>,
+    /// Its files, oldest first; each `url` answers the content.
+    pub attachments: Vec<AttachmentBody>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttachmentBody {
+    pub id: i64,
+    pub evidence_id: i64,
+    #[schema(example = "edge-01.log")]
+    pub name: String,
+    #[schema(example = "text/plain")]
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    pub author: Option<String>,
+    pub created_at: String,
+    /// Where its content is read (with the same token).
+    #[schema(example = "/api/v1/incidents/42/evidence/3/attachments/1")]
+    pub url: String,
+}
+
+impl From<AttachmentRecord> for AttachmentBody {
+    fn from(a: AttachmentRecord) -> Self {
+        Self {
+            url: format!(
+                "/api/v1/incidents/{}/evidence/{}/attachments/{}",
+                a.incident_id, a.evidence_id, a.id
+            ),
+            id: a.id,
+            evidence_id: a.evidence_id,
+            name: a.name,
+            content_type: a.content_type.to_string(),
+            size: a.size,
+            author: a.author,
+            created_at: a.created_at.to_string(),
+        }
+    }
 }
 
 impl From<EvidenceRecord> for EvidenceBody {
@@ -85,6 +138,7 @@ impl From<EvidenceRecord> for EvidenceBody {
             change_id: e.change_id,
             pinned: e.pinned,
             author: e.author,
+            attachments: e.attachments.into_iter().map(Into::into).collect(),
             created_at: e.created_at.to_string(),
             updated_at: e.updated_at.to_string(),
         }
@@ -202,6 +256,119 @@ async fn remove_evidence(
     ApiPath((id, eid)): ApiPath<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     app.remove_evidence(&actor, id, eid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AttachQuery {
+    /// The file's name, shown with it (up to 200 characters, no folders).
+    #[param(example = "edge-01.log")]
+    pub name: String,
+}
+
+/// Attach a file to a piece of evidence: the body is the file itself, up to 2 MiB, sent as
+/// `image/png`, `image/jpeg`, `image/gif`, `image/webp`, `text/plain`, `text/csv` or
+/// `application/json` (text must be UTF-8). A piece of evidence holds at most 10 files.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence/{eid}/attachments",
+    params(("id" = i64, Path), ("eid" = i64, Path), AttachQuery),
+    request_body(description = "the file's bytes", content(
+        (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+        (String = "text/plain"), (String = "text/csv"), (String = "application/json"))),
+    responses((status = 201, body = AttachmentBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the evidence holds 10 files already"),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody, description = "a bad name, or content not of the type it is sent as")))]
+async fn attach(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, eid)): ApiPath<(i64, i64)>,
+    ApiQuery(query): ApiQuery<AttachQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(AttachmentType::from_media_type)
+        .ok_or_else(|| {
+            let types: Vec<&str> = AttachmentType::ALL.iter().map(|t| t.as_str()).collect();
+            ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!(
+                    "send the file with its Content-Type, one of {}",
+                    types.join(", ")
+                ),
+            )
+        })?;
+    let body = body.map_err(|e| match e.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the file {}", size_limit()),
+        ),
+        status => ApiError::new(status, "invalid_body", e.body_text()),
+    })?;
+    let a = app
+        .attach(&actor, id, eid, &query.name, content_type, body.to_vec())
+        .await?;
+    Ok((StatusCode::CREATED, Json(AttachmentBody::from(a))))
+}
+
+/// An attachment's content, with the type it was sent as.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/evidence/{eid}/attachments/{aid}",
+    params(("id" = i64, Path), ("eid" = i64, Path), ("aid" = i64, Path)),
+    responses((status = 200, description = "the file", content(
+                  (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+                  (String = "text/plain"), (String = "text/csv"), (String = "application/json"))),
+              (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn attachment(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, eid, aid)): ApiPath<(i64, i64, i64)>,
+) -> Result<Response, ApiError> {
+    let (a, content) = app.attachment(&actor, id, eid, aid).await?;
+    Ok(serve_attachment(&a, content))
+}
+
+/// An attachment's content as a response. Whatever a file holds, the browser only shows it:
+/// it may not guess another type (`nosniff`), and the sandbox runs nothing in it.
+pub(crate) fn serve_attachment(a: &AttachmentRecord, content: Vec<u8>) -> Response {
+    let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("inline"));
+    let mut response = content.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, value(&a.content_type.served_as()));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        value(&content_disposition(&a.name)),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; img-src 'self'; sandbox"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-cache"),
+    );
+    response
+}
+
+/// Remove a file from a piece of evidence; the timeline keeps that it was there.
+#[utoipa::path(delete, path = "/api/v1/incidents/{id}/evidence/{eid}/attachments/{aid}",
+    params(("id" = i64, Path), ("eid" = i64, Path), ("aid" = i64, Path)),
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_attachment(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, eid, aid)): ApiPath<(i64, i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.remove_attachment(&actor, id, eid, aid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,30 +1,43 @@
-//! The investigation board on the incident page: evidence (pinned first), hypotheses with the
-//! evidence for and against each and their tests, the changes made to production (their rows
+//! The investigation board on the incident page: evidence (pinned first) with its files,
+//! hypotheses with the evidence for and against each and their tests, the changes made to production (their rows
 //! and forms are `coordination.rs`'s), and the forms that add to them. It sits in
 //! the page's live region, so every open page shows what a colleague added.
 
 use axum::Router;
-use axum::extract::{Path, State};
-use axum::response::Response;
-use axum::routing::post;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::coordination::ResponseChangeRow;
 use super::incidents::{Done, done_to};
-use super::{Posted, Times};
+use super::{Posted, Session, Times, fail};
 use crate::app::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,
 };
 use crate::domain::FieldError;
+use crate::domain::attachment::{AttachmentType, MAX_ATTACHMENT_BYTES, readable_size, size_limit};
 use crate::domain::investigation::{EvidenceKind, HypothesisState};
 use crate::http::AppState;
-use crate::store::{EvidenceRecord, HypothesisRecord};
+use crate::http::api::investigation::serve_attachment;
+use crate::store::{AttachmentRecord, EvidenceRecord, HypothesisRecord};
+
+/// Room beside the file in an upload form's body for its other fields and boundaries.
+const FORM_OVERHEAD: usize = 16 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/incidents/{id}/evidence", post(add_evidence))
         .route("/incidents/{id}/evidence/{eid}/pin", post(pin_evidence))
+        .route(
+            "/incidents/{id}/evidence/{eid}/attachments",
+            post(attach).layer(DefaultBodyLimit::max(MAX_ATTACHMENT_BYTES + FORM_OVERHEAD)),
+        )
+        .route(
+            "/incidents/{id}/evidence/{eid}/attachments/{aid}",
+            get(attachment),
+        )
         .route("/incidents/{id}/hypotheses", post(add_hypothesis))
         .route(
             "/incidents/{id}/hypotheses/{hid}/tests",
@@ -84,6 +97,30 @@ pub(super) struct EvidenceRow {
     pub observed: Option<String>,
     pub author: String,
     pub pinned: bool,
+    pub attachments: Vec<AttachmentRow>,
+}
+
+pub(super) struct AttachmentRow {
+    pub id: i64,
+    pub name: String,
+    pub size: String,
+    pub image: bool,
+    pub url: String,
+}
+
+impl AttachmentRow {
+    fn new(a: AttachmentRecord) -> Self {
+        Self {
+            url: format!(
+                "/incidents/{}/evidence/{}/attachments/{}",
+                a.incident_id, a.evidence_id, a.id
+            ),
+            id: a.id,
+            name: a.name,
+            size: readable_size(a.size),
+            image: a.content_type.is_image(),
+        }
+    }
 }
 
 pub(super) struct HypothesisRow {
@@ -144,6 +181,7 @@ impl EvidenceRow {
             observed: e.observed_at.map(|t| times.at(t)),
             author: e.author.unwrap_or_else(|| "aplomb".into()),
             pinned: e.pinned,
+            attachments: e.attachments.into_iter().map(AttachmentRow::new).collect(),
         }
     }
 }
@@ -241,6 +279,85 @@ async fn pin_evidence(
     };
     let pinned = state.edit_evidence(&session.actor, id, eid, edit).await;
     done_to(id, pinned.map(|e| Done::Pinned(e.pinned)))
+}
+
+/// The upload form: its CSRF token and one file. The file's type is what the browser says,
+/// or else what its name suggests (browsers send `application/octet-stream` for a `.log`).
+async fn attach(
+    State(state): State<AppState>,
+    Path((id, eid)): Path<(i64, i64)>,
+    session: Session,
+    mut form: Multipart,
+) -> Response {
+    let mut csrf = None;
+    let mut file = None;
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) => return too_big_or_bad(id, e),
+        };
+        match field.name() {
+            Some("csrf") => csrf = field.text().await.ok(),
+            Some("file") => {
+                let name = field.file_name().unwrap_or_default().to_string();
+                let declared = field
+                    .content_type()
+                    .and_then(AttachmentType::from_media_type);
+                let content = match field.bytes().await {
+                    Ok(content) => content,
+                    Err(e) => return too_big_or_bad(id, e),
+                };
+                file = Some((name, declared, content));
+            }
+            _ => {}
+        }
+    }
+    if let Err(mismatch) = session.check(csrf.as_deref().unwrap_or_default()) {
+        return mismatch.into_response();
+    }
+    let Some((name, declared, content)) = file else {
+        return done_to(id, Err(FieldError::new("file", "choose a file").into()));
+    };
+    let Some(content_type) = declared.or_else(|| AttachmentType::from_file_name(&name)) else {
+        let problem = FieldError::new(
+            "file",
+            "must be an image (PNG, JPEG, GIF, WebP) or a text, log, CSV or JSON file",
+        );
+        return done_to(id, Err(problem.into()));
+    };
+    let attached = state
+        .attach(
+            &session.actor,
+            id,
+            eid,
+            &name,
+            content_type,
+            content.to_vec(),
+        )
+        .await;
+    done_to(id, attached.map(|_| Done::Attached))
+}
+
+fn too_big_or_bad(id: i64, e: axum::extract::multipart::MultipartError) -> Response {
+    let message = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        size_limit()
+    } else {
+        "could not be read from the form".to_string()
+    };
+    done_to(id, Err(FieldError::new("file", message).into()))
+}
+
+/// An attachment's content, for someone signed in who may see the incident.
+async fn attachment(
+    State(state): State<AppState>,
+    Path((id, eid, aid)): Path<(i64, i64, i64)>,
+    session: Session,
+) -> Response {
+    match state.attachment(&session.actor, id, eid, aid).await {
+        Ok((a, content)) => serve_attachment(&a, content),
+        Err(e) => fail(e, &format!("/incidents/{id}")),
+    }
 }
 
 #[derive(Deserialize)]

@@ -245,6 +245,7 @@ impl Held {
             .map(|a| match a {
                 Arg::Int(_) => 'i',
                 Arg::Text(_) => 't',
+                Arg::Bytes(_) => 'b',
                 Arg::Null => 'n',
             })
             .collect();
@@ -258,6 +259,7 @@ impl Held {
             .map(|a| match a {
                 Arg::Int(_) => Type::INT8,
                 Arg::Text(_) => Type::TEXT,
+                Arg::Bytes(_) => Type::BYTEA,
                 Arg::Null => Type::UNKNOWN,
             })
             .collect();
@@ -292,6 +294,7 @@ fn value(row: &tokio_postgres::Row, i: usize, name: &str) -> Result<Value> {
         Type::FLOAT4 => row
             .try_get::<_, Option<f32>>(i)?
             .map(|v| Value::Real(v.into())),
+        Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Bytes),
         // What a function called for its effect answers (`pg_notify`, `pg_advisory_xact_lock`).
         Type::VOID => None,
         Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
@@ -322,6 +325,7 @@ impl ToSql for Arg {
                 _ => Err(format!("an integer cannot be sent as {ty}").into()),
             },
             Arg::Text(v) => v.as_str().to_sql(ty, out),
+            Arg::Bytes(v) => v.as_slice().to_sql(ty, out),
         }
     }
 

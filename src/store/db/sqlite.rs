@@ -247,9 +247,7 @@ impl Held {
                     ValueRef::Integer(v) => Value::Int(v),
                     ValueRef::Real(v) => Value::Real(v),
                     ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(_) => {
-                        return Err(StoreError::Corrupt(format!("{} holds a blob", columns[i])));
-                    }
+                    ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
                 });
             }
             out.push(Row {
@@ -278,6 +276,7 @@ impl ToSql for Arg {
         Ok(match self {
             Arg::Int(v) => ToSqlOutput::from(*v),
             Arg::Text(v) => ToSqlOutput::from(v.as_str()),
+            Arg::Bytes(v) => ToSqlOutput::from(v.as_slice()),
             Arg::Null => ToSqlOutput::Owned(rusqlite::types::Value::Null),
         })
     }
