@@ -15,7 +15,7 @@ use crate::domain::incident::UserRef;
 use crate::domain::rate::{Buckets, Limit};
 use crate::domain::{FieldError, bounded_text};
 use crate::secret::{hex, new_secret};
-use crate::store::{StoreError, TokenRecord, UserRecord};
+use crate::store::{SYSTEM_USER, StoreError, TokenRecord, UserRecord};
 
 /// How long a web session lasts without signing in again.
 pub const SESSION_TTL: SignedDuration = SignedDuration::from_hours(12);
@@ -334,11 +334,16 @@ impl Aplomb {
         Ok(self.store.list_users().await?)
     }
 
-    /// Every username, for choosing someone to give a role or page: anyone signed in may
-    /// know who they can call on, so no access check.
+    /// Every person's username, for choosing someone to give a role or page: anyone signed
+    /// in may know who they can call on, so no access check. The automation user is no one
+    /// to call on.
     pub async fn user_names(&self) -> AppResult<Vec<String>> {
         let users = self.store.list_users().await?;
-        Ok(users.into_iter().map(|u| u.username).collect())
+        Ok(users
+            .into_iter()
+            .map(|u| u.username)
+            .filter(|name| name != SYSTEM_USER)
+            .collect())
     }
 
     /// Issues an API token for `username`: admins for anyone, others for themselves.

@@ -95,6 +95,18 @@ impl Aplomb {
         service: &str,
         kind: &str,
     ) -> AppResult<IntegrationView> {
+        self.add_integration(actor, service, kind, None).await
+    }
+
+    /// An integration for `service`, replacing (revoking, in the same transaction) the one
+    /// with id `replaces`.
+    async fn add_integration(
+        &self,
+        actor: &Actor,
+        service: &str,
+        kind: &str,
+        replaces: Option<i64>,
+    ) -> AppResult<IntegrationView> {
         require_admin(actor)?;
         let service_id = self.service_id(service).await?;
         let kind = kind.trim();
@@ -110,7 +122,14 @@ impl Aplomb {
         let secret = (kind == FORGE_KIND).then(new_secret);
         let id = self
             .store
-            .insert_integration(service_id, kind, &key, secret.as_deref(), self.now())
+            .insert_integration(
+                service_id,
+                kind,
+                &key,
+                secret.as_deref(),
+                replaces,
+                self.now(),
+            )
             .await?;
         Ok(IntegrationView::new(self.integration(id).await?, actor))
     }
@@ -151,11 +170,12 @@ impl Aplomb {
         Ok(())
     }
 
-    /// Replaces an integration's key: the old one stops working at once.
+    /// Replaces an integration's key: the old one stops working at once, and the new
+    /// integration (a new id, the same service and kind) starts in the same commit.
     pub async fn rotate_integration(&self, actor: &Actor, id: i64) -> AppResult<IntegrationView> {
+        require_admin(actor)?;
         let old = self.integration(id).await?;
-        self.revoke_integration(actor, id).await?;
-        self.create_integration(actor, &old.service, &old.kind)
+        self.add_integration(actor, &old.service, &old.kind, Some(id))
             .await
     }
 

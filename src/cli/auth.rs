@@ -169,6 +169,7 @@ pub async fn login(
         }
     };
     let password = ask_password()?;
+    let previous = load().ok().flatten();
     let client = Client::new(&Connection {
         url: Some(url),
         token: None,
@@ -198,7 +199,7 @@ pub async fn login(
         // this sign-in went through is the one stored before: keep it.
         ca_file: match &connection.ca_file {
             Some(f) => Some(std::fs::canonicalize(f).unwrap_or_else(|_| f.clone())),
-            None => load().ok().flatten().and_then(|s| s.ca_file),
+            None => previous.as_ref().and_then(|s| s.ca_file.clone()),
         },
     };
     let path = save(&stored)?;
@@ -208,16 +209,19 @@ pub async fn login(
         stored.username,
         path.display()
     );
+    // The token this one replaces is no one's any more: revoke it, so signing in again leaves
+    // no live token behind. (One for another server is not ours to reach with these flags.)
+    if let Some(old) = previous.filter(|p| p.url == stored.url && p.token_id != token_id) {
+        let revoked = revoke(connection, &old).await;
+        if revoked.is_ok() {
+            println!("the token stored before is revoked");
+        }
+    }
     Ok(())
 }
 
-/// `aplomb logout`: revokes the stored token on its server and removes the file.
-pub async fn logout(connection: &Connection) -> Result<(), CliError> {
-    let (Some(path), Some(stored)) = (config_path(), load().map_err(CliError::Usage)?) else {
-        return Err(CliError::Usage(
-            "not signed in: `aplomb login` stores nothing here yet".into(),
-        ));
-    };
+/// Revokes a stored token with itself; one revoked already counts as done.
+async fn revoke(connection: &Connection, stored: &StoredLogin) -> Result<(), CliError> {
     let client = Client::new(&Connection {
         url: Some(stored.url.clone()),
         token: Some(stored.token.clone()),
@@ -231,12 +235,25 @@ pub async fn logout(connection: &Connection) -> Result<(), CliError> {
         )
         .await;
     match revoked {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         // Revoked already (on the Tokens page, or by an admin): nothing left to undo there.
         Err(CliError::Api { status, .. })
-            if status == StatusCode::UNAUTHORIZED || status == StatusCode::NOT_FOUND => {}
-        Err(e) => return Err(e),
+            if status == StatusCode::UNAUTHORIZED || status == StatusCode::NOT_FOUND =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
+}
+
+/// `aplomb logout`: revokes the stored token on its server and removes the file.
+pub async fn logout(connection: &Connection) -> Result<(), CliError> {
+    let (Some(path), Some(stored)) = (config_path(), load().map_err(CliError::Usage)?) else {
+        return Err(CliError::Usage(
+            "not signed in: `aplomb login` stores nothing here yet".into(),
+        ));
+    };
+    revoke(connection, &stored).await?;
     std::fs::remove_file(&path)
         .map_err(|e| CliError::Usage(format!("removing {}: {e}", path.display())))?;
     println!("signed out of {}; the token is revoked", stored.url);

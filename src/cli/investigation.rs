@@ -30,7 +30,8 @@ pub enum EvidenceCommand {
         /// Link an alert by id (with --kind alert).
         #[arg(long)]
         alert: Option<i64>,
-        /// Link a change event by id (with --kind change).
+        /// Link a change event by id (with --kind change), as `aplomb evidence recent-changes`
+        /// lists them.
         #[arg(long)]
         change: Option<i64>,
         #[arg(long)]
@@ -38,6 +39,14 @@ pub enum EvidenceCommand {
     },
     /// List an incident's evidence, pinned first.
     List { incident: i64 },
+    /// The change events of the incident's services and of everything they depend on, from
+    /// a window before it began until now, newest first: candidates for evidence.
+    RecentChanges {
+        incident: i64,
+        /// How far before the incident began: 90m, 24h, 7d (at most 30d).
+        #[arg(long, default_value = "24h")]
+        window: String,
+    },
     /// Attach a file (a screenshot or a log, up to 2 MiB) to a piece of evidence and print
     /// the attachment's id.
     Attach {
@@ -127,6 +136,14 @@ impl Client {
                 let path = format!("/incidents/{incident}/evidence");
                 let list = self.call(Method::GET, &path, None).await?;
                 self.print(&list, evidence_table);
+            }
+            EvidenceCommand::RecentChanges { incident, window } => {
+                let path = format!(
+                    "/incidents/{incident}/recent-changes?window={}",
+                    form_urlencoded::byte_serialize(window.as_bytes()).collect::<String>()
+                );
+                let list = self.call(Method::GET, &path, None).await?;
+                self.print(&list, recent_changes_table);
             }
             EvidenceCommand::Attach {
                 incident,
@@ -273,6 +290,32 @@ fn evidence_table(list: &Value) -> String {
         })
         .collect();
     table(&["ID", "KIND", "", "SUMMARY", "SOURCE", "FILES"], &rows)
+}
+
+fn recent_changes_table(list: &Value) -> String {
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            let via: Vec<String> = c["via"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(text)
+                .collect();
+            vec![
+                text(&c["id"]),
+                text(&c["happened_at"]),
+                via.join(" -> "),
+                text(&c["summary"]),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return "no changes in the window\n".into();
+    }
+    table(&["ID", "HAPPENED", "SERVICE", "SUMMARY"], &rows)
 }
 
 /// A piece of evidence's files as `1:edge-01.log 2:graph.png`, for `evidence download`.

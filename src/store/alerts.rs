@@ -5,7 +5,7 @@ use jiff::Timestamp;
 
 use super::db::{Arg, Row, args};
 use super::ingest::{Ingested, apply_alert, routes_changed, service_info, silence_matchers};
-use super::{Result, Store, StoreError, ms};
+use super::{Result, Store, StoreError, WriteTx, ms};
 use crate::domain::alert::{AlertEvent, AlertStatus, EventAction, SilenceMatch};
 
 #[derive(Debug, Clone)]
@@ -74,15 +74,25 @@ const ALERT_COLUMNS: &str = "a.id, s.name AS service, a.dedup_key, a.status, a.s
      a.payload, a.event_count, a.first_at, a.last_at, a.resolved_at, a.incident_id, a.silenced";
 
 impl Store {
+    /// Adds an integration; one that `replaces` another revokes it in the same transaction,
+    /// so a rotation never leaves a service without a live key.
     pub async fn insert_integration(
         &self,
         service_id: i64,
         kind: &str,
         routing_key: &str,
         signing_secret: Option<&str>,
+        replaces: Option<i64>,
         now: Timestamp,
     ) -> Result<i64> {
         let mut tx = self.begin_write().await?;
+        if let Some(old) = replaces
+            && !revoke(&mut tx, old, now).await?
+        {
+            return Err(StoreError::Conflict(
+                "the integration is already revoked".into(),
+            ));
+        }
         let id = tx
             .fetch_one(
                 "INSERT INTO integrations (service_id, kind, routing_key, signing_secret, created_at) \
@@ -131,17 +141,12 @@ impl Store {
     /// Revokes an integration's key; false when it was already revoked.
     pub async fn revoke_integration(&self, id: i64, now: Timestamp) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = tx
-            .execute(
-                "UPDATE integrations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-                args![ms(now), id],
-            )
-            .await?;
-        if done > 0 {
+        let done = revoke(&mut tx, id, now).await?;
+        if done {
             routes_changed(&mut tx).await?;
         }
         tx.commit().await?;
-        Ok(done > 0)
+        Ok(done)
     }
 
     pub async fn set_alert_rules(&self, service_id: i64, rules_json: &str) -> Result<()> {
@@ -401,4 +406,15 @@ fn parsed_status(r: &Row) -> Result<AlertStatus> {
     let raw: String = r.get("status")?;
     raw.parse()
         .map_err(|()| StoreError::Corrupt(format!("alert status {raw:?}")))
+}
+
+/// Revokes an integration's key within `tx`; false when it was already revoked.
+async fn revoke(tx: &mut WriteTx, id: i64, now: Timestamp) -> Result<bool> {
+    let done = tx
+        .execute(
+            "UPDATE integrations SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+            args![ms(now), id],
+        )
+        .await?;
+    Ok(done > 0)
 }

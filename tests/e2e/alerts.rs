@@ -231,6 +231,28 @@ async fn events_get_the_contracts_answers(db: Db) {
     let new_key = rotated["routing_key"].as_str().expect("key");
     let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(new_key, "k2", "info")).await;
     assert_eq!(status, StatusCode::ACCEPTED);
+    // The rotation is a new integration beside the revoked one; the revoked one rotates no more.
+    let (_, integrations) = app
+        .admin(Method::GET, "/api/v1/services/search/integrations", None)
+        .await;
+    let listed: Vec<(i64, bool)> = integrations
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|i| (i["id"].as_i64().expect("id"), i["revoked_at"].is_string()))
+        .collect();
+    assert_eq!(
+        listed,
+        vec![(id, true), (rotated["id"].as_i64().expect("id"), false)]
+    );
+    let (status, again) = app
+        .admin(
+            Method::POST,
+            &format!("/api/v1/integrations/{id}/rotate"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
     app.shutdown().await;
 }
 

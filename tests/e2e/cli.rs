@@ -280,13 +280,40 @@ async fn a_responder_signs_in_from_the_cli_and_out_again(app: TestApp) {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600, "only bob may read his token");
-    let stored = std::fs::read_to_string(&file).expect("readable");
-    let token = stored
-        .lines()
-        .find_map(|l| l.strip_prefix("token = \""))
-        .and_then(|t| t.strip_suffix('"'))
-        .expect("a token in the file")
-        .to_string();
+    let stored_token = || {
+        let stored = std::fs::read_to_string(&file).expect("readable");
+        stored
+            .lines()
+            .find_map(|l| l.strip_prefix("token = \""))
+            .and_then(|t| t.strip_suffix('"'))
+            .expect("a token in the file")
+            .to_string()
+    };
+    let first = stored_token();
+
+    // Signing in again replaces the token and revokes the one replaced.
+    let again = stdout(
+        &aplomb_signed_in(
+            dir,
+            &["login", "--url", &app.base, "--username", "bob"],
+            &password,
+        )
+        .await,
+    );
+    assert!(
+        again.contains("the token stored before is revoked"),
+        "{again}"
+    );
+    let token = stored_token();
+    assert_ne!(token, first);
+    let (status, _) = app
+        .call(&first, reqwest::Method::GET, "/api/v1/whoami", None)
+        .await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "the replaced token is revoked"
+    );
 
     // Later commands need no --url or --token.
     let listed = stdout(&aplomb_signed_in(dir, &["incident", "list"], "").await);
@@ -506,6 +533,43 @@ async fn an_investigation_is_run_from_the_cli(app: TestApp) {
     );
     let unpinned = run(&["evidence", "pin", &incident, &evidence, "--off"]).await;
     assert!(unpinned.contains("unpinned"), "{unpinned}");
+
+    // The recent changes of an incident's services and what they depend on, listed with the
+    // id that links one as evidence.
+    let key = crate::investigation::service_depending_on(&app, "object-store", &[]).await;
+    crate::investigation::service_depending_on(&app, "uploads", &["object-store"]).await;
+    let change = serde_json::json!({"routing_key": key,
+        "payload": {"summary": "Object store 3.2 rolled out", "source": "ci"}});
+    let (status, _) = crate::alerts::enqueue(&app, "/v2/change/enqueue", &change).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let uploads = app
+        .declare(
+            &bob,
+            serde_json::json!({"title": "Uploads slow", "severity": "SEV3", "services": ["uploads"]}),
+        )
+        .await
+        .to_string();
+    let recent = run(&["evidence", "recent-changes", &uploads, "--window", "2h"]).await;
+    assert!(
+        recent.contains("Object store 3.2 rolled out")
+            && recent.contains("uploads -> object-store"),
+        "{recent}"
+    );
+    let change_id = recent
+        .lines()
+        .nth(1)
+        .and_then(|row| row.split_whitespace().next())
+        .expect("a change row")
+        .to_string();
+    let linked = run(&[
+        "evidence", "add", &uploads, "--kind", "change", "--change", &change_id,
+    ])
+    .await;
+    assert!(linked.trim().parse::<i64>().is_ok(), "{linked}");
+    let listed = run(&["evidence", "list", &uploads]).await;
+    assert!(listed.contains("Object store 3.2 rolled out"), "{listed}");
+    let quiet = run(&["evidence", "recent-changes", &incident]).await;
+    assert_eq!(quiet, "no changes in the window\n");
 
     // A log file is attached (its type guessed from its name) and read back as it was.
     let dir = tempfile::tempdir().expect("a temporary directory");

@@ -702,7 +702,7 @@ async fn the_board_works_through_plain_forms_and_reaches_other_pages_live(app: T
 }
 
 /// A service with an events_v2 integration depending on `depends_on`; returns its routing key.
-async fn service_depending_on(app: &TestApp, name: &str, depends_on: &[&str]) -> String {
+pub(crate) async fn service_depending_on(app: &TestApp, name: &str, depends_on: &[&str]) -> String {
     let (s, b) = app
         .admin(
             Method::POST,
