@@ -11,7 +11,7 @@ use super::coordination::add_change;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::FieldError;
 use crate::domain::coordination::{ChangeInput, RawChange};
-use crate::domain::forge::{self, ForgeEvent, ForgeProof};
+use crate::domain::forge::{self, DELIVERY_MEMORY_DAYS, ForgeEvent, ForgeProof};
 use crate::store::StoreError;
 
 /// One forge webhook as it arrived.
@@ -92,8 +92,9 @@ impl Aplomb {
         // Only now: a delivery that failed half-way is taken again in full when redelivered,
         // and what it recorded the first time is recognised by its reference.
         if let Some(delivery) = d.delivery {
+            let forget_before = now - jiff::SignedDuration::from_hours(24 * DELIVERY_MEMORY_DAYS);
             self.store
-                .take_forge_delivery(integration, delivery, now)
+                .take_forge_delivery(integration, delivery, now, forget_before)
                 .await?;
         }
         outcome.unknown_incidents.dedup();

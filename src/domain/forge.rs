@@ -13,6 +13,10 @@ use crate::secret::{constant_time_eq, hmac_hex, sign_webhook};
 /// The integration kind whose routing key takes forge webhooks (and no monitoring events).
 pub const FORGE_KIND: &str = "forge";
 
+/// How long a delivery id is remembered against redelivery. Forges redeliver on their own
+/// within hours, and on a person's request for a few days at most.
+pub const DELIVERY_MEMORY_DAYS: i64 = 30;
+
 /// Which forge a webhook comes from, and which of its events it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ForgeEvent {

@@ -32,14 +32,21 @@ impl Store {
         Ok(row.is_some())
     }
 
-    /// Marks a delivery taken, once everything it reported is recorded.
+    /// Marks a delivery taken, once everything it reported is recorded, and forgets the
+    /// integration's deliveries taken before `forget_before`, so the table stays small.
     pub async fn take_forge_delivery(
         &self,
         integration_id: i64,
         delivery: &str,
         now: Timestamp,
+        forget_before: Timestamp,
     ) -> Result<()> {
         let mut tx = self.begin_write().await?;
+        tx.execute(
+            "DELETE FROM forge_deliveries WHERE integration_id = $1 AND received_at < $2",
+            args![integration_id, ms(forget_before)],
+        )
+        .await?;
         tx.execute(
             "INSERT INTO forge_deliveries (integration_id, delivery, received_at) VALUES ($1, $2, $3) \
              ON CONFLICT DO NOTHING",

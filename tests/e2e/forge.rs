@@ -8,13 +8,23 @@ use serde_json::{Value, json};
 
 use aplomb::secret::{hmac_hex, sign_webhook};
 
-use crate::helpers::TestApp;
+use std::sync::Arc;
+
+use aplomb::clock::ManualClock;
+use aplomb::engine::channels::OutboundConfig;
+
+use crate::helpers::{Db, TestApp};
 use crate::paging::ok;
 
 crate::on_both_backends!(
     a_forge_records_the_changes_that_name_an_incident_once,
     a_forge_webhook_that_does_not_prove_its_secret_records_nothing
 );
+/// Stories that set their own clock.
+mod clocked {
+    use super::delivery_ids_are_forgotten_after_a_month;
+    crate::for_both_backends!(delivery_ids_are_forgotten_after_a_month);
+}
 
 /// A forge integration on `service`: its routing key and signing secret.
 async fn forge(app: &TestApp, service: &str) -> (String, String) {
@@ -359,4 +369,50 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
             .is_some_and(|p| p.iter().all(|p| p["name"] != "Idempotency-Key")),
         "{post}"
     );
+}
+
+/// A delivery id is remembered for a month: redelivered within it, nothing is looked at again;
+/// after it (the forge's next delivery forgets the old ids), it is taken like a new one, and
+/// what it reports is still recognised by its reference.
+async fn delivery_ids_are_forgotten_after_a_month(db: Db) {
+    let clock = Arc::new(ManualClock::new(
+        "2026-03-02T10:00:00Z".parse().expect("time"),
+    ));
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), OutboundConfig::default()).await
+    else {
+        return;
+    };
+    let (key, secret) = forge(&app, "edge").await;
+    let lead = app.user("lena", "responder").await;
+    let id = app
+        .declare(&lead, json!({"title": "Edge timeouts", "severity": "SEV2"}))
+        .await;
+    let push = github_push(id, id);
+    let signature = format!("sha256={}", hmac_hex(&secret, &push));
+    let send = async |delivery: &str| {
+        let headers = github("push", delivery, &signature);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (status, answer) = deliver(&app, &key, &headers, &push).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+        answer
+    };
+    assert_eq!(send("d-1").await["redelivery"], false);
+    clock.advance(jiff::SignedDuration::from_hours(24 * 29));
+    assert_eq!(
+        send("d-1").await["redelivery"],
+        true,
+        "remembered for a month"
+    );
+    clock.advance(jiff::SignedDuration::from_hours(24 * 2));
+    assert_eq!(send("d-2").await["redelivery"], false);
+    let late = send("d-1").await;
+    assert_eq!(late["redelivery"], false, "forgotten after a month: {late}");
+    assert_eq!(late["recorded"], json!([]));
+    assert_eq!(
+        late["already_recorded"].as_array().map(Vec::len),
+        Some(1),
+        "{late}"
+    );
+    assert_eq!(changes(&app, id).await.len(), 1);
+    app.shutdown().await;
 }
