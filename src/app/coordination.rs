@@ -10,8 +10,8 @@ use super::investigation::{found, named};
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::coordination::{
-    Cadence, ChangeInput, ChangeState, RawChange, RawTask, TaskInput, TaskStatus, check_in_minutes,
-    may_check_in, optional_skill, task_title,
+    Cadence, ChangeInput, ChangeState, RawChange, RawTask, TaskInput, TaskStatus, answers_for_task,
+    check_in_minutes, optional_skill, task_title,
 };
 use crate::domain::escalation::PagingStop;
 use crate::domain::incident::{RoleKind, UserRef};
@@ -252,6 +252,19 @@ impl Aplomb {
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let mut t = found(tx.task(task_id).await, "task")?;
             let before = t.clone();
+            let lead = tx.incident.holder(RoleKind::IncidentLead).map(|u| u.id);
+            let rhythm = status.is_some_and(|s| s != before.status)
+                || minutes.is_some_and(|m| m != before.check_in_minutes)
+                || assignee
+                    .as_ref()
+                    .is_some_and(|a| a.as_ref().map(|a| a.id) != before.assignee_id);
+            if rhythm && !answers_for_task(actor, before.assignee_id, lead) {
+                return Err(AppError::Forbidden(
+                    "only the task's assignee, the incident lead or an admin changes its \
+                     status, assignee or check-in interval"
+                        .into(),
+                ));
+            }
             let mut entries = Vec::new();
             if let Some(to) = status {
                 before.status.check_move(to)?;
@@ -325,7 +338,7 @@ impl Aplomb {
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let mut t = found(tx.task(task_id).await, "task")?;
             let lead = tx.incident.holder(RoleKind::IncidentLead).map(|u| u.id);
-            if !may_check_in(actor, t.assignee_id, lead) {
+            if !answers_for_task(actor, t.assignee_id, lead) {
                 return Err(AppError::Forbidden(
                     "only the task's assignee, the incident lead or an admin checks in on it"
                         .into(),

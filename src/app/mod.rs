@@ -11,6 +11,7 @@ pub use crate::announce::{Announcer, IncidentChanged};
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::access::Actor;
+use crate::domain::coordination::answers_for_task;
 use crate::domain::incident::{
     Declaration, Incident, NoteText, Origin, Patch, RoleKind, ServiceRef, Severity, Status,
     Summary, Title, UserRef,
@@ -198,6 +199,10 @@ pub struct IncidentDetail {
     pub changes: Vec<RecentChange>,
     pub investigation: Investigation,
     pub tasks: Vec<TaskRecord>,
+    /// The ids of the tasks whose rhythm the viewer answers for (see
+    /// `domain::coordination::answers_for_task`): the page offers them its check-in form
+    /// and status buttons.
+    pub answerable: Vec<i64>,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -450,9 +455,17 @@ impl Aplomb {
         let changes = self
             .changes_around(&view.incident, change_window(None)?, DETAIL_CHANGES)
             .await?;
+        let tasks = self.store.tasks(id).await?;
+        let lead = view.incident.holder(RoleKind::IncidentLead).map(|u| u.id);
+        let answerable = tasks
+            .iter()
+            .filter(|t| answers_for_task(actor, t.assignee_id, lead))
+            .map(|t| t.id)
+            .collect();
         Ok(IncidentDetail {
             investigation: self.load_investigation(id).await?,
-            tasks: self.store.tasks(id).await?,
+            tasks,
+            answerable,
             view,
             timeline,
             pages,

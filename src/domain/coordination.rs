@@ -128,10 +128,11 @@ impl Cadence {
     }
 }
 
-/// Who reports a task's progress: its assignee, the incident lead (who may relay it) or an
-/// admin, so a reminder is stopped only by someone answerable for the task; while nobody is
-/// assigned, anyone who can act.
-pub fn may_check_in(actor: &Actor, assignee: Option<i64>, lead: Option<i64>) -> bool {
+/// Who answers for a task's rhythm: checking in on it, reassigning it, changing its interval
+/// or its status (each of which stops or moves its reminders). Its assignee, the incident lead
+/// (who may relay a check-in or hand the task on) or an admin, so a reminder is stopped only by
+/// someone answerable for the task; while nobody is assigned, anyone who can act.
+pub fn answers_for_task(actor: &Actor, assignee: Option<i64>, lead: Option<i64>) -> bool {
     actor.can_act()
         && (actor.is_admin() || assignee.is_none_or(|a| a == actor.id) || lead == Some(actor.id))
 }
@@ -225,12 +226,12 @@ mod tests {
             actor(2, UserRole::Responder),
             actor(3, UserRole::Responder),
         );
-        assert!(may_check_in(&assignee, Some(1), Some(2)));
-        assert!(may_check_in(&lead, Some(1), Some(2)));
-        assert!(!may_check_in(&other, Some(1), Some(2)));
-        assert!(may_check_in(&actor(4, UserRole::Admin), Some(1), None));
-        assert!(may_check_in(&other, None, Some(2)));
-        assert!(!may_check_in(&actor(5, UserRole::Viewer), None, None));
+        assert!(answers_for_task(&assignee, Some(1), Some(2)));
+        assert!(answers_for_task(&lead, Some(1), Some(2)));
+        assert!(!answers_for_task(&other, Some(1), Some(2)));
+        assert!(answers_for_task(&actor(4, UserRole::Admin), Some(1), None));
+        assert!(answers_for_task(&other, None, Some(2)));
+        assert!(!answers_for_task(&actor(5, UserRole::Viewer), None, None));
     }
 
     fn raw() -> RawChange<'static> {

@@ -216,6 +216,42 @@ async fn an_overdue_check_in_reminds_its_assignee_and_shows_for_the_lead(db: Db)
         .page(&format!("/incidents/{id}"))
         .await;
     assert!(!html.contains(&check_in_form), "no form for piet");
+    let done_button = format!("id=\"task-{}-done\"", task["id"]);
+    assert!(!html.contains(&done_button), "no status buttons for piet");
+    // Nor may piet stop the reminders another way: finish the task, take it over, unassign
+    // it or change its interval. Its wording is anyone's to improve.
+    for body in [
+        json!({"status": "done"}),
+        json!({"assignee": "piet"}),
+        json!({"assignee": ""}),
+        json!({"check_in_minutes": 60}),
+    ] {
+        let refused = expect(
+            &app,
+            &piet,
+            Method::PATCH,
+            &path,
+            body.clone(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert!(
+            refused["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("assignee")),
+            "{body}: {refused}"
+        );
+    }
+    let reworded = expect(
+        &app,
+        &piet,
+        Method::PATCH,
+        &path,
+        json!({"skill": "networking"}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(reworded["check_in_due_at"], task["check_in_due_at"]);
     let (_, html) = app
         .web_session("olga")
         .await

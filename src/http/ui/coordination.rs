@@ -14,7 +14,7 @@ use super::{NoFields, Posted, Session, Times, When, fail, render};
 use crate::app::{AppError, ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
-use crate::domain::coordination::{ChangeState, TaskStatus, may_check_in};
+use crate::domain::coordination::{ChangeState, TaskStatus};
 use crate::http::AppState;
 use crate::store::{ResponseChangeRecord, TaskRecord, WorkIncident};
 
@@ -34,7 +34,6 @@ pub fn router() -> Router<AppState> {
 /// A task on the page.
 pub(super) struct TaskRow {
     pub id: i64,
-    pub assignee_id: Option<i64>,
     pub title: String,
     pub skill: Option<String>,
     pub assignee: Option<String>,
@@ -48,10 +47,13 @@ pub(super) struct TaskRow {
     pub check_ins: Vec<(String, String, String)>,
     /// The statuses it may move to, as (value, button label).
     pub moves: Vec<(&'static str, &'static str)>,
+    /// Whether the viewer answers for its rhythm: the page offers the check-in form and the
+    /// status buttons only then.
+    pub answerable: bool,
 }
 
 impl TaskRow {
-    pub(super) fn new(t: TaskRecord, times: &Times) -> Self {
+    pub(super) fn new(t: TaskRecord, times: &Times, answerable: bool) -> Self {
         let label = |to: TaskStatus| match to {
             TaskStatus::Open => "Reopen",
             TaskStatus::InProgress => "Start",
@@ -70,7 +72,6 @@ impl TaskRow {
             overdue: t.overdue(times.now()),
             due: t.check_in_due_at.map(|at| times.when(at)),
             id: t.id,
-            assignee_id: t.assignee_id,
             title: t.title,
             skill: t.skill,
             assignee: t.assignee,
@@ -86,14 +87,8 @@ impl TaskRow {
                 })
                 .collect(),
             moves,
+            answerable,
         }
-    }
-}
-
-impl TaskRow {
-    /// Whether `me` may check in on it (the page offers the form only then).
-    pub(super) fn may_check_in(&self, me: &Actor, lead: &Option<i64>) -> bool {
-        may_check_in(me, self.assignee_id, *lead)
     }
 }
 
@@ -287,7 +282,8 @@ async fn my_work(State(state): State<AppState>, session: Session) -> Response {
             tasks: work
                 .tasks
                 .into_iter()
-                .map(|(incident, task)| (incident, TaskRow::new(task, &times)))
+                // Only the user's own tasks are listed: theirs to answer for.
+                .map(|(incident, task)| (incident, TaskRow::new(task, &times, true)))
                 .collect(),
             zone: times.zone_note(),
             me: session.actor,

@@ -389,8 +389,6 @@ struct Live {
     changes: Vec<super::investigation::RecentChangeRow>,
     board: Board,
     tasks: Vec<TaskRow>,
-    /// Who holds the lead, who may check in on anyone's task.
-    lead_id: Option<i64>,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -518,9 +516,9 @@ impl Live {
             changes,
             investigation,
             tasks,
+            answerable,
         } = detail;
         let i = view.incident;
-        let lead_id = i.holder(RoleKind::IncidentLead).map(|u| u.id);
         let live = Self {
             id: i.id,
             roles: RoleKind::ALL
@@ -569,8 +567,13 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
-            tasks: tasks.into_iter().map(|t| TaskRow::new(t, times)).collect(),
-            lead_id,
+            tasks: tasks
+                .into_iter()
+                .map(|t| {
+                    let answerable = answerable.contains(&t.id);
+                    TaskRow::new(t, times, answerable)
+                })
+                .collect(),
         };
         (live, timeline)
     }
