@@ -97,6 +97,7 @@ impl Aplomb {
                 .take_forge_delivery(integration, delivery, now, forget_before)
                 .await?;
         }
+        outcome.unknown_incidents.sort_unstable();
         outcome.unknown_incidents.dedup();
         Ok(outcome)
     }
@@ -117,6 +118,12 @@ impl Aplomb {
             }
             tx => tx?,
         };
+        // A private incident is as closed to a forge as to anyone outside it: nothing is
+        // recorded there, and the answer is the same as for an incident that does not exist.
+        if tx.incident.private {
+            outcome.unknown_incidents.push(incident_id);
+            return Ok(());
+        }
         if let Some(reference) = &input.reference
             && let Some(change_id) = tx.change_with_reference(reference).await?
         {

@@ -1,8 +1,8 @@
 //! Response changes from code forges: a push or a merged pull (merge) request that names an
 //! incident in a commit message, its title, its description or a label (`incident: 42`,
 //! `Incident-42`) is a change made during that incident's response. The formats are in
-//! shared/design/CONTRACTS.md §10; this module reads them, and checks nothing about who sent
-//! them (the HTTP edge verifies signatures).
+//! shared/design/CONTRACTS.md §10; this module reads them, and `ForgeProof::verify` checks that
+//! their sender holds the integration's secret (pure functions of `crate::secret`).
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -108,7 +108,7 @@ impl ForgeProof<'_> {
                 let (t, v1) = header
                     .and_then(signature_parts)
                     .ok_or("Aplomb-Signature is missing or not t=<unix seconds>,v1=<hex>")?;
-                if (now.as_second() - t).abs() > SIGNATURE_TOLERANCE_SECONDS {
+                if now.as_second().abs_diff(t) > SIGNATURE_TOLERANCE_SECONDS.unsigned_abs() {
                     return Err("Aplomb-Signature's time is more than five minutes from ours");
                 }
                 same(

@@ -77,7 +77,10 @@ async fn take_webhook(
         (
             ForgeEvent::Generic,
             ForgeProof::Signed(header("aplomb-signature")),
-            None,
+            // No delivery id in aplomb's own shape: its signature, unique to its time and
+            // body, serves as one, so a replay within the signature's five minutes records
+            // nothing.
+            header("aplomb-signature"),
         )
     };
     let taken = app

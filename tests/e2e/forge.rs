@@ -241,6 +241,41 @@ async fn a_forge_records_the_changes_that_name_an_incident_once(app: TestApp) {
         own["reason"],
         "recorded from a signed webhook without a finding"
     );
+
+    // The same signed request sent again (a replay within its five minutes) records nothing,
+    // even with no reference to recognise its change by.
+    let bare = json!({"incident_id": id, "system": "edge-lb", "description": "Drained edge-03"})
+        .to_string();
+    let signed = sign_webhook(&secret, t, &bare);
+    let (_, first) = send(vec![("aplomb-signature", signed.clone())], &bare).await;
+    assert_eq!(
+        first["recorded"].as_array().map(Vec::len),
+        Some(1),
+        "{first}"
+    );
+    let (_, replay) = send(vec![("aplomb-signature", signed)], &bare).await;
+    assert_eq!(replay["redelivery"], true, "{replay}");
+    assert_eq!(changes(&app, id).await.len(), 5);
+
+    // A private incident takes nothing from a forge, and is answered as one that does not exist.
+    let private = app
+        .declare(
+            &lead,
+            json!({"title": "Signing key leaked", "severity": "SEV1", "private": true}),
+        )
+        .await;
+    let body = json!({"incident_id": private, "system": "vault", "description": "Rotated the key",
+        "reference": "rotate-77"})
+    .to_string();
+    let (status, answer) = send(
+        vec![("aplomb-signature", sign_webhook(&secret, t, &body))],
+        &body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(answer["unknown_incidents"], json!([private]), "{answer}");
+    assert_eq!(answer["recorded"], json!([]));
+    assert_eq!(changes(&app, private).await, Vec::<Value>::new());
 }
 
 async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: TestApp) {
