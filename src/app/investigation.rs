@@ -344,16 +344,14 @@ impl Aplomb {
     ) -> AppResult<AttachmentRecord> {
         let input = AttachmentInput::parse(name, content_type, content)?;
         let now = self.now();
-        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+        self.investigate(actor, id, async move |tx: &mut InvestigationTx| {
             let e = found(tx.evidence(evidence_id).await, "evidence")?;
             if e.attachments.len() >= MAX_ATTACHMENTS {
                 return Err(AppError::Conflict(format!(
                     "evidence {evidence_id} already holds {MAX_ATTACHMENTS} files; remove one first"
                 )));
             }
-            let a = tx
-                .add_attachment(evidence_id, &input, actor.id, now)
-                .await?;
+            let a = tx.add_attachment(evidence_id, input, actor.id, now).await?;
             let entry = EntryData::AttachmentAdded {
                 evidence_id,
                 attachment_id: a.id,

@@ -48,17 +48,22 @@ impl AttachmentType {
         })
     }
 
-    pub fn is_image(self) -> bool {
-        matches!(self, Self::Png | Self::Jpeg | Self::Gif | Self::Webp)
+    /// The extension its files are saved under.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Png => "png",
+            Self::Jpeg => "jpg",
+            Self::Gif => "gif",
+            Self::Webp => "webp",
+            Self::Text => "txt",
+            Self::Csv => "csv",
+            Self::Json => "json",
+        }
     }
 
-    /// The `Content-Type` it is served with: text is always read as UTF-8.
-    pub fn served_as(self) -> String {
-        if self.is_image() {
-            self.as_str().to_string()
-        } else {
-            format!("{}; charset=utf-8", self.as_str())
-        }
+    /// Whether the board shows it as a picture (rather than a link).
+    pub fn is_image(self) -> bool {
+        matches!(self, Self::Png | Self::Jpeg | Self::Gif | Self::Webp)
     }
 
     /// Whether `content` starts as this type's files do (images) or is UTF-8 (text).
@@ -84,19 +89,30 @@ pub struct AttachmentInput {
 }
 
 impl AttachmentInput {
-    /// Checks an upload: a plain file name (no folders), content within the size limit and
-    /// of the type it claims.
+    /// Checks an upload: a plain file name (no folders, nothing that hides how it reads),
+    /// content within the size limit and of the type it claims. A name whose extension
+    /// says another type gets its type's (`notes.html` sent as text is kept as
+    /// `notes.html.txt`), so a file saved from the browser opens as what it is.
     pub fn parse(
         name: &str,
         content_type: AttachmentType,
         content: Vec<u8>,
     ) -> Result<Self, FieldError> {
-        let name = bounded_text("name", name, 1, 200)?;
+        let mut name = bounded_text("name", name, 1, 200)?;
         if name.contains(['/', '\\']) || name == "." || name == ".." {
             return Err(FieldError::new(
                 "name",
                 "must be a file name, without folders",
             ));
+        }
+        if name.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+            return Err(FieldError::new(
+                "name",
+                "must not hold control or text-direction characters",
+            ));
+        }
+        if AttachmentType::from_file_name(&name) != Some(content_type) {
+            name = format!("{name}.{}", content_type.extension());
         }
         if content.is_empty() {
             return Err(FieldError::new("body", "must not be empty"));
@@ -120,6 +136,12 @@ impl AttachmentInput {
     }
 }
 
+/// The characters that reorder how text reads (`report\u{202e}gnp.exe` shows as
+/// `reportexe.png`).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// What an upload over the limit is told.
 pub fn size_limit() -> String {
     let max = i64::try_from(MAX_ATTACHMENT_BYTES).unwrap_or(i64::MAX);
@@ -141,20 +163,6 @@ pub fn readable_size(bytes: i64) -> String {
     } else {
         format!("{:.1} MiB", scaled(KIB * KIB))
     }
-}
-
-/// A `Content-Disposition` value that shows the file in the browser under its name, any name
-/// being safe in it (RFC 6266's `filename*`, percent-encoded UTF-8).
-pub fn content_disposition(name: &str) -> String {
-    let mut encoded = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-            encoded.push(char::from(b));
-        } else {
-            encoded.push_str(&format!("%{b:02X}"));
-        }
-    }
-    format!("inline; filename*=UTF-8''{encoded}")
 }
 
 #[cfg(test)]
@@ -203,6 +211,22 @@ mod tests {
     }
 
     #[test]
+    fn a_name_says_what_the_file_is() {
+        let kept = |name: &str, t| AttachmentInput::parse(name, t, b"x".to_vec()).unwrap().name;
+        assert_eq!(kept("edge-01.log", AttachmentType::Text), "edge-01.log");
+        assert_eq!(kept("notes.html", AttachmentType::Text), "notes.html.txt");
+        assert_eq!(kept("README", AttachmentType::Text), "README.txt");
+        assert_eq!(kept("rows.csv", AttachmentType::Csv), "rows.csv");
+        let png = |name: &str| {
+            AttachmentInput::parse(name, AttachmentType::Png, PNG.to_vec())
+                .unwrap()
+                .name
+        };
+        assert_eq!(png("graph.PNG"), "graph.PNG");
+        assert_eq!(png("graph.exe"), "graph.exe.png");
+    }
+
+    #[test]
     fn size_and_name_are_bounded() {
         let big = vec![b'a'; MAX_ATTACHMENT_BYTES + 1];
         let e = AttachmentInput::parse("big.log", AttachmentType::Text, big).unwrap_err();
@@ -211,7 +235,16 @@ mod tests {
         assert!(AttachmentInput::parse("full.log", AttachmentType::Text, full).is_ok());
         let e = AttachmentInput::parse("a.log", AttachmentType::Text, Vec::new()).unwrap_err();
         assert_eq!(e.field, "body");
-        for bad in ["", "  ", "../etc/passwd", "logs\\a.log", ".."] {
+        for bad in [
+            "",
+            "  ",
+            "../etc/passwd",
+            "logs\\a.log",
+            "..",
+            "a\nb.log",
+            "tab\t.log",
+            "report\u{202e}gol.exe",
+        ] {
             let e = AttachmentInput::parse(bad, AttachmentType::Text, b"x".to_vec()).unwrap_err();
             assert_eq!(e.field, "name", "{bad:?}");
         }
@@ -222,21 +255,5 @@ mod tests {
         assert_eq!(readable_size(512), "512 bytes");
         assert_eq!(readable_size(14_540), "14.2 KiB");
         assert_eq!(readable_size(2 * 1024 * 1024), "2.0 MiB");
-    }
-
-    #[test]
-    fn any_name_is_safe_in_the_disposition() {
-        assert_eq!(
-            content_disposition("edge 01.log"),
-            "inline; filename*=UTF-8''edge%2001.log"
-        );
-        assert_eq!(
-            content_disposition("a\";b\r\n.png"),
-            "inline; filename*=UTF-8''a%22%3Bb%0D%0A.png"
-        );
-        assert_eq!(
-            content_disposition("café.txt"),
-            "inline; filename*=UTF-8''caf%C3%A9.txt"
-        );
     }
 }

@@ -54,7 +54,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_JSON_BODY)
             .await
-            .map_err(|_| too_large())?;
+            .map_err(|_| too_large(MAX_JSON_BODY))?;
         let value = parse_json(&bytes)?;
         Ok(Self {
             value,
@@ -63,11 +63,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
-fn too_large() -> ApiError {
+/// The one answer to a body over its route's limit.
+pub fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "payload_too_large",
-        format!("the body is larger than {MAX_JSON_BODY} bytes"),
+        format!("the body is larger than {limit} bytes"),
     )
 }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{ApiActor, body_limit, idempotency_key};
+use super::extract::{ApiActor, body_limit, idempotency_key, too_large};
 use crate::app::hex;
 
 /// Declarations store their key with the incident, in one transaction (`store::incidents`).
@@ -42,12 +42,7 @@ pub async fn replay_or_run(
     };
     let limit = body_limit(parts.uri.path());
     let Ok(bytes) = to_bytes(body, limit).await else {
-        return ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is larger than {limit} bytes"),
-        )
-        .into_response();
+        return too_large(limit).into_response();
     };
     let mut hasher = Sha256::new();
     hasher.update(parts.method.as_str().as_bytes());

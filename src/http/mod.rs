@@ -80,6 +80,19 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Percent-encodes text for a URL's query or path, or a header's RFC 8187 value: everything
+/// but letters, digits and `-._~/` becomes `%XX` of its UTF-8 bytes.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),

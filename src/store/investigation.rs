@@ -5,7 +5,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Conn, Row, args};
+use super::db::{Arg, Conn, Row, args};
 use super::incidents::{TimelineEntry, insert_entries, load_incident};
 use super::{Result, Store, StoreError, WriteTx, ms};
 use crate::domain::attachment::{AttachmentInput, AttachmentType};
@@ -112,24 +112,17 @@ impl Store {
         evidence_id: i64,
         attachment_id: i64,
     ) -> Result<(AttachmentRecord, Vec<u8>)> {
-        let mut conn = self.read().await?;
-        let row = conn
+        let row = self
             .fetch_optional(
                 &format!(
-                    "{ATTACHMENTS} WHERE a.id = $1 AND a.evidence_id = $2 AND a.incident_id = $3"
+                    "{} WHERE a.id = $1 AND a.evidence_id = $2 AND a.incident_id = $3",
+                    ATTACHMENTS.replacen("SELECT ", "SELECT a.content, ", 1)
                 ),
                 args![attachment_id, evidence_id, incident_id],
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        let content = conn
-            .fetch_one(
-                "SELECT content FROM attachments WHERE id = $1",
-                args![attachment_id],
-            )
-            .await?
-            .get("content")?;
-        Ok((attachment_record(&row)?, content))
+        Ok((attachment_record(&row)?, row.get("content")?))
     }
 
     /// An incident's hypotheses, oldest first, with their evidence and tests.
@@ -274,7 +267,7 @@ impl InvestigationTx {
     pub async fn add_attachment(
         &mut self,
         evidence_id: i64,
-        input: &AttachmentInput,
+        input: AttachmentInput,
         author_id: i64,
         now: Timestamp,
     ) -> Result<AttachmentRecord> {
@@ -291,7 +284,7 @@ impl InvestigationTx {
                     &input.name,
                     input.content_type.as_str(),
                     size,
-                    input.content.as_slice(),
+                    Arg::Bytes(input.content),
                     author_id,
                     ms(now),
                 ],

@@ -242,13 +242,17 @@ async fn bad_attachments_are_refused_naming_what_is_wrong(app: TestApp) {
             "{body}"
         );
     }
-    let (status, body) = refused(
+    let (status, body_too_large) = refused(
         "?name=big.log",
         "text/plain",
         vec![b'a'; 2 * 1024 * 1024 + 1],
     )
     .await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body_too_large}");
+    assert_eq!(
+        body_too_large["error"]["message"],
+        "the body is larger than 2097152 bytes"
+    );
     let (status, body) = refused(
         "?name=fake.png",
         "image/png",
@@ -304,6 +308,57 @@ async fn bad_attachments_are_refused_naming_what_is_wrong(app: TestApp) {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, carols) = upload(
+        &app,
+        &bob,
+        &other,
+        "?name=c.log",
+        "text/plain",
+        b"c".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{carols}");
+    let misplaced = format!("{path}/attachments/{}", carols["id"]);
+    assert_eq!(
+        download(&app, &bob, &misplaced).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let (status, _) = app.call(&bob, Method::DELETE, &misplaced, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Exactly the limit is taken; one byte more is refused alike with an Idempotency-Key,
+    // whose check reads the body first.
+    let full = vec![b'a'; 2 * 1024 * 1024];
+    let (status, body) = upload(&app, &bob, &other, "?name=full.log", "text/plain", full).await;
+    assert_eq!(
+        (status, &body["size"]),
+        (StatusCode::CREATED, &json!(2 * 1024 * 1024)),
+        "{body}"
+    );
+    let over = app
+        .http
+        .post(format!("{}{other}/attachments?name=over.log", app.base))
+        .bearer_auth(&bob)
+        .header(CONTENT_TYPE, "text/plain")
+        .header("idempotency-key", "over-1")
+        .body(vec![b'a'; 2 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(over.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let over: Value = over.json().await.expect("JSON");
+    assert_eq!(over["error"]["message"], body_too_large["error"]["message"]);
+    // A name whose extension says another type is given its type's.
+    let (_, html) = upload(
+        &app,
+        &bob,
+        &other,
+        "?name=notes.html",
+        "text/plain",
+        b"<b>hi</b>".to_vec(),
+    )
+    .await;
+    assert_eq!(html["name"], "notes.html.txt", "{html}");
 
     // At most ten files on one piece of evidence.
     for i in 0..10 {

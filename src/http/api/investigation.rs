@@ -15,12 +15,10 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use crate::app::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, RecentChange, TestFields,
 };
-use crate::domain::attachment::{
-    AttachmentType, MAX_ATTACHMENT_BYTES, content_disposition, size_limit,
-};
-use crate::http::AppState;
+use crate::domain::attachment::{AttachmentType, MAX_ATTACHMENT_BYTES};
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery, too_large};
+use crate::http::{AppState, percent_encode};
 use crate::store::{AttachmentRecord, EvidenceRecord, HypothesisRecord, TestRecord};
 
 pub fn router() -> Router<AppState> {
@@ -304,15 +302,11 @@ async fn attach(
             )
         })?;
     let body = body.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the file {}", size_limit()),
-        ),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(MAX_ATTACHMENT_BYTES),
         status => ApiError::new(status, "invalid_body", e.body_text()),
     })?;
     let a = app
-        .attach(&actor, id, eid, &query.name, content_type, body.to_vec())
+        .attach(&actor, id, eid, &query.name, content_type, Vec::from(body))
         .await?;
     Ok((StatusCode::CREATED, Json(AttachmentBody::from(a))))
 }
@@ -334,16 +328,27 @@ async fn attachment(
 }
 
 /// An attachment's content as a response. Whatever a file holds, the browser only shows it:
-/// it may not guess another type (`nosniff`), and the sandbox runs nothing in it.
+/// it may not guess another type (`nosniff`), and the sandbox runs nothing in it. Text is
+/// always read as UTF-8 (it was checked to be), and the name, whatever its characters, is
+/// carried percent-encoded (RFC 6266's `filename*`).
 pub(crate) fn serve_attachment(a: &AttachmentRecord, content: Vec<u8>) -> Response {
-    let value = |s: &str| HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("inline"));
+    let content_type = if a.content_type.is_image() {
+        a.content_type.as_str().to_string()
+    } else {
+        format!("{}; charset=utf-8", a.content_type)
+    };
+    let disposition = format!("inline; filename*=UTF-8''{}", percent_encode(&a.name));
     let mut response = content.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, value(&a.content_type.served_as()));
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        value(&content_disposition(&a.name)),
-    );
+    // Both are ASCII by construction.
+    for (name, value) in [
+        (header::CONTENT_TYPE, content_type),
+        (header::CONTENT_DISPOSITION, disposition),
+    ] {
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert(name, value);
+        }
+    }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::coordination::TaskRow;
 use super::investigation::Board;
-use super::{ErrorQuery, Posted, Session, Times, When, encode, fail, render};
+use super::{ErrorQuery, Posted, Session, Times, When, fail, render};
 use crate::app::{AppError, DeclareInput, IncidentDetail, PatchInput, SeenVersion};
 use crate::domain::access::Actor;
 use crate::domain::coordination::TaskStatus;
@@ -20,6 +20,7 @@ use crate::domain::investigation::HypothesisState;
 use crate::http::AppState;
 use crate::http::api::incidents::ListQuery;
 use crate::http::live;
+use crate::http::percent_encode;
 use crate::store::{IncidentSummary, TimelinePage, TimelineWindow};
 
 pub fn router() -> Router<AppState> {
@@ -110,8 +111,8 @@ impl ListParams {
     fn query_string(&self) -> String {
         format!(
             "status={}&severity={}",
-            encode(self.status.as_deref().unwrap_or("")),
-            encode(self.severity.as_deref().unwrap_or(""))
+            percent_encode(self.status.as_deref().unwrap_or("")),
+            percent_encode(self.severity.as_deref().unwrap_or(""))
         )
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::app::AppError;
 use crate::domain::access::Actor;
-use crate::http::AppState;
+use crate::http::{AppState, percent_encode};
 
 const SESSION_COOKIE: &str = "aplomb_session";
 
@@ -87,7 +87,7 @@ impl FromRequestParts<AppState> for Session {
             .path_and_query()
             .map(|p| p.as_str())
             .unwrap_or("/");
-        Err(Redirect::to(&format!("/login?next={}", encode(next))).into_response())
+        Err(Redirect::to(&format!("/login?next={}", percent_encode(next))).into_response())
     }
 }
 
@@ -162,18 +162,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// Percent-encodes a string for a query parameter.
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Only local paths are followed after login, so `next` cannot send a user elsewhere.
 fn safe_next(next: Option<&str>) -> &str {
     match next {
@@ -218,9 +206,11 @@ pub(super) fn fail(e: AppError, back: &str) -> Response {
             )
                 .into_response()
         }
-        other => {
-            Redirect::to(&format!("{back}?error={}", encode(&other.to_string()))).into_response()
-        }
+        other => Redirect::to(&format!(
+            "{back}?error={}",
+            percent_encode(&other.to_string())
+        ))
+        .into_response(),
     }
 }
 
