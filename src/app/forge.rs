@@ -39,6 +39,7 @@ pub struct ForgeOutcome {
     pub redelivery: bool,
 }
 
+/// A response change a forge's delivery recorded (or had recorded before) on an incident.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ForgeRecorded {
     pub incident_id: i64,
@@ -46,6 +47,9 @@ pub struct ForgeRecorded {
 }
 
 impl Aplomb {
+    /// Takes a forge's webhook: checks it proves the integration's secret, then records each
+    /// change it reports on each incident it names (once per incident and reference), and
+    /// remembers its delivery id only after all of that is committed.
     pub async fn take_forge_webhook(&self, d: ForgeDelivery<'_>) -> AppResult<ForgeOutcome> {
         let now = self.now();
         let (integration, secret) = self

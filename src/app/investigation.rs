@@ -378,6 +378,7 @@ impl Aplomb {
         )
     }
 
+    /// Removes a file from a piece of evidence; the timeline keeps that it was there.
     pub async fn remove_attachment(
         &self,
         actor: &Actor,

@@ -154,8 +154,8 @@ const DESCRIPTION_CHARS: usize = 500;
 /// naming one. A body without the fields its event must have is the field's error.
 pub fn changes(event: ForgeEvent, body: &Value) -> Result<Vec<ForgeChange>, FieldError> {
     match event {
-        ForgeEvent::GitHubPush => push(body, "/repository/full_name"),
-        ForgeEvent::GitLabPush => push(body, "/project/path_with_namespace"),
+        ForgeEvent::GitHubPush => push(body, "repository"),
+        ForgeEvent::GitLabPush => push(body, "project"),
         ForgeEvent::GitHubPullRequest => github_pull_request(body),
         ForgeEvent::GitLabMergeRequest => gitlab_merge_request(body),
         ForgeEvent::Generic => generic(body).map(|c| vec![c]),
@@ -163,32 +163,31 @@ pub fn changes(event: ForgeEvent, body: &Value) -> Result<Vec<ForgeChange>, Fiel
     }
 }
 
-fn text<'a>(body: &'a Value, pointer: &'static str) -> Result<&'a str, FieldError> {
-    body.pointer(pointer)
+/// The text at `field` (`repository.full_name`), or that field's error.
+fn text<'a>(body: &'a Value, field: &'static str) -> Result<&'a str, FieldError> {
+    body.pointer(&format!("/{}", field.replace('.', "/")))
         .and_then(Value::as_str)
-        .ok_or_else(|| FieldError::new(field_name(pointer), "is missing or not a string"))
+        .ok_or_else(|| FieldError::new(field, "is missing or not a string"))
 }
 
 fn optional_text<'a>(body: &'a Value, pointer: &str) -> &'a str {
     body.pointer(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
-/// `/pull_request/title` → `pull_request.title`.
-fn field_name(pointer: &'static str) -> &'static str {
-    match pointer {
-        "/repository/full_name" => "repository.full_name",
-        "/project/path_with_namespace" => "project.path_with_namespace",
-        "/pull_request" => "pull_request",
-        "/object_attributes" => "object_attributes",
-        "/system" => "system",
-        "/description" => "description",
-        _ => "body",
-    }
-}
-
+/// A push's commits that name an incident. `repository` is where the payload describes the
+/// repository: GitHub's `repository`, GitLab's `project`. Only a push to the repository's
+/// default branch (when the payload names it) changes production: work on other branches
+/// reaches it through a merged request.
 fn push(body: &Value, repository: &'static str) -> Result<Vec<ForgeChange>, FieldError> {
-    let system = text(body, repository)?;
+    let system = match repository {
+        "project" => text(body, "project.path_with_namespace")?,
+        _ => text(body, "repository.full_name")?,
+    };
     let branch = optional_text(body, "/ref").trim_start_matches("refs/heads/");
+    let default = optional_text(body, &format!("/{repository}/default_branch"));
+    if !branch.is_empty() && !default.is_empty() && branch != default {
+        return Ok(Vec::new());
+    }
     let commits = body
         .get("commits")
         .and_then(Value::as_array)
@@ -223,7 +222,7 @@ fn push(body: &Value, repository: &'static str) -> Result<Vec<ForgeChange>, Fiel
 }
 
 fn github_pull_request(body: &Value) -> Result<Vec<ForgeChange>, FieldError> {
-    let system = text(body, "/repository/full_name")?;
+    let system = text(body, "repository.full_name")?;
     let pull = body
         .get("pull_request")
         .ok_or_else(|| FieldError::new("pull_request", "is missing"))?;
@@ -247,7 +246,7 @@ fn github_pull_request(body: &Value) -> Result<Vec<ForgeChange>, FieldError> {
 }
 
 fn gitlab_merge_request(body: &Value) -> Result<Vec<ForgeChange>, FieldError> {
-    let system = text(body, "/project/path_with_namespace")?;
+    let system = text(body, "project.path_with_namespace")?;
     let request = body
         .get("object_attributes")
         .ok_or_else(|| FieldError::new("object_attributes", "is missing"))?;
@@ -327,8 +326,8 @@ fn generic(body: &Value) -> Result<ForgeChange, FieldError> {
     };
     Ok(ForgeChange {
         incidents: vec![incident],
-        system: text(body, "/system")?.to_string(),
-        description: text(body, "/description")?.to_string(),
+        system: text(body, "system")?.to_string(),
+        description: text(body, "description")?.to_string(),
         reference: optional("reference"),
         rollback: optional("rollback"),
     })
@@ -420,6 +419,27 @@ mod tests {
         );
         let err = changes(ForgeEvent::GitHubPush, &json!({"commits": []})).unwrap_err();
         assert_eq!(err.field, "repository.full_name");
+        let err = changes(ForgeEvent::GitLabPush, &json!({"commits": []})).unwrap_err();
+        assert_eq!(err.field, "project.path_with_namespace");
+    }
+
+    #[test]
+    fn only_a_push_to_the_default_branch_changes_production() {
+        let push = |branch: &str| {
+            json!({"ref": format!("refs/heads/{branch}"),
+                "repository": {"full_name": "acme/edge", "default_branch": "main"},
+                "commits": [{"id": "b2", "message": "incident: 42"}]})
+        };
+        let on = |branch: &str| {
+            changes(ForgeEvent::GitHubPush, &push(branch))
+                .unwrap()
+                .len()
+        };
+        assert_eq!((on("main"), on("try-timeout")), (1, 0));
+        let gitlab = json!({"ref": "refs/heads/wip",
+            "project": {"path_with_namespace": "acme/dns", "default_branch": "main"},
+            "commits": [{"id": "c3", "message": "Incident-5"}]});
+        assert!(changes(ForgeEvent::GitLabPush, &gitlab).unwrap().is_empty());
     }
 
     #[test]

@@ -298,6 +298,8 @@ impl InvestigationTx {
         attachment_record(&row)
     }
 
+    /// Removes one of a piece of this incident's evidence's files; `NotFound` when it has no
+    /// such file.
     pub async fn remove_attachment(&mut self, evidence_id: i64, attachment_id: i64) -> Result<()> {
         let removed = self
             .tx

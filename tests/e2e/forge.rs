@@ -316,6 +316,7 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["error"]["code"], "bad_signature", "{answer}");
     // aplomb's own signature, made more than five minutes ago, is a replay.
     let own =
         json!({"incident_id": id, "system": "dns", "description": "Lowered the TTL"}).to_string();
@@ -371,11 +372,14 @@ async fn a_forge_webhook_that_does_not_prove_its_secret_records_nothing(app: Tes
         .send()
         .await
         .expect("the server answers");
-    assert!(
-        !event.status().is_success(),
-        "a forge key took an alert: {}",
-        event.status()
+    // PagerDuty's answer to a key it does not know.
+    assert_eq!(
+        event.status(),
+        StatusCode::BAD_REQUEST,
+        "a forge key took an alert"
     );
+    let (_, alerts) = app.admin(Method::GET, "/api/v1/alerts", None).await;
+    assert_eq!(alerts, json!([]), "no alert was stored");
     let (_, list) = app
         .admin(Method::GET, "/api/v1/services/edge/integrations", None)
         .await;
