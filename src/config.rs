@@ -6,14 +6,16 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::domain::incident::{IncidentTypes, RoleKind, RolePolicy, Severity};
+use crate::domain::tone::ToneRules;
 
-/// Rules the organisation tunes: incident types, which roles each severity requires, and how
-/// many monitoring events one routing key may send per second.
+/// Rules the organisation tunes: incident types, which roles each severity requires, how
+/// many monitoring events one routing key may send per second, and the tone check's words.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub incident_types: IncidentTypes,
     pub role_policy: RolePolicy,
     pub events_per_second_per_key: u32,
+    pub tone: ToneRules,
 }
 
 /// High enough for a real alert storm; it stops a runaway script, not monitoring.
@@ -25,6 +27,7 @@ impl Default for Settings {
             incident_types: IncidentTypes::default(),
             role_policy: RolePolicy::default(),
             events_per_second_per_key: DEFAULT_EVENTS_PER_SECOND,
+            tone: ToneRules::default(),
         }
     }
 }
@@ -36,6 +39,17 @@ struct File {
     incidents: IncidentsSection,
     #[serde(default)]
     roles: RolesSection,
+    #[serde(default)]
+    tone: ToneSection,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ToneSection {
+    /// Replaces the built-in list.
+    panic_words: Option<Vec<String>>,
+    /// Added to the built-in list.
+    acronyms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -66,6 +80,24 @@ impl Settings {
         if let Some(required) = file.roles.required {
             settings.role_policy = RolePolicy::new(required);
         }
+        if let Some(words) = file.tone.panic_words {
+            settings.tone.panic_words = words
+                .iter()
+                .map(|w| {
+                    w.split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_lowercase()
+                })
+                .filter(|w| !w.is_empty())
+                .collect();
+        }
+        if let Some(acronyms) = file.tone.acronyms {
+            settings
+                .tone
+                .acronyms
+                .extend(acronyms.iter().map(|a| a.trim().to_uppercase()));
+        }
         Ok(settings)
     }
 }
@@ -91,6 +123,18 @@ mod tests {
             &[RoleKind::IncidentLead, RoleKind::Scribe]
         );
         assert!(settings.role_policy.required(Severity::Sev2).is_empty());
+    }
+
+    #[test]
+    fn a_config_file_tunes_the_tone_check() {
+        let settings = Settings::parse(
+            "[tone]\npanic_words = [\"Hellfire\", \"  on   fire \"]\nacronyms = [\"sap\"]",
+        )
+        .unwrap();
+        assert_eq!(settings.tone.panic_words, ["hellfire", "on fire"]);
+        assert!(settings.tone.acronyms.contains(&"SAP".to_string()));
+        assert!(settings.tone.acronyms.contains(&"API".to_string()));
+        assert!(Settings::parse("[tone]\nwords = []").is_err());
     }
 
     #[test]

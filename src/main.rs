@@ -97,6 +97,14 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Check a draft update's tone before it goes out (shouting, panic, blame, promises,
+    /// internals in a public update, missing essentials); it advises and blocks nothing.
+    ToneCheck {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: aplomb::cli::communication::ToneCheckArgs,
+    },
     /// Acknowledge an incident's pages: escalation stops.
     Ack {
         #[command(flatten)]
@@ -309,6 +317,7 @@ async fn run(command: Command) -> ExitCode {
         } => aplomb::cli::auth::login(&connection, username, &token_name).await,
         Command::Logout { connection } => aplomb::cli::auth::logout(&connection).await,
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
+        Command::ToneCheck { connection, args } => Client::new(&connection).tone_check(args).await,
         Command::Alert {
             connection,
             command,

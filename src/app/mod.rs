@@ -23,6 +23,7 @@ pub use crate::secret::{hex, new_secret};
 mod accounts;
 mod alerts;
 mod apply;
+mod communication;
 mod coordination;
 mod forge;
 mod investigation;
@@ -32,6 +33,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
+pub use communication::{MAX_UPDATE_CHARS, ToneCheckFields};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{

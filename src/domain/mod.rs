@@ -50,6 +50,7 @@ pub mod access;
 pub mod alert;
 pub mod attachment;
 pub mod catalog;
+pub mod communication;
 pub mod coordination;
 pub mod escalation;
 pub mod forge;
@@ -59,6 +60,7 @@ pub mod rate;
 pub mod reports;
 pub mod schedule;
 pub mod timeline;
+pub mod tone;
 
 use std::fmt;
 

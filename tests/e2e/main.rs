@@ -12,6 +12,7 @@ mod attachments;
 mod big;
 mod browser;
 mod cli;
+mod communication;
 mod coordination;
 pub mod crash;
 mod credentials;

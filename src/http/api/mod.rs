@@ -12,6 +12,7 @@ use crate::http::error::ErrorBody;
 
 pub mod accounts;
 pub mod alerts;
+pub mod communication;
 pub mod coordination;
 pub mod incidents;
 pub mod investigation;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .merge(oncall::router())
         .merge(alerts::router())
         .merge(reports::router())
+        .merge(communication::router())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -70,6 +72,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(oncall::OncallDoc::openapi());
     doc.merge(alerts::AlertsDoc::openapi());
     doc.merge(reports::ReportsDoc::openapi());
+    doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
