@@ -1045,6 +1045,31 @@ mod tests {
     }
 
     #[test]
+    fn any_text_is_read_without_a_panic_and_spans_stay_inside_it() {
+        const PIECES: &[&str] = &[
+            "WE", "ARE", "down", "!", "?", ".", " ", "\n", "db-01", "10.0.0.1", "in", "5",
+            "minutes", "fixed", "caused", "by", "Bob's", "fault", "’", "é", "🔥", "-", ":",
+            "14:30", "update", "next", "within", "the", "hour", "a", "few", "'", "%", "\u{202e}",
+        ];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2000 {
+            let mut text = String::new();
+            for _ in 0..(seed % 40) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                text.push_str(PIECES[usize::try_from(seed % PIECES.len() as u64).unwrap()]);
+            }
+            let length = text.chars().count();
+            for audience in Audience::ALL {
+                for f in findings(&text, *audience, None) {
+                    assert!(f.start <= f.end && f.end <= length, "{text:?}: {f:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_organisation_tunes_the_words() {
         let mut rules = ToneRules::default();
         rules.panic_words.push("hellfire".into());
