@@ -97,6 +97,13 @@ enum Command {
         #[command(flatten)]
         connection: Connection,
     },
+    /// Status updates to an incident's audiences: draft, publish, correct, list.
+    Update {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::communication::UpdateCommand,
+    },
     /// Check a draft update's tone before it goes out (shouting, panic, blame, promises,
     /// internals in a public update, missing essentials); it advises and blocks nothing.
     ToneCheck {
@@ -317,6 +324,10 @@ async fn run(command: Command) -> ExitCode {
         } => aplomb::cli::auth::login(&connection, username, &token_name).await,
         Command::Logout { connection } => aplomb::cli::auth::logout(&connection).await,
         Command::Ack { connection, id } => Client::new(&connection).ack(id).await,
+        Command::Update {
+            connection,
+            command,
+        } => Client::new(&connection).update(command).await,
         Command::ToneCheck { connection, args } => Client::new(&connection).tone_check(args).await,
         Command::Alert {
             connection,

@@ -1,16 +1,20 @@
-//! Communicating during an incident: for now the tone check, which anyone signed in may run
-//! on a draft before it goes out (it reads nothing stored, so it needs no access rule).
+//! Communicating during an incident: status updates (drafted, published, corrected) under the
+//! same access rules as the rest of the incident, and the tone check, which anyone signed in
+//! may run on a draft (it reads nothing stored, so it needs no access rule).
 
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Aplomb, AppResult};
+use super::investigation::found;
+use super::{Aplomb, AppError, AppResult};
+use crate::domain::access::Actor;
 use crate::domain::bounded_text;
-use crate::domain::communication::{Audience, Phase};
+use crate::domain::communication::{
+    self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, UpdateInput, UpdateState,
+};
+use crate::domain::timeline::EntryData;
 use crate::domain::tone::{self, Finding};
-
-/// The longest text the tone check reads: a status update, not a document.
-pub const MAX_UPDATE_CHARS: usize = 10_000;
+use crate::store::{InvestigationTx, StatusUpdateRecord};
 
 /// A draft to check.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -50,5 +54,180 @@ impl Aplomb {
             phase,
             &self.settings.tone,
         ))
+    }
+}
+
+/// A status update as the API and the composer give it.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFields {
+    /// Markdown, up to 10,000 characters.
+    #[schema(
+        example = "Some customers cannot pay by card. We are rolling back a change. Next update by 14:30 UTC."
+    )]
+    pub text: String,
+    /// `investigating`, `identified`, `monitoring`, `resolved` or `update` (the default).
+    #[schema(example = "identified")]
+    pub phase: Option<String>,
+    /// Any of `public`, `stakeholders`, `responders` (a private incident: no `public`).
+    #[schema(example = json!(["public", "stakeholders"]))]
+    pub audiences: Vec<String>,
+    /// When readers will hear next (RFC 3339, in the future).
+    pub next_update_by: Option<String>,
+    /// Publish it now rather than keep it a draft.
+    #[serde(default)]
+    pub publish: bool,
+}
+
+/// Changes to an update; a field left out stays as it is. A draft may change in every way
+/// and `"publish": true` sends it out; a published update may have its text corrected (the
+/// correction shows as such) and its next-update time moved, not its phase or audiences.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEdit {
+    pub text: Option<String>,
+    pub phase: Option<String>,
+    pub audiences: Option<Vec<String>>,
+    /// `""` clears it.
+    pub next_update_by: Option<String>,
+    pub publish: Option<bool>,
+}
+
+impl Aplomb {
+    /// An incident's updates, newest first; drafts only for those who can act on it.
+    pub async fn status_updates(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> AppResult<Vec<StatusUpdateRecord>> {
+        self.incident(actor, id).await?;
+        let mut updates = self.store.status_updates(id).await?;
+        if !actor.can_act() {
+            updates.retain(|u| u.state == UpdateState::Published);
+        }
+        Ok(updates)
+    }
+
+    /// Drafts an update, or publishes it at once with `publish`.
+    pub async fn post_update(
+        &self,
+        actor: &Actor,
+        id: i64,
+        fields: UpdateFields,
+    ) -> AppResult<StatusUpdateRecord> {
+        let now = self.now();
+        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+            let input = UpdateInput::parse(
+                RawUpdate {
+                    text: &fields.text,
+                    phase: fields.phase.as_deref(),
+                    audiences: &fields.audiences,
+                    next_update_by: fields.next_update_by.as_deref(),
+                },
+                tx.incident.private,
+                now,
+            )?;
+            let state = if fields.publish {
+                UpdateState::Published
+            } else {
+                UpdateState::Draft
+            };
+            let u = tx.add_update(&input, state, actor.id, now).await?;
+            let entries = if fields.publish {
+                vec![published(&u)]
+            } else {
+                Vec::new()
+            };
+            Ok((u, entries))
+        })
+        .await
+    }
+
+    pub async fn edit_update(
+        &self,
+        actor: &Actor,
+        id: i64,
+        update_id: i64,
+        edit: UpdateEdit,
+    ) -> AppResult<StatusUpdateRecord> {
+        let now = self.now();
+        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+            let mut u = found(tx.status_update(update_id).await, "update")?;
+            let before = u.clone();
+            let was_published = u.state == UpdateState::Published;
+            if was_published && (edit.phase.is_some() || edit.audiences.is_some()) {
+                return Err(AppError::Conflict(
+                    "a published update keeps its phase and audiences: post a new update".into(),
+                ));
+            }
+            let audiences = match &edit.audiences {
+                Some(named) => communication::audiences(named)?,
+                None => u.audiences.clone(),
+            };
+            // The whole update is checked again as it will stand.
+            let input = UpdateInput::parse(
+                RawUpdate {
+                    text: edit.text.as_deref().unwrap_or(&u.text),
+                    phase: Some(edit.phase.as_deref().unwrap_or(u.phase.as_str())),
+                    audiences: &audiences.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                    next_update_by: None,
+                },
+                tx.incident.private,
+                now,
+            )?;
+            u.text = input.text;
+            u.phase = input.phase;
+            u.audiences = input.audiences;
+            if let Some(at) = &edit.next_update_by {
+                u.next_update_by = communication::next_update_by(Some(at), now)?;
+            }
+            let mut entries = Vec::new();
+            if was_published && u.text != before.text {
+                u.corrected_at = Some(now);
+                entries.push(EntryData::UpdateCorrected {
+                    update_id,
+                    text: u.text.clone(),
+                });
+            }
+            match edit.publish {
+                Some(true) if !was_published => {
+                    u.state = UpdateState::Published;
+                    u.published_at = Some(now);
+                    entries.push(published(&u));
+                }
+                Some(false) if was_published => {
+                    return Err(AppError::Conflict(
+                        "a published update cannot be taken back: correct it, or post a new one"
+                            .into(),
+                    ));
+                }
+                _ => {}
+            }
+            if u == before {
+                return Err(AppError::Conflict("the change changes nothing".into()));
+            }
+            tx.save_update(&u).await?;
+            Ok((found(tx.status_update(update_id).await, "update")?, entries))
+        })
+        .await
+    }
+
+    /// What the tone check finds in an update, read by its widest audience.
+    pub fn update_tone(&self, u: &StatusUpdateRecord) -> Vec<Finding> {
+        tone::check(
+            &u.text,
+            communication::widest(&u.audiences),
+            Some(u.phase),
+            &self.settings.tone,
+        )
+    }
+}
+
+fn published(u: &StatusUpdateRecord) -> EntryData {
+    EntryData::UpdatePublished {
+        update_id: u.id,
+        phase: u.phase,
+        audiences: u.audiences.clone(),
+        text: u.text.clone(),
     }
 }

@@ -17,6 +17,7 @@ use crate::domain::incident::{
     Summary, Title, UserRef,
 };
 use crate::domain::investigation::change_window;
+use crate::domain::tone::Finding;
 use crate::domain::{FieldError, RuleError, bounded_text};
 pub use crate::secret::{hex, new_secret};
 
@@ -33,7 +34,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use communication::{MAX_UPDATE_CHARS, ToneCheckFields};
+pub use communication::{ToneCheckFields, UpdateEdit, UpdateFields};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{
@@ -55,7 +56,7 @@ pub use oncall::{
 
 use crate::store::{
     AlertRecord, IdempotencyKey, IncidentFilter, IncidentPage, Inserted, PageRecord, ServiceRecord,
-    Store, StoreError, TaskRecord, TimelineEntry, TimelinePage, TimelineWindow,
+    StatusUpdateRecord, Store, StoreError, TaskRecord, TimelineEntry, TimelinePage, TimelineWindow,
 };
 
 /// Why an operation was refused; the HTTP layer maps each variant to one status code.
@@ -205,6 +206,8 @@ pub struct IncidentDetail {
     /// `domain::coordination::answers_for_task`): the page offers them its check-in form
     /// and status buttons.
     pub answerable: Vec<i64>,
+    /// The updates the viewer may see, newest first, each with what the tone check finds.
+    pub updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -464,7 +467,17 @@ impl Aplomb {
             .filter(|t| answers_for_task(actor, t.assignee_id, lead))
             .map(|t| t.id)
             .collect();
+        let updates = self
+            .status_updates(actor, id)
+            .await?
+            .into_iter()
+            .map(|u| {
+                let tone = self.update_tone(&u);
+                (u, tone)
+            })
+            .collect();
         Ok(IncidentDetail {
+            updates,
             investigation: self.load_investigation(id).await?,
             tasks,
             answerable,

@@ -1,4 +1,5 @@
-//! `aplomb tone-check`: the tone check of a draft update, before it goes out.
+//! `aplomb update …` (status updates) and `aplomb tone-check` (a draft's tone, before it goes
+//! out).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -73,6 +74,120 @@ fn findings(draft: &str, answer: &Value) -> String {
             text(&f["reason"]),
             text(&f["suggestion"])
         ));
+    }
+    out
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum UpdateCommand {
+    /// Draft a status update and print its id and what the tone check found; `publish`
+    /// sends it out.
+    Draft {
+        incident: i64,
+        text: String,
+        /// investigating, identified, monitoring, resolved or update.
+        #[arg(long, default_value = "update")]
+        phase: String,
+        /// public, stakeholders or responders (repeatable).
+        #[arg(long = "audience", required = true)]
+        audiences: Vec<String>,
+        /// When readers hear next (RFC 3339).
+        #[arg(long)]
+        next_update_by: Option<String>,
+        /// Publish it at once.
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Publish a draft: it goes out to its audiences.
+    Publish { incident: i64, update: i64 },
+    /// Correct a published update's text; the correction shows as such.
+    Correct {
+        incident: i64,
+        update: i64,
+        text: String,
+    },
+    /// An incident's updates, newest first.
+    List { incident: i64 },
+}
+
+impl Client {
+    pub async fn update(&self, command: UpdateCommand) -> Result<(), CliError> {
+        match command {
+            UpdateCommand::Draft {
+                incident,
+                text,
+                phase,
+                audiences,
+                next_update_by,
+                publish,
+            } => {
+                let body = json!({"text": text, "phase": phase, "audiences": audiences,
+                    "next_update_by": next_update_by, "publish": publish});
+                let path = format!("/incidents/{incident}/updates");
+                let u = self.call(Method::POST, &path, Some(body)).await?;
+                self.print(&u, |v| format!("{}\n{}", v["id"], tone_of(v)));
+            }
+            UpdateCommand::Publish { incident, update } => {
+                let path = format!("/incidents/{incident}/updates/{update}");
+                let body = json!({"publish": true});
+                let u = self.call(Method::PATCH, &path, Some(body)).await?;
+                self.print(&u, |v| format!("update {} published\n", v["id"]));
+            }
+            UpdateCommand::Correct {
+                incident,
+                update,
+                text,
+            } => {
+                let path = format!("/incidents/{incident}/updates/{update}");
+                let u = self
+                    .call(Method::PATCH, &path, Some(json!({"text": text})))
+                    .await?;
+                self.print(&u, |v| format!("update {} corrected\n", v["id"]));
+            }
+            UpdateCommand::List { incident } => {
+                let path = format!("/incidents/{incident}/updates");
+                let list = self.call(Method::GET, &path, None).await?;
+                self.print(&list, update_list);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A draft's tone findings, one per line, or that there are none.
+fn tone_of(update: &Value) -> String {
+    let text = update["text"].as_str().unwrap_or_default();
+    findings(text, &json!({"findings": update["tone"]}))
+}
+
+fn update_list(list: &Value) -> String {
+    let mut out = String::new();
+    for u in list.as_array().into_iter().flatten() {
+        let audiences: Vec<String> = u["audiences"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let when = match u["published_at"].as_str() {
+            Some(at) => format!("published {at}"),
+            None => "draft".into(),
+        };
+        let corrected = if u["corrected_at"].is_string() {
+            " (corrected)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "#{} {} to {} · {when}{corrected}\n  {}\n",
+            u["id"],
+            text(&u["phase"]),
+            audiences.join(", "),
+            text(&u["text"]).replace('\n', "\n  ")
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("no updates yet\n");
     }
     out
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::attachment::readable_size;
+use super::communication::{Audience, Phase};
 use super::coordination::TaskStatus;
 use super::escalation::PagingStop;
 use super::incident::{RoleKind, Severity, Status};
@@ -115,6 +116,18 @@ pub enum EntryData {
     EvidenceRemoved {
         evidence_id: i64,
         summary: String,
+    },
+    /// A status update went out to its audiences.
+    UpdatePublished {
+        update_id: i64,
+        phase: Phase,
+        audiences: Vec<Audience>,
+        text: String,
+    },
+    /// A published update's text was corrected; `text` is the new one.
+    UpdateCorrected {
+        update_id: i64,
+        text: String,
     },
     /// A file was attached to a piece of evidence.
     AttachmentAdded {
@@ -232,6 +245,8 @@ impl EntryData {
             Self::EvidencePinned { .. } => "evidence_pinned",
             Self::EvidenceEdited { .. } => "evidence_edited",
             Self::EvidenceRemoved { .. } => "evidence_removed",
+            Self::UpdatePublished { .. } => "update_published",
+            Self::UpdateCorrected { .. } => "update_corrected",
             Self::AttachmentAdded { .. } => "attachment_added",
             Self::AttachmentRemoved { .. } => "attachment_removed",
             Self::HypothesisProposed { .. } => "hypothesis_proposed",
@@ -376,6 +391,20 @@ impl EntryData {
             },
             Self::EvidenceEdited { summary, .. } => format!("Evidence edited: {summary}"),
             Self::EvidenceRemoved { summary, .. } => format!("Evidence removed: {summary}"),
+            Self::UpdatePublished {
+                phase,
+                audiences,
+                text,
+                ..
+            } => {
+                let to: Vec<&str> = audiences.iter().map(|a| a.as_str()).collect();
+                let first = text.lines().next().unwrap_or_default();
+                format!("Update published ({phase}, to {}): {first}", to.join(", "))
+            }
+            Self::UpdateCorrected { update_id, text } => {
+                let first = text.lines().next().unwrap_or_default();
+                format!("Update {update_id} corrected: {first}")
+            }
             Self::AttachmentAdded {
                 evidence_id,
                 name,

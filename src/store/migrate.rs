@@ -63,6 +63,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "evidence attachments",
         include_str!("../../migrations/0014_attachments.sql"),
     ),
+    (
+        15,
+        "status updates",
+        include_str!("../../migrations/0015_status_updates.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

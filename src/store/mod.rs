@@ -5,6 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod alerts;
+mod communication;
 mod coordination;
 mod db;
 mod forge;
@@ -28,6 +29,7 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
+pub use communication::StatusUpdateRecord;
 pub use coordination::{CheckInRecord, ResponseChangeRecord, TaskRecord, Work, WorkIncident};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,

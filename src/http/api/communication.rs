@@ -1,25 +1,127 @@
-//! Communicating during an incident: the tone check of a draft update.
+//! Communicating during an incident: status updates (drafted, published, corrected) and the
+//! tone check of a draft.
 
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{patch, post};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::ToneCheckFields;
+use crate::app::{Aplomb, ToneCheckFields, UpdateEdit, UpdateFields};
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiActor, ApiJson};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath};
+use crate::store::StatusUpdateRecord;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tone-check", post(tone_check))
+    Router::new()
+        .route("/tone-check", post(tone_check))
+        .route(
+            "/incidents/{id}/updates",
+            post(post_update).get(list_updates),
+        )
+        .route("/incidents/{id}/updates/{uid}", patch(edit_update))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(tone_check))]
+#[openapi(paths(tone_check, post_update, list_updates, edit_update))]
 pub struct CommunicationDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UpdateBody {
+    pub id: i64,
+    pub incident_id: i64,
+    /// Markdown.
+    pub text: String,
+    #[schema(example = "identified")]
+    pub phase: String,
+    #[schema(example = json!(["public", "stakeholders"]))]
+    pub audiences: Vec<String>,
+    /// `draft` or `published`.
+    pub state: String,
+    pub next_update_by: Option<String>,
+    pub author: Option<String>,
+    pub created_at: String,
+    pub published_at: Option<String>,
+    /// When its text was last corrected after publishing.
+    pub corrected_at: Option<String>,
+    /// What the tone check finds in it, read by its widest audience (advice; nothing blocks).
+    pub tone: Vec<FindingBody>,
+}
+
+impl UpdateBody {
+    fn new(app: &Aplomb, u: StatusUpdateRecord) -> Self {
+        Self {
+            tone: app.update_tone(&u).into_iter().map(Into::into).collect(),
+            id: u.id,
+            incident_id: u.incident_id,
+            text: u.text,
+            phase: u.phase.to_string(),
+            audiences: u.audiences.iter().map(ToString::to_string).collect(),
+            state: u.state.to_string(),
+            next_update_by: u.next_update_by.map(|t| t.to_string()),
+            author: u.author,
+            created_at: u.created_at.to_string(),
+            published_at: u.published_at.map(|t| t.to_string()),
+            corrected_at: u.corrected_at.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// Draft a status update, or publish it at once with `"publish": true`. A private incident's
+/// updates go to stakeholders and responders only.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", params(("id" = i64, Path)), request_body = UpdateFields,
+    responses((status = 201, body = UpdateBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn post_update(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<UpdateFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let u = app.post_update(&actor, id, body.value).await?;
+    Ok((StatusCode::CREATED, Json(UpdateBody::new(&app, u))))
+}
+
+/// The incident's updates, newest first; drafts only for those who can act on it.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/updates", params(("id" = i64, Path)),
+    responses((status = 200, body = [UpdateBody]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn list_updates(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<UpdateBody>>, ApiError> {
+    let updates = app.status_updates(&actor, id).await?;
+    Ok(Json(
+        updates
+            .into_iter()
+            .map(|u| UpdateBody::new(&app, u))
+            .collect(),
+    ))
+}
+
+/// Edit or publish a draft (`{"publish": true}`), or correct a published update's text (the
+/// correction shows as such; phase and audiences stay).
+#[utoipa::path(patch, path = "/api/v1/incidents/{id}/updates/{uid}", params(("id" = i64, Path), ("uid" = i64, Path)),
+    request_body = UpdateEdit,
+    responses((status = 200, body = UpdateBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn edit_update(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((id, uid)): ApiPath<(i64, i64)>,
+    body: ApiJson<UpdateEdit>,
+) -> Result<Json<UpdateBody>, ApiError> {
+    let u = app.edit_update(&actor, id, uid, body.value).await?;
+    Ok(Json(UpdateBody::new(&app, u)))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ToneCheckBody {

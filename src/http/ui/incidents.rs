@@ -390,6 +390,7 @@ struct Live {
     changes: Vec<super::investigation::RecentChangeRow>,
     board: Board,
     tasks: Vec<TaskRow>,
+    updates: super::communication::Updates,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -518,6 +519,7 @@ impl Live {
             investigation,
             tasks,
             answerable,
+            updates,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -568,6 +570,7 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
+            updates: super::communication::Updates::new(updates, i.private, times),
             tasks: tasks
                 .into_iter()
                 .map(|t| {
@@ -748,6 +751,8 @@ pub(super) enum Done {
     Acknowledged,
     Evidence,
     Attached,
+    Drafted,
+    Published,
     Pinned(bool),
     Hypothesis,
     Tested,
@@ -770,6 +775,8 @@ impl Done {
             Self::Acknowledged => "acknowledged".into(),
             Self::Evidence => "evidence".into(),
             Self::Attached => "attached".into(),
+            Self::Drafted => "drafted".into(),
+            Self::Published => "published".into(),
             Self::Pinned(true) => "pinned".into(),
             Self::Pinned(false) => "unpinned".into(),
             Self::Hypothesis => "hypothesis".into(),
@@ -794,6 +801,8 @@ impl Done {
             "acknowledged" => Some(Self::Acknowledged),
             "evidence" => Some(Self::Evidence),
             "attached" => Some(Self::Attached),
+            "drafted" => Some(Self::Drafted),
+            "published" => Some(Self::Published),
             "pinned" => Some(Self::Pinned(true)),
             "unpinned" => Some(Self::Pinned(false)),
             "hypothesis" if value.is_empty() => Some(Self::Hypothesis),
@@ -823,6 +832,8 @@ impl Done {
             }
             Self::Evidence => "Evidence added.".into(),
             Self::Attached => "File attached.".into(),
+            Self::Drafted => "Draft saved; publish it when it reads right.".into(),
+            Self::Published => "Update published to its audiences.".into(),
             Self::Pinned(true) => "Evidence pinned.".into(),
             Self::Pinned(false) => "Evidence unpinned.".into(),
             Self::Hypothesis => "Hypothesis added.".into(),
@@ -849,6 +860,7 @@ impl Done {
             Self::Participant => "participant-user",
             Self::Acknowledged => "acknowledge",
             Self::Evidence | Self::Attached | Self::Pinned(_) => "evidence-summary",
+            Self::Drafted | Self::Published => "update-text",
             Self::Hypothesis | Self::Tested | Self::Judged(_) => "hypothesis-statement",
             Self::ChangeRecorded | Self::ChangeRolledBack => "change-system",
             Self::Task | Self::CheckedIn | Self::TaskMoved(_) => "task-title",

@@ -21,6 +21,7 @@ const SESSION_COOKIE: &str = "aplomb_session";
 
 pub mod accounts;
 pub mod alerts;
+pub mod communication;
 pub mod coordination;
 pub mod incidents;
 pub mod investigation;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/incidents") }))
         .merge(incidents::router())
         .merge(investigation::router())
+        .merge(communication::router())
         .merge(coordination::router())
         .merge(accounts::router())
         .merge(oncall::router())

@@ -1,0 +1,181 @@
+//! Status updates on the incident page: whether users have been told, the updates so far
+//! (drafts with what the tone check found), and the composer, all plain forms.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use serde::Deserialize;
+
+use super::incidents::{Done, done_to};
+use super::{Posted, Times};
+use crate::app::{UpdateEdit, UpdateFields};
+use crate::domain::communication::{Audience, Phase, UpdateState};
+use crate::http::AppState;
+use crate::store::StatusUpdateRecord;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/{id}/updates", post(post_update))
+        .route("/incidents/{id}/updates/{uid}/publish", post(publish))
+}
+
+/// The communication section of the page, ready for the template.
+pub(super) struct Updates {
+    pub rows: Vec<UpdateRow>,
+    /// "Users told: …", as the page says it.
+    pub users_told: String,
+    pub phases: &'static [Phase],
+    /// Whether the composer offers the public audience (not for a private incident).
+    pub public_allowed: bool,
+}
+
+pub(super) struct UpdateRow {
+    pub id: i64,
+    pub text: String,
+    pub phase: String,
+    pub audiences: String,
+    pub draft: bool,
+    pub when: String,
+    pub author: String,
+    pub corrected: Option<String>,
+    /// (rule, the words it is about, reason, suggestion), for a draft.
+    pub tone: Vec<(String, String, String, String)>,
+}
+
+impl Updates {
+    pub(super) fn new(
+        updates: Vec<(StatusUpdateRecord, Vec<crate::domain::tone::Finding>)>,
+        private: bool,
+        times: &Times,
+    ) -> Self {
+        let public: Vec<&StatusUpdateRecord> = updates
+            .iter()
+            .map(|(u, _)| u)
+            .filter(|u| {
+                u.state == UpdateState::Published && u.audiences.contains(&Audience::Public)
+            })
+            .collect();
+        let users_told = match public.last() {
+            _ if private => "Users told: a private incident has no public updates.".to_string(),
+            Some(first) => format!(
+                "Users told: first at {}; {} public update{} so far.",
+                first.published_at.map(|t| times.at(t)).unwrap_or_default(),
+                public.len(),
+                if public.len() == 1 { "" } else { "s" }
+            ),
+            None => "Users told: no update yet.".to_string(),
+        };
+        Self {
+            rows: updates
+                .into_iter()
+                .map(|(u, tone)| UpdateRow::new(u, tone, times))
+                .collect(),
+            users_told,
+            phases: Phase::ALL,
+            public_allowed: !private,
+        }
+    }
+}
+
+impl UpdateRow {
+    fn new(u: StatusUpdateRecord, tone: Vec<crate::domain::tone::Finding>, times: &Times) -> Self {
+        let draft = u.state == UpdateState::Draft;
+        let chars: Vec<char> = u.text.chars().collect();
+        Self {
+            tone: if draft {
+                tone.into_iter()
+                    .map(|f| {
+                        let words: String = chars[f.start.min(chars.len())..f.end.min(chars.len())]
+                            .iter()
+                            .collect();
+                        (
+                            f.rule.to_string(),
+                            words,
+                            f.reason,
+                            f.suggestion.to_string(),
+                        )
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            id: u.id,
+            phase: u.phase.to_string(),
+            audiences: u
+                .audiences
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            draft,
+            when: times.at(u.published_at.unwrap_or(u.created_at)),
+            author: u.author.unwrap_or_else(|| "aplomb".into()),
+            corrected: u.corrected_at.map(|t| times.at(t)),
+            text: u.text,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct UpdateForm {
+    text: String,
+    phase: String,
+    /// Checkboxes: present when ticked.
+    audience_public: Option<String>,
+    audience_stakeholders: Option<String>,
+    audience_responders: Option<String>,
+    /// The "Publish" button rather than "Save draft".
+    publish: Option<String>,
+}
+
+async fn post_update(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<UpdateForm>,
+) -> Response {
+    let audiences = [
+        (form.audience_public.is_some(), Audience::Public),
+        (form.audience_stakeholders.is_some(), Audience::Stakeholders),
+        (form.audience_responders.is_some(), Audience::Responders),
+    ]
+    .into_iter()
+    .filter(|(ticked, _)| *ticked)
+    .map(|(_, a)| a.to_string())
+    .collect();
+    let publish = form.publish.is_some();
+    let fields = UpdateFields {
+        text: form.text,
+        phase: Some(form.phase),
+        audiences,
+        next_update_by: None,
+        publish,
+    };
+    let posted = state.post_update(&session.actor, id, fields).await;
+    done_to(
+        id,
+        posted.map(|_| {
+            if publish {
+                Done::Published
+            } else {
+                Done::Drafted
+            }
+        }),
+    )
+}
+
+#[derive(Deserialize)]
+struct PublishForm {}
+
+async fn publish(
+    State(state): State<AppState>,
+    Path((id, uid)): Path<(i64, i64)>,
+    Posted { session, .. }: Posted<PublishForm>,
+) -> Response {
+    let edit = UpdateEdit {
+        publish: Some(true),
+        ..UpdateEdit::default()
+    };
+    let published = state.edit_update(&session.actor, id, uid, edit).await;
+    done_to(id, published.map(|_| Done::Published))
+}

@@ -1,0 +1,146 @@
+//! Status updates: drafted, published and corrected in the incident's `InvestigationTx`, under
+//! its row lock, with the timeline entries that record them.
+
+use jiff::Timestamp;
+
+use super::db::{Conn, Row, args};
+use super::investigation::InvestigationTx;
+use super::{Result, Store, StoreError, ms};
+use crate::domain::communication::{Audience, Phase, UpdateInput, UpdateState};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdateRecord {
+    pub id: i64,
+    pub incident_id: i64,
+    pub text: String,
+    pub phase: Phase,
+    pub audiences: Vec<Audience>,
+    pub state: UpdateState,
+    pub next_update_by: Option<Timestamp>,
+    pub author: Option<String>,
+    pub created_at: Timestamp,
+    pub published_at: Option<Timestamp>,
+    pub corrected_at: Option<Timestamp>,
+}
+
+const UPDATES: &str = "SELECT s.id, s.incident_id, s.text, s.phase, s.audiences, s.state, s.next_update_by, \
+     u.username AS author, s.created_at, s.published_at, s.corrected_at \
+     FROM status_updates s LEFT JOIN users u ON u.id = s.author_id";
+
+impl Store {
+    /// An incident's updates, newest first (drafts by when they were written).
+    pub async fn status_updates(&self, incident_id: i64) -> Result<Vec<StatusUpdateRecord>> {
+        let mut conn = self.read().await?;
+        load_updates(&mut conn, incident_id, None).await
+    }
+}
+
+impl InvestigationTx {
+    pub async fn add_update(
+        &mut self,
+        input: &UpdateInput,
+        state: UpdateState,
+        author_id: i64,
+        now: Timestamp,
+    ) -> Result<StatusUpdateRecord> {
+        let published_at = (state == UpdateState::Published).then_some(ms(now));
+        let id: i64 = self
+            .tx
+            .fetch_one(
+                "INSERT INTO status_updates (incident_id, text, phase, audiences, state, next_update_by, author_id, \
+                 created_at, published_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+                args![
+                    self.incident.id,
+                    &input.text,
+                    input.phase.as_str(),
+                    audience_list(&input.audiences),
+                    state.as_str(),
+                    input.next_update_by.map(ms),
+                    author_id,
+                    ms(now),
+                    published_at,
+                ],
+            )
+            .await?
+            .get("id")?;
+        self.status_update(id).await
+    }
+
+    /// One of this incident's updates.
+    pub async fn status_update(&mut self, update_id: i64) -> Result<StatusUpdateRecord> {
+        load_updates(&mut self.tx, self.incident.id, Some(update_id))
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// Stores an update as `u` has it.
+    pub async fn save_update(&mut self, u: &StatusUpdateRecord) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE status_updates SET text = $1, phase = $2, audiences = $3, state = $4, next_update_by = $5, \
+                 published_at = $6, corrected_at = $7 WHERE id = $8",
+                args![
+                    &u.text,
+                    u.phase.as_str(),
+                    audience_list(&u.audiences),
+                    u.state.as_str(),
+                    u.next_update_by.map(ms),
+                    u.published_at.map(ms),
+                    u.corrected_at.map(ms),
+                    u.id,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+fn audience_list(audiences: &[Audience]) -> String {
+    audiences
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn load_updates(
+    conn: &mut Conn,
+    incident_id: i64,
+    only: Option<i64>,
+) -> Result<Vec<StatusUpdateRecord>> {
+    let (filter, id) = match only {
+        Some(id) => ("s.id = $2", id),
+        None => ("s.id > $2", 0),
+    };
+    let rows = conn
+        .fetch_all(
+            &format!("{UPDATES} WHERE s.incident_id = $1 AND {filter} ORDER BY s.id DESC"),
+            args![incident_id, id],
+        )
+        .await?;
+    rows.iter().map(update_record).collect()
+}
+
+fn update_record(r: &Row) -> Result<StatusUpdateRecord> {
+    let audiences: String = r.get("audiences")?;
+    Ok(StatusUpdateRecord {
+        id: r.get("id")?,
+        incident_id: r.get("incident_id")?,
+        text: r.get("text")?,
+        phase: r.parsed("phase")?,
+        audiences: audiences
+            .split(',')
+            .map(|a| {
+                a.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("audience {a:?}")))
+            })
+            .collect::<Result<_>>()?,
+        state: r.parsed("state")?,
+        next_update_by: r.opt_ts("next_update_by")?,
+        author: r.get("author")?,
+        created_at: r.ts("created_at")?,
+        published_at: r.opt_ts("published_at")?,
+        corrected_at: r.opt_ts("corrected_at")?,
+    })
+}
