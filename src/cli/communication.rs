@@ -100,7 +100,7 @@ pub enum UpdateCommand {
     },
     /// Publish a draft: it goes out to its audiences.
     Publish { incident: i64, update: i64 },
-    /// Correct a published update's text; the correction shows as such.
+    /// Correct a published update's text (the correction shows as such), or edit a draft's.
     Correct {
         incident: i64,
         update: i64,
@@ -142,7 +142,14 @@ impl Client {
                 let u = self
                     .call(Method::PATCH, &path, Some(json!({"text": text})))
                     .await?;
-                self.print(&u, |v| format!("update {} corrected\n", v["id"]));
+                self.print(&u, |v| {
+                    let done = if v["corrected_at"].is_string() {
+                        "corrected"
+                    } else {
+                        "edited"
+                    };
+                    format!("update {} {done}\n", v["id"])
+                });
             }
             UpdateCommand::List { incident } => {
                 let path = format!("/incidents/{incident}/updates");
