@@ -161,6 +161,8 @@ impl Client {
                             CliError::Usage(format!("{} is not a file", file.display()))
                         })?,
                 };
+                let content = std::fs::read(&file)
+                    .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?;
                 let content_type = content_type
                     .or_else(|| AttachmentType::from_file_name(&name).map(|t| t.to_string()))
                     .ok_or_else(|| {
@@ -168,8 +170,6 @@ impl Client {
                             "cannot tell the type of {name} from its name: pass --type"
                         ))
                     })?;
-                let content = std::fs::read(&file)
-                    .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?;
                 let path = format!(
                     "/incidents/{incident}/evidence/{evidence}/attachments?name={}",
                     form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()

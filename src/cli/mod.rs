@@ -109,6 +109,8 @@ pub struct Client {
     token: Option<String>,
     /// The user `aplomb login` signed in as, when its token is the one in use.
     stored_user: Option<String>,
+    /// The server `aplomb login` signed in to, when it is not this one (its token stays there).
+    signed_in_elsewhere: Option<String>,
     http: reqwest::Client,
     /// Why the client cannot talk to the server (e.g. an unreadable login file), said at the
     /// first request.
@@ -133,6 +135,10 @@ impl Client {
             .or(stored.as_ref().map(|s| s.url.as_str()))
             .map_or_else(|| DEFAULT_URL.to_string(), trimmed);
         // The stored token goes only to the server that issued it.
+        let signed_in_elsewhere = stored
+            .as_ref()
+            .map(|s| trimmed(&s.url))
+            .filter(|url| *url != base);
         let stored = stored.filter(|s| trimmed(&s.url) == base);
         let ca_file = conn
             .ca_file
@@ -154,6 +160,7 @@ impl Client {
             base,
             token,
             stored_user,
+            signed_in_elsewhere,
             http,
             problem,
             json: conn.json,
@@ -213,9 +220,16 @@ impl Client {
     /// A request to the API under `/api/v1`, carrying the caller's token.
     fn authorized(&self, method: Method, path: &str) -> Result<reqwest::RequestBuilder, CliError> {
         let token = self.token.as_deref().ok_or_else(|| {
-            CliError::Usage(
-                "no API token: run `aplomb login`, or pass --token or set APLOMB_TOKEN".into(),
-            )
+            CliError::Usage(match &self.signed_in_elsewhere {
+                Some(url) => format!(
+                    "no API token for {}: `aplomb login` signed in to {url}, and its token goes \
+                     only there; run `aplomb login --url {}`, or pass --token",
+                    self.base, self.base
+                ),
+                None => {
+                    "no API token: run `aplomb login`, or pass --token or set APLOMB_TOKEN".into()
+                }
+            })
         })?;
         let url = format!("{}/api/v1{path}", self.base);
         Ok(self.http.request(method, &url).bearer_auth(token))

@@ -691,7 +691,8 @@ impl Browser {
     async fn submit(&self, css: &str) {
         let old_page = self.element("html").await;
         self.click(css).await;
-        for _ in 0..100 {
+        // Generous: CI runs the browser beside the rest of the suite on two cores.
+        for _ in 0..300 {
             let probe = self
                 .command(
                     reqwest::Method::GET,
@@ -712,7 +713,7 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("submitting {css} did not load a new page within 5 s");
+        panic!("submitting {css} did not load a new page within 15 s");
     }
 
     async fn type_into(&self, css: &str, text: &str) {

@@ -320,6 +320,20 @@ async fn a_responder_signs_in_from_the_cli_and_out_again(app: TestApp) {
     assert_eq!(listed, "no incidents\n");
     let tokens = stdout(&aplomb_signed_in(dir, &["token", "list"], "").await);
     assert!(tokens.contains("aplomb login"), "{tokens}");
+    // Another server gets no token, and is told where the stored one belongs.
+    let elsewhere = aplomb_signed_in(
+        dir,
+        &["incident", "list", "--url", "http://127.0.0.1:9"],
+        "",
+    )
+    .await;
+    assert_eq!(elsewhere.status.code(), Some(2), "{elsewhere:?}");
+    let said = String::from_utf8_lossy(&elsewhere.stderr);
+    assert!(
+        said.contains(&format!("signed in to {}", app.base))
+            && said.contains("aplomb login --url http://127.0.0.1:9"),
+        "{said}"
+    );
 
     let out = stdout(&aplomb_signed_in(dir, &["logout"], "").await);
     assert!(out.contains("signed out"), "{out}");
