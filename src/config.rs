@@ -80,24 +80,10 @@ impl Settings {
         if let Some(required) = file.roles.required {
             settings.role_policy = RolePolicy::new(required);
         }
-        if let Some(words) = file.tone.panic_words {
-            settings.tone.panic_words = words
-                .iter()
-                .map(|w| {
-                    w.split_whitespace()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                        .to_lowercase()
-                })
-                .filter(|w| !w.is_empty())
-                .collect();
-        }
-        if let Some(acronyms) = file.tone.acronyms {
-            settings
-                .tone
-                .acronyms
-                .extend(acronyms.iter().map(|a| a.trim().to_uppercase()));
-        }
+        settings.tone = ToneRules::new(
+            file.tone.panic_words,
+            file.tone.acronyms.unwrap_or_default(),
+        );
         Ok(settings)
     }
 }

@@ -143,6 +143,8 @@ impl Aplomb {
         .await
     }
 
+    /// Changes an update: a draft in every way (and `publish` sends it out); a published one
+    /// only in its text (a correction, on the timeline) and its next-update time.
     pub async fn edit_update(
         &self,
         actor: &Actor,
@@ -212,14 +214,49 @@ impl Aplomb {
         .await
     }
 
-    /// What the tone check finds in an update, read by its widest audience.
+    /// What the tone check finds in an update, read by its widest audience. An update whose
+    /// next-update time is set says when readers hear more, whatever its text says.
     pub fn update_tone(&self, u: &StatusUpdateRecord) -> Vec<Finding> {
-        tone::check(
+        let mut found = tone::check(
             &u.text,
             communication::widest(&u.audiences),
             Some(u.phase),
             &self.settings.tone,
-        )
+        );
+        if u.next_update_by.is_some() {
+            found.retain(|f| f.rule != tone::Rule::MissingNextUpdate);
+        }
+        found
+    }
+}
+
+/// Whether users have been told of an incident: by its first public update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsersTold {
+    /// A private incident has no public updates.
+    Private,
+    NotYet,
+    Since {
+        first: jiff::Timestamp,
+        updates: usize,
+    },
+}
+
+impl UsersTold {
+    pub fn of(private: bool, updates: &[StatusUpdateRecord]) -> Self {
+        let public: Vec<jiff::Timestamp> = updates
+            .iter()
+            .filter(|u| u.audiences.contains(&Audience::Public))
+            .filter_map(|u| u.published_at)
+            .collect();
+        match public.iter().min() {
+            _ if private => Self::Private,
+            Some(first) => Self::Since {
+                first: *first,
+                updates: public.len(),
+            },
+            None => Self::NotYet,
+        }
     }
 }
 

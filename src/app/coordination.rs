@@ -315,7 +315,7 @@ impl Aplomb {
             tx.update_task(&t, now).await?;
             // A new rhythm (status, assignee or interval) counts from now.
             let active = tx.incident.status.is_active();
-            if t.cadence(active) != before.cadence(active) {
+            if t.cadence(active) != before.cadence(active) || t.assignee_id != before.assignee_id {
                 let due = t.cadence(active).due_after(now);
                 tx.rearm(task_id, due, PagingStop::TaskChanged, now).await?;
             }

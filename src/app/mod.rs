@@ -34,7 +34,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use communication::{ToneCheckFields, UpdateEdit, UpdateFields};
+pub use communication::{ToneCheckFields, UpdateEdit, UpdateFields, UsersTold};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{
@@ -208,6 +208,7 @@ pub struct IncidentDetail {
     pub answerable: Vec<i64>,
     /// The updates the viewer may see, newest first, each with what the tone check finds.
     pub updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
+    pub users_told: UsersTold,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -467,9 +468,9 @@ impl Aplomb {
             .filter(|t| answers_for_task(actor, t.assignee_id, lead))
             .map(|t| t.id)
             .collect();
-        let updates = self
-            .status_updates(actor, id)
-            .await?
+        let updates = self.status_updates(actor, id).await?;
+        let users_told = UsersTold::of(view.incident.private, &updates);
+        let updates = updates
             .into_iter()
             .map(|u| {
                 let tone = self.update_tone(&u);
@@ -478,6 +479,7 @@ impl Aplomb {
             .collect();
         Ok(IncidentDetail {
             updates,
+            users_told,
             investigation: self.load_investigation(id).await?,
             tasks,
             answerable,

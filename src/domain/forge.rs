@@ -121,6 +121,12 @@ impl ForgeProof<'_> {
     }
 }
 
+/// The one way to write a signature header, `t=<t>,v1=<lower-case hex>`: the delivery id of
+/// aplomb's own shape, so a replay is recognised however its header is respelled.
+pub fn signature_id(header: &str) -> Option<String> {
+    signature_parts(header).map(|(t, v1)| format!("t={t},v1={}", v1.to_ascii_lowercase()))
+}
+
 /// `t=<unix seconds>,v1=<hex>` → its time and its first `v1`.
 fn signature_parts(header: &str) -> Option<(i64, &str)> {
     let mut t = None;

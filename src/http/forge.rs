@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use super::AppState;
 use super::error::{ApiError, ErrorBody};
 use crate::app::{ForgeDelivery, ForgeOutcome};
-use crate::domain::forge::{ForgeEvent, ForgeProof};
+use crate::domain::forge::{ForgeEvent, ForgeProof, signature_id};
 
 /// GitHub sends payloads of up to 25 MB, but a push's commits are listed only up to 2,048 and a
 /// merge event is small: a few megabytes is room enough.
@@ -60,6 +60,7 @@ async fn take_webhook(
         }
     };
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let own_id = header("aplomb-signature").and_then(signature_id);
     // The headers say which forge sent it; without either forge's, it is aplomb's own shape.
     let (event, proof, delivery) = if let Some(event) = header("x-github-event") {
         (
@@ -80,7 +81,7 @@ async fn take_webhook(
             // No delivery id in aplomb's own shape: its signature, unique to its time and
             // body, serves as one, so a replay within the signature's five minutes records
             // nothing.
-            header("aplomb-signature"),
+            own_id.as_deref(),
         )
     };
     let taken = app

@@ -36,6 +36,7 @@ impl Store {
 }
 
 impl InvestigationTx {
+    /// Stores a new update, a draft or published at `now`.
     pub async fn add_update(
         &mut self,
         input: &UpdateInput,

@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
 use super::{Posted, Times};
-use crate::app::{UpdateEdit, UpdateFields};
+use crate::app::{UpdateEdit, UpdateFields, UsersTold};
 use crate::domain::communication::{Audience, Phase, UpdateState};
+use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::store::StatusUpdateRecord;
 
@@ -45,26 +46,21 @@ pub(super) struct UpdateRow {
 
 impl Updates {
     pub(super) fn new(
-        updates: Vec<(StatusUpdateRecord, Vec<crate::domain::tone::Finding>)>,
+        updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
+        told: UsersTold,
         private: bool,
         times: &Times,
     ) -> Self {
-        let public: Vec<&StatusUpdateRecord> = updates
-            .iter()
-            .map(|(u, _)| u)
-            .filter(|u| {
-                u.state == UpdateState::Published && u.audiences.contains(&Audience::Public)
-            })
-            .collect();
-        let users_told = match public.last() {
-            _ if private => "Users told: a private incident has no public updates.".to_string(),
-            Some(first) => format!(
-                "Users told: first at {}; {} public update{} so far.",
-                first.published_at.map(|t| times.at(t)).unwrap_or_default(),
-                public.len(),
-                if public.len() == 1 { "" } else { "s" }
+        let users_told = match told {
+            UsersTold::Private => {
+                "Users told: a private incident has no public updates.".to_string()
+            }
+            UsersTold::NotYet => "Users told: no update yet.".to_string(),
+            UsersTold::Since { first, updates } => format!(
+                "Users told: first at {}; {updates} public update{} so far.",
+                times.at(first),
+                if updates == 1 { "" } else { "s" }
             ),
-            None => "Users told: no update yet.".to_string(),
         };
         Self {
             rows: updates

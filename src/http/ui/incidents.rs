@@ -520,6 +520,7 @@ impl Live {
             tasks,
             answerable,
             updates,
+            users_told,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -570,7 +571,7 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
-            updates: super::communication::Updates::new(updates, i.private, times),
+            updates: super::communication::Updates::new(updates, users_told, i.private, times),
             tasks: tasks
                 .into_iter()
                 .map(|t| {
