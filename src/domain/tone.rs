@@ -354,7 +354,10 @@ const FIX_WORDS: &[&str] = &[
     "working",
 ];
 
-/// Words after which a time is about the next update, not a fix.
+/// Words that, with a time after them, say when readers hear more ("next update by 14:30").
+const NEXT_UPDATE_WORDS: &[&str] = &["update", "updates", "information"];
+
+/// Words after which a time is about news to come (the next update, a report), not a fix.
 const UPDATE_WORDS: &[&str] = &[
     "update",
     "updates",
@@ -975,7 +978,7 @@ fn is_clock_time(word: &str) -> bool {
 /// minutes", "more information in an hour".
 fn names_next_update(tokens: &[Token]) -> bool {
     tokens.iter().enumerate().any(|(i, t)| {
-        ["update", "updates", "information"].contains(&t.lower.as_str())
+        NEXT_UPDATE_WORDS.contains(&t.lower.as_str())
             && tokens[i + 1..]
                 .iter()
                 .enumerate()

@@ -91,8 +91,10 @@ const EVIDENCE: &str = "SELECT e.id, e.incident_id, e.kind, e.summary, e.excerpt
      e.alert_id, e.change_id, e.pinned, u.username AS author, e.created_at, e.updated_at \
      FROM evidence e LEFT JOIN users u ON u.id = e.author_id";
 
-const ATTACHMENTS: &str = "SELECT a.id, a.incident_id, a.evidence_id, a.name, a.content_type, a.size, u.username AS author, a.created_at \
-     FROM attachments a LEFT JOIN users u ON u.id = a.author_id";
+/// An attachment's columns without its content, and where they come from: a list of files
+/// reads `SELECT {ATTACHMENT_COLUMNS} {ATTACHMENTS_FROM}`, one file adds `a.content`.
+const ATTACHMENT_COLUMNS: &str = "a.id, a.incident_id, a.evidence_id, a.name, a.content_type, a.size, u.username AS author, a.created_at";
+const ATTACHMENTS_FROM: &str = "FROM attachments a LEFT JOIN users u ON u.id = a.author_id";
 
 const HYPOTHESES: &str = "SELECT h.id, h.incident_id, h.statement, h.state, h.judged_after_test, h.owner_id, o.username AS owner, \
      a.username AS author, h.created_at, h.updated_at FROM hypotheses h \
@@ -115,8 +117,8 @@ impl Store {
         let row = self
             .fetch_optional(
                 &format!(
-                    "{} WHERE a.id = $1 AND a.evidence_id = $2 AND a.incident_id = $3",
-                    ATTACHMENTS.replacen("SELECT ", "SELECT a.content, ", 1)
+                    "SELECT a.content, {ATTACHMENT_COLUMNS} {ATTACHMENTS_FROM} \
+                     WHERE a.id = $1 AND a.evidence_id = $2 AND a.incident_id = $3"
                 ),
                 args![attachment_id, evidence_id, incident_id],
             )
@@ -293,7 +295,10 @@ impl InvestigationTx {
             .get("id")?;
         let row = self
             .tx
-            .fetch_one(&format!("{ATTACHMENTS} WHERE a.id = $1"), args![id])
+            .fetch_one(
+                &format!("SELECT {ATTACHMENT_COLUMNS} {ATTACHMENTS_FROM} WHERE a.id = $1"),
+                args![id],
+            )
             .await?;
         attachment_record(&row)
     }
@@ -464,7 +469,10 @@ async fn load_evidence(
     };
     let attachments = conn
         .fetch_all(
-            &format!("{ATTACHMENTS} WHERE a.incident_id = $1 AND {filter} ORDER BY a.id"),
+            &format!(
+                "SELECT {ATTACHMENT_COLUMNS} {ATTACHMENTS_FROM} \
+                 WHERE a.incident_id = $1 AND {filter} ORDER BY a.id"
+            ),
             args![incident_id, id],
         )
         .await?

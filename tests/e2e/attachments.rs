@@ -75,24 +75,6 @@ async fn download(app: &TestApp, token: &str, url: &str) -> reqwest::Response {
         .expect("the server answers")
 }
 
-async fn timeline_kinds(app: &TestApp, token: &str, incident_path: &str) -> Vec<String> {
-    let incident = incident_path.split("/evidence").next().expect("a path");
-    let (_, timeline) = app
-        .call(
-            token,
-            Method::GET,
-            &format!("{incident}/timeline?limit=1000"),
-            None,
-        )
-        .await;
-    timeline
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["kind"].as_str().expect("a kind").to_string())
-        .collect()
-}
-
 async fn files_attach_to_evidence_and_read_back_as_sent(app: TestApp) {
     let (bob, path) = evidence(&app, "bob", false).await;
     let (status, png) = upload(
@@ -193,7 +175,12 @@ async fn files_attach_to_evidence_and_read_back_as_sent(app: TestApp) {
     );
     let (status, _) = app.call(&bob, Method::DELETE, url, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let kinds = timeline_kinds(&app, &bob, &path).await;
+    let incident: i64 = path
+        .split('/')
+        .nth(4)
+        .and_then(|id| id.parse().ok())
+        .expect("an incident id");
+    let kinds = crate::paging::timeline_kinds(&app, incident).await;
     assert_eq!(
         kinds.iter().filter(|k| *k == "attachment_added").count(),
         2,

@@ -18,7 +18,7 @@ crate::on_both_backends!(
     a_forge_integration_is_made_from_the_cli_and_its_webhook_url_works,
 );
 
-async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
+pub(crate) async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
         .args(args)
         .env("APLOMB_URL", &app.base)
@@ -28,7 +28,7 @@ async fn aplomb(app: &TestApp, token: &str, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "exit {:?}: {}",
@@ -225,12 +225,34 @@ async fn a_responder_manages_how_they_are_reached_from_the_cli(app: TestApp) {
 /// The binary with only `config_dir` to find its server and token (no URL or token in the
 /// environment), `stdin` as its standard input.
 async fn aplomb_signed_in(config_dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"));
+    command
         .args(args)
         .env_remove("APLOMB_URL")
         .env_remove("APLOMB_TOKEN")
-        .env("APLOMB_CONFIG_DIR", config_dir)
+        .env("APLOMB_CONFIG_DIR", config_dir);
+    with_input(command, stdin).await
+}
+
+/// `aplomb` against `app` as `token`'s user, `stdin` as its standard input.
+pub(crate) async fn aplomb_with_input(
+    app: &TestApp,
+    token: &str,
+    args: &[&str],
+    stdin: &str,
+) -> Output {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"));
+    command
+        .args(args)
+        .env("APLOMB_URL", &app.base)
+        .env("APLOMB_TOKEN", token);
+    with_input(command, stdin).await
+}
+
+/// Runs `command` with `stdin` written to its standard input, then closed.
+async fn with_input(mut command: tokio::process::Command, stdin: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child = command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -14,23 +14,6 @@ crate::on_both_backends!(
     the_page_drafts_and_publishes_and_says_whether_users_were_told,
 );
 
-async fn timeline_kinds(app: &TestApp, token: &str, id: i64) -> Vec<String> {
-    let (_, timeline) = app
-        .call(
-            token,
-            Method::GET,
-            &format!("/api/v1/incidents/{id}/timeline?limit=1000"),
-            None,
-        )
-        .await;
-    timeline
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
-        .collect()
-}
-
 async fn an_update_is_drafted_checked_published_and_corrected(app: TestApp) {
     let carla = app.user("carla", "responder").await;
     let vic = app.user("vic", "viewer").await;
@@ -102,7 +85,7 @@ async fn an_update_is_drafted_checked_published_and_corrected(app: TestApp) {
         let (got, answer) = call(&carla, Method::PATCH, &path, body.clone()).await;
         assert_eq!(got, status, "{body}: {answer}");
     }
-    let kinds = timeline_kinds(&app, &carla, id).await;
+    let kinds = crate::paging::timeline_kinds(&app, id).await;
     assert!(kinds.contains(&"update_published".to_string()), "{kinds:?}");
     assert!(kinds.contains(&"update_corrected".to_string()), "{kinds:?}");
 
@@ -174,16 +157,8 @@ async fn an_update_is_drafted_checked_published_and_corrected(app: TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The CLI drafts, publishes, corrects and lists.
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
-            .args(args)
-            .env("APLOMB_URL", &app.base)
-            .env("APLOMB_TOKEN", &carla)
-            .output()
-            .expect("the binary runs");
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8(out.stdout).expect("UTF-8")
-    };
+    let cli =
+        async |args: &[&str]| crate::cli::stdout(&crate::cli::aplomb(&app, &carla, args).await);
     let id = id.to_string();
     let drafted = cli(&[
         "update",
@@ -192,18 +167,19 @@ async fn an_update_is_drafted_checked_published_and_corrected(app: TestApp) {
         "Fixed in 5 minutes!!",
         "--audience",
         "public",
-    ]);
+    ])
+    .await;
     let uid = drafted.lines().next().expect("an id").to_string();
     assert!(drafted.contains("fix_time_promise"), "{drafted}");
     assert_eq!(
-        cli(&["update", "publish", &id, &uid]),
+        cli(&["update", "publish", &id, &uid]).await,
         format!("update {uid} published\n")
     );
     assert_eq!(
-        cli(&["update", "correct", &id, &uid, calm]),
+        cli(&["update", "correct", &id, &uid, calm]).await,
         format!("update {uid} corrected\n")
     );
-    let listed = cli(&["update", "list", &id]);
+    let listed = cli(&["update", "list", &id]).await;
     assert!(
         listed.contains(&format!("#{uid} update to public")) && listed.contains("(corrected)"),
         "{listed}"
@@ -402,22 +378,7 @@ async fn the_tone_check_flags_an_alarmed_draft_and_passes_its_calm_rewrite(app: 
 async fn the_cli_checks_a_draft_from_an_argument_or_standard_input(app: TestApp) {
     let bob = app.user("bob", "responder").await;
     let run = async |args: &[&str], stdin: &str| {
-        use tokio::io::AsyncWriteExt;
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
-            .args(args)
-            .env("APLOMB_URL", &app.base)
-            .env("APLOMB_TOKEN", &bob)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("the binary runs");
-        let mut input = child.stdin.take().expect("stdin");
-        input.write_all(stdin.as_bytes()).await.expect("written");
-        drop(input);
-        let out = child.wait_with_output().await.expect("it ends");
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).expect("UTF-8")
+        crate::cli::stdout(&crate::cli::aplomb_with_input(&app, &bob, args, stdin).await)
     };
     let shouted = run(
         &[
