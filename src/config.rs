@@ -5,17 +5,20 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::domain::communication::{CadencePolicy, UpdateCadence};
 use crate::domain::incident::{IncidentTypes, RoleKind, RolePolicy, Severity};
 use crate::domain::tone::ToneRules;
 
 /// Rules the organisation tunes: incident types, which roles each severity requires, how
-/// many monitoring events one routing key may send per second, and the tone check's words.
+/// many monitoring events one routing key may send per second, the tone check's words and
+/// how often each severity's audiences hear from the team.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub incident_types: IncidentTypes,
     pub role_policy: RolePolicy,
     pub events_per_second_per_key: u32,
     pub tone: ToneRules,
+    pub cadence: CadencePolicy,
 }
 
 /// High enough for a real alert storm; it stops a runaway script, not monitoring.
@@ -28,6 +31,7 @@ impl Default for Settings {
             role_policy: RolePolicy::default(),
             events_per_second_per_key: DEFAULT_EVENTS_PER_SECOND,
             tone: ToneRules::default(),
+            cadence: CadencePolicy::default(),
         }
     }
 }
@@ -41,6 +45,51 @@ struct File {
     roles: RolesSection,
     #[serde(default)]
     tone: ToneSection,
+    /// Per severity; a severity left out keeps its default.
+    #[serde(default)]
+    cadence: BTreeMap<Severity, CadenceEntry>,
+}
+
+/// `{ first_minutes = 5, every_minutes = 20 }`, or `"none"` for no expected updates.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum CadenceEntry {
+    Word(String),
+    Minutes(CadenceMinutes),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CadenceMinutes {
+    first_minutes: i64,
+    every_minutes: i64,
+}
+
+impl CadenceEntry {
+    fn cadence(&self, severity: Severity) -> anyhow::Result<Option<UpdateCadence>> {
+        match self {
+            Self::Word(w) if w == "none" => Ok(None),
+            Self::Word(w) => anyhow::bail!(
+                "cadence.{severity}: {w:?} is neither \"none\" nor {{ first_minutes, every_minutes }}"
+            ),
+            Self::Minutes(m) => {
+                for (name, v) in [
+                    ("first_minutes", m.first_minutes),
+                    ("every_minutes", m.every_minutes),
+                ] {
+                    if !(1..=1440).contains(&v) {
+                        anyhow::bail!(
+                            "cadence.{severity}.{name} must be between 1 and 1440 minutes"
+                        );
+                    }
+                }
+                Ok(Some(UpdateCadence::minutes(
+                    m.first_minutes,
+                    m.every_minutes,
+                )))
+            }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -80,6 +129,11 @@ impl Settings {
         if let Some(required) = file.roles.required {
             settings.role_policy = RolePolicy::new(required);
         }
+        let mut cadence = Vec::new();
+        for (severity, entry) in &file.cadence {
+            cadence.push((*severity, entry.cadence(*severity)?));
+        }
+        settings.cadence = CadencePolicy::with(cadence);
         settings.tone = ToneRules::new(
             file.tone.panic_words,
             file.tone.acronyms.unwrap_or_default(),
@@ -109,6 +163,32 @@ mod tests {
             &[RoleKind::IncidentLead, RoleKind::Scribe]
         );
         assert!(settings.role_policy.required(Severity::Sev2).is_empty());
+    }
+
+    #[test]
+    fn a_config_file_sets_the_update_cadence() {
+        let settings = Settings::parse(
+            "[cadence]\nSEV1 = { first_minutes = 10, every_minutes = 15 }\nSEV3 = \"none\"",
+        )
+        .unwrap();
+        let cadence = &settings.cadence;
+        assert_eq!(
+            cadence.of(Severity::Sev1),
+            Some(UpdateCadence::minutes(10, 15))
+        );
+        assert_eq!(
+            cadence.of(Severity::Sev2),
+            Some(UpdateCadence::minutes(15, 30))
+        );
+        assert_eq!(cadence.of(Severity::Sev3), None);
+        for bad in [
+            "[cadence]\nSEV1 = \"sometimes\"",
+            "[cadence]\nSEV1 = { first_minutes = 0, every_minutes = 15 }",
+            "[cadence]\nSEV1 = { first_minutes = 5 }",
+            "[cadence]\nSEV9 = \"none\"",
+        ] {
+            assert!(Settings::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ pub async fn start_engine(
             poll,
             outbound,
             signing_key,
+            cadence: app.settings.cadence.clone(),
         },
     );
     engine.warn_unreachable_methods().await?;

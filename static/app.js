@@ -14,6 +14,12 @@
     document.querySelectorAll("[data-since]").forEach(function (el) {
       el.textContent = "(" + elapsed(Date.now() - Number(el.dataset.since)) + ")";
     });
+    // A countdown to a due time: "in 12 min", then "overdue by 3 min" once it has passed.
+    document.querySelectorAll("[data-until]").forEach(function (el) {
+      var left = Number(el.dataset.until) - Date.now();
+      var m = Math.floor(Math.abs(left) / 60000);
+      el.textContent = "(" + (left > 0 ? "in " : "overdue by ") + m + " min)";
+    });
   }
   // Identity of a node for matching old against new: elements with an id or data-key (rows,
   // timeline entries) match by it, so a row added on top does not repurpose the rows below.

@@ -2,6 +2,7 @@
 //! same access rules as the rest of the incident, and the tone check, which anyone signed in
 //! may run on a draft (it reads nothing stored, so it needs no access rule).
 
+use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -10,11 +11,12 @@ use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::bounded_text;
 use crate::domain::communication::{
-    self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, UpdateInput, UpdateState,
+    self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, Told, UpdateDue, UpdateInput, UpdateState,
 };
+use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
 use crate::domain::tone::{self, Finding};
-use crate::store::{InvestigationTx, StatusUpdateRecord};
+use crate::store::{InvestigationTx, StatusUpdateRecord, last_told};
 
 /// A draft to check.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -116,31 +118,36 @@ impl Aplomb {
         fields: UpdateFields,
     ) -> AppResult<StatusUpdateRecord> {
         let now = self.now();
-        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
-            let input = UpdateInput::parse(
-                RawUpdate {
-                    text: &fields.text,
-                    phase: fields.phase.as_deref(),
-                    audiences: &fields.audiences,
-                    next_update_by: fields.next_update_by.as_deref(),
-                },
-                tx.incident.private,
-                now,
-            )?;
-            let state = if fields.publish {
-                UpdateState::Published
-            } else {
-                UpdateState::Draft
-            };
-            let u = tx.add_update(&input, state, actor.id, now).await?;
-            let entries = if fields.publish {
-                vec![published(&u)]
-            } else {
-                Vec::new()
-            };
-            Ok((u, entries))
-        })
-        .await
+        let u = self
+            .investigate(actor, id, async |tx: &mut InvestigationTx| {
+                let input = UpdateInput::parse(
+                    RawUpdate {
+                        text: &fields.text,
+                        phase: fields.phase.as_deref(),
+                        audiences: &fields.audiences,
+                        next_update_by: fields.next_update_by.as_deref(),
+                    },
+                    tx.incident.private,
+                    now,
+                )?;
+                let state = if fields.publish {
+                    UpdateState::Published
+                } else {
+                    UpdateState::Draft
+                };
+                let mut entries = Vec::new();
+                if fields.publish {
+                    entries.extend(self.keep_cadence(tx, &input.audiences, now).await?);
+                }
+                let u = tx.add_update(&input, state, actor.id, now).await?;
+                if fields.publish {
+                    entries.insert(0, published(&u));
+                }
+                Ok((u, entries))
+            })
+            .await;
+        self.engine.wake();
+        u
     }
 
     /// Changes an update: a draft in every way (and `publish` sends it out); a published one
@@ -153,65 +160,159 @@ impl Aplomb {
         edit: UpdateEdit,
     ) -> AppResult<StatusUpdateRecord> {
         let now = self.now();
-        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
-            let mut u = found(tx.status_update(update_id).await, "update")?;
-            let before = u.clone();
-            let was_published = u.state == UpdateState::Published;
-            if was_published && (edit.phase.is_some() || edit.audiences.is_some()) {
-                return Err(AppError::Conflict(
-                    "a published update keeps its phase and audiences: post a new update".into(),
-                ));
-            }
-            let audiences = match &edit.audiences {
-                Some(named) => communication::audiences(named)?,
-                None => u.audiences.clone(),
-            };
-            // The whole update is checked again as it will stand.
-            let input = UpdateInput::parse(
-                RawUpdate {
-                    text: edit.text.as_deref().unwrap_or(&u.text),
-                    phase: Some(edit.phase.as_deref().unwrap_or(u.phase.as_str())),
-                    audiences: &audiences.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-                    next_update_by: None,
-                },
-                tx.incident.private,
-                now,
-            )?;
-            u.text = input.text;
-            u.phase = input.phase;
-            u.audiences = input.audiences;
-            if let Some(at) = &edit.next_update_by {
-                u.next_update_by = communication::next_update_by(Some(at), now)?;
-            }
-            let mut entries = Vec::new();
-            if was_published && u.text != before.text {
-                u.corrected_at = Some(now);
-                entries.push(EntryData::UpdateCorrected {
-                    update_id,
-                    text: u.text.clone(),
-                });
-            }
-            match edit.publish {
-                Some(true) if !was_published => {
-                    u.state = UpdateState::Published;
-                    u.published_at = Some(now);
-                    entries.push(published(&u));
-                }
-                Some(false) if was_published => {
+        let u = self
+            .investigate(actor, id, async |tx: &mut InvestigationTx| {
+                let mut u = found(tx.status_update(update_id).await, "update")?;
+                let before = u.clone();
+                let was_published = u.state == UpdateState::Published;
+                if was_published && (edit.phase.is_some() || edit.audiences.is_some()) {
                     return Err(AppError::Conflict(
-                        "a published update cannot be taken back: correct it, or post a new one"
+                        "a published update keeps its phase and audiences: post a new update"
                             .into(),
                     ));
                 }
-                _ => {}
-            }
-            if u == before {
-                return Err(AppError::Conflict("the change changes nothing".into()));
-            }
-            tx.save_update(&u).await?;
-            Ok((found(tx.status_update(update_id).await, "update")?, entries))
+                let audiences = match &edit.audiences {
+                    Some(named) => communication::audiences(named)?,
+                    None => u.audiences.clone(),
+                };
+                // The whole update is checked again as it will stand.
+                let input = UpdateInput::parse(
+                    RawUpdate {
+                        text: edit.text.as_deref().unwrap_or(&u.text),
+                        phase: Some(edit.phase.as_deref().unwrap_or(u.phase.as_str())),
+                        audiences: &audiences.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                        next_update_by: None,
+                    },
+                    tx.incident.private,
+                    now,
+                )?;
+                u.text = input.text;
+                u.phase = input.phase;
+                u.audiences = input.audiences;
+                if let Some(at) = &edit.next_update_by {
+                    u.next_update_by = communication::next_update_by(Some(at), now)?;
+                }
+                let mut entries = Vec::new();
+                if was_published && u.text != before.text {
+                    u.corrected_at = Some(now);
+                    entries.push(EntryData::UpdateCorrected {
+                        update_id,
+                        text: u.text.clone(),
+                    });
+                }
+                match edit.publish {
+                    Some(true) if !was_published => {
+                        u.state = UpdateState::Published;
+                        u.published_at = Some(now);
+                        entries.push(published(&u));
+                        entries.extend(self.keep_cadence(tx, &u.audiences, now).await?);
+                    }
+                    Some(false) if was_published => {
+                        return Err(AppError::Conflict(
+                        "a published update cannot be taken back: correct it, or post a new one"
+                            .into(),
+                    ));
+                    }
+                    _ => {}
+                }
+                if u == before {
+                    return Err(AppError::Conflict("the change changes nothing".into()));
+                }
+                tx.save_update(&u).await?;
+                Ok((found(tx.status_update(update_id).await, "update")?, entries))
+            })
+            .await;
+        // A publication may change when the next update is due: the engine looks again.
+        self.engine.wake();
+        u
+    }
+
+    /// What publishing an update to `audiences` at `now` does to the cadence: an update that
+    /// counts toward it says on the timeline whether it kept the due time, answers the
+    /// reminders that it was due, and has the engine work out the next due time.
+    async fn keep_cadence(
+        &self,
+        tx: &mut InvestigationTx,
+        audiences: &[Audience],
+        now: Timestamp,
+    ) -> AppResult<Option<EntryData>> {
+        if !communication::tells_outside(audiences) {
+            return Ok(None);
+        }
+        let told = tx.last_told().await?;
+        let due = self.update_due(&tx.incident, told);
+        tx.told(now).await?;
+        Ok(due.map(|due| match now.duration_since(due.at).as_secs() {
+            late if late > 0 => EntryData::CadenceMissed {
+                first: due.first,
+                due_at: due.at,
+                late_seconds: late,
+            },
+            _ => EntryData::CadenceKept {
+                first: due.first,
+                due_at: due.at,
+            },
+        }))
+    }
+
+    /// When the incident's next update is due under this organisation's cadence.
+    fn update_due(&self, incident: &Incident, told: Option<Told>) -> Option<UpdateDue> {
+        communication::update_due(
+            self.settings.cadence.of(incident.severity),
+            incident.status.is_active(),
+            incident.declared_at,
+            told,
+        )
+    }
+
+    /// Where the incident's update cadence stands, for its page and the API.
+    pub async fn cadence(&self, actor: &Actor, id: i64) -> AppResult<CadenceView> {
+        let view = self.incident(actor, id).await?;
+        let updates = self.store.status_updates(id).await?;
+        self.cadence_of(&view.incident, &updates).await
+    }
+
+    pub(super) async fn cadence_of(
+        &self,
+        incident: &Incident,
+        updates: &[StatusUpdateRecord],
+    ) -> AppResult<CadenceView> {
+        let now = self.now();
+        let snoozed_until = self
+            .store
+            .update_snoozed_until(incident.id)
+            .await?
+            .filter(|s| *s > now);
+        Ok(CadenceView {
+            due: self.update_due(incident, last_told(updates)),
+            snoozed_until,
+            now,
         })
-        .await
+    }
+
+    /// Puts off the overdue-update reminder for `minutes` (1 to 120); the due time stays.
+    pub async fn snooze_update_reminder(
+        &self,
+        actor: &Actor,
+        id: i64,
+        minutes: i64,
+    ) -> AppResult<CadenceView> {
+        let now = self.now();
+        let length = communication::snooze_minutes(minutes)?;
+        self.investigate(actor, id, async |tx: &mut InvestigationTx| {
+            let told = tx.last_told().await?;
+            if self.update_due(&tx.incident, told).is_none() {
+                return Err(AppError::Conflict(
+                    "no update is expected of this incident: nothing to snooze".into(),
+                ));
+            }
+            let until = now + length;
+            tx.snooze_update_reminder(until, now).await?;
+            Ok(((), vec![EntryData::UpdateReminderSnoozed { until }]))
+        })
+        .await?;
+        self.engine.wake();
+        self.cadence(actor, id).await
     }
 
     /// What the tone check finds in an update, read by its widest audience. An update whose
@@ -227,6 +328,22 @@ impl Aplomb {
             found.retain(|f| f.rule != tone::Rule::MissingNextUpdate);
         }
         found
+    }
+}
+
+/// Where an incident's update cadence stands at `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CadenceView {
+    /// `None` while no update is expected (a resolved incident, a severity without cadence).
+    pub due: Option<UpdateDue>,
+    /// Until when the overdue reminder is put off.
+    pub snoozed_until: Option<Timestamp>,
+    pub now: Timestamp,
+}
+
+impl CadenceView {
+    pub fn overdue(&self) -> bool {
+        self.due.is_some_and(|d| d.overdue(self.now))
     }
 }
 

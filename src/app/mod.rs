@@ -34,7 +34,7 @@ mod requests;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use communication::{ToneCheckFields, UpdateEdit, UpdateFields, UsersTold};
+pub use communication::{CadenceView, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{
@@ -209,6 +209,7 @@ pub struct IncidentDetail {
     /// The updates the viewer may see, newest first, each with what the tone check finds.
     pub updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
     pub users_told: UsersTold,
+    pub cadence: CadenceView,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -470,6 +471,7 @@ impl Aplomb {
             .collect();
         let updates = self.status_updates(actor, id).await?;
         let users_told = UsersTold::of(view.incident.private, &updates);
+        let cadence = self.cadence_of(&view.incident, &updates).await?;
         let updates = updates
             .into_iter()
             .map(|u| {
@@ -480,6 +482,7 @@ impl Aplomb {
         Ok(IncidentDetail {
             updates,
             users_told,
+            cadence,
             investigation: self.load_investigation(id).await?,
             tasks,
             answerable,

@@ -108,6 +108,15 @@ pub enum UpdateCommand {
     },
     /// An incident's updates, newest first.
     List { incident: i64 },
+    /// When the incident's next update is due under its severity's cadence.
+    Due { incident: i64 },
+    /// Put off the overdue-update reminder; the update stays due.
+    Snooze {
+        incident: i64,
+        /// 1 to 120.
+        #[arg(long, default_value_t = 30)]
+        minutes: i64,
+    },
 }
 
 impl Client {
@@ -156,6 +165,17 @@ impl Client {
                 let list = self.call(Method::GET, &path, None).await?;
                 self.print(&list, update_list);
             }
+            UpdateCommand::Due { incident } => {
+                let path = format!("/incidents/{incident}/cadence");
+                let c = self.call(Method::GET, &path, None).await?;
+                self.print(&c, cadence);
+            }
+            UpdateCommand::Snooze { incident, minutes } => {
+                let path = format!("/incidents/{incident}/cadence/snooze");
+                let body = json!({"minutes": minutes});
+                let c = self.call(Method::POST, &path, Some(body)).await?;
+                self.print(&c, cadence);
+            }
         }
         Ok(())
     }
@@ -165,6 +185,24 @@ impl Client {
 fn tone_of(update: &Value) -> String {
     let text = update["text"].as_str().unwrap_or_default();
     findings(text, &json!({"findings": update["tone"]}))
+}
+
+/// "next update due 2026-03-02T14:25:00Z (overdue)", and the snooze.
+fn cadence(c: &Value) -> String {
+    let Some(at) = c["due_at"].as_str() else {
+        return "no update expected\n".into();
+    };
+    let which = if c["first"] == true { "first" } else { "next" };
+    let overdue = if c["overdue"] == true {
+        " (overdue)"
+    } else {
+        ""
+    };
+    let snoozed = match c["snoozed_until"].as_str() {
+        Some(until) => format!("\nreminder snoozed until {until}"),
+        None => String::new(),
+    };
+    format!("{which} update due {at}{overdue}{snoozed}\n")
 }
 
 fn update_list(list: &Value) -> String {

@@ -1,8 +1,11 @@
 //! Communicating during an incident: status updates, who each is for and which phase it
 //! speaks of.
 
-use jiff::Timestamp;
+use std::collections::BTreeMap;
 
+use jiff::{SignedDuration, Timestamp};
+
+use super::incident::Severity;
 use super::{FieldError, bounded_text};
 
 closed_set! {
@@ -137,6 +140,145 @@ pub fn widest(audiences: &[Audience]) -> Audience {
         .unwrap_or(Audience::Responders)
 }
 
+/// Whether an update counts toward the cadence: the cadence keeps management and users
+/// informed, so an update for the responders alone does not.
+pub fn tells_outside(audiences: &[Audience]) -> bool {
+    audiences
+        .iter()
+        .any(|a| matches!(a, Audience::Public | Audience::Stakeholders))
+}
+
+/// How soon an incident's audiences first hear from the team, and how often after that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateCadence {
+    pub first: SignedDuration,
+    pub every: SignedDuration,
+}
+
+impl UpdateCadence {
+    pub fn minutes(first: i64, every: i64) -> Self {
+        Self {
+            first: SignedDuration::from_mins(first),
+            every: SignedDuration::from_mins(every),
+        }
+    }
+}
+
+/// The cadence each severity asks for; `None` asks for no updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadencePolicy(BTreeMap<Severity, Option<UpdateCadence>>);
+
+impl Default for CadencePolicy {
+    /// SEV1 5 then every 20 minutes, SEV2 15/30, SEV3 30/60, SEV4 none.
+    fn default() -> Self {
+        Self(BTreeMap::from([
+            (Severity::Sev1, Some(UpdateCadence::minutes(5, 20))),
+            (Severity::Sev2, Some(UpdateCadence::minutes(15, 30))),
+            (Severity::Sev3, Some(UpdateCadence::minutes(30, 60))),
+            (Severity::Sev4, None),
+        ]))
+    }
+}
+
+impl CadencePolicy {
+    /// The defaults with `overrides` laid over them.
+    pub fn with(overrides: impl IntoIterator<Item = (Severity, Option<UpdateCadence>)>) -> Self {
+        let mut policy = Self::default();
+        policy.0.extend(overrides);
+        policy
+    }
+
+    pub fn of(&self, severity: Severity) -> Option<UpdateCadence> {
+        self.0.get(&severity).copied().flatten()
+    }
+}
+
+/// The last update that counted toward the cadence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Told {
+    pub at: Timestamp,
+    /// The next update its readers were promised.
+    pub next_update_by: Option<Timestamp>,
+}
+
+/// When the next update is due, and whether it is the first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpdateDue {
+    pub at: Timestamp,
+    pub first: bool,
+    /// How long apart reminders come while it stays overdue.
+    pub every: SignedDuration,
+}
+
+/// When an active incident's next update is due under `cadence`: its first within `first` of
+/// the declaration, then within `every` of the last, unless that update promised its readers
+/// another time, which is then the one kept. `None` while no update is expected.
+pub fn update_due(
+    cadence: Option<UpdateCadence>,
+    active: bool,
+    declared_at: Timestamp,
+    last: Option<Told>,
+) -> Option<UpdateDue> {
+    let cadence = cadence.filter(|_| active)?;
+    let (at, first) = match last {
+        None => (declared_at + cadence.first, true),
+        Some(Told {
+            next_update_by: Some(promised),
+            ..
+        }) => (promised, false),
+        Some(Told { at, .. }) => (at + cadence.every, false),
+    };
+    Some(UpdateDue {
+        at,
+        first,
+        every: cadence.every,
+    })
+}
+
+impl UpdateDue {
+    pub fn overdue(&self, now: Timestamp) -> bool {
+        now >= self.at
+    }
+
+    /// Which overdue period `now` falls in (0 from the due time), `None` before it: each
+    /// period reminds once.
+    pub fn period(&self, now: Timestamp) -> Option<i64> {
+        if !self.overdue(now) {
+            return None;
+        }
+        let every = self.every.as_millis().max(1);
+        let late = now.duration_since(self.at).as_millis();
+        Some(i64::try_from(late / every).unwrap_or(i64::MAX))
+    }
+
+    /// When to remind next, seen at `now`: at the due time, then once per period while it
+    /// stays overdue, never before a snooze ends.
+    pub fn next_reminder(&self, now: Timestamp, snoozed_until: Option<Timestamp>) -> Timestamp {
+        let natural = match self.period(now) {
+            None => self.at,
+            Some(k) => {
+                let next = k.saturating_add(1).min(i64::from(i32::MAX));
+                self.at + self.every * i32::try_from(next).unwrap_or(i32::MAX)
+            }
+        };
+        snoozed_until.map_or(natural, |s| s.max(natural))
+    }
+}
+
+/// The longest snooze of an overdue-update reminder.
+pub const MAX_SNOOZE_MINUTES: i64 = 120;
+
+/// A snooze of the update reminder, in minutes, 1 to 120.
+pub fn snooze_minutes(minutes: i64) -> Result<SignedDuration, FieldError> {
+    if !(1..=MAX_SNOOZE_MINUTES).contains(&minutes) {
+        return Err(FieldError::new(
+            "minutes",
+            format!("must be between 1 and {MAX_SNOOZE_MINUTES}"),
+        ));
+    }
+    Ok(SignedDuration::from_mins(minutes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +328,76 @@ mod tests {
             widest(&[Audience::Responders, Audience::Stakeholders]),
             Audience::Stakeholders
         );
+    }
+
+    fn at(hhmm: &str) -> Timestamp {
+        format!("2026-03-02T{hhmm}:00Z").parse().unwrap()
+    }
+
+    #[test]
+    fn the_cadence_follows_severity_and_the_last_update() {
+        let policy = CadencePolicy::default();
+        let sev1 = policy.of(Severity::Sev1);
+        assert_eq!(sev1, Some(UpdateCadence::minutes(5, 20)));
+        assert_eq!(policy.of(Severity::Sev4), None);
+        assert_eq!(
+            update_due(policy.of(Severity::Sev4), true, at("14:00"), None),
+            None
+        );
+        assert_eq!(
+            update_due(sev1, false, at("14:00"), None),
+            None,
+            "resolved: none due"
+        );
+        let first = update_due(sev1, true, at("14:00"), None).unwrap();
+        assert_eq!((first.at, first.first), (at("14:05"), true));
+        let told = Told {
+            at: at("14:03"),
+            next_update_by: None,
+        };
+        let next = update_due(sev1, true, at("14:00"), Some(told)).unwrap();
+        assert_eq!((next.at, next.first), (at("14:23"), false));
+        let promised = Told {
+            next_update_by: Some(at("14:45")),
+            ..told
+        };
+        assert_eq!(
+            update_due(sev1, true, at("14:00"), Some(promised))
+                .unwrap()
+                .at,
+            at("14:45"),
+            "a promise to readers is the time kept"
+        );
+        let custom = CadencePolicy::with([(Severity::Sev4, Some(UpdateCadence::minutes(60, 120)))]);
+        assert_eq!(
+            custom.of(Severity::Sev4),
+            Some(UpdateCadence::minutes(60, 120))
+        );
+        assert_eq!(custom.of(Severity::Sev1), sev1);
+        assert!(tells_outside(&[Audience::Stakeholders]));
+        assert!(!tells_outside(&[Audience::Responders]));
+    }
+
+    #[test]
+    fn an_overdue_update_reminds_once_a_period_and_a_snooze_holds_it() {
+        let due = update_due(Some(UpdateCadence::minutes(5, 20)), true, at("14:00"), None).unwrap();
+        assert_eq!(due.period(at("14:04")), None);
+        assert_eq!(due.next_reminder(at("14:04"), None), at("14:05"));
+        assert_eq!(due.period(at("14:05")), Some(0));
+        assert_eq!(due.next_reminder(at("14:05"), None), at("14:25"));
+        assert_eq!(due.period(at("14:30")), Some(1));
+        assert_eq!(due.next_reminder(at("14:30"), None), at("14:45"));
+        assert_eq!(
+            due.next_reminder(at("14:06"), Some(at("14:16"))),
+            at("14:25"),
+            "a snooze shorter than the period changes nothing"
+        );
+        assert_eq!(
+            due.next_reminder(at("14:06"), Some(at("14:35"))),
+            at("14:35")
+        );
+        assert!(snooze_minutes(0).is_err());
+        assert_eq!(snooze_minutes(121).unwrap_err().field, "minutes");
+        assert_eq!(snooze_minutes(15).unwrap(), SignedDuration::from_mins(15));
     }
 }

@@ -20,6 +20,20 @@ closed_set! {
         CheckedIn = "checked_in",
         /// So does a change of its rhythm: its status, assignee or interval.
         TaskChanged = "task_changed",
+        /// An update counting toward the cadence stops the reminders that it is due.
+        UpdatePosted = "update_posted",
+    }
+}
+
+closed_set! {
+    /// What a page asks of the person it reaches.
+    pub enum PagePurpose for "purpose" {
+        /// Acknowledge the incident (the page an escalation step sends).
+        Page = "page",
+        /// Report progress on a task whose check-in is overdue.
+        CheckIn = "check_in",
+        /// Post the status update that is overdue.
+        UpdateDue = "update_due",
     }
 }
 
@@ -31,6 +45,7 @@ impl PagingStop {
             Self::Resolved => "the resolution",
             Self::CheckedIn => "the check-in",
             Self::TaskChanged => "the task's change",
+            Self::UpdatePosted => "the update",
         }
     }
 }

@@ -129,6 +129,30 @@ pub enum EntryData {
         update_id: i64,
         text: String,
     },
+    /// An update counting toward the cadence went out by the time it was due.
+    CadenceKept {
+        first: bool,
+        due_at: jiff::Timestamp,
+    },
+    /// An update counting toward the cadence went out after it was due.
+    CadenceMissed {
+        first: bool,
+        due_at: jiff::Timestamp,
+        late_seconds: i64,
+    },
+    /// An update came due unpublished; `reminded` is who was reminded (the communications
+    /// lead, else the incident lead), `None` when neither role is filled.
+    UpdateOverdue {
+        first: bool,
+        due_at: jiff::Timestamp,
+        reminded: Option<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        unreachable: bool,
+    },
+    /// The overdue-update reminder was put off until `until`.
+    UpdateReminderSnoozed {
+        until: jiff::Timestamp,
+    },
     /// A file was attached to a piece of evidence.
     AttachmentAdded {
         evidence_id: i64,
@@ -247,6 +271,10 @@ impl EntryData {
             Self::EvidenceRemoved { .. } => "evidence_removed",
             Self::UpdatePublished { .. } => "update_published",
             Self::UpdateCorrected { .. } => "update_corrected",
+            Self::CadenceKept { .. } => "cadence_kept",
+            Self::CadenceMissed { .. } => "cadence_missed",
+            Self::UpdateOverdue { .. } => "update_overdue",
+            Self::UpdateReminderSnoozed { .. } => "update_reminder_snoozed",
             Self::AttachmentAdded { .. } => "attachment_added",
             Self::AttachmentRemoved { .. } => "attachment_removed",
             Self::HypothesisProposed { .. } => "hypothesis_proposed",
@@ -405,6 +433,37 @@ impl EntryData {
                 let first = text.lines().next().unwrap_or_default();
                 format!("Update {update_id} corrected: {first}")
             }
+            Self::CadenceKept { first, due_at } => {
+                format!("{} on time (due {})", which(*first), clock(*due_at))
+            }
+            Self::CadenceMissed {
+                first,
+                due_at,
+                late_seconds,
+            } => format!(
+                "{} {} late (due {})",
+                which(*first),
+                human_duration(*late_seconds),
+                clock(*due_at)
+            ),
+            Self::UpdateOverdue {
+                first,
+                due_at,
+                reminded,
+                unreachable,
+            } => {
+                let what = format!("{} overdue (due {})", which(*first), clock(*due_at));
+                match (reminded, unreachable) {
+                    (None, _) => format!("{what}; no communications or incident lead to remind"),
+                    (Some(who), false) => format!("{what}; {who} reminded"),
+                    (Some(who), true) => {
+                        format!("{what}; {who} has no contact method to be reminded through")
+                    }
+                }
+            }
+            Self::UpdateReminderSnoozed { until } => {
+                format!("Update reminder snoozed until {}", clock(*until))
+            }
             Self::AttachmentAdded {
                 evidence_id,
                 name,
@@ -506,6 +565,16 @@ impl EntryData {
             ),
         }
     }
+}
+
+/// "First update" or "Update", for the cadence's entries.
+fn which(first: bool) -> &'static str {
+    if first { "First update" } else { "Update" }
+}
+
+/// "14:05 UTC": the time of day an entry speaks of (its own date is beside it).
+fn clock(at: jiff::Timestamp) -> String {
+    at.strftime("%H:%M UTC").to_string()
 }
 
 /// "4 min 5 s", "1 h 2 min": durations as people say them.

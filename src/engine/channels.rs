@@ -58,6 +58,8 @@ pub enum Notice {
         task: String,
         url: String,
     },
+    /// An overdue status update: post one.
+    UpdateDue { url: String },
 }
 
 impl PageMessage {
@@ -71,6 +73,10 @@ impl PageMessage {
                 "[aplomb] Check-in due on incident #{}: {task}",
                 self.incident_id
             ),
+            Notice::UpdateDue { .. } => format!(
+                "[aplomb] Status update due on incident #{}: {}",
+                self.incident_id, self.title
+            ),
         }
     }
 
@@ -79,6 +85,7 @@ impl PageMessage {
         match &self.about {
             Notice::Page { ack_url, .. } => ("Acknowledge", ack_url),
             Notice::CheckIn { url, .. } => ("Check in", url),
+            Notice::UpdateDue { url } => ("Post an update", url),
         }
     }
 
@@ -97,6 +104,11 @@ impl PageMessage {
             Notice::CheckIn { task_id, task, url } => json!({
                 "type": "task.check_in_due", "id": id, "created_at": created_at,
                 "task": {"id": task_id, "title": task, "check_in_url": url},
+                "incident": incident,
+            }),
+            Notice::UpdateDue { url } => json!({
+                "type": "incident.update_due", "id": id, "created_at": created_at,
+                "update": {"compose_url": url},
                 "incident": incident,
             }),
         }
@@ -282,6 +294,9 @@ impl Channels {
                 }
                 Notice::CheckIn { task, .. } => {
                     format!("aplomb reminder. A check-in is due on the task: {task}")
+                }
+                Notice::UpdateDue { .. } => {
+                    format!("aplomb reminder. A status update is due on: {}", msg.title)
                 }
             });
             (

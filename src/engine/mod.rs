@@ -1,7 +1,8 @@
 //! Background managers. Each reads its work from the database, so it is restart-safe and
 //! several instances sharing one PostgreSQL can run side by side:
 //! - `escalation`: fires due escalation steps exactly once;
-//! - `reminders`: reminds a task's assignee of an overdue check-in, once per interval;
+//! - `reminders`: reminds a task's assignee of an overdue check-in, and an incident's
+//!   communications lead of an overdue status update, once per interval;
 //! - delivery (here): sends queued messages with leases and retries with exponential backoff.
 //!
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
@@ -20,9 +21,10 @@ use tokio::task::JoinHandle;
 
 use crate::announce::Announcer;
 use crate::clock::Clock;
+use crate::domain::communication::CadencePolicy;
 use crate::secret::hmac_hex;
 use crate::secret::new_secret;
-use crate::store::{Attempt, DeliveryJob, PagingTx, Store};
+use crate::store::{Attempt, DeliveryJob, PageAbout, PagingTx, Store};
 use channels::{Channels, Notice, OutboundConfig, PageMessage};
 
 /// How many times a delivery is tried before it is marked failed.
@@ -39,6 +41,8 @@ pub struct EngineConfig {
     pub outbound: OutboundConfig,
     /// Key for signing acknowledgement links.
     pub signing_key: String,
+    /// When status updates are due, by severity.
+    pub cadence: CadencePolicy,
 }
 
 /// The delay before retry `attempt` (1-based): 30 s, 1 min, 2 min, 4 min, …
@@ -233,8 +237,8 @@ impl Engine {
             .min(self.config.poll)
     }
 
-    /// One pass: fire due escalation steps and remind of overdue check-ins (sending what they
-    /// queued at once), then send other due deliveries.
+    /// One pass: fire due escalation steps and remind of overdue check-ins and status updates
+    /// (sending what they queued at once), then send other due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
         self.store.faults().check("engine.pass")?;
         let fired =
@@ -254,8 +258,24 @@ impl Engine {
                 }
             };
         self.send(reminded.deliveries).await;
+        let told = match reminders::remind_updates(
+            &self.store,
+            self.clock.as_ref(),
+            &self.config.cadence,
+            (&self.owner, LEASE),
+        )
+        .await
+        {
+            Ok(told) => told,
+            Err(e) => {
+                tracing::warn!(error = %e, "status update reminders failed");
+                escalation::Fired::default()
+            }
+        };
+        self.send(told.deliveries).await;
         let mut touched = fired.incidents;
         touched.extend(reminded.incidents);
+        touched.extend(told.incidents);
         touched.sort_unstable();
         touched.dedup();
         for incident_id in touched {
@@ -312,14 +332,18 @@ impl Engine {
     fn compose(&self, job: &DeliveryJob) -> PageMessage {
         let base = self.channels.public_url().trim_end_matches('/');
         let incident_url = format!("{base}/incidents/{}", job.incident_id);
-        let about = match &job.task {
-            // A reminder asks for a check-in on the incident page, not an acknowledgement.
-            Some((task_id, task)) => Notice::CheckIn {
+        let about = match &job.about {
+            // A reminder asks for a check-in or an update on the incident page, not an
+            // acknowledgement.
+            PageAbout::CheckIn(task_id, task) => Notice::CheckIn {
                 task_id: *task_id,
                 task: task.clone(),
                 url: format!("{incident_url}#task-{task_id}"),
             },
-            None => Notice::Page {
+            PageAbout::UpdateDue => Notice::UpdateDue {
+                url: format!("{incident_url}#updates"),
+            },
+            PageAbout::Incident => Notice::Page {
                 page_id: job.page_id,
                 ack_url: format!(
                     "{base}/ack/{}/{}",

@@ -1,16 +1,23 @@
-//! Check-in reminders: a task whose check-in is overdue reminds its assignee through their
-//! contact methods, once per check-in interval while it stays overdue. A reminder is a page
-//! about the task, so it is delivered, retried and recorded like any page; the task row is
-//! read under a row lock and the reminder, its deliveries, its timeline entry and the next
-//! reminder time commit together, so each overdue period reminds once, whichever instance runs it.
+//! Reminders of what the response owes on a rhythm:
+//! - a task whose check-in is overdue reminds its assignee, once per check-in interval while
+//!   it stays overdue;
+//! - an incident whose status update is overdue (see `domain::communication::update_due`)
+//!   reminds its communications lead, or its incident lead while that role is empty, once per
+//!   update interval while it stays overdue and not snoozed.
+//!
+//! A reminder is a page with its purpose, so it is delivered, retried and recorded like any
+//! page; the task or incident row is read under a row lock and the reminder, its deliveries,
+//! its timeline entry and the next reminder time commit together, so each overdue period
+//! reminds once, whichever instance runs it.
 
 use jiff::Timestamp;
 
 use super::CLAIM_AT_ONCE;
 use super::escalation::Fired;
 use crate::clock::Clock;
+use crate::domain::communication::{CadencePolicy, update_due};
 use crate::domain::timeline::EntryData;
-use crate::store::{DueCheckIn, PagingTx, Result, Store};
+use crate::store::{DueCheckIn, DueUpdate, PagingTx, Result, Store};
 
 /// How many reminders one transaction sends out.
 const BATCH: i64 = 100;
@@ -64,4 +71,98 @@ async fn remind(tx: &mut PagingTx, due: &DueCheckIn, now: Timestamp) -> Result<(
         tx.record(due.incident_id, now, &[entry]).await?;
     }
     tx.remind_again(due.task_id, Some(again)).await
+}
+
+/// Reminds of every overdue status update, and works out when each incident whose cadence
+/// changed is next due, leasing the deliveries as `remind_due` does.
+pub async fn remind_updates(
+    store: &Store,
+    clock: &dyn Clock,
+    policy: &CadencePolicy,
+    lease: (&str, jiff::SignedDuration),
+) -> Result<Fired> {
+    let mut fired = Fired::default();
+    loop {
+        let now = clock.now();
+        let mut tx = store.begin_paging().await?;
+        let due = tx.due_updates(now, BATCH).await?;
+        let mut reminded = Vec::new();
+        for incident in &due {
+            if remind_update(&mut tx, incident, policy, now).await? {
+                reminded.push(incident.incident_id);
+            }
+        }
+        if !reminded.is_empty() {
+            let jobs = tx
+                .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
+                .await?;
+            fired.deliveries.extend(jobs);
+        }
+        tx.commit().await?;
+        fired.incidents.extend(reminded);
+        if due.len() < BATCH as usize {
+            return Ok(fired);
+        }
+    }
+}
+
+/// Whether it reminded anyone (or recorded that nobody could be).
+async fn remind_update(
+    tx: &mut PagingTx,
+    incident: &DueUpdate,
+    policy: &CadencePolicy,
+    now: Timestamp,
+) -> Result<bool> {
+    let id = incident.incident_id;
+    let told = tx.last_told(id).await?;
+    let Some(due) = update_due(
+        policy.of(incident.severity),
+        incident.active,
+        incident.declared_at,
+        told,
+    ) else {
+        tx.look_at_updates_again(id, None).await?;
+        return Ok(false);
+    };
+    let next = due.next_reminder(now, incident.snoozed_until);
+    let snoozed = incident.snoozed_until.is_some_and(|s| s > now);
+    let (Some(period), false) = (due.period(now), snoozed) else {
+        tx.look_at_updates_again(id, Some(next)).await?;
+        return Ok(false);
+    };
+    // The period is named by the due time it belongs to, so a reminder a later update
+    // makes due again starts afresh, and a repeat of this pass reminds nobody twice.
+    let key = format!("{}:{period}", due.at.as_millisecond());
+    let owner = tx.update_owner(id).await?;
+    let (page, unreachable) = match owner {
+        Some(user) => match tx.update_reminder_page(id, &key, user, now).await? {
+            Some(page_id) => (
+                true,
+                tx.queue_deliveries(page_id, user, now).await?.is_empty(),
+            ),
+            None => (false, false),
+        },
+        // Nobody to page: the timeline says so, once a pass (the row lock and the next look
+        // committed with it keep passes a period apart).
+        None => (true, false),
+    };
+    if page {
+        let reminded = match owner {
+            Some(user) => Some(
+                tx.username(user)
+                    .await?
+                    .unwrap_or_else(|| format!("user {user}")),
+            ),
+            None => None,
+        };
+        let entry = EntryData::UpdateOverdue {
+            first: due.first,
+            due_at: due.at,
+            reminded,
+            unreachable,
+        };
+        tx.record(id, now, &[entry]).await?;
+    }
+    tx.look_at_updates_again(id, Some(next)).await?;
+    Ok(page)
 }

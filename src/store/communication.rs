@@ -5,8 +5,12 @@ use jiff::Timestamp;
 
 use super::db::{Conn, Row, args};
 use super::investigation::InvestigationTx;
+use super::paging::cancel_deliveries;
 use super::{Result, Store, StoreError, ms};
-use crate::domain::communication::{Audience, Phase, UpdateInput, UpdateState};
+use crate::domain::communication::{
+    Audience, Phase, Told, UpdateInput, UpdateState, tells_outside,
+};
+use crate::domain::escalation::{PagePurpose, PagingStop};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdateRecord {
@@ -32,6 +36,75 @@ impl Store {
     pub async fn status_updates(&self, incident_id: i64) -> Result<Vec<StatusUpdateRecord>> {
         let mut conn = self.read().await?;
         load_updates(&mut conn, incident_id, None).await
+    }
+
+    /// Until when the incident's overdue-update reminder is snoozed.
+    pub async fn update_snoozed_until(&self, incident_id: i64) -> Result<Option<Timestamp>> {
+        let row = self
+            .fetch_optional(
+                "SELECT update_snoozed_until FROM incidents WHERE id = $1",
+                args![incident_id],
+            )
+            .await?;
+        Ok(row
+            .map(|r| r.opt_ts("update_snoozed_until"))
+            .transpose()?
+            .flatten())
+    }
+}
+
+/// The last published update that counted toward the cadence (see
+/// `communication::tells_outside`).
+pub fn last_told(updates: &[StatusUpdateRecord]) -> Option<Told> {
+    updates
+        .iter()
+        .filter(|u| u.state == UpdateState::Published && tells_outside(&u.audiences))
+        .filter_map(|u| {
+            u.published_at.map(|at| Told {
+                at,
+                next_update_by: u.next_update_by,
+            })
+        })
+        .max_by_key(|t| t.at)
+}
+
+impl InvestigationTx {
+    /// The last published update of this incident that counted toward its cadence.
+    pub async fn last_told(&mut self) -> Result<Option<Told>> {
+        let updates = load_updates(&mut self.tx, self.incident.id, None).await?;
+        Ok(last_told(&updates))
+    }
+
+    /// An update counting toward the cadence went out: the reminders that one was due are
+    /// answered, and the engine works out the next due time now.
+    pub async fn told(&mut self, now: Timestamp) -> Result<()> {
+        let id = self.incident.id;
+        cancel_deliveries(
+            &mut self.tx,
+            id,
+            Some(PagePurpose::UpdateDue),
+            PagingStop::UpdatePosted,
+            now,
+        )
+        .await?;
+        self.tx
+            .execute(
+                "UPDATE incidents SET update_remind_at = $1 WHERE id = $2",
+                args![ms(now), id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Puts the overdue-update reminder off until `until`; the engine looks again now.
+    pub async fn snooze_update_reminder(&mut self, until: Timestamp, now: Timestamp) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE incidents SET update_snoozed_until = $1, update_remind_at = $2 WHERE id = $3",
+                args![ms(until), ms(now), self.incident.id],
+            )
+            .await?;
+        Ok(())
     }
 }
 
@@ -105,7 +178,7 @@ fn audience_list(audiences: &[Audience]) -> String {
         .join(",")
 }
 
-async fn load_updates(
+pub(super) async fn load_updates(
     conn: &mut Conn,
     incident_id: i64,
     only: Option<i64>,

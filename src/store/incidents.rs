@@ -309,8 +309,11 @@ pub(super) async fn save_incident(
     }
     let id = incident.id;
     conn.execute(
+        // What the update cadence depends on changed: the engine works it out again.
         "UPDATE incidents SET title = $1, summary = $2, severity = $3, status = $4, \
-         updated_at = $5, resolved_at = $6, version = version + 1 WHERE id = $7",
+         updated_at = $5, resolved_at = $6, version = version + 1, \
+         update_remind_at = CASE WHEN severity <> $3 OR status <> $4 THEN $5 ELSE update_remind_at END \
+         WHERE id = $7",
         args![
             &incident.title,
             &incident.summary,
@@ -339,8 +342,8 @@ pub(super) async fn insert_incident_in(
     let id: i64 = conn
         .fetch_one(
             "INSERT INTO incidents (title, summary, severity, incident_type, status, private, \
-         declared_by, declared_at, updated_at, resolved_at, origin) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+         declared_by, declared_at, updated_at, resolved_at, origin, update_remind_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $8) RETURNING id",
             args![
                 &incident.title,
                 &incident.summary,

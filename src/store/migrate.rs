@@ -68,6 +68,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status updates",
         include_str!("../../migrations/0015_status_updates.sql"),
     ),
+    (
+        16,
+        "update cadence",
+        include_str!("../../migrations/0016_update_cadence.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -29,7 +29,7 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
-pub use communication::StatusUpdateRecord;
+pub use communication::{StatusUpdateRecord, last_told};
 pub use coordination::{CheckInRecord, ResponseChangeRecord, TaskRecord, Work, WorkIncident};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
@@ -44,8 +44,8 @@ pub use oncall::{
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,
 };
 pub use paging::{
-    Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, PageRecord,
-    PagingTx,
+    Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, DueUpdate,
+    PageAbout, PageRecord, PagingTx,
 };
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};

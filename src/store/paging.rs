@@ -5,6 +5,7 @@
 
 use jiff::Timestamp;
 
+use super::communication::{last_told, load_updates};
 use super::db::{Arg, Conn, Row, args};
 use super::incidents::{
     IdempotencyKey, Inserted, TimelineEntry, declare_in, insert_entries, save_incident,
@@ -14,9 +15,10 @@ use super::oncall::{
     team_member_ids,
 };
 use super::{Backend, Result, Store, StoreError, WriteTx, check_fault, ms};
+use crate::domain::communication::Told;
 use crate::domain::coordination::Cadence;
-use crate::domain::escalation::PagingStop;
-use crate::domain::incident::Incident;
+use crate::domain::escalation::{PagePurpose, PagingStop};
+use crate::domain::incident::{Incident, RoleKind};
 use crate::domain::timeline::EntryData;
 
 /// An escalation whose current step is due, locked for this transaction.
@@ -41,6 +43,17 @@ pub struct DueCheckIn {
     pub cadence: Cadence,
 }
 
+/// An incident whose update cadence the engine is to look at now, locked for this
+/// transaction.
+#[derive(Debug, Clone)]
+pub struct DueUpdate {
+    pub incident_id: i64,
+    pub severity: crate::domain::incident::Severity,
+    pub active: bool,
+    pub declared_at: Timestamp,
+    pub snoozed_until: Option<Timestamp>,
+}
+
 /// A delivery claimed by one engine instance until `lease_until`.
 #[derive(Debug, Clone)]
 pub struct DeliveryJob {
@@ -54,8 +67,18 @@ pub struct DeliveryJob {
     pub address: String,
     pub secret: String,
     pub attempts: i64,
-    /// The task a check-in reminder is about (id, title); `None` for a page.
-    pub task: Option<(i64, String)>,
+    pub about: PageAbout,
+}
+
+/// What a delivered page asks of its reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageAbout {
+    /// Acknowledge the incident.
+    Incident,
+    /// Check in on this task (id, title).
+    CheckIn(i64, String),
+    /// Post the overdue status update.
+    UpdateDue,
 }
 
 /// The paging history of an incident, for its page and API.
@@ -64,8 +87,8 @@ pub struct PageRecord {
     pub id: i64,
     pub user: String,
     pub step_key: String,
-    /// The task a check-in reminder is about; `None` for a page, which asks for an
-    /// acknowledgement.
+    pub purpose: PagePurpose,
+    /// The task a check-in reminder is about.
     pub task_id: Option<i64>,
     pub created_at: Timestamp,
     pub acknowledged_at: Option<Timestamp>,
@@ -167,7 +190,8 @@ impl Store {
             .fetch_one(
                 "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
                  UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending' \
-                 UNION ALL SELECT MIN(remind_at) AS t FROM tasks) AS due",
+                 UNION ALL SELECT MIN(remind_at) AS t FROM tasks \
+                 UNION ALL SELECT MIN(update_remind_at) AS t FROM incidents) AS due",
                 args![],
             )
             .await?;
@@ -266,8 +290,8 @@ impl Store {
         let pages = tx
             .execute(
                 "UPDATE pages SET acknowledged_at = $1 WHERE incident_id = $2 AND acknowledged_at IS NULL \
-                 AND task_id IS NULL",
-                args![ms(now), incident_id],
+                 AND purpose = $3",
+                args![ms(now), incident_id, PagePurpose::Page.as_str()],
             )
             .await?;
         let changed = stopped + pages > 0;
@@ -301,8 +325,8 @@ impl Store {
             .await?
             .fetch_one(
                 "SELECT COUNT(*) AS n FROM pages WHERE incident_id = $1 AND acknowledged_at IS NOT NULL \
-                 AND task_id IS NULL",
-                args![incident_id],
+                 AND purpose = $2",
+                args![incident_id, PagePurpose::Page.as_str()],
             )
             .await?;
         Ok(row.get::<i64>("n")? > 0)
@@ -312,8 +336,8 @@ impl Store {
     pub async fn page_owner(&self, page_id: i64) -> Result<Option<(i64, i64)>> {
         let row = self
             .fetch_optional(
-                "SELECT incident_id, user_id FROM pages WHERE id = $1 AND task_id IS NULL",
-                args![page_id],
+                "SELECT incident_id, user_id FROM pages WHERE id = $1 AND purpose = $2",
+                args![page_id, PagePurpose::Page.as_str()],
             )
             .await?;
         row.map(|r| Ok((r.get::<i64>("incident_id")?, r.get::<i64>("user_id")?)))
@@ -323,7 +347,7 @@ impl Store {
     pub async fn paging_history(&self, incident_id: i64) -> Result<Vec<PageRecord>> {
         let pages = self
             .fetch_all(
-                "SELECT p.id, u.username, p.step_key, p.task_id, p.created_at, p.acknowledged_at FROM pages p \
+                "SELECT p.id, u.username, p.step_key, p.purpose, p.task_id, p.created_at, p.acknowledged_at FROM pages p \
                  JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 ORDER BY p.id",
                 args![incident_id],
             )
@@ -380,6 +404,7 @@ impl Store {
                 id,
                 user: page.get("username")?,
                 step_key: page.get("step_key")?,
+                purpose: page.parsed("purpose")?,
                 task_id: page.get("task_id")?,
                 created_at: page.ts("created_at")?,
                 acknowledged_at: page.opt_ts("acknowledged_at")?,
@@ -520,9 +545,17 @@ impl PagingTx {
         let row = self
             .tx
             .fetch_optional(
-                "INSERT INTO pages (incident_id, task_id, step_key, user_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO pages (incident_id, task_id, purpose, step_key, user_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
-                args![due.incident_id, due.task_id, step_key.as_str(), user_id, ms(now)],
+                args![
+                    due.incident_id,
+                    due.task_id,
+                    PagePurpose::CheckIn.as_str(),
+                    step_key.as_str(),
+                    user_id,
+                    ms(now)
+                ],
             )
             .await?;
         row.map(|r| r.get::<i64>("id")).transpose()
@@ -534,6 +567,99 @@ impl PagingTx {
             .execute(
                 "UPDATE tasks SET remind_at = $1 WHERE id = $2",
                 args![at.map(ms), task_id],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Up to `limit` incidents whose update cadence is to be looked at by now, locked like
+    /// due escalation steps.
+    pub async fn due_updates(&mut self, now: Timestamp, limit: i64) -> Result<Vec<DueUpdate>> {
+        let lock = self.backend.claim_lock("incidents");
+        let sql = format!(
+            "SELECT id, severity, status, declared_at, update_snoozed_until FROM incidents \
+             WHERE update_remind_at <= $1 ORDER BY update_remind_at, id LIMIT $2{lock}"
+        );
+        let rows = self.tx.fetch_all(&sql, args![ms(now), limit]).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(DueUpdate {
+                    incident_id: r.get("id")?,
+                    severity: r.parsed("severity")?,
+                    active: r
+                        .parsed::<crate::domain::incident::Status>("status")?
+                        .is_active(),
+                    declared_at: r.ts("declared_at")?,
+                    snoozed_until: r.opt_ts("update_snoozed_until")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The last published update of an incident that counted toward its cadence.
+    pub async fn last_told(&mut self, incident_id: i64) -> Result<Option<Told>> {
+        let updates = load_updates(&mut self.tx, incident_id, None).await?;
+        Ok(last_told(&updates))
+    }
+
+    /// Who an overdue update reminds: the communications lead, else the incident lead.
+    pub async fn update_owner(&mut self, incident_id: i64) -> Result<Option<i64>> {
+        let rows = self
+            .tx
+            .fetch_all(
+                "SELECT role, user_id FROM incident_roles WHERE incident_id = $1",
+                args![incident_id],
+            )
+            .await?;
+        let holder = |role: RoleKind| -> Result<Option<i64>> {
+            for r in &rows {
+                if r.get::<String>("role")? == role.slug() {
+                    return Ok(Some(r.get("user_id")?));
+                }
+            }
+            Ok(None)
+        };
+        Ok(holder(RoleKind::CommunicationsLead)?.or(holder(RoleKind::IncidentLead)?))
+    }
+
+    /// An overdue-update reminder to `user_id`, as a page; `None` when this overdue period's
+    /// reminder exists already (`period` names it).
+    pub async fn update_reminder_page(
+        &mut self,
+        incident_id: i64,
+        period: &str,
+        user_id: i64,
+        now: Timestamp,
+    ) -> Result<Option<i64>> {
+        let step_key = format!("update:{period}");
+        let row = self
+            .tx
+            .fetch_optional(
+                "INSERT INTO pages (incident_id, purpose, step_key, user_id, created_at) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
+                args![
+                    incident_id,
+                    PagePurpose::UpdateDue.as_str(),
+                    step_key.as_str(),
+                    user_id,
+                    ms(now)
+                ],
+            )
+            .await?;
+        row.map(|r| r.get::<i64>("id")).transpose()
+    }
+
+    /// When the engine next looks at an incident's update cadence; `None` while no update
+    /// is expected.
+    pub async fn look_at_updates_again(
+        &mut self,
+        incident_id: i64,
+        at: Option<Timestamp>,
+    ) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE incidents SET update_remind_at = $1 WHERE id = $2",
+                args![at.map(ms), incident_id],
             )
             .await?;
         Ok(())
@@ -691,21 +817,9 @@ pub(super) async fn stop_paging(
             args![stop.as_str(), incident_id],
         )
         .await?;
-    // An acknowledgement answers the pages, not the check-ins that task reminders ask for.
-    let pages = match stop {
-        PagingStop::Acknowledged => {
-            "SELECT id FROM pages WHERE incident_id = $3 AND task_id IS NULL"
-        }
-        _ => "SELECT id FROM pages WHERE incident_id = $3",
-    };
-    conn.execute(
-        &format!(
-            "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
-             WHERE state = 'pending' AND page_id IN ({pages})"
-        ),
-        args![ms(now), stop.as_str(), incident_id],
-    )
-    .await?;
+    // An acknowledgement answers the pages, not the check-ins and updates reminders ask for.
+    let only = (stop == PagingStop::Acknowledged).then_some(PagePurpose::Page);
+    cancel_deliveries(conn, incident_id, only, stop, now).await?;
     if stop == PagingStop::Resolved {
         // A resolved incident's tasks expect no check-ins and remind nobody.
         conn.execute(
@@ -715,6 +829,25 @@ pub(super) async fn stop_paging(
         .await?;
     }
     Ok(ended)
+}
+
+/// Cancels an incident's queued deliveries (only those of pages for `only`, if given),
+/// marking what stopped them.
+pub(super) async fn cancel_deliveries(
+    conn: &mut Conn,
+    incident_id: i64,
+    only: Option<PagePurpose>,
+    stop: PagingStop,
+    now: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
+         WHERE state = 'pending' AND page_id IN \
+         (SELECT id FROM pages WHERE incident_id = $3 AND (CAST($4 AS TEXT) IS NULL OR purpose = $4))",
+        args![ms(now), stop.as_str(), incident_id, only.map(PagePurpose::as_str)],
+    )
+    .await?;
+    Ok(())
 }
 
 fn due_from_row(row: &Row) -> Result<DueEscalation> {
@@ -754,6 +887,7 @@ async fn claim_in(
            SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.due_at <= $3 \
            AND (d.lease_until IS NULL OR d.lease_until < $3) ORDER BY d.due_at LIMIT $4{lock}) \
          RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, \
+         (SELECT p.purpose FROM pages p WHERE p.id = deliveries.page_id) AS page_purpose, \
          (SELECT t.id FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_id, \
          (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title",
         incident("id"),
@@ -777,9 +911,12 @@ async fn claim_in(
                 address: row.get("address")?,
                 secret: row.get("secret")?,
                 attempts: row.get("attempts")?,
-                task: match row.get::<Option<i64>>("task_id")? {
-                    Some(id) => Some((id, row.get("task_title")?)),
-                    None => None,
+                about: match row.parsed("page_purpose")? {
+                    PagePurpose::Page => PageAbout::Incident,
+                    PagePurpose::CheckIn => {
+                        PageAbout::CheckIn(row.get("task_id")?, row.get("task_title")?)
+                    }
+                    PagePurpose::UpdateDue => PageAbout::UpdateDue,
                 },
             })
         })

@@ -2,17 +2,315 @@
 //! published and corrected through the API, the CLI and the incident page, never public for a
 //! private incident; and the tone check of a draft by the API and the CLI.
 
+use std::sync::Arc;
+
+use jiff::SignedDuration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use aplomb::clock::ManualClock;
+use aplomb::engine::channels::OutboundConfig;
+
+use crate::helpers::{Db, TestApp};
+use crate::paging::{count, ok, settle, timeline_kinds, until_count};
+use crate::sinks::{WebhookSink, eventually};
 
 crate::on_both_backends!(
     the_tone_check_flags_an_alarmed_draft_and_passes_its_calm_rewrite,
     the_cli_checks_a_draft_from_an_argument_or_standard_input,
     an_update_is_drafted_checked_published_and_corrected,
     the_page_drafts_and_publishes_and_says_whether_users_were_told,
+    no_cadence_is_snoozed_and_bad_snoozes_name_the_field,
 );
+/// Stories that set their own clock.
+mod clocked {
+    use super::an_overdue_update_reminds_the_communications_lead_and_the_timeline_keeps_score;
+    crate::for_both_backends!(
+        an_overdue_update_reminds_the_communications_lead_and_the_timeline_keeps_score
+    );
+}
+
+/// Overdue-update reminders the receiver got about incident `id`.
+fn update_reminders(hooks: &WebhookSink, id: i64) -> Vec<Value> {
+    hooks
+        .received()
+        .into_iter()
+        .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok())
+        .filter(|b| b["type"] == "incident.update_due" && b["incident"]["id"] == id)
+        .collect()
+}
+
+async fn an_overdue_update_reminds_the_communications_lead_and_the_timeline_keeps_score(db: Db) {
+    let hooks = WebhookSink::start(0).await;
+    let clock = Arc::new(ManualClock::new(
+        "2026-12-04T10:00:00Z".parse().expect("time"),
+    ));
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), OutboundConfig::default()).await
+    else {
+        return;
+    };
+    let lena = app.user("lena", "responder").await;
+    app.user("cora", "responder").await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/users/cora/contact-methods",
+        json!({"kind": "webhook", "address": hooks.url}),
+    )
+    .await;
+    let id = app
+        .declare(
+            &lena,
+            json!({"title": "Checkout errors", "severity": "SEV1"}),
+        )
+        .await;
+    let path = format!("/api/v1/incidents/{id}");
+    let get = async |p: &str| {
+        let (status, body) = app.call(&lena, Method::GET, p, None).await;
+        assert_eq!(status, StatusCode::OK, "{p}: {body}");
+        body
+    };
+    let send = async |method: Method, p: &str, body: Value| {
+        let (status, answer) = app.call(&lena, method, p, Some(body)).await;
+        assert!(status.is_success(), "{p}: {status} {answer}");
+        answer
+    };
+    let cadence = format!("{path}/cadence");
+    // SEV1: the first update within 5 minutes of the declaration.
+    let due = get(&cadence).await;
+    assert_eq!(
+        (
+            &due["due_at"],
+            &due["first"],
+            &due["overdue"],
+            &due["every_minutes"]
+        ),
+        (
+            &json!("2026-12-04T10:05:00Z"),
+            &json!(true),
+            &json!(false),
+            &json!(20)
+        ),
+        "{due}"
+    );
+    send(
+        Method::PUT,
+        &format!("{path}/roles/communications_lead"),
+        json!({"user": "cora"}),
+    )
+    .await;
+
+    // Not yet due: nobody is reminded. Then overdue: cora hears of it, once.
+    clock.advance(SignedDuration::from_mins(4));
+    settle().await;
+    assert!(update_reminders(&hooks, id).is_empty());
+    clock.advance(SignedDuration::from_mins(2));
+    let first = eventually("the reminder reaches cora's webhook", || async {
+        update_reminders(&hooks, id).into_iter().next()
+    })
+    .await;
+    assert!(
+        first["update"]["compose_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(&format!("/incidents/{id}#updates"))),
+        "{first}"
+    );
+    until_count(&app, id, "update_overdue", 1, "the timeline records it").await;
+    assert_eq!(get(&cadence).await["overdue"], true);
+    let (_, html) = app
+        .web_session("lena")
+        .await
+        .page(&format!("/incidents/{id}"))
+        .await;
+    assert!(html.contains("First update due"), "the page counts down");
+    assert!(html.contains("overdue by 1 min"), "and says it is late");
+    assert!(
+        html.contains("reminded of an overdue update"),
+        "the paging history says so"
+    );
+    let pages = get(&format!("{path}/pages")).await;
+    assert!(
+        pages
+            .as_array()
+            .expect("pages")
+            .iter()
+            .any(|p| p["purpose"] == "update_due" && p["user"] == "cora"),
+        "{pages}"
+    );
+
+    // Once per period (20 minutes), not once per engine pass; a snooze holds the next one.
+    clock.advance(SignedDuration::from_mins(5)); // 10:11
+    settle().await;
+    assert_eq!(update_reminders(&hooks, id).len(), 1);
+    let snoozed = send(
+        Method::POST,
+        &format!("{cadence}/snooze"),
+        json!({"minutes": 25}),
+    )
+    .await;
+    assert_eq!(
+        snoozed["snoozed_until"], "2026-12-04T10:36:00Z",
+        "{snoozed}"
+    );
+    assert_eq!(
+        snoozed["due_at"], "2026-12-04T10:05:00Z",
+        "the update stays due"
+    );
+    clock.advance(SignedDuration::from_mins(15)); // 10:26, past the second period's start
+    settle().await;
+    assert_eq!(update_reminders(&hooks, id).len(), 1, "snoozed");
+    clock.advance(SignedDuration::from_mins(11)); // 10:37
+    eventually("a second reminder once the snooze ends", || async {
+        (update_reminders(&hooks, id).len() == 2).then_some(())
+    })
+    .await;
+
+    // An update for the responders alone does not count; one to stakeholders does, late.
+    let updates = format!("{path}/updates");
+    send(
+        Method::POST,
+        &updates,
+        json!({"text": "Rolling back the 09:50 deploy.", "audiences": ["responders"], "publish": true}),
+    )
+    .await;
+    assert_eq!(get(&cadence).await["first"], true);
+    clock.advance(SignedDuration::from_mins(3)); // 10:40
+    send(
+        Method::POST,
+        &updates,
+        json!({"text": "Some customers cannot check out. We are rolling back a change. Next update by 11:00 UTC.",
+               "phase": "identified", "audiences": ["public", "stakeholders"], "publish": true}),
+    )
+    .await;
+    let (_, timeline) = app
+        .call(&lena, Method::GET, &format!("{path}/timeline"), None)
+        .await;
+    let missed = timeline
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .find(|e| e["kind"] == "cadence_missed")
+        .unwrap_or_else(|| panic!("a missed first update in {timeline}"));
+    assert_eq!(
+        (&missed["data"]["first"], &missed["data"]["late_seconds"]),
+        (&json!(true), &json!(35 * 60)),
+        "{missed}"
+    );
+    let next = get(&cadence).await;
+    assert_eq!(
+        (&next["due_at"], &next["first"], &next["overdue"]),
+        (&json!("2026-12-04T11:00:00Z"), &json!(false), &json!(false)),
+        "{next}"
+    );
+    // An update that promises its readers a time keeps that time; on time, it says so.
+    clock.advance(SignedDuration::from_mins(10)); // 10:50
+    send(
+        Method::POST,
+        &updates,
+        json!({"text": "Checkout is recovering for most customers. We are watching it closely.",
+               "phase": "monitoring", "audiences": ["public"], "publish": true,
+               "next_update_by": "2026-12-04T11:30:00Z"}),
+    )
+    .await;
+    assert_eq!(get(&cadence).await["due_at"], "2026-12-04T11:30:00Z");
+    let kinds = timeline_kinds(&app, id).await;
+    assert_eq!(count(&kinds, "cadence_kept"), 1, "{kinds:?}");
+    assert_eq!(count(&kinds, "update_reminder_snoozed"), 1);
+
+    // Resolved: nothing more is due, and no reminder comes.
+    send(Method::PATCH, &path, json!({"status": "resolved"})).await;
+    let done = get(&cadence).await;
+    assert_eq!(
+        (&done["due_at"], &done["overdue"]),
+        (&Value::Null, &json!(false)),
+        "{done}"
+    );
+    clock.advance(SignedDuration::from_mins(90));
+    settle().await;
+    assert_eq!(update_reminders(&hooks, id).len(), 2);
+    assert_eq!(count(&timeline_kinds(&app, id).await, "update_overdue"), 2);
+}
+
+async fn no_cadence_is_snoozed_and_bad_snoozes_name_the_field(app: TestApp) {
+    let lena = app.user("lena", "responder").await;
+    let vic = app.user("vic", "viewer").await;
+    let quiet = app
+        .declare(
+            &lena,
+            json!({"title": "Slow admin reports", "severity": "SEV4"}),
+        )
+        .await;
+    let (status, c) = app
+        .call(
+            &lena,
+            Method::GET,
+            &format!("/api/v1/incidents/{quiet}/cadence"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, &c["due_at"]),
+        (StatusCode::OK, &Value::Null),
+        "{c}"
+    );
+    let snooze = |id: i64| format!("/api/v1/incidents/{id}/cadence/snooze");
+    let (status, body) = app
+        .call(
+            &lena,
+            Method::POST,
+            &snooze(quiet),
+            Some(json!({"minutes": 10})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "SEV4 expects no update: {body}"
+    );
+    let busy = app
+        .declare(
+            &lena,
+            json!({"title": "Checkout errors", "severity": "SEV2"}),
+        )
+        .await;
+    for minutes in [0, 121] {
+        let (status, body) = app
+            .call(
+                &lena,
+                Method::POST,
+                &snooze(busy),
+                Some(json!({"minutes": minutes})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(body["error"]["field"], "minutes");
+    }
+    let (status, _) = app
+        .call(
+            &vic,
+            Method::POST,
+            &snooze(busy),
+            Some(json!({"minutes": 10})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a viewer snoozes nothing");
+    let (status, body) = app
+        .call(
+            &lena,
+            Method::POST,
+            &snooze(busy),
+            Some(json!({"minutes": 10})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The CLI says when the next update is due.
+    let out = crate::cli::aplomb(&app, &lena, &["update", "due", &busy.to_string()]).await;
+    assert!(
+        crate::cli::stdout(&out).contains("first update due"),
+        "{}",
+        crate::cli::stdout(&out)
+    );
+}
 
 async fn an_update_is_drafted_checked_published_and_corrected(app: TestApp) {
     let carla = app.user("carla", "responder").await;

@@ -6,11 +6,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{patch, post};
-use serde::Serialize;
+use axum::routing::{get, patch, post};
+use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::{Aplomb, ToneCheckFields, UpdateEdit, UpdateFields};
+use crate::app::{Aplomb, CadenceView, ToneCheckFields, UpdateEdit, UpdateFields};
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -25,10 +25,12 @@ pub fn router() -> Router<AppState> {
             post(post_update).get(list_updates),
         )
         .route("/incidents/{id}/updates/{uid}", patch(edit_update))
+        .route("/incidents/{id}/cadence", get(cadence))
+        .route("/incidents/{id}/cadence/snooze", post(snooze))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(tone_check, post_update, list_updates, edit_update))]
+#[openapi(paths(tone_check, post_update, list_updates, edit_update, cadence, snooze))]
 pub struct CommunicationDoc;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -177,4 +179,72 @@ async fn tone_check(
     Ok(Json(ToneCheckBody {
         findings: findings.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// Where an incident's update cadence stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CadenceBody {
+    /// When the next update counting toward the cadence (to `public` or `stakeholders`) is
+    /// due; absent while none is expected (resolved, or a severity without cadence).
+    pub due_at: Option<String>,
+    /// Whether the due update is the incident's first.
+    pub first: Option<bool>,
+    pub overdue: bool,
+    /// Minutes between reminders while it stays overdue.
+    pub every_minutes: Option<i64>,
+    /// Until when the overdue reminder is snoozed.
+    pub snoozed_until: Option<String>,
+}
+
+impl From<CadenceView> for CadenceBody {
+    fn from(c: CadenceView) -> Self {
+        Self {
+            due_at: c.due.map(|d| d.at.to_string()),
+            first: c.due.map(|d| d.first),
+            overdue: c.overdue(),
+            every_minutes: c.due.map(|d| d.every.as_mins()),
+            snoozed_until: c.snoozed_until.map(|t| t.to_string()),
+        }
+    }
+}
+
+/// When the incident's next status update is due, under the cadence its severity asks for
+/// (first update within a time of the declaration, then at an interval, or at the time the
+/// last update promised).
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/cadence", params(("id" = i64, Path)),
+    responses((status = 200, body = CadenceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn cadence(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<CadenceBody>, ApiError> {
+    Ok(Json(app.cadence(&actor, id).await?.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeFields {
+    /// 1 to 120.
+    #[schema(example = 15, minimum = 1, maximum = 120)]
+    pub minutes: i64,
+}
+
+/// Put off the overdue-update reminder (the update stays due, and the timeline says so).
+/// 409 when no update is expected of the incident.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/cadence/snooze", params(("id" = i64, Path)),
+    request_body = SnoozeFields,
+    responses((status = 200, body = CadenceBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn snooze(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<SnoozeFields>,
+) -> Result<Json<CadenceBody>, ApiError> {
+    let c = app
+        .snooze_update_reminder(&actor, id, body.value.minutes)
+        .await?;
+    Ok(Json(c.into()))
 }

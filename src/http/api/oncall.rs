@@ -742,8 +742,11 @@ pub struct PageBody {
     pub user: String,
     /// Which escalation step or engagement rule paged them.
     pub step: String,
-    /// The task a check-in reminder is about; absent for a page, which asks for an
-    /// acknowledgement.
+    /// What it asks: `page` (acknowledge), `check_in` (on a task) or `update_due` (post
+    /// the overdue status update).
+    #[schema(example = "page")]
+    pub purpose: String,
+    /// The task a check-in reminder is about.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task_id: Option<i64>,
     pub paged_at: String,
@@ -757,6 +760,7 @@ impl From<PageRecord> for PageBody {
             id: p.id,
             user: p.user,
             step: p.step_key,
+            purpose: p.purpose.to_string(),
             task_id: p.task_id,
             paged_at: p.created_at.to_string(),
             acknowledged_at: p.acknowledged_at.map(|t| t.to_string()),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
 use super::{Posted, Times};
-use crate::app::{UpdateEdit, UpdateFields, UsersTold};
+use crate::app::{CadenceView, UpdateEdit, UpdateFields, UsersTold};
 use crate::domain::communication::{Audience, Phase, UpdateState};
 use crate::domain::tone::Finding;
 use crate::http::AppState;
@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/incidents/{id}/updates", post(post_update))
         .route("/incidents/{id}/updates/{uid}/publish", post(publish))
+        .route("/incidents/{id}/updates/snooze", post(snooze))
 }
 
 /// The communication section of the page, ready for the template.
@@ -29,6 +30,48 @@ pub(super) struct Updates {
     pub phases: &'static [Phase],
     /// Whether the composer offers the public audience (not for a private incident).
     pub public_allowed: bool,
+    /// When the next update is due, while one is expected.
+    pub cadence: Option<CadenceLine>,
+}
+
+/// The countdown to the next update, as the page says it.
+pub(super) struct CadenceLine {
+    /// "First update due" or "Next update due".
+    pub label: String,
+    pub at: String,
+    pub iso: String,
+    pub ms: i64,
+    /// "in 12 min" or "overdue by 3 min", which the page's script keeps counting.
+    pub countdown: String,
+    pub overdue: bool,
+    /// Until when the reminder is snoozed, as a time of day.
+    pub snoozed_until: Option<String>,
+}
+
+impl CadenceLine {
+    fn new(cadence: CadenceView, times: &Times) -> Option<Self> {
+        let due = cadence.due?;
+        let overdue = cadence.overdue();
+        let label = if due.first {
+            "First update due"
+        } else {
+            "Next update due"
+        };
+        let minutes = (due.at.as_millisecond() - cadence.now.as_millisecond()).abs() / 60_000;
+        Some(Self {
+            label: label.to_string(),
+            at: times.at(due.at),
+            iso: due.at.to_string(),
+            ms: due.at.as_millisecond(),
+            countdown: if overdue {
+                format!("overdue by {minutes} min")
+            } else {
+                format!("in {minutes} min")
+            },
+            overdue,
+            snoozed_until: cadence.snoozed_until.map(|t| times.at(t)),
+        })
+    }
 }
 
 pub(super) struct UpdateRow {
@@ -48,6 +91,7 @@ impl Updates {
     pub(super) fn new(
         updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
         told: UsersTold,
+        cadence: CadenceView,
         private: bool,
         times: &Times,
     ) -> Self {
@@ -70,6 +114,7 @@ impl Updates {
             users_told,
             phases: Phase::ALL,
             public_allowed: !private,
+            cadence: CadenceLine::new(cadence, times),
         }
     }
 }
@@ -174,4 +219,20 @@ async fn publish(
     };
     let published = state.edit_update(&session.actor, id, uid, edit).await;
     done_to(id, published.map(|_| Done::Published))
+}
+
+#[derive(Deserialize)]
+struct SnoozeForm {
+    minutes: i64,
+}
+
+async fn snooze(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<SnoozeForm>,
+) -> Response {
+    let snoozed = state
+        .snooze_update_reminder(&session.actor, id, form.minutes)
+        .await;
+    done_to(id, snoozed.map(|_| Done::Snoozed))
 }

@@ -15,6 +15,7 @@ use super::{ErrorQuery, Posted, Session, Times, When, fail, render};
 use crate::app::{AppError, DeclareInput, IncidentDetail, PatchInput, SeenVersion};
 use crate::domain::access::Actor;
 use crate::domain::coordination::TaskStatus;
+use crate::domain::escalation::PagePurpose;
 use crate::domain::incident::{RoleKind, Severity, Status};
 use crate::domain::investigation::HypothesisState;
 use crate::http::AppState;
@@ -441,8 +442,8 @@ impl TimelineRows {
 /// One page on the incident, for its paging history.
 struct PageRow {
     user: String,
-    /// A check-in reminder asks for a check-in, not an acknowledgement.
-    reminder: bool,
+    /// What a reminder reminds of ("a check-in"); a page asks for an acknowledgement.
+    reminder: Option<&'static str>,
     paged_at: String,
     acknowledged_at: Option<String>,
     /// One line per delivery; a responder with no contact method gets one saying so.
@@ -464,7 +465,11 @@ impl PageRow {
     fn new(p: crate::store::PageRecord, times: &Times) -> Self {
         Self {
             user: p.user,
-            reminder: p.task_id.is_some(),
+            reminder: match p.purpose {
+                PagePurpose::Page => None,
+                PagePurpose::CheckIn => Some("a check-in"),
+                PagePurpose::UpdateDue => Some("an overdue update"),
+            },
             paged_at: times.at(p.created_at),
             acknowledged_at: p.acknowledged_at.map(|t| times.at(t)),
             deliveries: p
@@ -521,6 +526,7 @@ impl Live {
             answerable,
             updates,
             users_told,
+            cadence,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -571,7 +577,9 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
-            updates: super::communication::Updates::new(updates, users_told, i.private, times),
+            updates: super::communication::Updates::new(
+                updates, users_told, cadence, i.private, times,
+            ),
             tasks: tasks
                 .into_iter()
                 .map(|t| {
@@ -754,6 +762,7 @@ pub(super) enum Done {
     Attached,
     Drafted,
     Published,
+    Snoozed,
     Pinned(bool),
     Hypothesis,
     Tested,
@@ -778,6 +787,7 @@ impl Done {
             Self::Attached => "attached".into(),
             Self::Drafted => "drafted".into(),
             Self::Published => "published".into(),
+            Self::Snoozed => "snoozed".into(),
             Self::Pinned(true) => "pinned".into(),
             Self::Pinned(false) => "unpinned".into(),
             Self::Hypothesis => "hypothesis".into(),
@@ -804,6 +814,7 @@ impl Done {
             "attached" => Some(Self::Attached),
             "drafted" => Some(Self::Drafted),
             "published" => Some(Self::Published),
+            "snoozed" => Some(Self::Snoozed),
             "pinned" => Some(Self::Pinned(true)),
             "unpinned" => Some(Self::Pinned(false)),
             "hypothesis" if value.is_empty() => Some(Self::Hypothesis),
@@ -835,6 +846,7 @@ impl Done {
             Self::Attached => "File attached.".into(),
             Self::Drafted => "Draft saved; publish it when it reads right.".into(),
             Self::Published => "Update published to its audiences.".into(),
+            Self::Snoozed => "Update reminder snoozed; the update stays due.".into(),
             Self::Pinned(true) => "Evidence pinned.".into(),
             Self::Pinned(false) => "Evidence unpinned.".into(),
             Self::Hypothesis => "Hypothesis added.".into(),
@@ -862,6 +874,7 @@ impl Done {
             Self::Acknowledged => "acknowledge",
             Self::Evidence | Self::Attached | Self::Pinned(_) => "evidence-summary",
             Self::Drafted | Self::Published => "update-text",
+            Self::Snoozed => "snooze-minutes",
             Self::Hypothesis | Self::Tested | Self::Judged(_) => "hypothesis-statement",
             Self::ChangeRecorded | Self::ChangeRolledBack => "change-system",
             Self::Task | Self::CheckedIn | Self::TaskMoved(_) => "task-title",
