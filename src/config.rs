@@ -19,6 +19,56 @@ pub struct Settings {
     pub events_per_second_per_key: u32,
     pub tone: ToneRules,
     pub cadence: CadencePolicy,
+    pub status_page: StatusPageBrand,
+}
+
+/// How the public status page presents itself.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatusPageBrand {
+    /// The page's title, e.g. "Acme status".
+    pub name: String,
+    /// An image shown beside the title (an absolute http(s) URL).
+    pub logo_url: Option<String>,
+    /// The header's colour, `#rrggbb`.
+    pub accent: String,
+    /// Where readers reach the page: `--public-url` followed by `/status`.
+    #[serde(skip)]
+    pub url: String,
+}
+
+impl Default for StatusPageBrand {
+    fn default() -> Self {
+        Self {
+            name: "Service status".into(),
+            logo_url: None,
+            accent: "#1f4e79".into(),
+            url: "/status".into(),
+        }
+    }
+}
+
+impl StatusPageBrand {
+    fn check(&self) -> anyhow::Result<()> {
+        let n = self.name.trim().chars().count();
+        anyhow::ensure!(
+            (1..=100).contains(&n),
+            "status_page.name must be 1 to 100 characters"
+        );
+        let hex = self.accent.strip_prefix('#').unwrap_or("");
+        anyhow::ensure!(
+            hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            "status_page.accent must be a colour like #1f4e79"
+        );
+        if let Some(url) = &self.logo_url {
+            anyhow::ensure!(
+                (url.starts_with("https://") || url.starts_with("http://"))
+                    && !url.contains(['"', '<', '>', ' ']),
+                "status_page.logo_url must be an http(s) URL"
+            );
+        }
+        Ok(())
+    }
 }
 
 /// High enough for a real alert storm; it stops a runaway script, not monitoring.
@@ -32,6 +82,7 @@ impl Default for Settings {
             events_per_second_per_key: DEFAULT_EVENTS_PER_SECOND,
             tone: ToneRules::default(),
             cadence: CadencePolicy::default(),
+            status_page: StatusPageBrand::default(),
         }
     }
 }
@@ -48,6 +99,8 @@ struct File {
     /// Per severity; a severity left out keeps its default.
     #[serde(default)]
     cadence: BTreeMap<Severity, CadenceEntry>,
+    #[serde(default)]
+    status_page: StatusPageBrand,
 }
 
 /// `{ first_minutes = 5, every_minutes = 20 }`, or `"none"` for no expected updates.
@@ -134,6 +187,8 @@ impl Settings {
             cadence.push((*severity, entry.cadence(*severity)?));
         }
         settings.cadence = CadencePolicy::with(cadence);
+        file.status_page.check()?;
+        settings.status_page = file.status_page;
         settings.tone = ToneRules::new(
             file.tone.panic_words,
             file.tone.acronyms.unwrap_or_default(),
@@ -186,6 +241,25 @@ mod tests {
             "[cadence]\nSEV1 = { first_minutes = 0, every_minutes = 15 }",
             "[cadence]\nSEV1 = { first_minutes = 5 }",
             "[cadence]\nSEV9 = \"none\"",
+        ] {
+            assert!(Settings::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_config_file_brands_the_status_page() {
+        let settings = Settings::parse(
+            "[status_page]\nname = \"Acme status\"\naccent = \"#aa3300\"\nlogo_url = \"https://acme.example/logo.png\"",
+        )
+        .unwrap();
+        assert_eq!(settings.status_page.name, "Acme status");
+        assert_eq!(settings.status_page.accent, "#aa3300");
+        assert_eq!(Settings::default().status_page.name, "Service status");
+        for bad in [
+            "[status_page]\naccent = \"red\"",
+            "[status_page]\nname = \"\"",
+            "[status_page]\nlogo_url = \"javascript:alert(1)\"",
+            "[status_page]\ncolour = \"#000000\"",
         ] {
             assert!(Settings::parse(bad).is_err(), "{bad}");
         }

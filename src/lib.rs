@@ -20,6 +20,7 @@ pub mod domain;
 pub mod engine;
 pub mod faults;
 pub mod http;
+pub mod markup;
 pub mod secret;
 pub mod server;
 pub mod store;

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
-    AlertCommand, ChangeCommand, Client, Connection, ContactCommand, EventArgs, EvidenceCommand,
-    HypothesisCommand, IncidentCommand, IntegrationCommand, ReportCommand, ServiceCommand,
-    TaskCommand, TokenCommand, UserCommand,
+    AlertCommand, ChangeCommand, Client, ComponentCommand, Connection, ContactCommand, EventArgs,
+    EvidenceCommand, HypothesisCommand, IncidentCommand, IntegrationCommand, ReportCommand,
+    ServiceCommand, TaskCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -238,6 +238,13 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// The public status page's components: add, list, edit.
+    Component {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: ComponentCommand,
+    },
     /// Manage the service catalog.
     Service {
         #[command(flatten)]
@@ -414,6 +421,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).service(command).await,
+        Command::Component {
+            connection,
+            command,
+        } => Client::new(&connection).component(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

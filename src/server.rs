@@ -90,6 +90,10 @@ pub async fn prepare(options: &ServeOptions, clock: Arc<dyn Clock>) -> anyhow::R
         anyhow::ensure!(limit > 0, "--events-per-second-per-key must be at least 1");
         settings.events_per_second_per_key = limit;
     }
+    settings.status_page.url = format!(
+        "{}/status",
+        options.outbound.public_url.trim_end_matches('/')
+    );
     let store = Store::connect(&options.database_url).await?;
     let app = Arc::new(Aplomb::new(store, clock, settings)?);
     app.start_listening().await?;

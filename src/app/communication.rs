@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::investigation::found;
+use super::status::ComponentChange;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::bounded_text;
@@ -76,6 +77,10 @@ pub struct UpdateFields {
     pub audiences: Vec<String>,
     /// When readers will hear next (RFC 3339, in the future).
     pub next_update_by: Option<String>,
+    /// The status each affected component is in, shown on the public status page (a
+    /// public update only).
+    #[serde(default)]
+    pub components: Vec<ComponentChange>,
     /// Publish it now rather than keep it a draft.
     #[serde(default)]
     pub publish: bool,
@@ -92,6 +97,8 @@ pub struct UpdateEdit {
     pub audiences: Option<Vec<String>>,
     /// `""` clears it.
     pub next_update_by: Option<String>,
+    /// A draft's component statuses, replacing those it had.
+    pub components: Option<Vec<ComponentChange>>,
     pub publish: Option<bool>,
 }
 
@@ -135,11 +142,18 @@ impl Aplomb {
                 } else {
                     UpdateState::Draft
                 };
+                let components = self
+                    .component_changes(&fields.components, &input.audiences)
+                    .await?;
                 let mut entries = Vec::new();
                 if fields.publish {
                     entries.extend(self.keep_cadence(tx, &input.audiences, now).await?);
                 }
-                let u = tx.add_update(&input, state, actor.id, now).await?;
+                let mut u = tx.add_update(&input, state, actor.id, now).await?;
+                if !components.is_empty() {
+                    tx.set_update_components(u.id, &components).await?;
+                    u = tx.status_update(u.id).await?;
+                }
                 if fields.publish {
                     entries.insert(0, published(&u));
                 }
@@ -165,9 +179,11 @@ impl Aplomb {
                 let mut u = found(tx.status_update(update_id).await, "update")?;
                 let before = u.clone();
                 let was_published = u.state == UpdateState::Published;
-                if was_published && (edit.phase.is_some() || edit.audiences.is_some()) {
+                if was_published
+                    && (edit.phase.is_some() || edit.audiences.is_some() || edit.components.is_some())
+                {
                     return Err(AppError::Conflict(
-                        "a published update keeps its phase and audiences: post a new update"
+                        "a published update keeps its phase, audiences and components: post a new update"
                             .into(),
                     ));
                 }
@@ -189,6 +205,15 @@ impl Aplomb {
                 u.text = input.text;
                 u.phase = input.phase;
                 u.audiences = input.audiences;
+                // The components stand as they are unless named again; a draft no longer
+                // public sets none.
+                let components = match &edit.components {
+                    Some(changes) => Some(self.component_changes(changes, &u.audiences).await?),
+                    None if !u.audiences.contains(&Audience::Public) && !u.components.is_empty() => {
+                        Some(Vec::new())
+                    }
+                    None => None,
+                };
                 if let Some(at) = &edit.next_update_by {
                     u.next_update_by = communication::next_update_by(Some(at), now)?;
                 }
@@ -215,8 +240,11 @@ impl Aplomb {
                     }
                     _ => {}
                 }
-                if u == before {
+                if u == before && components.is_none() {
                     return Err(AppError::Conflict("the change changes nothing".into()));
+                }
+                if let Some(set) = &components {
+                    tx.set_update_components(update_id, set).await?;
                 }
                 tx.save_update(&u).await?;
                 Ok((found(tx.status_update(update_id).await, "update")?, entries))

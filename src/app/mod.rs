@@ -31,6 +31,7 @@ mod investigation;
 mod oncall;
 mod reports;
 mod requests;
+mod status;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
@@ -42,6 +43,10 @@ pub use investigation::{
     TestFields,
 };
 pub use reports::{Filed, ReportFields, Reporter};
+pub use status::{
+    ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS,
+    STATUS_CONFIG_CHANGED, StatusSnapshot,
+};
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,
@@ -210,6 +215,8 @@ pub struct IncidentDetail {
     pub updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
     pub users_told: UsersTold,
     pub cadence: CadenceView,
+    /// The status page's component names, for the composer.
+    pub components: Vec<String>,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -483,6 +490,13 @@ impl Aplomb {
             updates,
             users_told,
             cadence,
+            components: self
+                .store
+                .components()
+                .await?
+                .into_iter()
+                .map(|c| c.name)
+                .collect(),
             investigation: self.load_investigation(id).await?,
             tasks,
             answerable,

@@ -97,6 +97,10 @@ pub enum UpdateCommand {
         /// Publish it at once.
         #[arg(long)]
         publish: bool,
+        /// A component's status on the status page, as NAME=STATUS (a public update;
+        /// repeatable), e.g. `--component Checkout=partial_outage`.
+        #[arg(long = "component", value_parser = component_status)]
+        components: Vec<(String, String)>,
     },
     /// Publish a draft: it goes out to its audiences.
     Publish { incident: i64, update: i64 },
@@ -119,6 +123,18 @@ pub enum UpdateCommand {
     },
 }
 
+/// `NAME=STATUS`, split at the last `=` (a name may hold one).
+fn component_status(arg: &str) -> Result<(String, String), String> {
+    match arg.rsplit_once('=') {
+        Some((name, status)) if !name.trim().is_empty() && !status.trim().is_empty() => {
+            Ok((name.trim().to_string(), status.trim().to_string()))
+        }
+        _ => Err(format!(
+            "{arg:?} is not NAME=STATUS, e.g. Checkout=partial_outage"
+        )),
+    }
+}
+
 impl Client {
     pub async fn update(&self, command: UpdateCommand) -> Result<(), CliError> {
         match command {
@@ -129,9 +145,14 @@ impl Client {
                 audiences,
                 next_update_by,
                 publish,
+                components,
             } => {
+                let components: Vec<_> = components
+                    .iter()
+                    .map(|(name, status)| json!({"name": name, "status": status}))
+                    .collect();
                 let body = json!({"text": text, "phase": phase, "audiences": audiences,
-                    "next_update_by": next_update_by, "publish": publish});
+                    "next_update_by": next_update_by, "publish": publish, "components": components});
                 let path = format!("/incidents/{incident}/updates");
                 let u = self.call(Method::POST, &path, Some(body)).await?;
                 self.print(&u, |v| format!("{}\n{}", v["id"], tone_of(v)));

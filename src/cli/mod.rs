@@ -17,6 +17,7 @@ pub mod investigation;
 pub mod oncall;
 pub mod reports;
 pub mod services;
+pub mod status;
 
 pub use accounts::{TokenCommand, UserCommand};
 pub use alerts::{AlertCommand, EventArgs, IntegrationCommand};
@@ -26,6 +27,7 @@ pub use investigation::{EvidenceCommand, HypothesisCommand};
 pub use oncall::ContactCommand;
 pub use reports::ReportCommand;
 pub use services::ServiceCommand;
+pub use status::ComponentCommand;
 
 /// The server when neither a flag, the environment nor `aplomb login` names one.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";

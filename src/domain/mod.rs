@@ -59,6 +59,7 @@ pub mod investigation;
 pub mod rate;
 pub mod reports;
 pub mod schedule;
+pub mod status;
 pub mod timeline;
 pub mod tone;
 

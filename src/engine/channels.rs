@@ -10,6 +10,7 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde_json::json;
 
+use crate::markup::escape;
 use crate::secret::sign_webhook;
 
 /// Where outbound messages go; each channel is optional.
@@ -395,13 +396,6 @@ fn parse_smtp_url(url: &str) -> Result<SmtpTarget, String> {
         tls,
         credentials,
     })
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! HTTP: the REST API (`api`), the web UI (`ui`), live updates (`live`), health and metrics.
+//! HTTP: the REST API (`api`), the web UI (`ui`), the public status page (`public`), live
+//! updates (`live`), health and metrics.
 //! Handlers stay thin: they extract input, call `Aplomb`, and shape the response.
 
 pub mod api;
@@ -9,6 +10,7 @@ pub mod forge;
 pub mod idempotency;
 pub mod live;
 pub mod metrics;
+pub mod public;
 pub mod ui;
 
 use std::ops::Deref;
@@ -37,12 +39,15 @@ pub struct AppState {
     /// announcement at the same moment; rendering their updates a few at a time leaves the
     /// other workers to ingestion and other requests instead of all of them rendering one burst.
     pub live_updates: Arc<tokio::sync::Semaphore>,
+    /// The public status page, rendered once per change (`public`).
+    pub status_cache: public::StatusCache,
 }
 
 impl AppState {
     fn new(app: Arc<Aplomb>, shutdown: watch::Receiver<bool>) -> Self {
         let half_the_cores = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
         Self {
+            status_cache: public::spawn_renderer(app.clone(), shutdown.clone()),
             app,
             metrics: Arc::default(),
             shutdown,
@@ -63,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api::router())
         .merge(events::router())
         .merge(forge::router())
+        .merge(public::router())
         .merge(ui::router())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))

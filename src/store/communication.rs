@@ -6,11 +6,13 @@ use jiff::Timestamp;
 use super::db::{Conn, Row, args};
 use super::investigation::InvestigationTx;
 use super::paging::cancel_deliveries;
+use super::status::update_components;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::communication::{
     Audience, Phase, Told, UpdateInput, UpdateState, tells_outside,
 };
 use crate::domain::escalation::{PagePurpose, PagingStop};
+use crate::domain::status::ComponentStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdateRecord {
@@ -25,6 +27,8 @@ pub struct StatusUpdateRecord {
     pub created_at: Timestamp,
     pub published_at: Option<Timestamp>,
     pub corrected_at: Option<Timestamp>,
+    /// The component statuses it sets on the status page (a public update's), by name.
+    pub components: Vec<(String, ComponentStatus)>,
 }
 
 const UPDATES: &str = "SELECT s.id, s.incident_id, s.text, s.phase, s.audiences, s.state, s.next_update_by, \
@@ -193,7 +197,14 @@ pub(super) async fn load_updates(
             args![incident_id, id],
         )
         .await?;
-    rows.iter().map(update_record).collect()
+    let mut components = update_components(conn, incident_id).await?;
+    rows.iter()
+        .map(|r| {
+            let mut u = update_record(r)?;
+            u.components = components.remove(&u.id).unwrap_or_default();
+            Ok(u)
+        })
+        .collect()
 }
 
 fn update_record(r: &Row) -> Result<StatusUpdateRecord> {
@@ -216,5 +227,6 @@ fn update_record(r: &Row) -> Result<StatusUpdateRecord> {
         created_at: r.ts("created_at")?,
         published_at: r.opt_ts("published_at")?,
         corrected_at: r.opt_ts("corrected_at")?,
+        components: Vec::new(),
     })
 }

@@ -73,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "update cadence",
         include_str!("../../migrations/0016_update_cadence.sql"),
     ),
+    (
+        17,
+        "status page",
+        include_str!("../../migrations/0017_status_page.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

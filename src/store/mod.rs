@@ -18,6 +18,7 @@ mod oncall;
 mod paging;
 mod reports;
 mod requests;
+mod status;
 mod users;
 
 use std::str::FromStr;
@@ -49,6 +50,7 @@ pub use paging::{
 };
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
+pub use status::ComponentRecord;
 pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

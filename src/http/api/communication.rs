@@ -10,7 +10,7 @@ use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::{Aplomb, CadenceView, ToneCheckFields, UpdateEdit, UpdateFields};
+use crate::app::{Aplomb, CadenceView, ComponentChange, ToneCheckFields, UpdateEdit, UpdateFields};
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -53,6 +53,8 @@ pub struct UpdateBody {
     pub corrected_at: Option<String>,
     /// What the tone check finds in it, read by its widest audience (advice; nothing blocks).
     pub tone: Vec<FindingBody>,
+    /// The component statuses it sets on the public status page (a public update only).
+    pub components: Vec<ComponentChange>,
 }
 
 impl UpdateBody {
@@ -70,6 +72,14 @@ impl UpdateBody {
             created_at: u.created_at.to_string(),
             published_at: u.published_at.map(|t| t.to_string()),
             corrected_at: u.corrected_at.map(|t| t.to_string()),
+            components: u
+                .components
+                .into_iter()
+                .map(|(name, status)| ComponentChange {
+                    name,
+                    status: status.to_string(),
+                })
+                .collect(),
         }
     }
 }

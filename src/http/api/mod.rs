@@ -19,6 +19,7 @@ pub mod investigation;
 pub mod oncall;
 pub mod reports;
 pub mod services;
+pub mod status;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(reports::router())
         .merge(communication::router())
+        .merge(status::router())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -73,6 +75,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(alerts::AlertsDoc::openapi());
     doc.merge(reports::ReportsDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
+    doc.merge(status::StatusDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc

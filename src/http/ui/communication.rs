@@ -9,8 +9,9 @@ use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
 use super::{Posted, Times};
-use crate::app::{CadenceView, UpdateEdit, UpdateFields, UsersTold};
+use crate::app::{CadenceView, ComponentChange, UpdateEdit, UpdateFields, UsersTold};
 use crate::domain::communication::{Audience, Phase, UpdateState};
+use crate::domain::status::ComponentStatus;
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::store::StatusUpdateRecord;
@@ -32,6 +33,9 @@ pub(super) struct Updates {
     pub public_allowed: bool,
     /// When the next update is due, while one is expected.
     pub cadence: Option<CadenceLine>,
+    /// The status page's components, which a public update may set statuses of.
+    pub components: Vec<String>,
+    pub component_statuses: &'static [ComponentStatus],
 }
 
 /// The countdown to the next update, as the page says it.
@@ -83,6 +87,8 @@ pub(super) struct UpdateRow {
     pub when: String,
     pub author: String,
     pub corrected: Option<String>,
+    /// "Checkout: partial outage", for each component it sets.
+    pub components: Vec<String>,
     /// (rule, the words it is about, reason, suggestion), for a draft.
     pub tone: Vec<(String, String, String, String)>,
 }
@@ -92,6 +98,7 @@ impl Updates {
         updates: Vec<(StatusUpdateRecord, Vec<Finding>)>,
         told: UsersTold,
         cadence: CadenceView,
+        components: Vec<String>,
         private: bool,
         times: &Times,
     ) -> Self {
@@ -115,6 +122,8 @@ impl Updates {
             phases: Phase::ALL,
             public_allowed: !private,
             cadence: CadenceLine::new(cadence, times),
+            components,
+            component_statuses: ComponentStatus::ALL,
         }
     }
 }
@@ -153,6 +162,11 @@ impl UpdateRow {
             when: times.at(u.published_at.unwrap_or(u.created_at)),
             author: u.author.unwrap_or_else(|| "aplomb".into()),
             corrected: u.corrected_at.map(|t| times.at(t)),
+            components: u
+                .components
+                .iter()
+                .map(|(name, status)| format!("{name}: {}", status.label().to_lowercase()))
+                .collect(),
             text: u.text,
         }
     }
@@ -168,6 +182,9 @@ struct UpdateForm {
     audience_responders: Option<String>,
     /// The "Publish" button rather than "Save draft".
     publish: Option<String>,
+    /// `component:<name>` → the status the update sets (empty: not affected).
+    #[serde(flatten)]
+    rest: std::collections::HashMap<String, String>,
 }
 
 async fn post_update(
@@ -185,11 +202,24 @@ async fn post_update(
     .map(|(_, a)| a.to_string())
     .collect();
     let publish = form.publish.is_some();
+    let mut components: Vec<ComponentChange> = form
+        .rest
+        .iter()
+        .filter_map(|(key, status)| {
+            let name = key.strip_prefix("component:")?;
+            (!status.is_empty()).then(|| ComponentChange {
+                name: name.to_string(),
+                status: status.clone(),
+            })
+        })
+        .collect();
+    components.sort_by(|a, b| a.name.cmp(&b.name));
     let fields = UpdateFields {
         text: form.text,
         phase: Some(form.phase),
         audiences,
         next_update_by: None,
+        components,
         publish,
     };
     let posted = state.post_update(&session.actor, id, fields).await;

@@ -527,6 +527,7 @@ impl Live {
             updates,
             users_told,
             cadence,
+            components,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -578,7 +579,7 @@ impl Live {
                 .collect(),
             board: Board::new(investigation, times),
             updates: super::communication::Updates::new(
-                updates, users_told, cadence, i.private, times,
+                updates, users_told, cadence, components, i.private, times,
             ),
             tasks: tasks
                 .into_iter()

@@ -1,0 +1,122 @@
+//! The status page's administration: its components (what the public page lists, in groups,
+//! each backed by services). Readers' surfaces are in `http::public`.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, patch};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::app::{ComponentEdit, ComponentFields};
+use crate::domain::status::ComponentStatus;
+use crate::http::AppState;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath};
+use crate::store::ComponentRecord;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/status/components",
+            get(list_components).post(add_component),
+        )
+        .route("/status/components/{id}", patch(edit_component))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(list_components, add_component, edit_component))]
+pub struct StatusDoc;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentBody {
+    pub id: i64,
+    pub name: String,
+    pub description: String,
+    pub group: Option<String>,
+    /// Its place on the page.
+    pub position: i64,
+    /// The services behind it, by name.
+    pub services: Vec<String>,
+    /// As the public page shows it now: `operational`, `degraded_performance`,
+    /// `partial_outage`, `major_outage` or `under_maintenance`.
+    #[schema(example = "operational")]
+    pub status: String,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Its status badge on the public page.
+    pub badge_url: String,
+}
+
+impl ComponentBody {
+    async fn new(state: &AppState, c: ComponentRecord) -> Self {
+        let status = state
+            .status_cache
+            .status_of(c.id)
+            .await
+            // Not on the page yet (it is being redrawn): no update names it yet.
+            .unwrap_or_else(|| ComponentStatus::Operational.to_string());
+        Self {
+            badge_url: format!("/status/components/{}/badge.svg", c.id),
+            status,
+            id: c.id,
+            name: c.name,
+            description: c.description,
+            group: c.group,
+            position: c.position,
+            services: c.services,
+            created_at: c.created_at.to_string(),
+            updated_at: c.updated_at.to_string(),
+        }
+    }
+}
+
+/// The status page's components, in page order.
+#[utoipa::path(get, path = "/api/v1/status/components",
+    responses((status = 200, body = [ComponentBody]), (status = 401, body = ErrorBody)))]
+async fn list_components(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<ComponentBody>>, ApiError> {
+    let mut out = Vec::new();
+    for c in state.components(&actor).await? {
+        out.push(ComponentBody::new(&state, c).await);
+    }
+    Ok(Json(out))
+}
+
+/// Add a component at the end of the page (admins only).
+#[utoipa::path(post, path = "/api/v1/status/components", request_body = ComponentFields,
+    responses((status = 201, body = ComponentBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_component(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<ComponentFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let added = state.add_component(&actor, &body.value).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ComponentBody::new(&state, added).await),
+    ))
+}
+
+/// Change a component's name, description, group or services (admins only); fields left
+/// out stay.
+#[utoipa::path(patch, path = "/api/v1/status/components/{id}", params(("id" = i64, Path)),
+    request_body = ComponentEdit,
+    responses((status = 200, body = ComponentBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn edit_component(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<ComponentEdit>,
+) -> Result<Json<ComponentBody>, ApiError> {
+    let edited = state.edit_component(&actor, id, &body.value).await?;
+    Ok(Json(ComponentBody::new(&state, edited).await))
+}

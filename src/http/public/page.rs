@@ -1,0 +1,263 @@
+//! The status page and its incident history pages (askama templates), the 90-day uptime bars
+//! and the status badges (SVG drawn here, from the stored status history only).
+
+use std::fmt::Write;
+
+use askama::Template;
+
+use crate::app::{ComponentState, StatusSnapshot};
+use crate::config::StatusPageBrand;
+use crate::domain::communication::Phase;
+use crate::domain::status::{ComponentStatus, Day, Indicator, PublicIncident};
+use crate::http::ui::human_time;
+use crate::markup::escape;
+
+const CSS: &str = include_str!("../../../static/status.css");
+
+/// A phase as readers read it.
+pub fn phase_label(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Investigating => "Investigating",
+        Phase::Identified => "Identified",
+        Phase::Monitoring => "Monitoring",
+        Phase::Resolved => "Resolved",
+        Phase::Update => "Update",
+    }
+}
+
+pub fn status_colour(status: ComponentStatus) -> &'static str {
+    match status {
+        ComponentStatus::Operational => "#2e9e57",
+        ComponentStatus::UnderMaintenance => "#3a7bd5",
+        ComponentStatus::DegradedPerformance => "#c99300",
+        ComponentStatus::PartialOutage => "#e06c0c",
+        ComponentStatus::MajorOutage => "#d13a2f",
+    }
+}
+
+pub fn indicator_colour(indicator: Indicator) -> &'static str {
+    match indicator {
+        Indicator::None => "#2e9e57",
+        Indicator::Minor => "#c99300",
+        Indicator::Major => "#e06c0c",
+        Indicator::Critical => "#d13a2f",
+    }
+}
+
+struct UpdateView {
+    phase: &'static str,
+    text: String,
+    at: String,
+    iso: String,
+    corrected: bool,
+    /// (component name, status label, status).
+    components: Vec<(String, &'static str, &'static str)>,
+}
+
+struct IncidentView {
+    id: i64,
+    title: String,
+    impact: &'static str,
+    phase: &'static str,
+    declared: String,
+    updates: Vec<UpdateView>,
+}
+
+impl IncidentView {
+    fn new(s: &StatusSnapshot, i: &PublicIncident) -> Self {
+        Self {
+            id: i.id,
+            title: i.title.clone(),
+            impact: Indicator::of_severity(i.severity).as_str(),
+            phase: phase_label(i.phase()),
+            declared: human_time(i.declared_at),
+            updates: i
+                .story()
+                .iter()
+                .map(|step| UpdateView {
+                    phase: phase_label(step.phase),
+                    text: step.update.text.clone(),
+                    at: human_time(step.update.published_at),
+                    iso: step.update.published_at.to_string(),
+                    corrected: step.update.corrected_at.is_some(),
+                    components: step
+                        .changed
+                        .iter()
+                        .filter_map(|(id, _, new)| {
+                            let c = s.component(*id)?;
+                            Some((c.record.name.clone(), new.label(), new.as_str()))
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+struct ComponentView {
+    id: i64,
+    name: String,
+    description: String,
+    status: &'static str,
+    label: &'static str,
+    bars: String,
+    uptime: String,
+}
+
+struct GroupView {
+    name: Option<String>,
+    components: Vec<ComponentView>,
+}
+
+#[derive(Template)]
+#[template(path = "status_page.html")]
+struct StatusPageView<'a> {
+    brand: &'a StatusPageBrand,
+    css: &'static str,
+    indicator: &'static str,
+    description: &'static str,
+    updated_iso: String,
+    updated: String,
+    open: Vec<IncidentView>,
+    groups: Vec<GroupView>,
+    past: Vec<IncidentView>,
+}
+
+#[derive(Template)]
+#[template(path = "status_incident.html")]
+struct IncidentPageView<'a> {
+    brand: &'a StatusPageBrand,
+    css: &'static str,
+    incident: IncidentView,
+}
+
+#[derive(Template)]
+#[template(path = "status_missing.html")]
+struct MissingView<'a> {
+    brand: &'a StatusPageBrand,
+    css: &'static str,
+}
+
+fn render(t: &impl Template) -> String {
+    t.render().unwrap_or_else(|e| {
+        format!(
+            "<!doctype html><p>The page could not be drawn: {}</p>",
+            escape(&e.to_string())
+        )
+    })
+}
+
+pub fn status_page(s: &StatusSnapshot) -> String {
+    let mut groups: Vec<GroupView> = Vec::new();
+    for c in &s.components {
+        let view = component_view(c);
+        match groups
+            .iter_mut()
+            .find(|g| g.name.is_some() && g.name == c.record.group)
+        {
+            Some(group) => group.components.push(view),
+            None => groups.push(GroupView {
+                name: c.record.group.clone(),
+                components: vec![view],
+            }),
+        }
+    }
+    render(&StatusPageView {
+        brand: &s.brand,
+        css: CSS,
+        indicator: s.indicator.as_str(),
+        description: s.indicator.description(),
+        updated_iso: s.updated_at.to_string(),
+        updated: human_time(s.updated_at),
+        open: s
+            .open_incidents()
+            .map(|i| IncidentView::new(s, i))
+            .collect(),
+        groups,
+        past: s
+            .incidents
+            .iter()
+            .filter(|i| !i.is_open())
+            .map(|i| IncidentView::new(s, i))
+            .collect(),
+    })
+}
+
+pub fn incident_page(s: &StatusSnapshot, incident: &PublicIncident) -> String {
+    render(&IncidentPageView {
+        brand: &s.brand,
+        css: CSS,
+        incident: IncidentView::new(s, incident),
+    })
+}
+
+pub fn not_found(s: &StatusSnapshot) -> String {
+    render(&MissingView {
+        brand: &s.brand,
+        css: CSS,
+    })
+}
+
+fn component_view(c: &ComponentState) -> ComponentView {
+    ComponentView {
+        id: c.record.id,
+        name: c.record.name.clone(),
+        description: c.record.description.clone(),
+        status: c.status.as_str(),
+        label: c.status.label(),
+        bars: uptime_bars(&c.record.name, &c.days, c.uptime_percent),
+        uptime: format!("{:.2}", c.uptime_percent),
+    }
+}
+
+/// One bar a day, coloured by the worst status of the day, each with its own title.
+fn uptime_bars(name: &str, days: &[Day], percent: f64) -> String {
+    const STEP: usize = 5;
+    let width = (days.len() * STEP).saturating_sub(1);
+    let mut svg = format!(
+        "<svg class=\"bars\" viewBox=\"0 0 {width} 30\" preserveAspectRatio=\"none\" role=\"img\" \
+         aria-label=\"{}: {percent:.2}% uptime over {} days\" xmlns=\"http://www.w3.org/2000/svg\">",
+        escape(name),
+        days.len()
+    );
+    for (n, day) in days.iter().enumerate() {
+        let date = day.start.strftime("%Y-%m-%d");
+        let (fill, says) = match day.worst {
+            None => ("#d5d9de", "no data".to_string()),
+            Some(worst) => {
+                let minutes = day.outage.as_secs() / 60;
+                let outage = if minutes > 0 {
+                    format!(", {minutes} min of outage")
+                } else {
+                    String::new()
+                };
+                (status_colour(worst), format!("{}{outage}", worst.label()))
+            }
+        };
+        let _ = write!(
+            svg,
+            "<rect x=\"{}\" width=\"4\" height=\"30\" rx=\"1\" fill=\"{fill}\"><title>{date}: {says}</title></rect>",
+            n * STEP
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A flat two-part badge: what (`label`) and how it is (`message`).
+pub fn badge(label: &str, message: &str, colour: &str) -> String {
+    // Verdana 11px averages about 6.5px a character: near enough for a badge.
+    let width = |text: &str| text.chars().count() * 13 / 2 + 12;
+    let (lw, mw) = (width(label), width(message));
+    let (label, message) = (escape(label), escape(message));
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{total}\" height=\"20\" role=\"img\" aria-label=\"{label}: {message}\">\
+         <title>{label}: {message}</title>\
+         <rect width=\"{lw}\" height=\"20\" fill=\"#555\"/><rect x=\"{lw}\" width=\"{mw}\" height=\"20\" fill=\"{colour}\"/>\
+         <g fill=\"#fff\" font-family=\"Verdana,DejaVu Sans,sans-serif\" font-size=\"11\" text-anchor=\"middle\">\
+         <text x=\"{lx}\" y=\"14\">{label}</text><text x=\"{mx}\" y=\"14\">{message}</text></g></svg>",
+        total = lw + mw,
+        lx = lw / 2,
+        mx = lw + mw / 2,
+    )
+}
