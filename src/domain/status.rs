@@ -479,7 +479,10 @@ mod tests {
         assert_eq!(statuses[&10], PartialOutage);
         assert_eq!(statuses[&11], DegradedPerformance);
         assert_eq!(statuses[&12], UnderMaintenance);
-        assert_eq!(indicator(&statuses, std::slice::from_ref(&one)), Indicator::Major);
+        assert_eq!(
+            indicator(&statuses, std::slice::from_ref(&one)),
+            Indicator::Major
+        );
 
         let mut over = one.clone();
         over.updates.insert(0, update(3, Phase::Resolved, 30, &[]));

@@ -28,5 +28,6 @@ mod readme;
 mod reports;
 mod serve;
 mod sinks;
+mod status_page;
 mod ui;
 mod web;

@@ -1,0 +1,429 @@
+//! The public status page, through the running server: components administered by the API
+//! and the CLI, a public update setting a component's status, and every public surface (the
+//! page, an incident's page, Statuspage's JSON, the Atom feed read by Python's feedparser,
+//! the badges) showing it, and never a private incident or an update to stakeholders or
+//! responders.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::cli::{aplomb, stdout};
+use crate::helpers::TestApp;
+use crate::sinks::eventually;
+
+crate::on_both_backends!(
+    components_are_checked_and_listed,
+    a_public_update_reaches_every_public_surface_and_nothing_else_does,
+);
+
+/// The public surfaces, as anyone on the Internet reads them.
+const SURFACES: &[&str] = &[
+    "/status",
+    "/status/feed.atom",
+    "/status/badge.svg",
+    "/status/api/v2/summary.json",
+    "/status/api/v2/status.json",
+    "/status/api/v2/components.json",
+    "/status/api/v2/incidents.json",
+    "/status/api/v2/incidents/unresolved.json",
+    "/status/api/v2/scheduled-maintenances.json",
+    "/status/api/v2/scheduled-maintenances/upcoming.json",
+    "/status/api/v2/scheduled-maintenances/active.json",
+];
+
+async fn public(app: &TestApp, path: &str) -> (StatusCode, String) {
+    let r = reqwest::get(format!("{}{path}", app.base))
+        .await
+        .expect("the server answers");
+    (r.status(), r.text().await.expect("a body"))
+}
+
+async fn summary(app: &TestApp) -> Value {
+    let (status, body) = public(app, "/status/api/v2/summary.json").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    serde_json::from_str(&body).expect("JSON")
+}
+
+async fn components_are_checked_and_listed(app: TestApp) {
+    let carla = app.user("carla", "responder").await;
+    let add = |body: Value| app.admin(Method::POST, "/api/v1/status/components", Some(body));
+    let (status, checkout) = add(json!({"name": "Checkout", "group": "Shop",
+        "services": ["checkout-api"]}))
+    .await;
+    // No such service yet: the field is named.
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{checkout}");
+    assert_eq!(checkout["error"]["field"], "services");
+    app.admin(
+        Method::POST,
+        "/api/v1/services",
+        Some(json!({"name": "checkout-api"})),
+    )
+    .await;
+    let (status, checkout) = add(json!({"name": "Checkout", "group": "Shop",
+        "services": ["checkout-api"]}))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{checkout}");
+    assert_eq!(
+        (
+            &checkout["status"],
+            &checkout["group"],
+            &checkout["services"]
+        ),
+        (
+            &json!("operational"),
+            &json!("Shop"),
+            &json!(["checkout-api"])
+        )
+    );
+    for (body, status, field) in [
+        (json!({"name": "Checkout"}), StatusCode::CONFLICT, None),
+        (
+            json!({"name": " "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("name"),
+        ),
+        (
+            json!({"name": "API", "colour": "red"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+        ),
+        (
+            json!({"name": "x".repeat(101)}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("name"),
+        ),
+    ] {
+        let (got, answer) = add(body.clone()).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        if let Some(field) = field {
+            assert_eq!(answer["error"]["field"], field, "{answer}");
+        }
+    }
+    let (status, _) = app
+        .call(
+            &carla,
+            Method::POST,
+            "/api/v1/status/components",
+            Some(json!({"name": "API"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "only admins shape the page");
+    let (status, _) = app
+        .admin(
+            Method::PATCH,
+            "/api/v1/status/components/999",
+            Some(json!({"name": "Gone"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // The CLI adds, edits (leaving what it does not name) and lists.
+    let out = stdout(
+        &aplomb(
+            &app,
+            crate::helpers::ADMIN_TOKEN,
+            &[
+                "component",
+                "add",
+                "Public API",
+                "--description",
+                "REST and webhooks",
+            ],
+        )
+        .await,
+    );
+    assert!(out.contains("added: Public API"), "{out}");
+    let id = checkout["id"].to_string();
+    let out = stdout(
+        &aplomb(
+            &app,
+            crate::helpers::ADMIN_TOKEN,
+            &["component", "edit", &id, "--group", "Storefront"],
+        )
+        .await,
+    );
+    assert!(out.contains("changed: Checkout"), "{out}");
+    let listed = stdout(&aplomb(&app, &carla, &["component", "list"]).await);
+    let checkout_line = listed
+        .lines()
+        .find(|l| l.contains("Checkout"))
+        .expect(&listed);
+    assert!(
+        checkout_line.contains("Storefront") && checkout_line.contains("checkout-api"),
+        "{listed}"
+    );
+    assert!(listed.contains("Public API"), "{listed}");
+}
+
+async fn a_public_update_reaches_every_public_surface_and_nothing_else_does(app: TestApp) {
+    let carla = app.user("carla", "responder").await;
+    let (status, checkout) = app
+        .admin(
+            Method::POST,
+            "/api/v1/status/components",
+            Some(json!({"name": "Checkout", "group": "Shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{checkout}");
+    let (_, api) = app
+        .admin(
+            Method::POST,
+            "/api/v1/status/components",
+            Some(json!({"name": "API"})),
+        )
+        .await;
+    let cid = checkout["id"].as_i64().expect("an id");
+    let before = summary(&app).await;
+    assert_eq!(before["status"]["indicator"], "none", "{before}");
+    assert_eq!(before["status"]["description"], "All Systems Operational");
+
+    // A private incident and words for stakeholders or responders only: never public.
+    let secret = app
+        .declare(&carla, json!({"title": "Hush breach of vault", "severity": "SEV1", "type": "security", "private": true}))
+        .await;
+    let id = app
+        .declare(
+            &carla,
+            json!({"title": "Card payments failing", "severity": "SEV2"}),
+        )
+        .await;
+    let post = async |incident: i64, body: Value| {
+        let path = format!("/api/v1/incidents/{incident}/updates");
+        app.call(&carla, Method::POST, &path, Some(body)).await
+    };
+    let (status, answer) = post(
+        secret,
+        json!({"text": "Hush: the vault keys were copied.", "phase": "investigating",
+        "audiences": ["stakeholders"], "publish": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    for (audience, text) in [
+        ("stakeholders", "Hush: revenue at risk."),
+        ("responders", "Hush: db-7 is swapping."),
+    ] {
+        let (status, answer) = post(
+            id,
+            json!({"text": text, "phase": "investigating",
+            "audiences": [audience], "publish": true}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    // Component statuses are the public page's: only a public update sets them.
+    let (status, refused) = post(
+        id,
+        json!({"text": "Checkout is slow.", "audiences": ["stakeholders"],
+        "components": [{"name": "Checkout", "status": "degraded_performance"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("components"))
+    );
+    for bad in [
+        json!([{"name": "Nope", "status": "major_outage"}]),
+        json!([{"name": "Checkout", "status": "down"}]),
+    ] {
+        let (status, refused) = post(
+            id,
+            json!({"text": "x", "audiences": ["public"], "components": bad}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["field"], "components");
+    }
+
+    // A draft shows nowhere; published, it shows on every surface.
+    let text =
+        "Some card payments fail at checkout. We are investigating and will update by 15:00 UTC.";
+    let (status, draft) = post(
+        id,
+        json!({"text": text, "phase": "investigating", "audiences": ["public", "stakeholders"],
+        "components": [{"name": "Checkout", "status": "partial_outage"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{draft}");
+    assert_eq!(
+        draft["components"],
+        json!([{"name": "Checkout", "status": "partial_outage"}])
+    );
+    let path = format!("/api/v1/incidents/{id}/updates/{}", draft["id"]);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        summary(&app).await["incidents"],
+        json!([]),
+        "a draft is the response's"
+    );
+    let (status, published) = app
+        .call(&carla, Method::PATCH, &path, Some(json!({"publish": true})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{published}");
+    let now = eventually("the page shows the update", async || {
+        let s = summary(&app).await;
+        (s["incidents"].as_array().map(Vec::len) == Some(1)).then_some(s)
+    })
+    .await;
+    assert_eq!(now["page"]["name"], "Service status");
+    assert_eq!(now["page"]["url"], format!("{}/status", app.base));
+    assert_eq!(now["status"]["indicator"], "major", "{now}");
+    let incident = &now["incidents"][0];
+    assert_eq!(
+        (
+            &incident["id"],
+            &incident["name"],
+            &incident["status"],
+            &incident["impact"]
+        ),
+        (
+            &json!(id.to_string()),
+            &json!("Card payments failing"),
+            &json!("investigating"),
+            &json!("major")
+        )
+    );
+    let update = &incident["incident_updates"][0];
+    assert_eq!(update["body"], text);
+    assert_eq!(
+        update["affected_components"],
+        json!([{"code": cid.to_string(), "name": "Checkout", "old_status": "operational", "new_status": "partial_outage"}])
+    );
+    assert_eq!(
+        incident["incident_updates"].as_array().map(Vec::len),
+        Some(1),
+        "only the public update"
+    );
+    let statuses: Vec<(String, String)> = now["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or("").into(),
+                c["status"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("Shop", "partial_outage"),
+            ("Checkout", "partial_outage"),
+            ("API", "operational")
+        ]
+        .map(|(n, s)| (n.to_string(), s.to_string()))
+    );
+    let (_, listed) = app
+        .call(&carla, Method::GET, "/api/v1/status/components", None)
+        .await;
+    assert_eq!(listed[0]["status"], "partial_outage", "{listed}");
+
+    // The page, the incident's page, the feed and the badges say it too.
+    let (_, page) = public(&app, "/status").await;
+    assert!(
+        page.contains("Partial System Outage") && page.contains(text),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("id=\"component-{cid}\"")) && page.contains("<svg class=\"bars\"")
+    );
+    let (status, history) = public(&app, &format!("/status/incidents/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(history.contains("Card payments failing") && history.contains(text));
+    let (_, badge) = public(&app, &format!("/status/components/{cid}/badge.svg")).await;
+    assert!(badge.contains("Checkout: Partial outage"), "{badge}");
+    let (status, _) = public(
+        &app,
+        &format!(
+            "/status/components/{}/badge.svg",
+            api["id"].as_i64().unwrap_or(0) + 100
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, feed) = public(&app, "/status/feed.atom").await;
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", "import sys, json, feedparser\nf = feedparser.parse(sys.stdin.read())\nprint(json.dumps({'bozo': bool(f.bozo), 'title': f.feed.title, 'entries': [[e.title, e.link, e.summary] for e in f.entries]}))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(feed.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("python3 with feedparser (pip install feedparser)");
+    let read: Value = serde_json::from_slice(&parsed.stdout)
+        .unwrap_or_else(|_| panic!("feedparser: {}", String::from_utf8_lossy(&parsed.stderr)));
+    assert_eq!(read["bozo"], false, "a well-formed feed: {feed}");
+    assert_eq!(
+        read["entries"][0][0],
+        "Card payments failing (Investigating)"
+    );
+    assert_eq!(
+        read["entries"][0][1],
+        format!("{}/status/incidents/{id}", app.base)
+    );
+    assert!(
+        read["entries"][0][2].as_str().unwrap_or("").contains(text),
+        "{read}"
+    );
+
+    // Nothing private or internal on any surface; the private incident's page is not found.
+    for surface in SURFACES {
+        let (status, body) = public(&app, surface).await;
+        assert_eq!(status, StatusCode::OK, "{surface}");
+        assert!(!body.contains("Hush"), "{surface} leaks: {body}");
+    }
+    let (status, body) = public(&app, &format!("/status/incidents/{secret}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.contains("Hush"));
+
+    // Readers revalidate for the cost of a header.
+    let first = reqwest::get(format!("{}/status/api/v2/summary.json", app.base))
+        .await
+        .expect("answers");
+    let etag = first.headers()["etag"].clone();
+    let again = reqwest::Client::new()
+        .get(format!("{}/status/api/v2/summary.json", app.base))
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // Resolved: the component is operational again and the incident is history.
+    let (status, _) = app
+        .call(
+            &carla,
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let calm = eventually("the page calms", async || {
+        let s = summary(&app).await;
+        (s["status"]["indicator"] == "none").then_some(s)
+    })
+    .await;
+    assert_eq!(calm["incidents"], json!([]));
+    assert!(
+        calm["components"]
+            .as_array()
+            .expect("components")
+            .iter()
+            .all(|c| c["status"] == "operational"),
+        "{calm}"
+    );
+    let (_, all) = public(&app, "/status/api/v2/incidents.json").await;
+    let all: Value = serde_json::from_str(&all).expect("JSON");
+    assert_eq!(all["incidents"][0]["status"], "resolved", "{all}");
+    assert!(all["incidents"][0]["resolved_at"].is_string());
+    // The outage is in the component's history: today's bar is no longer all green.
+    let (_, page) = public(&app, "/status").await;
+    assert!(
+        page.contains("Partial outage"),
+        "today's bar says the worst of the day"
+    );
+}
