@@ -4,7 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::json;
 
-use super::{CliError, Client, table, text};
+use super::{CliError, Client, table, text, texts};
 
 #[derive(Debug, Subcommand)]
 pub enum AlertCommand {
@@ -215,12 +215,7 @@ impl Client {
             .json(&event);
         let (status, answer) = self.exchange(request).await?;
         if !status.is_success() {
-            let errors: Vec<String> = answer["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect();
+            let errors = texts(&answer["errors"]);
             return Err(CliError::Api {
                 status,
                 message: format!("{}: {}", text(&answer["message"]), errors.join("; ")),

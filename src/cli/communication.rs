@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{CliError, Client, text};
+use super::{CliError, Client, text, texts};
 
 /// Where the draft comes from: the argument, a file, or standard input.
 #[derive(Debug, clap::Args)]
@@ -229,12 +229,7 @@ fn cadence(c: &Value) -> String {
 fn update_list(list: &Value) -> String {
     let mut out = String::new();
     for u in list.as_array().into_iter().flatten() {
-        let audiences: Vec<String> = u["audiences"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(text)
-            .collect();
+        let audiences = texts(&u["audiences"]);
         let when = match u["published_at"].as_str() {
             Some(at) => format!("published {at}"),
             None => "draft".into(),

@@ -6,7 +6,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{CliError, Client, table, text};
+use super::{CliError, Client, table, text, texts};
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentCommand {
@@ -202,12 +202,7 @@ fn roles_line(incident: &Value) -> String {
         .flatten()
         .map(|r| format!("{}={}", text(&r["role"]), text(&r["user"])))
         .collect();
-    let unfilled: Vec<String> = incident["unfilled_roles"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(text)
-        .collect();
+    let unfilled = texts(&incident["unfilled_roles"]);
     let mut line = format!(
         "roles: {}",
         if roles.is_empty() {

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{CliError, Client, table, text};
+use super::{CliError, Client, table, text, texts};
 use crate::domain::attachment::AttachmentType;
 
 #[derive(Debug, Subcommand)]
@@ -298,12 +298,7 @@ fn recent_changes_table(list: &Value) -> String {
         .into_iter()
         .flatten()
         .map(|c| {
-            let via: Vec<String> = c["via"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect();
+            let via = texts(&c["via"]);
             vec![
                 text(&c["id"]),
                 text(&c["happened_at"]),
@@ -337,7 +332,7 @@ fn hypothesis_list(list: &Value) -> String {
     let mut out = String::new();
     for h in list.as_array().into_iter().flatten() {
         let ids = |v: &Value| {
-            let ids: Vec<String> = v.as_array().into_iter().flatten().map(text).collect();
+            let ids = texts(v);
             if ids.is_empty() {
                 "none".to_string()
             } else {

@@ -310,6 +310,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// Each item of a JSON list as `text` says it; nothing for anything but a list.
+fn texts(v: &Value) -> Vec<String> {
+    v.as_array().into_iter().flatten().map(text).collect()
+}
+
 fn text(v: &Value) -> String {
     match v {
         Value::Null => "-".into(),

@@ -5,7 +5,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{CliError, Client, table, text};
+use super::{CliError, Client, table, text, texts};
 
 /// How a responder is reached: their contact methods and notification rules. Without
 /// `--user`, the token's own user (admins may name anyone).
@@ -97,12 +97,7 @@ impl Client {
             .call(Method::GET, &format!("/services/{service}/oncall"), None)
             .await?;
         self.print(&answer, |v| {
-            let people: Vec<String> = v["on_call_now"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(text)
-                .collect();
+            let people = texts(&v["on_call_now"]);
             format!(
                 "{}: {} (policy {})\n",
                 text(&v["service"]),

@@ -4,7 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::{CliError, Client, table, text};
+use super::{CliError, Client, table, text, texts};
 
 #[derive(Debug, Subcommand)]
 pub enum ComponentCommand {
@@ -64,12 +64,7 @@ impl Client {
                         .into_iter()
                         .flatten()
                         .map(|c| {
-                            let services: Vec<String> = c["services"]
-                                .as_array()
-                                .into_iter()
-                                .flatten()
-                                .map(text)
-                                .collect();
+                            let services = texts(&c["services"]);
                             vec![
                                 c["id"].to_string(),
                                 text(&c["name"]),

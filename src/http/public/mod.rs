@@ -21,7 +21,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
@@ -42,28 +42,41 @@ const RETRY: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/status", get(status_page))
+        .route("/status", asset(|r| &r.page))
         .route("/status/incidents/{id}", get(incident_page))
-        .route("/status/feed.atom", get(feed))
-        .route("/status/badge.svg", get(badge))
+        .route("/status/feed.atom", asset(|r| &r.feed))
+        .route("/status/badge.svg", asset(|r| &r.badge))
         .route("/status/components/{id}/badge.svg", get(component_badge))
-        .route("/status/api/v2/summary.json", get(summary))
-        .route("/status/api/v2/status.json", get(status))
-        .route("/status/api/v2/components.json", get(components))
-        .route("/status/api/v2/incidents.json", get(incidents))
-        .route("/status/api/v2/incidents/unresolved.json", get(unresolved))
+        .route("/status/api/v2/summary.json", asset(|r| &r.summary))
+        .route("/status/api/v2/status.json", asset(|r| &r.status))
+        .route("/status/api/v2/components.json", asset(|r| &r.components))
+        .route("/status/api/v2/incidents.json", asset(|r| &r.incidents))
+        .route(
+            "/status/api/v2/incidents/unresolved.json",
+            asset(|r| &r.unresolved),
+        )
+        // Scheduled maintenance is not kept yet: all three lists are empty.
         .route(
             "/status/api/v2/scheduled-maintenances.json",
-            get(maintenances),
+            asset(|r| &r.maintenances),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/upcoming.json",
-            get(upcoming),
+            asset(|r| &r.maintenances),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/active.json",
-            get(active),
+            asset(|r| &r.maintenances),
         )
+}
+
+/// A route answering one asset of the latest rendering.
+fn asset(pick: fn(&Rendered) -> &Asset) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, request: HeaderMap| async move {
+            serve(&state, &request, |r| Some(pick(r))).await
+        },
+    )
 }
 
 /// One representation, ready to send: its bytes and their validator.
@@ -270,10 +283,6 @@ async fn serve(
     }
 }
 
-async fn status_page(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.page)).await
-}
-
 /// An incident's history: rendered on request, from the snapshot, never the database.
 async fn incident_page(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Response {
     let rendered = match state.status_cache.current().await {
@@ -298,51 +307,10 @@ async fn incident_page(State(state): State<AppState>, ApiPath(id): ApiPath<i64>)
     }
 }
 
-async fn feed(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.feed)).await
-}
-
-async fn badge(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.badge)).await
-}
-
 async fn component_badge(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
     request: HeaderMap,
 ) -> Response {
     serve(&state, &request, |r| r.component_badges.get(&id)).await
-}
-
-async fn summary(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.summary)).await
-}
-
-async fn status(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.status)).await
-}
-
-async fn components(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.components)).await
-}
-
-async fn incidents(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.incidents)).await
-}
-
-async fn unresolved(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.unresolved)).await
-}
-
-/// Scheduled maintenance is not kept yet: all three lists are empty.
-async fn maintenances(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.maintenances)).await
-}
-
-async fn upcoming(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.maintenances)).await
-}
-
-async fn active(State(state): State<AppState>, request: HeaderMap) -> Response {
-    serve(&state, &request, |r| Some(&r.maintenances)).await
 }
