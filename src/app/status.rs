@@ -130,10 +130,8 @@ impl Aplomb {
         require_admin(actor)?;
         let current = self
             .store
-            .components()
+            .component(id)
             .await?
-            .into_iter()
-            .find(|c| c.id == id)
             .ok_or(super::AppError::NotFound("component"))?;
         let fields = ComponentFields {
             name: edit.name.clone().unwrap_or(current.name),

@@ -34,6 +34,12 @@ impl Store {
         load_components(&mut conn, None).await
     }
 
+    /// One component, if it exists.
+    pub async fn component(&self, id: i64) -> Result<Option<ComponentRecord>> {
+        let mut conn = self.read().await?;
+        Ok(load_components(&mut conn, Some(id)).await?.pop())
+    }
+
     /// Adds a component at the end of the page; `services` are the ids of its services.
     pub async fn add_component(
         &self,
