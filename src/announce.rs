@@ -17,6 +17,10 @@ pub struct IncidentChanged {
     pub incident_id: i64,
 }
 
+/// Announced for a change to what the status page shows that no incident holds: its
+/// components, a maintenance (no incident has id 0).
+pub const STATUS_PAGE_CHANGED: i64 = 0;
+
 /// At most one announcement per incident in this interval: during an alert storm every batch
 /// changes the incident, and each announcement makes every open page fetch an update.
 const COALESCE: Duration = Duration::from_millis(500);

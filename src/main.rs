@@ -7,8 +7,8 @@ use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
     AlertCommand, ChangeCommand, Client, ComponentCommand, Connection, ContactCommand, EventArgs,
-    EvidenceCommand, HypothesisCommand, IncidentCommand, IntegrationCommand, ReportCommand,
-    ServiceCommand, TaskCommand, TokenCommand, UserCommand,
+    EvidenceCommand, HypothesisCommand, IncidentCommand, IntegrationCommand, MaintenanceCommand,
+    ReportCommand, ServiceCommand, TaskCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -245,6 +245,14 @@ enum Command {
         #[command(subcommand)]
         command: ComponentCommand,
     },
+    /// Scheduled maintenance on the public status page: schedule, list, edit, cancel,
+    /// complete.
+    Maintenance {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: MaintenanceCommand,
+    },
     /// Manage the service catalog.
     Service {
         #[command(flatten)]
@@ -425,6 +433,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).component(command).await,
+        Command::Maintenance {
+            connection,
+            command,
+        } => Client::new(&connection).maintenance(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

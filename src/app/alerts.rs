@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use super::{Aplomb, AppError, AppResult, new_secret, require_admin};
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
-use crate::domain::alert::{AlertRules, EventAction, SilenceMatch};
-use crate::domain::bounded_text;
+use crate::domain::alert::{AlertRules, EventAction, MAX_SILENCE, SilenceMatch};
 use crate::domain::forge::FORGE_KIND;
+use crate::domain::{bounded_text, instant};
 use crate::store::{AlertFilter, AlertRecord, IntegrationRecord, StoreError};
 
 /// A maintenance window (no `match`) or a silence.
@@ -24,9 +24,6 @@ pub struct SilenceInput {
     #[serde(rename = "match", default)]
     pub matchers: SilenceMatch,
 }
-
-/// The longest a maintenance window or silence may last.
-const MAX_SILENCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 31);
 
 /// An integration as its reader may see it. The routing key is the credential monitoring sends
 /// events with, so only admins get it; everyone else gets its last four characters, enough to
@@ -251,14 +248,6 @@ impl Aplomb {
             return Err(AppError::Forbidden("viewers cannot silence alerts".into()));
         }
         let reason = bounded_text("reason", &input.reason, 1, 500)?;
-        let instant = |field: &'static str, raw: &str| {
-            raw.trim().parse::<jiff::Timestamp>().map_err(|_| {
-                FieldError::new(
-                    field,
-                    "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
-                )
-            })
-        };
         let starts_at = match input.starts_at.as_deref() {
             Some(raw) => instant("starts_at", raw)?,
             None => self.now(),

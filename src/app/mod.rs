@@ -28,6 +28,7 @@ mod communication;
 mod coordination;
 mod forge;
 mod investigation;
+mod maintenance;
 mod oncall;
 mod reports;
 mod requests;
@@ -42,10 +43,10 @@ pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
     TestFields,
 };
+pub use maintenance::{MaintenanceEdit, MaintenanceFields};
 pub use reports::{Filed, ReportFields, Reporter};
 pub use status::{
-    ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS,
-    STATUS_CONFIG_CHANGED, StatusSnapshot,
+    ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS, StatusSnapshot,
 };
 
 pub use apply::{

@@ -183,15 +183,6 @@ pub(super) fn check_address(kind: &str, address: &str) -> Result<(), FieldError>
     }
 }
 
-fn parse_instant(field: &'static str, raw: &str) -> Result<Timestamp, FieldError> {
-    raw.trim().parse().map_err(|_| {
-        FieldError::new(
-            field,
-            "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
-        )
-    })
-}
-
 pub(super) fn parse_engaged_as(raw: &str) -> Result<EngagedAs, FieldError> {
     match raw.strip_prefix("expert:") {
         Some(skill) if !skill.trim().is_empty() => {
@@ -577,8 +568,8 @@ impl Aplomb {
             ));
         }
         let user = self.user_id("user", &input.user).await?;
-        let start = parse_instant("start", &input.start)?;
-        let end = parse_instant("end", &input.end)?;
+        let start = crate::domain::instant("start", &input.start)?;
+        let end = crate::domain::instant("end", &input.end)?;
         let (_, mut schedule) = self.schedule_record(schedule_id).await?;
         schedule.add_override(Override {
             responder: user,

@@ -7,20 +7,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{Aplomb, AppResult, require_admin};
+use crate::announce::STATUS_PAGE_CHANGED;
 use crate::config::StatusPageBrand;
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::communication::Audience;
+use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::status::{
     self, ComponentInput, ComponentStatus, Day, Indicator, PublicIncident,
 };
-use crate::store::{ComponentRecord, StoreError};
+use crate::store::{ComponentRecord, MaintenanceRecord, StoreError};
 
 /// How far back the page's history and uptime bars reach.
 pub const HISTORY_DAYS: i32 = 90;
-
-/// The announcement that the status page's own configuration changed (no incident has id 0).
-pub const STATUS_CONFIG_CHANGED: i64 = 0;
 
 /// A component as the API and the administration page give it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -84,6 +83,9 @@ pub struct StatusSnapshot {
     pub components: Vec<ComponentState>,
     /// Public incidents of the last `HISTORY_DAYS` days and any still open, newest first.
     pub incidents: Vec<PublicIncident>,
+    /// Maintenances not over and those that completed in the last `HISTORY_DAYS` days, latest
+    /// window first; never a cancelled one.
+    pub maintenances: Vec<MaintenanceRecord>,
     pub indicator: Indicator,
     /// When anything readers see last changed.
     pub updated_at: Timestamp,
@@ -97,6 +99,20 @@ impl StatusSnapshot {
 
     pub fn component(&self, id: i64) -> Option<&ComponentState> {
         self.components.iter().find(|c| c.record.id == id)
+    }
+
+    /// Maintenances announced and not started, soonest first.
+    pub fn upcoming_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
+        self.maintenances
+            .iter()
+            .rev()
+            .filter(|m| m.status == MaintenanceStatus::Scheduled)
+    }
+
+    pub fn active_maintenances(&self) -> impl Iterator<Item = &MaintenanceRecord> {
+        self.maintenances
+            .iter()
+            .filter(|m| m.status == MaintenanceStatus::InProgress)
     }
 }
 
@@ -117,7 +133,7 @@ impl Aplomb {
             .store
             .add_component(&input, &services, self.now())
             .await?;
-        self.announce_status_config().await;
+        self.announce_status_page().await;
         Ok(added)
     }
 
@@ -148,7 +164,7 @@ impl Aplomb {
                 StoreError::NotFound => super::AppError::NotFound("component"),
                 e => e.into(),
             })?;
-        self.announce_status_config().await;
+        self.announce_status_page().await;
         Ok(edited)
     }
 
@@ -219,8 +235,8 @@ impl Aplomb {
         Ok(set)
     }
 
-    async fn announce_status_config(&self) {
-        self.announce(STATUS_CONFIG_CHANGED).await;
+    pub(super) async fn announce_status_page(&self) {
+        self.announce(STATUS_PAGE_CHANGED).await;
     }
 
     /// Reads what the status page shows now, and records the components whose status
@@ -230,8 +246,15 @@ impl Aplomb {
         let since = now - SignedDuration::from_hours(24 * i64::from(HISTORY_DAYS));
         let records = self.store.components().await?;
         let incidents = self.store.public_incidents(since).await?;
+        let mut maintenances = self.store.maintenances(since).await?;
+        maintenances.retain(|m| m.status != MaintenanceStatus::Cancelled);
+        let in_maintenance: Vec<i64> = maintenances
+            .iter()
+            .filter(|m| m.status == MaintenanceStatus::InProgress)
+            .flat_map(MaintenanceRecord::component_ids)
+            .collect();
         let ids: Vec<i64> = records.iter().map(|c| c.id).collect();
-        let statuses = status::component_statuses(&ids, &incidents, &[]);
+        let statuses = status::component_statuses(&ids, &incidents, &in_maintenance);
         let mut history = self.store.component_history(since).await?;
         let mut changed = Vec::new();
         for id in &ids {
@@ -248,6 +271,7 @@ impl Aplomb {
             .iter()
             .map(PublicIncident::updated_at)
             .chain(records.iter().map(|c| c.updated_at))
+            .chain(maintenances.iter().map(|m| m.updated_at))
             .max()
             .unwrap_or(now);
         let components = records
@@ -267,6 +291,7 @@ impl Aplomb {
             brand: self.settings.status_page.clone(),
             components,
             incidents,
+            maintenances,
             indicator,
             updated_at,
             built_at: now,

@@ -434,6 +434,9 @@ fn labels_hash(labels: Option<&Map<String, Value>>) -> String {
         .collect()
 }
 
+/// The longest a maintenance window or silence may last.
+pub const MAX_SILENCE: jiff::SignedDuration = jiff::SignedDuration::from_hours(24 * 31);
+
 /// What a silence matches besides its service; empty fields match anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]

@@ -56,6 +56,7 @@ pub mod escalation;
 pub mod forge;
 pub mod incident;
 pub mod investigation;
+pub mod maintenance;
 pub mod rate;
 pub mod reports;
 pub mod schedule;
@@ -100,6 +101,16 @@ pub enum RuleError {
     /// The change was made from a view of the incident older than its current version.
     #[error("the incident changed since version {seen} (now version {current})")]
     Stale { seen: i64, current: i64 },
+}
+
+/// Parses an RFC 3339 instant from outside, naming `field` when it is not one.
+pub fn instant(field: &'static str, raw: &str) -> Result<jiff::Timestamp, FieldError> {
+    raw.trim().parse().map_err(|_| {
+        FieldError::new(
+            field,
+            "must be an RFC 3339 instant like 2026-03-03T18:00:00Z",
+        )
+    })
 }
 
 /// Trims `raw` and checks its length in characters; shared by every free-text field.

@@ -3,6 +3,7 @@
 //! - `escalation`: fires due escalation steps exactly once;
 //! - `reminders`: reminds a task's assignee of an overdue check-in, and an incident's
 //!   communications lead of an overdue status update, once per interval;
+//! - `maintenance`: moves scheduled maintenance on at its set times;
 //! - delivery (here): sends queued messages with leases and retries with exponential backoff.
 //!
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
@@ -10,6 +11,7 @@
 pub mod channels;
 pub mod escalation;
 pub mod ingest;
+pub mod maintenance;
 pub mod reminders;
 
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
 
-use crate::announce::Announcer;
+use crate::announce::{Announcer, STATUS_PAGE_CHANGED};
 use crate::clock::Clock;
 use crate::domain::communication::CadencePolicy;
 use crate::secret::hmac_hex;
@@ -238,7 +240,8 @@ impl Engine {
     }
 
     /// One pass: fire due escalation steps and remind of overdue check-ins and status updates
-    /// (sending what they queued at once), then send other due deliveries.
+    /// (sending what they queued at once), move maintenance on, then send other due
+    /// deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
         self.store.faults().check("engine.pass")?;
         let fired =
@@ -280,6 +283,11 @@ impl Engine {
         touched.dedup();
         for incident_id in touched {
             self.announcer.announce(incident_id).await;
+        }
+        match maintenance::advance_due(&self.store, self.clock.as_ref()).await {
+            Ok(0) => {}
+            Ok(_) => self.announcer.announce(STATUS_PAGE_CHANGED).await,
+            Err(e) => tracing::warn!(error = %e, "moving maintenance on failed"),
         }
         let now = self.clock.now();
         let jobs = self

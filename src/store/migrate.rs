@@ -78,6 +78,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status page",
         include_str!("../../migrations/0017_status_page.sql"),
     ),
+    (
+        18,
+        "scheduled maintenance",
+        include_str!("../../migrations/0018_maintenance.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

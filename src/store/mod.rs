@@ -13,6 +13,7 @@ mod incidents;
 mod ingest;
 mod investigation;
 mod live;
+mod maintenance;
 mod migrate;
 mod oncall;
 mod paging;
@@ -40,6 +41,7 @@ pub use ingest::{AlertIncidentDefaults, BeforeCommit, Ingest, Ingested, Ingester
 pub use investigation::{
     AttachmentRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, LinkedSource, TestRecord,
 };
+pub use maintenance::{Coverage, MaintenanceRecord};
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,

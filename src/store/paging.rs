@@ -19,6 +19,7 @@ use crate::domain::communication::Told;
 use crate::domain::coordination::Cadence;
 use crate::domain::escalation::{PagePurpose, PagingStop};
 use crate::domain::incident::{Incident, RoleKind};
+use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::timeline::EntryData;
 
 /// An escalation whose current step is due, locked for this transaction.
@@ -181,8 +182,8 @@ impl Store {
         row.as_ref().map(policy_from_row).transpose()
     }
 
-    /// The earliest time any escalation, delivery or check-in reminder is due, so the engine
-    /// can sleep until then.
+    /// The earliest time any escalation, delivery, reminder or maintenance's start or end is
+    /// due, so the engine can sleep until then.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
         let row = self
             .read()
@@ -191,8 +192,13 @@ impl Store {
                 "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
                  UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending' \
                  UNION ALL SELECT MIN(remind_at) AS t FROM tasks \
-                 UNION ALL SELECT MIN(update_remind_at) AS t FROM incidents) AS due",
-                args![],
+                 UNION ALL SELECT MIN(update_remind_at) AS t FROM incidents \
+                 UNION ALL SELECT MIN(CASE WHEN status = $1 THEN scheduled_for ELSE scheduled_until END) AS t \
+                 FROM maintenances WHERE status IN ($1, $2)) AS due",
+                args![
+                    MaintenanceStatus::Scheduled.as_str(),
+                    MaintenanceStatus::InProgress.as_str()
+                ],
             )
             .await?;
         row.opt_ts("t")

@@ -19,6 +19,7 @@ mod credentials;
 mod forge;
 mod idempotency;
 mod investigation;
+mod maintenance;
 mod outage;
 mod paging;
 mod paging_stops;

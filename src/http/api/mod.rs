@@ -16,6 +16,7 @@ pub mod communication;
 pub mod coordination;
 pub mod incidents;
 pub mod investigation;
+pub mod maintenance;
 pub mod oncall;
 pub mod reports;
 pub mod services;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(communication::router())
         .merge(status::router())
+        .merge(maintenance::router())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -76,6 +78,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(reports::ReportsDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
+    doc.merge(maintenance::MaintenanceDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc

@@ -55,18 +55,17 @@ pub fn router() -> Router<AppState> {
             "/status/api/v2/incidents/unresolved.json",
             asset(|r| &r.unresolved),
         )
-        // Scheduled maintenance is not kept yet: all three lists are empty.
         .route(
             "/status/api/v2/scheduled-maintenances.json",
             asset(|r| &r.maintenances),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/upcoming.json",
-            asset(|r| &r.maintenances),
+            asset(|r| &r.upcoming),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/active.json",
-            asset(|r| &r.maintenances),
+            asset(|r| &r.active),
         )
 }
 
@@ -156,6 +155,8 @@ pub struct Rendered {
     incidents: Asset,
     unresolved: Asset,
     maintenances: Asset,
+    upcoming: Asset,
+    active: Asset,
 }
 
 impl Rendered {
@@ -191,6 +192,8 @@ impl Rendered {
             incidents: Asset::json(&json.incidents),
             unresolved: Asset::json(&json.unresolved),
             maintenances: Asset::json(&json.maintenances),
+            upcoming: Asset::json(&json.upcoming),
+            active: Asset::json(&json.active),
             snapshot,
         }
     }

@@ -11,6 +11,7 @@ use crate::domain::communication::Phase;
 use crate::domain::status::{ComponentStatus, Day, Indicator, PublicIncident};
 use crate::http::ui::human_time;
 use crate::markup::escape;
+use crate::store::MaintenanceRecord;
 
 const CSS: &str = include_str!("../../../static/status.css");
 
@@ -94,6 +95,36 @@ impl IncidentView {
     }
 }
 
+struct MaintenanceView {
+    id: i64,
+    title: String,
+    status: &'static str,
+    label: &'static str,
+    from: String,
+    from_iso: String,
+    until: String,
+    until_iso: String,
+    description: String,
+    components: Vec<String>,
+}
+
+impl MaintenanceView {
+    fn new(m: &MaintenanceRecord) -> Self {
+        Self {
+            id: m.id,
+            title: m.title.clone(),
+            status: m.status.as_str(),
+            label: m.status.label(),
+            from: human_time(m.scheduled_for),
+            from_iso: m.scheduled_for.to_string(),
+            until: human_time(m.scheduled_until),
+            until_iso: m.scheduled_until.to_string(),
+            description: m.description.clone(),
+            components: m.components.iter().map(|(_, name)| name.clone()).collect(),
+        }
+    }
+}
+
 struct ComponentView {
     id: i64,
     name: String,
@@ -119,6 +150,8 @@ struct StatusPageView<'a> {
     updated_iso: String,
     updated: String,
     open: Vec<IncidentView>,
+    /// Under way first, then upcoming, soonest first.
+    maintenances: Vec<MaintenanceView>,
     groups: Vec<GroupView>,
     past: Vec<IncidentView>,
 }
@@ -172,6 +205,11 @@ pub fn status_page(s: &StatusSnapshot) -> String {
         open: s
             .open_incidents()
             .map(|i| IncidentView::new(s, i))
+            .collect(),
+        maintenances: s
+            .active_maintenances()
+            .chain(s.upcoming_maintenances())
+            .map(MaintenanceView::new)
             .collect(),
         groups,
         past: s

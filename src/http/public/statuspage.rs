@@ -3,12 +3,15 @@
 //! numbers are written as such, and a group, which Statuspage shows as a component holding
 //! others, gets an id from its name.
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::app::{ComponentState, StatusSnapshot};
 use crate::domain::communication::Phase;
+use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::status::{ComponentStatus, Indicator, PublicIncident};
+use crate::store::MaintenanceRecord;
 
 /// The page's one id: aplomb serves one status page.
 const PAGE_ID: &str = "aplomb";
@@ -22,7 +25,10 @@ pub struct Documents {
     pub components: Value,
     pub incidents: Value,
     pub unresolved: Value,
+    /// Every maintenance of the page's window; those announced and not begun; those under way.
     pub maintenances: Value,
+    pub upcoming: Value,
+    pub active: Value,
 }
 
 impl Documents {
@@ -46,19 +52,33 @@ impl Documents {
             .take(RECENT_INCIDENTS)
             .map(|i| incident(s, i))
             .collect();
+        let upcoming: Vec<Value> = s
+            .upcoming_maintenances()
+            .map(|m| maintenance(s, m))
+            .collect();
+        let active: Vec<Value> = s.active_maintenances().map(|m| maintenance(s, m)).collect();
+        let announced: Vec<Value> = active.iter().chain(&upcoming).cloned().collect();
+        let all: Vec<Value> = s
+            .maintenances
+            .iter()
+            .take(RECENT_INCIDENTS)
+            .map(|m| maintenance(s, m))
+            .collect();
         Self {
             summary: json!({
-                "page": page,
-                "status": status,
-                "components": components,
-                "incidents": unresolved,
-                "scheduled_maintenances": [],
+            "page": page,
+            "status": status,
+            "components": components,
+            "incidents": unresolved,
+            "scheduled_maintenances": announced,
             }),
             status: json!({ "page": page, "status": status }),
             components: json!({ "page": page, "components": components }),
             incidents: json!({ "page": page, "incidents": recent }),
             unresolved: json!({ "page": page, "incidents": unresolved }),
-            maintenances: json!({ "page": page, "scheduled_maintenances": [] }),
+            maintenances: json!({ "page": page, "scheduled_maintenances": all }),
+            upcoming: json!({ "page": page, "scheduled_maintenances": upcoming }),
+            active: json!({ "page": page, "scheduled_maintenances": active }),
         }
     }
 }
@@ -178,4 +198,94 @@ fn incident(s: &StatusSnapshot, i: &PublicIncident) -> Value {
         "components": i.named_components().into_iter().filter_map(|id| s.component(id)).map(component).collect::<Vec<_>>(),
         "incident_updates": updates,
     })
+}
+
+/// A maintenance as Statuspage shows one: an incident with impact `maintenance`, whose
+/// updates are the moments readers were told of (announced, begun, completed), newest first.
+fn maintenance(s: &StatusSnapshot, m: &MaintenanceRecord) -> Value {
+    let id = format!("maintenance-{}", m.id);
+    let ids: Vec<i64> = m.component_ids().collect();
+    let step = |suffix: &str, status: &str, body: &str, at: Timestamp, from, to| {
+        json!({
+            "id": format!("{id}-{suffix}"),
+            "incident_id": id,
+            "status": status,
+            "body": body,
+            "created_at": at.to_string(),
+            "updated_at": at.to_string(),
+            "display_at": at.to_string(),
+            "affected_components": affected(s, &ids, from, to),
+        })
+    };
+    let mut updates = Vec::new();
+    let completed = m.status == MaintenanceStatus::Completed;
+    if let (true, Some(at)) = (completed, m.ended_at) {
+        updates.push(step(
+            "completed",
+            "completed",
+            "The maintenance is complete.",
+            at,
+            ComponentStatus::UnderMaintenance,
+            ComponentStatus::Operational,
+        ));
+    }
+    if let Some(at) = m.started_at {
+        updates.push(step(
+            "in_progress",
+            "in_progress",
+            "The maintenance has begun.",
+            at,
+            ComponentStatus::Operational,
+            ComponentStatus::UnderMaintenance,
+        ));
+    }
+    let announced = if m.description.is_empty() {
+        &m.title
+    } else {
+        &m.description
+    };
+    updates.push(step(
+        "scheduled",
+        "scheduled",
+        announced,
+        m.created_at,
+        ComponentStatus::Operational,
+        ComponentStatus::Operational,
+    ));
+    json!({
+        "id": id,
+        "name": m.title,
+        "status": m.status.as_str(),
+        "impact": "maintenance",
+        "created_at": m.created_at.to_string(),
+        "updated_at": m.updated_at.to_string(),
+        "started_at": m.started_at.unwrap_or(m.scheduled_for).to_string(),
+        "monitoring_at": null,
+        "resolved_at": completed.then_some(m.ended_at).flatten().map(|t| t.to_string()),
+        "scheduled_for": m.scheduled_for.to_string(),
+        "scheduled_until": m.scheduled_until.to_string(),
+        "shortlink": format!("{}#maintenance-{}", s.brand.url, m.id),
+        "page_id": PAGE_ID,
+        "components": ids.iter().filter_map(|id| s.component(*id)).map(component).collect::<Vec<_>>(),
+        "incident_updates": updates,
+    })
+}
+
+fn affected(
+    s: &StatusSnapshot,
+    ids: &[i64],
+    from: ComponentStatus,
+    to: ComponentStatus,
+) -> Vec<Value> {
+    ids.iter()
+        .filter_map(|id| s.component(*id))
+        .map(|c| {
+            json!({
+                "code": c.record.id.to_string(),
+                "name": c.record.name,
+                "old_status": from.as_str(),
+                "new_status": to.as_str(),
+            })
+        })
+        .collect()
 }
