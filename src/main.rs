@@ -112,6 +112,13 @@ enum Command {
         #[command(flatten)]
         args: aplomb::cli::communication::ToneCheckArgs,
     },
+    /// Stakeholders' subscriptions to status updates: add, list, remove.
+    Subscription {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::communication::SubscriptionCommand,
+    },
     /// Acknowledge an incident's pages: escalation stops.
     Ack {
         #[command(flatten)]
@@ -344,6 +351,10 @@ async fn run(command: Command) -> ExitCode {
             command,
         } => Client::new(&connection).update(command).await,
         Command::ToneCheck { connection, args } => Client::new(&connection).tone_check(args).await,
+        Command::Subscription {
+            connection,
+            command,
+        } => Client::new(&connection).subscription(command).await,
         Command::Alert {
             connection,
             command,

@@ -76,7 +76,7 @@ fn shown(mut alert: AlertRecord) -> AlertRecord {
 pub const INTEGRATION_KINDS: [&str; 4] = ["events_v2", "alertmanager", "grafana", FORGE_KIND];
 
 impl Aplomb {
-    async fn service_id(&self, name: &str) -> AppResult<i64> {
+    pub(super) async fn service_id(&self, name: &str) -> AppResult<i64> {
         self.list_services()
             .await?
             .into_iter()

@@ -10,14 +10,15 @@ use super::investigation::found;
 use super::status::ComponentChange;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
-use crate::domain::bounded_text;
 use crate::domain::communication::{
-    self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, Told, UpdateDue, UpdateInput, UpdateState,
+    self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, SubscriptionScope, Told, UpdateDue,
+    UpdateInput, UpdateState,
 };
 use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
 use crate::domain::tone::{self, Finding};
-use crate::store::{InvestigationTx, StatusUpdateRecord, last_told};
+use crate::domain::{FieldError, bounded_text};
+use crate::store::{InvestigationTx, StatusUpdateRecord, SubscriptionRecord, last_told};
 
 /// A draft to check.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -102,7 +103,79 @@ pub struct UpdateEdit {
     pub publish: Option<bool>,
 }
 
+/// A stakeholder's subscription to status updates.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionFields {
+    /// `all`, `service` (incidents affecting one service) or `severity` (incidents of one
+    /// severity or worse).
+    #[schema(example = "service")]
+    pub scope: String,
+    /// The service of a `service` scope, by name.
+    #[schema(example = "checkout-api")]
+    pub service: Option<String>,
+    /// The severity of a `severity` scope: `SEV1` to `SEV4`.
+    #[schema(example = "SEV2")]
+    pub severity: Option<String>,
+    /// One of the subscriber's contact methods: the channel the updates arrive on.
+    pub contact_method_id: i64,
+}
+
 impl Aplomb {
+    /// Subscribes a user (themself, or anyone for an admin) to the status updates published
+    /// to stakeholders of the incidents the scope covers.
+    pub async fn subscribe_to_updates(
+        &self,
+        actor: &Actor,
+        username: &str,
+        fields: &SubscriptionFields,
+    ) -> AppResult<SubscriptionRecord> {
+        let user = self.managed_user(actor, username).await?;
+        let service =
+            match fields.service.as_deref() {
+                Some(name) => Some(self.service_id(name).await.map_err(|_| {
+                    FieldError::new("service", format!("no service named {name:?}"))
+                })?),
+                None => None,
+            };
+        let scope = SubscriptionScope::parse(&fields.scope, service, fields.severity.as_deref())?;
+        let methods = self.store.contact_methods(user).await?;
+        if !methods.iter().any(|m| m.id == fields.contact_method_id) {
+            return Err(FieldError::new(
+                "contact_method_id",
+                "is not one of this user's contact methods",
+            )
+            .into());
+        }
+        Ok(self
+            .store
+            .add_subscription(user, scope, fields.contact_method_id, self.now())
+            .await?)
+    }
+
+    pub async fn subscriptions_of(
+        &self,
+        actor: &Actor,
+        username: &str,
+    ) -> AppResult<Vec<SubscriptionRecord>> {
+        let user = self.managed_user(actor, username).await?;
+        Ok(self.store.subscriptions(user).await?)
+    }
+
+    pub async fn unsubscribe_from_updates(
+        &self,
+        actor: &Actor,
+        username: &str,
+        id: i64,
+    ) -> AppResult<()> {
+        let user = self.managed_user(actor, username).await?;
+        if self.store.delete_subscription(user, id).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("subscription"))
+        }
+    }
+
     /// An incident's updates, newest first; drafts only for those who can act on it.
     pub async fn status_updates(
         &self,
@@ -156,6 +229,7 @@ impl Aplomb {
                 }
                 if fields.publish {
                     entries.insert(0, published(&u));
+                    u = send_out(tx, u, now).await?;
                 }
                 Ok((u, entries))
             })
@@ -247,7 +321,11 @@ impl Aplomb {
                     tx.set_update_components(update_id, set).await?;
                 }
                 tx.save_update(&u).await?;
-                Ok((found(tx.status_update(update_id).await, "update")?, entries))
+                let mut saved = found(tx.status_update(update_id).await, "update")?;
+                if !was_published && saved.state == UpdateState::Published {
+                    saved = send_out(tx, saved, now).await?;
+                }
+                Ok((saved, entries))
             })
             .await;
         // A publication may change when the next update is due: the engine looks again.
@@ -403,6 +481,20 @@ impl UsersTold {
             None => Self::NotYet,
         }
     }
+}
+
+/// Sends a just-published update to the stakeholders who subscribed, in the transaction
+/// that publishes it, and reads it again with its deliveries.
+async fn send_out(
+    tx: &mut InvestigationTx,
+    u: StatusUpdateRecord,
+    now: Timestamp,
+) -> AppResult<StatusUpdateRecord> {
+    if !u.audiences.contains(&Audience::Stakeholders) {
+        return Ok(u);
+    }
+    tx.send_to_subscribers(u.id, now).await?;
+    Ok(tx.status_update(u.id).await?)
 }
 
 fn published(u: &StatusUpdateRecord) -> EntryData {

@@ -36,7 +36,9 @@ mod status;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
-pub use communication::{CadenceView, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold};
+pub use communication::{
+    CadenceView, SubscriptionFields, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold,
+};
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{

@@ -350,7 +350,7 @@ impl Aplomb {
     }
 
     /// The id of a responder `actor` may manage: themselves, or anyone for an admin.
-    async fn managed_user(&self, actor: &Actor, username: &str) -> AppResult<i64> {
+    pub(super) async fn managed_user(&self, actor: &Actor, username: &str) -> AppResult<i64> {
         if !(actor.is_admin() || actor.username == username) {
             return Err(AppError::Forbidden(
                 "only admins change other responders".into(),

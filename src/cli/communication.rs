@@ -1,5 +1,5 @@
-//! `aplomb update …` (status updates) and `aplomb tone-check` (a draft's tone, before it goes
-//! out).
+//! `aplomb update …` (status updates), `aplomb tone-check` (a draft's tone, before it goes
+//! out) and `aplomb subscription …` (stakeholders' subscriptions to updates).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use super::{CliError, Client, text, texts};
+use super::{CliError, Client, table, text, texts};
 
 /// Where the draft comes from: the argument, a file, or standard input.
 #[derive(Debug, clap::Args)]
@@ -251,4 +251,109 @@ fn update_list(list: &Value) -> String {
         out.push_str("no updates yet\n");
     }
     out
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum SubscriptionCommand {
+    /// Subscribe a user (yourself, or anyone as an admin) to the updates published to
+    /// stakeholders.
+    Add {
+        user: String,
+        /// Every incident when neither --service nor --severity is given.
+        #[arg(long, conflicts_with = "severity")]
+        service: Option<String>,
+        /// Incidents of this severity or worse (SEV1 to SEV4).
+        #[arg(long)]
+        severity: Option<String>,
+        /// The contact method updates arrive on: its id, or its kind (the first of the
+        /// user's contact methods of that kind).
+        #[arg(long)]
+        via: String,
+    },
+    List {
+        user: String,
+    },
+    Remove {
+        user: String,
+        id: i64,
+    },
+}
+
+impl Client {
+    pub async fn subscription(&self, command: SubscriptionCommand) -> Result<(), CliError> {
+        match command {
+            SubscriptionCommand::Add {
+                user,
+                service,
+                severity,
+                via,
+            } => {
+                let contact_method_id = self.contact_method(&user, &via).await?;
+                let scope = match (&service, &severity) {
+                    (Some(_), _) => "service",
+                    (None, Some(_)) => "severity",
+                    (None, None) => "all",
+                };
+                let body = json!({"scope": scope, "service": service, "severity": severity,
+                    "contact_method_id": contact_method_id});
+                let path = format!("/users/{user}/subscriptions");
+                let s = self.call(Method::POST, &path, Some(body)).await?;
+                self.print(&s, |v| {
+                    format!(
+                        "subscription {} added: {} hears of {} by {}\n",
+                        v["id"],
+                        text(&v["user"]),
+                        covered(v),
+                        text(&v["channel"])
+                    )
+                });
+            }
+            SubscriptionCommand::List { user } => {
+                let path = format!("/users/{user}/subscriptions");
+                let list = self.call(Method::GET, &path, None).await?;
+                self.print(&list, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| vec![s["id"].to_string(), covered(s), text(&s["channel"])])
+                        .collect();
+                    table(&["ID", "COVERS", "CHANNEL"], &rows)
+                });
+            }
+            SubscriptionCommand::Remove { user, id } => {
+                let path = format!("/users/{user}/subscriptions/{id}");
+                self.call(Method::DELETE, &path, None).await?;
+                if !self.json {
+                    println!("subscription {id} removed");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A contact method of `user`'s by id, or the first of the kind named.
+    async fn contact_method(&self, user: &str, via: &str) -> Result<i64, CliError> {
+        if let Ok(id) = via.parse() {
+            return Ok(id);
+        }
+        let path = format!("/users/{user}/contact-methods");
+        let methods = self.call(Method::GET, &path, None).await?;
+        methods
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|m| m["kind"] == via)
+            .and_then(|m| m["id"].as_i64())
+            .ok_or_else(|| CliError::Usage(format!("{user} has no {via} contact method")))
+    }
+}
+
+/// What a subscription covers, in words: "every incident", "incidents of checkout-api".
+fn covered(s: &Value) -> String {
+    match s["scope"].as_str() {
+        Some("service") => format!("incidents of {}", text(&s["service"])),
+        Some("severity") => format!("{} or worse incidents", text(&s["severity"])),
+        _ => "every incident".into(),
+    }
 }

@@ -32,6 +32,19 @@ closed_set! {
     }
 }
 
+impl Phase {
+    /// The phase as readers read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Investigating => "Investigating",
+            Self::Identified => "Identified",
+            Self::Monitoring => "Monitoring",
+            Self::Resolved => "Resolved",
+            Self::Update => "Update",
+        }
+    }
+}
+
 closed_set! {
     /// Where a status update stands: a draft is seen by the response only; a published one
     /// has gone out to its audiences.
@@ -146,6 +159,82 @@ pub fn tells_outside(audiences: &[Audience]) -> bool {
     audiences
         .iter()
         .any(|a| matches!(a, Audience::Public | Audience::Stakeholders))
+}
+
+/// What a stakeholder's subscription covers: every incident, those affecting a service, or
+/// those of a severity or worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionScope {
+    All,
+    /// A catalogue service, by id.
+    Service(i64),
+    Severity(Severity),
+}
+
+impl SubscriptionScope {
+    pub const KINDS: [&'static str; 3] = ["all", "service", "severity"];
+
+    /// The scope named `kind` with what it needs: `service` a service (already looked up),
+    /// `severity` a severity.
+    pub fn parse(
+        kind: &str,
+        service: Option<i64>,
+        severity: Option<&str>,
+    ) -> Result<Self, FieldError> {
+        match kind.trim() {
+            "all" => Ok(Self::All),
+            "service" => service
+                .map(Self::Service)
+                .ok_or_else(|| FieldError::new("service", "a service scope names its service")),
+            "severity" => {
+                let raw = severity.ok_or_else(|| {
+                    FieldError::new("severity", "a severity scope names its severity")
+                })?;
+                Severity::ALL
+                    .into_iter()
+                    .find(|s| s.as_str().eq_ignore_ascii_case(raw.trim()))
+                    .map(Self::Severity)
+                    .ok_or_else(|| {
+                        FieldError::new("severity", "must be one of SEV1, SEV2, SEV3, SEV4")
+                    })
+            }
+            _ => Err(FieldError::new(
+                "scope",
+                format!("must be one of {}", Self::KINDS.join(", ")),
+            )),
+        }
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::All => "all",
+            Self::Service(_) => "service",
+            Self::Severity(_) => "severity",
+        }
+    }
+
+    /// Whether it covers an incident of `severity` affecting `services` (by id).
+    pub fn covers(self, severity: Severity, services: &[i64]) -> bool {
+        match self {
+            Self::All => true,
+            Self::Service(id) => services.contains(&id),
+            Self::Severity(threshold) => severity <= threshold,
+        }
+    }
+}
+
+/// Whether a subscriber hears of an incident's updates to stakeholders: the subscription
+/// covers the incident, and a private incident is told only to those who may see it.
+pub fn subscriber_hears(
+    scope: SubscriptionScope,
+    incident: &super::incident::Incident,
+    subscriber: i64,
+    is_admin: bool,
+) -> bool {
+    let services: Vec<i64> = incident.services.iter().map(|s| s.id).collect();
+    let may_see =
+        !incident.private || is_admin || incident.participants.iter().any(|p| p.id == subscriber);
+    may_see && scope.covers(incident.severity, &services)
 }
 
 /// How soon an incident's audiences first hear from the team, and how often after that.
@@ -282,6 +371,31 @@ pub fn snooze_minutes(minutes: i64) -> Result<SignedDuration, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_cover_by_service_and_severity() {
+        use Severity::*;
+        let field = |r: Result<SubscriptionScope, FieldError>| r.unwrap_err().field;
+        assert_eq!(
+            SubscriptionScope::parse("all", None, None),
+            Ok(SubscriptionScope::All)
+        );
+        assert_eq!(
+            field(SubscriptionScope::parse("service", None, None)),
+            "service"
+        );
+        assert_eq!(
+            field(SubscriptionScope::parse("severity", None, Some("P1"))),
+            "severity"
+        );
+        assert_eq!(field(SubscriptionScope::parse("team", None, None)), "scope");
+        let sev2 = SubscriptionScope::parse("severity", None, Some("sev2")).unwrap();
+        assert!(sev2.covers(Sev1, &[]) && sev2.covers(Sev2, &[]));
+        assert!(!sev2.covers(Sev3, &[]), "SEV2 or worse only");
+        let checkout = SubscriptionScope::Service(7);
+        assert!(checkout.covers(Sev4, &[3, 7]));
+        assert!(!checkout.covers(Sev1, &[3]));
+    }
 
     fn now() -> Timestamp {
         "2026-03-02T14:00:00Z".parse().unwrap()

@@ -34,6 +34,8 @@ closed_set! {
         CheckIn = "check_in",
         /// Post the status update that is overdue.
         UpdateDue = "update_due",
+        /// Read a published status update (a stakeholder's subscription).
+        StatusUpdate = "status_update",
     }
 }
 

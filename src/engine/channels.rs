@@ -61,6 +61,13 @@ pub enum Notice {
     },
     /// An overdue status update: post one.
     UpdateDue { url: String },
+    /// A published status update, to a stakeholder who subscribed.
+    StatusUpdate {
+        update_id: i64,
+        phase: String,
+        text: String,
+        url: String,
+    },
 }
 
 impl PageMessage {
@@ -78,6 +85,18 @@ impl PageMessage {
                 "[aplomb] Status update due on incident #{}: {}",
                 self.incident_id, self.title
             ),
+            Notice::StatusUpdate { phase, .. } => format!(
+                "[aplomb] Update on incident #{} ({phase}): {}",
+                self.incident_id, self.title
+            ),
+        }
+    }
+
+    /// What the message says beyond its line: a status update's own words.
+    fn words(&self) -> Option<&str> {
+        match &self.about {
+            Notice::StatusUpdate { text, .. } => Some(text),
+            _ => None,
         }
     }
 
@@ -87,6 +106,7 @@ impl PageMessage {
             Notice::Page { ack_url, .. } => ("Acknowledge", ack_url),
             Notice::CheckIn { url, .. } => ("Check in", url),
             Notice::UpdateDue { url } => ("Post an update", url),
+            Notice::StatusUpdate { url, .. } => ("Read it on the incident", url),
         }
     }
 
@@ -110,6 +130,16 @@ impl PageMessage {
             Notice::UpdateDue { url } => json!({
                 "type": "incident.update_due", "id": id, "created_at": created_at,
                 "update": {"compose_url": url},
+                "incident": incident,
+            }),
+            Notice::StatusUpdate {
+                update_id,
+                phase,
+                text,
+                url,
+            } => json!({
+                "type": "status_update.published", "id": id, "created_at": created_at,
+                "status_update": {"id": update_id, "phase": phase, "text": text, "url": url},
                 "incident": incident,
             }),
         }
@@ -174,14 +204,19 @@ impl Channels {
             .ok_or("no SMTP server is configured (--smtp-url)")?;
         let target = parse_smtp_url(url)?;
         let (label, url) = msg.action();
+        let words = msg.words().map(|w| format!("{w}\n\n")).unwrap_or_default();
         let text = format!(
-            "{}\n\nStatus: {}\nIncident: {}\n\n{label}: {url}\n",
+            "{}\n\n{words}Status: {}\nIncident: {}\n\n{label}: {url}\n",
             msg.line(),
             msg.status,
             msg.incident_url,
         );
+        let html_words = msg
+            .words()
+            .map(|w| format!("<p style=\"white-space: pre-wrap\">{}</p>", escape(w)))
+            .unwrap_or_default();
         let html = format!(
-            "<p><strong>{}</strong></p><p>Incident #{}: {} ({}, {})</p>\
+            "<p><strong>{}</strong></p>{html_words}<p>Incident #{}: {} ({}, {})</p>\
              <p><a href=\"{}\">{label}</a> · <a href=\"{}\">Open the incident</a></p>",
             escape(&msg.line()),
             msg.incident_id,
@@ -265,7 +300,8 @@ impl Channels {
 
     async fn chat(&self, url: &str, msg: &PageMessage) -> Result<String, String> {
         let (label, link) = msg.action();
-        let text = format!("{} (<{link}|{}>)", msg.line(), label.to_lowercase());
+        let words = msg.words().map(|w| format!("\n{w}")).unwrap_or_default();
+        let text = format!("{} (<{link}|{}>){words}", msg.line(), label.to_lowercase());
         let response = self
             .http
             .post(url)
@@ -286,7 +322,10 @@ impl Channels {
             (
                 "Messages",
                 "Body",
-                format!("{} {}: {}", msg.line(), msg.action().0, msg.action().1),
+                match msg.words() {
+                    Some(words) => format!("{} {words} {}", msg.line(), msg.action().1),
+                    None => format!("{} {}: {}", msg.line(), msg.action().0, msg.action().1),
+                },
             )
         } else {
             let say = escape(&match &msg.about {
@@ -295,6 +334,9 @@ impl Channels {
                 }
                 Notice::CheckIn { task, .. } => {
                     format!("aplomb reminder. A check-in is due on the task: {task}")
+                }
+                Notice::StatusUpdate { text, .. } => {
+                    format!("aplomb status update on: {}. {text}", msg.title)
                 }
                 Notice::UpdateDue { .. } => {
                     format!("aplomb reminder. A status update is due on: {}", msg.title)

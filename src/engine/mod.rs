@@ -351,6 +351,16 @@ impl Engine {
             PageAbout::UpdateDue => Notice::UpdateDue {
                 url: format!("{incident_url}#updates"),
             },
+            PageAbout::StatusUpdate {
+                update_id,
+                phase,
+                text,
+            } => Notice::StatusUpdate {
+                update_id: *update_id,
+                phase: phase.label().into(),
+                text: text.clone(),
+                url: format!("{incident_url}#update-{update_id}"),
+            },
             PageAbout::Incident => Notice::Page {
                 page_id: job.page_id,
                 ack_url: format!(

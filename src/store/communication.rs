@@ -8,8 +8,10 @@ use super::investigation::InvestigationTx;
 use super::paging::cancel_deliveries;
 use super::status::update_components;
 use super::{Result, Store, StoreError, ms};
+use crate::domain::access::UserRole;
 use crate::domain::communication::{
-    Audience, Phase, Told, UpdateInput, UpdateState, tells_outside,
+    Audience, Phase, SubscriptionScope, Told, UpdateInput, UpdateState, subscriber_hears,
+    tells_outside,
 };
 use crate::domain::escalation::{PagePurpose, PagingStop};
 use crate::domain::status::ComponentStatus;
@@ -29,6 +31,31 @@ pub struct StatusUpdateRecord {
     pub corrected_at: Option<Timestamp>,
     /// The component statuses it sets on the status page (a public update's), by name.
     pub components: Vec<(String, ComponentStatus)>,
+    /// Who it was sent to (stakeholders' subscriptions) and how each delivery stands.
+    pub sent: Vec<UpdateDelivery>,
+}
+
+/// One delivery of a published update to a subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateDelivery {
+    pub username: String,
+    pub kind: String,
+    /// `pending`, `sent` or `failed`.
+    pub state: String,
+    pub attempts: i64,
+}
+
+/// A stakeholder's subscription to status updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    pub id: i64,
+    pub username: String,
+    pub scope: SubscriptionScope,
+    /// The service of a service scope, by name.
+    pub service: Option<String>,
+    pub contact_method_id: i64,
+    pub contact_kind: String,
+    pub created_at: Timestamp,
 }
 
 const UPDATES: &str = "SELECT s.id, s.incident_id, s.text, s.phase, s.audiences, s.state, s.next_update_by, \
@@ -112,7 +139,115 @@ impl InvestigationTx {
     }
 }
 
+impl Store {
+    pub async fn add_subscription(
+        &self,
+        user_id: i64,
+        scope: SubscriptionScope,
+        contact_method_id: i64,
+        now: Timestamp,
+    ) -> Result<SubscriptionRecord> {
+        let (service, severity) = match scope {
+            SubscriptionScope::All => (None, None),
+            SubscriptionScope::Service(id) => (Some(id), None),
+            SubscriptionScope::Severity(s) => (None, Some(s.as_str())),
+        };
+        let mut tx = self.begin_write().await?;
+        let id: i64 = tx
+            .fetch_one(
+                "INSERT INTO update_subscriptions (user_id, scope, service_id, severity, contact_method_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                args![user_id, scope.kind(), service, severity, contact_method_id, ms(now)],
+            )
+            .await?
+            .get("id")?;
+        let added = load_subscriptions(&mut tx, user_id)
+            .await?
+            .into_iter()
+            .find(|s| s.id == id);
+        tx.commit().await?;
+        added.ok_or(StoreError::NotFound)
+    }
+
+    /// A user's subscriptions, oldest first.
+    pub async fn subscriptions(&self, user_id: i64) -> Result<Vec<SubscriptionRecord>> {
+        let mut conn = self.read().await?;
+        load_subscriptions(&mut conn, user_id).await
+    }
+
+    /// False when the user has no such subscription.
+    pub async fn delete_subscription(&self, user_id: i64, id: i64) -> Result<bool> {
+        Ok(self
+            .write_one(
+                "DELETE FROM update_subscriptions WHERE id = $1 AND user_id = $2",
+                args![id, user_id],
+            )
+            .await?
+            > 0)
+    }
+}
+
 impl InvestigationTx {
+    /// Queues a published update to every stakeholder whose subscription covers this
+    /// incident, once each (through the contact method of the first subscription that
+    /// covers it), in the publishing transaction; returns how many it queued.
+    pub async fn send_to_subscribers(&mut self, update_id: i64, now: Timestamp) -> Result<usize> {
+        let rows = self
+            .tx
+            .fetch_all(
+                "SELECT s.user_id, u.role, s.scope, s.service_id, s.severity, c.kind, c.address, c.secret \
+                 FROM update_subscriptions s JOIN users u ON u.id = s.user_id \
+                 JOIN contact_methods c ON c.id = s.contact_method_id ORDER BY s.id",
+                args![],
+            )
+            .await?;
+        let step_key = format!("update:{update_id}");
+        let mut queued = 0;
+        for r in &rows {
+            let user_id: i64 = r.get("user_id")?;
+            let scope = subscription_scope(r)?;
+            let is_admin = r.parsed::<UserRole>("role")? == UserRole::Admin;
+            if !subscriber_hears(scope, &self.incident, user_id, is_admin) {
+                continue;
+            }
+            let page = self
+                .tx
+                .fetch_optional(
+                    "INSERT INTO pages (incident_id, update_id, purpose, step_key, user_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) \
+                     ON CONFLICT (incident_id, step_key, user_id) DO NOTHING RETURNING id",
+                    args![
+                        self.incident.id,
+                        update_id,
+                        PagePurpose::StatusUpdate.as_str(),
+                        step_key.as_str(),
+                        user_id,
+                        ms(now)
+                    ],
+                )
+                .await?;
+            let Some(page) = page else {
+                continue;
+            };
+            let page_id: i64 = page.get("id")?;
+            self.tx
+                .execute(
+                    "INSERT INTO deliveries (page_id, kind, address, secret, state, due_at, attempts, created_at) \
+                     VALUES ($1, $2, $3, $4, 'pending', $5, 0, $5)",
+                    args![
+                        page_id,
+                        r.get::<String>("kind")?,
+                        r.get::<String>("address")?,
+                        r.get::<String>("secret")?,
+                        ms(now)
+                    ],
+                )
+                .await?;
+            queued += 1;
+        }
+        Ok(queued)
+    }
+
     /// Stores a new update, a draft or published at `now`.
     pub async fn add_update(
         &mut self,
@@ -198,10 +333,28 @@ pub(super) async fn load_updates(
         )
         .await?;
     let mut components = update_components(conn, incident_id).await?;
+    let sent = conn
+        .fetch_all(
+            "SELECT p.update_id, u.username, d.kind, d.state, d.attempts FROM pages p \
+             JOIN users u ON u.id = p.user_id JOIN deliveries d ON d.page_id = p.id \
+             WHERE p.incident_id = $1 AND p.update_id IS NOT NULL ORDER BY d.id",
+            args![incident_id],
+        )
+        .await?;
     rows.iter()
         .map(|r| {
             let mut u = update_record(r)?;
             u.components = components.remove(&u.id).unwrap_or_default();
+            for d in &sent {
+                if d.get::<i64>("update_id")? == u.id {
+                    u.sent.push(UpdateDelivery {
+                        username: d.get("username")?,
+                        kind: d.get("kind")?,
+                        state: d.get("state")?,
+                        attempts: d.get("attempts")?,
+                    });
+                }
+            }
             Ok(u)
         })
         .collect()
@@ -228,5 +381,38 @@ fn update_record(r: &Row) -> Result<StatusUpdateRecord> {
         published_at: r.opt_ts("published_at")?,
         corrected_at: r.opt_ts("corrected_at")?,
         components: Vec::new(),
+        sent: Vec::new(),
     })
+}
+
+fn subscription_scope(r: &Row) -> Result<SubscriptionScope> {
+    let kind: String = r.get("scope")?;
+    let severity: Option<String> = r.get("severity")?;
+    SubscriptionScope::parse(&kind, r.get("service_id")?, severity.as_deref())
+        .map_err(|e| StoreError::Corrupt(format!("subscription: {e}")))
+}
+
+async fn load_subscriptions(conn: &mut Conn, user_id: i64) -> Result<Vec<SubscriptionRecord>> {
+    let rows = conn
+        .fetch_all(
+            "SELECT s.id, u.username, s.scope, s.service_id, v.name AS service, s.severity, \
+             s.contact_method_id, c.kind, s.created_at FROM update_subscriptions s \
+             JOIN users u ON u.id = s.user_id JOIN contact_methods c ON c.id = s.contact_method_id \
+             LEFT JOIN services v ON v.id = s.service_id WHERE s.user_id = $1 ORDER BY s.id",
+            args![user_id],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SubscriptionRecord {
+                id: r.get("id")?,
+                username: r.get("username")?,
+                scope: subscription_scope(r)?,
+                service: r.get("service")?,
+                contact_method_id: r.get("contact_method_id")?,
+                contact_kind: r.get("kind")?,
+                created_at: r.ts("created_at")?,
+            })
+        })
+        .collect()
 }

@@ -83,6 +83,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scheduled maintenance",
         include_str!("../../migrations/0018_maintenance.sql"),
     ),
+    (
+        19,
+        "update subscriptions",
+        include_str!("../../migrations/0019_update_subscriptions.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -286,6 +286,11 @@ impl Store {
             args![id, user_id],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM update_subscriptions WHERE contact_method_id = $1 AND user_id = $2",
+            args![id, user_id],
+        )
+        .await?;
         let done = tx
             .execute(
                 "DELETE FROM contact_methods WHERE id = $1 AND user_id = $2",

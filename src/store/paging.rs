@@ -80,6 +80,12 @@ pub enum PageAbout {
     CheckIn(i64, String),
     /// Post the overdue status update.
     UpdateDue,
+    /// Read this published status update.
+    StatusUpdate {
+        update_id: i64,
+        phase: crate::domain::communication::Phase,
+        text: String,
+    },
 }
 
 /// The paging history of an incident, for its page and API.
@@ -350,12 +356,14 @@ impl Store {
             .transpose()
     }
 
+    /// The pages and reminders sent for an incident, with their deliveries; status updates
+    /// sent to subscribers are listed with each update instead.
     pub async fn paging_history(&self, incident_id: i64) -> Result<Vec<PageRecord>> {
         let pages = self
             .fetch_all(
                 "SELECT p.id, u.username, p.step_key, p.purpose, p.task_id, p.created_at, p.acknowledged_at FROM pages p \
-                 JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 ORDER BY p.id",
-                args![incident_id],
+                 JOIN users u ON u.id = p.user_id WHERE p.incident_id = $1 AND p.purpose <> $2 ORDER BY p.id",
+                args![incident_id, PagePurpose::StatusUpdate.as_str()],
             )
             .await?;
         let mut out = Vec::with_capacity(pages.len());
@@ -846,11 +854,19 @@ pub(super) async fn cancel_deliveries(
     stop: PagingStop,
     now: Timestamp,
 ) -> Result<()> {
+    // An update once published is told: its deliveries go out whatever happens next.
     conn.execute(
         "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
          WHERE state = 'pending' AND page_id IN \
-         (SELECT id FROM pages WHERE incident_id = $3 AND (CAST($4 AS TEXT) IS NULL OR purpose = $4))",
-        args![ms(now), stop.as_str(), incident_id, only.map(PagePurpose::as_str)],
+         (SELECT id FROM pages WHERE incident_id = $3 AND (CAST($4 AS TEXT) IS NULL OR purpose = $4) \
+         AND purpose <> $5)",
+        args![
+            ms(now),
+            stop.as_str(),
+            incident_id,
+            only.map(PagePurpose::as_str),
+            PagePurpose::StatusUpdate.as_str()
+        ],
     )
     .await?;
     Ok(())
@@ -895,7 +911,10 @@ async fn claim_in(
          RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, \
          (SELECT p.purpose FROM pages p WHERE p.id = deliveries.page_id) AS page_purpose, \
          (SELECT t.id FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_id, \
-         (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title",
+         (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title, \
+         (SELECT s.id FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_id, \
+         (SELECT s.phase FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_phase, \
+         (SELECT s.text FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_text",
         incident("id"),
         incident("title"),
         incident("severity"),
@@ -923,6 +942,11 @@ async fn claim_in(
                         PageAbout::CheckIn(row.get("task_id")?, row.get("task_title")?)
                     }
                     PagePurpose::UpdateDue => PageAbout::UpdateDue,
+                    PagePurpose::StatusUpdate => PageAbout::StatusUpdate {
+                        update_id: row.get("update_id")?,
+                        phase: row.parsed("update_phase")?,
+                        text: row.get("update_text")?,
+                    },
                 },
             })
         })

@@ -30,5 +30,6 @@ mod reports;
 mod serve;
 mod sinks;
 mod status_page;
+mod subscriptions;
 mod ui;
 mod web;

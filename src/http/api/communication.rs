@@ -6,16 +6,20 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::{Aplomb, CadenceView, ComponentChange, ToneCheckFields, UpdateEdit, UpdateFields};
+use crate::app::{
+    Aplomb, CadenceView, ComponentChange, SubscriptionFields, ToneCheckFields, UpdateEdit,
+    UpdateFields,
+};
+use crate::domain::communication::SubscriptionScope;
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
-use crate::store::StatusUpdateRecord;
+use crate::store::{StatusUpdateRecord, SubscriptionRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,10 +31,25 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/updates/{uid}", patch(edit_update))
         .route("/incidents/{id}/cadence", get(cadence))
         .route("/incidents/{id}/cadence/snooze", post(snooze))
+        .route(
+            "/users/{username}/subscriptions",
+            get(list_subscriptions).post(subscribe),
+        )
+        .route("/users/{username}/subscriptions/{id}", delete(unsubscribe))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(tone_check, post_update, list_updates, edit_update, cadence, snooze))]
+#[openapi(paths(
+    tone_check,
+    post_update,
+    list_updates,
+    edit_update,
+    cadence,
+    snooze,
+    list_subscriptions,
+    subscribe,
+    unsubscribe
+))]
 pub struct CommunicationDoc;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,6 +74,18 @@ pub struct UpdateBody {
     pub tone: Vec<FindingBody>,
     /// The component statuses it sets on the public status page (a public update only).
     pub components: Vec<ComponentChange>,
+    /// The stakeholders it was sent to, by subscription, and how each delivery stands.
+    pub sent: Vec<SentBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentBody {
+    pub user: String,
+    /// The contact method's kind: `email`, `webhook`, `chat`, `sms` or `voice`.
+    pub channel: String,
+    /// `pending`, `sent` or `failed`; retried like a page while pending.
+    pub state: String,
+    pub attempts: i64,
 }
 
 impl UpdateBody {
@@ -78,6 +109,16 @@ impl UpdateBody {
                 .map(|(name, status)| ComponentChange {
                     name,
                     status: status.to_string(),
+                })
+                .collect(),
+            sent: u
+                .sent
+                .into_iter()
+                .map(|d| SentBody {
+                    user: d.username,
+                    channel: d.kind,
+                    state: d.state,
+                    attempts: d.attempts,
                 })
                 .collect(),
         }
@@ -257,4 +298,83 @@ async fn snooze(
         .snooze_update_reminder(&actor, id, body.value.minutes)
         .await?;
     Ok(Json(c.into()))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionBody {
+    pub id: i64,
+    pub user: String,
+    /// `all`, `service` or `severity`.
+    pub scope: String,
+    pub service: Option<String>,
+    /// Incidents of this severity or worse.
+    pub severity: Option<String>,
+    pub contact_method_id: i64,
+    /// The kind of contact method updates arrive on.
+    pub channel: String,
+    pub created_at: String,
+}
+
+impl From<SubscriptionRecord> for SubscriptionBody {
+    fn from(s: SubscriptionRecord) -> Self {
+        Self {
+            id: s.id,
+            user: s.username,
+            scope: s.scope.kind().into(),
+            service: s.service,
+            severity: match s.scope {
+                SubscriptionScope::Severity(sev) => Some(sev.to_string()),
+                _ => None,
+            },
+            contact_method_id: s.contact_method_id,
+            channel: s.contact_kind,
+            created_at: s.created_at.to_string(),
+        }
+    }
+}
+
+/// A user's subscriptions to status updates (the user, or an admin).
+#[utoipa::path(get, path = "/api/v1/users/{username}/subscriptions", params(("username" = String, Path)),
+    responses((status = 200, body = [SubscriptionBody]), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_subscriptions(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+) -> Result<Json<Vec<SubscriptionBody>>, ApiError> {
+    let list = app.subscriptions_of(&actor, &username).await?;
+    Ok(Json(list.into_iter().map(Into::into).collect()))
+}
+
+/// Subscribe a user to the status updates published to stakeholders: of every incident,
+/// of those affecting a service, or of those of a severity or worse (a private incident's
+/// only while the user may see it). Each update arrives once, on the contact method named.
+#[utoipa::path(post, path = "/api/v1/users/{username}/subscriptions", params(("username" = String, Path)),
+    request_body = SubscriptionFields,
+    responses((status = 201, body = SubscriptionBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn subscribe(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(username): ApiPath<String>,
+    body: ApiJson<SubscriptionFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let added = app
+        .subscribe_to_updates(&actor, &username, &body.value)
+        .await?;
+    Ok((StatusCode::CREATED, Json(SubscriptionBody::from(added))))
+}
+
+#[utoipa::path(delete, path = "/api/v1/users/{username}/subscriptions/{id}",
+    params(("username" = String, Path), ("id" = i64, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn unsubscribe(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((username, id)): ApiPath<(String, i64)>,
+) -> Result<StatusCode, ApiError> {
+    app.unsubscribe_from_updates(&actor, &username, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -36,7 +36,7 @@ pub fn atom(s: &StatusSnapshot) -> String {
             let _ = write!(
                 content,
                 "<p><strong>{}</strong>{corrected} · {}<br>{}</p>",
-                escape(super::page::phase_label(step.phase)),
+                escape(step.phase.label()),
                 u.published_at.strftime("%Y-%m-%d %H:%M UTC"),
                 escape(&u.text).replace('\n', "<br>"),
             );
@@ -53,7 +53,7 @@ pub fn atom(s: &StatusSnapshot) -> String {
              <updated>{}</updated>\n<link rel=\"alternate\" type=\"text/html\" href=\"{link}\"/>\n\
              <content type=\"html\">{}</content>\n</entry>\n",
             escape(&i.title),
-            super::page::phase_label(i.phase()),
+            i.phase().label(),
             i.updated_at(),
             escape(&content),
         );

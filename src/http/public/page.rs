@@ -7,24 +7,12 @@ use askama::Template;
 
 use crate::app::{ComponentState, StatusSnapshot};
 use crate::config::StatusPageBrand;
-use crate::domain::communication::Phase;
 use crate::domain::status::{ComponentStatus, Day, Indicator, PublicIncident};
 use crate::http::ui::human_time;
 use crate::markup::escape;
 use crate::store::MaintenanceRecord;
 
 const CSS: &str = include_str!("../../../static/status.css");
-
-/// A phase as readers read it.
-pub fn phase_label(phase: Phase) -> &'static str {
-    match phase {
-        Phase::Investigating => "Investigating",
-        Phase::Identified => "Identified",
-        Phase::Monitoring => "Monitoring",
-        Phase::Resolved => "Resolved",
-        Phase::Update => "Update",
-    }
-}
 
 pub fn status_colour(status: ComponentStatus) -> &'static str {
     match status {
@@ -70,13 +58,13 @@ impl IncidentView {
             id: i.id,
             title: i.title.clone(),
             impact: Indicator::of_severity(i.severity).as_str(),
-            phase: phase_label(i.phase()),
+            phase: i.phase().label(),
             declared: human_time(i.declared_at),
             updates: i
                 .story()
                 .iter()
                 .map(|step| UpdateView {
-                    phase: phase_label(step.phase),
+                    phase: step.phase.label(),
                     text: step.update.text.clone(),
                     at: human_time(step.update.published_at),
                     iso: step.update.published_at.to_string(),

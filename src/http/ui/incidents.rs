@@ -469,6 +469,7 @@ impl PageRow {
                 PagePurpose::Page => None,
                 PagePurpose::CheckIn => Some("a check-in"),
                 PagePurpose::UpdateDue => Some("an overdue update"),
+                PagePurpose::StatusUpdate => Some("a status update"),
             },
             paged_at: times.at(p.created_at),
             acknowledged_at: p.acknowledged_at.map(|t| times.at(t)),
