@@ -1,4 +1,10 @@
-//! Escaping text into HTML, XML and SVG written by hand (askama escapes its templates itself).
+//! Escaping text into HTML, XML and SVG written by hand (askama escapes its templates itself),
+//! and times as people read them.
+
+/// Formats a timestamp for people: `2026-11-25 23:42 UTC`.
+pub fn human_time(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
+}
 
 /// Text safe inside an element or a quoted attribute.
 pub fn escape(s: &str) -> String {

@@ -73,6 +73,7 @@ pub async fn start_engine(
             outbound,
             signing_key,
             cadence: app.settings.cadence.clone(),
+            status_page: app.settings.status_page.clone(),
         },
     );
     engine.warn_unreachable_methods().await?;

@@ -483,13 +483,17 @@ impl UsersTold {
     }
 }
 
-/// Sends a just-published update to the stakeholders who subscribed, in the transaction
-/// that publishes it, and reads it again with its deliveries.
+/// Sends a just-published update out, in the transaction that publishes it: to the
+/// stakeholders who subscribed, and, a public one, to the status page's subscribers; reads it
+/// again with its deliveries.
 async fn send_out(
     tx: &mut InvestigationTx,
     u: StatusUpdateRecord,
     now: Timestamp,
 ) -> AppResult<StatusUpdateRecord> {
+    if u.audiences.contains(&Audience::Public) {
+        tx.tell_status_subscribers(u.id, now).await?;
+    }
     if !u.audiences.contains(&Audience::Stakeholders) {
         return Ok(u);
     }

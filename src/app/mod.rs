@@ -33,6 +33,7 @@ mod oncall;
 mod reports;
 mod requests;
 mod status;
+mod subscribers;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
@@ -50,6 +51,7 @@ pub use reports::{Filed, ReportFields, Reporter};
 pub use status::{
     ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS, StatusSnapshot,
 };
+pub use subscribers::SubscriberFields;
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,
@@ -227,6 +229,40 @@ pub struct IncidentDetail {
 const DETAIL_ALERTS: u32 = 20;
 const DETAIL_CHANGES: i64 = 10;
 
+/// What anyone on the Internet may do without signing in (report, subscribe), counted per
+/// client address.
+struct ClientGuard {
+    what: &'static str,
+    buckets: std::sync::Mutex<crate::domain::rate::Buckets<std::net::IpAddr>>,
+}
+
+impl ClientGuard {
+    /// Beyond this many tracked addresses, refilled ones are forgotten.
+    const MAX_TRACKED: usize = 10_000;
+
+    fn new(what: &'static str, per_minute: u32) -> Self {
+        Self {
+            what,
+            buckets: std::sync::Mutex::new(crate::domain::rate::Buckets::new(
+                crate::domain::rate::Limit::per_minute(per_minute),
+                Self::MAX_TRACKED,
+            )),
+        }
+    }
+
+    fn take(&self, client: std::net::IpAddr, now: Timestamp) -> AppResult<()> {
+        // The counts stay usable even if a thread panicked holding the lock.
+        let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .take(client, now)
+            .map_err(|retry_after| AppError::TooManyAttempts {
+                what: self.what,
+                from: "from this address",
+                retry_after,
+            })
+    }
+}
+
 pub struct Aplomb {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
@@ -241,7 +277,9 @@ pub struct Aplomb {
     /// Password hashing off the runtime, and failed sign-ins counted (see `accounts`).
     sign_in: accounts::SignInGuard,
     /// Public user reports counted per client address (see `reports`).
-    reports: reports::ReportGuard,
+    reports: ClientGuard,
+    /// Status page sign-ups counted per client address (see `subscribers`).
+    sign_ups: ClientGuard,
 }
 
 impl Aplomb {
@@ -268,7 +306,8 @@ impl Aplomb {
             engine,
             ingest,
             sign_in: accounts::SignInGuard::default(),
-            reports: reports::ReportGuard::default(),
+            reports: ClientGuard::new("reports", reports::PUBLIC_REPORTS_PER_MINUTE),
+            sign_ups: ClientGuard::new("sign-ups", subscribers::SIGN_UPS_PER_MINUTE),
         })
     }
 

@@ -3,26 +3,22 @@
 //! burst of waiting reports opens an incident when the service's rules say so.
 
 use std::net::IpAddr;
-use std::sync::Mutex;
 
 use jiff::Timestamp;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::investigation::named;
-use super::{Aplomb, AppError, AppResult, require_responder};
+use super::{Aplomb, AppResult, require_responder};
 use crate::domain::access::Actor;
 use crate::domain::incident::{Declaration, Origin, ServiceRef, Summary, Title};
 use crate::domain::investigation::{EvidenceInput, EvidenceKind};
-use crate::domain::rate::{Buckets, Limit};
 use crate::domain::reports::{RawReport, ReportInput, is_bot, report_summary};
 use crate::domain::timeline::EntryData;
 use crate::store::{InvestigationTx, ReportRecord, WaitingCount};
 
 /// Reports one address may send a minute through the public form and endpoint.
-const PUBLIC_REPORTS_PER_MINUTE: u32 = 10;
-/// Beyond this many tracked addresses, refilled ones are forgotten.
-const MAX_TRACKED: usize = 10_000;
+pub(super) const PUBLIC_REPORTS_PER_MINUTE: u32 = 10;
 
 /// A report, from the public form, the public endpoint or a support tool.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -61,32 +57,6 @@ pub enum Filed {
     Opened { id: i64, incident_id: i64 },
     /// The honeypot was filled in: nothing was kept.
     Dropped,
-}
-
-/// Public reports counted per client address.
-pub(super) struct ReportGuard(Mutex<Buckets<IpAddr>>);
-
-impl Default for ReportGuard {
-    fn default() -> Self {
-        Self(Mutex::new(Buckets::new(
-            Limit::per_minute(PUBLIC_REPORTS_PER_MINUTE),
-            MAX_TRACKED,
-        )))
-    }
-}
-
-impl ReportGuard {
-    fn take(&self, client: IpAddr, now: Timestamp) -> AppResult<()> {
-        // The counts stay usable even if a thread panicked holding the lock.
-        let mut buckets = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        buckets
-            .take(client, now)
-            .map_err(|retry_after| AppError::TooManyAttempts {
-                what: "reports",
-                from: "from this address",
-                retry_after,
-            })
-    }
 }
 
 impl Aplomb {

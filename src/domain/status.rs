@@ -107,6 +107,20 @@ impl Indicator {
     }
 }
 
+closed_set! {
+    /// How a reader of the status page subscribes to it.
+    pub enum SubscriberKind for "kind" {
+        Email = "email",
+        Webhook = "webhook",
+    }
+}
+
+/// Whether a subscriber to `chosen` components (every one when none) is told news about
+/// `affected` components: news that names no component concerns everyone.
+pub fn subscriber_covers(chosen: &[i64], affected: &[i64]) -> bool {
+    chosen.is_empty() || affected.is_empty() || affected.iter().any(|c| chosen.contains(c))
+}
+
 /// A component as its administrator describes it, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInput {
@@ -545,6 +559,17 @@ mod tests {
         assert_eq!(
             uptime(&open, since, now, 1)[0].outage,
             SignedDuration::from_hours(1)
+        );
+    }
+
+    #[test]
+    fn subscribers_hear_of_their_components_and_of_news_naming_none() {
+        assert!(subscriber_covers(&[], &[3]), "every component");
+        assert!(subscriber_covers(&[3, 4], &[4, 9]));
+        assert!(!subscriber_covers(&[3], &[4]));
+        assert!(
+            subscriber_covers(&[3], &[]),
+            "news about no component is for everyone"
         );
     }
 

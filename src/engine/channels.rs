@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use lettre::message::MultiPart;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -146,6 +147,14 @@ impl PageMessage {
     }
 }
 
+/// One email to send: its subject, its text and HTML bodies, and extra header lines.
+pub struct Mail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub headers: Vec<(&'static str, String)>,
+}
+
 pub struct Channels {
     config: OutboundConfig,
     http: reqwest::Client,
@@ -197,12 +206,6 @@ impl Channels {
     }
 
     async fn email(&self, to: &str, msg: &PageMessage) -> Result<String, String> {
-        let url = self
-            .config
-            .smtp_url
-            .as_deref()
-            .ok_or("no SMTP server is configured (--smtp-url)")?;
-        let target = parse_smtp_url(url)?;
         let (label, url) = msg.action();
         let words = msg.words().map(|w| format!("{w}\n\n")).unwrap_or_default();
         let text = format!(
@@ -226,7 +229,24 @@ impl Channels {
             escape(url),
             escape(&msg.incident_url)
         );
-        let email = lettre::Message::builder()
+        let mail = Mail {
+            subject: msg.line(),
+            text,
+            html,
+            headers: Vec::new(),
+        };
+        self.mail(to, mail).await
+    }
+
+    /// Sends one email (text and HTML) through the configured SMTP server.
+    pub async fn mail(&self, to: &str, mail: Mail) -> Result<String, String> {
+        let url = self
+            .config
+            .smtp_url
+            .as_deref()
+            .ok_or("no SMTP server is configured (--smtp-url)")?;
+        let target = parse_smtp_url(url)?;
+        let mut builder = lettre::Message::builder()
             .from(
                 self.config
                     .smtp_from
@@ -236,8 +256,15 @@ impl Channels {
             .to(to
                 .parse()
                 .map_err(|e| format!("recipient address {to:?}: {e}"))?)
-            .subject(msg.line())
-            .multipart(MultiPart::alternative_plain_html(text, html))
+            .subject(mail.subject);
+        for (name, value) in mail.headers {
+            builder = builder.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(name),
+                value,
+            ));
+        }
+        let email = builder
+            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
             .map_err(|e| format!("building the email: {e}"))?;
         let transport = self.smtp_transport(&target)?;
         let response = transport
@@ -284,7 +311,18 @@ impl Channels {
         msg: &PageMessage,
         now: Timestamp,
     ) -> Result<String, String> {
-        let body = msg.event(now).to_string();
+        self.post_signed(url, secret, msg.event(now).to_string(), now)
+            .await
+    }
+
+    /// POSTs a JSON event to `url`, signed with `secret` (CONTRACTS.md §5).
+    pub async fn post_signed(
+        &self,
+        url: &str,
+        secret: &str,
+        body: String,
+        now: Timestamp,
+    ) -> Result<String, String> {
         let signature = sign_webhook(secret, now.as_second(), &body);
         let response = self
             .http

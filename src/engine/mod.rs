@@ -4,6 +4,7 @@
 //! - `reminders`: reminds a task's assignee of an overdue check-in, and an incident's
 //!   communications lead of an overdue status update, once per interval;
 //! - `maintenance`: moves scheduled maintenance on at its set times;
+//! - `subscribers`: sends the status page's subscribers their notices;
 //! - delivery (here): sends queued messages with leases and retries with exponential backoff.
 //!
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
@@ -13,6 +14,7 @@ pub mod escalation;
 pub mod ingest;
 pub mod maintenance;
 pub mod reminders;
+pub mod subscribers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,8 @@ pub struct EngineConfig {
     pub signing_key: String,
     /// When status updates are due, by severity.
     pub cadence: CadencePolicy,
+    /// The status page's name and address, for what its subscribers are sent.
+    pub status_page: crate::config::StatusPageBrand,
 }
 
 /// The delay before retry `attempt` (1-based): 30 s, 1 min, 2 min, 4 min, …
@@ -295,7 +299,41 @@ impl Engine {
             .claim_deliveries(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
             .await?;
         self.send(jobs).await;
+        self.send_notices().await?;
         Ok(())
+    }
+
+    /// Sends the status page's subscribers their due notices, a lease-sized batch at a time.
+    async fn send_notices(&self) -> anyhow::Result<()> {
+        loop {
+            let now = self.clock.now();
+            let jobs = self
+                .store
+                .claim_notices(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
+                .await?;
+            for job in &jobs {
+                let attempt = subscribers::send(
+                    &self.channels,
+                    &self.config.status_page,
+                    job,
+                    self.clock.now(),
+                )
+                .await;
+                if !matches!(attempt, Attempt::Sent(_)) {
+                    tracing::warn!(notice = job.id, ?attempt, "a subscriber's notice failed");
+                }
+                if let Err(e) = self
+                    .store
+                    .finish_notice(job.id, &self.owner, &attempt)
+                    .await
+                {
+                    tracing::error!(notice = job.id, error = %e, "recording a notice attempt failed");
+                }
+            }
+            if jobs.len() < CLAIM_AT_ONCE as usize {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends deliveries leased to this engine and records each attempt.

@@ -7,6 +7,7 @@ use jiff::Timestamp;
 
 use super::db::{Conn, Row, args};
 use super::ingest::routes_changed;
+use super::subscribers::tell_subscribers;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::alert::SilenceMatch;
 use crate::domain::maintenance::{MaintenancePlan, MaintenanceStatus};
@@ -73,6 +74,14 @@ impl Store {
             .await?
             .get("id")?;
         cover(&mut tx, id, plan, coverage, created_by, now).await?;
+        tell(
+            &mut tx,
+            id,
+            MaintenanceStatus::Scheduled,
+            coverage.components,
+            now,
+        )
+        .await?;
         let scheduled = load(&mut tx, Some(id), None).await?.pop();
         tx.commit().await?;
         scheduled.ok_or(StoreError::NotFound)
@@ -145,6 +154,18 @@ impl Store {
                 args![to.as_str(), ms(at), id, from.as_str()],
             )
             .await?;
+        if moved > 0 {
+            let covered = tx
+                .fetch_all(
+                    "SELECT component_id FROM maintenance_components WHERE maintenance_id = $1",
+                    args![id],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get("component_id"))
+                .collect::<Result<Vec<i64>>>()?;
+            tell(&mut tx, id, to, &covered, at).await?;
+        }
         if moved > 0 && to.is_over() {
             // A silence ended before it started is simply never in force.
             tx.execute(
@@ -227,6 +248,18 @@ async fn cover(
         .await?;
     }
     routes_changed(conn).await
+}
+
+/// Tells the status page's subscribers of the components it covers that it is `status` now.
+async fn tell(
+    conn: &mut Conn,
+    id: i64,
+    status: MaintenanceStatus,
+    components: &[i64],
+    now: Timestamp,
+) -> Result<usize> {
+    let about = format!("maintenance:{id}:{status}");
+    tell_subscribers(conn, &about, (None, Some(id)), components, now).await
 }
 
 fn moved_on(expected: MaintenanceStatus) -> StoreError {

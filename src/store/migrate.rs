@@ -88,6 +88,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "update subscriptions",
         include_str!("../../migrations/0019_update_subscriptions.sql"),
     ),
+    (
+        20,
+        "status page subscribers",
+        include_str!("../../migrations/0020_status_subscribers.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

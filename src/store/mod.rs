@@ -20,6 +20,7 @@ mod paging;
 mod reports;
 mod requests;
 mod status;
+mod subscribers;
 mod users;
 
 use std::str::FromStr;
@@ -53,6 +54,7 @@ pub use paging::{
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
 pub use status::ComponentRecord;
+pub use subscribers::{NoticeAbout, NoticeJob, SignUp, SubscriberKey, SubscriberRecord};
 pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,7 +200,8 @@ impl Store {
                  UNION ALL SELECT MIN(remind_at) AS t FROM tasks \
                  UNION ALL SELECT MIN(update_remind_at) AS t FROM incidents \
                  UNION ALL SELECT MIN(CASE WHEN status = $1 THEN scheduled_for ELSE scheduled_until END) AS t \
-                 FROM maintenances WHERE status IN ($1, $2)) AS due",
+                 FROM maintenances WHERE status IN ($1, $2) \
+                 UNION ALL SELECT MIN(due_at) AS t FROM subscriber_notices WHERE state = 'pending') AS due",
                 args![
                     MaintenanceStatus::Scheduled.as_str(),
                     MaintenanceStatus::InProgress.as_str()

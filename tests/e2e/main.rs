@@ -30,6 +30,7 @@ mod reports;
 mod serve;
 mod sinks;
 mod status_page;
+mod status_subscribers;
 mod subscriptions;
 mod ui;
 mod web;

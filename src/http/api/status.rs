@@ -6,16 +6,16 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch};
+use axum::routing::{delete, get, patch};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::{ComponentEdit, ComponentFields};
+use crate::app::{ComponentEdit, ComponentFields, SubscriberFields};
 use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
-use crate::store::ComponentRecord;
+use crate::store::{ComponentRecord, SubscriberRecord};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -24,10 +24,22 @@ pub fn router() -> Router<AppState> {
             get(list_components).post(add_component),
         )
         .route("/status/components/{id}", patch(edit_component))
+        .route(
+            "/status/subscribers",
+            get(list_subscribers).post(add_subscriber),
+        )
+        .route("/status/subscribers/{id}", delete(remove_subscriber))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(list_components, add_component, edit_component))]
+#[openapi(paths(
+    list_components,
+    add_component,
+    edit_component,
+    list_subscribers,
+    add_subscriber,
+    remove_subscriber
+))]
 pub struct StatusDoc;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -119,4 +131,78 @@ async fn edit_component(
 ) -> Result<Json<ComponentBody>, ApiError> {
     let edited = state.edit_component(&actor, id, &body.value).await?;
     Ok(Json(ComponentBody::new(&state, edited).await))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriberBody {
+    pub id: i64,
+    /// `email` or `webhook`.
+    pub kind: String,
+    pub address: String,
+    /// The components it hears of, by name; every one when empty.
+    pub components: Vec<String>,
+    /// An email subscriber hears nothing but its confirmation until it confirms.
+    pub confirmed: bool,
+    pub created_at: String,
+    /// A webhook's signing secret, answered only when it is added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret: Option<String>,
+}
+
+impl SubscriberBody {
+    fn new(s: SubscriberRecord, with_secret: bool) -> Self {
+        Self {
+            signing_secret: with_secret.then(|| s.secret.clone()),
+            id: s.id,
+            kind: s.kind.to_string(),
+            address: s.address,
+            components: s.components.into_iter().map(|(_, name)| name).collect(),
+            confirmed: s.confirmed_at.is_some(),
+            created_at: s.created_at.to_string(),
+        }
+    }
+}
+
+/// The status page's subscribers (admins only).
+#[utoipa::path(get, path = "/api/v1/status/subscribers",
+    responses((status = 200, body = [SubscriberBody]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn list_subscribers(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<SubscriberBody>>, ApiError> {
+    let list = state.status_subscribers(&actor).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SubscriberBody::new(s, false))
+            .collect(),
+    ))
+}
+
+/// Add a subscriber (admins only): a webhook hears every public update and maintenance of
+/// its components from now on, signed with the secret answered here; an email address is
+/// sent a confirmation first. Readers sign up themselves with the form on `/status`.
+#[utoipa::path(post, path = "/api/v1/status/subscribers", request_body = SubscriberFields,
+    responses((status = 201, body = SubscriberBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 413, body = ErrorBody),
+              (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn add_subscriber(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<SubscriberFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let added = state.add_status_subscriber(&actor, &body.value).await?;
+    Ok((StatusCode::CREATED, Json(SubscriberBody::new(added, true))))
+}
+
+/// Unsubscribe a subscriber (admins only); what it was not sent yet is dropped.
+#[utoipa::path(delete, path = "/api/v1/status/subscribers/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn remove_subscriber(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.remove_status_subscriber(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! The public status page, with no sign-in: the page and each incident's history page
 //! (`page`), Statuspage's public JSON API v2 (`statuspage`), an Atom feed (`feed`) and SVG
-//! badges (`page`).
+//! badges (`page`), and subscribing to it (`subscribe`).
 //!
 //! Everything readers see is rendered once per change into a `Rendered`, which requests only
 //! clone: in a traffic spike no reader touches the database, and while the database is down
@@ -11,6 +11,7 @@
 mod feed;
 mod page;
 mod statuspage;
+mod subscribe;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -42,6 +43,7 @@ const RETRY: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(subscribe::router())
         .route("/status", asset(|r| &r.page))
         .route("/status/incidents/{id}", get(incident_page))
         .route("/status/feed.atom", asset(|r| &r.feed))

@@ -8,11 +8,10 @@ use askama::Template;
 use crate::app::{ComponentState, StatusSnapshot};
 use crate::config::StatusPageBrand;
 use crate::domain::status::{ComponentStatus, Day, Indicator, PublicIncident};
-use crate::http::ui::human_time;
-use crate::markup::escape;
+use crate::markup::{escape, human_time};
 use crate::store::MaintenanceRecord;
 
-const CSS: &str = include_str!("../../../static/status.css");
+pub(super) const CSS: &str = include_str!("../../../static/status.css");
 
 pub fn status_colour(status: ComponentStatus) -> &'static str {
     match status {

@@ -10,13 +10,13 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{
-    ErrorQuery, NoFields, Posted, SESSION_COOKIE, Session, fail, human_time, render, safe_next,
-    session_cookie,
+    ErrorQuery, NoFields, Posted, SESSION_COOKIE, Session, fail, render, safe_next, session_cookie,
 };
 use crate::app::{AppError, NewUser, SESSION_TTL};
 use crate::domain::access::Actor;
 use crate::http::AppState;
 use crate::http::extract::ClientAddr;
+use crate::markup::human_time;
 
 pub fn router() -> Router<AppState> {
     Router::new()

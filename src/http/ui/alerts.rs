@@ -8,11 +8,12 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{Session, fail, human_time, render};
+use super::{Session, fail, render};
 use crate::app::AppError;
 use crate::domain::access::Actor;
 use crate::domain::alert::AlertStatus;
 use crate::http::AppState;
+use crate::markup::human_time;
 use crate::store::{AlertFilter, AlertRecord};
 
 pub fn router() -> Router<AppState> {

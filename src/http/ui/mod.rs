@@ -306,8 +306,3 @@ fn ago(ms: i64) -> String {
         _ => format!("{} days ago", m / 1440),
     }
 }
-
-/// Formats a timestamp for people: `2026-11-25 23:42 UTC`.
-pub fn human_time(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}

@@ -11,10 +11,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{NoFields, Posted, Session, fail, human_time, render};
+use super::{NoFields, Posted, Session, fail, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 use crate::http::AppState;
+use crate::markup::human_time;
 
 pub fn router() -> Router<AppState> {
     Router::new()
