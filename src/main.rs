@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use aplomb::cli::{
     AlertCommand, ChangeCommand, Client, ComponentCommand, Connection, ContactCommand, EventArgs,
     EvidenceCommand, HypothesisCommand, IncidentCommand, IntegrationCommand, MaintenanceCommand,
-    ReportCommand, ServiceCommand, TaskCommand, TokenCommand, UserCommand,
+    ReportCommand, ServiceCommand, StatusSubscriberCommand, TaskCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -252,6 +252,14 @@ enum Command {
         #[command(subcommand)]
         command: ComponentCommand,
     },
+    /// The public status page's subscribers: add (webhooks, or email with a confirmation),
+    /// list, remove.
+    StatusSubscriber {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: StatusSubscriberCommand,
+    },
     /// Scheduled maintenance on the public status page: schedule, list, edit, cancel,
     /// complete.
     Maintenance {
@@ -448,6 +456,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).maintenance(command).await,
+        Command::StatusSubscriber {
+            connection,
+            command,
+        } => Client::new(&connection).status_subscriber(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

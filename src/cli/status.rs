@@ -1,4 +1,5 @@
-//! `aplomb component …`: the public status page's components.
+//! `aplomb component …` and `aplomb status-subscriber …`: the public status page's components
+//! and its subscribers.
 
 use clap::Subcommand;
 use reqwest::Method;
@@ -104,6 +105,94 @@ impl Client {
                 self.print(&c, |v| {
                     format!("component {} changed: {}\n", v["id"], text(&v["name"]))
                 });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatusSubscriberCommand {
+    /// Add a subscriber (admins only): a webhook hears of every public update and maintenance
+    /// at once, signed with the secret printed here; an email address is sent a confirmation.
+    Add {
+        /// `webhook` or `email`.
+        kind: String,
+        address: String,
+        /// Only news of this component (repeatable); every component when left out.
+        #[arg(long = "component")]
+        components: Vec<String>,
+    },
+    /// The status page's subscribers (admins only).
+    List,
+    /// Unsubscribe a subscriber (admins only).
+    Remove { id: i64 },
+}
+
+impl Client {
+    pub async fn status_subscriber(
+        &self,
+        command: StatusSubscriberCommand,
+    ) -> Result<(), CliError> {
+        match command {
+            StatusSubscriberCommand::Add {
+                kind,
+                address,
+                components,
+            } => {
+                let body = json!({"kind": kind, "address": address, "components": components});
+                let s = self
+                    .call(Method::POST, "/status/subscribers", Some(body))
+                    .await?;
+                self.print(&s, |v| {
+                    let mut out = format!(
+                        "subscriber {} added: {} {}{}\n",
+                        v["id"],
+                        text(&v["kind"]),
+                        text(&v["address"]),
+                        if v["confirmed"] == true {
+                            ""
+                        } else {
+                            " (a confirmation is on its way)"
+                        }
+                    );
+                    if let Some(secret) = v["signing_secret"].as_str() {
+                        out.push_str(&format!("signing secret (shown once): {secret}\n"));
+                    }
+                    out
+                });
+            }
+            StatusSubscriberCommand::List => {
+                let list = self.call(Method::GET, "/status/subscribers", None).await?;
+                self.print(&list, |v| {
+                    let rows: Vec<Vec<String>> = v
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|s| {
+                            let components = texts(&s["components"]);
+                            vec![
+                                s["id"].to_string(),
+                                text(&s["kind"]),
+                                text(&s["address"]),
+                                if s["confirmed"] == true { "yes" } else { "no" }.into(),
+                                if components.is_empty() {
+                                    "all".into()
+                                } else {
+                                    components.join(",")
+                                },
+                            ]
+                        })
+                        .collect();
+                    table(&["ID", "KIND", "ADDRESS", "CONFIRMED", "COMPONENTS"], &rows)
+                });
+            }
+            StatusSubscriberCommand::Remove { id } => {
+                let path = format!("/status/subscribers/{id}");
+                self.call(Method::DELETE, &path, None).await?;
+                if !self.json {
+                    println!("subscriber {id} removed");
+                }
             }
         }
         Ok(())

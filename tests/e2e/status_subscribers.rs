@@ -12,7 +12,8 @@ use aplomb::secret::sign_webhook;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Db, TestApp};
+use crate::cli::{aplomb, stdout};
+use crate::helpers::{ADMIN_TOKEN, Db, TestApp};
 use crate::paging::{ok, outbound};
 use crate::sinks::{SmtpSink, WebhookSink, eventually};
 
@@ -193,6 +194,11 @@ async fn readers_subscribe_confirm_hear_and_leave_with_one_click(db: Db) {
         .await;
     assert_eq!(listed.as_array().map(Vec::len), Some(3), "{listed}");
     assert!(listed[0].get("signing_secret").is_none(), "{listed}");
+    let table = stdout(&aplomb(&app, ADMIN_TOKEN, &["status-subscriber", "list"]).await);
+    assert!(
+        table.contains("ana@example.org") && table.contains(&hooks.url),
+        "{table}"
+    );
     let (status, _) = app
         .call(&lena, Method::GET, "/api/v1/status/subscribers", None)
         .await;

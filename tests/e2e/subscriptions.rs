@@ -197,6 +197,16 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
         sent.iter().all(|d| d["state"] == "sent").then_some(())
     })
     .await;
+    let (_, page) = app
+        .web_session("lena")
+        .await
+        .page(&format!("/incidents/{id}"))
+        .await;
+    assert!(
+        page.contains("Sent to mia by email: sent, sam by webhook: sent")
+            || page.contains("Sent to sam by webhook: sent, mia by email: sent"),
+        "the incident page says who the update went to"
+    );
 
     // An update to the responders alone reaches no subscriber; a resolution sent as the
     // incident resolves still goes out.

@@ -89,6 +89,8 @@ pub(super) struct UpdateRow {
     pub corrected: Option<String>,
     /// "Checkout: partial outage", for each component it sets.
     pub components: Vec<String>,
+    /// "mia by email: sent", for each subscribed stakeholder it went to.
+    pub sent: Vec<String>,
     /// (rule, the words it is about, reason, suggestion), for a draft.
     pub tone: Vec<(String, String, String, String)>,
 }
@@ -166,6 +168,11 @@ impl UpdateRow {
                 .components
                 .iter()
                 .map(|(name, status)| format!("{name}: {}", status.label().to_lowercase()))
+                .collect(),
+            sent: u
+                .sent
+                .iter()
+                .map(|d| format!("{} by {}: {}", d.username, d.kind, d.state))
                 .collect(),
             text: u.text,
         }
