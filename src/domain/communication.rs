@@ -341,16 +341,19 @@ impl UpdateDue {
     }
 
     /// When to remind next, seen at `now`: at the due time, then once per period while it
-    /// stays overdue, never before a snooze ends.
+    /// stays overdue; while snoozed, when the snooze ends, since a period that began during
+    /// the snooze is still owed its reminder (one already sent is not sent twice).
     pub fn next_reminder(&self, now: Timestamp, snoozed_until: Option<Timestamp>) -> Timestamp {
-        let natural = match self.period(now) {
+        if let Some(until) = snoozed_until.filter(|s| *s > now) {
+            return until;
+        }
+        match self.period(now) {
             None => self.at,
             Some(k) => {
                 let next = k.saturating_add(1).min(i64::from(i32::MAX));
                 self.at + self.every * i32::try_from(next).unwrap_or(i32::MAX)
             }
-        };
-        snoozed_until.map_or(natural, |s| s.max(natural))
+        }
     }
 }
 
@@ -503,8 +506,14 @@ mod tests {
         assert_eq!(due.next_reminder(at("14:30"), None), at("14:45"));
         assert_eq!(
             due.next_reminder(at("14:06"), Some(at("14:16"))),
-            at("14:25"),
-            "a snooze shorter than the period changes nothing"
+            at("14:16"),
+            "a snooze ends with a look (the period's reminder, sent, is not sent again)"
+        );
+        assert_eq!(due.next_reminder(at("14:16"), Some(at("14:16"))), at("14:25"));
+        assert_eq!(
+            due.next_reminder(at("14:30"), Some(at("14:36"))),
+            at("14:36"),
+            "a period begun during the snooze is reminded when it ends"
         );
         assert_eq!(
             due.next_reminder(at("14:06"), Some(at("14:35"))),
