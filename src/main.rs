@@ -112,6 +112,13 @@ enum Command {
         #[command(flatten)]
         args: aplomb::cli::communication::ToneCheckArgs,
     },
+    /// The team's status update templates, per audience and phase: list, set, reset.
+    Template {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::communication::TemplateCommand,
+    },
     /// Stakeholders' subscriptions to status updates: add, list, remove.
     Subscription {
         #[command(flatten)]
@@ -359,6 +366,10 @@ async fn run(command: Command) -> ExitCode {
             command,
         } => Client::new(&connection).update(command).await,
         Command::ToneCheck { connection, args } => Client::new(&connection).tone_check(args).await,
+        Command::Template {
+            connection,
+            command,
+        } => Client::new(&connection).template(command).await,
         Command::Subscription {
             connection,
             command,

@@ -1,4 +1,5 @@
-// aplomb's only script: live updates and elapsed times. Every action works without it.
+// aplomb's only script: live updates, elapsed times and the composer's tone check. Every
+// action works without it.
 (function () {
   "use strict";
   function elapsed(ms) {
@@ -34,6 +35,8 @@
       if (old.nodeValue !== fresh.nodeValue) old.nodeValue = fresh.nodeValue;
       return;
     }
+    // A form someone is writing in (the update composer) is theirs until they send it.
+    if (old.hasAttribute("data-keep")) return;
     Array.prototype.slice.call(old.attributes).forEach(function (a) {
       if (!fresh.hasAttribute(a.name)) old.removeAttribute(a.name);
     });
@@ -145,6 +148,29 @@
     var said = announce.textContent;
     announce.textContent = "";
     setTimeout(function () { announce.textContent = said; }, 150);
+  }
+  // The composer's tone check as the lead writes: the server runs the rules a saved draft is
+  // shown with; an answer about older words than the last asked for is dropped.
+  var composer = document.getElementById("update-form");
+  var toneOut = document.getElementById("draft-tone");
+  if (composer && toneOut && composer.dataset.tone && window.fetch) {
+    var toneTimer = null, asked = 0;
+    var checkTone = function () {
+      var mine = ++asked;
+      fetch(composer.dataset.tone, {
+        method: "POST",
+        credentials: "same-origin",
+        body: new URLSearchParams(new FormData(composer))
+      })
+        // A signed-out session is redirected to sign in: nothing to show here then.
+        .then(function (r) { return (r.ok || r.status === 422) && !r.redirected ? r.text() : null; })
+        .then(function (html) { if (html !== null && mine === asked) toneOut.innerHTML = html; })
+        .catch(function () {});
+    };
+    var soon = function () { clearTimeout(toneTimer); toneTimer = setTimeout(checkTone, 400); };
+    composer.addEventListener("input", soon);
+    composer.addEventListener("change", soon);
+    checkTone();
   }
   tick();
   setInterval(tick, 30000);

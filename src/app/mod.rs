@@ -34,6 +34,7 @@ mod reports;
 mod requests;
 mod status;
 mod subscribers;
+mod templates;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
@@ -52,6 +53,7 @@ pub use status::{
     ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS, StatusSnapshot,
 };
 pub use subscribers::SubscriberFields;
+pub use templates::{FilledTemplate, TemplateFields, TemplateView};
 
 pub use apply::{
     ApplyPlan, FieldChange, ObjectKind, OrgDocument, Outcome, PlannedObject, ResponderDoc,

@@ -1,5 +1,6 @@
 //! `aplomb update …` (status updates), `aplomb tone-check` (a draft's tone, before it goes
-//! out) and `aplomb subscription …` (stakeholders' subscriptions to updates).
+//! out), `aplomb template …` (the team's update templates) and `aplomb subscription …`
+//! (stakeholders' subscriptions to updates).
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -31,19 +32,30 @@ impl Client {
             (Some(text), _) if text != "-" => text,
             (_, Some(file)) => std::fs::read_to_string(&file)
                 .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?,
-            _ => {
-                let mut text = String::new();
-                std::io::stdin()
-                    .read_to_string(&mut text)
-                    .map_err(|e| CliError::Usage(format!("reading standard input: {e}")))?;
-                text
-            }
+            _ => standard_input()?,
         };
         let body = json!({"text": draft, "audience": args.audience, "phase": args.phase});
         let answer = self.call(Method::POST, "/tone-check", Some(body)).await?;
         self.print(&answer, |v| findings(&draft, v));
         Ok(())
     }
+}
+
+/// `text`, or standard input when it is `-`.
+fn text_or_stdin(text: String) -> Result<String, CliError> {
+    if text == "-" {
+        standard_input()
+    } else {
+        Ok(text)
+    }
+}
+
+fn standard_input() -> Result<String, CliError> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .map_err(|e| CliError::Usage(format!("reading standard input: {e}")))?;
+    Ok(text)
 }
 
 /// Each finding: where it is, the words it is about, why, and what to write instead.
@@ -84,6 +96,7 @@ pub enum UpdateCommand {
     /// sends it out.
     Draft {
         incident: i64,
+        /// The text (Markdown); `-` reads standard input.
         text: String,
         /// investigating, identified, monitoring, resolved or update.
         #[arg(long, default_value = "update")]
@@ -112,6 +125,17 @@ pub enum UpdateCommand {
     },
     /// An incident's updates, newest first.
     List { incident: i64 },
+    /// The text an update to AUDIENCE in PHASE starts from, filled for the incident (pipe it
+    /// to `aplomb update draft INCIDENT -` once edited).
+    Template {
+        incident: i64,
+        /// public, stakeholders or responders.
+        #[arg(long, default_value = "public")]
+        audience: String,
+        /// investigating, identified, monitoring, resolved or update.
+        #[arg(long, default_value = "investigating")]
+        phase: String,
+    },
     /// When the incident's next update is due under its severity's cadence.
     Due { incident: i64 },
     /// Put off the overdue-update reminder; the update stays due.
@@ -147,11 +171,12 @@ impl Client {
                 publish,
                 components,
             } => {
+                let draft = text_or_stdin(text)?;
                 let components: Vec<_> = components
                     .iter()
                     .map(|(name, status)| json!({"name": name, "status": status}))
                     .collect();
-                let body = json!({"text": text, "phase": phase, "audiences": audiences,
+                let body = json!({"text": draft, "phase": phase, "audiences": audiences,
                     "next_update_by": next_update_by, "publish": publish, "components": components});
                 let path = format!("/incidents/{incident}/updates");
                 let u = self.call(Method::POST, &path, Some(body)).await?;
@@ -185,6 +210,19 @@ impl Client {
                 let path = format!("/incidents/{incident}/updates");
                 let list = self.call(Method::GET, &path, None).await?;
                 self.print(&list, update_list);
+            }
+            UpdateCommand::Template {
+                incident,
+                audience,
+                phase,
+            } => {
+                let path = format!(
+                    "/incidents/{incident}/updates/template?audience={}&phase={}",
+                    super::encode(&audience),
+                    super::encode(&phase)
+                );
+                let t = self.call(Method::GET, &path, None).await?;
+                self.print(&t, |v| format!("{}\n", text(&v["text"])));
             }
             UpdateCommand::Due { incident } => {
                 let path = format!("/incidents/{incident}/cadence");
@@ -356,4 +394,111 @@ fn covered(s: &Value) -> String {
         Some("severity") => format!("{} or worse incidents", text(&s["severity"])),
         _ => "every incident".into(),
     }
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TemplateCommand {
+    /// Every template: the team's, or aplomb's own where it wrote none.
+    List,
+    /// Write the team's template for AUDIENCE and PHASE (admins); `{title}`, `{severity}`,
+    /// `{services}` and `{next_update}` are filled from the incident.
+    Set {
+        /// public, stakeholders or responders.
+        audience: String,
+        /// investigating, identified, monitoring, resolved or update.
+        phase: String,
+        /// The text (Markdown); `-` reads standard input.
+        text: String,
+        /// For incidents of this type only.
+        #[arg(long = "type")]
+        incident_type: Option<String>,
+    },
+    /// Remove the team's template: the one for any type, or aplomb's own, applies again.
+    Reset {
+        audience: String,
+        phase: String,
+        #[arg(long = "type")]
+        incident_type: Option<String>,
+    },
+}
+
+impl Client {
+    pub async fn template(&self, command: TemplateCommand) -> Result<(), CliError> {
+        let path = |audience: &str, phase: &str| {
+            format!(
+                "/update-templates/{}/{}",
+                super::encode(audience),
+                super::encode(phase)
+            )
+        };
+        match command {
+            TemplateCommand::List => {
+                let list = self.call(Method::GET, "/update-templates", None).await?;
+                self.print(&list, template_list);
+            }
+            TemplateCommand::Set {
+                audience,
+                phase,
+                text: written,
+                incident_type,
+            } => {
+                let body = json!({"text": text_or_stdin(written)?, "incident_type": incident_type});
+                let t = self
+                    .call(Method::PUT, &path(&audience, &phase), Some(body))
+                    .await?;
+                self.print(&t, |v| {
+                    format!(
+                        "template for {} {} saved\n",
+                        text(&v["audience"]),
+                        text(&v["phase"])
+                    )
+                });
+            }
+            TemplateCommand::Reset {
+                audience,
+                phase,
+                incident_type,
+            } => {
+                let mut at = path(&audience, &phase);
+                if let Some(ty) = incident_type {
+                    at.push_str(&format!("?incident_type={}", super::encode(&ty)));
+                }
+                self.call(Method::DELETE, &at, None).await?;
+                self.print(&json!({"reset": true}), |_| {
+                    format!("template for {audience} {phase} reset\n")
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn template_list(list: &Value) -> String {
+    let rows: Vec<Vec<String>> = list
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|t| {
+            let first_line = t["text"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default();
+            vec![
+                text(&t["audience"]),
+                text(&t["phase"]),
+                t["incident_type"].as_str().unwrap_or("any").to_string(),
+                if t["custom"] == true {
+                    "team's"
+                } else {
+                    "aplomb's"
+                }
+                .to_string(),
+                first_line.chars().take(60).collect(),
+            ]
+        })
+        .collect();
+    table(&["AUDIENCE", "PHASE", "TYPE", "WRITTEN BY", "TEXT"], &rows)
 }

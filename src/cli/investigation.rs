@@ -140,7 +140,7 @@ impl Client {
             EvidenceCommand::RecentChanges { incident, window } => {
                 let path = format!(
                     "/incidents/{incident}/recent-changes?window={}",
-                    form_urlencoded::byte_serialize(window.as_bytes()).collect::<String>()
+                    super::encode(&window)
                 );
                 let list = self.call(Method::GET, &path, None).await?;
                 self.print(&list, recent_changes_table);
@@ -172,7 +172,7 @@ impl Client {
                     })?;
                 let path = format!(
                     "/incidents/{incident}/evidence/{evidence}/attachments?name={}",
-                    form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+                    super::encode(&name)
                 );
                 let added = self.upload(&path, &content_type, content).await?;
                 self.print(&added, |v| format!("{}\n", v["id"]));

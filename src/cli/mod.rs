@@ -312,6 +312,11 @@ fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// A value made safe for a path segment or a query string.
+fn encode(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// Each item of a JSON list as `text` says it; nothing for anything but a list.
 fn texts(v: &Value) -> Vec<String> {
     v.as_array().into_iter().flatten().map(text).collect()

@@ -509,7 +509,10 @@ mod tests {
             at("14:16"),
             "a snooze ends with a look (the period's reminder, sent, is not sent again)"
         );
-        assert_eq!(due.next_reminder(at("14:16"), Some(at("14:16"))), at("14:25"));
+        assert_eq!(
+            due.next_reminder(at("14:16"), Some(at("14:16"))),
+            at("14:25")
+        );
         assert_eq!(
             due.next_reminder(at("14:30"), Some(at("14:36"))),
             at("14:36"),

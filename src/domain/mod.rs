@@ -61,6 +61,7 @@ pub mod rate;
 pub mod reports;
 pub mod schedule;
 pub mod status;
+pub mod templates;
 pub mod timeline;
 pub mod tone;
 

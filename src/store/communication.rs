@@ -15,6 +15,7 @@ use crate::domain::communication::{
 };
 use crate::domain::escalation::{PagePurpose, PagingStop};
 use crate::domain::status::ComponentStatus;
+use crate::domain::templates::Template;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdateRecord {
@@ -415,4 +416,82 @@ async fn load_subscriptions(conn: &mut Conn, user_id: i64) -> Result<Vec<Subscri
             })
         })
         .collect()
+}
+
+/// A template the team wrote, with who last changed it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateRecord {
+    pub template: Template,
+    pub updated_by: Option<String>,
+    pub updated_at: Timestamp,
+}
+
+impl Store {
+    /// The team's status update templates, by phase, audience and incident type (any first).
+    pub async fn update_templates(&self) -> Result<Vec<TemplateRecord>> {
+        let rows = self
+            .fetch_all(
+                "SELECT t.phase, t.audience, t.incident_type, t.text, t.updated_at, u.username \
+                 FROM update_templates t LEFT JOIN users u ON u.id = t.updated_by \
+                 ORDER BY t.phase, t.audience, t.incident_type",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let ty: String = r.get("incident_type")?;
+                Ok(TemplateRecord {
+                    template: Template {
+                        phase: r.parsed("phase")?,
+                        audience: r.parsed("audience")?,
+                        incident_type: Some(ty).filter(|t| !t.is_empty()),
+                        text: r.get("text")?,
+                    },
+                    updated_by: r.get("username")?,
+                    updated_at: r.ts("updated_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Writes the team's template for its phase, audience and incident type, replacing one.
+    pub async fn save_update_template(
+        &self,
+        template: &Template,
+        user_id: i64,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.write_one(
+            "INSERT INTO update_templates (phase, audience, incident_type, text, updated_by, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (phase, audience, incident_type) \
+             DO UPDATE SET text = excluded.text, updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            args![
+                template.phase.as_str(),
+                template.audience.as_str(),
+                template.incident_type.as_deref().unwrap_or(""),
+                template.text.as_str(),
+                user_id,
+                ms(now)
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Removes the team's template, so aplomb's own (or the one for any type) applies again;
+    /// whether there was one.
+    pub async fn remove_update_template(
+        &self,
+        phase: Phase,
+        audience: Audience,
+        incident_type: Option<&str>,
+    ) -> Result<bool> {
+        let removed = self
+            .write_one(
+                "DELETE FROM update_templates WHERE phase = $1 AND audience = $2 AND incident_type = $3",
+                args![phase.as_str(), audience.as_str(), incident_type.unwrap_or("")],
+            )
+            .await?;
+        Ok(removed > 0)
+    }
 }

@@ -93,6 +93,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status page subscribers",
         include_str!("../../migrations/0020_status_subscribers.sql"),
     ),
+    (
+        21,
+        "update templates",
+        include_str!("../../migrations/0021_update_templates.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -32,7 +32,9 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
-pub use communication::{StatusUpdateRecord, SubscriptionRecord, UpdateDelivery, last_told};
+pub use communication::{
+    StatusUpdateRecord, SubscriptionRecord, TemplateRecord, UpdateDelivery, last_told,
+};
 pub use coordination::{CheckInRecord, ResponseChangeRecord, TaskRecord, Work, WorkIncident};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,

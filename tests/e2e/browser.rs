@@ -114,6 +114,107 @@ async fn story(db: Db) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_checks_the_tone_while_typing_and_the_status_page_shows_the_update_on_sqlite()
+{
+    composer_story(Db::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_composer_checks_the_tone_while_typing_and_the_status_page_shows_the_update_on_postgres()
+ {
+    composer_story(Db::Postgres).await;
+}
+
+/// Cora, communications lead, types an alarmed draft and sees the tone check's findings
+/// appear as she types; she starts again from the template, which reads calm, publishes it,
+/// and a customer's browser, signed in nowhere, reads it on the status page.
+async fn composer_story(db: Db) {
+    let Some(driver) = ChromeDriver::start().await else {
+        return;
+    };
+    let Some(app) = TestApp::spawn(db).await else {
+        return;
+    };
+    let token = app.user("cora", "responder").await;
+    let (status, _) = app
+        .admin(
+            reqwest::Method::POST,
+            "/api/v1/status/components",
+            Some(json!({"name": "Checkout"})),
+        )
+        .await;
+    assert!(status.is_success());
+    let id = app
+        .declare(
+            &token,
+            json!({"title": "Card payments fail", "severity": "SEV2"}),
+        )
+        .await;
+    let cora = driver.session().await;
+    cora.login(&app.base, "cora").await;
+    cora.go(&format!("{}/incidents/{id}", app.base)).await;
+    cora.wait_for_text("#draft-tone", "runs as you write").await;
+    cora.type_into("#update-text", "EVERYTHING IS DOWN!! Total meltdown.")
+        .await;
+    cora.wait_for_text("#draft-tone", "shouting").await;
+    let found = cora.text("#draft-tone").await;
+    assert!(
+        found.contains("stacked_punctuation") && found.contains("panic_word"),
+        "{found}"
+    );
+    assert!(
+        cora.absent("#update-list li").await,
+        "checking saved nothing"
+    );
+
+    cora.click("#template-audience option[value=public]").await;
+    cora.click("#template-phase option[value=investigating]")
+        .await;
+    cora.submit("#use-template").await;
+    let draft = cora
+        .script("return document.getElementById('update-text').value")
+        .await;
+    assert!(
+        draft
+            .as_str()
+            .is_some_and(|t| t.starts_with("Some users of the service may see errors")),
+        "{draft}"
+    );
+    cora.wait_for_text("#draft-tone", "nothing to note").await;
+    cora.click("select[name='component:Checkout'] option[value=degraded_performance]")
+        .await;
+    cora.submit("#publish-update").await;
+    cora.wait_for_text("#update-list", "published").await;
+
+    let reader = driver.session().await;
+    reader.go(&format!("{}/status", app.base)).await;
+    reader
+        .wait_for_text(
+            &format!("#incident-{id}"),
+            "Some users of the service may see errors",
+        )
+        .await;
+    assert!(
+        reader
+            .text(&format!("#incident-{id}"))
+            .await
+            .contains("Card payments fail")
+    );
+    assert!(
+        reader
+            .text("#components")
+            .await
+            .contains("Degraded performance"),
+        "{}",
+        reader.text("#components").await
+    );
+
+    cora.close().await;
+    reader.close().await;
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_investigation_board_is_worked_in_one_browser_and_seen_in_another_on_sqlite() {
     board_story(Db::Sqlite).await;
 }

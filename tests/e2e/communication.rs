@@ -21,6 +21,7 @@ crate::on_both_backends!(
     an_update_is_drafted_checked_published_and_corrected,
     the_page_drafts_and_publishes_and_says_whether_users_were_told,
     no_cadence_is_snoozed_and_bad_snoozes_name_the_field,
+    an_update_starts_from_the_template_for_its_audience_phase_and_type,
 );
 /// Stories that set their own clock.
 mod clocked {
@@ -716,4 +717,209 @@ async fn the_cli_checks_a_draft_from_an_argument_or_standard_input(app: TestApp)
         "{answer}"
     );
     app.shutdown().await;
+}
+
+async fn an_update_starts_from_the_template_for_its_audience_phase_and_type(app: TestApp) {
+    let lena = app.user("lena", "responder").await;
+    let outage = app
+        .declare(
+            &lena,
+            json!({"title": "Checkout errors", "severity": "SEV2", "type": "outage"}),
+        )
+        .await;
+    let breach = app
+        .declare(
+            &lena,
+            json!({"title": "Leaked key", "severity": "SEV1", "type": "security"}),
+        )
+        .await;
+    let template = async |id: i64, audience: &str, phase: &str| {
+        let path =
+            format!("/api/v1/incidents/{id}/updates/template?audience={audience}&phase={phase}");
+        let (status, body) = app.call(&lena, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        body
+    };
+
+    // aplomb's own: filled from the incident, and calm as it stands.
+    let public = template(outage, "public", "investigating").await;
+    let text = public["text"].as_str().expect("text").to_string();
+    assert_eq!(public["custom"], false);
+    assert!(
+        text.contains("the service") && text.contains(" UTC") && !text.contains('{'),
+        "{text}"
+    );
+    let (_, checked) = app
+        .call(
+            &lena,
+            Method::POST,
+            "/api/v1/tone-check",
+            Some(json!({"text": text, "audience": "public", "phase": "investigating"})),
+        )
+        .await;
+    assert_eq!(checked["findings"], json!([]), "{text}");
+    let responders = template(outage, "responders", "identified").await;
+    let cans = responders["text"].as_str().expect("text");
+    assert!(
+        cans.starts_with("Conditions: Checkout errors (SEV2)") && cans.contains("\nNeeds:"),
+        "{cans}"
+    );
+    assert!(
+        template(outage, "stakeholders", "monitoring").await["text"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("Summary: Checkout errors (SEV2).")),
+    );
+
+    // The team writes its own for security incidents (admins only, known placeholders).
+    let path = "/api/v1/update-templates/public/investigating";
+    let ours = json!({"text": "We are looking into a security matter affecting {services}. Users need do nothing yet. Next update by {next_update}.",
+                      "incident_type": "security"});
+    let (status, _) = app.call(&lena, Method::PUT, path, Some(ours.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, saved) = app.admin(Method::PUT, path, Some(ours)).await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        (
+            &saved["custom"],
+            &saved["incident_type"],
+            &saved["updated_by"]
+        ),
+        (&json!(true), &json!("security"), &json!("admin")),
+        "{saved}"
+    );
+    for (body, field) in [
+        (json!({"text": "Hello {customer}"}), "text"),
+        (
+            json!({"text": "Fine.", "incident_type": "picnic"}),
+            "incident_type",
+        ),
+    ] {
+        let (status, refused) = app.admin(Method::PUT, path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+    }
+    let (status, refused) = app
+        .admin(
+            Method::PUT,
+            "/api/v1/update-templates/everyone/investigating",
+            Some(json!({"text": "Fine."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(refused["error"]["field"], "audience", "{refused}");
+
+    let security = template(breach, "public", "investigating").await;
+    assert_eq!(security["custom"], true);
+    assert!(
+        security["text"].as_str().is_some_and(
+            |t| t.starts_with("We are looking into a security matter affecting the service.")
+        ),
+        "{security}"
+    );
+    assert_eq!(
+        template(outage, "public", "investigating").await["custom"],
+        false,
+        "another type keeps aplomb's"
+    );
+    let (_, list) = app
+        .call(&lena, Method::GET, "/api/v1/update-templates", None)
+        .await;
+    let list = list.as_array().expect("templates");
+    assert_eq!(
+        list.len(),
+        15 + 1,
+        "each audience and phase, and the team's one"
+    );
+    assert!(list.iter().any(|t| t["incident_type"] == "security"));
+
+    // The page's composer starts from it, and the CLI prints it.
+    let web = app.web_session("lena").await;
+    let (_, page) = web
+        .page(&format!(
+            "/incidents/{breach}?template_audience=public&template_phase=investigating"
+        ))
+        .await;
+    let said = page
+        .find("template: edit before publishing")
+        .map(|at| &page[at.saturating_sub(30)..at]);
+    assert!(
+        said.is_some_and(|s| s.contains("from the team")),
+        "the composer says where its text came from: {said:?}"
+    );
+    assert!(page.contains(">We are looking into a security matter affecting the service."));
+    let out = crate::cli::stdout(
+        &crate::cli::aplomb(
+            &app,
+            &lena,
+            &[
+                "update",
+                "template",
+                &outage.to_string(),
+                "--audience",
+                "responders",
+                "--phase",
+                "identified",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        out.starts_with("Conditions: Checkout errors (SEV2)"),
+        "{out}"
+    );
+
+    // The composer's tone check, as the page's script asks for it.
+    let csrf = web.csrf().await;
+    let tone = web
+        .post_form(
+            &format!("/incidents/{outage}/updates/tone"),
+            &[
+                ("csrf", &csrf),
+                ("text", "EVERYTHING IS DOWN!!"),
+                ("phase", "investigating"),
+                ("audience_public", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(tone.status(), StatusCode::OK);
+    let fragment = tone.text().await.expect("body");
+    assert!(
+        fragment.contains("shouting") && fragment.contains("stacked_punctuation"),
+        "{fragment}"
+    );
+    let calm = web
+        .post_form(
+            &format!("/incidents/{outage}/updates/tone"),
+            &[
+                ("csrf", &csrf),
+                ("text", &text),
+                ("phase", "investigating"),
+                ("audience_public", "1"),
+            ],
+        )
+        .await;
+    assert!(
+        calm.text()
+            .await
+            .expect("body")
+            .contains("Tone check: nothing to note.")
+    );
+    let forged = web
+        .post_form(
+            &format!("/incidents/{outage}/updates/tone"),
+            &[("csrf", "forged"), ("text", "Fine."), ("phase", "update")],
+        )
+        .await;
+    assert!(!forged.status().is_success(), "a CSRF token is needed");
+
+    // Reset: aplomb's applies again; a second reset has nothing to remove.
+    let reset = format!("{path}?incident_type=security");
+    let (status, _) = app.admin(Method::DELETE, &reset, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        template(breach, "public", "investigating").await["custom"],
+        false
+    );
+    let (status, _) = app.admin(Method::DELETE, &reset, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

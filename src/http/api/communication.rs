@@ -6,19 +6,19 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::app::{
-    Aplomb, CadenceView, ComponentChange, SubscriptionFields, ToneCheckFields, UpdateEdit,
-    UpdateFields,
+    Aplomb, CadenceView, ComponentChange, FilledTemplate, SubscriptionFields, TemplateFields,
+    TemplateView, ToneCheckFields, UpdateEdit, UpdateFields,
 };
 use crate::domain::communication::SubscriptionScope;
 use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::http::extract::{ApiActor, ApiJson, ApiPath};
+use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
 use crate::store::{StatusUpdateRecord, SubscriptionRecord};
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +36,12 @@ pub fn router() -> Router<AppState> {
             get(list_subscriptions).post(subscribe),
         )
         .route("/users/{username}/subscriptions/{id}", delete(unsubscribe))
+        .route("/incidents/{id}/updates/template", get(incident_template))
+        .route("/update-templates", get(list_templates))
+        .route(
+            "/update-templates/{audience}/{phase}",
+            put(save_template).delete(reset_template),
+        )
 }
 
 #[derive(OpenApi)]
@@ -48,7 +54,11 @@ pub fn router() -> Router<AppState> {
     snooze,
     list_subscriptions,
     subscribe,
-    unsubscribe
+    unsubscribe,
+    incident_template,
+    list_templates,
+    save_template,
+    reset_template
 ))]
 pub struct CommunicationDoc;
 
@@ -376,5 +386,144 @@ async fn unsubscribe(
     ApiPath((username, id)): ApiPath<(String, i64)>,
 ) -> Result<StatusCode, ApiError> {
     app.unsubscribe_from_updates(&actor, &username, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TemplateBody {
+    #[schema(example = "investigating")]
+    pub phase: String,
+    #[schema(example = "public")]
+    pub audience: String,
+    /// The incident type it is for; `null` for any.
+    pub incident_type: Option<String>,
+    /// Markdown with `{title}`, `{severity}`, `{services}` and `{next_update}` placeholders.
+    pub text: String,
+    /// Whether the team wrote it; `false` for aplomb's own.
+    pub custom: bool,
+    pub updated_by: Option<String>,
+    pub updated_at: Option<String>,
+}
+
+impl From<TemplateView> for TemplateBody {
+    fn from(t: TemplateView) -> Self {
+        Self {
+            phase: t.phase.to_string(),
+            audience: t.audience.to_string(),
+            incident_type: t.incident_type,
+            text: t.text,
+            custom: t.custom,
+            updated_by: t.updated_by,
+            updated_at: t.updated_at.map(|at| at.to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilledTemplateBody {
+    #[schema(example = "investigating")]
+    pub phase: String,
+    #[schema(example = "public")]
+    pub audience: String,
+    /// The template with the incident's title, severity, services and next update time.
+    pub text: String,
+    /// Whether it came from the team's template; `false` for aplomb's own.
+    pub custom: bool,
+}
+
+impl From<FilledTemplate> for FilledTemplateBody {
+    fn from(t: FilledTemplate) -> Self {
+        Self {
+            phase: t.phase.to_string(),
+            audience: t.audience.to_string(),
+            text: t.text,
+            custom: t.custom,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateQuery {
+    /// `public`, `stakeholders` or `responders`.
+    pub audience: String,
+    /// `investigating`, `identified`, `monitoring`, `resolved` or `update`.
+    pub phase: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateTypeQuery {
+    /// The incident type of the template; absent for the one for any type.
+    pub incident_type: Option<String>,
+}
+
+/// The starting text of an update to `audience` in `phase` for this incident: the team's
+/// template for its type, else for any type, else aplomb's own, with the incident's title,
+/// severity, services and next update time filled in. Responders get Conditions / Actions /
+/// Needs; stakeholders an executive summary.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/updates/template", params(("id" = i64, Path), TemplateQuery),
+    responses((status = 200, body = FilledTemplateBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn incident_template(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(query): ApiQuery<TemplateQuery>,
+) -> Result<Json<FilledTemplateBody>, ApiError> {
+    let filled = app
+        .incident_template(&actor, id, &query.audience, &query.phase)
+        .await?;
+    Ok(Json(filled.into()))
+}
+
+/// Every phase and audience's template for any incident type (the team's, or aplomb's own
+/// where it wrote none), then the team's for single incident types.
+#[utoipa::path(get, path = "/api/v1/update-templates",
+    responses((status = 200, body = Vec<TemplateBody>), (status = 401, body = ErrorBody)))]
+async fn list_templates(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<TemplateBody>>, ApiError> {
+    let templates = app.update_templates(&actor).await?;
+    Ok(Json(templates.into_iter().map(Into::into).collect()))
+}
+
+/// Write the team's template for an audience and phase, for one incident type or any
+/// (admins). Placeholders other than `{title}`, `{severity}`, `{services}` and
+/// `{next_update}` are refused.
+#[utoipa::path(put, path = "/api/v1/update-templates/{audience}/{phase}",
+    params(("audience" = String, Path), ("phase" = String, Path)), request_body = TemplateFields,
+    responses((status = 200, body = TemplateBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn save_template(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((audience, phase)): ApiPath<(String, String)>,
+    body: ApiJson<TemplateFields>,
+) -> Result<Json<TemplateBody>, ApiError> {
+    let saved = app
+        .save_update_template(&actor, &audience, &phase, &body.value)
+        .await?;
+    Ok(Json(saved.into()))
+}
+
+/// Remove the team's template, so the one for any type, or aplomb's own, applies again
+/// (admins).
+#[utoipa::path(delete, path = "/api/v1/update-templates/{audience}/{phase}",
+    params(("audience" = String, Path), ("phase" = String, Path), TemplateTypeQuery),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn reset_template(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath((audience, phase)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<TemplateTypeQuery>,
+) -> Result<StatusCode, ApiError> {
+    app.reset_update_template(&actor, &audience, &phase, query.incident_type.as_deref())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

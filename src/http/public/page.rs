@@ -230,43 +230,76 @@ fn component_view(c: &ComponentState) -> ComponentView {
         description: c.record.description.clone(),
         status: c.status.as_str(),
         label: c.status.label(),
-        bars: uptime_bars(&c.record.name, &c.days, c.uptime_percent),
+        bars: uptime_bars(c.record.id, &c.record.name, &c.days, c.uptime_percent),
         uptime: format!("{:.2}", c.uptime_percent),
     }
 }
 
-/// One bar a day, coloured by the worst status of the day, each with its own title.
-fn uptime_bars(name: &str, days: &[Day], percent: f64) -> String {
+/// One bar a day, coloured by the worst status of the day. Days that read the same (status
+/// and minutes of outage) are drawn as one run with one title, filled with a pattern of
+/// one-day bars, so a quiet quarter costs a few elements rather than ninety: the page is
+/// read in spikes, and its size is most of its cost.
+fn uptime_bars(id: i64, name: &str, days: &[Day], percent: f64) -> String {
     const STEP: usize = 5;
     let width = (days.len() * STEP).saturating_sub(1);
     let mut svg = format!(
         "<svg class=\"bars\" viewBox=\"0 0 {width} 30\" preserveAspectRatio=\"none\" role=\"img\" \
-         aria-label=\"{}: {percent:.2}% uptime over {} days\" xmlns=\"http://www.w3.org/2000/svg\">",
+         aria-label=\"{}: {percent:.2}% uptime over {} days\" xmlns=\"http://www.w3.org/2000/svg\"><defs>",
         escape(name),
         days.len()
     );
-    for (n, day) in days.iter().enumerate() {
-        let date = day.start.strftime("%Y-%m-%d");
-        let (fill, says) = match day.worst {
-            None => ("#d5d9de", "no data".to_string()),
-            Some(worst) => {
-                let minutes = day.outage.as_secs() / 60;
-                let outage = if minutes > 0 {
-                    format!(", {minutes} min of outage")
-                } else {
-                    String::new()
-                };
-                (status_colour(worst), format!("{}{outage}", worst.label()))
-            }
+    let looks: Vec<(&str, String)> = days.iter().map(day_looks).collect();
+    let mut fills: Vec<&str> = looks.iter().map(|(fill, _)| *fill).collect();
+    fills.sort_unstable();
+    fills.dedup();
+    for (k, fill) in fills.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<pattern id=\"bars-{id}-{k}\" width=\"{STEP}\" height=\"30\" patternUnits=\"userSpaceOnUse\">\
+             <rect width=\"4\" height=\"30\" rx=\"1\" fill=\"{fill}\"/></pattern>"
+        );
+    }
+    svg.push_str("</defs>");
+    let mut first = 0;
+    while first < days.len() {
+        let mut last = first;
+        while last + 1 < days.len() && looks[last + 1] == looks[first] {
+            last += 1;
+        }
+        let (fill, says) = &looks[first];
+        let pattern = fills.iter().position(|f| f == fill).unwrap_or(0);
+        let date = |d: &Day| d.start.strftime("%Y-%m-%d").to_string();
+        let when = if first == last {
+            date(&days[first])
+        } else {
+            format!("{} to {}", date(&days[first]), date(&days[last]))
         };
         let _ = write!(
             svg,
-            "<rect x=\"{}\" width=\"4\" height=\"30\" rx=\"1\" fill=\"{fill}\"><title>{date}: {says}</title></rect>",
-            n * STEP
+            "<rect x=\"{}\" width=\"{}\" height=\"30\" fill=\"url(#bars-{id}-{pattern})\"><title>{when}: {says}</title></rect>",
+            first * STEP,
+            (last - first + 1) * STEP - 1
         );
+        first = last + 1;
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// A day's bar colour and what its title says of it.
+fn day_looks(day: &Day) -> (&'static str, String) {
+    match day.worst {
+        None => ("#d5d9de", "no data".to_string()),
+        Some(worst) => {
+            let minutes = day.outage.as_secs() / 60;
+            let outage = if minutes > 0 {
+                format!(", {minutes} min of outage")
+            } else {
+                String::new()
+            };
+            (status_colour(worst), format!("{}{outage}", worst.label()))
+        }
+    }
 }
 
 /// A flat two-part badge: what (`label`) and how it is (`message`).
@@ -285,4 +318,39 @@ pub fn badge(label: &str, message: &str, colour: &str) -> String {
         lx = lw / 2,
         mx = lw + mw / 2,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::*;
+
+    #[test]
+    fn days_that_read_the_same_are_one_run_with_one_title() {
+        let start: Timestamp = "2026-09-07T00:00:00Z".parse().unwrap();
+        let day = |n: i64, worst, outage_mins| Day {
+            start: start + SignedDuration::from_hours(24 * n),
+            worst,
+            outage: SignedDuration::from_mins(outage_mins),
+        };
+        let mut days: Vec<Day> = (0..60).map(|n| day(n, None, 0)).collect();
+        days.extend((60..88).map(|n| day(n, Some(ComponentStatus::Operational), 0)));
+        days.push(day(88, Some(ComponentStatus::PartialOutage), 42));
+        days.push(day(89, Some(ComponentStatus::Operational), 0));
+        let svg = uptime_bars(7, "Checkout", &days, 99.97);
+        assert_eq!(svg.matches("<title>").count(), 4, "{svg}");
+        assert_eq!(svg.matches("<pattern ").count(), 3, "one per colour used");
+        assert!(
+            svg.contains("<title>2026-09-07 to 2026-11-05: no data</title>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<rect x=\"440\" width=\"4\" height=\"30\" fill=\"url(#bars-7-"));
+        assert!(svg.contains("<title>2026-12-04: Partial outage, 42 min of outage</title>"));
+        assert!(
+            svg.contains("<rect x=\"445\" width=\"4\""),
+            "the last day ends the bars"
+        );
+        assert!(svg.contains("aria-label=\"Checkout: 99.97% uptime over 90 days\""));
+    }
 }

@@ -1,16 +1,21 @@
 //! Status updates on the incident page: whether users have been told, the updates so far
-//! (drafts with what the tone check found), and the composer, all plain forms.
+//! (drafts with what the tone check found), and the composer, all plain forms: it starts
+//! from a template on request, and checks the tone as the lead types when scripts run.
 
+use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{Posted, Times};
-use crate::app::{CadenceView, ComponentChange, UpdateEdit, UpdateFields, UsersTold};
-use crate::domain::communication::{Audience, Phase, UpdateState};
+use super::{Posted, Times, render};
+use crate::app::{
+    AppError, CadenceView, ComponentChange, FilledTemplate, ToneCheckFields, UpdateEdit,
+    UpdateFields, UsersTold,
+};
+use crate::domain::communication::{Audience, Phase, UpdateState, widest};
 use crate::domain::status::ComponentStatus;
 use crate::domain::tone::Finding;
 use crate::http::AppState;
@@ -21,6 +26,55 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/updates", post(post_update))
         .route("/incidents/{id}/updates/{uid}/publish", post(publish))
         .route("/incidents/{id}/updates/snooze", post(snooze))
+        .route("/incidents/{id}/updates/tone", post(check_tone))
+}
+
+/// What the composer starts with: nothing, or a template filled for the incident.
+#[derive(Debug, Default)]
+pub(super) struct ComposerDraft {
+    pub text: String,
+    /// The phase and audience it was started for; empty for a blank composer.
+    pub phase: String,
+    pub audience: String,
+    /// "the team's template" or "aplomb's template", when started from one.
+    pub source: String,
+}
+
+impl From<FilledTemplate> for ComposerDraft {
+    fn from(t: FilledTemplate) -> Self {
+        Self {
+            text: t.text,
+            phase: t.phase.to_string(),
+            audience: t.audience.to_string(),
+            source: if t.custom {
+                "the team's template"
+            } else {
+                "aplomb's template"
+            }
+            .into(),
+        }
+    }
+}
+
+/// Tone findings as the page lists them: (rule, the words it is about, reason, suggestion).
+pub(super) type ToneRow = (String, String, String, String);
+
+fn tone_rows(text: &str, found: Vec<Finding>) -> Vec<ToneRow> {
+    let chars: Vec<char> = text.chars().collect();
+    found
+        .into_iter()
+        .map(|f| {
+            let words: String = chars[f.start.min(chars.len())..f.end.min(chars.len())]
+                .iter()
+                .collect();
+            (
+                f.rule.to_string(),
+                words,
+                f.reason,
+                f.suggestion.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The communication section of the page, ready for the template.
@@ -29,6 +83,8 @@ pub(super) struct Updates {
     /// "Users told: …", as the page says it.
     pub users_told: String,
     pub phases: &'static [Phase],
+    /// The audiences the composer may start a template for (no public one when private).
+    pub audiences: Vec<Audience>,
     /// Whether the composer offers the public audience (not for a private incident).
     pub public_allowed: bool,
     /// When the next update is due, while one is expected.
@@ -91,8 +147,8 @@ pub(super) struct UpdateRow {
     pub components: Vec<String>,
     /// "mia by email: sent", for each subscribed stakeholder it went to.
     pub sent: Vec<String>,
-    /// (rule, the words it is about, reason, suggestion), for a draft.
-    pub tone: Vec<(String, String, String, String)>,
+    /// What the tone check found, for a draft.
+    pub tone: Vec<ToneRow>,
 }
 
 impl Updates {
@@ -122,6 +178,11 @@ impl Updates {
                 .collect(),
             users_told,
             phases: Phase::ALL,
+            audiences: Audience::ALL
+                .iter()
+                .copied()
+                .filter(|a| !private || *a != Audience::Public)
+                .collect(),
             public_allowed: !private,
             cadence: CadenceLine::new(cadence, times),
             components,
@@ -133,22 +194,9 @@ impl Updates {
 impl UpdateRow {
     fn new(u: StatusUpdateRecord, tone: Vec<crate::domain::tone::Finding>, times: &Times) -> Self {
         let draft = u.state == UpdateState::Draft;
-        let chars: Vec<char> = u.text.chars().collect();
         Self {
             tone: if draft {
-                tone.into_iter()
-                    .map(|f| {
-                        let words: String = chars[f.start.min(chars.len())..f.end.min(chars.len())]
-                            .iter()
-                            .collect();
-                        (
-                            f.rule.to_string(),
-                            words,
-                            f.reason,
-                            f.suggestion.to_string(),
-                        )
-                    })
-                    .collect()
+                tone_rows(&u.text, tone)
             } else {
                 Vec::new()
             },
@@ -194,20 +242,71 @@ struct UpdateForm {
     rest: std::collections::HashMap<String, String>,
 }
 
+impl UpdateForm {
+    /// The audiences ticked.
+    fn audiences(&self) -> Vec<Audience> {
+        [
+            (&self.audience_public, Audience::Public),
+            (&self.audience_stakeholders, Audience::Stakeholders),
+            (&self.audience_responders, Audience::Responders),
+        ]
+        .into_iter()
+        .filter(|(ticked, _)| ticked.is_some())
+        .map(|(_, a)| a)
+        .collect()
+    }
+}
+
+/// The tone findings of the composer's draft, as the lead types.
+#[derive(Template)]
+#[template(path = "tone_findings.html")]
+struct ToneFindings {
+    tone: Vec<ToneRow>,
+    /// Why nothing was checked, when nothing was.
+    unchecked: Option<String>,
+}
+
+/// The composer's tone check, for the page's script: the same rules the draft is shown with
+/// once saved, read by the widest audience ticked.
+async fn check_tone(
+    State(state): State<AppState>,
+    Path(_id): Path<i64>,
+    Posted { form, .. }: Posted<UpdateForm>,
+) -> Response {
+    if form.text.trim().is_empty() {
+        return render(&ToneFindings {
+            tone: Vec::new(),
+            unchecked: Some("Tone check: it runs as you write.".into()),
+        });
+    }
+    let fields = ToneCheckFields {
+        audience: Some(widest(&form.audiences()).to_string()),
+        phase: Some(form.phase.clone()),
+        text: form.text,
+    };
+    match state.tone_check(&fields) {
+        Ok(found) => render(&ToneFindings {
+            tone: tone_rows(&fields.text, found),
+            unchecked: None,
+        }),
+        Err(AppError::Invalid(e)) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&ToneFindings {
+                tone: Vec::new(),
+                unchecked: Some(format!("Tone check: {e}.")),
+            }),
+        )
+            .into_response(),
+        Err(e) => super::fail(e, "/incidents"),
+    }
+}
+
 async fn post_update(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Posted { session, form }: Posted<UpdateForm>,
 ) -> Response {
-    let audiences = [
-        (form.audience_public.is_some(), Audience::Public),
-        (form.audience_stakeholders.is_some(), Audience::Stakeholders),
-        (form.audience_responders.is_some(), Audience::Responders),
-    ]
-    .into_iter()
-    .filter(|(ticked, _)| *ticked)
-    .map(|(_, a)| a.to_string())
-    .collect();
+    let audiences = form.audiences().iter().map(ToString::to_string).collect();
     let publish = form.publish.is_some();
     let mut components: Vec<ComponentChange> = form
         .rest

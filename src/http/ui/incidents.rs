@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::communication::ComposerDraft;
 use super::coordination::TaskRow;
 use super::investigation::Board;
 use super::{ErrorQuery, Posted, Session, Times, When, fail, render};
@@ -615,6 +616,8 @@ struct IncidentPage {
     notice: Option<String>,
     /// The id of the control that action was taken with, focused again (`autofocus`).
     focus: &'static str,
+    /// What the status update composer starts with.
+    draft: ComposerDraft,
 }
 
 #[derive(Deserialize)]
@@ -623,6 +626,9 @@ struct IncidentQuery {
     done: Option<String>,
     /// Show the entries before this one instead of the latest.
     before: Option<i64>,
+    /// Start the composer from the template for this audience and phase.
+    template_audience: Option<String>,
+    template_phase: Option<String>,
 }
 
 #[derive(Template)]
@@ -635,6 +641,8 @@ struct IncidentFragment {
     csrf: String,
     /// Nothing is focused by a refresh; the page keeps its own focus.
     focus: &'static str,
+    /// A refresh leaves the composer as it is (`data-keep`); this fills the markup only.
+    draft: ComposerDraft,
 }
 
 async fn load_live(
@@ -673,6 +681,26 @@ async fn incident_page(
         Ok(users) => users,
         Err(e) => return fail(e, "/incidents"),
     };
+    let mut error = q.error;
+    let mut focus = done.map(Done::control).unwrap_or("");
+    let draft = match (&q.template_audience, &q.template_phase) {
+        (Some(audience), Some(phase)) => {
+            match state
+                .incident_template(&session.actor, id, audience, phase)
+                .await
+            {
+                Ok(filled) => {
+                    focus = "update-text";
+                    filled.into()
+                }
+                Err(e) => {
+                    error = Some(e.to_string());
+                    ComposerDraft::default()
+                }
+            }
+        }
+        _ => ComposerDraft::default(),
+    };
     render(&IncidentPage {
         me: session.actor,
         csrf: session.csrf,
@@ -685,9 +713,10 @@ async fn incident_page(
             .map(|r| (r.slug(), r.label()))
             .collect(),
         users,
-        error: q.error,
+        error,
         notice: done.map(Done::notice),
-        focus: done.map(Done::control).unwrap_or(""),
+        focus,
+        draft,
     })
 }
 
@@ -724,6 +753,7 @@ async fn incident_fragment(
             me: session.actor,
             csrf: session.csrf,
             focus: "",
+            draft: ComposerDraft::default(),
         }),
         Err(e) => fail(e, "/incidents"),
     }
