@@ -99,9 +99,16 @@ read -r busy busy_p99 < <(run "aplomb /status beside ingestion" "$base/status")
 wait "$INGEST_PID" || true
 ingest_rate=$(awk '/Requests\/sec/ {print $2}' "$tmp/ingest.txt")
 echo "ingestion beside the readers: $ingest_rate events/s (asked: $RATE, half of $ingest_max)" >&2
+# nginx beside the same ingestion: the cores aplomb's ingestion takes are taken from both.
+wrk -t1 -c"$((INGEST_CONN * 2))" -d"$((DUR + 4))s" -s bench/wrk/aplomb_paced.lua "$base/v2/enqueue" >/dev/null &
+INGEST_PID=$!
+sleep 2
+read -r nginx_busy _ < <(run "nginx beside the same ingestion" "http://127.0.0.1:$NGINX_PORT/page.html")
+wait "$INGEST_PID" || true
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; database ${DB%%:*}; $(nginx -v 2>&1)" >&2
 awk -v p="$page" -v np="$nginx_page" -v pp="$page_p99" -v s="$summary" -v ns="$nginx_summary" -v sp="$summary_p99" \
-    -v b="$busy" -v bp="$busy_p99" 'BEGIN {
+    -v b="$busy" -v bp="$busy_p99" -v nb="$nginx_busy" 'BEGIN {
   printf "/status / nginx: %.2fx, p99 %.2f ms (floor 0.8x and p99 < 10 ms; aim 1x)\n", p / np, pp
   printf "summary.json / nginx: %.2fx, p99 %.2f ms\n", s / ns, sp
-  printf "/status beside ingestion / nginx: %.2fx, p99 %.2f ms\n", b / np, bp }'
+  printf "/status beside ingestion / nginx alone: %.2fx, p99 %.2f ms\n", b / np, bp
+  printf "/status beside ingestion / nginx beside the same ingestion: %.2fx\n", b / nb }'

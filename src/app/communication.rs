@@ -119,6 +119,9 @@ pub struct SubscriptionFields {
     pub severity: Option<String>,
     /// One of the subscriber's contact methods: the channel the updates arrive on.
     pub contact_method_id: i64,
+    /// The updates it hears: `stakeholders` (the default) or `responders`.
+    #[schema(example = "stakeholders")]
+    pub audience: Option<String>,
 }
 
 impl Aplomb {
@@ -139,6 +142,7 @@ impl Aplomb {
                 None => None,
             };
         let scope = SubscriptionScope::parse(&fields.scope, service, fields.severity.as_deref())?;
+        let audience = communication::subscription_audience(fields.audience.as_deref())?;
         let methods = self.store.contact_methods(user).await?;
         if !methods.iter().any(|m| m.id == fields.contact_method_id) {
             return Err(FieldError::new(
@@ -149,7 +153,7 @@ impl Aplomb {
         }
         Ok(self
             .store
-            .add_subscription(user, scope, fields.contact_method_id, self.now())
+            .add_subscription(user, scope, audience, fields.contact_method_id, self.now())
             .await?)
     }
 
@@ -483,9 +487,9 @@ impl UsersTold {
     }
 }
 
-/// Sends a just-published update out, in the transaction that publishes it: to the
-/// stakeholders who subscribed, and, a public one, to the status page's subscribers; reads it
-/// again with its deliveries.
+/// Sends a just-published update out, in the transaction that publishes it: to those who
+/// subscribed to one of its internal audiences, and, a public one, to the status page's
+/// subscribers; reads it again with its deliveries.
 async fn send_out(
     tx: &mut InvestigationTx,
     u: StatusUpdateRecord,
@@ -494,10 +498,14 @@ async fn send_out(
     if u.audiences.contains(&Audience::Public) {
         tx.tell_status_subscribers(u.id, now).await?;
     }
-    if !u.audiences.contains(&Audience::Stakeholders) {
+    if !u
+        .audiences
+        .iter()
+        .any(|a| matches!(a, Audience::Stakeholders | Audience::Responders))
+    {
         return Ok(u);
     }
-    tx.send_to_subscribers(u.id, now).await?;
+    tx.send_to_subscribers(u.id, &u.audiences, now).await?;
     Ok(tx.status_update(u.id).await?)
 }
 

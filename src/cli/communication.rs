@@ -294,9 +294,12 @@ fn update_list(list: &Value) -> String {
 #[derive(Debug, clap::Subcommand)]
 pub enum SubscriptionCommand {
     /// Subscribe a user (yourself, or anyone as an admin) to the updates published to
-    /// stakeholders.
+    /// stakeholders (or to responders).
     Add {
         user: String,
+        /// stakeholders, or responders (a team's chat channel, say).
+        #[arg(long, default_value = "stakeholders")]
+        audience: String,
         /// Every incident when neither --service nor --severity is given.
         #[arg(long, conflicts_with = "severity")]
         service: Option<String>,
@@ -322,6 +325,7 @@ impl Client {
         match command {
             SubscriptionCommand::Add {
                 user,
+                audience,
                 service,
                 severity,
                 via,
@@ -333,7 +337,7 @@ impl Client {
                     (None, None) => "all",
                 };
                 let body = json!({"scope": scope, "service": service, "severity": severity,
-                    "contact_method_id": contact_method_id});
+                    "audience": audience, "contact_method_id": contact_method_id});
                 let path = format!("/users/{user}/subscriptions");
                 let s = self.call(Method::POST, &path, Some(body)).await?;
                 self.print(&s, |v| {
@@ -387,12 +391,18 @@ impl Client {
     }
 }
 
-/// What a subscription covers, in words: "every incident", "incidents of checkout-api".
+/// What a subscription covers, in words: "every incident", "incidents of checkout-api",
+/// and "(updates to responders)" for a responders' one.
 fn covered(s: &Value) -> String {
-    match s["scope"].as_str() {
+    let incidents = match s["scope"].as_str() {
         Some("service") => format!("incidents of {}", text(&s["service"])),
         Some("severity") => format!("{} or worse incidents", text(&s["severity"])),
         _ => "every incident".into(),
+    };
+    if s["audience"] == "responders" {
+        format!("{incidents} (updates to responders)")
+    } else {
+        incidents
     }
 }
 

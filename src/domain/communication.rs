@@ -161,6 +161,22 @@ pub fn tells_outside(audiences: &[Audience]) -> bool {
         .any(|a| matches!(a, Audience::Public | Audience::Stakeholders))
 }
 
+/// The audience a subscription hears: stakeholders unless it says otherwise; never the
+/// public, whose readers subscribe on the status page.
+pub fn subscription_audience(raw: Option<&str>) -> Result<Audience, FieldError> {
+    match raw.map(str::trim).filter(|a| !a.is_empty()) {
+        None => Ok(Audience::Stakeholders),
+        Some(a) => match a.parse()? {
+            Audience::Public => Err(FieldError::new(
+                "audience",
+                "public updates reach readers through the status page's subscriptions; \
+                 subscribe to stakeholders or responders",
+            )),
+            internal => Ok(internal),
+        },
+    }
+}
+
 /// What a stakeholder's subscription covers: every incident, those affecting a service, or
 /// those of a severity or worse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -374,6 +390,22 @@ pub fn snooze_minutes(minutes: i64) -> Result<SignedDuration, FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subscriptions_hear_stakeholders_or_responders_never_the_public() {
+        assert_eq!(subscription_audience(None), Ok(Audience::Stakeholders));
+        assert_eq!(subscription_audience(Some(" ")), Ok(Audience::Stakeholders));
+        assert_eq!(
+            subscription_audience(Some("responders")),
+            Ok(Audience::Responders)
+        );
+        for bad in ["public", "managers"] {
+            assert_eq!(
+                subscription_audience(Some(bad)).unwrap_err().field,
+                "audience"
+            );
+        }
+    }
 
     #[test]
     fn subscriptions_cover_by_service_and_severity() {

@@ -52,6 +52,8 @@ pub struct SubscriptionRecord {
     pub id: i64,
     pub username: String,
     pub scope: SubscriptionScope,
+    /// The updates it hears: those to stakeholders, or those to responders.
+    pub audience: Audience,
     /// The service of a service scope, by name.
     pub service: Option<String>,
     pub contact_method_id: i64,
@@ -145,6 +147,7 @@ impl Store {
         &self,
         user_id: i64,
         scope: SubscriptionScope,
+        audience: Audience,
         contact_method_id: i64,
         now: Timestamp,
     ) -> Result<SubscriptionRecord> {
@@ -156,9 +159,17 @@ impl Store {
         let mut tx = self.begin_write().await?;
         let id: i64 = tx
             .fetch_one(
-                "INSERT INTO update_subscriptions (user_id, scope, service_id, severity, contact_method_id, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-                args![user_id, scope.kind(), service, severity, contact_method_id, ms(now)],
+                "INSERT INTO update_subscriptions (user_id, scope, audience, service_id, severity, contact_method_id, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                args![
+                    user_id,
+                    scope.kind(),
+                    audience.as_str(),
+                    service,
+                    severity,
+                    contact_method_id,
+                    ms(now)
+                ],
             )
             .await?
             .get("id")?;
@@ -189,14 +200,20 @@ impl Store {
 }
 
 impl InvestigationTx {
-    /// Queues a published update to every stakeholder whose subscription covers this
-    /// incident, once each (through the contact method of the first subscription that
-    /// covers it), in the publishing transaction; returns how many it queued.
-    pub async fn send_to_subscribers(&mut self, update_id: i64, now: Timestamp) -> Result<usize> {
+    /// Queues a published update to every subscriber of one of its `audiences` (stakeholders,
+    /// responders) whose subscription covers this incident, once each (through the contact
+    /// method of the first subscription that covers it), in the publishing transaction;
+    /// returns how many it queued.
+    pub async fn send_to_subscribers(
+        &mut self,
+        update_id: i64,
+        audiences: &[Audience],
+        now: Timestamp,
+    ) -> Result<usize> {
         let rows = self
             .tx
             .fetch_all(
-                "SELECT s.user_id, u.role, s.scope, s.service_id, s.severity, c.kind, c.address, c.secret \
+                "SELECT s.user_id, u.role, s.scope, s.audience, s.service_id, s.severity, c.kind, c.address, c.secret \
                  FROM update_subscriptions s JOIN users u ON u.id = s.user_id \
                  JOIN contact_methods c ON c.id = s.contact_method_id ORDER BY s.id",
                 args![],
@@ -205,6 +222,9 @@ impl InvestigationTx {
         let step_key = format!("update:{update_id}");
         let mut queued = 0;
         for r in &rows {
+            if !audiences.contains(&r.parsed::<Audience>("audience")?) {
+                continue;
+            }
             let user_id: i64 = r.get("user_id")?;
             let scope = subscription_scope(r)?;
             let is_admin = r.parsed::<UserRole>("role")? == UserRole::Admin;
@@ -396,7 +416,7 @@ fn subscription_scope(r: &Row) -> Result<SubscriptionScope> {
 async fn load_subscriptions(conn: &mut Conn, user_id: i64) -> Result<Vec<SubscriptionRecord>> {
     let rows = conn
         .fetch_all(
-            "SELECT s.id, u.username, s.scope, s.service_id, v.name AS service, s.severity, \
+            "SELECT s.id, u.username, s.scope, s.audience, s.service_id, v.name AS service, s.severity, \
              s.contact_method_id, c.kind, s.created_at FROM update_subscriptions s \
              JOIN users u ON u.id = s.user_id JOIN contact_methods c ON c.id = s.contact_method_id \
              LEFT JOIN services v ON v.id = s.service_id WHERE s.user_id = $1 ORDER BY s.id",
@@ -409,6 +429,7 @@ async fn load_subscriptions(conn: &mut Conn, user_id: i64) -> Result<Vec<Subscri
                 id: r.get("id")?,
                 username: r.get("username")?,
                 scope: subscription_scope(r)?,
+                audience: r.parsed("audience")?,
                 service: r.get("service")?,
                 contact_method_id: r.get("contact_method_id")?,
                 contact_kind: r.get("kind")?,

@@ -98,6 +98,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "update templates",
         include_str!("../../migrations/0021_update_templates.sql"),
     ),
+    (
+        22,
+        "subscription audience",
+        include_str!("../../migrations/0022_subscription_audience.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

@@ -2,7 +2,9 @@
 //! subscribe (by the API and the CLI) to every incident, a service's or a severity's; an
 //! update published to stakeholders reaches each one it covers once, by email at a real SMTP
 //! server on loopback and by signed webhook, tracked on the update; updates to other
-//! audiences, and a private incident's updates to those who may not see it, reach nobody.
+//! audiences, and a private incident's updates to those who may not see it, reach nobody. A
+//! predetermined channel (the response team's chat room, here a webhook) is a user of its own,
+//! subscribed to the updates written for responders.
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
         return;
     };
     let hooks = WebhookSink::start(0).await;
+    let team_room = WebhookSink::start(0).await;
     let clock = Arc::new(ManualClock::new(
         "2026-12-04T10:00:00Z".parse().expect("time"),
     ));
@@ -42,6 +45,7 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
     let mia = app.user("mia", "viewer").await;
     app.user("sam", "responder").await;
     app.user("pat", "viewer").await;
+    app.user("response-room", "viewer").await;
     let contact = async |user: &str, kind: &str, address: &str| {
         ok(
             &app,
@@ -54,6 +58,7 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
     contact("mia", "email", "mia@example.org").await;
     let sam_hook = contact("sam", "webhook", &hooks.url).await;
     let pat_mail = contact("pat", "email", "pat@example.org").await;
+    let room_hook = contact("response-room", "webhook", &team_room.url).await;
 
     // mia, a manager, subscribes herself by the CLI: SEV2 or worse, by email.
     let added = stdout(
@@ -95,6 +100,16 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
         json!({"scope": "service", "service": "search", "contact_method_id": pat_mail["id"]}),
     )
     .await;
+    let (status, room) = subscribe(
+        "response-room",
+        json!({"scope": "all", "audience": "responders", "contact_method_id": room_hook["id"]}),
+    )
+    .await;
+    assert_eq!(
+        (status, &room["audience"]),
+        (StatusCode::CREATED, &json!("responders")),
+        "{room}"
+    );
     for (body, field) in [
         (
             json!({"scope": "service", "service": "nope", "contact_method_id": pat_mail["id"]}),
@@ -111,6 +126,10 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
         (
             json!({"scope": "all", "contact_method_id": sam_hook["id"]}),
             "contact_method_id",
+        ),
+        (
+            json!({"scope": "all", "audience": "public", "contact_method_id": pat_mail["id"]}),
+            "audience",
         ),
     ] {
         let (status, answer) = subscribe("pat", body.clone()).await;
@@ -208,7 +227,7 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
         "the incident page says who the update went to"
     );
 
-    // An update to the responders alone reaches no subscriber; a resolution sent as the
+    // An update to the responders alone reaches their room only; a resolution sent as the
     // incident resolves still goes out.
     let (_, inner) = app
         .call(
@@ -218,7 +237,26 @@ async fn a_published_update_reaches_each_subscribed_stakeholder_once(db: Db) {
             Some(json!({"text": "Rollback of build 2231 started.", "audiences": ["responders"], "publish": true})),
         )
         .await;
-    assert_eq!(inner["sent"], json!([]), "{inner}");
+    let sent = inner["sent"].as_array().expect("sent");
+    assert_eq!(
+        (sent.len(), &sent[0]["user"], &sent[0]["channel"]),
+        (1, &json!("response-room"), &json!("webhook")),
+        "{inner}"
+    );
+    let in_the_room = eventually("the update reaches the response room", || async {
+        team_room.received().into_iter().next()
+    })
+    .await;
+    assert!(
+        in_the_room.body.contains("Rollback of build 2231 started."),
+        "{}",
+        in_the_room.body
+    );
+    assert_eq!(
+        team_room.received().len(),
+        1,
+        "the room heard only its audience's update"
+    );
     let (_, resolved) = app
         .call(
             &lena,

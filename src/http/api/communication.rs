@@ -319,6 +319,8 @@ pub struct SubscriptionBody {
     pub service: Option<String>,
     /// Incidents of this severity or worse.
     pub severity: Option<String>,
+    /// The updates it hears: `stakeholders` or `responders`.
+    pub audience: String,
     pub contact_method_id: i64,
     /// The kind of contact method updates arrive on.
     pub channel: String,
@@ -336,6 +338,7 @@ impl From<SubscriptionRecord> for SubscriptionBody {
                 SubscriptionScope::Severity(sev) => Some(sev.to_string()),
                 _ => None,
             },
+            audience: s.audience.to_string(),
             contact_method_id: s.contact_method_id,
             channel: s.contact_kind,
             created_at: s.created_at.to_string(),
@@ -356,9 +359,11 @@ async fn list_subscriptions(
     Ok(Json(list.into_iter().map(Into::into).collect()))
 }
 
-/// Subscribe a user to the status updates published to stakeholders: of every incident,
-/// of those affecting a service, or of those of a severity or worse (a private incident's
-/// only while the user may see it). Each update arrives once, on the contact method named.
+/// Subscribe a user to the status updates published to stakeholders (or, with `"audience":
+/// "responders"`, to responders): of every incident, of those affecting a service, or of
+/// those of a severity or worse (a private incident's only while the user may see it). Each
+/// update arrives once, on the contact method named. A predetermined channel (an email list,
+/// a team's chat webhook) is a user of its own with that contact method, subscribed.
 #[utoipa::path(post, path = "/api/v1/users/{username}/subscriptions", params(("username" = String, Path)),
     request_body = SubscriptionFields,
     responses((status = 201, body = SubscriptionBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
