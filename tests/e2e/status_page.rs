@@ -14,6 +14,7 @@ use crate::sinks::eventually;
 crate::on_both_backends!(
     components_are_checked_and_listed,
     a_public_update_reaches_every_public_surface_and_nothing_else_does,
+    the_status_page_is_administered_through_plain_forms,
 );
 
 /// The public surfaces, as anyone on the Internet reads them.
@@ -426,4 +427,173 @@ async fn a_public_update_reaches_every_public_surface_and_nothing_else_does(app:
         page.contains("Partial outage"),
         "today's bar says the worst of the day"
     );
+}
+
+/// Admins shape the page's components and subscribers from the web UI, responders plan and
+/// cancel maintenance there; every form needs its CSRF token and answers by a redirect back.
+async fn the_status_page_is_administered_through_plain_forms(app: TestApp) {
+    app.user("ada", "admin").await;
+    app.user("rui", "responder").await;
+    let ada = app.web_session("ada").await;
+    let rui = app.web_session("rui").await;
+    let posted = async |web: &crate::helpers::WebSession, path: &str, form: &[(&str, &str)]| {
+        let csrf = web.csrf().await;
+        let mut with: Vec<(&str, &str)> = vec![("csrf", &csrf)];
+        with.extend_from_slice(form);
+        let answer = web.post_form(path, &with).await;
+        let to = answer
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (answer.status(), to, answer.text().await.unwrap_or_default())
+    };
+
+    let (status, page) = ada.page("/status-page").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("No component yet") && page.contains("Add a component"));
+    let (status, to, _) = posted(
+        &ada,
+        "/status-page/components",
+        &[("name", "Checkout"), ("group", "Shop"), ("services", "")],
+    )
+    .await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/status-page")
+    );
+    let (status, to, _) = posted(&ada, "/status-page/components", &[("name", " ")]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(
+        to.starts_with("/status-page?error=") && to.contains("name"),
+        "{to}"
+    );
+    let (_, page) = ada.page("/status-page").await;
+    assert!(
+        page.contains("<td>Checkout</td>") || page.contains("<td>Checkout<"),
+        "listed"
+    );
+    assert!(page.contains("Operational"));
+    let (_, components) = app
+        .admin(Method::GET, "/api/v1/status/components", None)
+        .await;
+    assert_eq!(components[0]["group"], "Shop", "{components}");
+    let cid = components[0]["id"].to_string();
+    let (_, to, _) = posted(
+        &ada,
+        &format!("/status-page/components/{cid}"),
+        &[
+            ("name", "Checkout"),
+            ("group", "Store"),
+            ("description", "Paying"),
+            ("services", ""),
+        ],
+    )
+    .await;
+    assert_eq!(to, "/status-page");
+    let (_, components) = app
+        .admin(Method::GET, "/api/v1/status/components", None)
+        .await;
+    assert_eq!(
+        (&components[0]["group"], &components[0]["description"]),
+        (&json!("Store"), &json!("Paying"))
+    );
+
+    // A responder sees the components but shapes nothing, and sees no subscriber.
+    let (_, page) = rui.page("/status-page").await;
+    assert!(page.contains("Checkout") && !page.contains("Add a component"));
+    assert!(!page.contains("subscribers-admin"));
+    let (_, to, _) = posted(&rui, "/status-page/components", &[("name", "API")]).await;
+    assert!(to.contains("error=") && to.contains("admin"), "{to}");
+
+    // Rui plans maintenance two hours from now (UTC: he set no time zone), then cancels it.
+    let at = |hours: i64| {
+        (aplomb::clock::Clock::now(&aplomb::clock::SystemClock)
+            + jiff::SignedDuration::from_hours(hours))
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%dT%H:%M")
+        .to_string()
+    };
+    let (from, until) = (at(2), at(3));
+    let (_, to, _) = posted(
+        &rui,
+        "/status-page/maintenances",
+        &[
+            ("title", "Database upgrade"),
+            ("from", &from),
+            ("until", &until),
+            ("components", "Checkout"),
+        ],
+    )
+    .await;
+    assert_eq!(to, "/status-page");
+    let (_, to, _) = posted(
+        &rui,
+        "/status-page/maintenances",
+        &[("title", "Bad"), ("until", "tomorrow")],
+    )
+    .await;
+    assert!(to.contains("error=") && to.contains("until"), "{to}");
+    let (_, list) = app.admin(Method::GET, "/api/v1/maintenances", None).await;
+    let planned = &list[0];
+    assert_eq!(
+        (&planned["status"], &planned["components"]),
+        (&json!("scheduled"), &json!(["Checkout"])),
+        "{list}"
+    );
+    assert!(
+        planned["scheduled_for"]
+            .as_str()
+            .is_some_and(|t| t.starts_with(&from[..16])),
+        "{planned} from {from}"
+    );
+    let mid = planned["id"].to_string();
+    let (_, page) = rui.page("/status-page").await;
+    assert!(page.contains(&format!("id=\"maintenance-{mid}-cancel\"")));
+    let (_, to, _) = posted(
+        &rui,
+        &format!("/status-page/maintenances/{mid}/status"),
+        &[("status", "cancelled")],
+    )
+    .await;
+    assert_eq!(to, "/status-page");
+    let (_, one) = app
+        .admin(Method::GET, &format!("/api/v1/maintenances/{mid}"), None)
+        .await;
+    assert_eq!(one["status"], "cancelled");
+
+    // Ada adds a webhook subscriber: its signing secret is shown once; then removes it.
+    let (status, _, shown) = posted(
+        &ada,
+        "/status-page/subscribers",
+        &[
+            ("kind", "webhook"),
+            ("address", "https://hooks.example.org/status"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(shown.contains("id=\"signing-secret\""), "{shown}");
+    let (_, subscribers) = app
+        .admin(Method::GET, "/api/v1/status/subscribers", None)
+        .await;
+    let sid = subscribers[0]["id"].to_string();
+    let (_, page) = ada.page("/status-page").await;
+    assert!(page.contains("https://hooks.example.org/status") && page.contains("subscribed"));
+    let (_, to, _) = posted(&ada, &format!("/status-page/subscribers/{sid}/remove"), &[]).await;
+    assert_eq!(to, "/status-page");
+    let (_, page) = ada.page("/status-page").await;
+    assert!(
+        !page.contains("https://hooks.example.org/status"),
+        "removed"
+    );
+
+    let forged = ada
+        .post_form(
+            "/status-page/components",
+            &[("csrf", "forged"), ("name", "API")],
+        )
+        .await;
+    assert!(!forged.status().is_success() && forged.status() != StatusCode::SEE_OTHER);
 }

@@ -27,6 +27,7 @@ pub mod incidents;
 pub mod investigation;
 pub mod oncall;
 pub mod reports;
+pub mod status;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(oncall::router())
         .merge(alerts::router())
         .merge(reports::router())
+        .merge(status::router())
         .route(
             "/static/app.css",
             get(|| async { asset("text/css", include_str!("../../../static/app.css")) }),
@@ -233,6 +235,22 @@ pub(super) struct Times {
     /// The profile's zone name; `None` when times are in UTC for want of one.
     profile: Option<String>,
     now: Timestamp,
+}
+
+/// A webhook's new signing secret, shown in the answer itself, once: a redirect would have to
+/// carry it in a URL or keep it somewhere to show later.
+#[derive(Template)]
+#[template(path = "secret.html")]
+pub(super) struct SecretPage {
+    pub me: Actor,
+    pub csrf: String,
+    /// "webhook https://…"
+    pub receiver: String,
+    pub secret: String,
+    /// Whether it replaces a secret (which then no longer signs).
+    pub replaced: bool,
+    /// Where to go next: (href, link text).
+    pub back: (&'static str, &'static str),
 }
 
 /// A moment shown to a responder: absolute, with a relative hint that app.js keeps current.

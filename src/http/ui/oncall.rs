@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{NoFields, Posted, Session, fail, render};
+use super::{NoFields, Posted, SecretPage, Session, fail, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 use crate::http::AppState;
@@ -422,16 +422,6 @@ async fn add_my_notification_rule(
     )
 }
 
-#[derive(Template)]
-#[template(path = "secret.html")]
-struct SecretPage {
-    me: Actor,
-    csrf: String,
-    /// "webhook https://…"
-    method: String,
-    secret: String,
-}
-
 /// Shows the new secret in the answer itself, once: a redirect would have to carry it in a
 /// URL or keep it somewhere to show later.
 async fn rotate_my_contact_secret(
@@ -444,8 +434,10 @@ async fn rotate_my_contact_secret(
         Ok(method) => render(&SecretPage {
             me: session.actor,
             csrf: session.csrf,
-            method: format!("{} {}", method.kind, method.address),
+            receiver: format!("{} {}", method.kind, method.address),
             secret: method.secret,
+            replaced: true,
+            back: ("/responders", "Back to Responders"),
         }),
         Err(e) => fail(e, "/responders"),
     }
