@@ -112,6 +112,11 @@ enum Command {
         #[command(flatten)]
         args: aplomb::cli::communication::ToneCheckArgs,
     },
+    /// Open incidents, worst first, with what stakeholders were told and when they hear next.
+    Briefing {
+        #[command(flatten)]
+        connection: Connection,
+    },
     /// The team's status update templates, per audience and phase: list, set, reset.
     Template {
         #[command(flatten)]
@@ -370,6 +375,7 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).template(command).await,
+        Command::Briefing { connection } => Client::new(&connection).briefing().await,
         Command::Subscription {
             connection,
             command,

@@ -18,7 +18,10 @@ use crate::domain::incident::Incident;
 use crate::domain::timeline::EntryData;
 use crate::domain::tone::{self, Finding};
 use crate::domain::{FieldError, bounded_text};
-use crate::store::{InvestigationTx, StatusUpdateRecord, SubscriptionRecord, last_told};
+use crate::store::{
+    IncidentFilter, IncidentSummary, InvestigationTx, StatusUpdateRecord, SubscriptionRecord,
+    last_told,
+};
 
 /// A draft to check.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -484,6 +487,62 @@ impl UsersTold {
             },
             None => Self::NotYet,
         }
+    }
+}
+
+/// One open incident as managers are briefed on it: where it stands, when they hear next,
+/// and what stakeholders were told so far, newest first.
+#[derive(Debug, Clone)]
+pub struct Briefing {
+    pub incident: IncidentSummary,
+    pub cadence: CadenceView,
+    pub updates: Vec<StatusUpdateRecord>,
+}
+
+impl Aplomb {
+    /// The internal view: every open incident the actor may see, worst first, with the
+    /// updates published to stakeholders (drafts and responders' working notes stay on the
+    /// incident page).
+    pub async fn briefing(&self, actor: &Actor) -> AppResult<Vec<Briefing>> {
+        let filter = IncidentFilter {
+            active: true,
+            limit: 100,
+            ..IncidentFilter::default()
+        };
+        let now = self.now();
+        let mut briefings = Vec::new();
+        for incident in self.list(actor, &filter).await?.items {
+            let all = self.store.status_updates(incident.id).await?;
+            let due = communication::update_due(
+                self.settings.cadence.of(incident.severity),
+                true,
+                incident.declared_at,
+                last_told(&all),
+            );
+            let snoozed_until = self
+                .store
+                .update_snoozed_until(incident.id)
+                .await?
+                .filter(|s| *s > now);
+            let updates = all
+                .into_iter()
+                .filter(|u| {
+                    u.state == UpdateState::Published
+                        && u.audiences.contains(&Audience::Stakeholders)
+                })
+                .collect();
+            briefings.push(Briefing {
+                incident,
+                cadence: CadenceView {
+                    due,
+                    snoozed_until,
+                    now,
+                },
+                updates,
+            });
+        }
+        briefings.sort_by_key(|b| (b.incident.severity, b.incident.declared_at));
+        Ok(briefings)
     }
 }
 

@@ -39,7 +39,7 @@ mod templates;
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
 pub use communication::{
-    CadenceView, SubscriptionFields, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold,
+    Briefing, CadenceView, SubscriptionFields, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold,
 };
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};

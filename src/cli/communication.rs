@@ -512,3 +512,55 @@ fn template_list(list: &Value) -> String {
         .collect();
     table(&["AUDIENCE", "PHASE", "TYPE", "WRITTEN BY", "TEXT"], &rows)
 }
+
+impl Client {
+    /// `aplomb briefing`: the managers' view of open incidents.
+    pub async fn briefing(&self) -> Result<(), CliError> {
+        let list = self.call(Method::GET, "/briefing", None).await?;
+        self.print(&list, briefing);
+        Ok(())
+    }
+}
+
+/// Each open incident, when stakeholders hear next, and what they were told, newest first.
+fn briefing(list: &Value) -> String {
+    let items = list.as_array().map(Vec::as_slice).unwrap_or_default();
+    if items.is_empty() {
+        return "no open incident\n".into();
+    }
+    let mut out = String::new();
+    for b in items {
+        out.push_str(&format!(
+            "#{} {} ({} {}, lead {})\n",
+            b["incident_id"],
+            text(&b["title"]),
+            text(&b["severity"]),
+            text(&b["status"]),
+            text(&b["lead"])
+        ));
+        if let Some(due) = b["next_update_due"].as_str() {
+            let late = if b["overdue"] == true {
+                " (overdue)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("  next update due {due}{late}\n"));
+        }
+        let updates = b["updates"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if updates.is_empty() {
+            out.push_str("  stakeholders not told yet\n");
+        }
+        for u in updates {
+            out.push_str(&format!(
+                "  {} {}: {}\n",
+                text(&u["published_at"]),
+                text(&u["phase"]),
+                text(&u["text"]).replace('\n', " ")
+            ));
+        }
+    }
+    out
+}

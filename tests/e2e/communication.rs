@@ -22,6 +22,7 @@ crate::on_both_backends!(
     the_page_drafts_and_publishes_and_says_whether_users_were_told,
     no_cadence_is_snoozed_and_bad_snoozes_name_the_field,
     an_update_starts_from_the_template_for_its_audience_phase_and_type,
+    managers_are_briefed_on_open_incidents_worst_first,
 );
 /// Stories that set their own clock.
 mod clocked {
@@ -922,4 +923,92 @@ async fn an_update_starts_from_the_template_for_its_audience_phase_and_type(app:
     );
     let (status, _) = app.admin(Method::DELETE, &reset, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn managers_are_briefed_on_open_incidents_worst_first(app: TestApp) {
+    let lena = app.user("lena", "responder").await;
+    let mia = app.user("mia", "viewer").await;
+    let slow = app
+        .declare(
+            &lena,
+            json!({"title": "Search is slow", "severity": "SEV3"}),
+        )
+        .await;
+    let down = app
+        .declare(&lena, json!({"title": "Checkout down", "severity": "SEV1"}))
+        .await;
+    app.declare(
+        &lena,
+        json!({"title": "Suspicious logins", "severity": "SEV2", "private": true}),
+    )
+    .await;
+    let over = app
+        .declare(&lena, json!({"title": "Old blip", "severity": "SEV1"}))
+        .await;
+    let post = async |id: i64, body: Value| {
+        let (status, u) = app
+            .call(
+                &lena,
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/updates"),
+                Some(body),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{u}");
+    };
+    let told = "Summary: checkout fails for some customers. We are rolling back. Next update by 15:00 UTC.";
+    post(
+        down,
+        json!({"text": told, "audiences": ["stakeholders"], "publish": true}),
+    )
+    .await;
+    post(down, json!({"text": "Rollback of build 88 started.", "audiences": ["responders"], "publish": true})).await;
+    post(
+        down,
+        json!({"text": "A draft nobody should read yet.", "audiences": ["stakeholders"]}),
+    )
+    .await;
+    let (status, _) = app
+        .call(
+            &lena,
+            Method::PATCH,
+            &format!("/api/v1/incidents/{over}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, briefing) = app.call(&mia, Method::GET, "/api/v1/briefing", None).await;
+    assert_eq!(status, StatusCode::OK, "{briefing}");
+    let items = briefing.as_array().expect("a list");
+    let ids: Vec<i64> = items
+        .iter()
+        .filter_map(|b| b["incident_id"].as_i64())
+        .collect();
+    assert_eq!(
+        ids,
+        [down, slow],
+        "open ones mia may see, worst first: {briefing}"
+    );
+    let texts: Vec<&str> = items[0]["updates"]
+        .as_array()
+        .expect("updates")
+        .iter()
+        .filter_map(|u| u["text"].as_str())
+        .collect();
+    assert_eq!(texts, [told], "only what stakeholders were told");
+    assert!(items[0]["next_update_due"].is_string(), "{}", items[0]);
+    assert_eq!(items[1]["updates"], json!([]));
+
+    let (_, page) = app.web_session("mia").await.page("/briefing").await;
+    assert!(page.contains("Checkout down") && page.contains("Search is slow"));
+    assert!(page.contains("rolling back") && !page.contains("Rollback of build 88"));
+    assert!(!page.contains("Suspicious logins") && !page.contains("Old blip"));
+    assert!(page.contains("Stakeholders have not been told anything yet."));
+    let out = crate::cli::stdout(&crate::cli::aplomb(&app, &mia, &["briefing"]).await);
+    assert!(
+        out.starts_with(&format!("#{down} Checkout down (SEV1 ")),
+        "{out}"
+    );
+    assert!(out.contains("stakeholders not told yet"), "{out}");
 }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::app::{
-    Aplomb, CadenceView, ComponentChange, FilledTemplate, SubscriptionFields, TemplateFields,
-    TemplateView, ToneCheckFields, UpdateEdit, UpdateFields,
+    Aplomb, Briefing, CadenceView, ComponentChange, FilledTemplate, SubscriptionFields,
+    TemplateFields, TemplateView, ToneCheckFields, UpdateEdit, UpdateFields,
 };
 use crate::domain::communication::SubscriptionScope;
 use crate::domain::tone::Finding;
@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/users/{username}/subscriptions/{id}", delete(unsubscribe))
         .route("/incidents/{id}/updates/template", get(incident_template))
         .route("/update-templates", get(list_templates))
+        .route("/briefing", get(briefing))
         .route(
             "/update-templates/{audience}/{phase}",
             put(save_template).delete(reset_template),
@@ -58,7 +59,8 @@ pub fn router() -> Router<AppState> {
     incident_template,
     list_templates,
     save_template,
-    reset_template
+    reset_template,
+    briefing
 ))]
 pub struct CommunicationDoc;
 
@@ -531,4 +533,57 @@ async fn reset_template(
     app.reset_update_template(&actor, &audience, &phase, query.incident_type.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BriefingBody {
+    pub incident_id: i64,
+    pub title: String,
+    #[schema(example = "SEV2")]
+    pub severity: String,
+    #[schema(example = "identified")]
+    pub status: String,
+    pub lead: Option<String>,
+    pub declared_at: String,
+    /// When stakeholders hear next under the severity's cadence; `null` when none is expected.
+    pub next_update_due: Option<String>,
+    pub overdue: bool,
+    /// The updates published to stakeholders, newest first.
+    pub updates: Vec<UpdateBody>,
+}
+
+impl BriefingBody {
+    fn new(app: &Aplomb, b: Briefing) -> Self {
+        Self {
+            incident_id: b.incident.id,
+            title: b.incident.title,
+            severity: b.incident.severity.to_string(),
+            status: b.incident.status.to_string(),
+            lead: b.incident.lead,
+            declared_at: b.incident.declared_at.to_string(),
+            next_update_due: b.cadence.due.map(|d| d.at.to_string()),
+            overdue: b.cadence.overdue(),
+            updates: b
+                .updates
+                .into_iter()
+                .map(|u| UpdateBody::new(app, u))
+                .collect(),
+        }
+    }
+}
+
+/// The internal view for managers: every open incident the caller may see, worst first,
+/// with when stakeholders hear next and the updates published to them so far.
+#[utoipa::path(get, path = "/api/v1/briefing",
+    responses((status = 200, body = Vec<BriefingBody>), (status = 401, body = ErrorBody)))]
+async fn briefing(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+) -> Result<Json<Vec<BriefingBody>>, ApiError> {
+    let list = app.briefing(&actor).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|b| BriefingBody::new(&app, b))
+            .collect(),
+    ))
 }

@@ -27,6 +27,65 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/updates/{uid}/publish", post(publish))
         .route("/incidents/{id}/updates/snooze", post(snooze))
         .route("/incidents/{id}/updates/tone", post(check_tone))
+        .route("/briefing", axum::routing::get(briefing))
+}
+
+/// One open incident on the briefing page.
+struct BriefingRow {
+    id: i64,
+    title: String,
+    severity: String,
+    status: String,
+    lead: String,
+    declared: String,
+    cadence: Option<CadenceLine>,
+    updates: Vec<UpdateRow>,
+}
+
+#[derive(Template)]
+#[template(path = "briefing.html")]
+struct BriefingPage {
+    me: crate::domain::access::Actor,
+    csrf: String,
+    rows: Vec<BriefingRow>,
+    zone: String,
+}
+
+/// The managers' internal view: open incidents, worst first, with what stakeholders were
+/// told and when they hear next.
+async fn briefing(State(state): State<AppState>, session: super::Session) -> Response {
+    let loaded = async {
+        let times = Times::for_actor(&state, &session.actor).await?;
+        let briefing = state.briefing(&session.actor).await?;
+        Ok::<_, AppError>((times, briefing))
+    }
+    .await;
+    let (times, briefing) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => return super::fail(e, "/incidents"),
+    };
+    render(&BriefingPage {
+        rows: briefing
+            .into_iter()
+            .map(|b| BriefingRow {
+                id: b.incident.id,
+                title: b.incident.title,
+                severity: b.incident.severity.to_string(),
+                status: b.incident.status.to_string(),
+                lead: b.incident.lead.unwrap_or_else(|| "no lead yet".into()),
+                declared: times.at(b.incident.declared_at),
+                cadence: CadenceLine::new(b.cadence, &times),
+                updates: b
+                    .updates
+                    .into_iter()
+                    .map(|u| UpdateRow::new(u, Vec::new(), &times))
+                    .collect(),
+            })
+            .collect(),
+        zone: times.zone_note(),
+        me: session.actor,
+        csrf: session.csrf,
+    })
 }
 
 /// What the composer starts with: nothing, or a template filled for the incident.
