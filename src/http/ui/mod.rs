@@ -237,6 +237,15 @@ pub(super) struct Times {
     now: Timestamp,
 }
 
+/// Names typed into one comma-separated field, each trimmed, empty ones left out.
+pub(super) fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}
+
 /// A webhook's new signing secret, shown in the answer itself, once: a redirect would have to
 /// carry it in a URL or keep it somewhere to show later.
 #[derive(Template)]

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{NoFields, Posted, SecretPage, Session, fail, render};
+use super::{NoFields, Posted, SecretPage, Session, fail, list, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 use crate::http::AppState;
@@ -349,13 +349,7 @@ async fn set_my_profile(
 ) -> Response {
     let input = crate::app::ProfileInput {
         time_zone: form.time_zone,
-        skills: form
-            .skills
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
+        skills: list(&form.skills),
     };
     let me = session.actor.username.clone();
     back_to_responders(state.set_profile(&session.actor, &me, input).await)

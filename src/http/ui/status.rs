@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{ErrorQuery, NoFields, Posted, SecretPage, Session, Times, fail, render};
+use super::{ErrorQuery, NoFields, Posted, SecretPage, Session, Times, fail, list, render};
 use crate::app::{
     AppError, ComponentEdit, ComponentFields, MaintenanceEdit, MaintenanceFields, SubscriberFields,
 };
@@ -175,15 +175,6 @@ fn back(done: Result<(), AppError>) -> Response {
         Ok(()) => Redirect::to(PAGE).into_response(),
         Err(e) => fail(e, PAGE),
     }
-}
-
-/// Names typed as one comma-separated field.
-fn list(raw: &str) -> Vec<String> {
-    raw.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect()
 }
 
 #[derive(Deserialize)]
