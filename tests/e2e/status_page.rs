@@ -39,6 +39,28 @@ async fn public(app: &TestApp, path: &str) -> (StatusCode, String) {
     (r.status(), r.text().await.expect("a body"))
 }
 
+/// An Atom feed as Python's feedparser reads it: whether it was malformed, its title, and
+/// each entry's title, link and summary.
+async fn read_feed(app: &TestApp, path: &str) -> Value {
+    let (status, feed) = public(app, path).await;
+    assert_eq!(status, StatusCode::OK, "{path}: {feed}");
+    let parsed = std::process::Command::new("python3")
+        .args(["-c", "import sys, json, feedparser\nf = feedparser.parse(sys.stdin.read())\nprint(json.dumps({'bozo': bool(f.bozo), 'title': f.feed.title, 'entries': [[e.title, e.link, e.summary] for e in f.entries]}))"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().expect("stdin").write_all(feed.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("python3 with feedparser (pip install feedparser)");
+    let read: Value = serde_json::from_slice(&parsed.stdout)
+        .unwrap_or_else(|_| panic!("feedparser: {}", String::from_utf8_lossy(&parsed.stderr)));
+    assert_eq!(read["bozo"], false, "{path} is a well-formed feed: {feed}");
+    read
+}
+
 async fn summary(app: &TestApp) -> Value {
     let (status, body) = public(app, "/status/api/v2/summary.json").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -342,21 +364,7 @@ async fn a_public_update_reaches_every_public_surface_and_nothing_else_does(app:
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (_, feed) = public(&app, "/status/feed.atom").await;
-    let parsed = std::process::Command::new("python3")
-        .args(["-c", "import sys, json, feedparser\nf = feedparser.parse(sys.stdin.read())\nprint(json.dumps({'bozo': bool(f.bozo), 'title': f.feed.title, 'entries': [[e.title, e.link, e.summary] for e in f.entries]}))"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().expect("stdin").write_all(feed.as_bytes())?;
-            child.wait_with_output()
-        })
-        .expect("python3 with feedparser (pip install feedparser)");
-    let read: Value = serde_json::from_slice(&parsed.stdout)
-        .unwrap_or_else(|_| panic!("feedparser: {}", String::from_utf8_lossy(&parsed.stderr)));
-    assert_eq!(read["bozo"], false, "a well-formed feed: {feed}");
+    let read = read_feed(&app, "/status/feed.atom").await;
     assert_eq!(
         read["entries"][0][0],
         "Card payments failing (Investigating)"
@@ -369,9 +377,26 @@ async fn a_public_update_reaches_every_public_surface_and_nothing_else_does(app:
         read["entries"][0][2].as_str().unwrap_or("").contains(text),
         "{read}"
     );
+    // A component's feed carries the incidents that named it, and only those.
+    let read = read_feed(&app, &format!("/status/components/{cid}/feed.atom")).await;
+    assert_eq!(read["title"], "Service status: Checkout");
+    assert_eq!(
+        read["entries"][0][0],
+        "Card payments failing (Investigating)"
+    );
+    let quiet = read_feed(&app, &format!("/status/components/{}/feed.atom", api["id"])).await;
+    assert_eq!(quiet["entries"], json!([]), "{quiet}");
 
     // Nothing private or internal on any surface; the private incident's page is not found.
-    for surface in SURFACES {
+    let component_surfaces = [
+        format!("/status/components/{cid}/feed.atom"),
+        format!("/status/components/{cid}/badge.svg"),
+    ];
+    for surface in SURFACES
+        .iter()
+        .copied()
+        .chain(component_surfaces.iter().map(String::as_str))
+    {
         let (status, body) = public(&app, surface).await;
         assert_eq!(status, StatusCode::OK, "{surface}");
         assert!(!body.contains("Hush"), "{surface} leaks: {body}");

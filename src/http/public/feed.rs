@@ -1,29 +1,48 @@
-//! The status page as an Atom 1.0 feed (RFC 4287): one entry per incident, its public
-//! updates as the content, newest first.
+//! The status page as Atom 1.0 feeds (RFC 4287): one entry per incident, its public updates
+//! as the content, newest first; the page's feed has every incident, a component's feed those
+//! whose updates named that component.
 
 use std::fmt::Write;
 
-use crate::app::StatusSnapshot;
+use crate::app::{ComponentState, StatusSnapshot};
+use crate::domain::status::PublicIncident;
 use crate::markup::escape;
 
 /// The most recent incidents the feed carries.
 const ENTRIES: usize = 50;
 
-pub fn atom(s: &StatusSnapshot) -> String {
+/// The feed of the whole page, or of one component.
+pub fn atom(s: &StatusSnapshot, component: Option<&ComponentState>) -> String {
     let url = escape(&s.brand.url);
+    let (id, title, alternate, feed) = match component {
+        None => (
+            url.clone(),
+            escape(&s.brand.name),
+            url.clone(),
+            format!("{url}/feed.atom"),
+        ),
+        Some(c) => (
+            format!("{url}/components/{}", c.record.id),
+            escape(&format!("{}: {}", s.brand.name, c.record.name)),
+            format!("{url}#component-{}", c.record.id),
+            format!("{url}/components/{}/feed.atom", c.record.id),
+        ),
+    };
     let name = escape(&s.brand.name);
     let mut out = String::new();
     let _ = write!(
         out,
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
          <feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"en\">\n\
-         <id>{url}</id>\n<title>{name}</title>\n<updated>{}</updated>\n\
-         <link rel=\"alternate\" type=\"text/html\" href=\"{url}\"/>\n\
-         <link rel=\"self\" type=\"application/atom+xml\" href=\"{url}/feed.atom\"/>\n\
+         <id>{id}</id>\n<title>{title}</title>\n<updated>{}</updated>\n\
+         <link rel=\"alternate\" type=\"text/html\" href=\"{alternate}\"/>\n\
+         <link rel=\"self\" type=\"application/atom+xml\" href=\"{feed}\"/>\n\
          <author><name>{name}</name></author>\n",
         s.updated_at
     );
-    for i in s.incidents.iter().take(ENTRIES) {
+    let about =
+        |i: &&PublicIncident| component.is_none_or(|c| i.named_components().contains(&c.record.id));
+    for i in s.incidents.iter().filter(about).take(ENTRIES) {
         let link = format!("{url}/incidents/{}", i.id);
         let mut content = String::new();
         for step in i.story() {

@@ -1,6 +1,6 @@
 //! The public status page, with no sign-in: the page and each incident's history page
-//! (`page`), Statuspage's public JSON API v2 (`statuspage`), an Atom feed (`feed`) and SVG
-//! badges (`page`), and subscribing to it (`subscribe`).
+//! (`page`), Statuspage's public JSON API v2 (`statuspage`), Atom feeds (`feed`) and SVG
+//! badges (`page`), of the page and of each component, and subscribing to it (`subscribe`).
 //!
 //! Everything readers see is rendered once per change into a `Rendered`, which requests only
 //! clone: in a traffic spike no reader touches the database, and while the database is down
@@ -48,7 +48,14 @@ pub fn router() -> Router<AppState> {
         .route("/status/incidents/{id}", get(incident_page))
         .route("/status/feed.atom", asset(|r| &r.feed))
         .route("/status/badge.svg", asset(|r| &r.badge))
-        .route("/status/components/{id}/badge.svg", get(component_badge))
+        .route(
+            "/status/components/{id}/badge.svg",
+            per_component(|r| &r.component_badges),
+        )
+        .route(
+            "/status/components/{id}/feed.atom",
+            per_component(|r| &r.component_feeds),
+        )
         .route("/status/api/v2/summary.json", asset(|r| &r.summary))
         .route("/status/api/v2/status.json", asset(|r| &r.status))
         .route("/status/api/v2/components.json", asset(|r| &r.components))
@@ -76,6 +83,16 @@ fn asset(pick: fn(&Rendered) -> &Asset) -> MethodRouter<AppState> {
     get(
         move |State(state): State<AppState>, request: HeaderMap| async move {
             serve(&state, &request, |r| Some(pick(r))).await
+        },
+    )
+}
+
+/// A route answering one component's asset of the latest rendering; 404 for no such
+/// component.
+fn per_component(pick: fn(&Rendered) -> &HashMap<i64, Asset>) -> MethodRouter<AppState> {
+    get(
+        move |State(state): State<AppState>, ApiPath(id): ApiPath<i64>, request: HeaderMap| async move {
+            serve(&state, &request, |r| pick(r).get(&id)).await
         },
     )
 }
@@ -151,6 +168,7 @@ pub struct Rendered {
     feed: Asset,
     badge: Asset,
     component_badges: HashMap<i64, Asset>,
+    component_feeds: HashMap<i64, Asset>,
     summary: Asset,
     status: Asset,
     components: Asset,
@@ -167,7 +185,7 @@ impl Rendered {
         Self {
             last_modified: http_date(snapshot.updated_at),
             page: Asset::new("text/html; charset=utf-8", page::status_page(&snapshot)),
-            feed: Asset::new("application/atom+xml", feed::atom(&snapshot)),
+            feed: Asset::new("application/atom+xml", feed::atom(&snapshot, None)),
             badge: Asset::new(
                 "image/svg+xml",
                 page::badge(
@@ -186,6 +204,14 @@ impl Rendered {
                         page::status_colour(c.status),
                     );
                     (c.record.id, Asset::new("image/svg+xml", svg))
+                })
+                .collect(),
+            component_feeds: snapshot
+                .components
+                .iter()
+                .map(|c| {
+                    let atom = feed::atom(&snapshot, Some(c));
+                    (c.record.id, Asset::new("application/atom+xml", atom))
                 })
                 .collect(),
             summary: Asset::json(&json.summary),
@@ -310,12 +336,4 @@ async fn incident_page(State(state): State<AppState>, ApiPath(id): ApiPath<i64>)
         )
             .into_response(),
     }
-}
-
-async fn component_badge(
-    State(state): State<AppState>,
-    ApiPath(id): ApiPath<i64>,
-    request: HeaderMap,
-) -> Response {
-    serve(&state, &request, |r| r.component_badges.get(&id)).await
 }
