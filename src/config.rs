@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::domain::communication::{CadencePolicy, UpdateCadence};
 use crate::domain::incident::{IncidentTypes, RoleKind, RolePolicy, Severity};
+use crate::domain::status::Brand;
 use crate::domain::tone::ToneRules;
 
 /// Rules the organisation tunes: incident types, which roles each severity requires, how
@@ -50,24 +51,23 @@ impl Default for StatusPageBrand {
 
 impl StatusPageBrand {
     fn check(&self) -> anyhow::Result<()> {
-        let n = self.name.trim().chars().count();
-        anyhow::ensure!(
-            (1..=100).contains(&n),
-            "status_page.name must be 1 to 100 characters"
-        );
-        let hex = self.accent.strip_prefix('#').unwrap_or("");
-        anyhow::ensure!(
-            hex.len() == 6 && hex.chars().all(|c| c.is_ascii_hexdigit()),
-            "status_page.accent must be a colour like #1f4e79"
-        );
-        if let Some(url) = &self.logo_url {
-            anyhow::ensure!(
-                (url.starts_with("https://") || url.starts_with("http://"))
-                    && !url.contains(['"', '<', '>', ' ']),
-                "status_page.logo_url must be an http(s) URL"
-            );
-        }
+        Brand::parse(&self.name, self.logo_url.as_deref(), &self.accent)
+            .map_err(|e| anyhow::anyhow!("status_page.{e}"))?;
         Ok(())
+    }
+
+    /// This brand as the team last set it through the API, where it did; the page's URL
+    /// stays the server's.
+    pub fn overlaid(&self, set: Option<&Brand>) -> Self {
+        match set {
+            Some(b) => Self {
+                name: b.name.clone(),
+                logo_url: b.logo_url.clone(),
+                accent: b.accent.clone(),
+                url: self.url.clone(),
+            },
+            None => self.clone(),
+        }
     }
 }
 

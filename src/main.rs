@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use aplomb::cli::{
-    AlertCommand, ChangeCommand, Client, ComponentCommand, Connection, ContactCommand, EventArgs,
-    EvidenceCommand, HypothesisCommand, IncidentCommand, IntegrationCommand, MaintenanceCommand,
-    ReportCommand, ServiceCommand, StatusSubscriberCommand, TaskCommand, TokenCommand, UserCommand,
+    AlertCommand, BrandingCommand, ChangeCommand, Client, ComponentCommand, Connection,
+    ContactCommand, EventArgs, EvidenceCommand, HypothesisCommand, IncidentCommand,
+    IntegrationCommand, MaintenanceCommand, ReportCommand, ServiceCommand, StatusSubscriberCommand,
+    TaskCommand, TokenCommand, UserCommand,
 };
 use aplomb::engine::channels::TwilioConfig;
 use aplomb::server::{DEFAULT_DATABASE_URL, ServeOptions};
@@ -272,6 +273,13 @@ enum Command {
         #[command(subcommand)]
         command: StatusSubscriberCommand,
     },
+    /// How the public status page presents itself: show, set (name, logo, colour).
+    Branding {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: BrandingCommand,
+    },
     /// Scheduled maintenance on the public status page: schedule, list, edit, cancel,
     /// complete.
     Maintenance {
@@ -477,6 +485,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).status_subscriber(command).await,
+        Command::Branding {
+            connection,
+            command,
+        } => Client::new(&connection).branding(command).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -50,7 +50,8 @@ pub use investigation::{
 pub use maintenance::{MaintenanceEdit, MaintenanceFields};
 pub use reports::{Filed, ReportFields, Reporter};
 pub use status::{
-    ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS, StatusSnapshot,
+    BrandFields, ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS,
+    StatusSnapshot,
 };
 pub use subscribers::SubscriberFields;
 pub use templates::{FilledTemplate, TemplateFields, TemplateView};

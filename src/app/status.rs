@@ -1,5 +1,5 @@
-//! The public status page: its components (administered by admins), the component statuses
-//! public updates set, and the snapshot the page, its JSON, feed and badges are rendered
+//! The public status page: its components and its brand (administered by admins), the
+//! component statuses public updates set, and the snapshot the page, its JSON, feed and badges are rendered
 //! from. The snapshot reads only public updates of public incidents.
 
 use jiff::{SignedDuration, Timestamp};
@@ -14,12 +14,26 @@ use crate::domain::access::Actor;
 use crate::domain::communication::Audience;
 use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::status::{
-    self, ComponentInput, ComponentStatus, Day, Indicator, PublicIncident,
+    self, Brand, ComponentInput, ComponentStatus, Day, Indicator, PublicIncident,
 };
 use crate::store::{ComponentRecord, MaintenanceRecord, StoreError};
 
 /// How far back the page's history and uptime bars reach.
 pub const HISTORY_DAYS: i32 = 90;
+
+/// The status page's brand as an admin sets it; `logo_url` left out or empty means none.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BrandFields {
+    /// The page's title, 1 to 100 characters.
+    pub name: String,
+    /// An image shown beside the title: an http(s) URL.
+    #[serde(default)]
+    pub logo_url: Option<String>,
+    /// The header's colour, `#rrggbb`.
+    #[schema(pattern = "^#[0-9a-fA-F]{6}$")]
+    pub accent: String,
+}
 
 /// A component as the API and the administration page give it.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -235,6 +249,28 @@ impl Aplomb {
         Ok(set)
     }
 
+    /// How the status page presents itself now: as an admin set it, else as the config file
+    /// says.
+    pub async fn status_brand(&self) -> AppResult<StatusPageBrand> {
+        let set = self.store.status_brand().await?;
+        Ok(self.settings.status_page.overlaid(set.as_ref()))
+    }
+
+    /// Sets the status page's brand (admins); readers see it within a second.
+    pub async fn set_status_brand(
+        &self,
+        actor: &Actor,
+        fields: &BrandFields,
+    ) -> AppResult<StatusPageBrand> {
+        require_admin(actor)?;
+        let brand = Brand::parse(&fields.name, fields.logo_url.as_deref(), &fields.accent)?;
+        self.store
+            .set_status_brand(&brand, actor.id, self.now())
+            .await?;
+        self.announce_status_page().await;
+        Ok(self.settings.status_page.overlaid(Some(&brand)))
+    }
+
     pub(super) async fn announce_status_page(&self) {
         self.announce(STATUS_PAGE_CHANGED).await;
     }
@@ -288,7 +324,7 @@ impl Aplomb {
             })
             .collect();
         Ok(StatusSnapshot {
-            brand: self.settings.status_page.clone(),
+            brand: self.status_brand().await?,
             components,
             incidents,
             maintenances,

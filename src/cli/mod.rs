@@ -29,7 +29,7 @@ pub use maintenance::MaintenanceCommand;
 pub use oncall::ContactCommand;
 pub use reports::ReportCommand;
 pub use services::ServiceCommand;
-pub use status::{ComponentCommand, StatusSubscriberCommand};
+pub use status::{BrandingCommand, ComponentCommand, StatusSubscriberCommand};
 
 /// The server when neither a flag, the environment nor `aplomb login` names one.
 pub const DEFAULT_URL: &str = "http://127.0.0.1:8080";

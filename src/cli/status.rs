@@ -1,5 +1,5 @@
-//! `aplomb component …` and `aplomb status-subscriber …`: the public status page's components
-//! and its subscribers.
+//! `aplomb component …`, `aplomb status-subscriber …` and `aplomb branding …`: the public
+//! status page's components, its subscribers and how it presents itself.
 
 use clap::Subcommand;
 use reqwest::Method;
@@ -195,6 +195,56 @@ impl Client {
                 }
             }
         }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BrandingCommand {
+    /// How the status page presents itself now.
+    Show,
+    /// Change the page's name, logo or colour; what is not named stays (admins only).
+    Set {
+        #[arg(long)]
+        name: Option<String>,
+        /// An http(s) URL; an empty one removes the logo.
+        #[arg(long)]
+        logo_url: Option<String>,
+        /// The header's colour, `#rrggbb`.
+        #[arg(long)]
+        accent: Option<String>,
+    },
+}
+
+impl Client {
+    pub async fn branding(&self, command: BrandingCommand) -> Result<(), CliError> {
+        let mut brand = self.call(Method::GET, "/status/branding", None).await?;
+        if let BrandingCommand::Set {
+            name,
+            logo_url,
+            accent,
+        } = command
+        {
+            for (field, value) in [("name", name), ("logo_url", logo_url), ("accent", accent)] {
+                if let Some(value) = value {
+                    brand[field] = Value::String(value);
+                }
+            }
+            let body = json!({"name": brand["name"], "logo_url": brand["logo_url"],
+                "accent": brand["accent"]});
+            brand = self
+                .call(Method::PUT, "/status/branding", Some(body))
+                .await?;
+        }
+        self.print(&brand, |v| {
+            format!(
+                "name: {}\nlogo: {}\naccent: {}\npage: {}\n",
+                text(&v["name"]),
+                v["logo_url"].as_str().unwrap_or("none"),
+                text(&v["accent"]),
+                text(&v["url"])
+            )
+        });
         Ok(())
     }
 }

@@ -121,6 +121,47 @@ pub fn subscriber_covers(chosen: &[i64], affected: &[i64]) -> bool {
     chosen.is_empty() || affected.is_empty() || affected.iter().any(|c| chosen.contains(c))
 }
 
+/// How the status page presents itself, checked: its title, an optional logo and the
+/// header's colour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Brand {
+    pub name: String,
+    /// An absolute http(s) URL, safe inside an HTML attribute.
+    pub logo_url: Option<String>,
+    /// `#rrggbb`, lower case.
+    pub accent: String,
+}
+
+impl Brand {
+    /// An empty `logo_url` means no logo.
+    pub fn parse(name: &str, logo_url: Option<&str>, accent: &str) -> Result<Self, FieldError> {
+        let name = bounded_text("name", name, 1, 100)?;
+        let accent = accent.trim().to_ascii_lowercase();
+        let hex = accent.strip_prefix('#').unwrap_or("");
+        if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(FieldError::new("accent", "must be a colour like #1f4e79"));
+        }
+        let logo_url = match logo_url.map(str::trim).filter(|u| !u.is_empty()) {
+            Some(url) => {
+                let web = url.starts_with("https://") || url.starts_with("http://");
+                if !web || url.len() > 2000 || url.contains(['"', '\'', '<', '>', ' ']) {
+                    return Err(FieldError::new(
+                        "logo_url",
+                        "must be an http(s) URL of at most 2000 characters, without quotes, spaces or angle brackets",
+                    ));
+                }
+                Some(url.to_string())
+            }
+            None => None,
+        };
+        Ok(Self {
+            name,
+            logo_url,
+            accent,
+        })
+    }
+}
+
 /// A component as its administrator describes it, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentInput {
@@ -430,6 +471,38 @@ fn start_of_day(t: Timestamp) -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_brand_names_the_field_it_refuses() {
+        let ok = Brand::parse(" Acme status ", Some(""), "#1F4E79").unwrap();
+        assert_eq!(
+            ok,
+            Brand {
+                name: "Acme status".into(),
+                logo_url: None,
+                accent: "#1f4e79".into()
+            }
+        );
+        let field = |r: Result<Brand, FieldError>| r.unwrap_err().field;
+        assert_eq!(field(Brand::parse(" ", None, "#1f4e79")), "name");
+        assert_eq!(field(Brand::parse("Acme", None, "blue")), "accent");
+        assert_eq!(field(Brand::parse("Acme", None, "#12345g")), "accent");
+        for url in [
+            "ftp://x/logo.png",
+            "https://x/a\"onload=\"",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(
+                field(Brand::parse("Acme", Some(url), "#1f4e79")),
+                "logo_url"
+            );
+        }
+        let logo = Brand::parse("Acme", Some("https://acme.example/logo.png"), "#000000");
+        assert_eq!(
+            logo.unwrap().logo_url.as_deref(),
+            Some("https://acme.example/logo.png")
+        );
+    }
 
     fn at(s: &str) -> Timestamp {
         s.parse().unwrap()

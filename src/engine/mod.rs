@@ -311,14 +311,15 @@ impl Engine {
                 .store
                 .claim_notices(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
                 .await?;
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let page = self
+                .config
+                .status_page
+                .overlaid(self.store.status_brand().await?.as_ref());
             for job in &jobs {
-                let attempt = subscribers::send(
-                    &self.channels,
-                    &self.config.status_page,
-                    job,
-                    self.clock.now(),
-                )
-                .await;
+                let attempt = subscribers::send(&self.channels, &page, job, self.clock.now()).await;
                 if !matches!(attempt, Attempt::Sent(_)) {
                     tracing::warn!(notice = job.id, ?attempt, "a subscriber's notice failed");
                 }

@@ -103,6 +103,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "subscription audience",
         include_str!("../../migrations/0022_subscription_audience.sql"),
     ),
+    (
+        23,
+        "status page brand",
+        include_str!("../../migrations/0023_status_brand.sql"),
+    ),
 ];
 
 /// Turns the shared migration text into one backend's dialect.

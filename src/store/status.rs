@@ -11,7 +11,7 @@ use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::communication::{Audience, UpdateState};
 use crate::domain::incident::Status;
-use crate::domain::status::{ComponentInput, ComponentStatus, PublicIncident, PublicUpdate};
+use crate::domain::status::{Brand, ComponentInput, ComponentStatus, PublicIncident, PublicUpdate};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComponentRecord {
@@ -28,6 +28,48 @@ pub struct ComponentRecord {
 }
 
 impl Store {
+    /// The status page's brand as an admin last set it, if one did.
+    pub async fn status_brand(&self) -> Result<Option<Brand>> {
+        let Some(r) = self
+            .fetch_optional(
+                "SELECT name, logo_url, accent FROM status_brand WHERE id = 1",
+                &[],
+            )
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Brand {
+            name: r.get("name")?,
+            logo_url: r.get("logo_url")?,
+            accent: r.get("accent")?,
+        }))
+    }
+
+    /// Sets the status page's brand, replacing the one set before.
+    pub async fn set_status_brand(
+        &self,
+        brand: &Brand,
+        user_id: i64,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.write_one(
+            "INSERT INTO status_brand (id, name, logo_url, accent, updated_by, updated_at) \
+             VALUES (1, $1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+             logo_url = excluded.logo_url, accent = excluded.accent, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+            args![
+                &brand.name,
+                brand.logo_url.as_deref(),
+                &brand.accent,
+                user_id,
+                ms(now)
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Every component, in page order.
     pub async fn components(&self) -> Result<Vec<ComponentRecord>> {
         let mut conn = self.read().await?;

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     components_are_checked_and_listed,
     a_public_update_reaches_every_public_surface_and_nothing_else_does,
     the_status_page_is_administered_through_plain_forms,
+    an_admin_brands_the_status_page_and_readers_see_it,
 );
 
 /// The public surfaces, as anyone on the Internet reads them.
@@ -621,4 +622,132 @@ async fn the_status_page_is_administered_through_plain_forms(app: TestApp) {
         )
         .await;
     assert!(!forged.status().is_success() && forged.status() != StatusCode::SEE_OTHER);
+}
+
+async fn an_admin_brands_the_status_page_and_readers_see_it(app: TestApp) {
+    let carla = app.user("carla", "responder").await;
+    let (status, brand) = app
+        .call(&carla, Method::GET, "/api/v1/status/branding", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (&brand["name"], &brand["accent"], &brand["logo_url"]),
+        (&json!("Service status"), &json!("#1f4e79"), &Value::Null),
+        "aplomb's default until one is set: {brand}"
+    );
+    let put = async |token: &str, body: Value| {
+        app.call(token, Method::PUT, "/api/v1/status/branding", Some(body))
+            .await
+    };
+    let (status, refused) = put(&carla, json!({"name": "Acme", "accent": "#aa3300"})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let admin = crate::helpers::ADMIN_TOKEN.to_string();
+    for (body, field) in [
+        (json!({"name": "Acme", "accent": "orange"}), "accent"),
+        (json!({"name": "", "accent": "#aa3300"}), "name"),
+        (
+            json!({"name": "Acme", "accent": "#aa3300", "logo_url": "javascript:alert(1)"}),
+            "logo_url",
+        ),
+        (
+            json!({"name": "Acme", "accent": "#aa3300", "colour": "red"}),
+            "colour",
+        ),
+    ] {
+        let (status, refused) = put(&admin, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+        assert_eq!(refused["error"]["field"], field, "{refused}");
+    }
+    let (status, set) = put(
+        &admin,
+        json!({"name": "Acme status", "accent": "#AA3300", "logo_url": "https://acme.example/logo.png"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["accent"], "#aa3300");
+    assert_eq!(set["url"], format!("{}/status", app.base));
+
+    // Readers see it within a second: the page, its JSON, the sign-up answers.
+    let page = eventually("the page wears the brand", async || {
+        let (_, page) = public(&app, "/status").await;
+        page.contains("Acme status").then_some(page)
+    })
+    .await;
+    assert!(
+        page.contains("--accent: #aa3300")
+            && page.contains("src=\"https://acme.example/logo.png\""),
+        "{page}"
+    );
+    assert_eq!(summary(&app).await["page"]["name"], "Acme status");
+
+    // The CLI changes one thing and keeps the rest; an empty logo removes it.
+    let out = stdout(
+        &aplomb(
+            &app,
+            crate::helpers::ADMIN_TOKEN,
+            &["branding", "set", "--accent", "#003366", "--logo-url", ""],
+        )
+        .await,
+    );
+    assert!(
+        out.contains("name: Acme status")
+            && out.contains("accent: #003366")
+            && out.contains("logo: none"),
+        "{out}"
+    );
+    let out = stdout(&aplomb(&app, &carla, &["branding", "show"]).await);
+    assert!(out.contains("accent: #003366"), "{out}");
+
+    // And the administration page's form, for admins only.
+    app.user("ada", "admin").await;
+    let ada = app.web_session("ada").await;
+    let (_, admin_page) = ada.page("/status-page").await;
+    assert!(
+        admin_page.contains("id=\"branding-form\"") && admin_page.contains("value=\"#003366\"")
+    );
+    let csrf = ada.csrf().await;
+    let answer = ada
+        .post_form(
+            "/status-page/branding",
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme"),
+                ("logo_url", ""),
+                ("accent", "#225522"),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let csrf = ada.csrf().await;
+    let answer = ada
+        .post_form(
+            "/status-page/branding",
+            &[
+                ("csrf", &csrf),
+                ("name", "Acme"),
+                ("logo_url", ""),
+                ("accent", "green"),
+            ],
+        )
+        .await;
+    let to = answer.headers()["location"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(to.contains("error=") && to.contains("accent"), "{to}");
+    let (_, brand) = app
+        .call(&carla, Method::GET, "/api/v1/status/branding", None)
+        .await;
+    assert_eq!(
+        (&brand["name"], &brand["accent"]),
+        (&json!("Acme"), &json!("#225522"))
+    );
+    let carla_web = app.web_session("carla").await;
+    let (_, carla_page) = carla_web.page("/status-page").await;
+    assert!(!carla_page.contains("branding-form") && carla_page.contains("#225522"));
+    eventually("the page wears the new colour", async || {
+        let (_, page) = public(&app, "/status").await;
+        page.contains("--accent: #225522").then_some(())
+    })
+    .await;
 }

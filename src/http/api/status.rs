@@ -1,5 +1,5 @@
 //! The status page's administration: its components (what the public page lists, in groups,
-//! each backed by services). Readers' surfaces are in `http::public`.
+//! each backed by services), its subscribers and its branding. Readers' surfaces are in `http::public`.
 
 use axum::Json;
 use axum::Router;
@@ -10,7 +10,8 @@ use axum::routing::{delete, get, patch};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::app::{ComponentEdit, ComponentFields, SubscriberFields};
+use crate::app::{BrandFields, ComponentEdit, ComponentFields, SubscriberFields};
+use crate::config::StatusPageBrand;
 use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
             get(list_subscribers).post(add_subscriber),
         )
         .route("/status/subscribers/{id}", delete(remove_subscriber))
+        .route("/status/branding", get(branding).put(set_branding))
 }
 
 #[derive(OpenApi)]
@@ -38,7 +40,9 @@ pub fn router() -> Router<AppState> {
     edit_component,
     list_subscribers,
     add_subscriber,
-    remove_subscriber
+    remove_subscriber,
+    branding,
+    set_branding
 ))]
 pub struct StatusDoc;
 
@@ -83,6 +87,55 @@ impl ComponentBody {
             updated_at: c.updated_at.to_string(),
         }
     }
+}
+
+/// How the public status page presents itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BrandingBody {
+    pub name: String,
+    pub logo_url: Option<String>,
+    /// The header's colour, `#rrggbb`.
+    #[schema(example = "#1f4e79")]
+    pub accent: String,
+    /// Where readers find the page.
+    pub url: String,
+}
+
+impl From<StatusPageBrand> for BrandingBody {
+    fn from(b: StatusPageBrand) -> Self {
+        Self {
+            name: b.name,
+            logo_url: b.logo_url,
+            accent: b.accent,
+            url: b.url,
+        }
+    }
+}
+
+/// The status page's branding: as an admin set it, else the config file's `[status_page]`.
+#[utoipa::path(get, path = "/api/v1/status/branding",
+    responses((status = 200, body = BrandingBody), (status = 401, body = ErrorBody)))]
+async fn branding(
+    State(state): State<AppState>,
+    ApiActor(_actor): ApiActor,
+) -> Result<Json<BrandingBody>, ApiError> {
+    Ok(Json(state.status_brand().await?.into()))
+}
+
+/// Set the status page's name, logo and colour (admins only); the page shows them within a
+/// second.
+#[utoipa::path(put, path = "/api/v1/status/branding", request_body = BrandFields,
+    responses((status = 200, body = BrandingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+              (status = 422, body = ErrorBody)))]
+async fn set_branding(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    body: ApiJson<BrandFields>,
+) -> Result<Json<BrandingBody>, ApiError> {
+    Ok(Json(
+        state.set_status_brand(&actor, &body.value).await?.into(),
+    ))
 }
 
 /// The status page's components, in page order.

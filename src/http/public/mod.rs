@@ -240,6 +240,14 @@ pub struct StatusCache {
 }
 
 impl StatusCache {
+    /// How the page presents itself in its latest rendering; none before the first.
+    pub fn brand(&self) -> Option<crate::config::StatusPageBrand> {
+        self.latest
+            .borrow()
+            .as_ref()
+            .map(|r| r.snapshot.brand.clone())
+    }
+
     /// A component's status as the page shows it now.
     pub async fn status_of(&self, id: i64) -> Option<String> {
         let r = self.current().await.ok()?;

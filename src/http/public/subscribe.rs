@@ -51,8 +51,9 @@ fn page(
         Some((action, button)) => (Some(action), button),
         None => (None, ""),
     };
+    let brand = (state.status_cache.brand()).unwrap_or_else(|| state.settings.status_page.clone());
     let view = MessageView {
-        brand: &state.settings.status_page,
+        brand: &brand,
         css: CSS,
         heading,
         message,

@@ -1,6 +1,6 @@
 //! The status page's administration on the web: its components (admins shape them), its
 //! scheduled maintenance (responders plan it, cancel it before it starts, complete it early),
-//! its subscribers (admins) and its branding (the config file's, shown). Plain forms, each
+//! its subscribers and its branding (admins). Plain forms, each
 //! answered by a redirect back with what was done or what was wrong.
 
 use askama::Template;
@@ -12,7 +12,8 @@ use serde::Deserialize;
 
 use super::{ErrorQuery, NoFields, Posted, SecretPage, Session, Times, fail, list, render};
 use crate::app::{
-    AppError, ComponentEdit, ComponentFields, MaintenanceEdit, MaintenanceFields, SubscriberFields,
+    AppError, BrandFields, ComponentEdit, ComponentFields, MaintenanceEdit, MaintenanceFields,
+    SubscriberFields,
 };
 use crate::domain::FieldError;
 use crate::domain::access::Actor;
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
             "/status-page/subscribers/{id}/remove",
             post(remove_subscriber),
         )
+        .route("/status-page/branding", post(set_branding))
 }
 
 struct ComponentRow {
@@ -175,6 +177,31 @@ fn back(done: Result<(), AppError>) -> Response {
         Ok(()) => Redirect::to(PAGE).into_response(),
         Err(e) => fail(e, PAGE),
     }
+}
+
+#[derive(Deserialize)]
+struct BrandForm {
+    name: String,
+    #[serde(default)]
+    logo_url: String,
+    accent: String,
+}
+
+async fn set_branding(
+    State(state): State<AppState>,
+    Posted { session, form }: Posted<BrandForm>,
+) -> Response {
+    let fields = BrandFields {
+        name: form.name,
+        logo_url: Some(form.logo_url),
+        accent: form.accent,
+    };
+    back(
+        state
+            .set_status_brand(&session.actor, &fields)
+            .await
+            .map(drop),
+    )
 }
 
 #[derive(Deserialize)]
