@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod live;
 pub mod metrics;
 pub mod public;
+pub mod security;
 pub mod ui;
 
 use std::ops::Deref;
@@ -41,10 +42,12 @@ pub struct AppState {
     pub live_updates: Arc<tokio::sync::Semaphore>,
     /// The public status page, rendered once per change (`public`).
     pub status_cache: public::StatusCache,
+    /// Whether aplomb serves TLS itself: cookies are then `Secure` and answers carry HSTS.
+    pub tls: bool,
 }
 
 impl AppState {
-    fn new(app: Arc<Aplomb>, shutdown: watch::Receiver<bool>) -> Self {
+    fn new(app: Arc<Aplomb>, shutdown: watch::Receiver<bool>, tls: bool) -> Self {
         let half_the_cores = std::thread::available_parallelism().map_or(1, |n| n.get() / 2);
         Self {
             status_cache: public::spawn_renderer(app.clone(), shutdown.clone()),
@@ -52,6 +55,7 @@ impl AppState {
             metrics: Arc::default(),
             shutdown,
             live_updates: Arc::new(tokio::sync::Semaphore::new(half_the_cores.max(1))),
+            tls,
         }
     }
 }
@@ -79,6 +83,10 @@ pub fn router(state: AppState) -> Router {
             idempotency::replay_or_run,
         ))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,
@@ -141,7 +149,7 @@ pub async fn serve_tls(
     tls: Arc<tokio_rustls::rustls::ServerConfig>,
 ) -> std::io::Result<()> {
     let (stopping, shutdown) = watch::channel(false);
-    let state = AppState::new(app, shutdown);
+    let state = AppState::new(app, shutdown, true);
     let router = router(state);
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     tokio::pin!(stop);
@@ -183,7 +191,7 @@ pub async fn serve(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stopping, shutdown) = watch::channel(false);
-    let state = AppState::new(app, shutdown);
+    let state = AppState::new(app, shutdown, false);
     let service = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, service)
         .with_graceful_shutdown(async move {

@@ -16,7 +16,8 @@ crate::on_both_backends!(
     guessing_a_password_is_refused_after_five_tries,
     guessing_across_accounts_is_refused_per_address,
     tokens_are_listed_and_revoked_by_their_holder_or_an_admin,
-    the_api_trades_a_password_for_a_token_and_throttles_guesses
+    the_api_trades_a_password_for_a_token_and_throttles_guesses,
+    pages_are_strict_with_browsers_and_a_forged_login_is_refused,
 );
 
 /// Starts `aplomb serve` on `port` without waiting for it.
@@ -139,13 +140,13 @@ async fn a_flood_of_wrong_passwords_leaves_the_server_responsive(app: TestApp) {
         let base = app.base.clone();
         let name = name.clone();
         async move {
-            reqwest::Client::new()
-                .post(format!("{base}/login"))
-                .form(&[("username", name.as_str()), ("password", "not my password")])
-                .send()
-                .await
-                .expect("the login form answers")
-                .status()
+            crate::helpers::post_login(
+                &reqwest::Client::new(),
+                &base,
+                &[("username", name.as_str()), ("password", "not my password")],
+            )
+            .await
+            .status()
         }
     });
     let logins = futures_util::future::join_all(logins);
@@ -183,19 +184,20 @@ async fn sign_in(
     username: &str,
     password: &str,
 ) -> (StatusCode, Option<String>, String) {
-    let response = reqwest::Client::builder()
+    let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("client")
-        .post(format!("{}/login", app.base))
-        .form(&[
+        .expect("client");
+    let response = crate::helpers::post_login(
+        &client,
+        &app.base,
+        &[
             ("username", username),
             ("password", password),
             ("next", "/incidents"),
-        ])
-        .send()
-        .await
-        .expect("the login form answers");
+        ],
+    )
+    .await;
     let status = response.status();
     let retry = response
         .headers()
@@ -375,4 +377,135 @@ async fn the_api_trades_a_password_for_a_token_and_throttles_guesses(app: TestAp
             .is_some_and(|m| m.contains("for this account; try again in")),
         "{body}"
     );
+}
+
+/// Every HTML page forbids inline script and framing; every answer forbids sniffing and keeps
+/// its address from other sites; a login form posted without its CSRF token is refused before
+/// any password is checked; signing in mints a new session whatever cookie the browser had.
+async fn pages_are_strict_with_browsers_and_a_forged_login_is_refused(app: TestApp) {
+    app.user("bob", "responder").await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for path in ["/login", "/status"] {
+        let page = http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .expect("answers");
+        let h = page.headers();
+        let policy = h["content-security-policy"].to_str().unwrap_or_default();
+        assert!(
+            policy.contains("script-src 'self';") && policy.contains("frame-ancestors 'none'"),
+            "{path}: {policy}"
+        );
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "plain HTTP: {path}"
+        );
+    }
+    let json = http
+        .get(format!("{}/status/api/v2/status.json", app.base))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(json.headers()["x-content-type-options"], "nosniff");
+    assert!(json.headers().get("content-security-policy").is_none());
+
+    // No page of aplomb's runs inline script, so the policy breaks none.
+    let templates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+    for entry in std::fs::read_dir(&templates).expect("templates") {
+        let path = entry.expect("an entry").path();
+        let text = std::fs::read_to_string(&path).expect("a template");
+        // An attribute like ` onclick="`.
+        let inline_handler = text.split(" on").skip(1).any(|rest| {
+            let name: String = rest.chars().take_while(char::is_ascii_lowercase).collect();
+            !name.is_empty() && rest[name.len()..].starts_with("=\"")
+        });
+        assert!(
+            !text.contains("<script>") && !inline_handler && !text.contains("javascript:"),
+            "{} runs inline script",
+            path.display()
+        );
+    }
+
+    // The login form's cookie: out of scripts' reach, sent back by aplomb's own pages.
+    let form = http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("answers");
+    let set = form.headers()["set-cookie"]
+        .to_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        set.starts_with("aplomb_login=")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+
+    // Forged: no token, or a token that is not the cookie's. Refused, and no attempt is
+    // counted (five wrong passwords would lock bob out).
+    let forged = |cookie: Option<&'static str>| {
+        let mut post = http.post(format!("{}/login", app.base));
+        if let Some(cookie) = cookie {
+            post = post.header("cookie", cookie);
+        }
+        post.form(&[
+            ("username", "bob"),
+            ("password", "guess"),
+            ("csrf", "made-up"),
+        ])
+        .send()
+    };
+    for cookie in [
+        None,
+        Some("aplomb_login=another"),
+        None,
+        Some("aplomb_login="),
+        None,
+        None,
+    ] {
+        let refused = forged(cookie).await.expect("answers");
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let page = refused.text().await.expect("a page");
+        assert!(page.contains("came from another site"), "{page}");
+    }
+
+    // A browser that arrives with a session id someone planted gets a new one.
+    let planted = "aplomb_session=planted-by-someone";
+    let form = http
+        .get(format!("{}/login", app.base))
+        .send()
+        .await
+        .expect("answers");
+    let login_cookie = crate::helpers::set_cookie(&form, "aplomb_login").expect("a cookie");
+    let csrf = login_cookie.trim_start_matches("aplomb_login=").to_string();
+    let bob = crate::helpers::password("bob");
+    let signed = http
+        .post(format!("{}/login", app.base))
+        .header("cookie", format!("{planted}; {login_cookie}"))
+        .form(&[
+            ("username", "bob"),
+            ("password", bob.as_str()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(
+        signed.status(),
+        StatusCode::SEE_OTHER,
+        "bob was not locked out"
+    );
+    let session = crate::helpers::set_cookie(&signed, "aplomb_session").expect("a session");
+    assert_ne!(session, planted);
+    assert!(session.len() > "aplomb_session=".len() + 30, "{session}");
 }

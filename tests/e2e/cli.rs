@@ -455,6 +455,24 @@ async fn the_cli_talks_to_aplomb_over_https_with_a_private_ca() {
         }
         let listed = aplomb_signed_in(config.path(), &["incident", "list"], "").await;
         assert_eq!(stdout(&listed), "no incidents\n", "{db:?}");
+
+        // Served over TLS, pages ask browsers to keep to HTTPS and cookies stay on it.
+        let pem = std::fs::read(&pki.ca).expect("the CA");
+        let browser = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("a PEM CA"))
+            .build()
+            .expect("client");
+        let page = browser
+            .get(format!("{url}/login"))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(
+            page.headers()["strict-transport-security"],
+            "max-age=31536000"
+        );
+        let cookie = page.headers()["set-cookie"].to_str().unwrap_or_default();
+        assert!(cookie.contains("; Secure"), "{cookie}");
         server.kill().await.expect("stopped");
     }
 }

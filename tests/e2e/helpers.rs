@@ -352,28 +352,22 @@ impl TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let response = client
-            .post(format!("{}/login", self.base))
-            .form(&[
+        let response = post_login(
+            &client,
+            &self.base,
+            &[
                 ("username", username),
                 ("password", password),
                 ("next", "/incidents"),
-            ])
-            .send()
-            .await
-            .expect("login answers");
+            ],
+        )
+        .await;
         assert_eq!(
             response.status(),
             StatusCode::SEE_OTHER,
             "login as {username}"
         );
-        let cookie = response
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .expect("a session cookie")
-            .to_string();
+        let cookie = set_cookie(&response, "aplomb_session").expect("a session cookie");
         WebSession {
             base: self.base.clone(),
             client,
@@ -403,6 +397,49 @@ impl Drop for TestApp {
             let _ = stop.send(());
         }
     }
+}
+
+/// The `name=value` of the cookie `name` a response sets, if it sets one.
+pub fn set_cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|pair| pair.split_once('=').is_some_and(|(n, _)| n == name))
+        .map(String::from)
+}
+
+/// Posts the login form as a browser does: loads it first, for the CSRF token it carries in
+/// a hidden field and in a cookie, then posts `fields` with both.
+pub async fn post_login(
+    client: &reqwest::Client,
+    base: &str,
+    fields: &[(&str, &str)],
+) -> reqwest::Response {
+    let form = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("the login form");
+    let cookie = set_cookie(&form, "aplomb_login").expect("the login form's cookie");
+    let page = form.text().await.expect("the login page");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the login form's CSRF field")
+        .to_string();
+    let mut with = vec![("csrf", csrf.as_str())];
+    with.extend_from_slice(fields);
+    client
+        .post(format!("{base}/login"))
+        .header("cookie", cookie)
+        .form(&with)
+        .send()
+        .await
+        .expect("login answers")
 }
 
 /// Each test user's password, derived from the name.

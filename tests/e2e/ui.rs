@@ -349,17 +349,16 @@ async fn a_refused_declaration_keeps_what_was_typed(app: TestApp) {
 /// error beside the password.
 async fn a_failed_sign_in_keeps_the_username(app: TestApp) {
     app.user("bob", "responder").await;
-    let r = app
-        .http
-        .post(format!("{}/login", app.base))
-        .form(&[
+    let r = crate::helpers::post_login(
+        &app.http,
+        &app.base,
+        &[
             ("username", "bob"),
             ("password", "not it"),
             ("next", "/incidents"),
-        ])
-        .send()
-        .await
-        .expect("answer");
+        ],
+    )
+    .await;
     let html = r.text().await.expect("a page");
     assert!(
         element(&html, "username").contains("value=\"bob\""),

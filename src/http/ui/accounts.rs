@@ -5,12 +5,13 @@ use axum::Form;
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::{
-    ErrorQuery, NoFields, Posted, SESSION_COOKIE, Session, fail, render, safe_next, session_cookie,
+    ErrorQuery, NoFields, Posted, SESSION_COOKIE, Session, cookie_value, fail, render, safe_next,
+    session_cookie,
 };
 use crate::app::{AppError, NewUser, SESSION_TTL};
 use crate::domain::access::Actor;
@@ -41,17 +42,49 @@ struct LoginPage {
     /// Kept in the form when it comes back with an error.
     username: String,
     error: Option<String>,
+    /// Also in the `LOGIN_COOKIE`: a login posted from another site has the field wrong.
+    csrf: String,
+}
+
+/// The login form's CSRF token, beside the form (double submit): no session exists yet, so
+/// the cookie stands in for it.
+const LOGIN_COOKIE: &str = "aplomb_login";
+
+/// How long a login form may sit open before it must be loaded again.
+const LOGIN_FORM_TTL_SECONDS: i64 = 3600;
+
+/// The login form with a fresh CSRF token, in the page and in its cookie.
+fn login_form(
+    state: &AppState,
+    status: StatusCode,
+    next: String,
+    username: String,
+    error: Option<String>,
+) -> Response {
+    let csrf = crate::secret::new_secret();
+    let cookie = cookie(state, LOGIN_COOKIE, &csrf, LOGIN_FORM_TTL_SECONDS);
+    let page = LoginPage {
+        next,
+        username,
+        error,
+        csrf,
+    };
+    (status, [(header::SET_COOKIE, cookie)], render(&page)).into_response()
+}
+
+/// A `Set-Cookie` value scripts cannot read, sent back only by aplomb's own pages and
+/// top-level links to them, and only over TLS when aplomb serves TLS.
+fn cookie(state: &AppState, name: &str, value: &str, max_age_seconds: i64) -> String {
+    let secure = if state.tls { "; Secure" } else { "" };
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_seconds}{secure}")
 }
 
 async fn login_page(State(state): State<AppState>, Query(q): Query<NextQuery>) -> Response {
     if state.needs_setup().await.unwrap_or(false) {
         return Redirect::to("/setup").into_response();
     }
-    render(&LoginPage {
-        next: safe_next(q.next.as_deref()).to_string(),
-        username: String::new(),
-        error: q.error,
-    })
+    let next = safe_next(q.next.as_deref()).to_string();
+    login_form(&state, StatusCode::OK, next, String::new(), q.error)
 }
 
 #[derive(Deserialize)]
@@ -59,28 +92,49 @@ struct LoginForm {
     username: String,
     password: String,
     next: Option<String>,
+    #[serde(default)]
+    csrf: String,
 }
 
 async fn login(
     State(state): State<AppState>,
     ClientAddr(client): ClientAddr,
+    headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref()).to_string();
-    let again = |error: String| LoginPage {
-        next: next.clone(),
-        username: form.username.clone(),
-        error: Some(error),
-    };
-    match state.login(&form.username, &form.password, client).await {
-        Ok((token, _, _)) => signed_in(&token, &next),
-        Err(AppError::Invalid(_)) => render(&again("Unknown user or wrong password.".into())),
-        Err(e @ AppError::TooManyAttempts { retry_after, .. }) => (
-            StatusCode::TOO_MANY_REQUESTS,
-            [(header::RETRY_AFTER, retry_after.to_string())],
-            render(&again(format!("{}.", capitalized(&e.to_string())))),
+    let again = |status: StatusCode, error: String| {
+        login_form(
+            &state,
+            status,
+            next.clone(),
+            form.username.clone(),
+            Some(error),
         )
-            .into_response(),
+    };
+    // Checked before the password, so a forged form costs no attempt.
+    let held = cookie_value(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if held.is_empty() || !crate::secret::constant_time_eq(held.as_bytes(), form.csrf.as_bytes()) {
+        return again(
+            StatusCode::FORBIDDEN,
+            "This sign-in form has expired or came from another site; sign in again.".into(),
+        );
+    }
+    match state.login(&form.username, &form.password, client).await {
+        Ok((token, _, _)) => signed_in(&state, &token, &next),
+        Err(AppError::Invalid(_)) => {
+            again(StatusCode::OK, "Unknown user or wrong password.".into())
+        }
+        Err(e @ AppError::TooManyAttempts { retry_after, .. }) => {
+            let mut answer = again(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("{}.", capitalized(&e.to_string())),
+            );
+            answer
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(retry_after));
+            answer
+        }
         Err(e) => fail(e, "/login"),
     }
 }
@@ -94,12 +148,16 @@ fn capitalized(message: &str) -> String {
     }
 }
 
-fn signed_in(token: &str, next: &str) -> Response {
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}",
-        SESSION_TTL.as_secs()
-    );
-    ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+/// Signed in: a session cookie with a token minted at this login, never one the browser
+/// brought (no session fixation), and the login form's cookie gone.
+fn signed_in(state: &AppState, token: &str, next: &str) -> Response {
+    let session = cookie(state, SESSION_COOKIE, token, SESSION_TTL.as_secs());
+    let form = cookie(state, LOGIN_COOKIE, "", 0);
+    (
+        AppendHeaders([(header::SET_COOKIE, session), (header::SET_COOKIE, form)]),
+        Redirect::to(next),
+    )
+        .into_response()
 }
 
 async fn logout(
@@ -112,7 +170,7 @@ async fn logout(
     {
         return fail(e, "/incidents");
     }
-    let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
+    let clear = cookie(&state, SESSION_COOKIE, "", 0);
     ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
 
@@ -148,7 +206,7 @@ async fn setup(
         return fail(e, "/setup");
     }
     match state.login(&form.username, &form.password, client).await {
-        Ok((token, _, _)) => signed_in(&token, "/incidents"),
+        Ok((token, _, _)) => signed_in(&state, &token, "/incidents"),
         Err(e) => fail(e, "/login"),
     }
 }

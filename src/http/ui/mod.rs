@@ -49,6 +49,10 @@ pub fn router() -> Router<AppState> {
             "/static/app.js",
             get(|| async { asset("text/javascript", include_str!("../../../static/app.js")) }),
         )
+        .route(
+            "/static/status.js",
+            get(|| async { asset("text/javascript", include_str!("../../../static/status.js")) }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -98,7 +102,7 @@ impl FromRequestParts<AppState> for Session {
 impl Session {
     /// Refuses a form whose CSRF token is not this session's.
     fn check(&self, form_token: &str) -> Result<(), CsrfMismatch> {
-        if form_token == self.csrf {
+        if crate::secret::constant_time_eq(form_token.as_bytes(), self.csrf.as_bytes()) {
             Ok(())
         } else {
             Err(CsrfMismatch)
@@ -156,13 +160,18 @@ impl IntoResponse for CsrfMismatch {
 }
 
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    cookie_value(headers, SESSION_COOKIE)
+}
+
+/// The value of the cookie `wanted` the request carries, if any.
+fn cookie_value(headers: &HeaderMap, wanted: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_string())
 }
 
