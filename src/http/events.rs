@@ -9,7 +9,9 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use serde::Serialize;
 use serde_json::{Value, json};
+use utoipa::{OpenApi, ToSchema};
 
 use super::AppState;
 use crate::app::new_secret;
@@ -28,8 +30,44 @@ pub fn router() -> Router<AppState> {
             "/integrations/alertmanager/{routing_key}",
             post(alertmanager),
         )
-        .route("/integrations/grafana/{routing_key}", post(alertmanager))
+        .route("/integrations/grafana/{routing_key}", post(grafana))
         .layer(DefaultBodyLimit::max(MAX_EVENT_BODY))
+}
+
+#[derive(OpenApi)]
+#[openapi(paths(enqueue, change_enqueue, alertmanager, grafana))]
+pub struct EventsDoc;
+
+/// An event taken (the shape PagerDuty's Events API v2 answers).
+#[derive(Serialize, ToSchema)]
+struct EventAccepted {
+    #[schema(example = "success")]
+    status: String,
+    #[schema(example = "Event processed")]
+    message: String,
+    /// The alert's deduplication key: the event's, or one aplomb chose for a trigger
+    /// without one (not sent for change events).
+    dedup_key: Option<String>,
+}
+
+/// An event refused, with every problem found (`status`: `invalid event`, `throttled`,
+/// `unavailable`).
+#[derive(Serialize, ToSchema)]
+struct EventRefused {
+    #[schema(example = "invalid event")]
+    status: String,
+    message: String,
+    /// Absent when the database is unavailable.
+    errors: Option<Vec<String>>,
+}
+
+/// A webhook's alerts, all stored.
+#[derive(Serialize, ToSchema)]
+struct AlertsAccepted {
+    #[schema(example = "success")]
+    status: String,
+    /// How many alerts the body held.
+    alerts: usize,
 }
 
 /// A refused event, in the contract's shape.
@@ -98,6 +136,14 @@ fn read_json(
     })
 }
 
+/// Take a trigger, acknowledge or resolve event in PagerDuty's Events API v2 format (the
+/// integration is named by the body's `routing_key`); 202 once it is stored.
+#[utoipa::path(post, path = "/v2/enqueue", tag = "events", security(()),
+    request_body(content = Object, description = "A PagerDuty Events API v2 event (CONTRACTS §1)"),
+    responses((status = 202, body = EventAccepted), (status = 400, body = EventRefused, description = "the event is invalid, every problem listed, or its routing key matches no integration"),
+        (status = 413, body = EventRefused, description = "larger than 512 KB"),
+        (status = 429, body = EventRefused, description = "too many events for this routing key; see Retry-After"),
+        (status = 503, body = EventRefused, description = "the database is unavailable; retry")))]
 async fn enqueue(
     State(app): State<AppState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -120,6 +166,14 @@ async fn enqueue(
     )
 }
 
+/// Take a change event in PagerDuty's format (a deploy, a configuration change), shown to
+/// responders as a recent change of the integration's service; 202 once it is stored.
+#[utoipa::path(post, path = "/v2/change/enqueue", tag = "events", security(()),
+    request_body(content = Object, description = "A PagerDuty change event (CONTRACTS §2)"),
+    responses((status = 202, body = EventAccepted), (status = 400, body = EventRefused, description = "the event is invalid, every problem listed, or its routing key matches no integration"),
+        (status = 413, body = EventRefused, description = "larger than 512 KB"),
+        (status = 429, body = EventRefused, description = "too many events for this routing key; see Retry-After"),
+        (status = 503, body = EventRefused, description = "the database is unavailable; retry")))]
 async fn change_enqueue(
     State(app): State<AppState>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
@@ -150,8 +204,15 @@ fn answer(outcome: Result<Ingested, Refused>, accepted: Value) -> Response {
     }
 }
 
-/// Alertmanager's `webhook_configs` receiver and Grafana's webhook contact point (the same
-/// shape): every alert in the body is stored before the 200.
+/// Take Prometheus Alertmanager's webhook (`webhook_configs`): every alert in the body is
+/// stored before the 200.
+#[utoipa::path(post, path = "/integrations/alertmanager/{routing_key}", tag = "events", security(()),
+    params(("routing_key" = String, Path, description = "an integration's routing key")),
+    request_body(content = Object, description = "Alertmanager's webhook payload (version 4)"),
+    responses((status = 200, body = AlertsAccepted), (status = 400, body = EventRefused, description = "the payload is invalid, every problem listed, or the key matches no integration"),
+        (status = 413, body = EventRefused, description = "larger than 512 KB"),
+        (status = 429, body = EventRefused, description = "too many events for this routing key; see Retry-After"),
+        (status = 503, body = EventRefused, description = "the database is unavailable; retry")))]
 async fn alertmanager(
     State(app): State<AppState>,
     Path(routing_key): Path<String>,
@@ -186,4 +247,21 @@ async fn alertmanager(
         Json(json!({"status": "success", "alerts": count})),
     )
         .into_response()
+}
+
+/// Take Grafana's webhook contact point (Alertmanager's shape): every alert in the body is
+/// stored before the 200.
+#[utoipa::path(post, path = "/integrations/grafana/{routing_key}", tag = "events", security(()),
+    params(("routing_key" = String, Path, description = "an integration's routing key")),
+    request_body(content = Object, description = "Grafana's webhook payload"),
+    responses((status = 200, body = AlertsAccepted), (status = 400, body = EventRefused, description = "the payload is invalid, every problem listed, or the key matches no integration"),
+        (status = 413, body = EventRefused, description = "larger than 512 KB"),
+        (status = 429, body = EventRefused, description = "too many events for this routing key; see Retry-After"),
+        (status = 503, body = EventRefused, description = "the database is unavailable; retry")))]
+async fn grafana(
+    state: State<AppState>,
+    routing_key: Path<String>,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    alertmanager(state, routing_key, body).await
 }

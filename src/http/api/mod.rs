@@ -44,7 +44,8 @@ pub fn router() -> Router<AppState> {
     info(title = "aplomb", description = "Incident response: declare, coordinate, communicate, review."),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
-    security(("bearer" = []))
+    security(("bearer" = [])),
+    paths(openapi_json)
 )]
 pub struct ApiDoc;
 
@@ -61,6 +62,9 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
+    responses((status = 200, content_type = "application/json", body = Object, description = "the OpenAPI 3.1 document")))]
 async fn openapi_json() -> impl IntoResponse {
     Json(document())
 }
@@ -80,6 +84,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
+    doc.merge(crate::http::events::EventsDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
 }
@@ -151,16 +156,22 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
 
 #[cfg(test)]
 mod tests {
-    /// Every route of the API's modules, method by method, is in the OpenAPI document: read
-    /// from their `.route(…)` lines, so a new endpoint cannot be left out of it.
+    /// Every route of the API's modules (under `/api/v1`) and of the receivers of monitoring
+    /// events and forge webhooks, method by method, is in the OpenAPI document: read from
+    /// their `.route(…)` lines, so a new endpoint cannot be left out of it.
     #[test]
     fn every_api_route_is_in_the_openapi_document() {
         let doc = serde_json::to_value(super::document()).expect("JSON");
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/api");
+        let http = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
+        let mut files: Vec<(std::path::PathBuf, &str)> = std::fs::read_dir(http.join("api"))
+            .expect("src/http/api")
+            .map(|e| (e.expect("a directory entry").path(), "/api/v1"))
+            .collect();
+        files.push((http.join("events.rs"), ""));
+        files.push((http.join("forge.rs"), ""));
         let mut missing = Vec::new();
         let mut routes = 0;
-        for file in std::fs::read_dir(&dir).expect("src/http/api") {
-            let path = file.expect("a directory entry").path();
+        for (path, prefix) in files {
             let file = path
                 .file_name()
                 .unwrap_or_default()
@@ -177,11 +188,8 @@ mod tests {
                 let Some((path, handlers)) = rest.split_once('"') else {
                     continue;
                 };
-                if path == "/openapi.json" {
-                    continue;
-                }
                 routes += 1;
-                let full = format!("/api/v1{path}");
+                let full = format!("{prefix}{path}");
                 for method in ["get", "post", "put", "patch", "delete"] {
                     let routed = handlers.contains(&format!(" {method}("))
                         || handlers.contains(&format!("\n{method}("))
