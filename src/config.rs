@@ -50,10 +50,11 @@ impl Default for StatusPageBrand {
 }
 
 impl StatusPageBrand {
-    fn check(&self) -> anyhow::Result<()> {
-        Brand::parse(&self.name, self.logo_url.as_deref(), &self.accent)
+    /// This brand as the domain's rules read it (trimmed, the colour in lower case).
+    fn checked(self) -> anyhow::Result<Self> {
+        let brand = Brand::parse(&self.name, self.logo_url.as_deref(), &self.accent)
             .map_err(|e| anyhow::anyhow!("status_page.{e}"))?;
-        Ok(())
+        Ok(self.overlaid(Some(&brand)))
     }
 
     /// This brand as the team last set it through the API, where it did; the page's URL
@@ -187,8 +188,7 @@ impl Settings {
             cadence.push((*severity, entry.cadence(*severity)?));
         }
         settings.cadence = CadencePolicy::with(cadence);
-        file.status_page.check()?;
-        settings.status_page = file.status_page;
+        settings.status_page = file.status_page.checked()?;
         settings.tone = ToneRules::new(
             file.tone.panic_words,
             file.tone.acronyms.unwrap_or_default(),

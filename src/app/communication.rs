@@ -14,7 +14,7 @@ use crate::domain::communication::{
     self, Audience, MAX_UPDATE_CHARS, Phase, RawUpdate, SubscriptionScope, Told, UpdateDue,
     UpdateInput, UpdateState,
 };
-use crate::domain::incident::Incident;
+use crate::domain::incident::{Incident, Severity};
 use crate::domain::timeline::EntryData;
 use crate::domain::tone::{self, Finding};
 use crate::domain::{FieldError, bounded_text};
@@ -370,10 +370,25 @@ impl Aplomb {
 
     /// When the incident's next update is due under this organisation's cadence.
     fn update_due(&self, incident: &Incident, told: Option<Told>) -> Option<UpdateDue> {
-        communication::update_due(
-            self.settings.cadence.of(incident.severity),
+        self.due_for(
+            incident.severity,
             incident.status.is_active(),
             incident.declared_at,
+            told,
+        )
+    }
+
+    fn due_for(
+        &self,
+        severity: Severity,
+        active: bool,
+        declared_at: Timestamp,
+        told: Option<Told>,
+    ) -> Option<UpdateDue> {
+        communication::update_due(
+            self.settings.cadence.of(severity),
+            active,
+            declared_at,
             told,
         )
     }
@@ -390,14 +405,20 @@ impl Aplomb {
         incident: &Incident,
         updates: &[StatusUpdateRecord],
     ) -> AppResult<CadenceView> {
+        self.with_snooze(incident.id, self.update_due(incident, last_told(updates)))
+            .await
+    }
+
+    /// The cadence as it is shown: when the next update is due, and the reminder's snooze.
+    async fn with_snooze(&self, id: i64, due: Option<UpdateDue>) -> AppResult<CadenceView> {
         let now = self.now();
         let snoozed_until = self
             .store
-            .update_snoozed_until(incident.id)
+            .update_snoozed_until(id)
             .await?
             .filter(|s| *s > now);
         Ok(CadenceView {
-            due: self.update_due(incident, last_told(updates)),
+            due,
             snoozed_until,
             now,
         })
@@ -504,26 +525,31 @@ impl Aplomb {
     /// updates published to stakeholders (drafts and responders' working notes stay on the
     /// incident page).
     pub async fn briefing(&self, actor: &Actor) -> AppResult<Vec<Briefing>> {
-        let filter = IncidentFilter {
+        // Every open incident, page by page: the worst may be the oldest.
+        let mut filter = IncidentFilter {
             active: true,
             limit: 100,
             ..IncidentFilter::default()
         };
-        let now = self.now();
+        let mut open = Vec::new();
+        loop {
+            let page = self.list(actor, &filter).await?;
+            open.extend(page.items);
+            match page.next_cursor {
+                Some(cursor) => filter.before = Some(cursor),
+                None => break,
+            }
+        }
         let mut briefings = Vec::new();
-        for incident in self.list(actor, &filter).await?.items {
+        for incident in open {
             let all = self.store.status_updates(incident.id).await?;
-            let due = communication::update_due(
-                self.settings.cadence.of(incident.severity),
+            let due = self.due_for(
+                incident.severity,
                 true,
                 incident.declared_at,
                 last_told(&all),
             );
-            let snoozed_until = self
-                .store
-                .update_snoozed_until(incident.id)
-                .await?
-                .filter(|s| *s > now);
+            let cadence = self.with_snooze(incident.id, due).await?;
             let updates = all
                 .into_iter()
                 .filter(|u| {
@@ -533,11 +559,7 @@ impl Aplomb {
                 .collect();
             briefings.push(Briefing {
                 incident,
-                cadence: CadenceView {
-                    due,
-                    snoozed_until,
-                    now,
-                },
+                cadence,
                 updates,
             });
         }
@@ -557,11 +579,7 @@ async fn send_out(
     if u.audiences.contains(&Audience::Public) {
         tx.tell_status_subscribers(u.id, now).await?;
     }
-    if !u
-        .audiences
-        .iter()
-        .any(|a| matches!(a, Audience::Stakeholders | Audience::Responders))
-    {
+    if !u.audiences.iter().any(|a| a.is_internal()) {
         return Ok(u);
     }
     tx.send_to_subscribers(u.id, &u.audiences, now).await?;

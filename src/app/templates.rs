@@ -1,7 +1,6 @@
 //! Status update templates: the team writes its own per phase and audience (and optionally
 //! per incident type); an incident's composer starts from the one that applies, filled.
 
-use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -149,7 +148,7 @@ impl Aplomb {
         {
             Ok(())
         } else {
-            Err(AppError::NotFound("template of the team's"))
+            Err(AppError::NotFound("team template"))
         }
     }
 
@@ -163,6 +162,11 @@ impl Aplomb {
     ) -> AppResult<FilledTemplate> {
         let (audience, phase): (Audience, Phase) = (audience.parse()?, phase.parse()?);
         let view = self.incident(actor, id).await?;
+        if view.incident.private && audience == Audience::Public {
+            return Err(
+                FieldError::new("audience", "a private incident has no public updates").into(),
+            );
+        }
         let written: Vec<Template> = self
             .store
             .update_templates()
@@ -181,47 +185,34 @@ impl Aplomb {
     }
 
     /// What fills a template for `incident`: the next update is promised one cadence
-    /// interval from now (an hour where its severity has none), rounded up to five minutes.
+    /// interval from now (an hour where its severity has none).
     fn template_values(&self, incident: &Incident) -> TemplateValues {
         let every = self
             .settings
             .cadence
             .of(incident.severity)
             .map_or(SignedDuration::from_hours(1), |c| c.every);
-        let five = 5 * 60_000;
-        let at = ((self.now() + every).as_millisecond() + five - 1).div_euclid(five) * five;
-        let next = Timestamp::from_millisecond(at).unwrap_or_else(|_| self.now());
         let services: Vec<&str> = incident.services.iter().map(|s| s.name.as_str()).collect();
-        TemplateValues {
-            title: incident.title.clone(),
-            severity: incident.severity.to_string(),
-            services: if services.is_empty() {
-                "the service".to_string()
-            } else {
-                services.join(", ")
-            },
-            next_update: next
-                .to_zoned(TimeZone::UTC)
-                .strftime("%H:%M UTC")
-                .to_string(),
-        }
+        TemplateValues::new(
+            &incident.title,
+            &incident.severity.to_string(),
+            &services,
+            every,
+            self.now(),
+        )
     }
 
-    /// An incident type a template is for: one of the configured types, or any.
+    /// An incident type a template is for: one of the configured types (read as a
+    /// declaration reads it), or any.
     fn template_type(&self, raw: Option<&str>) -> AppResult<Option<String>> {
         let Some(ty) = raw.map(str::trim).filter(|t| !t.is_empty()) else {
             return Ok(None);
         };
-        if !self.settings.incident_types.all().iter().any(|t| t == ty) {
-            return Err(FieldError::new(
-                "incident_type",
-                format!(
-                    "must be one of {}",
-                    self.settings.incident_types.all().join(", ")
-                ),
-            )
-            .into());
-        }
-        Ok(Some(ty.to_string()))
+        let ty = self
+            .settings
+            .incident_types
+            .parse(ty)
+            .map_err(|e| FieldError::new("incident_type", e.message))?;
+        Ok(Some(ty))
     }
 }

@@ -180,7 +180,16 @@ impl Client {
                     "next_update_by": next_update_by, "publish": publish, "components": components});
                 let path = format!("/incidents/{incident}/updates");
                 let u = self.call(Method::POST, &path, Some(body)).await?;
-                self.print(&u, |v| format!("{}\n{}", v["id"], tone_of(v)));
+                self.print(&u, |v| {
+                    let mut out = format!("{}\n{}", v["id"], tone_of(v));
+                    if v["state"] == "published" {
+                        out.push_str(&format!(
+                            "published to {}\n",
+                            texts(&v["audiences"]).join(", ")
+                        ));
+                    }
+                    out
+                });
             }
             UpdateCommand::Publish { incident, update } => {
                 let path = format!("/incidents/{incident}/updates/{update}");

@@ -20,6 +20,14 @@ closed_set! {
     }
 }
 
+impl Audience {
+    /// Inside the organisation: heard through subscriptions to the updates, never on the
+    /// status page.
+    pub fn is_internal(self) -> bool {
+        self != Self::Public
+    }
+}
+
 closed_set! {
     /// The phase of the incident an update speaks of (Statuspage's incident statuses, plus a
     /// plain update).
@@ -167,12 +175,12 @@ pub fn subscription_audience(raw: Option<&str>) -> Result<Audience, FieldError> 
     match raw.map(str::trim).filter(|a| !a.is_empty()) {
         None => Ok(Audience::Stakeholders),
         Some(a) => match a.parse()? {
-            Audience::Public => Err(FieldError::new(
+            internal if Audience::is_internal(internal) => Ok(internal),
+            _ => Err(FieldError::new(
                 "audience",
                 "public updates reach readers through the status page's subscriptions; \
                  subscribe to stakeholders or responders",
             )),
-            internal => Ok(internal),
         },
     }
 }

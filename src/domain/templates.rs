@@ -24,6 +24,42 @@ pub struct TemplateValues {
     pub next_update: String,
 }
 
+impl TemplateValues {
+    /// The values for an incident titled `title` on `services`, whose next update is promised
+    /// one cadence interval (`every`) from `now`, rounded up to five minutes, as a UTC time,
+    /// with its date when that is not today.
+    pub fn new(
+        title: &str,
+        severity: &str,
+        services: &[&str],
+        every: jiff::SignedDuration,
+        now: jiff::Timestamp,
+    ) -> Self {
+        let five = 5 * 60_000;
+        let at = ((now + every).as_millisecond() + five - 1).div_euclid(five) * five;
+        let next = jiff::Timestamp::from_millisecond(at).unwrap_or(now);
+        let (next, today) = (
+            next.to_zoned(jiff::tz::TimeZone::UTC),
+            now.to_zoned(jiff::tz::TimeZone::UTC),
+        );
+        let format = if next.date() == today.date() {
+            "%H:%M UTC"
+        } else {
+            "%H:%M UTC on %-d %B"
+        };
+        Self {
+            title: title.to_string(),
+            severity: severity.to_string(),
+            services: if services.is_empty() {
+                "the service".to_string()
+            } else {
+                services.join(", ")
+            },
+            next_update: next.strftime(format).to_string(),
+        }
+    }
+}
+
 /// Checks a template's text: within bounds, and every `{placeholder}` one of `PLACEHOLDERS`
 /// (a misspelt one would reach readers as it is).
 pub fn check_template(raw: &str) -> Result<String, FieldError> {
@@ -165,6 +201,23 @@ pub fn pick<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_next_update_is_promised_a_cadence_ahead_rounded_up_with_its_date_past_midnight() {
+        let now: jiff::Timestamp = "2026-12-06T14:02:10Z".parse().unwrap();
+        let minutes = jiff::SignedDuration::from_mins;
+        let v = TemplateValues::new("Slow", "SEV2", &[], minutes(30), now);
+        assert_eq!(v.next_update, "14:35 UTC");
+        assert_eq!(v.services, "the service");
+        let v = TemplateValues::new("Slow", "SEV2", &["api", "web"], minutes(28), now);
+        assert_eq!(
+            (v.next_update.as_str(), v.services.as_str()),
+            ("14:35 UTC", "api, web")
+        );
+        let late: jiff::Timestamp = "2026-12-06T23:50:00Z".parse().unwrap();
+        let v = TemplateValues::new("Slow", "SEV3", &[], minutes(60), late);
+        assert_eq!(v.next_update, "00:50 UTC on 7 December");
+    }
     use crate::domain::tone::{ToneRules, check};
 
     fn values() -> TemplateValues {

@@ -21,6 +21,10 @@ pub async fn send(
     now: Timestamp,
 ) -> Attempt {
     let s = &job.subscriber;
+    // No mail server configured: retrying cannot help, as with pages.
+    if let Some(why) = channels.unconfigured(s.kind.as_str()) {
+        return Attempt::GiveUp(why.to_string());
+    }
     let sent = match s.kind {
         SubscriberKind::Email => channels.mail(&s.address, email(page, job)).await,
         SubscriberKind::Webhook => {

@@ -12,7 +12,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::app::{BrandFields, ComponentEdit, ComponentFields, SubscriberFields};
 use crate::config::StatusPageBrand;
-use crate::domain::status::ComponentStatus;
+use crate::domain::status::{ComponentStatus, SubscriberKind};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
@@ -73,7 +73,8 @@ impl ComponentBody {
             .status_of(c.id)
             .await
             // Not on the page yet (it is being redrawn): no update names it yet.
-            .unwrap_or_else(|| ComponentStatus::Operational.to_string());
+            .unwrap_or(ComponentStatus::Operational)
+            .to_string();
         Self {
             badge_url: format!("/status/components/{}/badge.svg", c.id),
             status,
@@ -205,7 +206,8 @@ pub struct SubscriberBody {
 impl SubscriberBody {
     fn new(s: SubscriberRecord, with_secret: bool) -> Self {
         Self {
-            signing_secret: with_secret.then(|| s.secret.clone()),
+            signing_secret: (with_secret && s.kind == SubscriberKind::Webhook)
+                .then(|| s.secret.clone()),
             id: s.id,
             kind: s.kind.to_string(),
             address: s.address,

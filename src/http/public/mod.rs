@@ -29,6 +29,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 
 use crate::app::{Aplomb, StatusSnapshot};
+use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::extract::ApiPath;
@@ -249,9 +250,9 @@ impl StatusCache {
     }
 
     /// A component's status as the page shows it now.
-    pub async fn status_of(&self, id: i64) -> Option<String> {
+    pub async fn status_of(&self, id: i64) -> Option<ComponentStatus> {
         let r = self.current().await.ok()?;
-        r.snapshot.component(id).map(|c| c.status.to_string())
+        r.snapshot.component(id).map(|c| c.status)
     }
 
     /// The latest rendering; right after start, waits briefly for the first.

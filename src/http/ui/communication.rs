@@ -72,7 +72,10 @@ async fn briefing(State(state): State<AppState>, session: super::Session) -> Res
                 title: b.incident.title,
                 severity: b.incident.severity.to_string(),
                 status: b.incident.status.to_string(),
-                lead: b.incident.lead.unwrap_or_else(|| "no lead yet".into()),
+                lead: b
+                    .incident
+                    .lead
+                    .map_or_else(|| "no lead yet".into(), |lead| format!("lead {lead}")),
                 declared: times.at(b.incident.declared_at),
                 cadence: CadenceLine::new(b.cadence, &times),
                 updates: b
@@ -329,9 +332,13 @@ struct ToneFindings {
 /// once saved, read by the widest audience ticked.
 async fn check_tone(
     State(state): State<AppState>,
-    Path(_id): Path<i64>,
-    Posted { form, .. }: Posted<UpdateForm>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<UpdateForm>,
 ) -> Response {
+    // Only those who may see the incident check drafts of its updates.
+    if let Err(e) = state.incident(&session.actor, id).await {
+        return super::fail(e, "/incidents");
+    }
     if form.text.trim().is_empty() {
         return render(&ToneFindings {
             tone: Vec::new(),

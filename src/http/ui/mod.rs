@@ -14,6 +14,7 @@ use jiff::Timestamp;
 use serde::Deserialize;
 
 use crate::app::AppError;
+use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::http::{AppState, percent_encode};
 
@@ -247,7 +248,7 @@ pub(super) struct Times {
 }
 
 /// Names typed into one comma-separated field, each trimmed, empty ones left out.
-pub(super) fn list(raw: &str) -> Vec<String> {
+pub(super) fn comma_separated(raw: &str) -> Vec<String> {
     raw.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -280,7 +281,33 @@ pub(super) struct When {
     pub iso: String,
 }
 
+/// A time typed in a `datetime-local` field (`2026-12-05T14:30`), read in `zone`, as the
+/// RFC 3339 instant the API takes.
+pub(super) fn instant_typed(
+    zone: &jiff::tz::TimeZone,
+    field: &'static str,
+    raw: &str,
+) -> Result<String, FieldError> {
+    let civil: jiff::civil::DateTime = raw
+        .trim()
+        .parse()
+        .map_err(|_| FieldError::new(field, "must be a date and time, e.g. 2026-12-05T14:30"))?;
+    let zoned = civil
+        .to_zoned(zone.clone())
+        .map_err(|_| FieldError::new(field, "is not a time in that time zone"))?;
+    Ok(zoned.timestamp().to_string())
+}
+
 impl Times {
+    /// A time typed in a `datetime-local` field, read in the viewer's zone.
+    pub(super) fn instant_typed(
+        &self,
+        field: &'static str,
+        raw: &str,
+    ) -> Result<String, FieldError> {
+        instant_typed(&self.zone, field, raw)
+    }
+
     pub(super) async fn for_actor(state: &AppState, actor: &Actor) -> Result<Self, AppError> {
         let profile = state.store.profile(actor.id).await?.map(|(zone, _)| zone);
         // A zone the database knows but this system does not (an old tzdata) falls back to

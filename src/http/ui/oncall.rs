@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 
 use super::incidents::{Done, done_to};
-use super::{NoFields, Posted, SecretPage, Session, fail, list, render};
+use super::{NoFields, Posted, SecretPage, Session, comma_separated, fail, instant_typed, render};
 use crate::app::{AppError, CalendarFeed, Outcome, OverrideInput, PlannedObject, PolicySummary};
 use crate::domain::access::Actor;
 use crate::http::AppState;
@@ -208,29 +208,22 @@ struct OverrideForm {
     end: String,
 }
 
-/// A browser's `datetime-local` value (`2026-03-03T18:00`) as an RFC 3339 UTC instant.
-fn local_input_as_utc(raw: &str) -> String {
-    let raw = raw.trim();
-    if raw.ends_with('Z') || raw.contains('+') {
-        return raw.to_string();
-    }
-    let with_seconds = if raw.len() == 16 {
-        format!("{raw}:00")
-    } else {
-        raw.to_string()
-    };
-    format!("{with_seconds}Z")
-}
-
 async fn add_override(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     Posted { session, form }: Posted<OverrideForm>,
 ) -> Response {
+    let utc = jiff::tz::TimeZone::UTC;
+    let typed = instant_typed(&utc, "start", &form.start)
+        .and_then(|start| Ok((start, instant_typed(&utc, "end", &form.end)?)));
+    let (start, end) = match typed {
+        Ok(typed) => typed,
+        Err(e) => return fail(e.into(), "/oncall"),
+    };
     let input = OverrideInput {
         user: form.user,
-        start: local_input_as_utc(&form.start),
-        end: local_input_as_utc(&form.end),
+        start,
+        end,
     };
     match state.add_override(&session.actor, id, input).await {
         Ok(_) => Redirect::to("/oncall").into_response(),
@@ -349,7 +342,7 @@ async fn set_my_profile(
 ) -> Response {
     let input = crate::app::ProfileInput {
         time_zone: form.time_zone,
-        skills: list(&form.skills),
+        skills: comma_separated(&form.skills),
     };
     let me = session.actor.username.clone();
     back_to_responders(state.set_profile(&session.actor, &me, input).await)

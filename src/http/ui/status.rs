@@ -10,15 +10,16 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::{ErrorQuery, NoFields, Posted, SecretPage, Session, Times, fail, list, render};
+use super::{
+    ErrorQuery, NoFields, Posted, SecretPage, Session, Times, comma_separated, fail, render,
+};
 use crate::app::{
     AppError, BrandFields, ComponentEdit, ComponentFields, MaintenanceEdit, MaintenanceFields,
     SubscriberFields,
 };
-use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::maintenance::MaintenanceStatus;
-use crate::domain::status::SubscriberKind;
+use crate::domain::status::{ComponentStatus, SubscriberKind};
 use crate::http::AppState;
 
 const PAGE: &str = "/status-page";
@@ -92,17 +93,18 @@ async fn status_admin(
 ) -> Response {
     let loaded = async {
         let times = Times::for_actor(&state, &session.actor).await?;
-        let snapshot = state.status_snapshot().await?;
+        let components = state.components(&session.actor).await?;
+        let brand = state.status_brand().await?;
         let maintenances = state.maintenances(&session.actor).await?;
         let subscribers = if session.actor.is_admin() {
             Some(state.status_subscribers(&session.actor).await?)
         } else {
             None
         };
-        Ok::<_, AppError>((times, snapshot, maintenances, subscribers))
+        Ok::<_, AppError>((times, components, brand, maintenances, subscribers))
     }
     .await;
-    let (times, snapshot, maintenances, subscribers) = match loaded {
+    let (times, components, brand, maintenances, subscribers) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
@@ -116,19 +118,21 @@ async fn status_admin(
                 .join(", ")
         }
     };
+    let mut rows = Vec::new();
+    for c in components {
+        // As the page shows it now; one not drawn yet is named by no update.
+        let status = state.status_cache.status_of(c.id).await;
+        rows.push(ComponentRow {
+            id: c.id,
+            group: c.group.unwrap_or_default(),
+            services: c.services.join(", "),
+            status: status.unwrap_or(ComponentStatus::Operational).label(),
+            name: c.name,
+            description: c.description,
+        });
+    }
     render(&StatusAdminPage {
-        components: snapshot
-            .components
-            .iter()
-            .map(|c| ComponentRow {
-                id: c.record.id,
-                name: c.record.name.clone(),
-                group: c.record.group.clone().unwrap_or_default(),
-                description: c.record.description.clone(),
-                services: c.record.services.join(", "),
-                status: c.status.label(),
-            })
-            .collect(),
+        components: rows,
         maintenances: maintenances
             .iter()
             .map(|m| MaintenanceRow {
@@ -161,9 +165,9 @@ async fn status_admin(
                 })
                 .collect()
         }),
-        name: snapshot.brand.name.clone(),
-        logo_url: snapshot.brand.logo_url.clone().unwrap_or_default(),
-        accent: snapshot.brand.accent.clone(),
+        name: brand.name,
+        logo_url: brand.logo_url.unwrap_or_default(),
+        accent: brand.accent,
         zone: times.zone_note(),
         me: session.actor,
         csrf: session.csrf,
@@ -224,7 +228,7 @@ async fn add_component(
         name: form.name,
         description: Some(form.description),
         group: Some(form.group).filter(|g| !g.trim().is_empty()),
-        services: list(&form.services),
+        services: comma_separated(&form.services),
     };
     back(state.add_component(&session.actor, &fields).await.map(drop))
 }
@@ -238,7 +242,7 @@ async fn edit_component(
         name: Some(form.name),
         description: Some(form.description),
         group: Some(form.group),
-        services: Some(list(&form.services)),
+        services: Some(comma_separated(&form.services)),
     };
     back(
         state
@@ -277,7 +281,7 @@ async fn schedule(
             description: Some(form.description),
             scheduled_for: from,
             scheduled_until: times.instant_typed("until", &form.until)?,
-            components: list(&form.components),
+            components: comma_separated(&form.components),
         };
         state.schedule_maintenance(&session.actor, &fields).await?;
         Ok::<_, AppError>(())
@@ -324,7 +328,7 @@ async fn add_subscriber(
     let fields = SubscriberFields {
         kind: form.kind,
         address: form.address,
-        components: list(&form.components),
+        components: comma_separated(&form.components),
     };
     match state.add_status_subscriber(&session.actor, &fields).await {
         // A webhook's secret signs what it is sent: shown once, here.
@@ -346,18 +350,4 @@ async fn remove_subscriber(
     Posted { session, .. }: Posted<NoFields>,
 ) -> Response {
     back(state.remove_status_subscriber(&session.actor, id).await)
-}
-
-impl Times {
-    /// A time typed in a `datetime-local` field (`2026-12-05T14:30`), read in the viewer's
-    /// zone, as the RFC 3339 instant the API takes.
-    fn instant_typed(&self, field: &'static str, raw: &str) -> Result<String, FieldError> {
-        let civil: jiff::civil::DateTime = raw.trim().parse().map_err(|_| {
-            FieldError::new(field, "must be a date and time, e.g. 2026-12-05T14:30")
-        })?;
-        let zoned = civil
-            .to_zoned(self.zone.clone())
-            .map_err(|_| FieldError::new(field, "is not a time in your time zone"))?;
-        Ok(zoned.timestamp().to_string())
-    }
 }
