@@ -37,8 +37,8 @@ impl Metrics {
     }
 }
 
-/// Middleware: one tracing span and one metrics sample per request.
-pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// One tracing span and one metrics sample per request (run by `http::around_every_request`).
+pub async fn track(state: &AppState, request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()

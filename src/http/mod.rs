@@ -85,13 +85,22 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            security::headers,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            metrics::track,
+            around_every_request,
         ))
         .with_state(state)
+}
+
+/// Around every request, in one layer (each costs a boxed future per request, and the status
+/// page answers tens of thousands a second): its span and metrics sample, and the security
+/// headers on its answer.
+async fn around_every_request(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let mut response = metrics::track(&state, request, next).await;
+    security::harden(&mut response, state.tls);
+    response
 }
 
 /// Percent-encodes text for a URL's query or path, or a header's RFC 8187 value: everything

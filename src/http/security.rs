@@ -2,12 +2,8 @@
 //! referrer beyond aplomb itself, and on HTML pages a Content-Security-Policy that allows only
 //! aplomb's own scripts (no inline script) and no framing; HSTS when aplomb serves TLS itself.
 
-use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::Response;
-
-use super::AppState;
 
 /// Scripts only from aplomb's own files; styles may be inline (the status page inlines its
 /// stylesheet so readers need one request); images may come from anywhere on the web (a
@@ -19,8 +15,8 @@ const POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'u
 /// A year, the usual HSTS lifetime.
 const HSTS: &str = "max-age=31536000";
 
-pub async fn headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
+/// Adds the headers to an answer (run by `http::around_every_request`).
+pub fn harden(response: &mut Response, tls: bool) {
     let html = response
         .headers()
         .get(header::CONTENT_TYPE)
@@ -41,11 +37,10 @@ pub async fn headers(State(state): State<AppState>, request: Request, next: Next
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
-    if state.tls {
+    if tls {
         headers.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
         );
     }
-    response
 }
