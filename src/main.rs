@@ -149,6 +149,21 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Save a consistent copy of the server's SQLite database to FILE, while it serves
+    /// (admins; a PostgreSQL database is backed up with pg_dump).
+    Backup {
+        file: PathBuf,
+        #[command(flatten)]
+        connection: Connection,
+    },
+    /// Put a backup FILE back as the SQLite database: run it beside the database with every
+    /// `aplomb serve` on it stopped, then start aplomb again.
+    Restore {
+        file: PathBuf,
+        /// The database to replace: sqlite://FILE (created when missing).
+        #[arg(long, env = "APLOMB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
     /// Print the current on-call setup as TOML that `aplomb apply` accepts.
     Export {
         #[command(flatten)]
@@ -406,6 +421,28 @@ async fn run(command: Command) -> ExitCode {
             dry_run,
         } => Client::new(&connection).apply(&file, dry_run).await,
         Command::Export { connection } => Client::new(&connection).export().await,
+        Command::Backup { file, connection } => Client::new(&connection).backup(&file).await,
+        Command::Restore { file, database_url } => {
+            return match aplomb::store::restore(&file, &database_url) {
+                Ok(r) => {
+                    println!(
+                        "restored {} into {} (schema {}), holding incidents: {}, alerts: {}, \
+                         users: {}; start aplomb serve on it",
+                        file.display(),
+                        r.database.display(),
+                        r.schema_version,
+                        r.incidents,
+                        r.alerts,
+                        r.users,
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("aplomb: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Oncall {
             connection,
             schedule,

@@ -24,6 +24,7 @@ pub use crate::secret::{hex, new_secret};
 mod accounts;
 mod alerts;
 mod apply;
+mod backup;
 mod communication;
 mod coordination;
 mod forge;
@@ -141,12 +142,14 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound => Self::NotFound("incident"),
             StoreError::Conflict(m) => Self::Conflict(m),
+            StoreError::Unsupported(m) => Self::Conflict(m.into()),
             StoreError::Rule(r) => r.into(),
             StoreError::IdempotencyMismatch => Self::IdempotencyMismatch,
             StoreError::Corrupt(_)
             | StoreError::Injected(_)
             | StoreError::Sqlite(_)
             | StoreError::Postgres(_)
+            | StoreError::Io(_)
             | StoreError::Unreachable(_) => Self::Internal(e.into()),
         }
     }

@@ -10,6 +10,7 @@ use serde_json::Value;
 pub mod accounts;
 pub mod alerts;
 pub mod auth;
+pub mod backup;
 pub mod communication;
 pub mod coordination;
 pub mod incidents;

@@ -110,6 +110,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// The newest migration this aplomb knows.
+pub(super) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
+}
+
 /// Turns the shared migration text into one backend's dialect.
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id_column, bytes_column) = match backend {

@@ -5,6 +5,7 @@
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
 mod alerts;
+mod backup;
 mod communication;
 mod coordination;
 mod db;
@@ -32,6 +33,7 @@ use jiff::Timestamp;
 use crate::domain::{FieldError, RuleError};
 
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
+pub use backup::{Restored, restore};
 pub use communication::{
     StatusUpdateRecord, SubscriptionRecord, TemplateRecord, UpdateDelivery, last_told,
 };
@@ -115,6 +117,12 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("database error: {0}")]
     Postgres(#[from] tokio_postgres::Error),
+    /// What this database cannot do (e.g. a backup of PostgreSQL, which pg_dump takes).
+    #[error("{0}")]
+    Unsupported(&'static str),
+    /// A file beside the database could not be read or written.
+    #[error("file error: {0}")]
+    Io(String),
     /// No connection to the database could be had in time (it is down, or failing over).
     #[error("database unavailable: {0}")]
     Unreachable(String),

@@ -12,6 +12,7 @@ use crate::http::error::ErrorBody;
 
 pub mod accounts;
 pub mod alerts;
+pub mod backup;
 pub mod communication;
 pub mod coordination;
 pub mod incidents;
@@ -35,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
+        .merge(backup::router())
         .route("/openapi.json", get(openapi_json))
 }
 
@@ -83,6 +85,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());
+    doc.merge(backup::BackupDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     doc.merge(crate::http::events::EventsDoc::openapi());
     answers_of_every_operation(&mut doc);

@@ -157,6 +157,11 @@ impl Sqlite {
         })
     }
 
+    /// The database's file; `None` in memory.
+    pub fn file(&self) -> Option<&Path> {
+        self.readers.as_ref().map(|r| r.file.as_path())
+    }
+
     /// The writer's connection, once every writer before this one is done with it.
     pub async fn writer(&self) -> Held {
         Held::Writer(self.writer.clone().lock_owned().await)
