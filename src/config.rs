@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use jiff::SignedDuration;
 use serde::Deserialize;
 
 use crate::domain::communication::{CadencePolicy, UpdateCadence};
@@ -21,7 +22,12 @@ pub struct Settings {
     pub tone: ToneRules,
     pub cadence: CadencePolicy,
     pub status_page: StatusPageBrand,
+    /// How long resolved alerts, delivery attempts and idempotency keys are kept.
+    pub retention: SignedDuration,
 }
+
+/// Kept for 90 days unless `[retention] days` says otherwise.
+pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 /// How the public status page presents itself.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -84,6 +90,7 @@ impl Default for Settings {
             tone: ToneRules::default(),
             cadence: CadencePolicy::default(),
             status_page: StatusPageBrand::default(),
+            retention: SignedDuration::from_hours(24 * DEFAULT_RETENTION_DAYS),
         }
     }
 }
@@ -102,6 +109,14 @@ struct File {
     cadence: BTreeMap<Severity, CadenceEntry>,
     #[serde(default)]
     status_page: StatusPageBrand,
+    #[serde(default)]
+    retention: RetentionSection,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RetentionSection {
+    days: Option<i64>,
 }
 
 /// `{ first_minutes = 5, every_minutes = 20 }`, or `"none"` for no expected updates.
@@ -189,6 +204,13 @@ impl Settings {
         }
         settings.cadence = CadencePolicy::with(cadence);
         settings.status_page = file.status_page.checked()?;
+        if let Some(days) = file.retention.days {
+            anyhow::ensure!(
+                (1..=36_500).contains(&days),
+                "retention.days must be between 1 and 36500"
+            );
+            settings.retention = SignedDuration::from_hours(24 * days);
+        }
         settings.tone = ToneRules::new(
             file.tone.panic_words,
             file.tone.acronyms.unwrap_or_default(),
@@ -275,6 +297,23 @@ mod tests {
         assert!(settings.tone.acronyms.contains(&"SAP".to_string()));
         assert!(settings.tone.acronyms.contains(&"API".to_string()));
         assert!(Settings::parse("[tone]\nwords = []").is_err());
+    }
+
+    #[test]
+    fn retention_is_days_within_reason() {
+        assert_eq!(
+            Settings::default().retention,
+            SignedDuration::from_hours(24 * 90)
+        );
+        let settings = Settings::parse("[retention]\ndays = 30").expect("valid");
+        assert_eq!(settings.retention, SignedDuration::from_hours(24 * 30));
+        for bad in [
+            "[retention]\ndays = 0",
+            "[retention]\ndays = 40000",
+            "[retention]\nhours = 3",
+        ] {
+            assert!(Settings::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -74,6 +74,7 @@ pub async fn start_engine(
             signing_key,
             cadence: app.settings.cadence.clone(),
             status_page: app.settings.status_page.clone(),
+            retention: app.settings.retention,
         },
     );
     engine.warn_unreachable_methods().await?;

@@ -5,6 +5,8 @@
 //!   communications lead of an overdue status update, once per interval;
 //! - `maintenance`: moves scheduled maintenance on at its set times;
 //! - `subscribers`: sends the status page's subscribers their notices;
+//! - `retention`: prunes old resolved alerts, delivery attempts and idempotency keys, in a
+//!   task of its own so a long prune never delays a page;
 //! - delivery (here): sends queued messages with leases and retries with exponential backoff.
 //!
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
@@ -14,6 +16,7 @@ pub mod escalation;
 pub mod ingest;
 pub mod maintenance;
 pub mod reminders;
+pub mod retention;
 pub mod subscribers;
 
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub struct EngineConfig {
     pub cadence: CadencePolicy,
     /// The status page's name and address, for what its subscribers are sent.
     pub status_page: crate::config::StatusPageBrand,
+    /// How long resolved alerts, delivery attempts and idempotency keys are kept.
+    pub retention: SignedDuration,
 }
 
 /// The delay before retry `attempt` (1-based): 30 s, 1 min, 2 min, 4 min, …
@@ -140,17 +145,47 @@ impl EngineLink {
 pub struct EngineHandle {
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
+    pruner: JoinHandle<()>,
 }
 
 impl EngineHandle {
     pub async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        let _ = self.pruner.await;
     }
 
     /// Stops at once, as a crash would: work in flight is abandoned, not finished.
     pub fn abort(self) {
         self.task.abort();
+        self.pruner.abort();
+    }
+}
+
+/// Runs retention at once, then every `retention::EVERY`, until `stopped` says so. A prune
+/// cut short by a stop loses nothing: each batch is its own transaction.
+async fn prune_until_stopped(
+    store: Store,
+    clock: Arc<dyn Clock>,
+    keep_for: SignedDuration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => return,
+            pruned = retention::prune_old(&store, clock.as_ref(), keep_for) => match pruned {
+                Ok(pruned) => {
+                    for (kind, gone) in pruned.into_iter().filter(|(_, gone)| *gone > 0) {
+                        tracing::info!(gone, "retention pruned {}", kind.as_str());
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "retention failed; it runs again within the hour"),
+            },
+        }
+        tokio::select! {
+            _ = stopped.changed() => return,
+            _ = tokio::time::sleep(retention::EVERY) => {}
+        }
     }
 }
 
@@ -196,6 +231,12 @@ impl Engine {
 
     pub fn spawn(self) -> EngineHandle {
         let (stop, mut stopped) = watch::channel(false);
+        let pruner = tokio::spawn(prune_until_stopped(
+            self.store.clone(),
+            self.clock.clone(),
+            self.config.retention,
+            stopped.clone(),
+        ));
         let mut handed = self.link.attach(&self.owner);
         let task = tokio::spawn(async move {
             'engine: loop {
@@ -229,7 +270,7 @@ impl Engine {
                 self.send(jobs).await;
             }
         });
-        EngineHandle { stop, task }
+        EngineHandle { stop, task, pruner }
     }
 
     /// How long to sleep: until the next due work, at most one poll interval.

@@ -108,6 +108,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "status page brand",
         include_str!("../../migrations/0023_status_brand.sql"),
     ),
+    (
+        24,
+        "retention indexes",
+        include_str!("../../migrations/0024_retention.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

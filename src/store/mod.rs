@@ -20,6 +20,7 @@ mod oncall;
 mod paging;
 mod reports;
 mod requests;
+mod retention;
 mod status;
 mod subscribers;
 mod users;
@@ -57,6 +58,7 @@ pub use paging::{
 };
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
+pub use retention::Prunable;
 pub use status::ComponentRecord;
 pub use subscribers::{NoticeAbout, NoticeJob, SignUp, SubscriberKey, SubscriberRecord};
 pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};

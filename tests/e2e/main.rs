@@ -28,6 +28,7 @@ mod pd_client;
 mod private;
 mod readme;
 mod reports;
+mod retention;
 mod serve;
 mod sinks;
 mod status_page;
