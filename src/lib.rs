@@ -21,6 +21,7 @@ pub mod engine;
 pub mod faults;
 pub mod http;
 pub mod markup;
+pub mod metrics;
 pub mod secret;
 pub mod server;
 pub mod store;
@@ -51,7 +52,7 @@ mod tidy {
                 // comparison) and nothing else of the crate.
                 "domain" => &[
                     "store", "announce", "engine", "app", "http", "cli", "server", "clock",
-                    "config", "demo", "faults",
+                    "config", "demo", "faults", "metrics",
                 ],
                 "store" => &["announce", "engine", "app", "http", "cli", "server"],
                 "engine" => &["app", "http", "cli", "server"],

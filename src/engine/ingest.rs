@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::announce::Announcer;
 use crate::clock::Clock;
 use crate::domain::rate::TokenBucket;
+use crate::metrics::{self, Histogram};
 use crate::store::{
     AlertIncidentDefaults, Backend, BeforeCommit, DeliveryJob, Ingest, Ingested, Ingester,
     PagingTx, Store, StoreError,
@@ -42,7 +43,7 @@ pub enum Refused {
 }
 
 /// How group commit is doing: events per batch is `events / batches`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct IngestStats {
     pub batches: AtomicU64,
     /// Batches stored as one statement committed on its own (PostgreSQL only).
@@ -52,6 +53,22 @@ pub struct IngestStats {
     pub store_micros: AtomicU64,
     /// Routing keys the rate limiter holds a bucket for (only keys the writer routes).
     pub rate_buckets: AtomicU64,
+    pub batch_events: Histogram,
+    pub commit_seconds: Histogram,
+}
+
+impl Default for IngestStats {
+    fn default() -> Self {
+        Self {
+            batches: AtomicU64::default(),
+            shortcut_batches: AtomicU64::default(),
+            events: AtomicU64::default(),
+            store_micros: AtomicU64::default(),
+            rate_buckets: AtomicU64::default(),
+            batch_events: Histogram::new(metrics::SIZES),
+            commit_seconds: Histogram::new(metrics::SECONDS),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -281,6 +298,8 @@ impl Writer {
             .events
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         self.stats.store_micros.fetch_add(micros, Ordering::Relaxed);
+        self.stats.batch_events.observe(events.len() as f64);
+        self.stats.commit_seconds.observe(micros as f64 / 1e6);
         for key in charge_after {
             if self.ingester.routes_key(&key) {
                 let _ = self.limiter.admit(&key, now);

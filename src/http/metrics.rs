@@ -1,5 +1,5 @@
-//! Prometheus text exposition for `/metrics`: request counts and latencies per route, and open
-//! incidents by severity (private incidents are left out, so the metric reveals nothing of them).
+//! Prometheus text exposition for `/metrics`: request counts and a latency histogram per route,
+//! how the ingest writer's group commit is doing, and open incidents by severity (private incidents are left out, so the metric reveals nothing of them).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -14,13 +14,14 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
+use crate::metrics::{self, Histogram, family};
 
-/// (method, route, status) → (count, total seconds).
-type RequestTotals = BTreeMap<(String, String, u16), (u64, f64)>;
+/// (method, route, status) → how long those requests took.
+type RequestDurations = BTreeMap<(String, String, u16), Histogram>;
 
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<RequestTotals>,
+    requests: Mutex<RequestDurations>,
 }
 
 impl Metrics {
@@ -29,11 +30,10 @@ impl Metrics {
             .requests
             .lock()
             .expect("metrics lock is never poisoned");
-        let slot = requests
+        requests
             .entry((method.to_string(), route.to_string(), status))
-            .or_default();
-        slot.0 += 1;
-        slot.1 += seconds;
+            .or_insert_with(|| Histogram::new(metrics::SECONDS))
+            .observe(seconds);
     }
 }
 
@@ -60,25 +60,42 @@ pub async fn track(state: &AppState, request: Request, next: Next) -> Response {
 
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
-    out.push_str("# HELP aplomb_http_requests_total HTTP requests served.\n# TYPE aplomb_http_requests_total counter\n");
-    let requests = state
-        .metrics
-        .requests
-        .lock()
-        .expect("metrics lock is never poisoned")
-        .clone();
-    for ((method, route, status), (count, _)) in &requests {
-        let _ = writeln!(
-            out,
-            "aplomb_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+    {
+        let requests = state
+            .metrics
+            .requests
+            .lock()
+            .expect("metrics lock is never poisoned");
+        let label = |(method, route, status): &(String, String, u16)| {
+            format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
+        };
+        family(
+            &mut out,
+            "aplomb_http_requests_total",
+            "counter",
+            "HTTP requests served.",
         );
-    }
-    out.push_str("# HELP aplomb_http_request_seconds_sum Time spent serving HTTP requests.\n# TYPE aplomb_http_request_seconds_sum counter\n");
-    for ((method, route, status), (_, seconds)) in &requests {
-        let _ = writeln!(
-            out,
-            "aplomb_http_request_seconds_sum{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {seconds:.6}"
+        for (key, durations) in requests.iter() {
+            let _ = writeln!(
+                out,
+                "aplomb_http_requests_total{{{}}} {}",
+                label(key),
+                durations.count()
+            );
+        }
+        family(
+            &mut out,
+            "aplomb_http_request_duration_seconds",
+            "histogram",
+            "Time from a request's arrival to its response.",
         );
+        for (key, durations) in requests.iter() {
+            durations.render(
+                &mut out,
+                "aplomb_http_request_duration_seconds",
+                &label(key),
+            );
+        }
     }
     let ingest = &state.app.ingest.stats;
     for (name, help, value) in [
@@ -108,6 +125,24 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
         );
     }
+    family(
+        &mut out,
+        "aplomb_ingest_batch_events",
+        "histogram",
+        "Events in each transaction the event writer committed.",
+    );
+    ingest
+        .batch_events
+        .render(&mut out, "aplomb_ingest_batch_events", "");
+    family(
+        &mut out,
+        "aplomb_ingest_commit_seconds",
+        "histogram",
+        "Time to store one batch, from its transaction's start to its commit.",
+    );
+    ingest
+        .commit_seconds
+        .render(&mut out, "aplomb_ingest_commit_seconds", "");
     let _ = writeln!(
         out,
         "# HELP aplomb_ingest_rate_limited_keys Routing keys the rate limiter tracks (only keys that route).\n\

@@ -35,7 +35,7 @@ impl Store {
             Database::Sqlite(db) => db.file().map(Path::to_path_buf),
             Database::Postgres(_) => {
                 return Err(StoreError::Unsupported(
-                    "a PostgreSQL database is backed up with pg_dump (see the README's Backups)",
+                    "a PostgreSQL database is backed up with pg_dump (see the README's Backups and retention)",
                 ));
             }
         };
@@ -75,7 +75,7 @@ fn beside(database: &Path, suffix: &str) -> PathBuf {
 pub fn restore(backup: &Path, url: &str) -> anyhow::Result<Restored> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         anyhow::bail!(
-            "a PostgreSQL database is restored with pg_restore (see the README's Backups); \
+            "a PostgreSQL database is restored with pg_restore (see the README's Backups and retention); \
              aplomb restore writes SQLite files"
         );
     }

@@ -113,6 +113,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention indexes",
         include_str!("../../migrations/0024_retention.sql"),
     ),
+    (
+        25,
+        "evidence by alert",
+        include_str!("../../migrations/0025_evidence_alert.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

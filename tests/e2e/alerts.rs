@@ -310,6 +310,10 @@ async fn a_storm_of_ten_thousand_alerts_is_one_incident_and_one_page(db: Db) {
     assert_eq!(counter("aplomb_ingest_events_total "), 10_000.0);
     let batches = counter("aplomb_ingest_batches_total ");
     assert!((1.0..10_000.0).contains(&batches), "{batches} batches");
+    // The batch-size histogram saw every batch and, summed, every event.
+    assert_eq!(counter("aplomb_ingest_batch_events_count "), batches);
+    assert_eq!(counter("aplomb_ingest_batch_events_sum "), 10_000.0);
+    assert_eq!(counter("aplomb_ingest_commit_seconds_count "), batches);
     // On PostgreSQL, once the incident is open, batches of triggers take the single-statement
     // shortcut; the first, which opens it, cannot. SQLite has one way to store a batch.
     let shortcut = counter("aplomb_ingest_shortcut_batches_total ");

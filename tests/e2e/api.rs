@@ -521,6 +521,21 @@ async fn health_readiness_metrics_and_the_openapi_document(app: TestApp) {
     .await;
     let metrics = app.metrics().await;
     assert!(metrics.contains("aplomb_http_requests_total{method=\"POST\",route=\"/api/v1/incidents\",status=\"201\"} 2"), "{metrics}");
+    // Request duration is a histogram: cumulative buckets ending in +Inf, a sum and a count.
+    let series = "aplomb_http_request_duration_seconds";
+    let labels = "method=\"POST\",route=\"/api/v1/incidents\",status=\"201\"";
+    assert!(
+        metrics.contains(&format!("{series}_bucket{{{labels},le=\"+Inf\"}} 2")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("{series}_count{{{labels}}} 2")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(&format!("# TYPE {series} histogram")),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("aplomb_open_incidents{severity=\"SEV2\"} 1"),
         "private incidents are not counted: {metrics}"
