@@ -299,6 +299,23 @@ impl TestApp {
         self.call(ADMIN_TOKEN, method, path, body).await
     }
 
+    /// What the API says of these incidents and their timelines (each asserted 200), to compare
+    /// before and after something that must leave them unchanged.
+    pub async fn incident_records(&self, incidents: impl IntoIterator<Item = i64>) -> Vec<Value> {
+        let mut seen = Vec::new();
+        for id in incidents {
+            for path in [
+                format!("/api/v1/incidents/{id}"),
+                format!("/api/v1/incidents/{id}/timeline"),
+            ] {
+                let (status, body) = self.admin(Method::GET, &path, None).await;
+                assert_eq!(status, StatusCode::OK, "{path}: {body}");
+                seen.push(body);
+            }
+        }
+        seen
+    }
+
     /// The `/metrics` text.
     pub async fn metrics(&self) -> String {
         self.http

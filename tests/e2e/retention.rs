@@ -59,7 +59,7 @@ async fn old_alerts_attempts_and_keys_go_incidents_stay(db: Db) {
     .await;
     send(resolve(&paged, "paged")).await;
     let declared = declare_once(&app).await;
-    let before = records(&app, [opened, declared]).await;
+    let before = app.incident_records([opened, declared]).await;
     assert_eq!(declare_once(&app).await, declared, "the key is remembered");
 
     // 91 days on (90 are kept), a fresh resolved alert, then an instance starts: it prunes.
@@ -93,7 +93,7 @@ async fn old_alerts_attempts_and_keys_go_incidents_stay(db: Db) {
     })
     .await;
     assert_eq!(
-        records(&app, [opened, declared]).await,
+        app.incident_records([opened, declared]).await,
         before,
         "incidents and timelines stay"
     );
@@ -104,22 +104,6 @@ async fn old_alerts_attempts_and_keys_go_incidents_stay(db: Db) {
     );
     pruner.shutdown().await;
     app.shutdown().await;
-}
-
-/// What the API says of these incidents and their timelines.
-async fn records(app: &TestApp, incidents: [i64; 2]) -> Vec<Value> {
-    let mut seen = Vec::new();
-    for id in incidents {
-        for path in [
-            format!("/api/v1/incidents/{id}"),
-            format!("/api/v1/incidents/{id}/timeline"),
-        ] {
-            let (status, body) = app.admin(Method::GET, &path, None).await;
-            assert_eq!(status, StatusCode::OK, "{path}: {body}");
-            seen.push(body);
-        }
-    }
-    seen
 }
 
 /// Declares an incident with the Idempotency-Key `declare-once` (SEV4: no update falls due
