@@ -44,7 +44,7 @@ impl Store {
         ))?;
         tokio::task::spawn_blocking(move || snapshot(&file))
             .await
-            .map_err(|e| StoreError::Corrupt(format!("the backup task stopped: {e}")))?
+            .map_err(|e| StoreError::Io(format!("the backup task stopped: {e}")))?
     }
 }
 
@@ -54,7 +54,14 @@ fn snapshot(database: &Path) -> Result<std::fs::File> {
         database,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    let written = conn.execute("VACUUM INTO ?1", [copy.to_string_lossy()]);
+    // A checkpoint running beside the copy may hold the file for a moment: wait, do not fail.
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    // A lossy name would make VACUUM write a file other than the one removed below, leaving a
+    // full copy of the database behind.
+    let target = copy
+        .to_str()
+        .ok_or_else(|| StoreError::Io(format!("{} is not a UTF-8 path", database.display())))?;
+    let written = conn.execute("VACUUM INTO ?1", [target]);
     let opened = written.map_err(StoreError::from).and_then(|_| {
         std::fs::File::open(&copy).map_err(|e| StoreError::Io(format!("{}: {e}", copy.display())))
     });
