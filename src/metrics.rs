@@ -46,6 +46,10 @@ impl Histogram {
         self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
     }
 
+    pub fn sum(&self) -> f64 {
+        f64::from_bits(self.sum.load(Ordering::Relaxed))
+    }
+
     /// Writes the `_bucket`, `_sum` and `_count` series of `name`; `labels` is either empty or
     /// a comma-separated list such as `method="GET",route="/healthz"`.
     pub fn render(&self, out: &mut String, name: &str, labels: &str) {
@@ -67,8 +71,7 @@ impl Histogram {
         } else {
             format!("{{{labels}}}")
         };
-        let sum = f64::from_bits(self.sum.load(Ordering::Relaxed));
-        let _ = writeln!(out, "{name}_sum{braces} {sum}");
+        let _ = writeln!(out, "{name}_sum{braces} {}", self.sum());
         let _ = writeln!(out, "{name}_count{braces} {cumulative}");
     }
 }
@@ -95,7 +98,7 @@ mod tests {
             "x_bucket{a=\"b\",le=\"1\"} 2\nx_bucket{a=\"b\",le=\"5\"} 3\nx_bucket{a=\"b\",le=\"+Inf\"} 4\n\
              x_sum{a=\"b\"} 11.5\nx_count{a=\"b\"} 4\n"
         );
-        assert_eq!(h.count(), 4);
+        assert_eq!((h.count(), h.sum()), (4, 11.5));
     }
 
     #[test]

@@ -42,31 +42,27 @@ pub enum Refused {
     Unavailable(String),
 }
 
-/// How group commit is doing: events per batch is `events / batches`.
+/// How group commit is doing. Batches and events stored are the batch-size histogram's count
+/// and sum; time spent storing is the commit-time histogram's sum.
 #[derive(Debug)]
 pub struct IngestStats {
-    pub batches: AtomicU64,
+    /// Events in each batch stored.
+    pub batch_events: Histogram,
+    /// Each batch's time from its transaction's start to its commit.
+    pub commit_seconds: Histogram,
     /// Batches stored as one statement committed on its own (PostgreSQL only).
     pub shortcut_batches: AtomicU64,
-    pub events: AtomicU64,
-    /// Time spent storing batches (from the transaction's start to its commit), in microseconds.
-    pub store_micros: AtomicU64,
     /// Routing keys the rate limiter holds a bucket for (only keys the writer routes).
     pub rate_buckets: AtomicU64,
-    pub batch_events: Histogram,
-    pub commit_seconds: Histogram,
 }
 
 impl Default for IngestStats {
     fn default() -> Self {
         Self {
-            batches: AtomicU64::default(),
-            shortcut_batches: AtomicU64::default(),
-            events: AtomicU64::default(),
-            store_micros: AtomicU64::default(),
-            rate_buckets: AtomicU64::default(),
             batch_events: Histogram::new(metrics::SIZES),
             commit_seconds: Histogram::new(metrics::SECONDS),
+            shortcut_batches: AtomicU64::default(),
+            rate_buckets: AtomicU64::default(),
         }
     }
 }
@@ -289,17 +285,13 @@ impl Writer {
             }
             Err(e) => Err(e),
         };
-        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.stats.batch_events.observe(events.len() as f64);
         self.stats
             .shortcut_batches
             .store(self.ingester.shortcut_batches(), Ordering::Relaxed);
-        self.stats
-            .events
-            .fetch_add(events.len() as u64, Ordering::Relaxed);
-        self.stats.store_micros.fetch_add(micros, Ordering::Relaxed);
-        self.stats.batch_events.observe(events.len() as f64);
-        self.stats.commit_seconds.observe(micros as f64 / 1e6);
         for key in charge_after {
             if self.ingester.routes_key(&key) {
                 let _ = self.limiter.admit(&key, now);

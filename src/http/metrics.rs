@@ -1,5 +1,6 @@
 //! Prometheus text exposition for `/metrics`: request counts and a latency histogram per route,
-//! how the ingest writer's group commit is doing, and open incidents by severity (private incidents are left out, so the metric reveals nothing of them).
+//! how the ingest writer's group commit is doing, and open incidents by severity (private
+//! incidents are left out, so the metric reveals nothing of them).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -66,20 +67,23 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             .requests
             .lock()
             .expect("metrics lock is never poisoned");
-        let label = |(method, route, status): &(String, String, u16)| {
-            format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"")
-        };
+        let labelled: Vec<(String, &Histogram)> = requests
+            .iter()
+            .map(|((method, route, status), durations)| {
+                let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+                (labels, durations)
+            })
+            .collect();
         family(
             &mut out,
             "aplomb_http_requests_total",
             "counter",
             "HTTP requests served.",
         );
-        for (key, durations) in requests.iter() {
+        for (labels, durations) in &labelled {
             let _ = writeln!(
                 out,
-                "aplomb_http_requests_total{{{}}} {}",
-                label(key),
+                "aplomb_http_requests_total{{{labels}}} {}",
                 durations.count()
             );
         }
@@ -89,12 +93,8 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             "histogram",
             "Time from a request's arrival to its response.",
         );
-        for (key, durations) in requests.iter() {
-            durations.render(
-                &mut out,
-                "aplomb_http_request_duration_seconds",
-                &label(key),
-            );
+        for (labels, durations) in &labelled {
+            durations.render(&mut out, "aplomb_http_request_duration_seconds", labels);
         }
     }
     let ingest = &state.app.ingest.stats;
@@ -102,7 +102,7 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         (
             "aplomb_ingest_batches_total",
             "Transactions the event writer committed (group commit).",
-            ingest.batches.load(Ordering::Relaxed) as f64,
+            ingest.batch_events.count() as f64,
         ),
         (
             "aplomb_ingest_shortcut_batches_total",
@@ -112,18 +112,16 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         (
             "aplomb_ingest_events_total",
             "Events the event writer stored.",
-            ingest.events.load(Ordering::Relaxed) as f64,
+            ingest.batch_events.sum(),
         ),
         (
             "aplomb_ingest_store_seconds_total",
             "Time the event writer spent storing batches.",
-            ingest.store_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            ingest.commit_seconds.sum(),
         ),
     ] {
-        let _ = writeln!(
-            out,
-            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
-        );
+        family(&mut out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
     }
     family(
         &mut out,
