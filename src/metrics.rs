@@ -9,6 +9,11 @@ pub const SECONDS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
+/// Upper bounds, in seconds, for waits that escalation can stretch to an hour (alert to page).
+pub const WAITS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
 /// Upper bounds for counts of things handled together (events in one ingest batch).
 pub const SIZES: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 
@@ -73,6 +78,26 @@ impl Histogram {
         };
         let _ = writeln!(out, "{name}_sum{braces} {}", self.sum());
         let _ = writeln!(out, "{name}_count{braces} {cumulative}");
+    }
+}
+
+/// Counts kept per label set, such as deliveries per channel and outcome. For label sets
+/// that are few and known only at run time (a `BTreeMap` keeps the exposition in order).
+#[derive(Debug, Default)]
+pub struct Counters<K: Ord> {
+    counts: std::sync::Mutex<std::collections::BTreeMap<K, u64>>,
+}
+
+impl<K: Ord + Clone> Counters<K> {
+    pub fn add(&self, key: K) {
+        let mut counts = self.counts.lock().expect("counters lock is never poisoned");
+        *counts.entry(key).or_default() += 1;
+    }
+
+    /// Every label set counted so far and its count.
+    pub fn snapshot(&self) -> Vec<(K, u64)> {
+        let counts = self.counts.lock().expect("counters lock is never poisoned");
+        counts.iter().map(|(k, n)| (k.clone(), *n)).collect()
     }
 }
 

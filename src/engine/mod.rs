@@ -29,6 +29,7 @@ use tokio::task::JoinHandle;
 use crate::announce::{Announcer, STATUS_PAGE_CHANGED};
 use crate::clock::Clock;
 use crate::domain::communication::CadencePolicy;
+use crate::metrics::{self, Counters, Histogram};
 use crate::secret::hmac_hex;
 use crate::secret::new_secret;
 use crate::store::{Attempt, DeliveryJob, PageAbout, PagingTx, Store};
@@ -71,9 +72,42 @@ pub fn ack_signature(signing_key: &str, page_id: i64) -> String {
 /// escalation step fires in the transaction that opens it), which the engine sends at once.
 #[derive(Default)]
 pub struct EngineLink {
+    /// What this instance's engine sent, for `/metrics`.
+    pub stats: DeliveryStats,
     wake: Notify,
     /// The running engine's lease owner and where it takes handed-over deliveries.
     engine: std::sync::Mutex<Option<(String, mpsc::UnboundedSender<Vec<DeliveryJob>>)>>,
+}
+
+/// Counts of what the paging engine sent and how soon.
+#[derive(Debug)]
+pub struct DeliveryStats {
+    /// Delivery attempts recorded, by (channel, `Attempt::outcome`).
+    pub attempts: Counters<(String, &'static str)>,
+    /// For each page delivered about an incident an alert opened: the time from that alert
+    /// being stored to the page leaving (escalation's later steps included).
+    pub alert_to_page: Histogram,
+}
+
+impl Default for DeliveryStats {
+    fn default() -> Self {
+        Self {
+            attempts: Counters::default(),
+            alert_to_page: Histogram::new(metrics::WAITS),
+        }
+    }
+}
+
+impl DeliveryStats {
+    fn record(&self, job: &DeliveryJob, attempt: &Attempt, now: Timestamp) {
+        self.attempts.add((job.kind.clone(), attempt.outcome()));
+        if let (Attempt::Sent(_), PageAbout::Incident, Some(alert_at)) =
+            (attempt, &job.about, job.alert_at)
+        {
+            let waited = now.duration_since(alert_at).as_secs_f64().max(0.0);
+            self.alert_to_page.observe(waited);
+        }
+    }
 }
 
 impl EngineLink {
@@ -389,14 +423,16 @@ impl Engine {
             }
             // One record that fails to commit must not strand the other leased deliveries
             // until their leases run out: log it and go on (this one is retried after its lease).
+            let now = self.clock.now();
             if let Err(e) = self
                 .store
-                .finish_delivery(job.id, &self.owner, self.clock.now(), &attempt)
+                .finish_delivery(job.id, &self.owner, now, &attempt)
                 .await
             {
                 tracing::error!(delivery = job.id, error = %e, "recording a delivery attempt failed");
                 continue;
             }
+            self.link.stats.record(&job, &attempt, now);
             self.announcer.announce(job.incident_id).await;
         }
     }

@@ -160,8 +160,12 @@ async fn enqueue(
         event.dedup_key = Some(new_secret()[..32].to_string());
     }
     let dedup_key = event.dedup_key.clone().unwrap_or_default();
+    let outcome = app.ingest.submit(Ingest::Alert(event)).await;
+    if let Ok(Ingested::Stored { .. }) = outcome {
+        app.metrics.alerts_received.add("events_v2");
+    }
     answer(
-        app.ingest.submit(Ingest::Alert(event)).await,
+        outcome,
         json!({"status": "success", "message": "Event processed", "dedup_key": dedup_key}),
     )
 }
@@ -218,6 +222,16 @@ async fn alertmanager(
     Path(routing_key): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
+    alert_webhook(app, "alertmanager", routing_key, body).await
+}
+
+/// Stores the alerts of an Alertmanager-shaped webhook; `source` names the sender in metrics.
+async fn alert_webhook(
+    app: AppState,
+    source: &'static str,
+    routing_key: String,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let value = match read_json(body) {
         Ok(v) => v,
         Err(r) => return r.into_response(),
@@ -233,7 +247,7 @@ async fn alertmanager(
         .await;
     for result in results {
         match result {
-            Ok(Ingested::Stored { .. }) => {}
+            Ok(Ingested::Stored { .. }) => app.metrics.alerts_received.add(source),
             Ok(Ingested::UnknownRoutingKey) => {
                 return invalid(vec![
                     "the routing key in the URL does not match an integration".into(),
@@ -259,9 +273,9 @@ async fn alertmanager(
         (status = 429, body = EventRefused, description = "too many events for this routing key; see Retry-After"),
         (status = 503, body = EventRefused, description = "the database is unavailable; retry")))]
 async fn grafana(
-    state: State<AppState>,
-    routing_key: Path<String>,
+    State(app): State<AppState>,
+    Path(routing_key): Path<String>,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Response {
-    alertmanager(state, routing_key, body).await
+    alert_webhook(app, "grafana", routing_key, body).await
 }

@@ -1,6 +1,7 @@
 //! Prometheus text exposition for `/metrics`: request counts and a latency histogram per route,
-//! how the ingest writer's group commit is doing, and open incidents by severity (private
-//! incidents are left out, so the metric reveals nothing of them).
+//! how the ingest writer's group commit is doing, alert events by source, what the paging
+//! engine sent and how soon after the alert, the paging backlog, and open incidents by
+//! severity (private incidents are left out, so the metric reveals nothing of them).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -15,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::metrics::{self, Histogram, family};
+use crate::metrics::{self, Counters, Histogram, family};
 
 /// (method, route, status) → how long those requests took.
 type RequestDurations = BTreeMap<(String, String, u16), Histogram>;
@@ -23,6 +24,9 @@ type RequestDurations = BTreeMap<(String, String, u16), Histogram>;
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<RequestDurations>,
+    /// Alert events stored, by the integration format that sent them (`events_v2`,
+    /// `alertmanager`, `grafana`).
+    pub alerts_received: Counters<&'static str>,
 }
 
 impl Metrics {
@@ -59,6 +63,10 @@ pub async fn track(state: &AppState, request: Request, next: Next) -> Response {
     response
 }
 
+/// Metrics in Prometheus's text exposition format (0.0.4): requests, ingestion, alert events,
+/// paging and its backlog, open incidents (the README names every family).
+#[utoipa::path(get, path = "/metrics", tag = "monitoring", operation_id = "metrics", security(()),
+    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String, description = "the exposition")))]
 pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError> {
     let mut out = String::new();
     {
@@ -147,6 +155,16 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
          # TYPE aplomb_ingest_rate_limited_keys gauge\naplomb_ingest_rate_limited_keys {}",
         ingest.rate_buckets.load(Ordering::Relaxed)
     );
+    family(
+        &mut out,
+        "aplomb_alert_events_total",
+        "counter",
+        "Alert events stored (triggers, acknowledgements, resolves), by the integration format that sent them.",
+    );
+    for (source, n) in state.metrics.alerts_received.snapshot() {
+        let _ = writeln!(out, "aplomb_alert_events_total{{source=\"{source}\"}} {n}");
+    }
+    paging(&mut out, &state).await?;
     out.push_str("# HELP aplomb_open_incidents Unresolved non-private incidents.\n# TYPE aplomb_open_incidents gauge\n");
     let counts = state
         .store
@@ -161,4 +179,51 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
         let _ = writeln!(out, "aplomb_open_incidents{{severity=\"{severity}\"}} {n}");
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// What this instance's engine sent and how soon, and the paging backlog all instances share.
+async fn paging(out: &mut String, state: &AppState) -> Result<(), ApiError> {
+    let sent = &state.app.engine.stats;
+    family(
+        out,
+        "aplomb_delivery_attempts_total",
+        "counter",
+        "Delivery attempts this instance made, by channel and outcome (sent, retried, failed).",
+    );
+    for ((channel, outcome), n) in sent.attempts.snapshot() {
+        let _ = writeln!(
+            out,
+            "aplomb_delivery_attempts_total{{channel=\"{channel}\",outcome=\"{outcome}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "aplomb_alert_to_page_seconds",
+        "histogram",
+        "From the alert that opened an incident being stored to each page about it being delivered.",
+    );
+    sent.alert_to_page
+        .render(out, "aplomb_alert_to_page_seconds", "");
+    let backlog = state
+        .store
+        .paging_backlog(state.app.clock.now())
+        .await
+        .map_err(crate::app::AppError::from)?;
+    family(
+        out,
+        "aplomb_escalations_due",
+        "gauge",
+        "Escalation steps whose time has come but which no engine has fired yet.",
+    );
+    let _ = writeln!(out, "aplomb_escalations_due {}", backlog.escalations_due);
+    family(
+        out,
+        "aplomb_deliveries_queued",
+        "gauge",
+        "Deliveries waiting to be sent, due now or retrying later, by channel.",
+    );
+    for (channel, n) in backlog.deliveries_queued {
+        let _ = writeln!(out, "aplomb_deliveries_queued{{channel=\"{channel}\"}} {n}");
+    }
+    Ok(())
 }

@@ -74,7 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(forge::router())
         .merge(public::router())
         .merge(ui::router())
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
@@ -116,6 +116,24 @@ pub fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// The monitoring endpoints, open to anyone (a load balancer's health check, a Prometheus
+/// scrape); the API document includes them.
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(healthz, readyz, metrics::render))]
+pub struct MonitoringDoc;
+
+/// Whether the process is up and serving (it checks nothing else).
+#[utoipa::path(get, path = "/healthz", tag = "monitoring", security(()),
+    responses((status = 200, content_type = "text/plain", body = String, description = "alive")))]
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Whether this instance can serve requests: its database answers. A load balancer sends
+/// traffic elsewhere while this is 503.
+#[utoipa::path(get, path = "/readyz", tag = "monitoring", security(()),
+    responses((status = 200, content_type = "text/plain", body = String, description = "the database answers"),
+        (status = 503, content_type = "text/plain", body = String, description = "the database does not answer")))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n"),

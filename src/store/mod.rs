@@ -54,7 +54,7 @@ pub use oncall::{
 };
 pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, DueUpdate,
-    PageAbout, PageRecord, PagingTx,
+    PageAbout, PageRecord, PagingBacklog, PagingTx,
 };
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};

@@ -69,6 +69,17 @@ pub struct DeliveryJob {
     pub secret: String,
     pub attempts: i64,
     pub about: PageAbout,
+    /// When the alert that opened the incident was stored (None for an incident declared by
+    /// hand or from user reports): where the alert-to-page time starts.
+    pub alert_at: Option<Timestamp>,
+}
+
+/// What the paging engine has yet to do (`Store::paging_backlog`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagingBacklog {
+    pub escalations_due: i64,
+    /// (channel, pending deliveries), in channel order.
+    pub deliveries_queued: Vec<(String, i64)>,
 }
 
 /// What a delivered page asks of its reader.
@@ -128,6 +139,17 @@ pub enum Attempt {
     Retry(String, Timestamp),
     /// Failed for the last time.
     GiveUp(String),
+}
+
+impl Attempt {
+    /// The outcome's name in metrics: `sent`, `retried` or `failed`.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Attempt::Sent(_) => "sent",
+            Attempt::Retry(..) => "retried",
+            Attempt::GiveUp(_) => "failed",
+        }
+    }
 }
 
 /// A transaction of the escalation manager.
@@ -209,6 +231,35 @@ impl Store {
             )
             .await?;
         row.opt_ts("t")
+    }
+
+    /// The paging engine's backlog at `now`: escalation steps due but not yet fired, and
+    /// deliveries waiting to be sent (due or retrying later) by channel: every channel a
+    /// contact method uses, so an empty queue reads 0 rather than vanishing.
+    pub async fn paging_backlog(&self, now: Timestamp) -> Result<PagingBacklog> {
+        let mut conn = self.read().await?;
+        let due = conn
+            .fetch_one(
+                "SELECT COUNT(*) AS n FROM escalations WHERE state = 'pending' AND due_at <= $1",
+                args![ms(now)],
+            )
+            .await?;
+        let queued = conn
+            .fetch_all(
+                "SELECT k.kind, (SELECT COUNT(*) FROM deliveries d \
+                 WHERE d.state = 'pending' AND d.kind = k.kind) AS n \
+                 FROM (SELECT kind FROM contact_methods \
+                 UNION SELECT kind FROM deliveries WHERE state = 'pending') k ORDER BY k.kind",
+                args![],
+            )
+            .await?;
+        Ok(PagingBacklog {
+            escalations_due: due.get("n")?,
+            deliveries_queued: queued
+                .iter()
+                .map(|row| Ok((row.get("kind")?, row.get("n")?)))
+                .collect::<Result<_>>()?,
+        })
     }
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`. A delivery whose
@@ -911,6 +962,8 @@ async fn claim_in(
            AND (d.lease_until IS NULL OR d.lease_until < $3) ORDER BY d.due_at LIMIT $4{lock}) \
          RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, \
          (SELECT p.purpose FROM pages p WHERE p.id = deliveries.page_id) AS page_purpose, \
+         (SELECT CASE WHEN i.origin = 'alert' THEN i.declared_at END FROM pages p \
+          JOIN incidents i ON i.id = p.incident_id WHERE p.id = deliveries.page_id) AS alert_at, \
          (SELECT t.id FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_id, \
          (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title, \
          (SELECT s.id FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_id, \
@@ -949,6 +1002,7 @@ async fn claim_in(
                         text: row.get("update_text")?,
                     },
                 },
+                alert_at: row.opt_ts("alert_at")?,
             })
         })
         .collect()

@@ -22,6 +22,14 @@ pub enum Db {
 }
 
 /// True under CI, where a missing PostgreSQL or browser is a failure rather than a skip.
+/// The value of one series in a Prometheus exposition, `series` being its name and labels
+/// exactly as written (`name` or `name{a="b"}`).
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 pub fn required() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }

@@ -21,6 +21,7 @@ mod forge;
 mod idempotency;
 mod investigation;
 mod maintenance;
+mod metrics;
 mod outage;
 mod paging;
 mod paging_stops;

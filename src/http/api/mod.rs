@@ -88,6 +88,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(backup::BackupDoc::openapi());
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     doc.merge(crate::http::events::EventsDoc::openapi());
+    doc.merge(crate::http::MonitoringDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
 }
@@ -159,8 +160,9 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
 
 #[cfg(test)]
 mod tests {
-    /// Every route of the API's modules (under `/api/v1`) and of the receivers of monitoring
-    /// events and forge webhooks, method by method, is in the OpenAPI document: read from
+    /// Every route of the API's modules (under `/api/v1`), of the receivers of monitoring
+    /// events and forge webhooks, and the monitoring endpoints, method by method, is in the
+    /// OpenAPI document: read from
     /// their `.route(…)` lines, so a new endpoint cannot be left out of it.
     #[test]
     fn every_api_route_is_in_the_openapi_document() {
@@ -172,6 +174,7 @@ mod tests {
             .collect();
         files.push((http.join("events.rs"), ""));
         files.push((http.join("forge.rs"), ""));
+        files.push((http.join("mod.rs"), ""));
         let mut missing = Vec::new();
         let mut routes = 0;
         for (path, prefix) in files {
