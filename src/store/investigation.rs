@@ -334,6 +334,13 @@ impl InvestigationTx {
                 args![evidence_id],
             )
             .await?;
+        // A user report stays joined to the incident when the evidence made of it goes.
+        self.tx
+            .execute(
+                "UPDATE user_reports SET evidence_id = NULL WHERE evidence_id = $1",
+                args![evidence_id],
+            )
+            .await?;
         self.tx
             .execute("DELETE FROM evidence WHERE id = $1", args![evidence_id])
             .await?;

@@ -206,7 +206,13 @@ async fn a_flood_of_reports_is_limited_escaped_grouped_and_a_burst_opens_an_inci
     )
     .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(report_evidence(&app, incident).await.len(), 6);
+    let evidence = report_evidence(&app, incident).await;
+    assert_eq!(evidence.len(), 6);
+    // A report's evidence can be removed like any other; the report stays with the incident.
+    let path = format!("/api/v1/incidents/{incident}/evidence/{}", evidence[5]["id"]);
+    let (status, body) = app.admin(Method::DELETE, &path, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(report_evidence(&app, incident).await.len(), 5);
     // (A token comes back every six seconds: a slow run may see one or two more pass.)
     let mut refused = None;
     for _ in 0..3 {
