@@ -327,6 +327,20 @@ pub(super) fn policy_spec(
 }
 
 impl Aplomb {
+    /// Every escalation policy with its levels.
+    pub async fn escalation_policies(
+        &self,
+    ) -> AppResult<Vec<(crate::store::PolicyRecord, Vec<Level>)>> {
+        let policies = self.store.policies().await?;
+        policies
+            .into_iter()
+            .map(|p| {
+                let levels = from_json(&p.levels_json)?;
+                Ok((p, levels))
+            })
+            .collect()
+    }
+
     /// Every user, team and schedule by name (see `Names`).
     pub(super) async fn names(&self) -> AppResult<Names> {
         Ok(Names {
@@ -356,7 +370,11 @@ impl Aplomb {
                 "only admins change other responders".into(),
             ));
         }
-        self.user_id("username", username).await
+        // The user is the path's resource: one that does not exist is not found.
+        match self.store.user_by_username(username.trim()).await? {
+            Some(user) => Ok(user.id),
+            None => Err(AppError::NotFound("user")),
+        }
     }
 
     pub async fn set_profile(

@@ -73,20 +73,24 @@ pub fn too_large(limit: usize) -> ApiError {
 }
 
 /// Parses JSON into `T`, mapping serde's errors to the API's shape: malformed JSON is a 400,
-/// well-formed JSON with a bad field is a 422 naming the field.
+/// well-formed JSON with a bad field is a 422 naming the field. A number with no fraction
+/// (`98.0`) is an integer, as JSON Schema (and so the OpenAPI document) counts it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("malformed JSON: {e}"),
+        )
+    })?;
+    // serde would fill a struct from an array by position: every body is an object.
+    if !value.is_object() {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    }
+    integral_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let inner = e.into_inner();
-        if !inner.is_data() {
-            return ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                format!("malformed JSON: {inner}"),
-            );
-        }
-        let message = inner.to_string();
+        let message = e.into_inner().to_string();
         let field = faulty_field(&path, &message);
         let message = match message.rfind(" at line ") {
             Some(cut) => message[..cut].to_string(),
@@ -94,6 +98,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::invalid(field, message)
     })
+}
+
+/// Turns every float with no fractional part that fits an `i64` into that integer, so an
+/// integer field takes it (a float field takes an integer as well).
+fn integral_numbers_as_integers(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|_| n.is_f64())
+                && f.fract() == 0.0
+                && (i64::MIN as f64..i64::MAX as f64).contains(&f)
+            {
+                *value = Value::from(f as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_numbers_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(integral_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// The field a deserializing error is about, as a path (`levels.0.targets`). serde names an
@@ -227,7 +250,7 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
         .to_str()
         .ok()
         .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 255)
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
         .ok_or_else(|| {
             ApiError::invalid(
                 "Idempotency-Key",
@@ -290,10 +313,35 @@ mod tests {
         let e = parse_json::<Declare>(br#"{"title":"x","severity":"SEV1","private":"yes"}"#)
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("private"));
+        let e = parse_json::<Declare>(br#"["x", "SEV1", null]"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("body"));
         let e = parse_json::<Declare>(br#"{"title": "#).unwrap_err();
         assert_eq!(
             (e.status, e.code),
             (StatusCode::BAD_REQUEST, "invalid_json")
         );
+    }
+
+    #[test]
+    fn a_number_without_a_fraction_is_an_integer() {
+        #[derive(Debug, serde::Deserialize, PartialEq)]
+        struct Snooze {
+            minutes: i64,
+            ids: Vec<i64>,
+            weight: f64,
+        }
+        let ok = parse_json::<Snooze>(br#"{"minutes": 98.0, "ids": [-3.0, 4], "weight": 2}"#);
+        assert_eq!(
+            ok.unwrap(),
+            Snooze {
+                minutes: 98,
+                ids: vec![-3, 4],
+                weight: 2.0
+            }
+        );
+        let e = parse_json::<Snooze>(br#"{"minutes": 98.5, "ids": [], "weight": 1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("minutes"));
+        let e = parse_json::<Snooze>(br#"{"minutes": 1e300, "ids": [], "weight": 1}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("minutes"));
     }
 }

@@ -209,7 +209,10 @@ async fn a_flood_of_reports_is_limited_escaped_grouped_and_a_burst_opens_an_inci
     let evidence = report_evidence(&app, incident).await;
     assert_eq!(evidence.len(), 6);
     // A report's evidence can be removed like any other; the report stays with the incident.
-    let path = format!("/api/v1/incidents/{incident}/evidence/{}", evidence[5]["id"]);
+    let path = format!(
+        "/api/v1/incidents/{incident}/evidence/{}",
+        evidence[5]["id"]
+    );
     let (status, body) = app.admin(Method::DELETE, &path, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     assert_eq!(report_evidence(&app, incident).await.len(), 5);

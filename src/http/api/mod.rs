@@ -94,9 +94,11 @@ pub fn document() -> utoipa::openapi::OpenApi {
 }
 
 /// What any operation may answer besides its own statuses: 500, and 503 while the database
-/// is unreachable, both in the error shape. Every POST under /api/v1 also takes an
-/// `Idempotency-Key` (`http::idempotency`), which may answer 409 (a request with the key is
-/// still running) or 422 (the key was used for a different request).
+/// is unreachable, both in the error shape. Under /api/v1 an operation that takes a token
+/// may answer 401, one with path parameters 400 (malformed) and 404, one with a body 400
+/// (malformed JSON), 413, 415 and 422, one with query parameters 422. Every POST under
+/// /api/v1 also takes an `Idempotency-Key` (`http::idempotency`), which may answer 409 (a
+/// request with the key is still running) or 422 (the key was used for a different request).
 fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
     use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
@@ -119,7 +121,13 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
             "Makes a retried request return the first answer (marked `Idempotent-Replayed: true`) \
              instead of having its effect twice (answers are kept 24 hours); 1 to 255 visible ASCII characters",
         ))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .schema(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(255))
+                .pattern(Some("^[!-~]+$")),
+        ))
         .build();
     for (path, item) in doc.paths.paths.iter_mut() {
         // Idempotency keys are the API's; the forge webhook deduplicates by delivery instead.
@@ -147,6 +155,45 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
         .into_iter()
         .flatten()
         {
+            let api = path.starts_with("/api/v1/");
+            let open = operation.security.as_ref().is_some_and(|all| {
+                all.iter()
+                    .all(|r| serde_json::to_value(r).is_ok_and(|v| v == serde_json::json!({})))
+            });
+            let has_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            let mut answers = |status: &str, description: &str| {
+                responses
+                    .entry(status.into())
+                    .or_insert_with(|| error(description).into());
+            };
+            if api && !open {
+                answers("401", "no API token or session, or one that is not valid");
+            }
+            if api && path.contains('{') {
+                answers(
+                    "400",
+                    "a malformed path parameter, such as an id that is not a number",
+                );
+                answers("404", "nothing found at this path");
+            }
+            if api && has_body {
+                answers("400", "the body is not well-formed JSON");
+                answers("413", "the body is too large");
+                answers(
+                    "415",
+                    "the body's Content-Type is not one this operation takes",
+                );
+                answers("422", "invalid input; the error names the field");
+            }
+            if api && has_query {
+                answers("422", "a query parameter is invalid; the error names it");
+            }
             let responses = &mut operation.responses.responses;
             responses
                 .entry("500".into())

@@ -627,8 +627,49 @@ pub struct PolicyBody {
     pub id: i64,
     pub name: String,
     pub repeat: i64,
-    #[schema(value_type = Object)]
-    pub levels: serde_json::Value,
+    pub levels: Vec<PolicyLevelBody>,
+}
+
+/// One level of a stored policy: how long it waits, and whom it pages (by id).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyLevelBody {
+    pub delay_minutes: u32,
+    pub targets: Vec<PolicyTargetBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyTargetBody {
+    #[serde(rename = "type")]
+    #[schema(inline)]
+    pub kind: TargetKind,
+    /// The responder's, schedule's or team's id.
+    pub id: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Responder,
+    Schedule,
+    Team,
+}
+
+impl From<crate::domain::escalation::Level> for PolicyLevelBody {
+    fn from(level: crate::domain::escalation::Level) -> Self {
+        use crate::domain::escalation::Target;
+        let targets = level.targets.into_iter().map(|target| {
+            let (kind, id) = match target {
+                Target::Responder(id) => (TargetKind::Responder, id),
+                Target::Schedule(id) => (TargetKind::Schedule, id),
+                Target::Team(id) => (TargetKind::Team, id),
+            };
+            PolicyTargetBody { kind, id }
+        });
+        Self {
+            delay_minutes: level.delay_minutes,
+            targets: targets.collect(),
+        }
+    }
 }
 
 /// Escalation policies.
@@ -637,19 +678,15 @@ async fn list_policies(
     State(app): State<AppState>,
     ApiActor(_caller): ApiActor,
 ) -> Result<Json<Vec<PolicyBody>>, ApiError> {
-    let policies = app
-        .store
-        .policies()
-        .await
-        .map_err(crate::app::AppError::from)?;
+    let policies = app.escalation_policies().await?;
     Ok(Json(
         policies
             .into_iter()
-            .map(|p| PolicyBody {
+            .map(|(p, levels)| PolicyBody {
                 id: p.id,
                 name: p.name,
                 repeat: p.repeat,
-                levels: serde_json::from_str(&p.levels_json).unwrap_or_default(),
+                levels: levels.into_iter().map(PolicyLevelBody::from).collect(),
             })
             .collect(),
     ))
