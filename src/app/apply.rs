@@ -48,6 +48,7 @@ pub struct ResponderDoc {
     pub display_name: Option<String>,
     /// `admin`, `responder` (default) or `viewer`; applies when the user is created.
     #[serde(default = "default_role")]
+    #[schema(value_type = crate::app::schema::UserRoleName)]
     pub role: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,

@@ -35,9 +35,11 @@ pub struct ToneCheckFields {
     /// `public` (the default), `stakeholders` or `responders`: internals are flagged only in a
     /// public update, and missing essentials only outside the response.
     #[schema(example = "public")]
+    #[schema(value_type = Option<crate::app::schema::AudienceName>)]
     pub audience: Option<String>,
     /// `investigating`, `identified`, `monitoring`, `resolved` or `update`: a resolved
     /// incident's update needs no next-update time.
+    #[schema(value_type = Option<crate::app::schema::PhaseName>)]
     pub phase: Option<String>,
 }
 
@@ -75,9 +77,11 @@ pub struct UpdateFields {
     pub text: String,
     /// `investigating`, `identified`, `monitoring`, `resolved` or `update` (the default).
     #[schema(example = "identified")]
+    #[schema(value_type = Option<crate::app::schema::PhaseName>)]
     pub phase: Option<String>,
     /// Any of `public`, `stakeholders`, `responders` (a private incident: no `public`).
     #[schema(example = json!(["public", "stakeholders"]))]
+    #[schema(value_type = crate::app::schema::AudienceNames)]
     pub audiences: Vec<String>,
     /// When readers will hear next (RFC 3339, in the future).
     pub next_update_by: Option<String>,
@@ -97,7 +101,9 @@ pub struct UpdateFields {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEdit {
     pub text: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::PhaseName>)]
     pub phase: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::AudienceNames>)]
     pub audiences: Option<Vec<String>>,
     /// `""` clears it.
     pub next_update_by: Option<String>,
@@ -119,11 +125,13 @@ pub struct SubscriptionFields {
     pub service: Option<String>,
     /// The severity of a `severity` scope: `SEV1` to `SEV4`.
     #[schema(example = "SEV2")]
+    #[schema(value_type = Option<crate::app::schema::SeverityName>)]
     pub severity: Option<String>,
     /// One of the subscriber's contact methods: the channel the updates arrive on.
     pub contact_method_id: i64,
     /// The updates it hears: `stakeholders` (the default) or `responders`.
     #[schema(example = "stakeholders")]
+    #[schema(value_type = Option<crate::app::schema::AudienceName>)]
     pub audience: Option<String>,
 }
 

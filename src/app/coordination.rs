@@ -44,6 +44,7 @@ pub struct ChangeFields {
 #[serde(deny_unknown_fields)]
 pub struct ChangeEdit {
     #[schema(example = "rolled_back")]
+    #[schema(value_type = crate::app::schema::ChangeStateName)]
     pub state: String,
 }
 
@@ -161,6 +162,7 @@ pub struct TaskEdit {
     pub skill: Option<String>,
     pub assignee: Option<String>,
     #[schema(example = "done")]
+    #[schema(value_type = Option<crate::app::schema::TaskStatusName>)]
     pub status: Option<String>,
     pub check_in_minutes: Option<i64>,
 }

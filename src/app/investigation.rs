@@ -31,6 +31,7 @@ use crate::store::{
 pub struct EvidenceFields {
     /// `log`, `metric`, `alert`, `change`, `user_report`, `anomaly` or `other`.
     #[schema(example = "metric")]
+    #[schema(value_type = crate::app::schema::EvidenceKindName)]
     pub kind: String,
     /// One line, up to 500 characters; required unless an alert or change is linked.
     #[schema(example = "Edge 5xx rate rose from 0.1% to 12% at 14:02")]
@@ -83,6 +84,7 @@ pub struct HypothesisEdit {
     pub statement: Option<String>,
     /// `open`, `testing`, `supported` (a finding) or `refuted`.
     #[schema(example = "supported")]
+    #[schema(value_type = Option<crate::app::schema::HypothesisStateName>)]
     pub state: Option<String>,
     pub owner: Option<String>,
     pub evidence_for: Option<Vec<i64>>,

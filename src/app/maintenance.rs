@@ -53,6 +53,7 @@ pub struct MaintenanceEdit {
     pub scheduled_until: Option<String>,
     pub components: Option<Vec<String>>,
     #[schema(example = "cancelled")]
+    #[schema(value_type = Option<crate::app::schema::MaintenanceStatusName>)]
     pub status: Option<String>,
 }
 

@@ -33,6 +33,7 @@ mod maintenance;
 mod oncall;
 mod reports;
 mod requests;
+pub mod schema;
 mod status;
 mod subscribers;
 mod templates;

@@ -35,6 +35,7 @@ pub struct ProfileInput {
 #[serde(deny_unknown_fields)]
 pub struct ContactMethodInput {
     /// `email`, `webhook`, `chat`, `sms` or `voice`.
+    #[schema(value_type = crate::app::schema::ContactKindName)]
     pub kind: String,
     /// An email address, an `https://` URL, or a phone number in E.164 form (`+351…`).
     pub address: String,
@@ -96,6 +97,7 @@ pub struct OverrideInput {
 pub struct TargetInput {
     /// `responder`, `schedule` or `team`.
     #[serde(rename = "type")]
+    #[schema(value_type = crate::app::schema::TargetKindName)]
     pub kind: String,
     pub name: String,
 }
@@ -155,7 +157,7 @@ pub struct ScheduleView {
     pub shifts: Vec<(String, Shift)>,
 }
 
-const CONTACT_KINDS: [&str; 5] = ["email", "webhook", "chat", "sms", "voice"];
+pub const CONTACT_KINDS: [&str; 5] = ["email", "webhook", "chat", "sms", "voice"];
 
 pub(super) fn check_address(kind: &str, address: &str) -> Result<(), FieldError> {
     let ok = match kind {

@@ -77,6 +77,7 @@ pub struct ComponentChange {
     /// `operational`, `degraded_performance`, `partial_outage`, `major_outage` or
     /// `under_maintenance`.
     #[schema(example = "partial_outage")]
+    #[schema(value_type = crate::app::schema::ComponentStatusName)]
     pub status: String,
 }
 

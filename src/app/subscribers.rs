@@ -25,6 +25,7 @@ pub struct SubscriberFields {
     /// `email` (sent a confirmation first) or `webhook` (subscribed at once; its signing
     /// secret is answered once).
     #[schema(example = "webhook")]
+    #[schema(value_type = crate::app::schema::SubscriberKindName)]
     pub kind: String,
     /// An email address, or an http(s) URL for a webhook.
     #[schema(example = "https://hooks.example.org/status")]

@@ -17,6 +17,8 @@ pub enum UserRole {
 }
 
 impl UserRole {
+    pub const ALL: [UserRole; 3] = [Self::Admin, Self::Responder, Self::Viewer];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",

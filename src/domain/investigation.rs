@@ -245,6 +245,9 @@ pub fn observed_at(raw: &str) -> Result<Option<Timestamp>, FieldError> {
     })
 }
 
+/// The windows `change_window` takes, as a regular expression for the API document.
+pub const CHANGE_WINDOW_PATTERN: &str = "^(0*([1-9]|[12][0-9]|30)d|0*([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|0*([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43200)m)?$";
+
 /// How far before an incident began its recent changes reach: `24h` (the default), `90m`,
 /// `7d`; at most 30 days.
 pub fn change_window(raw: Option<&str>) -> Result<jiff::SignedDuration, FieldError> {
@@ -259,6 +262,9 @@ pub fn change_window(raw: Option<&str>) -> Result<jiff::SignedDuration, FieldErr
         )
     };
     let (number, unit) = raw.split_at(raw.len() - raw.chars().last().map_or(0, char::len_utf8));
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
     let n: i64 = number.parse().map_err(|_| invalid())?;
     let minutes = match unit {
         "m" => n,

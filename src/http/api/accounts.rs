@@ -47,6 +47,7 @@ pub struct CreateUserRequest {
     /// For signing in to the web UI; omit for API-only users.
     pub password: Option<String>,
     /// `admin`, `responder` or `viewer`.
+    #[schema(value_type = crate::app::schema::UserRoleName)]
     pub role: String,
 }
 
@@ -55,6 +56,7 @@ pub struct UserBody {
     pub id: i64,
     pub username: String,
     pub display_name: String,
+    #[schema(value_type = crate::app::schema::UserRoleName)]
     pub role: String,
     pub created_at: String,
 }
@@ -238,6 +240,7 @@ async fn login(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WhoAmI {
     pub username: String,
+    #[schema(value_type = crate::app::schema::UserRoleName)]
     pub role: String,
     pub server_time: String,
 }

@@ -58,6 +58,7 @@ pub struct AlertsDoc;
 pub struct IntegrationRequest {
     /// `events_v2` (PagerDuty Events API v2 and change events), `alertmanager`, `grafana`, or
     /// `forge` (code-forge webhooks recording response changes; it gets a `signing_secret`).
+    #[schema(value_type = crate::app::schema::IntegrationKindName)]
     pub kind: String,
 }
 
@@ -65,6 +66,7 @@ pub struct IntegrationRequest {
 pub struct IntegrationBody {
     pub id: i64,
     pub service: String,
+    #[schema(value_type = crate::app::schema::IntegrationKindName)]
     pub kind: String,
     /// Send it as `routing_key` to `POST /v2/enqueue`. A credential: given to admins only,
     /// left out for everyone else.
@@ -220,6 +222,7 @@ pub struct AlertQuery {
     pub status: Option<String>,
     pub incident: Option<i64>,
     /// 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
 }
 

@@ -71,10 +71,13 @@ pub struct UpdateBody {
     /// Markdown.
     pub text: String,
     #[schema(example = "identified")]
+    #[schema(value_type = crate::app::schema::PhaseName)]
     pub phase: String,
     #[schema(example = json!(["public", "stakeholders"]))]
+    #[schema(value_type = crate::app::schema::AudienceNames)]
     pub audiences: Vec<String>,
     /// `draft` or `published`.
+    #[schema(value_type = crate::app::schema::UpdateStateName)]
     pub state: String,
     pub next_update_by: Option<String>,
     pub author: Option<String>,
@@ -320,6 +323,7 @@ pub struct SubscriptionBody {
     pub scope: String,
     pub service: Option<String>,
     /// Incidents of this severity or worse.
+    #[schema(value_type = Option<crate::app::schema::SeverityName>)]
     pub severity: Option<String>,
     /// The updates it hears: `stakeholders` or `responders`.
     pub audience: String,
@@ -399,8 +403,10 @@ async fn unsubscribe(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateBody {
     #[schema(example = "investigating")]
+    #[schema(value_type = crate::app::schema::PhaseName)]
     pub phase: String,
     #[schema(example = "public")]
+    #[schema(value_type = crate::app::schema::AudienceName)]
     pub audience: String,
     /// The incident type it is for; `null` for any.
     pub incident_type: Option<String>,
@@ -453,9 +459,9 @@ impl From<FilledTemplate> for FilledTemplateBody {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateQuery {
-    /// `public`, `stakeholders` or `responders`.
+    #[param(value_type = crate::app::schema::AudienceName)]
     pub audience: String,
-    /// `investigating`, `identified`, `monitoring`, `resolved` or `update`.
+    #[param(value_type = crate::app::schema::PhaseName)]
     pub phase: String,
 }
 
@@ -502,7 +508,7 @@ async fn list_templates(
 /// (admins). Placeholders other than `{title}`, `{severity}`, `{services}` and
 /// `{next_update}` are refused.
 #[utoipa::path(put, path = "/api/v1/update-templates/{audience}/{phase}",
-    params(("audience" = String, Path), ("phase" = String, Path)), request_body = TemplateFields,
+    params(("audience" = inline(crate::app::schema::AudienceName), Path), ("phase" = inline(crate::app::schema::PhaseName), Path)), request_body = TemplateFields,
     responses((status = 200, body = TemplateBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
               (status = 422, body = ErrorBody)))]
@@ -521,7 +527,7 @@ async fn save_template(
 /// Remove the team's template, so the one for any type, or aplomb's own, applies again
 /// (admins).
 #[utoipa::path(delete, path = "/api/v1/update-templates/{audience}/{phase}",
-    params(("audience" = String, Path), ("phase" = String, Path), TemplateTypeQuery),
+    params(("audience" = inline(crate::app::schema::AudienceName), Path), ("phase" = inline(crate::app::schema::PhaseName), Path), TemplateTypeQuery),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn reset_template(

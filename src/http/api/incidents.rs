@@ -49,7 +49,7 @@ pub struct DeclareRequest {
     pub title: String,
     pub summary: Option<String>,
     /// `SEV1` (most severe) to `SEV4`.
-    #[schema(example = "SEV2")]
+    #[schema(example = "SEV2", value_type = crate::app::schema::SeverityName)]
     pub severity: String,
     /// One of the configured incident types; defaults to the last one (`other`).
     #[serde(rename = "type")]
@@ -69,8 +69,9 @@ pub struct DeclareRequest {
 pub struct PatchRequest {
     pub title: Option<String>,
     pub summary: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::SeverityName>)]
     pub severity: Option<String>,
-    /// `triage`, `investigating`, `identified`, `monitoring` or `resolved`.
+    #[schema(value_type = Option<crate::app::schema::IncidentStatusName>)]
     pub status: Option<String>,
     /// Why the status changes; required to reopen a resolved incident.
     pub reason: Option<String>,
@@ -211,8 +212,10 @@ pub struct IncidentList {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only incidents in this status.
+    #[param(value_type = Option<crate::app::schema::IncidentStatusFilter>)]
     pub status: Option<String>,
     /// Only incidents of this severity.
+    #[param(value_type = Option<crate::app::schema::SeverityFilter>)]
     pub severity: Option<String>,
     /// `true`: only incidents not yet resolved.
     pub active: Option<bool>,
@@ -397,7 +400,7 @@ async fn show_incident(
 /// refused rather than undoing someone else's.
 #[utoipa::path(patch, path = "/api/v1/incidents/{id}",
     params(("id" = i64, Path),
-           ("If-Match" = Option<String>, Header, description = "The ETag the change was made from, e.g. \"3\"; 412 when the incident has changed since")),
+           ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"-?[0-9]{1,18}")$"#, description = "The ETag the change was made from, e.g. \"3\", or * for any version; 412 when the incident has changed since")),
     request_body = PatchRequest,
     responses((status = 200, body = IncidentBody, headers(("ETag" = String, description = "The incident's new version, quoted"))),
               (status = 404, body = ErrorBody),
@@ -426,7 +429,7 @@ async fn update_incident(
 
 /// Give a response role to a user: `incident_lead`, `communications_lead` or `scribe`.
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/roles/{role}",
-    params(("id" = i64, Path), ("role" = String, Path)), request_body = RoleRequest,
+    params(("id" = i64, Path), ("role" = inline(crate::app::schema::RoleName), Path)), request_body = RoleRequest,
     responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn assign_role(
     State(app): State<AppState>,

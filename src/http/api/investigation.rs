@@ -442,7 +442,16 @@ async fn test_hypothesis(
 #[serde(deny_unknown_fields)]
 pub struct RecentChangesQuery {
     /// How far before the incident began: `90m`, `24h` (the default), `7d`; at most `30d`.
+    #[param(schema_with = change_window_schema)]
     pub window: Option<String>,
+}
+
+fn change_window_schema() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(crate::domain::investigation::CHANGE_WINDOW_PATTERN))
+        .build()
 }
 
 #[derive(Debug, Serialize, ToSchema)]

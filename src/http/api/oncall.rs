@@ -354,6 +354,7 @@ pub struct ScheduleQuery {
     /// RFC 3339 instant to look at; now by default.
     pub at: Option<String>,
     /// How many days of shifts to return, 1 to 90 (default 14).
+    #[param(minimum = 1, maximum = 90)]
     pub days: Option<i64>,
 }
 
@@ -640,18 +641,10 @@ pub struct PolicyLevelBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PolicyTargetBody {
     #[serde(rename = "type")]
-    #[schema(inline)]
-    pub kind: TargetKind,
+    #[schema(value_type = crate::app::schema::TargetKindName)]
+    pub kind: &'static str,
     /// The responder's, schedule's or team's id.
     pub id: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TargetKind {
-    Responder,
-    Schedule,
-    Team,
 }
 
 impl From<crate::domain::escalation::Level> for PolicyLevelBody {
@@ -659,9 +652,9 @@ impl From<crate::domain::escalation::Level> for PolicyLevelBody {
         use crate::domain::escalation::Target;
         let targets = level.targets.into_iter().map(|target| {
             let (kind, id) = match target {
-                Target::Responder(id) => (TargetKind::Responder, id),
-                Target::Schedule(id) => (TargetKind::Schedule, id),
-                Target::Team(id) => (TargetKind::Team, id),
+                Target::Responder(id) => ("responder", id),
+                Target::Schedule(id) => ("schedule", id),
+                Target::Team(id) => ("team", id),
             };
             PolicyTargetBody { kind, id }
         });
