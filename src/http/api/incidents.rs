@@ -212,10 +212,10 @@ pub struct IncidentList {
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only incidents in this status.
-    #[param(value_type = Option<crate::app::schema::IncidentStatusFilter>)]
+    #[param(value_type = Option<crate::app::schema::IncidentStatusFilter>, inline)]
     pub status: Option<String>,
     /// Only incidents of this severity.
-    #[param(value_type = Option<crate::app::schema::SeverityFilter>)]
+    #[param(value_type = Option<crate::app::schema::SeverityFilter>, inline)]
     pub severity: Option<String>,
     /// `true`: only incidents not yet resolved.
     pub active: Option<bool>,
