@@ -23,6 +23,8 @@ for _ in $(seq 50); do
 done
 seed=()
 [[ -n "${SEED:-}" ]] && seed=(--seed "$SEED")
+# schemathesis and Hypothesis keep caches in the working directory: the temporary one.
+cd "$dir"
 PYTHONPATH="$here" SCHEMATHESIS_HOOKS=hooks schemathesis --config-file "$here/schemathesis.toml" \
   run "http://127.0.0.1:$port/api/v1/openapi.json" \
   --phases "${PHASES:-examples,coverage,fuzzing}" --max-examples "${MAX_EXAMPLES:-25}" \
