@@ -7,7 +7,7 @@ use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 
 use crate::domain::{
-    access, communication, coordination, incident, investigation, maintenance, status,
+    access, communication, coordination, escalation, incident, investigation, maintenance, status,
 };
 
 fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
@@ -65,7 +65,7 @@ names! {
     /// How a status-page subscriber hears of updates.
     SubscriberKindName = status::SubscriberKind::ALL.iter().map(|k| k.as_str());
     /// Whom an escalation level pages: a responder, whoever a schedule has on call, or a team.
-    TargetKindName = ["responder", "schedule", "team"];
+    TargetKindName = escalation::Target::KINDS;
     /// Whether a status update is a draft or published.
     UpdateStateName = communication::UpdateState::ALL.iter().map(|s| s.as_str());
     /// A contact method's channel.

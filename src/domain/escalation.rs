@@ -61,6 +61,20 @@ pub enum Target {
     Team(i64),
 }
 
+impl Target {
+    /// The names of the kinds, as serialized in `type`.
+    pub const KINDS: [&'static str; 3] = ["responder", "schedule", "team"];
+
+    /// This target's kind (one of `KINDS`) and the id of whom it names.
+    pub fn kind_and_id(self) -> (&'static str, i64) {
+        match self {
+            Self::Responder(id) => (Self::KINDS[0], id),
+            Self::Schedule(id) => (Self::KINDS[1], id),
+            Self::Team(id) => (Self::KINDS[2], id),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Level {
     /// How long to wait for an acknowledgement before the next level.
@@ -214,6 +228,17 @@ impl EngagementRule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn target_kinds_are_the_names_serde_writes() {
+        for target in [Target::Responder(1), Target::Schedule(2), Target::Team(3)] {
+            let (kind, id) = target.kind_and_id();
+            assert_eq!(
+                serde_json::to_value(target).unwrap(),
+                serde_json::json!({"type": kind, "id": id})
+            );
+        }
+    }
 
     fn level(delay: u32) -> Level {
         Level {

@@ -194,13 +194,8 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
             if api && has_query {
                 answers("422", "a query parameter is invalid; the error names it");
             }
-            let responses = &mut operation.responses.responses;
-            responses
-                .entry("500".into())
-                .or_insert_with(|| error("internal error; the server log has details").into());
-            responses
-                .entry("503".into())
-                .or_insert_with(|| error("the database is unavailable; retry shortly").into());
+            answers("500", "internal error; the server log has details");
+            answers("503", "the database is unavailable; retry shortly");
         }
     }
 }

@@ -649,13 +649,8 @@ pub struct PolicyTargetBody {
 
 impl From<crate::domain::escalation::Level> for PolicyLevelBody {
     fn from(level: crate::domain::escalation::Level) -> Self {
-        use crate::domain::escalation::Target;
         let targets = level.targets.into_iter().map(|target| {
-            let (kind, id) = match target {
-                Target::Responder(id) => ("responder", id),
-                Target::Schedule(id) => ("schedule", id),
-                Target::Team(id) => ("team", id),
-            };
+            let (kind, id) = target.kind_and_id();
             PolicyTargetBody { kind, id }
         });
         Self {
