@@ -18,8 +18,11 @@ pub struct SilenceInput {
     /// The service it covers; every service when absent.
     pub service: Option<String>,
     /// RFC 3339; now when absent.
+    #[schema(format = DateTime)]
     pub starts_at: Option<String>,
+    #[schema(format = DateTime)]
     pub ends_at: String,
+    #[schema(value_type = crate::app::schema::Reason)]
     pub reason: String,
     #[serde(rename = "match", default)]
     pub matchers: SilenceMatch,

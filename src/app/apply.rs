@@ -43,8 +43,10 @@ pub struct OrgDocument {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResponderDoc {
+    #[schema(value_type = crate::app::schema::Username)]
     pub username: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::app::schema::Name>)]
     pub display_name: Option<String>,
     /// `admin`, `responder` (default) or `viewer`; applies when the user is created.
     #[serde(default = "default_role")]
@@ -53,6 +55,7 @@ pub struct ResponderDoc {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::app::schema::Skill>)]
     pub skills: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub contact_methods: Vec<ContactMethodInput>,
@@ -76,8 +79,10 @@ fn default_role() -> String {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDoc {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = crate::app::schema::Description)]
     pub description: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub team: Option<String>,

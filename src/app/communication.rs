@@ -31,6 +31,7 @@ pub struct ToneCheckFields {
     #[schema(
         example = "Some customers cannot pay by card. We are rolling back a change. Next update by 14:30 UTC."
     )]
+    #[schema(value_type = crate::app::schema::UpdateText)]
     pub text: String,
     /// `public` (the default), `stakeholders` or `responders`: internals are flagged only in a
     /// public update, and missing essentials only outside the response.
@@ -74,6 +75,7 @@ pub struct UpdateFields {
     #[schema(
         example = "Some customers cannot pay by card. We are rolling back a change. Next update by 14:30 UTC."
     )]
+    #[schema(value_type = crate::app::schema::UpdateText)]
     pub text: String,
     /// `investigating`, `identified`, `monitoring`, `resolved` or `update` (the default).
     #[schema(example = "identified")]
@@ -100,6 +102,7 @@ pub struct UpdateFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEdit {
+    #[schema(value_type = Option<crate::app::schema::UpdateText>)]
     pub text: Option<String>,
     #[schema(value_type = Option<crate::app::schema::PhaseName>)]
     pub phase: Option<String>,

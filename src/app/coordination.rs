@@ -25,17 +25,22 @@ use crate::store::{InvestigationTx, ResponseChangeRecord, TaskRecord, Work};
 pub struct ChangeFields {
     /// What was changed.
     #[schema(example = "edge-proxy")]
+    #[schema(value_type = crate::app::schema::TaskTitle)]
     pub system: String,
     #[schema(example = "Rolled the upstream timeout back to 30 s")]
+    #[schema(value_type = crate::app::schema::Note)]
     pub description: String,
     /// A commit, a pull or merge request, or any URL.
     #[schema(example = "https://git.example/edge/pull/812")]
+    #[schema(value_type = Option<crate::app::schema::BlankNote>)]
     pub reference: Option<String>,
     /// Why; required while no hypothesis is supported ("acting without a finding: …").
+    #[schema(value_type = Option<crate::app::schema::BlankNote>)]
     pub reason: Option<String>,
     /// The hypothesis the change acts on.
     pub hypothesis_id: Option<i64>,
     /// How to undo it.
+    #[schema(value_type = Option<crate::app::schema::BlankNote>)]
     pub rollback: Option<String>,
 }
 
@@ -139,9 +144,11 @@ pub(super) async fn add_change(
 #[serde(deny_unknown_fields)]
 pub struct TaskFields {
     #[schema(example = "Check the edge routers' BGP sessions")]
+    #[schema(value_type = crate::app::schema::TaskTitle)]
     pub title: String,
     /// The domain of expertise it needs (network, database, …).
     #[schema(example = "network")]
+    #[schema(value_type = Option<crate::app::schema::BlankSkill>)]
     pub skill: Option<String>,
     /// A username: who does it. They join the incident.
     #[schema(example = "olga")]
@@ -158,7 +165,9 @@ pub struct TaskFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskEdit {
+    #[schema(value_type = Option<crate::app::schema::TaskTitle>)]
     pub title: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::BlankSkill>)]
     pub skill: Option<String>,
     pub assignee: Option<String>,
     #[schema(example = "done")]
@@ -172,6 +181,7 @@ pub struct TaskEdit {
 #[serde(deny_unknown_fields)]
 pub struct CheckInFields {
     #[schema(example = "Two of four sessions flapping; checking the peering router next")]
+    #[schema(value_type = crate::app::schema::Note)]
     pub note: String,
 }
 

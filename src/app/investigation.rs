@@ -9,15 +9,13 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{Aplomb, AppError, AppResult, require_responder};
-use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::attachment::{AttachmentInput, AttachmentType, MAX_ATTACHMENTS};
 use crate::domain::catalog::dependency_paths;
 use crate::domain::incident::Incident;
-use crate::domain::investigation::{
-    self, EvidenceInput, HypothesisState, RawEvidence, optional_text,
-};
+use crate::domain::investigation::{self, EvidenceInput, HypothesisState, RawEvidence};
 use crate::domain::timeline::EntryData;
+use crate::domain::{FieldError, optional_text};
 use crate::store::{
     AttachmentRecord, ChangeEventRecord, EvidenceRecord, HypothesisRecord, InvestigationTx,
     ResponseChangeRecord, StoreError,
@@ -35,8 +33,10 @@ pub struct EvidenceFields {
     pub kind: String,
     /// One line, up to 500 characters; required unless an alert or change is linked.
     #[schema(example = "Edge 5xx rate rose from 0.1% to 12% at 14:02")]
+    #[schema(value_type = Option<crate::app::schema::Statement>)]
     pub summary: Option<String>,
     /// An extract (log lines, a query's output), up to 20,000 characters.
+    #[schema(value_type = Option<crate::app::schema::Excerpt>)]
     pub excerpt: Option<String>,
     /// An http(s) link to where it can be seen.
     pub source_url: Option<String>,
@@ -53,7 +53,9 @@ pub struct EvidenceFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvidenceEdit {
+    #[schema(value_type = Option<crate::app::schema::Statement>)]
     pub summary: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::Excerpt>)]
     pub excerpt: Option<String>,
     pub source_url: Option<String>,
     pub observed_at: Option<String>,
@@ -65,6 +67,7 @@ pub struct EvidenceEdit {
 #[serde(deny_unknown_fields)]
 pub struct HypothesisFields {
     #[schema(example = "The 14:00 config push lowered the edge's upstream timeout")]
+    #[schema(value_type = crate::app::schema::Statement)]
     pub statement: String,
     /// A username: who drives its testing.
     pub owner: Option<String>,
@@ -81,6 +84,7 @@ pub struct HypothesisFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HypothesisEdit {
+    #[schema(value_type = Option<crate::app::schema::Statement>)]
     pub statement: Option<String>,
     /// `open`, `testing`, `supported` (a finding) or `refuted`.
     #[schema(example = "supported")]
@@ -96,8 +100,10 @@ pub struct HypothesisEdit {
 #[serde(deny_unknown_fields)]
 pub struct TestFields {
     #[schema(example = "Replayed the 14:00 config on staging under production load")]
+    #[schema(value_type = crate::app::schema::Text4000)]
     pub description: String,
     #[schema(example = "Reproduced: 11% 5xx within a minute")]
+    #[schema(value_type = crate::app::schema::Text4000)]
     pub result: String,
 }
 

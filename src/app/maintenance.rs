@@ -20,10 +20,12 @@ use super::status::HISTORY_DAYS;
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceFields {
     /// 1 to 200 characters.
-    #[schema(example = "Database upgrade", min_length = 1, max_length = 200)]
+    #[schema(example = "Database upgrade")]
+    #[schema(value_type = crate::app::schema::Title)]
     pub title: String,
     /// Markdown, shown to readers of the status page.
-    #[schema(example = "Checkout may be slow for a few minutes.", max_length = 5000)]
+    #[schema(example = "Checkout may be slow for a few minutes.")]
+    #[schema(value_type = Option<crate::app::schema::LongDescription>)]
     pub description: Option<String>,
     /// RFC 3339; now when absent.
     #[schema(example = "2026-03-03T02:00:00Z", format = DateTime)]
@@ -43,9 +45,9 @@ pub struct MaintenanceFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MaintenanceEdit {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(value_type = Option<crate::app::schema::Title>)]
     pub title: Option<String>,
-    #[schema(max_length = 5000)]
+    #[schema(value_type = Option<crate::app::schema::LongDescription>)]
     pub description: Option<String>,
     #[schema(format = DateTime)]
     pub scheduled_for: Option<String>,

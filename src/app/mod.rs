@@ -573,7 +573,7 @@ impl Aplomb {
                 .as_deref()
                 .map(str::parse::<Status>)
                 .transpose()?,
-            reason: input.reason,
+            reason: crate::domain::optional_text("reason", input.reason.as_deref(), 2000)?,
         };
         let now = self.now();
         let seen = input.seen;
@@ -652,10 +652,9 @@ impl Aplomb {
         note: Option<&str>,
     ) -> AppResult<IncidentView> {
         let role: RoleKind = role.parse()?;
-        let note = match note.map(str::trim).filter(|n| !n.is_empty()) {
-            Some(n) => Some(NoteText::parse(n).map_err(|e| FieldError::new("note", e.message))?),
-            None => None,
-        };
+        let note = crate::domain::optional_text("note", note, NoteText::MAX_CHARS)?
+            .map(|n| NoteText::parse(&n))
+            .transpose()?;
         let user = self.user_ref("user", username).await?;
         let now = self.now();
         self.change(actor, id, |incident| {

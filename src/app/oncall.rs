@@ -28,6 +28,7 @@ pub struct ProfileInput {
     pub time_zone: String,
     /// Domains of expertise, e.g. `network`, `database`, `security`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<crate::app::schema::Skill>)]
     pub skills: Vec<String>,
 }
 
@@ -52,8 +53,10 @@ pub struct NotificationRuleInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TeamInput {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = crate::app::schema::BlankName)]
     pub domain: String,
     /// Usernames.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -63,6 +66,7 @@ pub struct TeamInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LayerInput {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     /// Local date-time of the first hand-off in the schedule's time zone, e.g. `2026-03-02T09:00`.
     pub start: String,
@@ -76,6 +80,7 @@ pub struct LayerInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleInput {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     pub time_zone: String,
     /// Later layers take precedence where they have someone on call.
@@ -87,7 +92,9 @@ pub struct ScheduleInput {
 pub struct OverrideInput {
     pub user: String,
     /// RFC 3339 instants, e.g. `2026-03-03T18:00:00Z`.
+    #[schema(format = DateTime)]
     pub start: String,
+    #[schema(format = DateTime)]
     pub end: String,
 }
 
@@ -112,6 +119,7 @@ pub struct LevelInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyInput {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     /// Extra passes over the levels when nobody acknowledges.
     #[serde(default)]
@@ -136,6 +144,7 @@ pub struct ServiceOncallInput {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EngagementRuleInput {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     /// `{"incident_types": [...], "severities": [...], "services": [...], "tags": [...]}`.
     #[serde(default)]

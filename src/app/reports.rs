@@ -26,10 +26,13 @@ pub(super) const PUBLIC_REPORTS_PER_MINUTE: u32 = 10;
 pub struct ReportFields {
     /// The service's name.
     #[schema(example = "checkout")]
+    #[schema(value_type = crate::app::schema::Name)]
     pub service: String,
     #[schema(example = "The payment page spins and never confirms my order")]
+    #[schema(value_type = crate::app::schema::Text4000)]
     pub text: String,
     /// How to reach the reporter, if they want to be reached.
+    #[schema(value_type = Option<crate::app::schema::Title>)]
     pub contact: Option<String>,
     /// Leave empty: a field people never see and bots fill in. A report with it is answered
     /// like any other and kept nowhere.

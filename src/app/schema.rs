@@ -1,13 +1,17 @@
-//! OpenAPI schemas for the names the API takes as plain strings (a severity, a phase, a
-//! role…): each is an `enum` of the choices its parser accepts, drawn from the same list, so
-//! the document cannot drift from the code. Used as `#[schema(value_type = …)]` on fields and
-//! as the type of path and query parameters.
+//! OpenAPI schemas for what the API takes as plain strings, drawn from the parsers so the
+//! document cannot drift from the code: the names (a severity, a phase, a role…) as an `enum`
+//! of the choices their parser accepts, and free text with the length and characters
+//! `domain::bounded_text` accepts. Used as `#[schema(value_type = …)]` on fields and as the
+//! type of path and query parameters.
 
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::schema::{
+    ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+};
 
 use crate::domain::{
-    access, communication, coordination, escalation, incident, investigation, maintenance, status,
+    self, access, alert, communication, coordination, escalation, incident, investigation,
+    maintenance, status,
 };
 
 fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
@@ -16,14 +20,36 @@ fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
         .enum_values(Some(names.into_iter().map(String::from)))
 }
 
-macro_rules! names {
-    ($($(#[$doc:meta])* $schema:ident = $names:expr;)+) => {$(
+/// Free text of `min` (0: may be blank, 1: not blank) to `max` characters.
+fn text(min: usize, max: usize) -> ObjectBuilder {
+    free_text(min, max, false)
+}
+
+/// Free text on one line.
+fn line(min: usize, max: usize) -> ObjectBuilder {
+    free_text(min, max, true)
+}
+
+fn free_text(min: usize, max: usize, one_line: bool) -> ObjectBuilder {
+    debug_assert!(
+        min <= 1,
+        "text_pattern knows blank or not, not longer minimums"
+    );
+    ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(Some(domain::text_pattern(min == 0, one_line)))
+}
+
+macro_rules! schemas {
+    ($($(#[$doc:meta])* $schema:ident = $builder:expr;)+) => {$(
         $(#[$doc])*
         pub struct $schema;
 
         impl utoipa::PartialSchema for $schema {
             fn schema() -> RefOr<Schema> {
-                one_of($names).into()
+                $builder.into()
             }
         }
 
@@ -31,47 +57,97 @@ macro_rules! names {
     )+};
 }
 
-names! {
+schemas! {
     /// An incident's severity, SEV1 the worst.
-    SeverityName = incident::Severity::ALL.iter().map(|s| s.as_str());
+    SeverityName = one_of(incident::Severity::ALL.iter().map(|s| s.as_str()));
     /// An incident's status.
-    IncidentStatusName = incident::Status::ALL.iter().map(|s| s.as_str());
+    IncidentStatusName = one_of(incident::Status::ALL.iter().map(|s| s.as_str()));
     /// A list filter on status: empty means any.
-    IncidentStatusFilter = incident::Status::ALL.iter().map(|s| s.as_str()).chain([""]);
+    IncidentStatusFilter = one_of(incident::Status::ALL.iter().map(|s| s.as_str()).chain([""]));
     /// A list filter on severity: empty means any.
-    SeverityFilter = incident::Severity::ALL.iter().map(|s| s.as_str()).chain([""]);
+    SeverityFilter = one_of(incident::Severity::ALL.iter().map(|s| s.as_str()).chain([""]));
+    /// A list filter on an alert's status: empty means any.
+    AlertStatusFilter = one_of(alert::AlertStatus::ALL.iter().map(|s| s.as_str()).chain([""]));
     /// A response role on an incident.
-    RoleName = incident::RoleKind::ALL.iter().map(|r| r.slug());
+    RoleName = one_of(incident::RoleKind::ALL.iter().map(|r| r.slug()));
     /// A user's role in aplomb.
-    UserRoleName = access::UserRole::ALL.iter().map(|r| r.as_str());
+    UserRoleName = one_of(access::UserRole::ALL.iter().map(|r| r.as_str()));
     /// Who a status update is for.
-    AudienceName = communication::Audience::ALL.iter().map(|a| a.as_str());
+    AudienceName = one_of(communication::Audience::ALL.iter().map(|a| a.as_str()));
     /// Where a status update says the response is.
-    PhaseName = communication::Phase::ALL.iter().map(|p| p.as_str());
+    PhaseName = one_of(communication::Phase::ALL.iter().map(|p| p.as_str()));
     /// A task's status.
-    TaskStatusName = coordination::TaskStatus::ALL.iter().map(|s| s.as_str());
+    TaskStatusName = one_of(coordination::TaskStatus::ALL.iter().map(|s| s.as_str()));
     /// Where a change made during the response stands.
-    ChangeStateName = coordination::ChangeState::ALL.iter().map(|s| s.as_str());
+    ChangeStateName = one_of(coordination::ChangeState::ALL.iter().map(|s| s.as_str()));
     /// What a piece of evidence is.
-    EvidenceKindName = investigation::EvidenceKind::ALL.iter().map(|k| k.as_str());
+    EvidenceKindName = one_of(investigation::EvidenceKind::ALL.iter().map(|k| k.as_str()));
     /// Where a hypothesis stands.
-    HypothesisStateName = investigation::HypothesisState::ALL.iter().map(|s| s.as_str());
+    HypothesisStateName = one_of(investigation::HypothesisState::ALL.iter().map(|s| s.as_str()));
     /// What a piece of evidence says of a hypothesis.
-    StanceName = investigation::Stance::ALL.iter().map(|s| s.as_str());
+    StanceName = one_of(investigation::Stance::ALL.iter().map(|s| s.as_str()));
     /// A maintenance window's status.
-    MaintenanceStatusName = maintenance::MaintenanceStatus::ALL.iter().map(|s| s.as_str());
+    MaintenanceStatusName = one_of(maintenance::MaintenanceStatus::ALL.iter().map(|s| s.as_str()));
     /// A status-page component's status.
-    ComponentStatusName = status::ComponentStatus::ALL.iter().map(|s| s.as_str());
+    ComponentStatusName = one_of(status::ComponentStatus::ALL.iter().map(|s| s.as_str()));
     /// How a status-page subscriber hears of updates.
-    SubscriberKindName = status::SubscriberKind::ALL.iter().map(|k| k.as_str());
+    SubscriberKindName = one_of(status::SubscriberKind::ALL.iter().map(|k| k.as_str()));
     /// Whom an escalation level pages: a responder, whoever a schedule has on call, or a team.
-    TargetKindName = escalation::Target::KINDS;
+    TargetKindName = one_of(escalation::Target::KINDS);
     /// Whether a status update is a draft or published.
-    UpdateStateName = communication::UpdateState::ALL.iter().map(|s| s.as_str());
+    UpdateStateName = one_of(communication::UpdateState::ALL.iter().map(|s| s.as_str()));
     /// A contact method's channel.
-    ContactKindName = super::oncall::CONTACT_KINDS;
+    ContactKindName = one_of(super::oncall::CONTACT_KINDS);
     /// What an integration receives.
-    IntegrationKindName = super::INTEGRATION_KINDS;
+    IntegrationKindName = one_of(super::INTEGRATION_KINDS);
+    /// A file's bytes as they are (a body or an answer, not JSON).
+    Binary = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .format(Some(SchemaFormat::Custom("binary".into())));
+    /// A login name: lowercase letters, digits, `.`, `_` and `-`.
+    Username = ObjectBuilder::new()
+        .schema_type(SchemaType::Type(Type::String))
+        .min_length(Some(1))
+        .max_length(Some(64))
+        .pattern(Some(access::username_pattern()));
+    /// A name: of a service, team, schedule, policy, component, token…
+    Name = text(1, 100);
+    /// A short label that may be blank (a team's domain, a service's owner).
+    BlankName = text(0, 100);
+    /// A name or title of up to 200 characters.
+    Title = text(1, 200);
+    /// An incident's title: one line.
+    IncidentTitle = line(1, incident::Title::MAX_CHARS);
+    /// A task's title, or the system a change touched: one line.
+    TaskTitle = line(1, 200);
+    /// A skill (a domain of expertise such as network or database): one line.
+    Skill = line(1, 40);
+    /// A task's skill; blank means none.
+    BlankSkill = line(0, 40);
+    /// A claim or a one-line summary (a hypothesis, a piece of evidence).
+    Statement = line(1, 500);
+    /// Why, in a sentence or two.
+    Reason = text(1, 500);
+    /// A note, a description of up to 2,000 characters.
+    Note = text(1, 2000);
+    /// Optional text of up to 2,000 characters; blank means none.
+    BlankNote = text(0, 2000);
+    /// A description that may be blank, up to 500 characters.
+    ShortDescription = text(0, 500);
+    /// A description that may be blank, up to 2,000 characters.
+    Description = text(0, 2000);
+    /// A description that may be blank, up to 5,000 characters.
+    LongDescription = text(0, 5000);
+    /// Text of up to 4,000 characters: a template, a report, a test and its result.
+    Text4000 = text(1, 4000);
+    /// A status update's text (Markdown).
+    UpdateText = text(1, communication::MAX_UPDATE_CHARS);
+    /// A note posted to the timeline (Markdown).
+    NoteText = text(1, incident::NoteText::MAX_CHARS);
+    /// An incident's summary; may be blank.
+    SummaryText = text(0, incident::Summary::MAX_CHARS);
+    /// An excerpt of a log or an output; blank means none.
+    Excerpt = text(0, investigation::MAX_EXCERPT);
 }
 
 /// A list naming at least one audience (a name repeated counts once).

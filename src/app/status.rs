@@ -26,6 +26,7 @@ pub const HISTORY_DAYS: i32 = 90;
 #[serde(deny_unknown_fields)]
 pub struct BrandFields {
     /// The page's title, 1 to 100 characters.
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     /// An image shown beside the title: an http(s) URL.
     #[serde(default)]
@@ -40,12 +41,15 @@ pub struct BrandFields {
 #[serde(deny_unknown_fields)]
 pub struct ComponentFields {
     /// Unique, 1 to 100 characters.
-    #[schema(example = "Checkout", min_length = 1, max_length = 100)]
+    #[schema(example = "Checkout")]
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
-    #[schema(example = "Paying for orders", max_length = 500)]
+    #[schema(example = "Paying for orders")]
+    #[schema(value_type = Option<crate::app::schema::ShortDescription>)]
     pub description: Option<String>,
     /// Components of one group are shown together.
-    #[schema(example = "Shop", max_length = 100)]
+    #[schema(example = "Shop")]
+    #[schema(value_type = Option<crate::app::schema::BlankName>)]
     pub group: Option<String>,
     /// The services behind it, by name.
     #[serde(default)]
@@ -57,12 +61,13 @@ pub struct ComponentFields {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComponentEdit {
-    #[schema(example = "Checkout", min_length = 1, max_length = 100)]
+    #[schema(example = "Checkout")]
+    #[schema(value_type = Option<crate::app::schema::Name>)]
     pub name: Option<String>,
-    #[schema(max_length = 500)]
+    #[schema(value_type = Option<crate::app::schema::ShortDescription>)]
     pub description: Option<String>,
     /// An empty group takes the component out of its group.
-    #[schema(max_length = 100)]
+    #[schema(value_type = Option<crate::app::schema::BlankName>)]
     pub group: Option<String>,
     pub services: Option<Vec<String>>,
 }

@@ -22,6 +22,7 @@ pub struct TemplateFields {
     #[schema(
         example = "Some users of {services} cannot sign in. We are investigating. Next update by {next_update}."
     )]
+    #[schema(value_type = crate::app::schema::Text4000)]
     pub text: String,
     /// For incidents of this type only; absent for any type.
     #[schema(example = "security")]

@@ -89,6 +89,12 @@ pub fn parse_username(raw: &str) -> Result<String, FieldError> {
     Ok(name)
 }
 
+/// What `parse_username` accepts, as a regular expression (with a `maxLength` of 64).
+pub fn username_pattern() -> String {
+    let space = super::SPACE_CLASS;
+    format!("^[{space}]*[a-z0-9._-]+[{space}]*$")
+}
+
 /// Passwords are never trimmed; only their length is checked.
 pub fn check_password(raw: &str) -> Result<(), FieldError> {
     let len = raw.chars().count();
@@ -101,6 +107,22 @@ pub fn check_password(raw: &str) -> Result<(), FieldError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn username_pattern_says_what_parse_username_accepts() {
+        let pattern = regex::Regex::new(&username_pattern()).expect("a regex");
+        let chars = (0..=0x3000_u32).filter_map(char::from_u32);
+        for c in chars {
+            for s in [
+                c.to_string(),
+                format!("bob{c}"),
+                format!("{c}bob"),
+                format!("b{c}b"),
+            ] {
+                assert_eq!(pattern.is_match(&s), parse_username(&s).is_ok(), "{s:?}");
+            }
+        }
+    }
 
     fn actor(role: UserRole) -> Actor {
         Actor {

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::incident::Severity;
 use super::reports::ReportRules;
@@ -23,7 +24,9 @@ pub enum EventAction {
     Resolve,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertSeverity {
     Critical,
@@ -62,33 +65,11 @@ impl FromStr for AlertSeverity {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertStatus {
-    Triggered,
-    Acknowledged,
-    Resolved,
-}
-
-impl AlertStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Triggered => "triggered",
-            Self::Acknowledged => "acknowledged",
-            Self::Resolved => "resolved",
-        }
-    }
-}
-
-impl FromStr for AlertStatus {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        match s {
-            "triggered" => Ok(Self::Triggered),
-            "acknowledged" => Ok(Self::Acknowledged),
-            "resolved" => Ok(Self::Resolved),
-            _ => Err(()),
-        }
+closed_set! {
+    pub enum AlertStatus for "status" {
+        Triggered = "triggered",
+        Acknowledged = "acknowledged",
+        Resolved = "resolved",
     }
 }
 
@@ -485,12 +466,14 @@ impl Silence {
 }
 
 /// How a service turns alerts (and bursts of user reports) into incidents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertRules {
     /// Alerts of these severities open an incident when none is open for the service.
     pub open_incident_for: Vec<AlertSeverity>,
-    /// Alerts within this many minutes of an open incident's last alert join it.
+    /// Alerts within this many minutes of an open incident's last alert join it (at most a
+    /// week).
+    #[schema(minimum = 1, maximum = 10_080)]
     pub group_window_minutes: u32,
     /// Resolve an incident alerts opened when every one of its alerts has resolved.
     pub auto_resolve: bool,

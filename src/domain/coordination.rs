@@ -6,9 +6,10 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::access::Actor;
-use super::investigation::{FindingAction, act_on_finding, one_line, optional_text};
+use super::investigation::{FindingAction, act_on_finding};
 use super::timeline::EntryData;
 use super::{FieldError, RuleError, bounded_text};
+use super::{line_text, one_line, optional_text};
 
 closed_set! {
     /// Where a task stands.
@@ -83,10 +84,8 @@ pub fn skill(field: &'static str, raw: &str) -> Result<String, FieldError> {
 
 /// A task's skill; empty counts as none.
 pub fn optional_skill(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => skill("skill", s).map(Some),
-        None => Ok(None),
-    }
+    let skill = raw.map(|raw| line_text("skill", raw, 0, 40)).transpose()?;
+    Ok(skill.filter(|s| !s.is_empty()).map(|s| s.to_lowercase()))
 }
 
 /// How often the assignee reports progress; none (or 0) means no check-ins are expected.

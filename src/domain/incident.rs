@@ -9,10 +9,22 @@ use serde::{Deserialize, Serialize};
 
 use super::investigation::{FindingAction, act_on_finding};
 use super::timeline::EntryData;
-use super::{FieldError, RuleError, bounded_text};
+use super::{FieldError, RuleError, bounded_text, one_line};
 
 /// How bad it is: SEV1 is the most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Severity {
     #[serde(rename = "SEV1")]
     Sev1,
@@ -192,11 +204,7 @@ impl Title {
     pub const MAX_CHARS: usize = 200;
 
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
-        let text = bounded_text("title", raw, 1, Self::MAX_CHARS)?;
-        if text.contains('\n') {
-            return Err(FieldError::new("title", "must be a single line"));
-        }
-        Ok(Self(text))
+        one_line("title", raw, Self::MAX_CHARS).map(Self)
     }
 
     pub fn into_inner(self) -> String {

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 use super::timeline::EntryData;
-use super::{FieldError, RuleError, bounded_text};
+use super::{FieldError, RuleError, bounded_text, one_line, optional_text};
 
 closed_set! {
     /// What a piece of evidence is.
@@ -172,15 +172,6 @@ pub fn summary(raw: &str) -> Result<String, FieldError> {
     one_line("summary", raw, 500)
 }
 
-/// Free text on one line (it heads a list item and a timeline entry).
-pub fn one_line(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
-    let text = bounded_text(field, raw, 1, max)?;
-    if text.contains(['\n', '\r']) {
-        return Err(FieldError::new(field, "must be one line"));
-    }
-    Ok(text)
-}
-
 /// A hypothesis: one claim about the cause, which tests can support or refute.
 pub fn statement(raw: &str) -> Result<String, FieldError> {
     one_line("statement", raw, 500)
@@ -189,18 +180,6 @@ pub fn statement(raw: &str) -> Result<String, FieldError> {
 /// What a test of a hypothesis tried and how (e.g. a reproduction on staging), and its result.
 pub fn test_text(field: &'static str, raw: &str) -> Result<String, FieldError> {
     bounded_text(field, raw, 1, 4000)
-}
-
-/// Free text that may be absent; empty counts as absent.
-pub fn optional_text(
-    field: &'static str,
-    raw: Option<&str>,
-    max: usize,
-) -> Result<Option<String>, FieldError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(s) => bounded_text(field, s, 1, max).map(Some),
-        None => Ok(None),
-    }
 }
 
 /// An http(s) link to where the evidence can be seen; empty counts as absent.

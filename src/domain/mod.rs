@@ -1,7 +1,8 @@
 //! Types and rules of incident response. No HTTP, no SQL, no clock reads, no I/O:
 //! every function that needs the time takes `now` as an argument.
 
-/// A closed set of names: the enum (serialized as its names), `ALL`, `as_str`, `Display`, and
+/// A closed set of names: the enum (serialized as its names, and its OpenAPI schema an `enum`
+/// of them), `ALL`, `as_str`, `Display`, and
 /// a `FromStr` that ignores case and surrounding space and whose error names `$field` and
 /// lists the choices. Parsed at the edge; SQL binds `as_str()`.
 macro_rules! closed_set {
@@ -23,6 +24,18 @@ macro_rules! closed_set {
                 }
             }
         }
+
+        // Written out rather than derived: the derive does not see a `rename` made here.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -114,16 +127,29 @@ pub fn instant(field: &'static str, raw: &str) -> Result<jiff::Timestamp, FieldE
     })
 }
 
-/// Trims `raw` and checks its length in characters; shared by every free-text field.
+/// Checks free text from outside and trims it; shared by every free-text field. `raw` may be
+/// at most `max` characters and hold no control character but tab, line feed and carriage
+/// return; trimmed, at least `min`. `text_pattern` says the same to the API's clients.
 pub fn bounded_text(
     field: &'static str,
     raw: &str,
     min: usize,
     max: usize,
 ) -> Result<String, FieldError> {
+    if raw.chars().count() > max {
+        return Err(FieldError::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if raw.chars().any(is_forbidden_control) {
+        return Err(FieldError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
     let text = raw.trim();
-    let len = text.chars().count();
-    if len < min {
+    if text.chars().count() < min {
         return Err(FieldError::new(
             field,
             if min == 1 {
@@ -133,22 +159,65 @@ pub fn bounded_text(
             },
         ));
     }
-    if len > max {
-        return Err(FieldError::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-    {
-        return Err(FieldError::new(
-            field,
-            "must not contain control characters",
-        ));
-    }
     Ok(text.to_string())
+}
+
+/// Free text on one line (it heads a list item, a page or a timeline entry), not blank.
+pub fn one_line(field: &'static str, raw: &str, max: usize) -> Result<String, FieldError> {
+    line_text(field, raw, 1, max)
+}
+
+/// `bounded_text` on one line.
+pub fn line_text(
+    field: &'static str,
+    raw: &str,
+    min: usize,
+    max: usize,
+) -> Result<String, FieldError> {
+    if raw.contains(['\n', '\r']) {
+        return Err(FieldError::new(field, "must be one line"));
+    }
+    bounded_text(field, raw, min, max)
+}
+
+/// Free text that may be absent; blank counts as absent.
+pub fn optional_text(
+    field: &'static str,
+    raw: Option<&str>,
+    max: usize,
+) -> Result<Option<String>, FieldError> {
+    match raw {
+        Some(raw) => Ok(Some(bounded_text(field, raw, 0, max)?).filter(|s| !s.is_empty())),
+        None => Ok(None),
+    }
+}
+
+/// A control character free text may not hold: all of them but the layout ones.
+fn is_forbidden_control(c: char) -> bool {
+    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+}
+
+/// The characters `str::trim` removes that free text may hold (the layout controls and the
+/// White_Space characters that are not controls), inside a regex character class.
+pub const SPACE_CLASS: &str = r"\t\n\r \u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// The regular expression (ECMA-262, as JSON Schema's `pattern`) of what `bounded_text`
+/// accepts: `blank` when its `min` is 0, and `one_line` for `investigation::one_line`.
+/// Classes are spelled out rather than `\s`, which differs between regex dialects.
+pub fn text_pattern(blank: bool, one_line: bool) -> String {
+    // Unicode's control characters (Cc) but tab, and line feed and carriage return but on
+    // one line; then the White_Space characters `str::trim` removes that are not controls.
+    let forbidden = if one_line {
+        r"\u0000-\u0008\u000A-\u001F\u007F-\u009F"
+    } else {
+        r"\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F"
+    };
+    let space = SPACE_CLASS;
+    if blank {
+        format!("^[^{forbidden}]*$")
+    } else {
+        format!("^[^{forbidden}]*[^{forbidden}{space}][^{forbidden}]*$")
+    }
 }
 
 #[cfg(test)]
@@ -157,7 +226,7 @@ mod tests {
 
     #[test]
     fn bounded_text_trims_and_counts_characters_not_bytes() {
-        assert_eq!(bounded_text("title", "  héllo ", 1, 5).unwrap(), "héllo");
+        assert_eq!(bounded_text("title", "  héllo ", 1, 8).unwrap(), "héllo");
         assert_eq!(
             bounded_text("title", "   ", 1, 5).unwrap_err().message,
             "must not be empty"
@@ -167,5 +236,42 @@ mod tests {
             "title"
         );
         assert!(bounded_text("title", "a\u{7}b", 1, 5).is_err());
+        // The length is of what was sent, so a client can check it before sending.
+        assert!(bounded_text("title", "abc   ", 1, 5).is_err());
+        assert!(bounded_text("title", "\u{b}abc", 1, 5).is_err());
+    }
+
+    /// The document's pattern and the parser agree on every character of the Basic
+    /// Multilingual Plane and a few beyond, alone and beside a letter.
+    #[test]
+    fn text_pattern_says_what_bounded_text_accepts() {
+        for (blank, one_line) in [(false, false), (true, false), (false, true), (true, true)] {
+            let pattern = regex::Regex::new(&text_pattern(blank, one_line)).expect("a regex");
+            let parse = |s: &str| {
+                let min = usize::from(!blank);
+                let text = bounded_text("text", s, min, 10)?;
+                if one_line && s.contains(['\n', '\r']) {
+                    return Err(FieldError::new("text", "must be one line"));
+                }
+                Ok(text)
+            };
+            let chars = (0..=0xFFFF_u32)
+                .chain([0x1F600, 0x10FFFF])
+                .filter_map(char::from_u32);
+            for c in chars {
+                for s in [
+                    c.to_string(),
+                    format!("a{c}"),
+                    format!("{c}a"),
+                    format!("{c}{c}"),
+                ] {
+                    assert_eq!(
+                        pattern.is_match(&s),
+                        parse(&s).is_ok(),
+                        "{s:?} (blank {blank}, one line {one_line})"
+                    );
+                }
+            }
+        }
     }
 }

@@ -77,11 +77,14 @@ closed_set! {
 }
 
 /// How a service treats its user reports (part of its alert rules).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportRules {
     /// This many waiting reports within the window make a burst; 0 never does.
+    #[schema(maximum = 10_000)]
     pub burst_threshold: u32,
+    /// At most a day.
+    #[schema(minimum = 1, maximum = 1440)]
     pub burst_window_minutes: u32,
     pub on_burst: BurstAction,
     /// The severity of an incident a burst opens.

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::communication::Phase;
 use super::incident::Severity;
-use super::{FieldError, bounded_text};
+use super::{FieldError, bounded_text, optional_text};
 
 closed_set! {
     /// How a component is doing (Statuspage's component statuses).
@@ -182,10 +182,7 @@ impl ComponentInput {
     ) -> Result<Self, FieldError> {
         let name = bounded_text("name", name, 1, 100)?;
         let description = bounded_text("description", description.unwrap_or(""), 0, 500)?;
-        let group = match group.map(str::trim).filter(|g| !g.is_empty()) {
-            Some(g) => Some(bounded_text("group", g, 1, 100)?),
-            None => None,
-        };
+        let group = optional_text("group", group, 100)?;
         let mut named: Vec<String> = Vec::new();
         for s in services.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             if !named.iter().any(|n| n == s) {

@@ -206,7 +206,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound)?;
-        let status = parsed_status(&row)?;
+        let status: AlertStatus = row.parsed("status")?;
         let allowed = match action {
             EventAction::Acknowledge => status == AlertStatus::Triggered,
             EventAction::Resolve => status != AlertStatus::Resolved,
@@ -388,7 +388,7 @@ fn alert_from_row(r: &Row) -> Result<AlertRecord> {
         id: r.get("id")?,
         service: r.get("service")?,
         dedup_key: r.get("dedup_key")?,
-        status: parsed_status(r)?,
+        status: r.parsed("status")?,
         severity: r.get("severity")?,
         summary: r.get("summary")?,
         source: r.get("source")?,
@@ -400,12 +400,6 @@ fn alert_from_row(r: &Row) -> Result<AlertRecord> {
         incident_id: r.get("incident_id")?,
         silenced: r.get::<i64>("silenced")? != 0,
     })
-}
-
-fn parsed_status(r: &Row) -> Result<AlertStatus> {
-    let raw: String = r.get("status")?;
-    raw.parse()
-        .map_err(|()| StoreError::Corrupt(format!("alert status {raw:?}")))
 }
 
 /// Revokes an integration's key within `tx`; false when it was already revoked.

@@ -14,6 +14,7 @@ mod big;
 mod browser;
 mod cli;
 mod communication;
+mod contract;
 mod coordination;
 pub mod crash;
 mod credentials;

@@ -42,9 +42,12 @@ pub struct AccountsDoc;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(value_type = crate::app::schema::Username)]
     pub username: String,
+    #[schema(value_type = Option<crate::app::schema::Name>)]
     pub display_name: Option<String>,
     /// For signing in to the web UI; omit for API-only users.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: Option<String>,
     /// `admin`, `responder` or `viewer`.
     #[schema(value_type = crate::app::schema::UserRoleName)]
@@ -77,6 +80,7 @@ impl From<UserRecord> for UserBody {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// What the token is for, e.g. "laptop CLI".
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
 }
 
@@ -112,6 +116,7 @@ pub struct LoginRequest {
     pub username: String,
     pub password: String,
     /// What the new token is for, e.g. "laptop CLI".
+    #[schema(value_type = crate::app::schema::Name)]
     pub token_name: String,
 }
 

@@ -157,7 +157,7 @@ async fn rotate_integration(
 
 /// How a service's alerts open, group into and resolve incidents (admins only).
 #[utoipa::path(put, path = "/api/v1/services/{name}/alert-rules", params(("name" = String, Path)),
-    request_body(content = Object, description = "`open_incident_for` (alert severities), `group_window_minutes`, `auto_resolve` (incidents alerts opened), `auto_resolve_declared` (also incidents people declared; default false), `user_reports`: `{\"burst_threshold\": 5, \"burst_window_minutes\": 15, \"on_burst\": \"open_incident\" | \"triage\", \"severity\": \"SEV3\"}` (waiting user reports that open an incident; a threshold of 0 never does)"),
+    request_body(content = AlertRules, description = "Every field may be left out and keeps its default; `user_reports` says when a burst of waiting user reports opens an incident (a threshold of 0 never does)"),
     responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_alert_rules(
     State(app): State<AppState>,
@@ -218,7 +218,8 @@ impl From<AlertRecord> for AlertBody {
 #[serde(deny_unknown_fields)]
 pub struct AlertQuery {
     pub service: Option<String>,
-    /// `triggered`, `acknowledged` or `resolved`.
+    /// `triggered`, `acknowledged` or `resolved`; empty means any.
+    #[param(value_type = Option<crate::app::schema::AlertStatusFilter>, inline)]
     pub status: Option<String>,
     pub incident: Option<i64>,
     /// 1 to 1000 (default 100).
@@ -234,12 +235,13 @@ async fn list_alerts(
     ApiActor(actor): ApiActor,
     ApiQuery(query): ApiQuery<AlertQuery>,
 ) -> Result<Json<Vec<AlertBody>>, ApiError> {
-    let status = match query.status.as_deref() {
-        Some(s) => Some(s.parse::<AlertStatus>().map_err(|()| {
-            ApiError::invalid("status", "must be triggered, acknowledged or resolved")
-        })?),
-        None => None,
-    };
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(str::parse::<AlertStatus>)
+        .transpose()
+        .map_err(crate::app::AppError::from)?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid("limit", "must be between 1 and 1000"));

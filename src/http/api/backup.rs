@@ -30,7 +30,7 @@ pub struct BackupDoc;
 /// meanwhile); `aplomb restore FILE` puts it back. Admins only. A PostgreSQL database
 /// answers 409: back it up with pg_dump.
 #[utoipa::path(get, path = "/api/v1/backup", tag = "operations",
-    responses((status = 200, description = "the SQLite database file", content_type = "application/vnd.sqlite3", body = Vec<u8>),
+    responses((status = 200, description = "the SQLite database file", content_type = "application/vnd.sqlite3", body = crate::app::schema::Binary),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn backup(
     State(state): State<AppState>,

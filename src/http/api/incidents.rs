@@ -46,7 +46,9 @@ pub struct IncidentsDoc;
 #[serde(deny_unknown_fields)]
 pub struct DeclareRequest {
     #[schema(example = "Checkout returns 502 for some users")]
+    #[schema(value_type = crate::app::schema::IncidentTitle)]
     pub title: String,
+    #[schema(value_type = Option<crate::app::schema::SummaryText>)]
     pub summary: Option<String>,
     /// `SEV1` (most severe) to `SEV4`.
     #[schema(example = "SEV2", value_type = crate::app::schema::SeverityName)]
@@ -67,13 +69,16 @@ pub struct DeclareRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchRequest {
+    #[schema(value_type = Option<crate::app::schema::IncidentTitle>)]
     pub title: Option<String>,
+    #[schema(value_type = Option<crate::app::schema::SummaryText>)]
     pub summary: Option<String>,
     #[schema(value_type = Option<crate::app::schema::SeverityName>)]
     pub severity: Option<String>,
     #[schema(value_type = Option<crate::app::schema::IncidentStatusName>)]
     pub status: Option<String>,
     /// Why the status changes; required to reopen a resolved incident.
+    #[schema(value_type = Option<crate::app::schema::BlankNote>)]
     pub reason: Option<String>,
     /// The `version` this change was made from; if the incident has changed since, nothing
     /// is changed and the answer is 409 with code `stale`. (`If-Match` does the same as a
@@ -96,12 +101,14 @@ pub struct RoleRequest {
     pub user: String,
     /// A hand-off note for the timeline: what is in flight, what to watch.
     #[schema(example = "Rollback is half done; watch the EU error rate")]
+    #[schema(value_type = Option<crate::app::schema::NoteText>)]
     pub note: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteRequest {
+    #[schema(value_type = crate::app::schema::NoteText)]
     pub text: String,
 }
 

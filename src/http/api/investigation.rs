@@ -12,6 +12,7 @@ use axum::routing::{get, patch, post};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+use crate::app::schema::Binary;
 use crate::app::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, RecentChange, TestFields,
 };
@@ -272,7 +273,7 @@ pub struct AttachQuery {
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/evidence/{eid}/attachments",
     params(("id" = i64, Path), ("eid" = i64, Path), AttachQuery),
     request_body(description = "the file's bytes", content(
-        (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+        (Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/gif"), (Binary = "image/webp"),
         (String = "text/plain"), (String = "text/csv"), (String = "application/json"))),
     responses((status = 201, body = AttachmentBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "the evidence holds 10 files already"),
@@ -315,7 +316,7 @@ async fn attach(
 #[utoipa::path(get, path = "/api/v1/incidents/{id}/evidence/{eid}/attachments/{aid}",
     params(("id" = i64, Path), ("eid" = i64, Path), ("aid" = i64, Path)),
     responses((status = 200, description = "the file", content(
-                  (Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/webp"),
+                  (Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/gif"), (Binary = "image/webp"),
                   (String = "text/plain"), (String = "text/csv"), (String = "application/json"))),
               (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn attachment(

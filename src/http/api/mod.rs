@@ -101,7 +101,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// request with the key is still running) or 422 (the key was used for a different request).
 fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::{ContentBuilder, ObjectBuilder, Ref, Required, ResponseBuilder, Type};
+    use utoipa::openapi::schema::{Schema, SchemaType};
+    use utoipa::openapi::{
+        ContentBuilder, ObjectBuilder, Ref, RefOr, Required, ResponseBuilder, Type,
+    };
     let error = |description: &str| {
         ResponseBuilder::new()
             .description(description)
@@ -133,9 +136,8 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
         // Idempotency keys are the API's; the forge webhook deduplicates by delivery instead.
         if let Some(post) = item.post.as_mut().filter(|_| path.starts_with("/api/v1/")) {
             let parameters = post.parameters.get_or_insert_with(Vec::new);
-            if !parameters.iter().any(|p| p.name == "Idempotency-Key") {
-                parameters.push(idempotency_key.clone());
-            }
+            parameters.retain(|p| p.name != "Idempotency-Key");
+            parameters.push(idempotency_key.clone());
             let responses = &mut post.responses.responses;
             responses.entry("409".into()).or_insert_with(|| {
                 error("conflict, e.g. a request with this Idempotency-Key is still running").into()
@@ -166,6 +168,18 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
                 .flatten()
                 .any(|p| matches!(p.parameter_in, ParameterIn::Query));
             let has_body = operation.request_body.is_some();
+            // A header or a query string cannot carry JSON's null: an optional one is absent.
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut()
+                    && let SchemaType::Array(types) = &schema.schema_type
+                    && let [one] = types
+                        .iter()
+                        .filter(|t| !matches!(t, Type::Null))
+                        .collect::<Vec<_>>()[..]
+                {
+                    schema.schema_type = SchemaType::Type(one.clone());
+                }
+            }
             let responses = &mut operation.responses.responses;
             let mut answers = |status: &str, description: &str| {
                 responses

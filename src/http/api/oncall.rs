@@ -352,6 +352,7 @@ impl From<ScheduleView> for ScheduleBody {
 #[serde(deny_unknown_fields)]
 pub struct ScheduleQuery {
     /// RFC 3339 instant to look at; now by default.
+    #[param(format = DateTime)]
     pub at: Option<String>,
     /// How many days of shifts to return, 1 to 90 (default 14).
     #[param(minimum = 1, maximum = 90)]

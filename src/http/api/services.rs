@@ -25,10 +25,13 @@ pub struct ServicesDoc;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceRequest {
+    #[schema(value_type = crate::app::schema::Name)]
     pub name: String,
     #[serde(default)]
+    #[schema(value_type = crate::app::schema::Description)]
     pub description: String,
     #[serde(default)]
+    #[schema(value_type = crate::app::schema::BlankName)]
     pub owner_team: String,
 }
 

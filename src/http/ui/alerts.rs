@@ -74,15 +74,10 @@ async fn alerts_page(
     let service = q.service.filter(|s| !s.is_empty());
     let status = q.status.filter(|s| !s.is_empty());
     let result = async {
-        let parsed = match status.as_deref() {
-            Some(s) => Some(s.parse::<AlertStatus>().map_err(|()| {
-                AppError::Invalid(crate::domain::FieldError::new(
-                    "status",
-                    "must be triggered, acknowledged or resolved",
-                ))
-            })?),
-            None => None,
-        };
+        let parsed = status
+            .as_deref()
+            .map(str::parse::<AlertStatus>)
+            .transpose()?;
         let filter = AlertFilter {
             service: service.clone(),
             status: parsed,
