@@ -8,7 +8,7 @@ use jiff::SignedDuration;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{Aplomb, AppError, AppResult, require_responder};
+use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::attachment::{AttachmentInput, AttachmentType, MAX_ATTACHMENTS};
 use crate::domain::catalog::dependency_paths;
@@ -210,6 +210,7 @@ impl Aplomb {
         id: i64,
         fields: EvidenceFields,
     ) -> AppResult<EvidenceRecord> {
+        self.may_change(actor, id).await?;
         let input = EvidenceInput::parse(RawEvidence {
             kind: &fields.kind,
             summary: fields.summary.as_deref(),
@@ -584,7 +585,7 @@ impl Aplomb {
         id: i64,
         work: impl AsyncFnOnce(&mut InvestigationTx) -> AppResult<(T, Vec<EntryData>)>,
     ) -> AppResult<T> {
-        require_responder(actor)?;
+        self.may_change(actor, id).await?;
         let mut tx = self.store.begin_investigation(id).await?;
         let incident = &tx.incident;
         if !actor.can_view(incident.private, incident.is_participant(actor.id)) {

@@ -651,6 +651,7 @@ impl Aplomb {
         username: &str,
         note: Option<&str>,
     ) -> AppResult<IncidentView> {
+        self.may_change(actor, id).await?;
         let role: RoleKind = role.parse()?;
         let note = crate::domain::optional_text("note", note, NoteText::MAX_CHARS)?
             .map(|n| NoteText::parse(&n))
@@ -690,6 +691,7 @@ impl Aplomb {
         id: i64,
         username: &str,
     ) -> AppResult<IncidentView> {
+        self.may_change(actor, id).await?;
         let user = self.user_ref("user", username).await?;
         let now = self.now();
         Ok(self
@@ -711,7 +713,7 @@ impl Aplomb {
     where
         F: FnOnce(&mut Incident) -> Result<Vec<crate::domain::timeline::EntryData>, StoreError>,
     {
-        require_responder(actor)?;
+        self.may_change(actor, id).await?;
         let result = self
             .store
             .modify_incident(id, Some(actor.id), self.now(), |incident| {
@@ -729,6 +731,16 @@ impl Aplomb {
             entry.actor = Some(actor.username.clone());
         }
         Ok((self.view(incident), written))
+    }
+}
+
+impl Aplomb {
+    /// The gate of a change to an incident, checked before its input is: "not found" when
+    /// `actor` may not see the incident (so a private one's existence does not leak), then
+    /// forbidden to a viewer. The change itself checks visibility again, in its transaction.
+    pub(super) async fn may_change(&self, actor: &Actor, id: i64) -> AppResult<()> {
+        self.incident(actor, id).await?;
+        require_responder(actor)
     }
 }
 

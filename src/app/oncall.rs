@@ -846,10 +846,7 @@ impl Aplomb {
     /// Acknowledges every outstanding page of an incident: escalation stops, pending
     /// deliveries are cancelled, and the acknowledger joins the incident.
     pub async fn acknowledge(&self, actor: &Actor, id: i64) -> AppResult<bool> {
-        if !actor.can_act() {
-            return Err(AppError::Forbidden("viewers cannot acknowledge".into()));
-        }
-        self.incident(actor, id).await?;
+        self.may_change(actor, id).await?;
         let changed = self
             .store
             .acknowledge(id, actor.id, &actor.username, self.now())

@@ -9,6 +9,7 @@ mod alerts;
 mod api;
 mod apply;
 mod attachments;
+mod authorization;
 mod backup;
 mod big;
 mod browser;

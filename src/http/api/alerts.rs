@@ -118,7 +118,7 @@ async fn list_integrations(
 /// Add an integration to a service; the answer holds its routing key (admins only).
 #[utoipa::path(post, path = "/api/v1/services/{name}/integrations", params(("name" = String, Path)),
     request_body = IntegrationRequest,
-    responses((status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_integration(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -133,7 +133,7 @@ async fn create_integration(
 
 /// Revoke an integration: its routing key stops working (admins only).
 #[utoipa::path(delete, path = "/api/v1/integrations/{id}", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn revoke_integration(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -145,7 +145,7 @@ async fn revoke_integration(
 
 /// Replace an integration's routing key (admins only).
 #[utoipa::path(post, path = "/api/v1/integrations/{id}/rotate", params(("id" = i64, Path)),
-    responses((status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = IntegrationBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn rotate_integration(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -158,7 +158,7 @@ async fn rotate_integration(
 /// How a service's alerts open, group into and resolve incidents (admins only).
 #[utoipa::path(put, path = "/api/v1/services/{name}/alert-rules", params(("name" = String, Path)),
     request_body(content = AlertRules, description = "Every field may be left out and keeps its default; `user_reports` says when a burst of waiting user reports opens an incident (a threshold of 0 never does)"),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_alert_rules(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -274,7 +274,7 @@ async fn show_alert(
 
 /// Acknowledge an alert by hand.
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/acknowledge", params(("id" = i64, Path)),
-    responses((status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn acknowledge_alert(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -289,7 +289,7 @@ async fn acknowledge_alert(
 
 /// Resolve an alert by hand; the last open alert of an incident resolves it (per the rules).
 #[utoipa::path(post, path = "/api/v1/alerts/{id}/resolve", params(("id" = i64, Path)),
-    responses((status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = AlertBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn resolve_alert(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -345,7 +345,7 @@ async fn list_silences(
 /// Start a maintenance window (no `match`) or a silence: matching alerts are stored but open
 /// no incident and page nobody.
 #[utoipa::path(post, path = "/api/v1/silences", request_body = SilenceInput,
-    responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 201, body = Created), (status = 422, body = ErrorBody)))]
 async fn create_silence(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -357,7 +357,7 @@ async fn create_silence(
 
 /// End a maintenance window or silence now.
 #[utoipa::path(delete, path = "/api/v1/silences/{id}", params(("id" = i64, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 204), (status = 404, body = ErrorBody)))]
 async fn end_silence(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,

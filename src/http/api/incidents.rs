@@ -409,7 +409,7 @@ async fn show_incident(
     params(("id" = i64, Path),
            ("If-Match" = Option<String>, Header, pattern = r#"^(\*|"-?[0-9]{1,18}")$"#, description = "The ETag the change was made from, e.g. \"3\", or * for any version; 412 when the incident has changed since")),
     request_body = PatchRequest,
-    responses((status = 200, body = IncidentBody, headers(("ETag" = String, description = "The incident's new version, quoted"))),
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = IncidentBody, headers(("ETag" = String, description = "The incident's new version, quoted"))),
               (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "the change contradicts the incident's state (code `conflict`), or `version` is stale (code `stale`, field `version`)"),
               (status = 412, body = ErrorBody, description = "If-Match names an older version (code `stale`, field `If-Match`); nothing was changed"),
@@ -437,7 +437,7 @@ async fn update_incident(
 /// Give a response role to a user: `incident_lead`, `communications_lead` or `scribe`.
 #[utoipa::path(put, path = "/api/v1/incidents/{id}/roles/{role}",
     params(("id" = i64, Path), ("role" = inline(crate::app::schema::RoleName), Path)), request_body = RoleRequest,
-    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn assign_role(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -455,7 +455,7 @@ async fn assign_role(
 /// Add a participant (how a private incident is shared).
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/participants", params(("id" = i64, Path)),
     request_body = UserRequest,
-    responses((status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = IncidentBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_participant(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -517,7 +517,7 @@ fn next_timeline_page(id: i64, window: TimelineWindow, page: &TimelinePage) -> O
 
 /// Post a note to the timeline.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/timeline", params(("id" = i64, Path)), request_body = NoteRequest,
-    responses((status = 201, body = TimelineEntryBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 201, body = TimelineEntryBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_note(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,

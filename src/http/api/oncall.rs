@@ -120,7 +120,7 @@ pub struct ContactMethodBody {
 
 /// Set a responder's time zone and skills (admins, or the responder).
 #[utoipa::path(put, path = "/api/v1/users/{username}/profile", params(("username" = String, Path)),
-    request_body = ProfileInput, responses((status = 204), (status = 422, body = ErrorBody)))]
+    request_body = ProfileInput, responses((status = 403, body = ErrorBody, description = "only that user and admins may"), (status = 204), (status = 422, body = ErrorBody)))]
 async fn set_profile(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -134,7 +134,7 @@ async fn set_profile(
 /// Add a contact method: email, webhook, chat, sms or voice.
 #[utoipa::path(post, path = "/api/v1/users/{username}/contact-methods", params(("username" = String, Path)),
     request_body = ContactMethodInput,
-    responses((status = 201, body = ContactMethodBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "only that user and admins may"), (status = 201, body = ContactMethodBody), (status = 422, body = ErrorBody)))]
 async fn add_contact_method(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -209,7 +209,7 @@ async fn remove_contact_method(
 
 /// Add a personal notification rule ("SMS after 5 minutes without acknowledgement").
 #[utoipa::path(post, path = "/api/v1/users/{username}/notification-rules", params(("username" = String, Path)),
-    request_body = NotificationRuleInput, responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
+    request_body = NotificationRuleInput, responses((status = 403, body = ErrorBody, description = "only that user and admins may"), (status = 201, body = Created), (status = 422, body = ErrorBody)))]
 async fn add_notification_rule(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -299,7 +299,7 @@ async fn list_teams(
 
 /// Create a team (admins only).
 #[utoipa::path(post, path = "/api/v1/teams", request_body = TeamInput,
-    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_team(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -413,7 +413,7 @@ async fn show_schedule(
 
 /// Create a schedule of rotation layers (admins only).
 #[utoipa::path(post, path = "/api/v1/schedules", request_body = ScheduleInput,
-    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_schedule(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -425,7 +425,7 @@ async fn create_schedule(
 
 /// Add an override ("I take Tuesday night"); overlapping overrides are refused.
 #[utoipa::path(post, path = "/api/v1/schedules/{id}/overrides", params(("id" = i64, Path)), request_body = OverrideInput,
-    responses((status = 201, body = Created), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 201, body = Created), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_override(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -683,7 +683,7 @@ async fn list_policies(
 
 /// Create an escalation policy (admins only).
 #[utoipa::path(post, path = "/api/v1/escalation-policies", request_body = PolicyInput,
-    responses((status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = Created), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_policy(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -696,7 +696,7 @@ async fn create_policy(
 /// Set a service's owner team, escalation policy, tags and dependencies (admins only).
 #[utoipa::path(put, path = "/api/v1/services/{name}/oncall", params(("name" = String, Path)),
     request_body = ServiceOncallInput,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn set_service_oncall(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -709,7 +709,7 @@ async fn set_service_oncall(
 
 /// Create an engagement rule (admins only).
 #[utoipa::path(post, path = "/api/v1/engagement-rules", request_body = EngagementRuleInput,
-    responses((status = 201, body = Created), (status = 422, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "this needs the admin role"), (status = 201, body = Created), (status = 422, body = ErrorBody)))]
 async fn create_engagement_rule(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
@@ -727,7 +727,7 @@ pub struct AckBody {
 
 /// Acknowledge the incident's pages: escalation stops and pending deliveries are cancelled.
 #[utoipa::path(post, path = "/api/v1/incidents/{id}/acknowledge", params(("id" = i64, Path)),
-    responses((status = 200, body = AckBody), (status = 404, body = ErrorBody)))]
+    responses((status = 403, body = ErrorBody, description = "viewers may not do this"), (status = 200, body = AckBody), (status = 404, body = ErrorBody)))]
 async fn acknowledge(
     State(app): State<AppState>,
     ApiActor(actor): ApiActor,
