@@ -381,7 +381,7 @@ async fn world(app: &TestApp) -> World {
     let silence = created(
         app,
         "/api/v1/silences",
-        json!({"ends_at": (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string(),
+        json!({"ends_at": (app.app.now() + jiff::SignedDuration::from_hours(24)).to_string(),
                "reason": "load test", "service": "checkout"}),
     )
     .await;
