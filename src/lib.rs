@@ -19,6 +19,8 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod markup;
 pub mod metrics;

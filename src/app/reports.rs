@@ -32,7 +32,7 @@ pub struct ReportFields {
     #[schema(value_type = crate::app::schema::Text4000)]
     pub text: String,
     /// How to reach the reporter, if they want to be reached.
-    #[schema(value_type = Option<crate::app::schema::Title>)]
+    #[schema(value_type = Option<crate::app::schema::BlankTitle>)]
     pub contact: Option<String>,
     /// Leave empty: a field people never see and bots fill in. A report with it is answered
     /// like any other and kept nowhere.

@@ -116,6 +116,8 @@ schemas! {
     BlankName = text(0, 100);
     /// A name or title of up to 200 characters.
     Title = text(1, 200);
+    /// Text of up to 200 characters that may be blank (blank means none).
+    BlankTitle = text(0, 200);
     /// An incident's title: one line.
     IncidentTitle = line(1, incident::Title::MAX_CHARS);
     /// A task's title, or the system a change touched: one line.

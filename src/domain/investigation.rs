@@ -225,15 +225,12 @@ pub fn observed_at(raw: &str) -> Result<Option<Timestamp>, FieldError> {
 }
 
 /// The windows `change_window` takes, as a regular expression for the API document.
-pub const CHANGE_WINDOW_PATTERN: &str = "^(0*([1-9]|[12][0-9]|30)d|0*([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|0*([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43200)m)?$";
+pub const CHANGE_WINDOW_PATTERN: &str = "^(0*([1-9]|[12][0-9]|30)d|0*([1-9][0-9]?|[1-6][0-9]{2}|7[01][0-9]|720)h|0*([1-9][0-9]{0,3}|[1-3][0-9]{4}|4[0-2][0-9]{3}|43[01][0-9]{2}|43200)m)?$";
 
 /// How far before an incident began its recent changes reach: `24h` (the default), `90m`,
 /// `7d`; at most 30 days.
 pub fn change_window(raw: Option<&str>) -> Result<jiff::SignedDuration, FieldError> {
-    let raw = raw
-        .map(str::trim)
-        .filter(|r| !r.is_empty())
-        .unwrap_or("24h");
+    let raw = raw.filter(|r| !r.is_empty()).unwrap_or("24h");
     let invalid = || {
         FieldError::new(
             "window",
@@ -283,6 +280,29 @@ pub fn act_on_finding(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The document's pattern for a window and `change_window` agree, at every bound.
+    #[test]
+    fn the_window_pattern_says_what_change_window_takes() {
+        let pattern = regex::Regex::new(CHANGE_WINDOW_PATTERN).expect("a regex");
+        let mut candidates = vec![String::new(), " 24h".into(), "24h ".into(), "+5m".into()];
+        for n in (0..=45_000)
+            .step_by(7)
+            .chain([29, 30, 31, 719, 720, 721, 43_199, 43_200, 43_201])
+        {
+            for unit in ["m", "h", "d", "s", "", "H"] {
+                candidates.push(format!("{n}{unit}"));
+                candidates.push(format!("00{n}{unit}"));
+            }
+        }
+        for raw in candidates {
+            assert_eq!(
+                pattern.is_match(&raw),
+                change_window(Some(&raw)).is_ok(),
+                "{raw:?}"
+            );
+        }
+    }
 
     fn raw(kind: &str) -> RawEvidence<'_> {
         RawEvidence {
@@ -425,8 +445,8 @@ mod tests {
         let mins = |raw| change_window(raw).map(|d| d.as_mins());
         assert_eq!(mins(None), Ok(24 * 60));
         assert_eq!(mins(Some("90m")), Ok(90));
-        assert_eq!(mins(Some(" 7d ")), Ok(7 * 1440));
-        for bad in ["0h", "31d", "h", "24", "1w", "-5m", "2é"] {
+        assert_eq!(mins(Some("7d")), Ok(7 * 1440));
+        for bad in ["0h", "31d", "h", "24", "1w", "-5m", "2é", " 7d "] {
             assert_eq!(
                 change_window(Some(bad)).unwrap_err().field,
                 "window",

@@ -37,10 +37,7 @@ impl ReportInput {
     pub fn parse(raw: RawReport<'_>) -> Result<Self, FieldError> {
         let service = bounded_text("service", raw.service, 1, 100)?;
         let text = bounded_text("text", raw.text, 1, MAX_REPORT_CHARS)?;
-        let contact = match raw.contact.map(str::trim).filter(|c| !c.is_empty()) {
-            Some(c) => Some(bounded_text("contact", c, 1, 200)?),
-            None => None,
-        };
+        let contact = super::optional_text("contact", raw.contact, 200)?;
         Ok(Self {
             service,
             text,

@@ -13,6 +13,11 @@ use crate::helpers::{ADMIN_TOKEN, Db, TestDb};
 
 crate::for_both_backends!(every_acknowledged_event_survives_a_sigkill);
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_of_two_instances_killed_mid_storm_loses_no_acknowledged_event() {
+    every_acknowledged_event_survives_one_of_two_instances_killed().await;
+}
+
 /// Starts the real binary on `port` and waits until it takes connections; `extra` adds flags.
 pub async fn start_server(url: &str, port: u16, extra: &[&str]) -> Child {
     start_server_with(url, port, extra, Stdio::null()).await
@@ -164,4 +169,103 @@ async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     );
     server.start_kill().expect("stop");
     let _ = server.wait().await;
+}
+
+/// Two instances on one PostgreSQL database take a storm together, as behind a load balancer;
+/// one is SIGKILLed mid-stream and its senders go on to the other. Every event either
+/// acknowledged is stored, and the survivor serves them all.
+async fn every_acknowledged_event_survives_one_of_two_instances_killed() {
+    let Some(test_db) = TestDb::new(Db::Postgres).await else {
+        return;
+    };
+    let ports = [free_port(), free_port()];
+    let bases = ports.map(|p| format!("http://127.0.0.1:{p}"));
+    let mut doomed = start_server(&test_db.url, ports[0], &[]).await;
+    let mut survivor = start_server(&test_db.url, ports[1], &[]).await;
+    let http = reqwest::Client::new();
+    let key = service_with_integration(&http, &bases[0], "queue").await;
+
+    // 20 senders, half to each instance, 40 events each; a sender whose instance stops
+    // answering sends the unanswered event, and the rest, to the other.
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let senders: Vec<_> = (0..20)
+        .map(|sender| {
+            let (http, key, accepted) = (http.clone(), key.clone(), accepted.clone());
+            let mut targets = vec![bases[sender % 2].clone(), bases[1].clone()];
+            targets.dedup();
+            tokio::spawn(async move {
+                let mut target = 0;
+                for i in 0..40 {
+                    let dedup = format!("s{sender}-e{i}");
+                    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+                                       "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
+                    loop {
+                        let sent = http
+                            .post(format!("{}/v2/enqueue", targets[target]))
+                            .json(&event)
+                            .send()
+                            .await;
+                        match sent {
+                            Ok(r) if r.status() == StatusCode::ACCEPTED => {
+                                accepted.lock().expect("lock").push(dedup);
+                                break;
+                            }
+                            Ok(r) => panic!("{} answered {}", targets[target], r.status()),
+                            Err(_) if target + 1 < targets.len() => target += 1,
+                            Err(e) => panic!("the survivor did not answer: {e}"),
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for _ in 0..400 {
+        if accepted.lock().expect("lock").len() >= 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    doomed.start_kill().expect("SIGKILL");
+    doomed.wait().await.expect("it died");
+    let killed_after = accepted.lock().expect("lock").len();
+    for s in senders {
+        s.await.expect("a sender finished");
+    }
+    let accepted = accepted.lock().expect("lock").clone();
+    assert!(
+        (200..800).contains(&killed_after),
+        "the kill came mid-stream, after {killed_after} events"
+    );
+    assert_eq!(accepted.len(), 800, "the survivor took the rest");
+
+    let stored = crate::sinks::eventually("the survivor holds every event", || {
+        let http = http.clone();
+        let url = format!("{}/api/v1/alerts?service=queue&limit=1000", bases[1]);
+        async move {
+            let alerts: Value = http
+                .get(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let keys: Vec<String> = alerts
+                .as_array()?
+                .iter()
+                .filter_map(|a| a["dedup_key"].as_str().map(String::from))
+                .collect();
+            (keys.len() >= 800).then_some(keys)
+        }
+    })
+    .await;
+    let lost: Vec<&String> = accepted.iter().filter(|k| !stored.contains(k)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events were lost: {lost:?}",
+        lost.len()
+    );
+    survivor.start_kill().expect("stop");
+    let _ = survivor.wait().await;
 }

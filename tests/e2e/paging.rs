@@ -17,6 +17,7 @@ use crate::sinks::{SmtpSink, WebhookSink, eventually};
 crate::for_both_backends!(
     an_unacknowledged_page_escalates_until_the_signed_link_stops_it,
     the_next_step_fires_exactly_once_after_a_crash,
+    a_delivery_leased_by_a_crashed_instance_is_taken_over_when_its_lease_ends,
     a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible,
     an_empty_level_is_skipped_rules_engage_and_the_team_assembles,
     chat_sms_and_voice_pages_reach_their_apis,
@@ -346,6 +347,61 @@ async fn the_next_step_fires_exactly_once_after_a_crash(db: Db) {
     assert_eq!(count(&kinds, "escalation_exhausted"), 1, "{kinds:?}");
     assert_eq!(hooks.received().len(), 1, "carol is paged once");
     restarted.shutdown().await;
+}
+
+/// Two instances; the one whose declaration leased the first page crashes while sending it
+/// (the receiver has it, unanswered). The other leaves the delivery alone while the lease
+/// holds, then takes it over as soon as the lease ends, and records it sent.
+async fn a_delivery_leased_by_a_crashed_instance_is_taken_over_when_its_lease_ends(db: Db) {
+    let hooks = WebhookSink::start_held().await;
+    let clock = start_clock();
+    let Some(doomed) = TestApp::spawn_paging(db, clock.clone(), outbound(None)).await else {
+        return;
+    };
+    let survivor = doomed.restart_on(clock.clone(), outbound(None)).await;
+    crate::alerts::monitored_service(&doomed, &hooks.url).await;
+    let (status, incident) = doomed
+        .admin(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"title": "Search is slow", "severity": "SEV2", "services": ["search"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{incident}");
+    let id = incident["id"].as_i64().expect("an id");
+    eventually("the first page is being sent", || async {
+        hooks.received().into_iter().next()
+    })
+    .await;
+    doomed.crash();
+
+    // Within the lease, the survivor leaves the page to its dead owner.
+    clock.advance(SignedDuration::from_secs(30));
+    settle().await;
+    assert_eq!(hooks.received().len(), 1, "the lease holds");
+    hooks.release();
+    // The lease ends: the survivor sends it within a few of its passes (`eventually` waits
+    // 10 s at most) and records it.
+    clock.advance(SignedDuration::from_secs(31));
+    let sent = eventually("the survivor sends the page", || async {
+        let (_, pages) = survivor
+            .admin(Method::GET, &format!("/api/v1/incidents/{id}/pages"), None)
+            .await;
+        let attempts = pages[0]["deliveries"][0]["attempts"].as_array()?.clone();
+        attempts.iter().any(|a| a["ok"] == true).then_some(attempts)
+    })
+    .await;
+    assert_eq!(
+        sent.len(),
+        1,
+        "one recorded attempt, the survivor's: {sent:?}"
+    );
+    assert_eq!(
+        hooks.received().len(),
+        2,
+        "sent again once, by the survivor"
+    );
+    survivor.shutdown().await;
 }
 
 async fn a_failing_receiver_is_retried_with_backoff_and_every_attempt_is_visible(db: Db) {
