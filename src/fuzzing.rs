@@ -14,8 +14,11 @@ use crate::domain::schedule::{LayerSpec, Schedule, ShiftLength};
 use crate::domain::templates::{self, TemplateValues};
 use crate::domain::{alert, bounded_text, instant, investigation, line_text, tone};
 
+/// A fuzz target: arbitrary bytes in, a panic when a promise is broken.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name its `fuzz/fuzz_targets/*.rs` file has.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("events_v2", events_v2),
     ("change_events", change_events),
     ("alertmanager", alertmanager),
