@@ -19,6 +19,7 @@ mod contract;
 mod coordination;
 pub mod crash;
 mod credentials;
+mod failover;
 mod forge;
 mod idempotency;
 mod investigation;
