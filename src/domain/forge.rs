@@ -375,7 +375,9 @@ pub fn incident_refs(text: &str) -> Vec<i64> {
         };
         let tail = tail.trim_start_matches(' ');
         let digits: String = tail.chars().take_while(char::is_ascii_digit).collect();
+        // Ids start at 1: "incident #0" names none.
         if let Ok(id) = digits.parse::<i64>()
+            && id > 0
             && !found.contains(&id)
         {
             found.push(id);
