@@ -68,7 +68,7 @@ impl utoipa::Modify for BearerAuth {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
     responses((status = 200, content_type = "application/json", body = Object, description = "the OpenAPI 3.1 document")))]
 async fn openapi_json() -> impl IntoResponse {
-    Json(document())
+    Json(document_json())
 }
 
 /// The whole OpenAPI document: every API module's paths, and what any operation may answer.
@@ -91,6 +91,72 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::http::MonitoringDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
+}
+
+/// The document as served: `document()` with the links between operations.
+pub fn document_json() -> serde_json::Value {
+    let mut doc = serde_json::to_value(document()).expect("the document serializes");
+    links_from_created_things(&mut doc);
+    doc
+}
+
+/// Links from what a POST creates to the operations on it: where a `201` answer has an `id`,
+/// each operation on the path below the POST's, with the next path parameter, gets it from
+/// the answer (its field of the parameter's name, such as `name`, or else `id`; the POST's own
+/// path parameters come from its request), so a client
+/// or a stateful test goes from `POST /incidents` to `GET /incidents/{id}/timeline`. Written
+/// on the JSON: utoipa's `Link` serializes its fields in snake case, which no reader knows.
+fn links_from_created_things(doc: &mut serde_json::Value) {
+    use serde_json::{Value, json};
+    let parameters = |path: &str| -> Vec<String> {
+        path.split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_string()))
+            .collect()
+    };
+    let mut operations = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        for operation in item.as_object().into_iter().flatten().map(|(_, op)| op) {
+            if let Some(id) = operation["operationId"].as_str() {
+                operations.push((path.clone(), id.to_string()));
+            }
+        }
+    }
+    let properties = |content: &Value| {
+        let mut schema = &content["application/json"]["schema"];
+        if let Some(name) = schema["$ref"].as_str().and_then(|r| r.rsplit('/').next()) {
+            schema = &doc["components"]["schemas"][name];
+        }
+        schema["properties"].clone()
+    };
+    let mut links = Vec::new();
+    for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+        let created = properties(&item["post"]["responses"]["201"]["content"]);
+        if created["id"].is_null() {
+            continue;
+        }
+        let own = parameters(path);
+        let below = format!("{path}/{{");
+        for (target, operation_id) in &operations {
+            let wanted = parameters(target);
+            if !target.starts_with(&below) || wanted.len() != own.len() + 1 {
+                continue;
+            }
+            let mut given = serde_json::Map::new();
+            for (name, from) in wanted.iter().zip(&own) {
+                given.insert(name.clone(), json!(format!("$request.path.{from}")));
+            }
+            // A thing named in its path (`{name}`, `{username}`) by that field, else its id.
+            let next = &wanted[own.len()];
+            let field = if created[next].is_null() { "id" } else { next };
+            given.insert(next.clone(), json!(format!("$response.body#/{field}")));
+            links.push((path.clone(), operation_id.clone(), given));
+        }
+    }
+    for (path, operation_id, given) in links {
+        doc["paths"][&path]["post"]["responses"]["201"]["links"][&operation_id] =
+            json!({"operationId": operation_id, "parameters": given});
+    }
 }
 
 /// What any operation may answer besides its own statuses: 500, and 503 while the database
@@ -216,13 +282,45 @@ fn answers_of_every_operation(doc: &mut utoipa::openapi::OpenApi) {
 
 #[cfg(test)]
 mod tests {
+    /// What a POST creates links to the operations on it, the path's own parameters carried.
+    #[test]
+    fn created_things_link_to_their_operations() {
+        let doc = super::document_json();
+        let paths = &doc["paths"];
+        let declared = &paths["/api/v1/incidents"]["post"]["responses"]["201"]["links"];
+        let timeline = paths["/api/v1/incidents/{id}/timeline"]["get"]["operationId"]
+            .as_str()
+            .expect("an operation id");
+        assert_eq!(
+            declared[timeline]["parameters"]["id"], "$response.body#/id",
+            "{declared}"
+        );
+        let task = &paths["/api/v1/incidents/{id}/tasks"]["post"]["responses"]["201"]["links"];
+        let edit = paths["/api/v1/incidents/{id}/tasks/{tid}"]["patch"]["operationId"]
+            .as_str()
+            .expect("an operation id");
+        assert_eq!(task[edit]["parameters"]["id"], "$request.path.id", "{task}");
+        assert_eq!(
+            task[edit]["parameters"]["tid"], "$response.body#/id",
+            "{task}"
+        );
+        let service = &paths["/api/v1/services"]["post"]["responses"]["201"]["links"];
+        let oncall = paths["/api/v1/services/{name}/oncall"]["put"]["operationId"]
+            .as_str()
+            .expect("an operation id");
+        assert_eq!(
+            service[oncall]["parameters"]["name"], "$response.body#/name",
+            "{service}"
+        );
+    }
+
     /// Every route of the API's modules (under `/api/v1`), of the receivers of monitoring
     /// events and forge webhooks, and the monitoring endpoints, method by method, is in the
     /// OpenAPI document: read from
     /// their `.route(…)` lines, so a new endpoint cannot be left out of it.
     #[test]
     fn every_api_route_is_in_the_openapi_document() {
-        let doc = serde_json::to_value(super::document()).expect("JSON");
+        let doc = super::document_json();
         let http = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
         let mut files: Vec<(std::path::PathBuf, &str)> = std::fs::read_dir(http.join("api"))
             .expect("src/http/api")
