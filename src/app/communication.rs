@@ -215,6 +215,7 @@ impl Aplomb {
         id: i64,
         fields: UpdateFields,
     ) -> AppResult<StatusUpdateRecord> {
+        self.may_change(actor, id).await?;
         let now = self.now();
         let u = self
             .investigate(actor, id, async |tx: &mut InvestigationTx| {
@@ -265,6 +266,7 @@ impl Aplomb {
         update_id: i64,
         edit: UpdateEdit,
     ) -> AppResult<StatusUpdateRecord> {
+        self.may_change(actor, id).await?;
         let now = self.now();
         let u = self
             .investigate(actor, id, async |tx: &mut InvestigationTx| {
@@ -442,6 +444,7 @@ impl Aplomb {
         id: i64,
         minutes: i64,
     ) -> AppResult<CadenceView> {
+        self.may_change(actor, id).await?;
         let now = self.now();
         let length = communication::snooze_minutes(minutes)?;
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {

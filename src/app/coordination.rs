@@ -71,6 +71,7 @@ impl Aplomb {
         id: i64,
         fields: ChangeFields,
     ) -> AppResult<ResponseChangeRecord> {
+        self.may_change(actor, id).await?;
         let change = ChangeInput::parse(RawChange {
             system: &fields.system,
             description: &fields.description,
@@ -93,6 +94,7 @@ impl Aplomb {
         change_id: i64,
         edit: ChangeEdit,
     ) -> AppResult<ResponseChangeRecord> {
+        self.may_change(actor, id).await?;
         let to: ChangeState = edit.state.parse()?;
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
@@ -199,6 +201,7 @@ impl Aplomb {
         id: i64,
         fields: TaskFields,
     ) -> AppResult<TaskRecord> {
+        self.may_change(actor, id).await?;
         let task = TaskInput::parse(RawTask {
             title: &fields.title,
             skill: fields.skill.as_deref(),
@@ -240,6 +243,7 @@ impl Aplomb {
         task_id: i64,
         edit: TaskEdit,
     ) -> AppResult<TaskRecord> {
+        self.may_change(actor, id).await?;
         let title = edit.title.as_deref().map(task_title).transpose()?;
         let skill = edit
             .skill
@@ -345,6 +349,7 @@ impl Aplomb {
         task_id: i64,
         fields: CheckInFields,
     ) -> AppResult<TaskRecord> {
+        self.may_change(actor, id).await?;
         let note = bounded_text("note", &fields.note, 1, 2000)?;
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {

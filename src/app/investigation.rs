@@ -255,7 +255,7 @@ impl Aplomb {
             }
             let summary = match (&input.summary, &linked) {
                 (Some(s), _) => s.clone(),
-                (None, Some(l)) => investigation::summary(&l.summary)?,
+                (None, Some(l)) => investigation::summary(l.summary.trim())?,
                 (None, None) => return Err(FieldError::new("summary", "must not be empty").into()),
             };
             let observed_at = input.observed_at.or(linked.map(|l| l.at));
@@ -279,6 +279,7 @@ impl Aplomb {
         evidence_id: i64,
         edit: EvidenceEdit,
     ) -> AppResult<EvidenceRecord> {
+        self.may_change(actor, id).await?;
         let now = self.now();
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let mut e = found(tx.evidence(evidence_id).await, "evidence")?;
@@ -329,6 +330,7 @@ impl Aplomb {
     }
 
     pub async fn remove_evidence(&self, actor: &Actor, id: i64, evidence_id: i64) -> AppResult<()> {
+        self.may_change(actor, id).await?;
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let e = found(tx.evidence(evidence_id).await, "evidence")?;
             tx.remove_evidence(evidence_id).await?;
@@ -351,6 +353,7 @@ impl Aplomb {
         content_type: AttachmentType,
         content: Vec<u8>,
     ) -> AppResult<AttachmentRecord> {
+        self.may_change(actor, id).await?;
         let input = AttachmentInput::parse(name, content_type, content)?;
         let now = self.now();
         self.investigate(actor, id, async move |tx: &mut InvestigationTx| {
@@ -395,6 +398,7 @@ impl Aplomb {
         evidence_id: i64,
         attachment_id: i64,
     ) -> AppResult<()> {
+        self.may_change(actor, id).await?;
         self.investigate(actor, id, async |tx: &mut InvestigationTx| {
             let e = found(tx.evidence(evidence_id).await, "evidence")?;
             let name = e
@@ -430,6 +434,7 @@ impl Aplomb {
         id: i64,
         fields: HypothesisFields,
     ) -> AppResult<HypothesisRecord> {
+        self.may_change(actor, id).await?;
         let statement = investigation::statement(&fields.statement)?;
         let owner = match fields
             .owner
@@ -466,6 +471,7 @@ impl Aplomb {
         hypothesis_id: i64,
         edit: HypothesisEdit,
     ) -> AppResult<HypothesisRecord> {
+        self.may_change(actor, id).await?;
         let statement = edit
             .statement
             .as_deref()
@@ -547,6 +553,7 @@ impl Aplomb {
         hypothesis_id: i64,
         test: TestFields,
     ) -> AppResult<HypothesisRecord> {
+        self.may_change(actor, id).await?;
         let description = investigation::test_text("description", &test.description)?;
         let result = investigation::test_text("result", &test.result)?;
         let now = self.now();

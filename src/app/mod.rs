@@ -564,6 +564,7 @@ impl Aplomb {
         id: i64,
         input: PatchInput,
     ) -> AppResult<IncidentView> {
+        self.may_change(actor, id).await?;
         let patch = Patch {
             title: input.title.as_deref().map(Title::parse).transpose()?,
             summary: input.summary.as_deref().map(Summary::parse).transpose()?,
@@ -668,6 +669,7 @@ impl Aplomb {
 
     /// Posts a note and returns its timeline entry.
     pub async fn add_note(&self, actor: &Actor, id: i64, text: &str) -> AppResult<TimelineEntry> {
+        self.may_change(actor, id).await?;
         let text = NoteText::parse(text)?;
         let author = UserRef {
             id: actor.id,

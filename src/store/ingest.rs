@@ -899,7 +899,12 @@ async fn open_alert_incident(
     defaults: &AlertIncidentDefaults,
     now: Timestamp,
 ) -> Result<i64> {
-    let title: String = payload.summary.chars().take(Title::MAX_CHARS).collect();
+    let title: String = payload
+        .summary
+        .trim()
+        .chars()
+        .take(Title::MAX_CHARS)
+        .collect();
     let title =
         Title::parse(&title).or_else(|_| Title::parse(&format!("Alert on {}", service.name)))?;
     let declaration = Declaration {
