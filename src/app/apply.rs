@@ -795,7 +795,7 @@ fn plan_responder(
             let tz = tz.trim().to_string();
             let mut skills: Vec<String> = Vec::new();
             for skill in &r.skills {
-                let skill = bounded_text("skills", skill, 1, 40)?.to_lowercase();
+                let skill = crate::domain::coordination::skill("skills", skill)?;
                 if !skills.contains(&skill) {
                     skills.push(skill);
                 }

@@ -321,7 +321,6 @@ impl TimelineQuery {
 
 /// Declare an incident. With an `Idempotency-Key` header, a retry returns the first result.
 #[utoipa::path(post, path = "/api/v1/incidents", request_body = DeclareRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first result")),
     responses((status = 201, body = IncidentBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn declare(
