@@ -52,6 +52,45 @@ pub async fn start_server_with(url: &str, port: u16, extra: &[&str], log: Stdio)
     panic!("the server did not start listening");
 }
 
+/// A trigger of the storm tests' `queue` service.
+pub fn queue_event(key: &str, dedup: &str) -> Value {
+    json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
+           "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}})
+}
+
+/// Waits until `base` lists as many alerts of `queue` as were `accepted` (10 s at most), then
+/// asserts that each accepted key is among them.
+pub async fn assert_none_lost(http: &reqwest::Client, base: &str, accepted: &[String]) {
+    let stored = crate::sinks::eventually("every acknowledged event is listed", || {
+        let http = http.clone();
+        let url = format!("{base}/api/v1/alerts?service=queue&limit=1000");
+        async move {
+            let alerts: Value = http
+                .get(url)
+                .bearer_auth(ADMIN_TOKEN)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let keys: Vec<String> = alerts
+                .as_array()?
+                .iter()
+                .filter_map(|a| a["dedup_key"].as_str().map(String::from))
+                .collect();
+            (keys.len() >= accepted.len()).then_some(keys)
+        }
+    })
+    .await;
+    let lost: Vec<&String> = accepted.iter().filter(|k| !stored.contains(k)).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged events were lost: {lost:?}",
+        lost.len()
+    );
+}
+
 /// Creates `service` with an events_v2 integration on a running server; returns its routing key.
 pub async fn service_with_integration(http: &reqwest::Client, base: &str, service: &str) -> String {
     let post = |path: String, body: Value| {
@@ -107,14 +146,21 @@ async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
     let senders: Vec<_> = (0..20)
         .map(|sender| {
-            let (http, base, key, accepted) = (http.clone(), base.clone(), key.clone(), accepted.clone());
+            let (http, base, key, accepted) =
+                (http.clone(), base.clone(), key.clone(), accepted.clone());
             tokio::spawn(async move {
                 for i in 0..40 {
                     let dedup = format!("s{sender}-e{i}");
-                    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
-                                       "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
-                    match http.post(format!("{base}/v2/enqueue")).json(&event).send().await {
-                        Ok(r) if r.status() == StatusCode::ACCEPTED => accepted.lock().expect("lock").push(dedup),
+                    let event = queue_event(&key, &dedup);
+                    match http
+                        .post(format!("{base}/v2/enqueue"))
+                        .json(&event)
+                        .send()
+                        .await
+                    {
+                        Ok(r) if r.status() == StatusCode::ACCEPTED => {
+                            accepted.lock().expect("lock").push(dedup)
+                        }
                         Ok(_) => {}
                         Err(_) => return,
                     }
@@ -143,30 +189,7 @@ async fn every_acknowledged_event_survives_a_sigkill(db: Db) {
     assert!(accepted.len() < 800, "and before the end");
 
     let mut server = start_server(&test_db.url, port, &[]).await;
-    let alerts: Value = http
-        .get(format!("{base}/api/v1/alerts?service=queue&limit=1000"))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .expect("answer")
-        .json()
-        .await
-        .expect("json");
-    let stored: Vec<&str> = alerts
-        .as_array()
-        .expect("alerts")
-        .iter()
-        .filter_map(|a| a["dedup_key"].as_str())
-        .collect();
-    let lost: Vec<&String> = accepted
-        .iter()
-        .filter(|k| !stored.contains(&k.as_str()))
-        .collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged events were lost: {lost:?}",
-        lost.len()
-    );
+    assert_none_lost(&http, &base, &accepted).await;
     server.start_kill().expect("stop");
     let _ = server.wait().await;
 }
@@ -197,8 +220,7 @@ async fn every_acknowledged_event_survives_one_of_two_instances_killed() {
                 let mut target = 0;
                 for i in 0..40 {
                     let dedup = format!("s{sender}-e{i}");
-                    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
-                                       "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
+                    let event = queue_event(&key, &dedup);
                     loop {
                         let sent = http
                             .post(format!("{}/v2/enqueue", targets[target]))
@@ -238,34 +260,7 @@ async fn every_acknowledged_event_survives_one_of_two_instances_killed() {
     );
     assert_eq!(accepted.len(), 800, "the survivor took the rest");
 
-    let stored = crate::sinks::eventually("the survivor holds every event", || {
-        let http = http.clone();
-        let url = format!("{}/api/v1/alerts?service=queue&limit=1000", bases[1]);
-        async move {
-            let alerts: Value = http
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let keys: Vec<String> = alerts
-                .as_array()?
-                .iter()
-                .filter_map(|a| a["dedup_key"].as_str().map(String::from))
-                .collect();
-            (keys.len() >= 800).then_some(keys)
-        }
-    })
-    .await;
-    let lost: Vec<&String> = accepted.iter().filter(|k| !stored.contains(k)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged events were lost: {lost:?}",
-        lost.len()
-    );
+    assert_none_lost(&http, &bases[1], &accepted).await;
     survivor.start_kill().expect("stop");
     let _ = survivor.wait().await;
 }

@@ -11,9 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::crash::{free_port, service_with_integration, start_server};
+use crate::crash::{
+    assert_none_lost, free_port, queue_event, service_with_integration, start_server,
+};
 use crate::helpers::{ADMIN_TOKEN, required};
 use crate::sinks::eventually;
 
@@ -208,14 +210,19 @@ async fn postgres_fails_over_mid_storm_and_no_acknowledged_event_is_lost() {
             tokio::spawn(async move {
                 for i in 0..60 {
                     let dedup = format!("s{sender}-e{i}");
-                    let event = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
-                                       "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
+                    let event = queue_event(&key, &dedup);
                     let mut tries = 0;
                     loop {
-                        let answer = http.post(format!("{base}/v2/enqueue")).json(&event).send().await;
+                        let answer = http
+                            .post(format!("{base}/v2/enqueue"))
+                            .json(&event)
+                            .send()
+                            .await;
                         match answer.map(|r| r.status()) {
                             Ok(StatusCode::ACCEPTED) => break,
-                            Ok(status) => assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{dedup}"),
+                            Ok(status) => {
+                                assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{dedup}")
+                            }
                             Err(e) => panic!("aplomb stopped answering: {e}"),
                         }
                         *refused.lock().expect("lock") += 1;
@@ -251,34 +258,7 @@ async fn postgres_fails_over_mid_storm_and_no_acknowledged_event_is_lost() {
         "every event was acknowledged in the end"
     );
 
-    let stored = eventually("the new primary holds every event", || {
-        let http = http.clone();
-        let url = format!("{base}/api/v1/alerts?service=queue&limit=1000");
-        async move {
-            let alerts: Value = http
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let keys: Vec<String> = alerts
-                .as_array()?
-                .iter()
-                .filter_map(|a| a["dedup_key"].as_str().map(String::from))
-                .collect();
-            (keys.len() >= 600).then_some(keys)
-        }
-    })
-    .await;
-    let lost: Vec<&String> = accepted.iter().filter(|k| !stored.contains(k)).collect();
-    assert!(
-        lost.is_empty(),
-        "{} acknowledged events were lost: {lost:?}",
-        lost.len()
-    );
+    assert_none_lost(&http, &base, &accepted).await;
     let ready = http
         .get(format!("{base}/readyz"))
         .send()
@@ -318,8 +298,7 @@ async fn a_postgres_restart_under_load_answers_503_and_aplomb_recovers_by_itself
     let key = service_with_integration(&http, &base, "queue").await;
     let send = |dedup: String| {
         let (http, base) = (http.clone(), base.clone());
-        let body = json!({"routing_key": key, "event_action": "trigger", "dedup_key": dedup,
-                          "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}});
+        let body = queue_event(&key, &dedup);
         async move {
             http.post(format!("{base}/v2/enqueue"))
                 .json(&body)
