@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Incident reads (the scenario beside PERFORMANCE.md's): GET /api/v1/incidents/{id} and
+# Incident reads (the scenario beside shared/design/PERFORMANCE.md's): GET /api/v1/incidents/{id} and
 # its timeline (50 entries), alternately, on $CONN connections, against /healthz on as many, in
 # one run; then the reads again while ingestion runs at half its maximum rate (distinct keys,
 # measured first, then held at half of it by bench/wrk/aplomb_paced.lua). Floors: reads at

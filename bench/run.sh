@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Alert ingestion beside Prometheus Alertmanager (PERFORMANCE.md scenarios 1, 4 and 7): the same
+# Alert ingestion beside Prometheus Alertmanager (shared/design/PERFORMANCE.md scenarios 1, 4 and 7): the same
 # load generator (wrk, 2 threads, $CONN connections, $DUR s) against each, on loopback, in one
 # run: single alerts with distinct keys, one repeated key, and 100-alert batches; then both
 # filled to $FOOTPRINT open alerts and their resident memory; then aplomb on PostgreSQL beside

@@ -1,4 +1,4 @@
-//! Alert-to-first-notification latency (PERFORMANCE.md scenario 2): at a fixed send rate, how
+//! Alert-to-first-notification latency (shared/design/PERFORMANCE.md scenario 2): at a fixed send rate, how
 //! long from sending a critical trigger until its page reaches a webhook receiver on loopback,
 //! beside Prometheus Alertmanager (`group_wait: 0s`) delivering the same alerts to the same
 //! receiver when `/usr/bin/prometheus-alertmanager` exists.

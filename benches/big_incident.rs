@@ -1,4 +1,4 @@
-//! Big incidents, many viewers (PERFORMANCE.md scenario 6): an incident whose timeline holds
+//! Big incidents, many viewers (shared/design/PERFORMANCE.md scenario 6): an incident whose timeline holds
 //! `--entries` entries (alerts that joined it), its page and API read at that size, and then
 //! `--viewers` browsers following it live (each holds the page's event stream and fetches the
 //! live update on every announcement, as app.js does) while new alerts join it at `--rate`
