@@ -18,6 +18,7 @@ use serde_json::{Map, Value, json};
 
 use crate::alerts::trigger;
 use crate::helpers::{ADMIN_TOKEN, TestApp};
+use crate::paging::ok;
 use crate::sinks::eventually;
 
 crate::on_both_backends!(every_operation_answers_each_caller_as_its_rule_says);
@@ -331,12 +332,6 @@ struct World {
     forge_key: String,
 }
 
-async fn created(app: &TestApp, path: &str, body: Value) -> Value {
-    let (status, answer) = app.admin(Method::POST, path, Some(body)).await;
-    assert!(status.is_success(), "seeding {path}: {status} {answer}");
-    answer
-}
-
 fn id_of(answer: &Value) -> i64 {
     answer["id"].as_i64().expect("an id")
 }
@@ -351,9 +346,16 @@ async fn world(app: &TestApp) -> World {
         tokens.insert(caller, app.user(name, role).await);
     }
     let mut ids = BTreeMap::new();
-    created(app, "/api/v1/services", json!({"name": "checkout"})).await;
-    let integration = created(
+    ok(
         app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": "checkout"}),
+    )
+    .await;
+    let integration = ok(
+        app,
+        Method::POST,
         "/api/v1/services/checkout/integrations",
         json!({"kind": "events_v2"}),
     )
@@ -363,15 +365,17 @@ async fn world(app: &TestApp) -> World {
         .as_str()
         .expect("a key")
         .to_string();
-    let forge = created(
+    let forge = ok(
         app,
+        Method::POST,
         "/api/v1/services/checkout/integrations",
         json!({"kind": "forge"}),
     )
     .await;
     let forge_key = forge["routing_key"].as_str().expect("a key").to_string();
-    let schedule = created(
+    let schedule = ok(
         app,
+        Method::POST,
         "/api/v1/schedules",
         json!({"name": "primary", "time_zone": "UTC", "layers": [{"name": "week",
                "start": "2026-01-05T09:00", "shift_count": 1, "shift_unit": "week",
@@ -379,58 +383,71 @@ async fn world(app: &TestApp) -> World {
     )
     .await;
     ids.insert("schedule", id_of(&schedule));
-    let silence = created(
+    let silence = ok(
         app,
+        Method::POST,
         "/api/v1/silences",
         json!({"ends_at": (app.app.now() + jiff::SignedDuration::from_hours(24)).to_string(),
                "reason": "load test", "service": "checkout"}),
     )
     .await;
     ids.insert("silence", id_of(&silence));
-    let maintenance = created(
+    let maintenance = ok(
         app,
+        Method::POST,
         "/api/v1/maintenances",
         json!({"title": "Database upgrade", "scheduled_for": "2036-01-01T02:00:00Z",
                "scheduled_until": "2036-01-01T03:00:00Z"}),
     )
     .await;
     ids.insert("maintenance", id_of(&maintenance));
-    let component = created(
+    let component = ok(
         app,
+        Method::POST,
         "/api/v1/status/components",
         json!({"name": "Checkout"}),
     )
     .await;
     ids.insert("component", id_of(&component));
-    let subscriber = created(
+    let subscriber = ok(
         app,
+        Method::POST,
         "/api/v1/status/subscribers",
         json!({"kind": "email", "address": "reader@example.com"}),
     )
     .await;
     ids.insert("subscriber", id_of(&subscriber));
-    let contact = created(
+    let contact = ok(
         app,
+        Method::POST,
         "/api/v1/users/rita/contact-methods",
         json!({"kind": "email", "address": "rita@example.com"}),
     )
     .await;
     ids.insert("contact_method", id_of(&contact));
-    let rule = created(
+    let rule = ok(
         app,
+        Method::POST,
         "/api/v1/users/rita/notification-rules",
         json!({"contact_method_id": id_of(&contact), "delay_minutes": 0}),
     )
     .await;
     ids.insert("notification_rule", id_of(&rule));
-    let subscription = created(
+    let subscription = ok(
         app,
+        Method::POST,
         "/api/v1/users/rita/subscriptions",
         json!({"scope": "all", "contact_method_id": id_of(&contact)}),
     )
     .await;
     ids.insert("subscription", id_of(&subscription));
-    let token = created(app, "/api/v1/users/rita/tokens", json!({"name": "spare"})).await;
+    let token = ok(
+        app,
+        Method::POST,
+        "/api/v1/users/rita/tokens",
+        json!({"name": "spare"}),
+    )
+    .await;
     ids.insert("token", id_of(&token));
     let (status, _) = crate::alerts::enqueue(
         app,
@@ -448,8 +465,9 @@ async fn world(app: &TestApp) -> World {
 
     let mut incidents = [BTreeMap::new(), BTreeMap::new()];
     for (private, seeds) in [false, true].into_iter().zip(incidents.iter_mut()) {
-        let incident = created(
+        let incident = ok(
             app,
+            Method::POST,
             "/api/v1/incidents",
             json!({"title": "Checkout errors", "severity": "SEV3", "private": private}),
         )
@@ -457,10 +475,17 @@ async fn world(app: &TestApp) -> World {
         let id = id_of(&incident);
         let at = |rest: &str| format!("/api/v1/incidents/{id}/{rest}");
         if private {
-            created(app, &at("participants"), json!({"user": "pat"})).await;
+            ok(
+                app,
+                Method::POST,
+                &at("participants"),
+                json!({"user": "pat"}),
+            )
+            .await;
         }
-        let evidence = created(
+        let evidence = ok(
             app,
+            Method::POST,
             &at("evidence"),
             json!({"kind": "log", "summary": "5xx rate rose at 14:02"}),
         )
@@ -483,21 +508,28 @@ async fn world(app: &TestApp) -> World {
             .await
             .expect("the attachment");
         let aid = id_of(&attachment);
-        let hypothesis = created(
+        let hypothesis = ok(
             app,
+            Method::POST,
             &at("hypotheses"),
             json!({"statement": "The 14:00 config push lowered the upstream timeout"}),
         )
         .await;
-        let task = created(app, &at("tasks"), json!({"title": "Check the edge"})).await;
-        let change = created(
+        let task = ok(
             app,
+            Method::POST,
+            &at("tasks"),
+            json!({"title": "Check the edge"}),
+        )
+        .await;
+        let change = ok(app, Method::POST,
             &at("changes"),
             json!({"system": "edge-proxy", "description": "Rolled the timeout back", "reason": "errors climbing"}),
         )
         .await;
-        let update = created(
+        let update = ok(
             app,
+            Method::POST,
             &at("updates"),
             json!({"text": "We are looking into checkout errors.", "audiences": ["responders"]}),
         )

@@ -58,29 +58,33 @@ pub fn queue_event(key: &str, dedup: &str) -> Value {
            "payload": {"summary": "queue depth high", "source": "q", "severity": "warning"}})
 }
 
+/// The dedup keys of the alerts `base` lists for `queue`; `None` while it cannot answer.
+pub async fn stored_keys(http: &reqwest::Client, base: &str) -> Option<Vec<String>> {
+    let alerts: Value = http
+        .get(format!("{base}/api/v1/alerts?service=queue&limit=1000"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(
+        alerts
+            .as_array()?
+            .iter()
+            .filter_map(|a| a["dedup_key"].as_str().map(String::from))
+            .collect(),
+    )
+}
+
 /// Waits until `base` lists as many alerts of `queue` as were `accepted` (10 s at most), then
 /// asserts that each accepted key is among them.
 pub async fn assert_none_lost(http: &reqwest::Client, base: &str, accepted: &[String]) {
-    let stored = crate::sinks::eventually("every acknowledged event is listed", || {
-        let http = http.clone();
-        let url = format!("{base}/api/v1/alerts?service=queue&limit=1000");
-        async move {
-            let alerts: Value = http
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let keys: Vec<String> = alerts
-                .as_array()?
-                .iter()
-                .filter_map(|a| a["dedup_key"].as_str().map(String::from))
-                .collect();
-            (keys.len() >= accepted.len()).then_some(keys)
-        }
+    let stored = crate::sinks::eventually("every acknowledged event is listed", || async {
+        stored_keys(http, base)
+            .await
+            .filter(|keys| keys.len() >= accepted.len())
     })
     .await;
     let lost: Vec<&String> = accepted.iter().filter(|k| !stored.contains(k)).collect();

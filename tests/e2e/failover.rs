@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::crash::{
-    assert_none_lost, free_port, queue_event, service_with_integration, start_server,
+    assert_none_lost, free_port, queue_event, service_with_integration, start_server, stored_keys,
 };
 use crate::helpers::{ADMIN_TOKEN, required};
 use crate::sinks::eventually;
@@ -359,22 +359,9 @@ async fn a_postgres_restart_under_load_answers_503_and_aplomb_recovers_by_itself
     for s in senders {
         s.await.expect("a sender finished");
     }
-    let count = eventually("every event is kept", || {
-        let http = http.clone();
-        let url = format!("{base}/api/v1/alerts?service=queue&limit=1000");
-        async move {
-            let alerts: Value = http
-                .get(url)
-                .bearer_auth(ADMIN_TOKEN)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
-            let n = alerts.as_array()?.len();
-            (n == 201).then_some(n)
-        }
+    let count = eventually("every event is kept", || async {
+        let n = stored_keys(&http, &base).await?.len();
+        (n == 201).then_some(n)
     })
     .await;
     assert_eq!(
