@@ -73,29 +73,29 @@ schemas! {
     /// A user's role in aplomb.
     UserRoleName = one_of(access::UserRole::ALL.iter().map(|r| r.as_str()));
     /// Who a status update is for.
-    AudienceName = one_of(communication::Audience::ALL.iter().map(|a| a.as_str()));
+    AudienceName = <communication::Audience as utoipa::PartialSchema>::schema();
     /// Where a status update says the response is.
-    PhaseName = one_of(communication::Phase::ALL.iter().map(|p| p.as_str()));
+    PhaseName = <communication::Phase as utoipa::PartialSchema>::schema();
     /// A task's status.
-    TaskStatusName = one_of(coordination::TaskStatus::ALL.iter().map(|s| s.as_str()));
+    TaskStatusName = <coordination::TaskStatus as utoipa::PartialSchema>::schema();
     /// Where a change made during the response stands.
-    ChangeStateName = one_of(coordination::ChangeState::ALL.iter().map(|s| s.as_str()));
+    ChangeStateName = <coordination::ChangeState as utoipa::PartialSchema>::schema();
     /// What a piece of evidence is.
-    EvidenceKindName = one_of(investigation::EvidenceKind::ALL.iter().map(|k| k.as_str()));
+    EvidenceKindName = <investigation::EvidenceKind as utoipa::PartialSchema>::schema();
     /// Where a hypothesis stands.
-    HypothesisStateName = one_of(investigation::HypothesisState::ALL.iter().map(|s| s.as_str()));
+    HypothesisStateName = <investigation::HypothesisState as utoipa::PartialSchema>::schema();
     /// What a piece of evidence says of a hypothesis.
-    StanceName = one_of(investigation::Stance::ALL.iter().map(|s| s.as_str()));
+    StanceName = <investigation::Stance as utoipa::PartialSchema>::schema();
     /// A maintenance window's status.
-    MaintenanceStatusName = one_of(maintenance::MaintenanceStatus::ALL.iter().map(|s| s.as_str()));
+    MaintenanceStatusName = <maintenance::MaintenanceStatus as utoipa::PartialSchema>::schema();
     /// A status-page component's status.
-    ComponentStatusName = one_of(status::ComponentStatus::ALL.iter().map(|s| s.as_str()));
+    ComponentStatusName = <status::ComponentStatus as utoipa::PartialSchema>::schema();
     /// How a status-page subscriber hears of updates.
-    SubscriberKindName = one_of(status::SubscriberKind::ALL.iter().map(|k| k.as_str()));
+    SubscriberKindName = <status::SubscriberKind as utoipa::PartialSchema>::schema();
     /// Whom an escalation level pages: a responder, whoever a schedule has on call, or a team.
     TargetKindName = one_of(escalation::Target::KINDS);
     /// Whether a status update is a draft or published.
-    UpdateStateName = one_of(communication::UpdateState::ALL.iter().map(|s| s.as_str()));
+    UpdateStateName = <communication::UpdateState as utoipa::PartialSchema>::schema();
     /// A contact method's channel.
     ContactKindName = one_of(super::oncall::CONTACT_KINDS);
     /// What an integration receives.
