@@ -37,6 +37,9 @@ enum Rule {
     Act,
     /// Admins only.
     Admin,
+    /// Anyone, without a token, for an incident the status page shows; no one, not even an
+    /// admin, for a private one: the public page never shows it.
+    StatusPage,
     /// The user named in the path, and admins.
     OwnUser,
     /// Anyone signed in who may see the incident (a private one: participants and admins).
@@ -235,6 +238,26 @@ const RULES: &[(&str, Rule)] = &[
     ("POST /integrations/grafana/{routing_key}", Rule::Open),
     ("GET /metrics", Rule::Open),
     ("GET /readyz", Rule::Open),
+    ("GET /status", Rule::Open),
+    ("GET /status/api/v2/components.json", Rule::Open),
+    ("GET /status/api/v2/incidents.json", Rule::Open),
+    ("GET /status/api/v2/incidents/unresolved.json", Rule::Open),
+    ("GET /status/api/v2/scheduled-maintenances.json", Rule::Open),
+    (
+        "GET /status/api/v2/scheduled-maintenances/active.json",
+        Rule::Open,
+    ),
+    (
+        "GET /status/api/v2/scheduled-maintenances/upcoming.json",
+        Rule::Open,
+    ),
+    ("GET /status/api/v2/status.json", Rule::Open),
+    ("GET /status/api/v2/summary.json", Rule::Open),
+    ("GET /status/badge.svg", Rule::Open),
+    ("GET /status/components/{id}/badge.svg", Rule::Open),
+    ("GET /status/components/{id}/feed.atom", Rule::Open),
+    ("GET /status/feed.atom", Rule::Open),
+    ("GET /status/incidents/{id}", Rule::StatusPage),
     ("POST /v2/change/enqueue", Rule::Open),
     ("POST /v2/enqueue", Rule::Open),
 ];
@@ -291,6 +314,13 @@ fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
     if rule == Rule::Signed {
         return Expect::Unauthenticated;
     }
+    if rule == Rule::StatusPage {
+        return if private {
+            Expect::Hidden
+        } else {
+            Expect::Allowed
+        };
+    }
     if caller == Anonymous {
         return if rule == Rule::Open {
             Expect::Allowed
@@ -308,7 +338,7 @@ fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
         }
     };
     match rule {
-        Rule::Open | Rule::Read => Expect::Allowed,
+        Rule::Open | Rule::Read | Rule::StatusPage => Expect::Allowed,
         Rule::Signed => Expect::Unauthenticated,
         Rule::Act => allowed(acts),
         Rule::Admin => allowed(caller == Admin),
@@ -534,6 +564,26 @@ async fn world(app: &TestApp) -> World {
             json!({"text": "We are looking into checkout errors.", "audiences": ["responders"]}),
         )
         .await;
+        if !private {
+            // Told the public, so the status page shows it (private: it never does).
+            ok(
+                app,
+                Method::POST,
+                &at("updates"),
+                json!({"text": "We are looking into checkout errors.", "audiences": ["public"], "publish": true}),
+            )
+            .await;
+            eventually("the status page shows the incident", || async {
+                let page = app
+                    .http
+                    .get(format!("{}/status/incidents/{id}", app.base))
+                    .send()
+                    .await
+                    .ok()?;
+                page.status().is_success().then_some(())
+            })
+            .await;
+        }
         seeds.extend([
             ("id", id),
             ("eid", eid),
@@ -572,7 +622,13 @@ impl World {
                 ("role", _) => "scribe".into(),
                 ("audience", _) => "public".into(),
                 ("phase", _) => "update".into(),
-                ("id", p) if p.starts_with("/api/v1/incidents/") => incident["id"].to_string(),
+                ("id", p)
+                    if p.starts_with("/api/v1/incidents/")
+                        || p.starts_with("/status/incidents/") =>
+                {
+                    incident["id"].to_string()
+                }
+                ("id", p) if p.starts_with("/status/components/") => global("component"),
                 ("id", p) if p.starts_with("/api/v1/alerts/") => global("alert"),
                 ("id", p) if p.starts_with("/api/v1/integrations/") => global("integration"),
                 ("id", p) if p.starts_with("/api/v1/maintenances/") => global("maintenance"),
@@ -740,7 +796,8 @@ async fn every_operation_answers_each_caller_as_its_rule_says(app: TestApp) {
     let mut wrong = Vec::new();
     for (name, rule, path, method, operation) in &operations {
         let method: Method = method.to_uppercase().parse().expect("a method");
-        let about_incident = path.starts_with("/api/v1/incidents/{id}");
+        let about_incident = path.starts_with("/api/v1/incidents/{id}")
+            || path.starts_with("/status/incidents/{id}");
         let incidents: &[usize] = if about_incident { &[0, 1] } else { &[0] };
         for &which in incidents {
             for caller in [

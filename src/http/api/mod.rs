@@ -89,6 +89,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(crate::http::forge::ForgeDoc::openapi());
     doc.merge(crate::http::events::EventsDoc::openapi());
     doc.merge(crate::http::MonitoringDoc::openapi());
+    doc.merge(crate::http::public::StatusPageDoc::openapi());
     answers_of_every_operation(&mut doc);
     doc
 }
@@ -329,6 +330,7 @@ mod tests {
         files.push((http.join("events.rs"), ""));
         files.push((http.join("forge.rs"), ""));
         files.push((http.join("mod.rs"), ""));
+        files.push((http.join("public/mod.rs"), ""));
         let mut missing = Vec::new();
         let mut routes = 0;
         for (path, prefix) in files {

@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::get;
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast::error::RecvError;
@@ -31,7 +31,7 @@ use tokio::sync::watch;
 use crate::app::{Aplomb, StatusSnapshot};
 use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
-use crate::http::error::ApiError;
+use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiPath;
 
 /// How long a burst of changes is gathered before the page is rebuilt: a published update
@@ -45,58 +45,160 @@ const RETRY: Duration = Duration::from_secs(1);
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(subscribe::router())
-        .route("/status", asset(|r| &r.page))
+        .route("/status", get(status_page))
         .route("/status/incidents/{id}", get(incident_page))
-        .route("/status/feed.atom", asset(|r| &r.feed))
-        .route("/status/badge.svg", asset(|r| &r.badge))
-        .route(
-            "/status/components/{id}/badge.svg",
-            per_component(|r| &r.component_badges),
-        )
-        .route(
-            "/status/components/{id}/feed.atom",
-            per_component(|r| &r.component_feeds),
-        )
-        .route("/status/api/v2/summary.json", asset(|r| &r.summary))
-        .route("/status/api/v2/status.json", asset(|r| &r.status))
-        .route("/status/api/v2/components.json", asset(|r| &r.components))
-        .route("/status/api/v2/incidents.json", asset(|r| &r.incidents))
-        .route(
-            "/status/api/v2/incidents/unresolved.json",
-            asset(|r| &r.unresolved),
-        )
+        .route("/status/feed.atom", get(feed))
+        .route("/status/badge.svg", get(badge))
+        .route("/status/components/{id}/badge.svg", get(component_badge))
+        .route("/status/components/{id}/feed.atom", get(component_feed))
+        .route("/status/api/v2/summary.json", get(summary))
+        .route("/status/api/v2/status.json", get(status))
+        .route("/status/api/v2/components.json", get(components))
+        .route("/status/api/v2/incidents.json", get(incidents))
+        .route("/status/api/v2/incidents/unresolved.json", get(unresolved))
         .route(
             "/status/api/v2/scheduled-maintenances.json",
-            asset(|r| &r.maintenances),
+            get(maintenances),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/upcoming.json",
-            asset(|r| &r.upcoming),
+            get(upcoming),
         )
         .route(
             "/status/api/v2/scheduled-maintenances/active.json",
-            asset(|r| &r.active),
+            get(active),
         )
 }
 
-/// A route answering one asset of the latest rendering.
-fn asset(pick: fn(&Rendered) -> &Asset) -> MethodRouter<AppState> {
-    get(
-        move |State(state): State<AppState>, request: HeaderMap| async move {
-            serve(&state, &request, |r| Some(pick(r))).await
-        },
-    )
+/// What the API document says of the status page: everything a reader or a Statuspage
+/// client fetches (the sign-up form's targets are the page's own, like the web UI's).
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(
+    status_page,
+    incident_page,
+    feed,
+    badge,
+    component_badge,
+    component_feed,
+    summary,
+    status,
+    components,
+    incidents,
+    unresolved,
+    maintenances,
+    upcoming,
+    active
+))]
+pub struct StatusPageDoc;
+
+/// A reader's copy, to revalidate: answered 304 when it is still the latest.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // read from the headers by `Asset::respond`; named here for the document
+struct Revalidation {
+    /// An `ETag` this page sent.
+    #[param(rename = "If-None-Match")]
+    if_none_match: Option<String>,
+    /// A `Last-Modified` this page sent.
+    #[param(rename = "If-Modified-Since")]
+    if_modified_since: Option<String>,
 }
 
-/// A route answering one component's asset of the latest rendering; 404 for no such
-/// component.
-fn per_component(pick: fn(&Rendered) -> &HashMap<i64, Asset>) -> MethodRouter<AppState> {
-    get(
-        move |State(state): State<AppState>, ApiPath(id): ApiPath<i64>, request: HeaderMap| async move {
-            serve(&state, &request, |r| pick(r).get(&id)).await
-        },
-    )
+/// One document of the latest rendering, by name: its handler and its place in the API
+/// document, which `Asset::respond` answers alike (200 with validators, or 304).
+macro_rules! asset {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $content_type:tt, $body:ty, $field:ident) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(get, path = $path, tag = "status page", security(()), params(Revalidation),
+            responses((status = 200, content_type = $content_type, body = $body,
+                headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
+                (status = 304, description = "the reader's copy is the latest")))]
+        async fn $name(State(state): State<AppState>, request: HeaderMap) -> Response {
+            serve(&state, &request, |r| Some(&r.$field)).await
+        }
+    };
 }
+
+/// One component's document of the latest rendering; 404 for no such component.
+macro_rules! component_asset {
+    ($(#[doc = $doc:tt])* $name:ident, $path:tt, $content_type:tt, $field:ident) => {
+        $(#[doc = $doc])*
+        #[utoipa::path(get, path = $path, tag = "status page", security(()),
+            params(("id" = i64, Path, description = "the component"), Revalidation),
+            responses((status = 200, content_type = $content_type, body = String,
+                headers(("ETag" = String), ("Last-Modified" = String), ("Cache-Control" = String))),
+                (status = 304, description = "the reader's copy is the latest"),
+                (status = 400, body = ErrorBody, description = "the id is not a number"),
+                (status = 404, body = ErrorBody, description = "no such component")))]
+        async fn $name(
+            State(state): State<AppState>,
+            ApiPath(id): ApiPath<i64>,
+            request: HeaderMap,
+        ) -> Response {
+            serve(&state, &request, |r| r.$field.get(&id)).await
+        }
+    };
+}
+
+asset!(
+    /// The public status page (HTML).
+    status_page, "/status", "text/html", String, page
+);
+asset!(
+    /// The page's Atom feed: every public update.
+    feed, "/status/feed.atom", "application/atom+xml", String, feed
+);
+asset!(
+    /// The page's overall status as an SVG badge.
+    badge, "/status/badge.svg", "image/svg+xml", String, badge
+);
+component_asset!(
+    /// A component's status as an SVG badge.
+    component_badge, "/status/components/{id}/badge.svg", "image/svg+xml", component_badges
+);
+component_asset!(
+    /// The Atom feed of the public updates naming a component (or none).
+    component_feed, "/status/components/{id}/feed.atom", "application/atom+xml", component_feeds
+);
+asset!(
+    /// Statuspage's summary: the page's status, components, unresolved incidents and
+    /// announced maintenances.
+    summary, "/status/api/v2/summary.json", "application/json", statuspage::Summary, summary
+);
+asset!(
+    /// Statuspage's status: the overall indicator.
+    status, "/status/api/v2/status.json", "application/json", statuspage::StatusDocument, status
+);
+asset!(
+    /// Statuspage's components, groups included.
+    components, "/status/api/v2/components.json", "application/json",
+    statuspage::ComponentsDocument, components
+);
+asset!(
+    /// Statuspage's incidents: the 50 most recent with their public updates.
+    incidents, "/status/api/v2/incidents.json", "application/json",
+    statuspage::IncidentsDocument, incidents
+);
+asset!(
+    /// Statuspage's unresolved incidents.
+    unresolved, "/status/api/v2/incidents/unresolved.json", "application/json",
+    statuspage::IncidentsDocument, unresolved
+);
+asset!(
+    /// Statuspage's scheduled maintenances: the 50 most recent.
+    maintenances, "/status/api/v2/scheduled-maintenances.json", "application/json",
+    statuspage::MaintenancesDocument, maintenances
+);
+asset!(
+    /// Statuspage's maintenances announced and not begun.
+    upcoming, "/status/api/v2/scheduled-maintenances/upcoming.json", "application/json",
+    statuspage::MaintenancesDocument, upcoming
+);
+asset!(
+    /// Statuspage's maintenances under way.
+    active, "/status/api/v2/scheduled-maintenances/active.json", "application/json",
+    statuspage::MaintenancesDocument, active
+);
 
 /// One representation, ready to send: its bytes and their validator.
 struct Asset {
@@ -117,7 +219,7 @@ impl Asset {
         }
     }
 
-    fn json(value: &serde_json::Value) -> Self {
+    fn json(value: &impl serde::Serialize) -> Self {
         Self::new(
             "application/json",
             serde_json::to_vec(value).expect("JSON values serialize"),
@@ -323,7 +425,13 @@ async fn serve(
     }
 }
 
-/// An incident's history: rendered on request, from the snapshot, never the database.
+/// An incident's history on the status page (HTML): rendered on request, from the
+/// snapshot, never the database. Only an incident the page shows has one.
+#[utoipa::path(get, path = "/status/incidents/{id}", tag = "status page", security(()),
+    params(("id" = i64, Path, description = "the incident")),
+    responses((status = 200, content_type = "text/html", body = String),
+        (status = 400, body = ErrorBody, description = "the id is not a number"),
+        (status = 404, content_type = "text/html", body = String, description = "the page shows no such incident")))]
 async fn incident_page(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> Response {
     let rendered = match state.status_cache.current().await {
         Ok(r) => r,

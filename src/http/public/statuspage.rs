@@ -4,8 +4,9 @@
 //! others, gets an id from its name.
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
 
 use crate::app::{ComponentState, StatusSnapshot};
 use crate::domain::communication::Phase;
@@ -18,73 +19,257 @@ const PAGE_ID: &str = "aplomb";
 /// The 50 most recent, as Statuspage's `incidents.json`.
 const RECENT_INCIDENTS: usize = 50;
 
+/// The page every document names.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspagePage)]
+pub struct Page {
+    /// Always `aplomb`: one status page per aplomb.
+    pub id: &'static str,
+    pub name: String,
+    pub url: String,
+    pub time_zone: &'static str,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+}
+
+/// The page's overall state.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspagePageStatus)]
+pub struct PageStatus {
+    pub indicator: Indicator,
+    pub description: &'static str,
+}
+
+/// A component, or a group of them (`group: true`, its members' ids in `components`).
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspageComponent)]
+pub struct Component {
+    pub id: String,
+    pub name: String,
+    pub status: ComponentStatus,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    pub position: i64,
+    pub description: Option<String>,
+    pub showcase: bool,
+    pub group_id: Option<String>,
+    pub group: bool,
+    pub only_show_if_degraded: bool,
+    pub page_id: &'static str,
+    /// The day it was added; none for a group.
+    #[schema(value_type = Option<String>, format = Date)]
+    pub start_date: Option<String>,
+    /// A group's members, by id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub components: Option<Vec<String>>,
+}
+
+/// A component an update changed.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspageAffectedComponent)]
+pub struct AffectedComponent {
+    pub code: String,
+    pub name: String,
+    pub old_status: ComponentStatus,
+    pub new_status: ComponentStatus,
+}
+
+/// What an update says an incident or a maintenance is at.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(untagged)]
+#[schema(as = StatuspageUpdateStatus)]
+pub enum UpdateStatus {
+    Incident(Phase),
+    Maintenance(MaintenanceStatus),
+}
+
+/// One public update of an incident, or one moment of a maintenance.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspageIncidentUpdate)]
+pub struct IncidentUpdate {
+    pub id: String,
+    pub incident_id: String,
+    pub status: UpdateStatus,
+    pub body: String,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub display_at: Timestamp,
+    pub affected_components: Vec<AffectedComponent>,
+}
+
+/// An incident as the page shows it: only its public updates.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspageIncident)]
+pub struct Incident {
+    pub id: String,
+    pub name: String,
+    pub status: UpdateStatus,
+    /// The incident's impact, or `maintenance`.
+    #[schema(value_type = String, example = "minor")]
+    pub impact: &'static str,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub started_at: Timestamp,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub monitoring_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub resolved_at: Option<Timestamp>,
+    pub shortlink: String,
+    pub page_id: &'static str,
+    pub components: Vec<Component>,
+    /// Newest first.
+    pub incident_updates: Vec<IncidentUpdate>,
+}
+
+/// A scheduled maintenance: an incident with impact `maintenance` and its window.
+#[derive(Clone, Serialize, ToSchema)]
+#[schema(as = StatuspageScheduledMaintenance)]
+pub struct ScheduledMaintenance {
+    #[serde(flatten)]
+    pub incident: Incident,
+    #[schema(value_type = String, format = DateTime)]
+    pub scheduled_for: Timestamp,
+    #[schema(value_type = String, format = DateTime)]
+    pub scheduled_until: Timestamp,
+}
+
+/// `summary.json`: everything at once.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatuspageSummary)]
+pub struct Summary {
+    pub page: Page,
+    pub status: PageStatus,
+    pub components: Vec<Component>,
+    /// The unresolved incidents.
+    pub incidents: Vec<Incident>,
+    /// Those under way, then those announced.
+    pub scheduled_maintenances: Vec<ScheduledMaintenance>,
+}
+
+/// `status.json`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatuspageStatusDocument)]
+pub struct StatusDocument {
+    pub page: Page,
+    pub status: PageStatus,
+}
+
+/// `components.json`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatuspageComponentsDocument)]
+pub struct ComponentsDocument {
+    pub page: Page,
+    pub components: Vec<Component>,
+}
+
+/// `incidents.json` and `incidents/unresolved.json`.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatuspageIncidentsDocument)]
+pub struct IncidentsDocument {
+    pub page: Page,
+    pub incidents: Vec<Incident>,
+}
+
+/// `scheduled-maintenances.json` and its `upcoming` and `active` lists.
+#[derive(Serialize, ToSchema)]
+#[schema(as = StatuspageMaintenancesDocument)]
+pub struct MaintenancesDocument {
+    pub page: Page,
+    pub scheduled_maintenances: Vec<ScheduledMaintenance>,
+}
+
 /// Every JSON document, rendered together from one snapshot.
 pub struct Documents {
-    pub summary: Value,
-    pub status: Value,
-    pub components: Value,
-    pub incidents: Value,
-    pub unresolved: Value,
+    pub summary: Summary,
+    pub status: StatusDocument,
+    pub components: ComponentsDocument,
+    pub incidents: IncidentsDocument,
+    pub unresolved: IncidentsDocument,
     /// Every maintenance of the page's window; those announced and not begun; those under way.
-    pub maintenances: Value,
-    pub upcoming: Value,
-    pub active: Value,
+    pub maintenances: MaintenancesDocument,
+    pub upcoming: MaintenancesDocument,
+    pub active: MaintenancesDocument,
 }
 
 impl Documents {
     pub fn new(s: &StatusSnapshot) -> Self {
-        let page = json!({
-            "id": PAGE_ID,
-            "name": s.brand.name,
-            "url": s.brand.url,
-            "time_zone": "Etc/UTC",
-            "updated_at": s.updated_at.to_string(),
-        });
-        let status = json!({
-            "indicator": s.indicator.as_str(),
-            "description": s.indicator.description(),
-        });
+        let page = Page {
+            id: PAGE_ID,
+            name: s.brand.name.clone(),
+            url: s.brand.url.clone(),
+            time_zone: "Etc/UTC",
+            updated_at: s.updated_at,
+        };
+        let status = PageStatus {
+            indicator: s.indicator,
+            description: s.indicator.description(),
+        };
         let components = components(s);
-        let unresolved: Vec<Value> = s.open_incidents().map(|i| incident(s, i)).collect();
-        let recent: Vec<Value> = s
+        let unresolved: Vec<Incident> = s.open_incidents().map(|i| incident(s, i)).collect();
+        let recent: Vec<Incident> = s
             .incidents
             .iter()
             .take(RECENT_INCIDENTS)
             .map(|i| incident(s, i))
             .collect();
-        let upcoming: Vec<Value> = s
+        let upcoming: Vec<ScheduledMaintenance> = s
             .upcoming_maintenances()
             .map(|m| maintenance(s, m))
             .collect();
-        let active: Vec<Value> = s.active_maintenances().map(|m| maintenance(s, m)).collect();
-        let announced: Vec<Value> = active.iter().chain(&upcoming).cloned().collect();
-        let all: Vec<Value> = s
+        let active: Vec<ScheduledMaintenance> =
+            s.active_maintenances().map(|m| maintenance(s, m)).collect();
+        let announced = active.iter().chain(&upcoming).cloned().collect();
+        let all = s
             .maintenances
             .iter()
             .take(RECENT_INCIDENTS)
             .map(|m| maintenance(s, m))
             .collect();
+        let with_page = |scheduled_maintenances| MaintenancesDocument {
+            page: page.clone(),
+            scheduled_maintenances,
+        };
         Self {
-            summary: json!({
-            "page": page,
-            "status": status,
-            "components": components,
-            "incidents": unresolved,
-            "scheduled_maintenances": announced,
-            }),
-            status: json!({ "page": page, "status": status }),
-            components: json!({ "page": page, "components": components }),
-            incidents: json!({ "page": page, "incidents": recent }),
-            unresolved: json!({ "page": page, "incidents": unresolved }),
-            maintenances: json!({ "page": page, "scheduled_maintenances": all }),
-            upcoming: json!({ "page": page, "scheduled_maintenances": upcoming }),
-            active: json!({ "page": page, "scheduled_maintenances": active }),
+            maintenances: with_page(all),
+            upcoming: with_page(upcoming),
+            active: with_page(active),
+            summary: Summary {
+                page: page.clone(),
+                status: status.clone(),
+                components: components.clone(),
+                incidents: unresolved.clone(),
+                scheduled_maintenances: announced,
+            },
+            status: StatusDocument {
+                page: page.clone(),
+                status,
+            },
+            components: ComponentsDocument {
+                page: page.clone(),
+                components,
+            },
+            incidents: IncidentsDocument {
+                page: page.clone(),
+                incidents: recent,
+            },
+            unresolved: IncidentsDocument {
+                page,
+                incidents: unresolved,
+            },
         }
     }
 }
 
 /// Components in page order, each group once, before its first member.
-fn components(s: &StatusSnapshot) -> Vec<Value> {
+fn components(s: &StatusSnapshot) -> Vec<Component> {
     let mut out = Vec::new();
     let mut groups_seen: Vec<&str> = Vec::new();
     for c in &s.components {
@@ -100,45 +285,54 @@ fn components(s: &StatusSnapshot) -> Vec<Value> {
             let status = members
                 .iter()
                 .fold(ComponentStatus::Operational, |w, m| w.worst(m.status));
-            out.push(json!({
-                "id": group_id(group),
-                "name": group,
-                "status": status.as_str(),
-                "created_at": members.iter().map(|m| m.record.created_at).min().map(|t| t.to_string()),
-                "updated_at": members.iter().map(|m| m.record.updated_at).max().map(|t| t.to_string()),
-                "position": c.record.position,
-                "description": null,
-                "showcase": false,
-                "group_id": null,
-                "group": true,
-                "only_show_if_degraded": false,
-                "page_id": PAGE_ID,
-                "start_date": null,
-                "components": members.iter().map(|m| m.record.id.to_string()).collect::<Vec<_>>(),
-            }));
+            let times = members.iter().map(|m| &m.record);
+            out.push(Component {
+                id: group_id(group),
+                name: group.to_string(),
+                status,
+                created_at: times
+                    .clone()
+                    .map(|r| r.created_at)
+                    .min()
+                    .unwrap_or(c.record.created_at),
+                updated_at: times
+                    .map(|r| r.updated_at)
+                    .max()
+                    .unwrap_or(c.record.updated_at),
+                position: c.record.position,
+                description: None,
+                showcase: false,
+                group_id: None,
+                group: true,
+                only_show_if_degraded: false,
+                page_id: PAGE_ID,
+                start_date: None,
+                components: Some(members.iter().map(|m| m.record.id.to_string()).collect()),
+            });
         }
         out.push(component(c));
     }
     out
 }
 
-fn component(c: &ComponentState) -> Value {
+fn component(c: &ComponentState) -> Component {
     let r = &c.record;
-    json!({
-        "id": r.id.to_string(),
-        "name": r.name,
-        "status": c.status.as_str(),
-        "created_at": r.created_at.to_string(),
-        "updated_at": r.updated_at.to_string(),
-        "position": r.position,
-        "description": (!r.description.is_empty()).then_some(&r.description),
-        "showcase": true,
-        "group_id": r.group.as_deref().map(group_id),
-        "group": false,
-        "only_show_if_degraded": false,
-        "page_id": PAGE_ID,
-        "start_date": r.created_at.strftime("%Y-%m-%d").to_string(),
-    })
+    Component {
+        id: r.id.to_string(),
+        name: r.name.clone(),
+        status: c.status,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        position: r.position,
+        description: (!r.description.is_empty()).then(|| r.description.clone()),
+        showcase: true,
+        group_id: r.group.as_deref().map(group_id),
+        group: false,
+        only_show_if_degraded: false,
+        page_id: PAGE_ID,
+        start_date: Some(r.created_at.strftime("%Y-%m-%d").to_string()),
+        components: None,
+    }
 }
 
 fn group_id(name: &str) -> String {
@@ -146,31 +340,35 @@ fn group_id(name: &str) -> String {
     format!("group-{}", crate::secret::hex(&digest[..6]))
 }
 
-fn incident(s: &StatusSnapshot, i: &PublicIncident) -> Value {
-    let name_of = |id: i64| s.component(id).map(|c| c.record.name.as_str());
-    let updates: Vec<Value> = i
+fn incident(s: &StatusSnapshot, i: &PublicIncident) -> Incident {
+    let name_of = |id: i64| s.component(id).map(|c| c.record.name.clone());
+    let updates = i
         .story()
         .iter()
         .map(|step| {
             let u = step.update;
             let shown = u.corrected_at.unwrap_or(u.published_at).max(u.published_at);
-            json!({
-                "id": u.id.to_string(),
-                "incident_id": i.id.to_string(),
-                "status": step.phase.as_str(),
-                "body": u.text,
-                "created_at": u.published_at.to_string(),
-                "updated_at": shown.to_string(),
-                "display_at": u.published_at.to_string(),
-                "affected_components": step.changed.iter().filter_map(|(id, old, new)| {
-                    Some(json!({
-                        "code": id.to_string(),
-                        "name": name_of(*id)?,
-                        "old_status": old.as_str(),
-                        "new_status": new.as_str(),
-                    }))
-                }).collect::<Vec<_>>(),
-            })
+            IncidentUpdate {
+                id: u.id.to_string(),
+                incident_id: i.id.to_string(),
+                status: UpdateStatus::Incident(step.phase),
+                body: u.text.clone(),
+                created_at: u.published_at,
+                updated_at: shown,
+                display_at: u.published_at,
+                affected_components: step
+                    .changed
+                    .iter()
+                    .filter_map(|(id, old, new)| {
+                        Some(AffectedComponent {
+                            code: id.to_string(),
+                            name: name_of(*id)?,
+                            old_status: *old,
+                            new_status: *new,
+                        })
+                    })
+                    .collect(),
+            }
         })
         .collect();
     let phase = i.phase();
@@ -183,46 +381,48 @@ fn incident(s: &StatusSnapshot, i: &PublicIncident) -> Value {
         .map(|u| u.published_at)
         .min()
         .unwrap_or(i.declared_at);
-    json!({
-        "id": i.id.to_string(),
-        "name": i.title,
-        "status": phase.as_str(),
-        "impact": Indicator::of_severity(i.severity).as_str(),
-        "created_at": created_at.to_string(),
-        "updated_at": i.updated_at().to_string(),
-        "started_at": i.declared_at.to_string(),
-        "monitoring_at": i.first_in(Phase::Monitoring).map(|t| t.to_string()),
-        "resolved_at": resolved_at.map(|t| t.to_string()),
-        "shortlink": format!("{}/incidents/{}", s.brand.url, i.id),
-        "page_id": PAGE_ID,
-        "components": i.named_components().into_iter().filter_map(|id| s.component(id)).map(component).collect::<Vec<_>>(),
-        "incident_updates": updates,
-    })
+    Incident {
+        id: i.id.to_string(),
+        name: i.title.clone(),
+        status: UpdateStatus::Incident(phase),
+        impact: Indicator::of_severity(i.severity).as_str(),
+        created_at,
+        updated_at: i.updated_at(),
+        started_at: i.declared_at,
+        monitoring_at: i.first_in(Phase::Monitoring),
+        resolved_at,
+        shortlink: format!("{}/incidents/{}", s.brand.url, i.id),
+        page_id: PAGE_ID,
+        components: i
+            .named_components()
+            .into_iter()
+            .filter_map(|id| s.component(id))
+            .map(component)
+            .collect(),
+        incident_updates: updates,
+    }
 }
 
 /// A maintenance as Statuspage shows one: an incident with impact `maintenance`, whose
 /// updates are the moments readers were told of (announced, begun, completed), newest first.
-fn maintenance(s: &StatusSnapshot, m: &MaintenanceRecord) -> Value {
+fn maintenance(s: &StatusSnapshot, m: &MaintenanceRecord) -> ScheduledMaintenance {
     let id = format!("maintenance-{}", m.id);
     let ids: Vec<i64> = m.component_ids().collect();
-    let step = |suffix: &str, status: &str, body: &str, at: Timestamp, from, to| {
-        json!({
-            "id": format!("{id}-{suffix}"),
-            "incident_id": id,
-            "status": status,
-            "body": body,
-            "created_at": at.to_string(),
-            "updated_at": at.to_string(),
-            "display_at": at.to_string(),
-            "affected_components": affected(s, &ids, from, to),
-        })
+    let step = |status: MaintenanceStatus, body: &str, at: Timestamp, from, to| IncidentUpdate {
+        id: format!("{id}-{}", status.as_str()),
+        incident_id: id.clone(),
+        status: UpdateStatus::Maintenance(status),
+        body: body.to_string(),
+        created_at: at,
+        updated_at: at,
+        display_at: at,
+        affected_components: affected(s, &ids, from, to),
     };
     let mut updates = Vec::new();
     let completed = m.status == MaintenanceStatus::Completed;
     if let (true, Some(at)) = (completed, m.ended_at) {
         updates.push(step(
-            "completed",
-            "completed",
+            MaintenanceStatus::Completed,
             "The maintenance is complete.",
             at,
             ComponentStatus::UnderMaintenance,
@@ -231,8 +431,7 @@ fn maintenance(s: &StatusSnapshot, m: &MaintenanceRecord) -> Value {
     }
     if let Some(at) = m.started_at {
         updates.push(step(
-            "in_progress",
-            "in_progress",
+            MaintenanceStatus::InProgress,
             "The maintenance has begun.",
             at,
             ComponentStatus::Operational,
@@ -245,30 +444,35 @@ fn maintenance(s: &StatusSnapshot, m: &MaintenanceRecord) -> Value {
         &m.description
     };
     updates.push(step(
-        "scheduled",
-        "scheduled",
+        MaintenanceStatus::Scheduled,
         announced,
         m.created_at,
         ComponentStatus::Operational,
         ComponentStatus::Operational,
     ));
-    json!({
-        "id": id,
-        "name": m.title,
-        "status": m.status.as_str(),
-        "impact": "maintenance",
-        "created_at": m.created_at.to_string(),
-        "updated_at": m.updated_at.to_string(),
-        "started_at": m.started_at.unwrap_or(m.scheduled_for).to_string(),
-        "monitoring_at": null,
-        "resolved_at": completed.then_some(m.ended_at).flatten().map(|t| t.to_string()),
-        "scheduled_for": m.scheduled_for.to_string(),
-        "scheduled_until": m.scheduled_until.to_string(),
-        "shortlink": format!("{}#maintenance-{}", s.brand.url, m.id),
-        "page_id": PAGE_ID,
-        "components": ids.iter().filter_map(|id| s.component(*id)).map(component).collect::<Vec<_>>(),
-        "incident_updates": updates,
-    })
+    ScheduledMaintenance {
+        incident: Incident {
+            id: id.clone(),
+            name: m.title.clone(),
+            status: UpdateStatus::Maintenance(m.status),
+            impact: "maintenance",
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            started_at: m.started_at.unwrap_or(m.scheduled_for),
+            monitoring_at: None,
+            resolved_at: completed.then_some(m.ended_at).flatten(),
+            shortlink: format!("{}#maintenance-{}", s.brand.url, m.id),
+            page_id: PAGE_ID,
+            components: ids
+                .iter()
+                .filter_map(|id| s.component(*id))
+                .map(component)
+                .collect(),
+            incident_updates: updates,
+        },
+        scheduled_for: m.scheduled_for,
+        scheduled_until: m.scheduled_until,
+    }
 }
 
 fn affected(
@@ -276,16 +480,14 @@ fn affected(
     ids: &[i64],
     from: ComponentStatus,
     to: ComponentStatus,
-) -> Vec<Value> {
+) -> Vec<AffectedComponent> {
     ids.iter()
         .filter_map(|id| s.component(*id))
-        .map(|c| {
-            json!({
-                "code": c.record.id.to_string(),
-                "name": c.record.name,
-                "old_status": from.as_str(),
-                "new_status": to.as_str(),
-            })
+        .map(|c| AffectedComponent {
+            code: c.record.id.to_string(),
+            name: c.record.name.clone(),
+            old_status: from,
+            new_status: to,
         })
         .collect()
 }
