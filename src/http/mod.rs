@@ -116,6 +116,34 @@ pub fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// The routes a router's source text declares, each with the methods it answers, read from
+/// its `.route("…", …)` calls (on one line or several): for the tests that check every route
+/// is in the API document and under an access rule, so a new one cannot slip past them.
+#[doc(hidden)]
+pub fn routes_declared_in(source: &str) -> Vec<(String, Vec<&'static str>)> {
+    let mut routes = Vec::new();
+    for chunk in source.split(".route(").skip(1) {
+        // Up to the next `.route(` or the end of the router function.
+        let chunk = chunk.split("\n}").next().unwrap_or(chunk);
+        let Some(rest) = chunk.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        let Some((path, handlers)) = rest.split_once('"') else {
+            continue;
+        };
+        let methods = ["get", "post", "put", "patch", "delete"]
+            .into_iter()
+            .filter(|m| {
+                [" ", "\n", ".", "(", ":"]
+                    .iter()
+                    .any(|before| handlers.contains(&format!("{before}{m}(")))
+            })
+            .collect();
+        routes.push((path.to_string(), methods));
+    }
+    routes
+}
+
 /// The monitoring endpoints, open to anyone (a load balancer's health check, a Prometheus
 /// scrape); the API document includes them.
 #[derive(utoipa::OpenApi)]

@@ -266,7 +266,7 @@ async fn admins_edit_the_configuration_in_the_browser(app: TestApp) {
     // Responders may look but not edit.
     let bob = app.web_session("bob").await;
     let (status, _) = bob.page("/oncall/config").await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
 const ORG: &str = r#"

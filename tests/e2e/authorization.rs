@@ -25,7 +25,7 @@ crate::on_both_backends!(every_operation_answers_each_caller_as_its_rule_says);
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rule {
+pub(crate) enum Rule {
     /// Anyone, without a token (sign-in, the document, receivers that check their own key).
     Open,
     /// Only a request signed with the integration's secret: a token is not that (forge
@@ -40,6 +40,14 @@ enum Rule {
     /// Anyone, without a token, for an incident the status page shows; no one, not even an
     /// admin, for a private one: the public page never shows it.
     StatusPage,
+    /// Only the holder of the credential in the path (a signed link, a subscriber's token):
+    /// a wrong one is not found, whoever asks and whatever session they hold.
+    Link,
+    /// A thing of the responder's own (rita's contact method, token): hers alone; not found
+    /// for anyone else, admins included, since a page acts for the one signed in.
+    Owned,
+    /// The login form: refused (403) without the token of the form a browser loaded.
+    LoginForm,
     /// The user named in the path, and admins.
     OwnUser,
     /// Anyone signed in who may see the incident (a private one: participants and admins).
@@ -263,7 +271,7 @@ const RULES: &[(&str, Rule)] = &[
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Caller {
+pub(crate) enum Caller {
     Anonymous,
     Viewer,
     Responder,
@@ -274,7 +282,7 @@ enum Caller {
 
 /// What a caller should get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Expect {
+pub(crate) enum Expect {
     Allowed,
     Unauthenticated,
     Forbidden,
@@ -309,7 +317,7 @@ impl fmt::Display for Expect {
 }
 
 /// The answer `caller` should get under `rule`, on a private incident or not.
-fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
+pub(crate) fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
     use Caller::*;
     if rule == Rule::Signed {
         return Expect::Unauthenticated;
@@ -320,6 +328,11 @@ fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
         } else {
             Expect::Allowed
         };
+    }
+    match rule {
+        Rule::Link => return Expect::Hidden,
+        Rule::LoginForm => return Expect::Forbidden,
+        _ => {}
     }
     if caller == Anonymous {
         return if rule == Rule::Open {
@@ -348,16 +361,19 @@ fn expected(rule: Rule, caller: Caller, private: bool) -> Expect {
         Rule::IncidentRead => Expect::Allowed,
         Rule::IncidentAct if !sees => Expect::Hidden,
         Rule::IncidentAct => allowed(acts),
+        Rule::Owned if caller == Responder => Expect::Allowed,
+        Rule::Owned | Rule::Link => Expect::Hidden,
+        Rule::LoginForm => Expect::Forbidden,
     }
 }
 
 /// What exists for the requests to name.
-struct World {
+pub(crate) struct World {
     tokens: BTreeMap<Caller, String>,
     /// Per incident (public, then private): its id and its evidence, attachment, hypothesis,
     /// task, change and update.
     incidents: [BTreeMap<&'static str, i64>; 2],
-    ids: BTreeMap<&'static str, i64>,
+    pub(crate) ids: BTreeMap<&'static str, i64>,
     routing_key: String,
     forge_key: String,
 }
@@ -366,7 +382,7 @@ fn id_of(answer: &Value) -> i64 {
     answer["id"].as_i64().expect("an id")
 }
 
-async fn world(app: &TestApp) -> World {
+pub(crate) async fn world(app: &TestApp) -> World {
     let mut tokens = BTreeMap::from([(Caller::Admin, ADMIN_TOKEN.to_string())]);
     for (caller, name, role) in [
         (Caller::Viewer, "vic", "viewer"),
@@ -605,7 +621,7 @@ async fn world(app: &TestApp) -> World {
 
 impl World {
     /// `path` with each parameter naming something that exists, on incident `which`.
-    fn fill(&self, path: &str, which: usize) -> String {
+    pub(crate) fn fill(&self, path: &str, which: usize) -> String {
         let incident = &self.incidents[which];
         let global = |what: &str| self.ids[what].to_string();
         let mut out = String::new();
@@ -624,10 +640,18 @@ impl World {
                 ("phase", _) => "update".into(),
                 ("id", p)
                     if p.starts_with("/api/v1/incidents/")
-                        || p.starts_with("/status/incidents/") =>
+                        || p.starts_with("/status/incidents/")
+                        || p.starts_with("/incidents/") =>
                 {
                     incident["id"].to_string()
                 }
+                // A link's credential, made up: only its holder has the real one.
+                ("page" | "signature" | "token", _) => "0".into(),
+                ("id", p) if p.starts_with("/alerts/") => global("alert"),
+                ("id", p) if p.starts_with("/schedules/") => global("schedule"),
+                ("id", p) if p.starts_with("/status-page/components/") => global("component"),
+                ("id", p) if p.starts_with("/status-page/maintenances/") => global("maintenance"),
+                ("id", p) if p.starts_with("/status-page/subscribers/") => global("subscriber"),
                 ("id", p) if p.starts_with("/status/components/") => global("component"),
                 ("id", p) if p.starts_with("/api/v1/alerts/") => global("alert"),
                 ("id", p) if p.starts_with("/api/v1/integrations/") => global("integration"),

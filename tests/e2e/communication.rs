@@ -305,6 +305,22 @@ async fn no_cadence_is_snoozed_and_bad_snoozes_name_the_field(app: TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // The incident page's snooze form does the same; its minutes arrive as text.
+    let web = app.web_session("lena").await;
+    let csrf = web.csrf().await;
+    let snoozed = web
+        .post_form(
+            &format!("/incidents/{busy}/updates/snooze"),
+            &[("csrf", &csrf), ("minutes", "15")],
+        )
+        .await;
+    assert_eq!(snoozed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        snoozed.headers()["location"],
+        format!("/incidents/{busy}?done=snoozed").as_str()
+    );
+    let kinds = timeline_kinds(&app, busy).await;
+    assert_eq!(count(&kinds, "update_reminder_snoozed"), 2, "{kinds:?}");
     // The CLI says when the next update is due.
     let out = crate::cli::aplomb(&app, &lena, &["update", "due", &busy.to_string()]).await;
     assert!(

@@ -10,6 +10,7 @@ mod api;
 mod apply;
 mod attachments;
 mod authorization;
+mod authorization_pages;
 mod backup;
 mod big;
 mod browser;

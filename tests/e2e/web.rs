@@ -108,8 +108,8 @@ async fn pages_render_for_a_signed_in_responder(app: TestApp) {
     let (status, _) = web.page("/users").await;
     assert_eq!(
         status,
-        StatusCode::SEE_OTHER,
-        "responders are sent back from the admin page"
+        StatusCode::FORBIDDEN,
+        "responders are refused the admin page"
     );
     let (status, _) = web.page("/static/app.js").await;
     assert_eq!(status, StatusCode::OK);

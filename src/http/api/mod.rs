@@ -340,23 +340,11 @@ mod tests {
                 .to_string_lossy()
                 .into_owned();
             let text = std::fs::read_to_string(&path).expect("readable");
-            // Each `.route(` up to the next one (or the router's end) names a path and its
-            // handlers, on one line or several.
-            for chunk in text.split(".route(").skip(1) {
-                let chunk = chunk.split("\n}").next().unwrap_or(chunk);
-                let Some(rest) = chunk.trim_start().strip_prefix('"') else {
-                    continue;
-                };
-                let Some((path, handlers)) = rest.split_once('"') else {
-                    continue;
-                };
+            for (path, methods) in crate::http::routes_declared_in(&text) {
                 routes += 1;
                 let full = format!("{prefix}{path}");
-                for method in ["get", "post", "put", "patch", "delete"] {
-                    let routed = handlers.contains(&format!(" {method}("))
-                        || handlers.contains(&format!("\n{method}("))
-                        || handlers.contains(&format!(".{method}("));
-                    if routed && doc["paths"][&full][method].is_null() {
+                for method in methods {
+                    if doc["paths"][&full][method].is_null() {
                         missing.push(format!("{} {full} ({file})", method.to_uppercase()));
                     }
                 }

@@ -15,6 +15,7 @@ use crate::app::{
     AppError, CadenceView, ComponentChange, FilledTemplate, ToneCheckFields, UpdateEdit,
     UpdateFields, UsersTold,
 };
+use crate::domain::FieldError;
 use crate::domain::communication::{Audience, Phase, UpdateState, widest};
 use crate::domain::status::ComponentStatus;
 use crate::domain::tone::Finding;
@@ -425,7 +426,8 @@ async fn publish(
 
 #[derive(Deserialize)]
 struct SnoozeForm {
-    minutes: i64,
+    /// Text: a form's fields flattened beside its CSRF token arrive as strings.
+    minutes: String,
 }
 
 async fn snooze(
@@ -433,8 +435,15 @@ async fn snooze(
     Path(id): Path<i64>,
     Posted { session, form }: Posted<SnoozeForm>,
 ) -> Response {
+    let minutes = match form.minutes.trim().parse::<i64>() {
+        Ok(minutes) => minutes,
+        Err(_) => {
+            let e = FieldError::new("minutes", "must be a whole number of minutes");
+            return done_to(id, Err(AppError::Invalid(e)));
+        }
+    };
     let snoozed = state
-        .snooze_update_reminder(&session.actor, id, form.minutes)
+        .snooze_update_reminder(&session.actor, id, minutes)
         .await;
     done_to(id, snoozed.map(|_| Done::Snoozed))
 }

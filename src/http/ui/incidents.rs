@@ -353,9 +353,14 @@ async fn declare(
         // What was typed comes back with the problem beside its field, not a blank form.
         Err(e) => match FormProblem::of(&e) {
             Some(problem) => {
+                let refused = matches!(e, AppError::Forbidden(_));
                 let mut page = declare_form(&state, session, form, problem).await;
                 if page.status() == StatusCode::OK {
-                    *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                    *page.status_mut() = if refused {
+                        StatusCode::FORBIDDEN
+                    } else {
+                        StatusCode::UNPROCESSABLE_ENTITY
+                    };
                 }
                 page
             }

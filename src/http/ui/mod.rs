@@ -119,6 +119,8 @@ pub struct Posted<T> {
 
 #[derive(Deserialize)]
 struct WithCsrf<T> {
+    /// A form without one is refused as forged (403), not as malformed.
+    #[serde(default)]
     csrf: String,
     #[serde(flatten)]
     form: T,
@@ -194,9 +196,19 @@ pub(super) fn render(template: &impl Template) -> Response {
     }
 }
 
-/// Shows an application error on a page: as a message back on `back`, or as a plain page.
+/// Shows an application error on a page: as a message back on `back`, or as a plain page
+/// whose status says what happened (a refusal is a 403, not a redirect that reads as done).
 pub(super) fn fail(e: AppError, back: &str) -> Response {
     match e {
+        AppError::Forbidden(why) => (
+            StatusCode::FORBIDDEN,
+            Html(format!(
+                "<p>Not allowed: {}. <a href=\"{}\">Back</a></p>",
+                crate::markup::escape(&why),
+                crate::markup::escape(back)
+            )),
+        )
+            .into_response(),
         AppError::NotFound(what) => (
             StatusCode::NOT_FOUND,
             Html(format!(

@@ -517,9 +517,16 @@ async fn apply_config(
         ))),
     }
     .map_err(|e| match e {
-        AppError::Invalid(f) => format!("{}: {}", f.field, f.message),
-        other => other.to_string(),
+        AppError::Invalid(f) => Ok(format!("{}: {}", f.field, f.message)),
+        // Refusals and failures are not a problem with the document: their own pages.
+        e @ (AppError::Forbidden(_) | AppError::Internal(_) | AppError::Unavailable(_)) => Err(e),
+        other => Ok(other.to_string()),
     });
+    let outcome = match outcome {
+        Err(Err(e)) => return fail(e, "/oncall/config"),
+        Err(Ok(message)) => Err(message),
+        Ok(done) => Ok(done),
+    };
     let mut page = ConfigPage {
         me: session.actor,
         csrf: session.csrf,

@@ -26,7 +26,7 @@ const PAGE: &str = "/status-page";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(PAGE, get(status_admin))
+        .route("/status-page", get(status_admin))
         .route("/status-page/components", post(add_component))
         .route("/status-page/components/{id}", post(edit_component))
         .route("/status-page/maintenances", post(schedule))
