@@ -18,8 +18,10 @@ use super::AppState;
 use super::error::ApiError;
 use crate::metrics::{self, Counters, Histogram, family};
 
-/// (method, route, status) → how long those requests took.
-type RequestDurations = BTreeMap<(String, String, u16), Histogram>;
+/// route → (method, status) → how long those requests took. Keyed so that recording a
+/// request of a route already seen allocates nothing: the status page answers tens of
+/// thousands a second.
+type RequestDurations = BTreeMap<String, BTreeMap<(&'static str, u16), Histogram>>;
 
 #[derive(Default)]
 pub struct Metrics {
@@ -30,13 +32,18 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    fn record(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn record(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         let mut requests = self
             .requests
             .lock()
             .expect("metrics lock is never poisoned");
+        if !requests.contains_key(route) {
+            requests.insert(route.to_string(), BTreeMap::new());
+        }
         requests
-            .entry((method.to_string(), route.to_string(), status))
+            .get_mut(route)
+            .expect("inserted above")
+            .entry((method, status))
             .or_insert_with(|| Histogram::new(metrics::SECONDS))
             .observe(seconds);
     }
@@ -44,12 +51,10 @@ impl Metrics {
 
 /// One tracing span and one metrics sample per request (run by `http::around_every_request`).
 pub async fn track(state: &AppState, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".to_string());
-    let method = request.method().to_string();
+    // A clone of the matched path shares its text.
+    let matched = request.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let method = method_label(request.method());
     let started = Instant::now();
     let span = tracing::info_span!("request", %method, %route);
     let response = {
@@ -59,8 +64,26 @@ pub async fn track(state: &AppState, request: Request, next: Next) -> Response {
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     tracing::debug!(%method, %route, status, ms = elapsed * 1000.0, "request");
-    state.metrics.record(&method, &route, status, elapsed);
+    state.metrics.record(method, route, status, elapsed);
     response
+}
+
+/// A request method as a label; one aplomb does not route is `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ]
+    .iter()
+    .zip(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    .find(|(m, _)| *m == method)
+    .map_or("other", |(_, label)| label)
 }
 
 /// Metrics in Prometheus's text exposition format (0.0.4): requests, ingestion, alert events,
@@ -77,9 +100,12 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             .expect("metrics lock is never poisoned");
         let labelled: Vec<(String, &Histogram)> = requests
             .iter()
-            .map(|((method, route, status), durations)| {
-                let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
-                (labels, durations)
+            .flat_map(|(route, by_answer)| {
+                by_answer.iter().map(move |((method, status), durations)| {
+                    let labels =
+                        format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
+                    (labels, durations)
+                })
             })
             .collect();
         family(

@@ -199,7 +199,8 @@ impl Store {
             ));
         }
         let limit = filter.limit.clamp(1, 200);
-        let p = number(&mut numbers, i64::from(limit));
+        // One more than the page, to know whether another page follows.
+        let p = number(&mut numbers, i64::from(limit) + 1);
         let where_clause = if conditions.is_empty() {
             String::new()
         } else {
@@ -219,8 +220,10 @@ impl Store {
             args.push(Arg::from(n));
         }
         let rows = self.fetch_all(&sql, &args).await?;
+        let more = rows.len() > limit as usize;
         let items = rows
             .iter()
+            .take(limit as usize)
             .map(|row| {
                 Ok(IncidentSummary {
                     id: row.get::<i64>("id")?,
@@ -235,9 +238,7 @@ impl Store {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let next_cursor = (items.len() == limit as usize)
-            .then(|| items.last().map(|i| i.id))
-            .flatten();
+        let next_cursor = more.then(|| items.last().map(|i| i.id)).flatten();
         Ok(IncidentPage { items, next_cursor })
     }
 

@@ -238,6 +238,10 @@ async fn lists_filter_by_status_and_severity_and_paginate(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"][0]["id"].as_i64(), Some(ids[2]));
+    // The last page says so: no cursor to a page of nothing.
+    let (all, last) = list("?limit=5").await;
+    assert_eq!((all.len(), last), (5, None));
+    assert_eq!(list("?limit=4").await.1, Some(ids[1]));
 
     for (query, field) in [
         ("?limit=0", "limit"),

@@ -1,7 +1,6 @@
 //! The REST API under `/api/v1`, a module per feature. Handlers extract, call `Aplomb`, and
 //! shape the answer; the OpenAPI document is generated from each module's annotations.
 
-use axum::Json;
 use axum::Router;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -68,7 +67,17 @@ impl utoipa::Modify for BearerAuth {
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", security(()),
     responses((status = 200, content_type = "application/json", body = Object, description = "the OpenAPI 3.1 document")))]
 async fn openapi_json() -> impl IntoResponse {
-    Json(document_json())
+    // Built once: it is the same for the life of the process, and not small.
+    static DOCUMENT: std::sync::OnceLock<axum::body::Bytes> = std::sync::OnceLock::new();
+    let body = DOCUMENT.get_or_init(|| {
+        serde_json::to_vec(&document_json())
+            .expect("the document serializes")
+            .into()
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.clone(),
+    )
 }
 
 /// The whole OpenAPI document: every API module's paths, and what any operation may answer.
