@@ -19,6 +19,9 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod faults;
+/// Only in the fuzz build (`cargo fuzz` sets `--cfg fuzzing`) and the unit tests that replay
+/// its corpus: not in the binary people run.
+#[cfg(any(test, fuzzing))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod http;
