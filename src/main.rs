@@ -27,15 +27,19 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the server: REST API, web UI and background work.
+    /// Run the server: REST API, web UI, public status page and background work (paging,
+    /// escalations, update reminders, maintenance, retention). Set APLOMB_ADMIN_TOKEN to make
+    /// the first admin's API token on an empty database; else a setup token is logged.
     Serve {
-        /// Address to listen on.
+        /// Address to listen on (HOST:PORT; 0.0.0.0:8080 for every interface).
         #[arg(long, env = "APLOMB_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
         /// sqlite://FILE (created when missing) or postgres://USER@HOST[,HOST2]/DB[?target_session_attrs=read-write].
         #[arg(long, env = "APLOMB_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
-        /// TOML file with incident types and required roles per severity.
+        /// TOML file of settings: incident types, required roles per severity, update cadence,
+        /// tone-check words, the status page's brand, how long resolved alerts and delivery
+        /// records are kept (the README lists every key).
         #[arg(long, env = "APLOMB_CONFIG")]
         config: Option<PathBuf>,
         /// Fill an empty database with a demo organisation and one ongoing incident.
@@ -67,8 +71,10 @@ enum Command {
         /// Base URL of a Twilio-compatible API for SMS and voice pages.
         #[arg(long, env = "APLOMB_TWILIO_URL")]
         twilio_url: Option<String>,
+        /// Account of the Twilio-compatible API.
         #[arg(long, env = "APLOMB_TWILIO_ACCOUNT_SID", default_value = "")]
         twilio_account_sid: String,
+        /// Its auth token (never printed).
         #[arg(
             long,
             env = "APLOMB_TWILIO_AUTH_TOKEN",
@@ -193,7 +199,7 @@ enum Command {
         #[command(subcommand)]
         command: IncidentCommand,
     },
-    /// An incident's evidence: add, list, pin.
+    /// An incident's evidence: add, list, pin, attach and download files, and the recent changes to consider.
     Evidence {
         #[command(flatten)]
         connection: Connection,
@@ -375,8 +381,8 @@ async fn run(command: Command) -> ExitCode {
             });
             return match aplomb::server::run(options).await {
                 Ok(()) => ExitCode::SUCCESS,
+                // Said once, plainly (the log goes to the same standard error).
                 Err(e) => {
-                    tracing::error!("{e:#}");
                     eprintln!("aplomb: {e:#}");
                     ExitCode::FAILURE
                 }

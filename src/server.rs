@@ -116,10 +116,12 @@ pub async fn prepare(options: &ServeOptions, clock: Arc<dyn Clock>) -> anyhow::R
 /// Runs the server until Ctrl-C or SIGTERM.
 pub async fn run(options: ServeOptions) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    let app = prepare(&options, Arc::new(SystemClock)).await?;
+    // First: a wrong address fails before the database is touched (or a setup token made);
+    // connections that come meanwhile wait in the backlog.
     let listener = TcpListener::bind(&options.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", options.listen))?;
+    let app = prepare(&options, Arc::new(SystemClock)).await?;
     tracing::info!(
         address = %listener.local_addr()?,
         database = ?app.store.backend(),
