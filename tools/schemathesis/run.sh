@@ -17,10 +17,15 @@ APLOMB_ADMIN_TOKEN="$APLOMB_TOKEN" "$bin" serve --listen "127.0.0.1:$port" \
   --database-url "sqlite://$dir/aplomb.db" --demo >"$dir/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$dir"' EXIT
+ready=
 for _ in $(seq 50); do
-  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && break
+  curl -fs "http://127.0.0.1:$port/readyz" >/dev/null && ready=1 && break
   sleep 0.2
 done
+if [[ -z "$ready" ]]; then
+  echo "schemathesis: the server on port $port did not become ready in 10 s" >&2
+  exit 1
+fi
 seed=()
 [[ -n "${SEED:-}" ]] && seed=(--seed "$SEED")
 # schemathesis and Hypothesis keep caches in the working directory: the temporary one.
