@@ -144,7 +144,8 @@ impl EvidenceInput {
             ));
         }
         let linked = raw.alert_id.is_some() || raw.change_id.is_some();
-        let summary = match raw.summary.map(str::trim).filter(|s| !s.is_empty()) {
+        // Blank is absent; anything else is checked as sent (a trailing newline is two lines).
+        let summary = match raw.summary.filter(|s| !s.trim().is_empty()) {
             Some(s) => Some(summary(s)?),
             None if linked => None,
             None => {
@@ -393,6 +394,14 @@ mod tests {
                 ..raw("log")
             }),
             "summary"
+        );
+        assert_eq!(
+            field(RawEvidence {
+                summary: Some("one line, then a newline\n"),
+                ..raw("log")
+            }),
+            "summary",
+            "checked as sent, as the document's pattern says"
         );
         assert_eq!(
             field(RawEvidence {
