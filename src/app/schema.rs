@@ -121,13 +121,13 @@ schemas! {
     /// An incident's title: one line.
     IncidentTitle = line(1, incident::Title::MAX_CHARS);
     /// A task's title, or the system a change touched: one line.
-    TaskTitle = line(1, 200);
+    TaskTitle = line(1, coordination::MAX_TASK_TITLE);
     /// A skill (a domain of expertise such as network or database): one line.
-    Skill = line(1, 40);
+    Skill = line(1, coordination::MAX_SKILL);
     /// A task's skill; blank means none.
-    BlankSkill = line(0, 40);
+    BlankSkill = line(0, coordination::MAX_SKILL);
     /// A claim or a one-line summary (a hypothesis, a piece of evidence).
-    Statement = line(1, 500);
+    Statement = line(1, investigation::MAX_STATEMENT);
     /// Why, in a sentence or two.
     Reason = text(1, 500);
     /// A note, a description of up to 2,000 characters.

@@ -74,17 +74,24 @@ impl TaskInput {
 
 /// What is to be done, on one line ("check the edge routers' BGP sessions").
 pub fn task_title(raw: &str) -> Result<String, FieldError> {
-    one_line("title", raw, 200)
+    one_line("title", raw, MAX_TASK_TITLE)
 }
+
+/// The longest task title (and name of a system a change touched).
+pub const MAX_TASK_TITLE: usize = 200;
+/// The longest skill.
+pub const MAX_SKILL: usize = 40;
 
 /// A domain of expertise (network, database, …), lowercase as responders' skills are.
 pub fn skill(field: &'static str, raw: &str) -> Result<String, FieldError> {
-    Ok(one_line(field, raw, 40)?.to_lowercase())
+    Ok(one_line(field, raw, MAX_SKILL)?.to_lowercase())
 }
 
 /// A task's skill; empty counts as none.
 pub fn optional_skill(raw: Option<&str>) -> Result<Option<String>, FieldError> {
-    let skill = raw.map(|raw| line_text("skill", raw, 0, 40)).transpose()?;
+    let skill = raw
+        .map(|raw| line_text("skill", raw, 0, MAX_SKILL))
+        .transpose()?;
     Ok(skill.filter(|s| !s.is_empty()).map(|s| s.to_lowercase()))
 }
 

@@ -168,14 +168,17 @@ impl EvidenceInput {
     }
 }
 
+/// The longest hypothesis, or summary of a piece of evidence.
+pub const MAX_STATEMENT: usize = 500;
+
 /// A one-line description of a piece of evidence.
 pub fn summary(raw: &str) -> Result<String, FieldError> {
-    one_line("summary", raw, 500)
+    one_line("summary", raw, MAX_STATEMENT)
 }
 
 /// A hypothesis: one claim about the cause, which tests can support or refute.
 pub fn statement(raw: &str) -> Result<String, FieldError> {
-    one_line("statement", raw, 500)
+    one_line("statement", raw, MAX_STATEMENT)
 }
 
 /// What a test of a hypothesis tried and how (e.g. a reproduction on staging), and its result.
