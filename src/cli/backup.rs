@@ -20,10 +20,33 @@ impl Client {
                 .to_string();
             return Err(CliError::Api { status, message });
         }
-        // Written beside FILE and renamed once complete: FILE is never half a backup.
+        // Written beside FILE and renamed once complete: FILE is never half a backup, and
+        // whatever goes wrong on the way, the partial copy is removed.
         let partial = std::path::PathBuf::from(format!("{}.partial", file.display()));
+        let written = match self.write_backup(&mut response, &partial, file).await {
+            Ok(written) => written,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        println!(
+            "backed up {written} bytes to {}; restore with: aplomb restore {}",
+            file.display(),
+            file.display()
+        );
+        Ok(())
+    }
+
+    /// Streams the answer into `partial`, checks it is whole, and renames it to `file`.
+    async fn write_backup(
+        &self,
+        response: &mut reqwest::Response,
+        partial: &Path,
+        file: &Path,
+    ) -> Result<u64, CliError> {
         let failed = |e: std::io::Error| CliError::Usage(format!("{}: {e}", partial.display()));
-        let mut out = std::fs::File::create(&partial).map_err(failed)?;
+        let mut out = std::fs::File::create(partial).map_err(failed)?;
         // Read before the body: what reqwest reports shrinks as the body is read.
         let expected = response.content_length();
         let mut written: u64 = 0;
@@ -34,19 +57,13 @@ impl Client {
         if let Some(expected) = expected
             && expected != written
         {
-            let _ = std::fs::remove_file(&partial);
             return Err(CliError::Connection(format!(
                 "the backup was cut short ({written} of {expected} bytes); try again"
             )));
         }
         out.sync_all().map_err(failed)?;
-        std::fs::rename(&partial, file)
+        std::fs::rename(partial, file)
             .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-        println!(
-            "backed up {written} bytes to {}; restore with: aplomb restore {}",
-            file.display(),
-            file.display()
-        );
-        Ok(())
+        Ok(written)
     }
 }

@@ -100,6 +100,30 @@ async fn a_backup_taken_while_serving_restores_unchanged(db: Db) {
     std::fs::write(&not_a_backup, "not a database at all, just some notes").expect("write");
     refused_because(&not_a_backup, "not a SQLite database");
     refused_because(&dir.path().join("missing.db"), "no such backup file");
+    // A SQLite file that is not aplomb's, one a newer aplomb made, and a damaged one.
+    let foreign = dir.path().join("foreign.db");
+    rusqlite::Connection::open(&foreign)
+        .and_then(|c| c.execute_batch("CREATE TABLE recipes (name TEXT)"))
+        .expect("a foreign database");
+    refused_because(&foreign, "not an aplomb database");
+    let newer = dir.path().join("newer.db");
+    std::fs::copy(&file, &newer).expect("copy");
+    rusqlite::Connection::open(&newer)
+        .and_then(|c| {
+            c.execute_batch(
+                "INSERT INTO schema_migrations (version, description, applied_at) \
+                 VALUES (999999, 'from the future', '2036-01-01T00:00:00Z')",
+            )
+        })
+        .expect("a newer schema");
+    refused_because(&newer, "made by a newer aplomb");
+    let damaged = dir.path().join("damaged.db");
+    let mut bytes = std::fs::read(&file).expect("the backup");
+    // The header says how big a page is; every page after the first is overwritten.
+    let page = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    bytes[page..].fill(0xA5);
+    std::fs::write(&damaged, &bytes).expect("write");
+    refused_because(&damaged, "damaged");
     let restored = restore(&file);
     let said = String::from_utf8_lossy(&restored.stdout);
     assert!(
@@ -114,6 +138,58 @@ async fn a_backup_taken_while_serving_restores_unchanged(db: Db) {
     // A database in use is never swapped under its server.
     refused_because(&file, "is in use");
     second.shutdown().await;
+    // A database a stopped server used is replaced whole: what it held is gone. (A server of
+    // its own process: this one's instances keep their connections to the end.)
+    let used = dir.path().join("used.db");
+    let used_url = format!("sqlite://{}", used.display());
+    let port = crate::crash::free_port();
+    let mut server = crate::crash::start_server(&used_url, port, &[]).await;
+    let declared = app
+        .http
+        .post(format!("http://127.0.0.1:{port}/api/v1/incidents"))
+        .bearer_auth(ADMIN_TOKEN)
+        .json(&json!({"title": "Lost on restore", "severity": "SEV4"}))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(declared.status(), StatusCode::CREATED);
+    server.kill().await.expect("the server stops");
+    let over = std::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args([
+            "restore",
+            file.to_str().expect("UTF-8"),
+            "--database-url",
+            &used_url,
+        ])
+        .output()
+        .expect("the binary runs");
+    assert!(
+        over.status.success(),
+        "{}",
+        String::from_utf8_lossy(&over.stderr)
+    );
+    let third = app.another_instance_at(used_url).await;
+    assert_eq!(everything(&third).await, before);
+    third.shutdown().await;
+    // Without a token, no copy.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aplomb"))
+        .args([
+            "backup",
+            file_arg,
+            "--url",
+            &app.base,
+            "--token",
+            "not-a-token",
+        ])
+        .env("APLOMB_CONFIG_DIR", dir.path())
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("HTTP 401"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     app.shutdown().await;
 }
 
