@@ -287,6 +287,8 @@ pub struct Aplomb {
     reports: ClientGuard,
     /// Status page sign-ups counted per client address (see `subscribers`).
     sign_ups: ClientGuard,
+    /// Held while a backup copy is made: one at a time (see `backup`).
+    backing_up: tokio::sync::Semaphore,
 }
 
 impl Aplomb {
@@ -315,6 +317,7 @@ impl Aplomb {
             sign_in: accounts::SignInGuard::default(),
             reports: ClientGuard::new("reports", reports::PUBLIC_REPORTS_PER_MINUTE),
             sign_ups: ClientGuard::new("sign-ups", subscribers::SIGN_UPS_PER_MINUTE),
+            backing_up: tokio::sync::Semaphore::new(1),
         })
     }
 

@@ -27,11 +27,11 @@ pub fn router() -> Router<AppState> {
 pub struct BackupDoc;
 
 /// A consistent copy of the SQLite database, taken while aplomb serves (ingestion carries on
-/// meanwhile); `aplomb restore FILE` puts it back. Admins only. A PostgreSQL database
-/// answers 409: back it up with pg_dump.
+/// meanwhile); `aplomb restore FILE` puts it back. Admins only, one copy at a time. A
+/// PostgreSQL database answers 409: back it up with pg_dump.
 #[utoipa::path(get, path = "/api/v1/backup", tag = "operations",
     responses((status = 200, description = "the SQLite database file", content_type = "application/vnd.sqlite3", body = crate::app::schema::Binary),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "the database is PostgreSQL (use pg_dump), or a backup is being taken already")))]
 async fn backup(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
