@@ -858,11 +858,7 @@ async fn every_operation_answers_each_caller_as_its_rule_says(app: TestApp) {
                     cells += 1;
                     let documented = operation["responses"].get(status.as_str()).is_some();
                     if !expect.matches(status, method == Method::DELETE) || !documented {
-                        let incident = match (about_incident, private) {
-                            (false, _) => "",
-                            (true, false) => " (public)",
-                            (true, true) => " (private)",
-                        };
+                        let incident = incident_label(about_incident, private);
                         wrong.push(format!(
                             "{name} as {caller:?}{incident}{}: {status}, expected {expect}{}",
                             if blank { " with blank input" } else { "" },
@@ -877,14 +873,25 @@ async fn every_operation_answers_each_caller_as_its_rule_says(app: TestApp) {
             }
         }
     }
+    settle_matrix(&wrong, cells, &format!("{} operations", operations.len()));
+}
+
+/// Fails with every cell that answered otherwise, or says how many cells were checked.
+pub(crate) fn settle_matrix(wrong: &[String], cells: usize, over: &str) {
     assert!(
         wrong.is_empty(),
         "{} of {cells} cells answered otherwise:\n{}",
         wrong.len(),
         wrong.join("\n")
     );
-    eprintln!(
-        "authorization matrix: {cells} cells over {} operations",
-        operations.len()
-    );
+    eprintln!("authorization matrix: {cells} cells over {over}");
+}
+
+/// How a cell names its incident: none, the public one or the private one.
+pub(crate) fn incident_label(about_incident: bool, private: bool) -> &'static str {
+    match (about_incident, private) {
+        (false, _) => "",
+        (true, false) => " (public)",
+        (true, true) => " (private)",
+    }
 }

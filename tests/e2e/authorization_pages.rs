@@ -14,7 +14,9 @@ use std::collections::BTreeMap;
 
 use reqwest::{Method, StatusCode};
 
-use crate::authorization::{Caller, Expect, Rule, World, expected, world};
+use crate::authorization::{
+    Caller, Expect, Rule, World, expected, incident_label, settle_matrix, world,
+};
 use crate::helpers::{TestApp, WebSession};
 
 crate::on_both_backends!(every_page_and_form_answers_each_caller_as_its_rule_says);
@@ -433,11 +435,7 @@ async fn every_page_and_form_answers_each_caller_as_its_rule_says(app: TestApp) 
                 let response = builder.send().await.expect("an answer");
                 cells += 1;
                 if !answers(expect, &response) {
-                    let incident = match (about_incident, private) {
-                        (false, _) => "",
-                        (true, false) => " (public)",
-                        (true, true) => " (private)",
-                    };
+                    let incident = incident_label(about_incident, private);
                     let to = response
                         .headers()
                         .get("location")
@@ -457,14 +455,5 @@ async fn every_page_and_form_answers_each_caller_as_its_rule_says(app: TestApp) 
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {cells} cells answered otherwise:\n{}",
-        wrong.len(),
-        wrong.join("\n")
-    );
-    eprintln!(
-        "web UI authorization matrix: {cells} cells over {} routes",
-        PAGES.len()
-    );
+    settle_matrix(&wrong, cells, &format!("{} web UI routes", PAGES.len()));
 }
