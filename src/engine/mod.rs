@@ -22,6 +22,7 @@ pub mod subscribers;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinHandle;
@@ -39,6 +40,9 @@ use channels::{Channels, Notice, OutboundConfig, PageMessage};
 pub const MAX_ATTEMPTS: i64 = 5;
 /// How many due deliveries one claim leases.
 const CLAIM_AT_ONCE: i64 = 50;
+/// Sends in flight at once from one claimed batch: a receiver that is slow or times out
+/// holds up only its own, not every page or notice behind it.
+const SENDING_AT_ONCE: usize = 8;
 /// How long a claimed delivery stays with its claimer before another instance may take it.
 const LEASE: SignedDuration = SignedDuration::from_secs(60);
 
@@ -393,19 +397,23 @@ impl Engine {
                 .config
                 .status_page
                 .overlaid(self.store.status_brand().await?.as_ref());
-            for job in &jobs {
-                let attempt = subscribers::send(&self.channels, &page, job, self.clock.now()).await;
-                if !matches!(attempt, Attempt::Sent(_)) {
-                    tracing::warn!(notice = job.id, ?attempt, "a subscriber's notice failed");
-                }
-                if let Err(e) = self
-                    .store
-                    .finish_notice(job.id, &self.owner, &attempt)
-                    .await
-                {
-                    tracing::error!(notice = job.id, error = %e, "recording a notice attempt failed");
-                }
-            }
+            let page = &page;
+            futures_util::stream::iter(&jobs)
+                .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
+                    let attempt =
+                        subscribers::send(&self.channels, page, job, self.clock.now()).await;
+                    if !matches!(attempt, Attempt::Sent(_)) {
+                        tracing::warn!(notice = job.id, ?attempt, "a subscriber's notice failed");
+                    }
+                    if let Err(e) = self
+                        .store
+                        .finish_notice(job.id, &self.owner, &attempt)
+                        .await
+                    {
+                        tracing::error!(notice = job.id, error = %e, "recording a notice attempt failed");
+                    }
+                })
+                .await;
             if jobs.len() < CLAIM_AT_ONCE as usize {
                 return Ok(());
             }
@@ -414,27 +422,32 @@ impl Engine {
 
     /// Sends deliveries leased to this engine and records each attempt.
     async fn send(&self, jobs: Vec<DeliveryJob>) {
-        for job in jobs {
-            let attempt = self.deliver(&job, self.clock.now()).await;
-            if let Attempt::Sent(receipt) = &attempt {
-                tracing::info!(delivery = job.id, kind = %job.kind, %receipt, "page delivered");
-            } else {
-                tracing::warn!(delivery = job.id, kind = %job.kind, ?attempt, "page delivery failed");
-            }
-            // One record that fails to commit must not strand the other leased deliveries
-            // until their leases run out: log it and go on (this one is retried after its lease).
-            let now = self.clock.now();
-            if let Err(e) = self
-                .store
-                .finish_delivery(job.id, &self.owner, now, &attempt)
-                .await
-            {
-                tracing::error!(delivery = job.id, error = %e, "recording a delivery attempt failed");
-                continue;
-            }
-            self.link.stats.record(&job, &attempt, now);
-            self.announcer.announce(job.incident_id).await;
+        futures_util::stream::iter(jobs)
+            .for_each_concurrent(SENDING_AT_ONCE, |job| self.send_one(job))
+            .await;
+    }
+
+    /// Sends one leased delivery and records the attempt.
+    async fn send_one(&self, job: DeliveryJob) {
+        let attempt = self.deliver(&job, self.clock.now()).await;
+        if let Attempt::Sent(receipt) = &attempt {
+            tracing::info!(delivery = job.id, kind = %job.kind, %receipt, "page delivered");
+        } else {
+            tracing::warn!(delivery = job.id, kind = %job.kind, ?attempt, "page delivery failed");
         }
+        // One record that fails to commit must not strand the other leased deliveries
+        // until their leases run out: log it and go on (this one is retried after its lease).
+        let now = self.clock.now();
+        if let Err(e) = self
+            .store
+            .finish_delivery(job.id, &self.owner, now, &attempt)
+            .await
+        {
+            tracing::error!(delivery = job.id, error = %e, "recording a delivery attempt failed");
+            return;
+        }
+        self.link.stats.record(&job, &attempt, now);
+        self.announcer.announce(job.incident_id).await;
     }
 
     async fn deliver(&self, job: &DeliveryJob, now: Timestamp) -> Attempt {
