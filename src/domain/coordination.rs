@@ -199,7 +199,7 @@ pub struct RawChange<'a> {
 impl ChangeInput {
     pub fn parse(raw: RawChange<'_>) -> Result<Self, FieldError> {
         Ok(Self {
-            system: one_line("system", raw.system, 200)?,
+            system: one_line("system", raw.system, MAX_TASK_TITLE)?,
             description: bounded_text("description", raw.description, 1, 2000)?,
             reference: optional_text("reference", raw.reference, 2000)?,
             reason: optional_text("reason", raw.reason, 2000)?,
