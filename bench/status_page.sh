@@ -16,7 +16,9 @@ NGINX_PORT=${NGINX_PORT:-18731}
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install wrk nginx curl)"; exit 1; }
 done
-cargo build --release --quiet
+# APLOMB_BIN runs another build (e.g. an earlier commit's, to compare) instead of this tree's.
+BIN=${APLOMB_BIN:-target/release/aplomb}
+[ -n "${APLOMB_BIN:-}" ] || cargo build --release --quiet
 tmp=$(mktemp -d)
 cleanup() {
   kill "${APLOMB_PID:-}" "${INGEST_PID:-}" 2>/dev/null || true
@@ -26,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 DB=${DB:-sqlite://$tmp/bench.db}
 
-APLOMB_ADMIN_TOKEN=bench APLOMB_LOG=error target/release/aplomb serve --listen "127.0.0.1:$PORT" \
+APLOMB_ADMIN_TOKEN=bench APLOMB_LOG=error "$BIN" serve --listen "127.0.0.1:$PORT" \
   --database-url "$DB" --public-url "http://127.0.0.1:$PORT" --events-per-second-per-key 1000000000 &
 APLOMB_PID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

@@ -119,6 +119,22 @@ enum Command {
         #[command(flatten)]
         args: aplomb::cli::communication::ToneCheckArgs,
     },
+    /// An incident's post-incident review: its draft (the text, gap analysis pre-filled),
+    /// figures, publishing, and export as Markdown.
+    Review {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::review::ReviewCommand,
+    },
+    /// Check a review's wording for blame (a person as the cause, "human error", "should
+    /// have", hindsight, judgement words); naming who did what passes. It advises only.
+    BlameCheck {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: aplomb::cli::review::BlameCheckArgs,
+    },
     /// Open incidents, worst first, with what stakeholders were told and when they hear next.
     Briefing {
         #[command(flatten)]
@@ -400,6 +416,13 @@ async fn run(command: Command) -> ExitCode {
             command,
         } => Client::new(&connection).update(command).await,
         Command::ToneCheck { connection, args } => Client::new(&connection).tone_check(args).await,
+        Command::Review {
+            connection,
+            command,
+        } => Client::new(&connection).review(command).await,
+        Command::BlameCheck { connection, args } => {
+            Client::new(&connection).blame_check(args).await
+        }
         Command::Template {
             connection,
             command,

@@ -1,4 +1,4 @@
-// aplomb's only script: live updates, elapsed times and the composer's tone check. Every
+// aplomb's only script: live updates, elapsed times and the wording checks as people write. Every
 // action works without it.
 (function () {
   "use strict";
@@ -149,29 +149,31 @@
     announce.textContent = "";
     setTimeout(function () { announce.textContent = said; }, 150);
   }
-  // The composer's tone check as the lead writes: the server runs the rules a saved draft is
-  // shown with; an answer about older words than the last asked for is dropped.
-  var composer = document.getElementById("update-form");
-  var toneOut = document.getElementById("draft-tone");
-  if (composer && toneOut && composer.dataset.tone && window.fetch) {
-    var toneTimer = null, asked = 0;
-    var checkTone = function () {
+  // A wording check as the person writes (the composer's tone check, the review editor's
+  // blameless check): a form with data-check posts itself there and shows the answer in the
+  // element data-check-into names; an answer about older words than the last asked for is
+  // dropped.
+  document.querySelectorAll("form[data-check]").forEach(function (form) {
+    var out = document.getElementById(form.dataset.checkInto);
+    if (!out || !window.fetch) return;
+    var timer = null, asked = 0;
+    var check = function () {
       var mine = ++asked;
-      fetch(composer.dataset.tone, {
+      fetch(form.dataset.check, {
         method: "POST",
         credentials: "same-origin",
-        body: new URLSearchParams(new FormData(composer))
+        body: new URLSearchParams(new FormData(form))
       })
         // A signed-out session is redirected to sign in: nothing to show here then.
         .then(function (r) { return (r.ok || r.status === 422) && !r.redirected ? r.text() : null; })
-        .then(function (html) { if (html !== null && mine === asked) toneOut.innerHTML = html; })
+        .then(function (html) { if (html !== null && mine === asked) out.innerHTML = html; })
         .catch(function () {});
     };
-    var soon = function () { clearTimeout(toneTimer); toneTimer = setTimeout(checkTone, 400); };
-    composer.addEventListener("input", soon);
-    composer.addEventListener("change", soon);
-    checkTone();
-  }
+    var soon = function () { clearTimeout(timer); timer = setTimeout(check, 400); };
+    form.addEventListener("input", soon);
+    form.addEventListener("change", soon);
+    check();
+  });
   tick();
   setInterval(tick, 30000);
 })();

@@ -33,6 +33,7 @@ mod maintenance;
 mod oncall;
 mod reports;
 mod requests;
+mod review;
 pub mod schema;
 mod status;
 mod subscribers;
@@ -51,6 +52,7 @@ pub use investigation::{
 };
 pub use maintenance::{MaintenanceEdit, MaintenanceFields};
 pub use reports::{Filed, ReportFields, Reporter};
+pub use review::{BlameCheckFields, ReviewFields, ReviewView};
 pub use status::{
     BrandFields, ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS,
     StatusSnapshot,

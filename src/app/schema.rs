@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{
 
 use crate::domain::{
     self, access, alert, communication, coordination, escalation, incident, investigation,
-    maintenance, status,
+    maintenance, review, status,
 };
 
 fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
@@ -60,8 +60,8 @@ macro_rules! schemas {
 schemas! {
     /// An incident's severity, SEV1 the worst.
     SeverityName = one_of(incident::Severity::ALL.iter().map(|s| s.as_str()));
-    /// An incident's status.
-    IncidentStatusName = one_of(incident::Status::ALL.iter().map(|s| s.as_str()));
+    /// A status a person may set (`reviewed` comes from publishing the review).
+    IncidentStatusName = one_of(incident::Status::SETTABLE.iter().map(|s| s.as_str()));
     /// A list filter on status: empty means any.
     IncidentStatusFilter = one_of(incident::Status::ALL.iter().map(|s| s.as_str()).chain([""]));
     /// A list filter on severity: empty means any.
@@ -148,6 +148,8 @@ schemas! {
     NoteText = text(1, incident::NoteText::MAX_CHARS);
     /// An incident's summary; may be blank.
     SummaryText = text(0, incident::Summary::MAX_CHARS);
+    /// A post-incident review's text (Markdown).
+    ReviewText = text(1, review::MAX_REVIEW_CHARS);
     /// An excerpt of a log or an output; blank means none.
     Excerpt = text(0, investigation::MAX_EXCERPT);
 }

@@ -28,16 +28,24 @@ pub struct ToneCheckArgs {
 
 impl Client {
     pub async fn tone_check(&self, args: ToneCheckArgs) -> Result<(), CliError> {
-        let draft = match (args.text, args.file) {
-            (Some(text), _) if text != "-" => text,
-            (_, Some(file)) => std::fs::read_to_string(&file)
-                .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display())))?,
-            _ => standard_input()?,
-        };
+        let draft = read_text(args.text, args.file)?;
         let body = json!({"text": draft, "audience": args.audience, "phase": args.phase});
         let answer = self.call(Method::POST, "/tone-check", Some(body)).await?;
-        self.print(&answer, |v| findings(&draft, v));
+        self.print(&answer, |v| findings(&draft, &v["findings"], CALM));
         Ok(())
+    }
+}
+
+/// What the tone check says of a draft it found nothing in.
+const CALM: &str = "no findings: it reads calm and says what readers need";
+
+/// A text from the argument, else the file, else standard input (also for `-`).
+pub(super) fn read_text(text: Option<String>, file: Option<PathBuf>) -> Result<String, CliError> {
+    match (text, file) {
+        (Some(text), _) if text != "-" => Ok(text),
+        (_, Some(file)) => std::fs::read_to_string(&file)
+            .map_err(|e| CliError::Usage(format!("reading {}: {e}", file.display()))),
+        _ => standard_input(),
     }
 }
 
@@ -59,10 +67,12 @@ fn standard_input() -> Result<String, CliError> {
 }
 
 /// Each finding: where it is, the words it is about, why, and what to write instead.
-fn findings(draft: &str, answer: &Value) -> String {
-    let list = answer["findings"].as_array().cloned().unwrap_or_default();
+/// A wording check's findings (the tone check's, the blameless check's), each with the words
+/// it is about; `clean` when there are none.
+pub(super) fn findings(draft: &str, list: &Value, clean: &str) -> String {
+    let list = list.as_array().cloned().unwrap_or_default();
     if list.is_empty() {
-        return "no findings: it reads calm and says what readers need\n".into();
+        return format!("{clean}\n");
     }
     let chars: Vec<char> = draft.chars().collect();
     let mut out = String::new();
@@ -252,7 +262,7 @@ impl Client {
 /// A draft's tone findings, one per line, or that there are none.
 fn tone_of(update: &Value) -> String {
     let text = update["text"].as_str().unwrap_or_default();
-    findings(text, &json!({"findings": update["tone"]}))
+    findings(text, &update["tone"], CALM)
 }
 
 /// "next update due 2026-03-02T14:25:00Z (overdue)", and the snooze.

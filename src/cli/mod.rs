@@ -18,6 +18,7 @@ pub mod investigation;
 pub mod maintenance;
 pub mod oncall;
 pub mod reports;
+pub mod review;
 pub mod services;
 pub mod status;
 

@@ -74,10 +74,21 @@ pub enum Status {
     Identified,
     Monitoring,
     Resolved,
+    /// Resolved, and its review published.
+    Reviewed,
 }
 
 impl Status {
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
+        Self::Triage,
+        Self::Investigating,
+        Self::Identified,
+        Self::Monitoring,
+        Self::Resolved,
+        Self::Reviewed,
+    ];
+    /// The statuses a person may set: `reviewed` comes from publishing the review.
+    pub const SETTABLE: [Status; 5] = [
         Self::Triage,
         Self::Investigating,
         Self::Identified,
@@ -92,11 +103,12 @@ impl Status {
             Self::Identified => "identified",
             Self::Monitoring => "monitoring",
             Self::Resolved => "resolved",
+            Self::Reviewed => "reviewed",
         }
     }
 
     pub fn is_active(self) -> bool {
-        self != Self::Resolved
+        !matches!(self, Self::Resolved | Self::Reviewed)
     }
 }
 
@@ -115,7 +127,7 @@ impl FromStr for Status {
             .ok_or_else(|| {
                 FieldError::new(
                     "status",
-                    "must be one of triage, investigating, identified, monitoring, resolved",
+                    "must be one of triage, investigating, identified, monitoring, resolved, reviewed",
                 )
             })
     }
@@ -483,6 +495,25 @@ impl Incident {
         true
     }
 
+    /// Marks a resolved incident reviewed, its review published by `by`.
+    pub fn mark_reviewed(&mut self, by: &str) -> Result<Vec<EntryData>, RuleError> {
+        if self.status != Status::Resolved {
+            return Err(RuleError::Conflict(format!(
+                "the incident is {}; a review is published once it is resolved",
+                self.status
+            )));
+        }
+        self.status = Status::Reviewed;
+        Ok(vec![
+            EntryData::StatusChanged {
+                from: Status::Resolved,
+                to: Status::Reviewed,
+                reason: None,
+            },
+            EntryData::ReviewPublished { by: by.to_string() },
+        ])
+    }
+
     /// Applies a patch and returns the timeline entries that record it. An empty patch, or one
     /// that changes nothing, is refused so a client learns its request had no effect.
     pub fn apply(&mut self, patch: Patch, now: Timestamp) -> Result<Vec<EntryData>, RuleError> {
@@ -526,11 +557,7 @@ impl Incident {
                 _ => None,
             };
             self.status = to;
-            self.resolved_at = if to == Status::Resolved {
-                Some(now)
-            } else {
-                None
-            };
+            self.resolved_at = (to == Status::Resolved).then_some(now);
             entries.push(EntryData::StatusChanged {
                 from,
                 to,
@@ -641,12 +668,20 @@ impl Incident {
 }
 
 /// The lifecycle rule. Active statuses may move freely among themselves (an investigation may go
-/// back from monitoring when a fix does not hold); leaving `resolved` is a reopen and needs a reason.
+/// back from monitoring when a fix does not hold); leaving `resolved` (or `reviewed`) is a reopen
+/// and needs a reason; `reviewed` is reached only by publishing the review.
 pub fn check_transition(from: Status, to: Status, reason: Option<&str>) -> Result<(), RuleError> {
     if from == to {
         return Err(RuleError::Conflict(format!("the incident is already {to}")));
     }
-    if from == Status::Resolved && reason.is_none() {
+    if to == Status::Reviewed {
+        return Err(FieldError::new(
+            "status",
+            "becomes reviewed when the incident's review is published",
+        )
+        .into());
+    }
+    if !from.is_active() && reason.is_none() {
         return Err(FieldError::new("reason", "is required to reopen a resolved incident").into());
     }
     Ok(())

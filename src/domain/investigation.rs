@@ -19,6 +19,18 @@ closed_set! {
     }
 }
 
+impl EvidenceKind {
+    /// The kinds that show the impact itself (not its cause, as a change may be): the
+    /// earliest of them is a sign of when the impact began.
+    pub const OF_IMPACT: [EvidenceKind; 5] = [
+        Self::Log,
+        Self::Metric,
+        Self::Alert,
+        Self::UserReport,
+        Self::Anomaly,
+    ];
+}
+
 closed_set! {
     /// Where a hypothesis stands. A supported one is a finding.
     pub enum HypothesisState for "state" {

@@ -62,6 +62,7 @@ macro_rules! closed_set {
 pub mod access;
 pub mod alert;
 pub mod attachment;
+pub mod blame;
 pub mod catalog;
 pub mod communication;
 pub mod coordination;
@@ -72,11 +73,13 @@ pub mod investigation;
 pub mod maintenance;
 pub mod rate;
 pub mod reports;
+pub mod review;
 pub mod schedule;
 pub mod status;
 pub mod templates;
 pub mod timeline;
 pub mod tone;
+pub mod wording;
 
 use std::fmt;
 

@@ -242,6 +242,15 @@ pub enum EntryData {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         unreachable: bool,
     },
+    /// The review set when the problem was detected (detection and declaration often differ).
+    DetectionMoved {
+        detected_at: jiff::Timestamp,
+        reason: String,
+    },
+    /// The review was published; the incident is reviewed.
+    ReviewPublished {
+        by: String,
+    },
 }
 
 impl EntryData {
@@ -290,6 +299,8 @@ impl EntryData {
             Self::TaskStatusChanged { .. } => "task_status_changed",
             Self::TaskCheckedIn { .. } => "task_checked_in",
             Self::CheckInOverdue { .. } => "check_in_overdue",
+            Self::DetectionMoved { .. } => "detection_moved",
+            Self::ReviewPublished { .. } => "review_published",
         }
     }
 
@@ -563,6 +574,11 @@ impl EntryData {
             } => format!(
                 "Check-in overdue on {title}; {assignee} has no contact method to be reminded through"
             ),
+            Self::DetectionMoved {
+                detected_at,
+                reason,
+            } => format!("Detection time set to {detected_at}: {reason}"),
+            Self::ReviewPublished { by } => format!("Review published by {by}"),
         }
     }
 }
@@ -573,7 +589,7 @@ fn which(first: bool) -> &'static str {
 }
 
 /// "14:05 UTC": the time of day an entry speaks of (its own date is beside it).
-fn clock(at: jiff::Timestamp) -> String {
+pub(super) fn clock(at: jiff::Timestamp) -> String {
     at.strftime("%H:%M UTC").to_string()
 }
 

@@ -4,21 +4,11 @@
 //! more). It advises and never blocks. Every finding names its rule, the span it is about (in
 //! characters, from 0) and what to write instead; calm, plain updates get none.
 
-use serde::Serialize;
-
 use super::communication::{Audience, Phase};
+use super::wording::{Token, phrase_at, tokens};
 
-/// One thing the check found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// Characters from the start of the text (Unicode scalar values, not bytes); an empty
-    /// span at the end for something missing.
-    pub start: usize,
-    pub end: usize,
-    pub rule: Rule,
-    pub reason: String,
-    pub suggestion: &'static str,
-}
+/// One thing the tone check found.
+pub type Finding = super::wording::Finding<Rule>;
 
 closed_set! {
     /// The rules, by id.
@@ -33,16 +23,6 @@ closed_set! {
         MissingImpact = "missing_impact",
         MissingAction = "missing_action",
         MissingNextUpdate = "missing_next_update",
-    }
-}
-
-impl Finding {
-    /// The words of `text` the finding is about (empty for something missing).
-    pub fn words(&self, text: &str) -> String {
-        text.chars()
-            .skip(self.start)
-            .take(self.end.saturating_sub(self.start))
-            .collect()
     }
 }
 
@@ -310,8 +290,9 @@ const BLAME: &[&str] = &[
     "sloppy",
 ];
 
-/// After "caused by" or "due to", who is named as a cause.
-const WHO: &[&str] = &[
+/// People, teams and vendors, as a sentence names them as a cause (after "caused by", "due
+/// to"); the blameless check reads it too.
+pub(super) const WHO: &[&str] = &[
     "team",
     "teams",
     "engineer",
@@ -457,88 +438,8 @@ const TIME_UNITS: &[&str] = &[
     "hour", "hours", "day", "days",
 ];
 
-/// A word of the text, with punctuation around it taken off.
-#[derive(Debug)]
-struct Token {
-    /// As written.
-    text: String,
-    /// Lower case, curly apostrophes made straight.
-    lower: String,
-    start: usize,
-    end: usize,
-    sentence: usize,
-}
-
-/// The text's words, each with its sentence: a sentence ends at `.`, `!` or `?` outside a
-/// word, and at a line break.
-fn tokens(text: &str) -> Vec<Token> {
-    let inside = |c: char| c.is_alphanumeric() || "-_.:/'’@%&".contains(c);
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = Vec::new();
-    let mut sentence = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        // A word starts at a letter or digit; anything else between words may end a sentence.
-        if !c.is_alphanumeric() {
-            if matches!(c, '.' | '!' | '?' | '\n') {
-                sentence += 1;
-            }
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < chars.len() && inside(chars[i]) {
-            i += 1;
-        }
-        // Punctuation that ends the word ends it, and a full stop there ends the sentence.
-        let mut end = i;
-        while end > start && "-_.:/'’@&".contains(chars[end - 1]) {
-            end -= 1;
-        }
-        let ends_sentence = chars[end..i].contains(&'.');
-        let text: String = chars[start..end].iter().collect();
-        out.push(Token {
-            lower: text.to_lowercase().replace('’', "'"),
-            text,
-            start,
-            end,
-            sentence,
-        });
-        if ends_sentence {
-            sentence += 1;
-        }
-    }
-    out
-}
-
-/// Where `phrase` (words separated by spaces) starts among `tokens`, as token ranges, within
-/// one sentence. A word matches itself or itself plus `s`.
-fn phrase_at(tokens: &[Token], phrase: &str) -> Vec<(usize, usize)> {
-    let words: Vec<&str> = phrase.split(' ').collect();
-    let matches = |t: &Token, w: &str| {
-        let core = t.lower.trim_end_matches("'s");
-        core == w || t.lower == w || core.strip_suffix('s') == Some(w)
-    };
-    (0..tokens.len())
-        .filter(|&i| {
-            i + words.len() <= tokens.len()
-                && words.iter().enumerate().all(|(k, w)| {
-                    matches(&tokens[i + k], w) && tokens[i + k].sentence == tokens[i].sentence
-                })
-        })
-        .map(|i| (i, i + words.len() - 1))
-        .collect()
-}
-
-fn finding(tokens: &[Token], (first, last): (usize, usize), rule: Rule, reason: String) -> Finding {
-    Finding {
-        start: tokens[first].start,
-        end: tokens[last].end,
-        rule,
-        reason,
-        suggestion: suggestion(rule),
-    }
+fn finding(tokens: &[Token], span: (usize, usize), rule: Rule, reason: String) -> Finding {
+    Finding::over(tokens, span, rule, reason, suggestion(rule))
 }
 
 fn suggestion(rule: Rule) -> &'static str {
@@ -611,8 +512,7 @@ pub fn check(
     if audience != Audience::Responders {
         missing_essentials(text, &tokens, phase, &mut found);
     }
-    found.sort_by_key(|f| (f.start, f.end));
-    found.dedup_by(|a, b| (a.start, a.end, a.rule) == (b.start, b.end, b.rule));
+    super::wording::in_order(&mut found);
     found
 }
 
@@ -734,7 +634,7 @@ fn blame(tokens: &[Token], found: &mut Vec<Finding>) {
     }
 }
 
-fn is_calendar_word(word: &str) -> bool {
+pub(super) fn is_calendar_word(word: &str) -> bool {
     const NAMES: &[&str] = &[
         "monday",
         "tuesday",

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use super::db::{Arg, Conn, Row, args};
+use super::db::{Arg, Conn, Row, args, closed_statuses};
 use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::coordination::{
@@ -217,14 +217,14 @@ impl Store {
     /// What `user_id` holds in incidents still open: roles, and active tasks assigned to them.
     pub async fn work_of(&self, user_id: i64) -> Result<Work> {
         let mut conn = self.read().await?;
-        let resolved = Status::Resolved.as_str();
         let rows = conn
             .fetch_all(
                 &format!(
                     "SELECT {WORK_INCIDENT}, r.role FROM incident_roles r JOIN incidents i ON i.id = r.incident_id \
-                     WHERE r.user_id = $1 AND i.status <> $2 ORDER BY i.id DESC, r.role"
+                     WHERE r.user_id = $1 AND i.status NOT IN {} ORDER BY i.id DESC, r.role",
+                    closed_statuses!()
                 ),
-                args![user_id, resolved],
+                args![user_id],
             )
             .await?;
         let mut work = Work::default();
@@ -232,13 +232,16 @@ impl Store {
             work.roles.push((work_incident(r)?, r.parsed("role")?));
         }
         // The active tasks assigned to them in incidents still open, and those incidents.
-        let mine = "t.assignee_id = $1 AND t.status IN ($2, $3) \
-             AND t.incident_id IN (SELECT id FROM incidents WHERE status <> $4)";
+        let mine = concat!(
+            "t.assignee_id = $1 AND t.status IN ($2, $3) \
+             AND t.incident_id IN (SELECT id FROM incidents WHERE status NOT IN ",
+            closed_statuses!(),
+            ")"
+        );
         let keys = args![
             user_id,
             TaskStatus::Open.as_str(),
-            TaskStatus::InProgress.as_str(),
-            resolved
+            TaskStatus::InProgress.as_str()
         ];
         let tasks = load_tasks(&mut conn, mine, keys).await?;
         let rows = conn

@@ -83,6 +83,15 @@ macro_rules! args {
 }
 pub(super) use args;
 
+/// The statuses of an incident whose response is over, as an SQL list:
+/// `concat!("… i.status NOT IN ", closed_statuses!())` (`Status::is_active` is the rule).
+macro_rules! closed_statuses {
+    () => {
+        "('resolved', 'reviewed')"
+    };
+}
+pub(super) use closed_statuses;
+
 /// One column's value as the database answered it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

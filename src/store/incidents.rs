@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Arg, Conn, Row, args};
+use super::db::{Arg, Conn, Row, args, closed_statuses};
 use super::paging::stop_paging;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::access::Actor;
@@ -182,7 +182,7 @@ impl Store {
             conditions.push(format!("i.severity = ${}", texts.len()));
         }
         if filter.active {
-            conditions.push("i.status <> 'resolved'".to_string());
+            conditions.push(concat!("i.status NOT IN ", closed_statuses!()).to_string());
         }
         let number = |numbers: &mut Vec<i64>, value: i64| {
             numbers.push(value);
@@ -246,8 +246,11 @@ impl Store {
     pub async fn open_incident_counts(&self) -> Result<Vec<(Severity, i64)>> {
         let rows = self
             .fetch_all(
-                "SELECT severity, COUNT(*) AS n FROM incidents WHERE status <> 'resolved' AND private = 0 \
-             GROUP BY severity ORDER BY severity",
+                concat!(
+                    "SELECT severity, COUNT(*) AS n FROM incidents WHERE status NOT IN ",
+                    closed_statuses!(),
+                    " AND private = 0 GROUP BY severity ORDER BY severity"
+                ),
                 args![],
             )
             .await?;

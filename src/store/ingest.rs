@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::db::{Arg, Conn, Row, args};
+use super::db::{Arg, Conn, Row, args, closed_statuses};
 use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
 use super::paging::PagingTx;
 use super::{Backend, Result, Store, StoreError, ms};
@@ -505,10 +505,13 @@ const ROWS_PER_STATEMENT: usize = 100;
 
 /// The service's unresolved incident still taking alerts (declared, or last alerted, within the
 /// grouping window), for the upsert row whose service is `$S` and window start `$W`.
-const OPEN_INCIDENT: &str = "(SELECT i.id FROM incidents i JOIN incident_services x ON x.incident_id = i.id \
-     WHERE x.service_id = $S AND i.status <> 'resolved' \
-     AND (i.declared_at >= $W OR EXISTS (SELECT 1 FROM alerts o WHERE o.incident_id = i.id AND o.last_at >= $W)) \
-     ORDER BY i.id DESC LIMIT 1)";
+const OPEN_INCIDENT: &str = concat!(
+    "(SELECT i.id FROM incidents i JOIN incident_services x ON x.incident_id = i.id \
+     WHERE x.service_id = $S AND i.status NOT IN ",
+    closed_statuses!(),
+    " AND (i.declared_at >= $W OR EXISTS (SELECT 1 FROM alerts o WHERE o.incident_id = i.id AND o.last_at >= $W)) \
+     ORDER BY i.id DESC LIMIT 1)"
+);
 
 /// Repeats of one key within a run of triggers, stored as one row.
 struct Group<'e> {

@@ -118,6 +118,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "evidence by alert",
         include_str!("../../migrations/0025_evidence_alert.sql"),
     ),
+    (
+        26,
+        "reviews",
+        include_str!("../../migrations/0026_reviews.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

@@ -21,6 +21,7 @@ mod paging;
 mod reports;
 mod requests;
 mod retention;
+mod review;
 mod status;
 mod subscribers;
 mod users;
@@ -59,6 +60,7 @@ pub use paging::{
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
 pub use retention::Prunable;
+pub use review::{ReviewEdit, ReviewRecord, ReviewTx};
 pub use status::ComponentRecord;
 pub use subscribers::{NoticeAbout, NoticeJob, SignUp, SubscriberKey, SubscriberRecord};
 pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};

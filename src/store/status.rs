@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, Row, args};
+use super::db::{Conn, Row, args, closed_statuses};
 use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::communication::{Audience, UpdateState};
@@ -148,14 +148,18 @@ impl Store {
     /// newest first.
     pub async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>> {
         let mut conn = self.read().await?;
-        let scope = "i.private = $1 AND (i.status <> $2 OR i.declared_at >= $3)";
+        let scope = concat!(
+            "i.private = $1 AND (i.status NOT IN ",
+            closed_statuses!(),
+            " OR i.declared_at >= $2)"
+        );
         let rows = conn
             .fetch_all(
                 &format!(
                     "SELECT i.id, i.title, i.severity, i.status, i.declared_at, i.resolved_at \
                      FROM incidents i WHERE {scope} ORDER BY i.declared_at DESC, i.id DESC"
                 ),
-                args![false, Status::Resolved.as_str(), ms(since)],
+                args![false, ms(since)],
             )
             .await?;
         let mut incidents = Vec::with_capacity(rows.len());
@@ -175,9 +179,9 @@ impl Store {
                 &format!(
                     "SELECT s.id, s.incident_id, s.phase, s.text, s.audiences, s.published_at, s.corrected_at \
                      FROM status_updates s JOIN incidents i ON i.id = s.incident_id \
-                     WHERE {scope} AND s.state = $4 ORDER BY s.published_at DESC, s.id DESC"
+                     WHERE {scope} AND s.state = $3 ORDER BY s.published_at DESC, s.id DESC"
                 ),
-                args![false, Status::Resolved.as_str(), ms(since), UpdateState::Published.as_str()],
+                args![false, ms(since), UpdateState::Published.as_str()],
             )
             .await?;
         let components = conn
@@ -187,7 +191,7 @@ impl Store {
                      JOIN status_updates s ON s.id = uc.update_id JOIN incidents i ON i.id = s.incident_id \
                      WHERE {scope} ORDER BY uc.component_id"
                 ),
-                args![false, Status::Resolved.as_str(), ms(since)],
+                args![false, ms(since)],
             )
             .await?;
         let mut set: HashMap<i64, Vec<(i64, ComponentStatus)>> = HashMap::new();

@@ -63,6 +63,7 @@ const RULES: &[(&str, Rule)] = &[
     ("POST /api/v1/alerts/{id}/acknowledge", Rule::Act),
     ("POST /api/v1/alerts/{id}/resolve", Rule::Act),
     ("POST /api/v1/apply", Rule::Admin),
+    ("POST /api/v1/blame-check", Rule::Read),
     ("GET /api/v1/backup", Rule::Admin),
     ("GET /api/v1/briefing", Rule::Read),
     ("POST /api/v1/engagement-rules", Rule::Admin),
@@ -140,6 +141,17 @@ const RULES: &[(&str, Rule)] = &[
     ),
     ("GET /api/v1/incidents/{id}/timeline", Rule::IncidentRead),
     ("POST /api/v1/incidents/{id}/timeline", Rule::IncidentAct),
+    ("GET /api/v1/incidents/{id}/review", Rule::IncidentRead),
+    ("PUT /api/v1/incidents/{id}/review", Rule::IncidentAct),
+    ("GET /api/v1/incidents/{id}/review.md", Rule::IncidentRead),
+    (
+        "GET /api/v1/incidents/{id}/review/history",
+        Rule::IncidentRead,
+    ),
+    (
+        "POST /api/v1/incidents/{id}/review/publish",
+        Rule::IncidentAct,
+    ),
     ("GET /api/v1/incidents/{id}/updates", Rule::IncidentRead),
     ("POST /api/v1/incidents/{id}/updates", Rule::IncidentAct),
     (

@@ -68,6 +68,19 @@ const PAGES: &[(&str, Rule, &str)] = &[
     ("GET /incidents/{id}", Rule::IncidentRead, ""),
     ("GET /incidents/{id}/live", Rule::IncidentRead, ""),
     ("GET /incidents/{id}/events", Rule::IncidentRead, ""),
+    ("GET /incidents/{id}/review", Rule::IncidentRead, ""),
+    ("GET /incidents/{id}/review.md", Rule::IncidentRead, ""),
+    (
+        "POST /incidents/{id}/review",
+        Rule::IncidentAct,
+        "text=The index was missing.&version=0",
+    ),
+    (
+        "POST /incidents/{id}/review/blame",
+        Rule::IncidentRead,
+        "text=Nothing warned of the expiry.",
+    ),
+    ("POST /incidents/{id}/review/publish", Rule::IncidentAct, ""),
     (
         "POST /incidents/{id}/notes",
         Rule::IncidentAct,

@@ -34,6 +34,7 @@ mod private;
 mod readme;
 mod reports;
 mod retention;
+mod review;
 mod serve;
 mod sinks;
 mod status_page;

@@ -15,7 +15,6 @@ use crate::app::{
     TemplateFields, TemplateView, ToneCheckFields, UpdateEdit, UpdateFields,
 };
 use crate::domain::communication::SubscriptionScope;
-use crate::domain::tone::Finding;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath, ApiQuery};
@@ -204,9 +203,10 @@ pub struct FindingBody {
     /// of the text for something missing.
     pub start: usize,
     pub end: usize,
-    /// `shouting`, `stacked_punctuation`, `panic_word`, `blame`, `speculation`,
-    /// `fix_time_promise`, `internal_detail`, `missing_impact`, `missing_action` or
-    /// `missing_next_update`.
+    /// The tone check's `shouting`, `stacked_punctuation`, `panic_word`, `blame`,
+    /// `speculation`, `fix_time_promise`, `internal_detail`, `missing_impact`,
+    /// `missing_action` or `missing_next_update`; the blameless check's `person_as_cause`,
+    /// `human_error`, `should_have`, `hindsight` or `judgement`.
     #[schema(example = "fix_time_promise")]
     pub rule: String,
     #[schema(example = "a fix time is a promise the team may not keep")]
@@ -217,8 +217,8 @@ pub struct FindingBody {
     pub suggestion: String,
 }
 
-impl From<Finding> for FindingBody {
-    fn from(f: Finding) -> Self {
+impl<R: std::fmt::Display> From<crate::domain::wording::Finding<R>> for FindingBody {
+    fn from(f: crate::domain::wording::Finding<R>) -> Self {
         Self {
             start: f.start,
             end: f.end,

@@ -19,6 +19,7 @@ pub mod investigation;
 pub mod maintenance;
 pub mod oncall;
 pub mod reports;
+pub mod review;
 pub mod services;
 pub mod status;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(oncall::router())
         .merge(alerts::router())
         .merge(reports::router())
+        .merge(review::router())
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
@@ -91,6 +93,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(oncall::OncallDoc::openapi());
     doc.merge(alerts::AlertsDoc::openapi());
     doc.merge(reports::ReportsDoc::openapi());
+    doc.merge(review::ReviewDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());

@@ -122,7 +122,10 @@ impl From<FilledTemplate> for ComposerDraft {
 /// Tone findings as the page lists them: (rule, the words it is about, reason, suggestion).
 pub(super) type ToneRow = (String, String, String, String);
 
-fn tone_rows(text: &str, found: Vec<Finding>) -> Vec<ToneRow> {
+pub(super) fn tone_rows<R: std::fmt::Display>(
+    text: &str,
+    found: Vec<crate::domain::wording::Finding<R>>,
+) -> Vec<ToneRow> {
     let chars: Vec<char> = text.chars().collect();
     found
         .into_iter()
@@ -255,7 +258,7 @@ impl Updates {
 }
 
 impl UpdateRow {
-    fn new(u: StatusUpdateRecord, tone: Vec<crate::domain::tone::Finding>, times: &Times) -> Self {
+    fn new(u: StatusUpdateRecord, tone: Vec<Finding>, times: &Times) -> Self {
         let draft = u.state == UpdateState::Draft;
         Self {
             tone: if draft {
@@ -323,10 +326,12 @@ impl UpdateForm {
 /// The tone findings of the composer's draft, as the lead types.
 #[derive(Template)]
 #[template(path = "tone_findings.html")]
-struct ToneFindings {
-    tone: Vec<ToneRow>,
+pub(super) struct ToneFindings {
+    /// "Tone check" or "Blameless check".
+    pub label: &'static str,
+    pub tone: Vec<ToneRow>,
     /// Why nothing was checked, when nothing was.
-    unchecked: Option<String>,
+    pub unchecked: Option<String>,
 }
 
 /// The composer's tone check, for the page's script: the same rules the draft is shown with
@@ -342,6 +347,7 @@ async fn check_tone(
     }
     if form.text.trim().is_empty() {
         return render(&ToneFindings {
+            label: "Tone check",
             tone: Vec::new(),
             unchecked: Some("Tone check: it runs as you write.".into()),
         });
@@ -353,12 +359,14 @@ async fn check_tone(
     };
     match state.tone_check(&fields) {
         Ok(found) => render(&ToneFindings {
+            label: "Tone check",
             tone: tone_rows(&fields.text, found),
             unchecked: None,
         }),
         Err(AppError::Invalid(e)) => (
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             render(&ToneFindings {
+                label: "Tone check",
                 tone: Vec::new(),
                 unchecked: Some(format!("Tone check: {e}.")),
             }),

@@ -711,7 +711,7 @@ async fn incident_page(
         csrf: session.csrf,
         live,
         timeline,
-        statuses: Status::ALL.iter().map(|s| s.as_str()).collect(),
+        statuses: Status::SETTABLE.iter().map(|s| s.as_str()).collect(),
         severities: Severity::ALL.iter().map(|s| s.as_str()).collect(),
         roles: RoleKind::ALL
             .iter()

@@ -28,6 +28,7 @@ pub mod incidents;
 pub mod investigation;
 pub mod oncall;
 pub mod reports;
+pub mod review;
 pub mod status;
 
 pub fn router() -> Router<AppState> {
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(oncall::router())
         .merge(alerts::router())
         .merge(reports::router())
+        .merge(review::router())
         .merge(status::router())
         .route(
             "/static/app.css",
@@ -355,6 +357,11 @@ impl Times {
             ms: t.as_millisecond(),
             iso: t.to_string(),
         }
+    }
+
+    /// The viewer's time zone.
+    pub(super) fn zone(&self) -> jiff::tz::TimeZone {
+        self.zone.clone()
     }
 
     /// The moment the page is rendered.

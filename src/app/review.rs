@@ -1,0 +1,214 @@
+//! Post-incident reviews: read by whoever may see the incident, written by its responders, the
+//! draft's figures read again from the timeline on every read; and the blameless-language
+//! check, which anyone signed in may run.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Aplomb, AppError, AppResult};
+use crate::domain::access::Actor;
+use crate::domain::blame;
+use crate::domain::incident::Incident;
+use crate::domain::review::{self, Draft, MAX_DETECTION_REASON, MAX_REVIEW_CHARS};
+use crate::domain::timeline::EntryData;
+use crate::domain::{FieldError, bounded_text, instant};
+use crate::store::{ReviewEdit, ReviewRecord};
+
+/// A text to check for blame.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BlameCheckFields {
+    /// The review's text (Markdown), up to 100,000 characters.
+    #[schema(example = "Alice deployed 2.4.1 at 10:02. Bob should have checked the canary.")]
+    #[schema(value_type = crate::app::schema::ReviewText)]
+    pub text: String,
+}
+
+/// A save of the review's text, from the version it was written on.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewFields {
+    /// The review (Markdown); the draft's starting text until the first save.
+    #[schema(value_type = crate::app::schema::ReviewText)]
+    pub text: String,
+    /// The version read (`version` in the review); 0 before the first save. A save from an
+    /// older version is refused (409), so one editor never silently undoes another.
+    #[schema(minimum = 0, example = 0)]
+    pub version: i64,
+    /// When the problem was detected, if not at the declaration (RFC 3339, not after it);
+    /// moving it needs `detected_reason` and goes on the timeline.
+    #[schema(example = "2026-03-03T09:40:00Z", format = DateTime)]
+    pub detected_at: Option<String>,
+    /// Why the detection time moved ("a customer emailed support at 09:40").
+    #[schema(value_type = Option<crate::app::schema::Reason>)]
+    pub detected_reason: Option<String>,
+}
+
+/// A review as the API and the editor show it.
+#[derive(Debug, Clone)]
+pub struct ReviewView {
+    pub incident: Incident,
+    pub draft: Draft,
+    pub text: String,
+    /// 0 before the first save.
+    pub version: i64,
+    pub stored: Option<ReviewRecord>,
+    /// What the blameless check finds in the text.
+    pub blame: Vec<blame::Finding>,
+}
+
+impl ReviewView {
+    pub fn published(&self) -> bool {
+        self.stored
+            .as_ref()
+            .is_some_and(|r| r.published_at.is_some())
+    }
+}
+
+impl Aplomb {
+    /// What the blameless check finds in a text; it advises and never blocks.
+    pub fn blame_check(&self, fields: &BlameCheckFields) -> AppResult<Vec<blame::Finding>> {
+        // Checked, but not trimmed: spans count from the first character as sent.
+        bounded_text("text", &fields.text, 1, MAX_REVIEW_CHARS)?;
+        Ok(blame::check(&fields.text))
+    }
+
+    /// An incident's review: the team's text (or the draft's starting text) beside the figures
+    /// read from the record now.
+    pub async fn review(&self, actor: &Actor, id: i64) -> AppResult<ReviewView> {
+        let incident = self.incident(actor, id).await?.incident;
+        let stored = self.store.review(id).await?;
+        self.review_of(incident, stored).await
+    }
+
+    async fn review_of(
+        &self,
+        incident: Incident,
+        stored: Option<ReviewRecord>,
+    ) -> AppResult<ReviewView> {
+        let timeline = self.store.whole_timeline(incident.id).await?;
+        let entries: Vec<_> = timeline.iter().map(|e| (e.at, &e.data)).collect();
+        let signs = self.store.first_signs(incident.id).await?;
+        let detected = stored.as_ref().and_then(|r| r.detected_at);
+        let roles = &self.settings.role_policy;
+        let draft = review::draft(&incident, &entries, &signs, detected, roles);
+        let text = match &stored {
+            Some(r) => r.text.clone(),
+            None => review::starting_text(&incident, &draft),
+        };
+        Ok(ReviewView {
+            blame: blame::check(&text),
+            version: stored.as_ref().map_or(0, |r| r.version),
+            incident,
+            draft,
+            text,
+            stored,
+        })
+    }
+
+    /// Saves the review's text (and the detection time, when it moves).
+    pub async fn save_review(
+        &self,
+        actor: &Actor,
+        id: i64,
+        fields: &ReviewFields,
+    ) -> AppResult<ReviewView> {
+        self.may_change(actor, id).await?;
+        let text = bounded_text("text", &fields.text, 1, MAX_REVIEW_CHARS)?;
+        if fields.version < 0 {
+            return Err(FieldError::new("version", "must be the version read, 0 or more").into());
+        }
+        let tx = self.store.begin_review(id).await?;
+        let incident = tx.incident.clone();
+        if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
+            return Err(AppError::NotFound("incident"));
+        }
+        let current = tx.review.as_ref().map_or(0, |r| r.version);
+        if fields.version != current {
+            return Err(AppError::Conflict(format!(
+                "the review changed since version {} (now version {current}); read it again and redo the edit",
+                fields.version
+            )));
+        }
+        let now = self.now();
+        let before = tx.review.as_ref().and_then(|r| r.detected_at);
+        let detected = match fields.detected_at.as_deref().map(str::trim) {
+            None => before,
+            Some("") => None,
+            Some(raw) => Some(review::detection_time(
+                instant("detected_at", raw)?,
+                incident.declared_at,
+            )?),
+        };
+        let mut entries = Vec::new();
+        if detected != before {
+            let reason = fields.detected_reason.as_deref().ok_or_else(|| {
+                FieldError::new("detected_reason", "is required to move the detection time")
+            })?;
+            let reason = bounded_text("detected_reason", reason, 1, MAX_DETECTION_REASON)?;
+            entries.push(EntryData::DetectionMoved {
+                detected_at: detected.unwrap_or(incident.declared_at),
+                reason,
+            });
+        } else if fields.detected_reason.is_some() {
+            return Err(FieldError::new(
+                "detected_reason",
+                "is only accepted when detected_at moves",
+            )
+            .into());
+        }
+        let record = ReviewRecord {
+            incident_id: id,
+            text,
+            detected_at: detected,
+            published_at: tx.review.as_ref().and_then(|r| r.published_at),
+            version: current,
+            updated_by: Some(actor.username.clone()),
+            updated_at: now,
+        };
+        tx.save(&record, &incident, actor.id, now, &entries).await?;
+        if !entries.is_empty() {
+            self.announce(id).await;
+        }
+        self.review(actor, id).await
+    }
+
+    /// Publishes the review as it stands: the incident becomes `reviewed`.
+    pub async fn publish_review(&self, actor: &Actor, id: i64) -> AppResult<ReviewView> {
+        self.may_change(actor, id).await?;
+        let tx = self.store.begin_review(id).await?;
+        let mut incident = tx.incident.clone();
+        if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
+            return Err(AppError::NotFound("incident"));
+        }
+        let now = self.now();
+        let entries = incident.mark_reviewed(&actor.username)?;
+        incident.updated_at = now;
+        // Publishing a review never saved publishes the draft's starting text.
+        let (text, detected_at, version) = match &tx.review {
+            Some(r) => (r.text.clone(), r.detected_at, r.version),
+            None => {
+                let drafted = self.review_of(incident.clone(), None).await?;
+                (drafted.text, None, 0)
+            }
+        };
+        let record = ReviewRecord {
+            incident_id: id,
+            text,
+            detected_at,
+            published_at: Some(now),
+            version,
+            updated_by: Some(actor.username.clone()),
+            updated_at: now,
+        };
+        tx.save(&record, &incident, actor.id, now, &entries).await?;
+        self.announce(id).await;
+        self.review(actor, id).await
+    }
+
+    /// Every saved text of the review, oldest first.
+    pub async fn review_history(&self, actor: &Actor, id: i64) -> AppResult<Vec<ReviewEdit>> {
+        self.incident(actor, id).await?;
+        Ok(self.store.review_edits(id).await?)
+    }
+}

@@ -1,0 +1,321 @@
+//! The post-incident review page: the figures read from the record (key durations, the gap
+//! analysis, what went well, the key moments), the editor with the blameless check live while
+//! the team types, publishing, the Markdown export and the edit history.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use super::communication::{ToneFindings, ToneRow, tone_rows};
+use super::{NoFields, Posted, Times, fail, render};
+use crate::app::{AppError, BlameCheckFields, ReviewFields, ReviewView};
+use crate::domain::access::Actor;
+use crate::domain::incident::Status;
+use crate::domain::review::{self, DURATIONS};
+use crate::domain::timeline::human_duration;
+use crate::http::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/incidents/{id}/review", get(page).post(save))
+        .route("/incidents/{id}/review/blame", post(check_blame))
+        .route("/incidents/{id}/review/publish", post(publish))
+        .route("/incidents/{id}/review.md", get(export))
+}
+
+#[derive(Template)]
+#[template(path = "review.html")]
+struct ReviewPage {
+    me: Actor,
+    csrf: String,
+    error: Option<String>,
+    notice: Option<String>,
+    id: i64,
+    title: String,
+    status: String,
+    published: bool,
+    can_publish: bool,
+    /// "by alice, 2026-03-02 10:04:12 UTC".
+    updated: Option<String>,
+    zone: String,
+    /// (key, name, value, definition).
+    durations: Vec<(&'static str, String, String, &'static str)>,
+    impact: String,
+    gaps: Vec<(String, Vec<String>)>,
+    went_well: Vec<String>,
+    text: String,
+    version: i64,
+    /// The detection time as the `datetime-local` field shows it, in the viewer's zone.
+    detected_at: String,
+    /// The blameless check of the saved text, for `tone_findings.html`.
+    label: &'static str,
+    tone: Vec<ToneRow>,
+    unchecked: Option<String>,
+    timeline: Vec<(String, String)>,
+    hypotheses: Vec<(String, String)>,
+    changes: Vec<String>,
+    /// (version, author, when).
+    history: Vec<(i64, String, String)>,
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    error: Option<String>,
+    done: Option<String>,
+}
+
+async fn page(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(query): Query<PageQuery>,
+    session: super::Session,
+) -> Response {
+    let loaded = async {
+        let times = Times::for_actor(&state, &session.actor).await?;
+        let review = state.review(&session.actor, id).await?;
+        let history = state.review_history(&session.actor, id).await?;
+        Ok::<_, AppError>((times, review, history))
+    }
+    .await;
+    let (times, v, history) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => return fail(e, "/incidents"),
+    };
+    let notice = match query.done.as_deref() {
+        Some("saved") => Some("Review saved.".to_string()),
+        Some("published") => Some("Review published; the incident is reviewed.".to_string()),
+        _ => None,
+    };
+    let d = &v.draft;
+    let durations = d
+        .moments
+        .durations()
+        .into_iter()
+        .zip(DURATIONS)
+        .map(|((key, seconds), (_, definition))| {
+            let value = seconds.map_or_else(|| "—".to_string(), human_duration);
+            (key, key.replace('_', " "), value, definition)
+        })
+        .collect();
+    let impact = match d.impact_seconds() {
+        Some(s) => format!(
+            "{} from impact to resolution; {} alert(s), {} user report(s); services: {}",
+            human_duration(s),
+            d.alerts,
+            d.user_reports,
+            services(&v)
+        ),
+        None => format!(
+            "not resolved yet; {} alert(s), {} user report(s); services: {}",
+            d.alerts,
+            d.user_reports,
+            services(&v)
+        ),
+    };
+    let detected_at = v
+        .stored
+        .as_ref()
+        .and_then(|r| r.detected_at)
+        .map(|t| {
+            t.to_zoned(times.zone())
+                .strftime("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let published = v.published();
+    render(&ReviewPage {
+        error: query.error,
+        notice,
+        id,
+        title: v.incident.title.clone(),
+        status: v.incident.status.to_string(),
+        published,
+        can_publish: session.actor.can_act() && v.incident.status == Status::Resolved,
+        updated: v.stored.as_ref().map(|r| {
+            format!(
+                "by {}, {}",
+                r.updated_by.as_deref().unwrap_or("someone"),
+                times.at(r.updated_at)
+            )
+        }),
+        zone: times.zone_note(),
+        durations,
+        impact,
+        gaps: d
+            .gaps
+            .sections()
+            .into_iter()
+            .map(|(name, found)| {
+                let mut title = name.to_string();
+                title[..1].make_ascii_uppercase();
+                (title, found.iter().map(|o| o.text.clone()).collect())
+            })
+            .collect(),
+        went_well: d.went_well.iter().map(|o| o.text.clone()).collect(),
+        label: "Blameless check",
+        tone: tone_rows(&v.text, v.blame.clone()),
+        unchecked: None,
+        timeline: d
+            .timeline
+            .iter()
+            .map(|m| (times.at(m.at), m.text.clone()))
+            .collect(),
+        hypotheses: d
+            .hypotheses
+            .iter()
+            .map(|(s, state)| (s.clone(), state.to_string()))
+            .collect(),
+        changes: d
+            .changes
+            .iter()
+            .map(|(c, rolled_back)| {
+                if *rolled_back {
+                    format!("{c} (rolled back)")
+                } else {
+                    c.clone()
+                }
+            })
+            .collect(),
+        history: history
+            .into_iter()
+            .map(|e| {
+                let who = e.author.unwrap_or_else(|| "someone".into());
+                (e.version, who, times.at(e.at))
+            })
+            .collect(),
+        text: v.text,
+        version: v.version,
+        detected_at,
+        me: session.actor,
+        csrf: session.csrf,
+    })
+}
+
+fn services(v: &ReviewView) -> String {
+    if v.incident.services.is_empty() {
+        return "none named".to_string();
+    }
+    let names: Vec<&str> = v
+        .incident
+        .services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    names.join(", ")
+}
+
+#[derive(Deserialize)]
+struct ReviewForm {
+    #[serde(default)]
+    text: String,
+    /// As text: a form's fields arrive as text, and a bad one should be a message, not a 422.
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    detected_at: String,
+    #[serde(default)]
+    detected_reason: String,
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<ReviewForm>,
+) -> Response {
+    let back = format!("/incidents/{id}/review");
+    let saved = async {
+        let times = Times::for_actor(&state, &session.actor).await?;
+        let detected_at = match form.detected_at.trim() {
+            "" => String::new(),
+            raw => times.instant_typed("detected_at", raw)?,
+        };
+        let reason = form.detected_reason.trim();
+        let fields = ReviewFields {
+            text: form.text,
+            version: form.version.trim().parse().unwrap_or(-1),
+            detected_at: Some(detected_at),
+            detected_reason: (!reason.is_empty()).then(|| reason.to_string()),
+        };
+        state.save_review(&session.actor, id, &fields).await
+    }
+    .await;
+    match saved {
+        Ok(_) => Redirect::to(&format!("{back}?done=saved")).into_response(),
+        Err(e) => fail(e, &back),
+    }
+}
+
+async fn publish(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, .. }: Posted<NoFields>,
+) -> Response {
+    let back = format!("/incidents/{id}/review");
+    match state.publish_review(&session.actor, id).await {
+        Ok(_) => Redirect::to(&format!("{back}?done=published")).into_response(),
+        Err(e) => fail(e, &back),
+    }
+}
+
+/// The editor's blameless check, for the page's script.
+async fn check_blame(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<ReviewForm>,
+) -> Response {
+    // Only those who may see the incident check drafts of its review.
+    if let Err(e) = state.incident(&session.actor, id).await {
+        return fail(e, "/incidents");
+    }
+    let findings = |tone, unchecked| ToneFindings {
+        label: "Blameless check",
+        tone,
+        unchecked,
+    };
+    if form.text.trim().is_empty() {
+        let why = "Blameless check: it runs as you write.".to_string();
+        return render(&findings(Vec::new(), Some(why)));
+    }
+    let fields = BlameCheckFields { text: form.text };
+    match state.blame_check(&fields) {
+        Ok(found) => render(&findings(tone_rows(&fields.text, found), None)),
+        Err(AppError::Invalid(e)) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&findings(
+                Vec::new(),
+                Some(format!("Blameless check: {e}.")),
+            )),
+        )
+            .into_response(),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
+
+/// The review as one Markdown document, for a signed-in reader.
+async fn export(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    session: super::Session,
+) -> Response {
+    match state.review(&session.actor, id).await {
+        Ok(v) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "text/markdown; charset=utf-8".to_string(),
+                ),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"incident-{id}-review.md\""),
+                ),
+            ],
+            review::markdown(&v.text, &v.draft),
+        )
+            .into_response(),
+        Err(e) => fail(e, "/incidents"),
+    }
+}
