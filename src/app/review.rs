@@ -18,7 +18,7 @@ use crate::store::{ReviewEdit, ReviewRecord};
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlameCheckFields {
-    /// The review's text (Markdown), up to 100,000 characters.
+    /// The review's text (Markdown), up to 50,000 characters.
     #[schema(example = "Alice deployed 2.4.1 at 10:02. Bob should have checked the canary.")]
     #[schema(value_type = crate::app::schema::ReviewText)]
     pub text: String,
@@ -33,7 +33,7 @@ pub struct ReviewFields {
     pub text: String,
     /// The version read (`version` in the review); 0 before the first save. A save from an
     /// older version is refused (409), so one editor never silently undoes another.
-    #[schema(minimum = 0, example = 0)]
+    #[schema(minimum = 0)]
     pub version: i64,
     /// When the problem was detected, if not at the declaration (RFC 3339, not after it);
     /// moving it needs `detected_reason` and goes on the timeline.
@@ -132,13 +132,14 @@ impl Aplomb {
         }
         let now = self.now();
         let before = tx.review.as_ref().and_then(|r| r.detected_at);
-        let detected = match fields.detected_at.as_deref().map(str::trim) {
+        // Absent keeps the detection time; the declaration's time puts it back there.
+        let detected = match fields.detected_at.as_deref() {
             None => before,
-            Some("") => None,
-            Some(raw) => Some(review::detection_time(
-                instant("detected_at", raw)?,
-                incident.declared_at,
-            )?),
+            Some(raw) => {
+                let at =
+                    review::detection_time(instant("detected_at", raw)?, incident.declared_at)?;
+                (at != incident.declared_at).then_some(at)
+            }
         };
         let mut entries = Vec::new();
         if detected != before {

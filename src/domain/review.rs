@@ -13,8 +13,9 @@ use super::incident::{Incident, RoleKind, RolePolicy, Status};
 use super::investigation::{EvidenceKind, FindingAction, HypothesisState};
 use super::timeline::{EntryData, clock, human_duration};
 
-/// The longest review text: a thorough review is a few pages of Markdown.
-pub const MAX_REVIEW_CHARS: usize = 100_000;
+/// The longest review text: a thorough review is a few pages of Markdown (and its JSON fits
+/// the 64 KiB request limit).
+pub const MAX_REVIEW_CHARS: usize = 50_000;
 /// The longest reason for moving the detection time.
 pub const MAX_DETECTION_REASON: usize = 500;
 

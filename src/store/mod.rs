@@ -364,4 +364,18 @@ mod tests {
         );
         assert_eq!(redact("sqlite://aplomb.db"), "sqlite://aplomb.db");
     }
+
+    #[test]
+    fn the_sql_list_of_closed_statuses_is_the_domains() {
+        use crate::domain::incident::Status;
+        let over: Vec<String> = Status::ALL
+            .iter()
+            .filter(|s| !s.is_active())
+            .map(|s| format!("'{s}'"))
+            .collect();
+        assert_eq!(
+            super::db::closed_statuses!(),
+            format!("({})", over.join(", "))
+        );
+    }
 }

@@ -359,11 +359,6 @@ impl Times {
         }
     }
 
-    /// The viewer's time zone.
-    pub(super) fn zone(&self) -> jiff::tz::TimeZone {
-        self.zone.clone()
-    }
-
     /// The moment the page is rendered.
     pub(super) fn now(&self) -> Timestamp {
         self.now

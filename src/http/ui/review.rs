@@ -49,7 +49,7 @@ struct ReviewPage {
     went_well: Vec<String>,
     text: String,
     version: i64,
-    /// The detection time as the `datetime-local` field shows it, in the viewer's zone.
+    /// The detection time in use, and whether the review moved it.
     detected_at: String,
     /// The blameless check of the saved text, for `tone_findings.html`.
     label: &'static str,
@@ -116,16 +116,10 @@ async fn page(
             services(&v)
         ),
     };
-    let detected_at = v
-        .stored
-        .as_ref()
-        .and_then(|r| r.detected_at)
-        .map(|t| {
-            t.to_zoned(times.zone())
-                .strftime("%Y-%m-%dT%H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default();
+    let detected_at = match v.stored.as_ref().and_then(|r| r.detected_at) {
+        Some(t) => format!("{} (moved by the review)", times.at(t)),
+        None => format!("{} (the declaration)", times.at(v.incident.declared_at)),
+    };
     let published = v.published();
     render(&ReviewPage {
         error: query.error,
@@ -230,14 +224,14 @@ async fn save(
     let saved = async {
         let times = Times::for_actor(&state, &session.actor).await?;
         let detected_at = match form.detected_at.trim() {
-            "" => String::new(),
-            raw => times.instant_typed("detected_at", raw)?,
+            "" => None,
+            raw => Some(times.instant_typed("detected_at", raw)?),
         };
         let reason = form.detected_reason.trim();
         let fields = ReviewFields {
             text: form.text,
             version: form.version.trim().parse().unwrap_or(-1),
-            detected_at: Some(detected_at),
+            detected_at,
             detected_reason: (!reason.is_empty()).then(|| reason.to_string()),
         };
         state.save_review(&session.actor, id, &fields).await
