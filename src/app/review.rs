@@ -177,6 +177,12 @@ impl Aplomb {
     /// Publishes the review as it stands: the incident becomes `reviewed`.
     pub async fn publish_review(&self, actor: &Actor, id: i64) -> AppResult<ReviewView> {
         self.may_change(actor, id).await?;
+        // A review never saved publishes the draft's starting text, read before the write
+        // transaction: reading a whole timeline must not hold the writer.
+        let starting = match self.store.review(id).await? {
+            Some(_) => None,
+            None => Some(self.review(actor, id).await?.text),
+        };
         let tx = self.store.begin_review(id).await?;
         let mut incident = tx.incident.clone();
         if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
@@ -185,13 +191,11 @@ impl Aplomb {
         let now = self.now();
         let entries = incident.mark_reviewed(&actor.username)?;
         incident.updated_at = now;
-        // Publishing a review never saved publishes the draft's starting text.
-        let (text, detected_at, version) = match &tx.review {
-            Some(r) => (r.text.clone(), r.detected_at, r.version),
-            None => {
-                let drafted = self.review_of(incident.clone(), None).await?;
-                (drafted.text, None, 0)
-            }
+        let (text, detected_at, version) = match (&tx.review, starting) {
+            (Some(r), _) => (r.text.clone(), r.detected_at, r.version),
+            (None, Some(text)) => (text, None, 0),
+            // Read as saved, then not: reviews are never removed, so refuse rather than guess.
+            (None, None) => return Err(AppError::Conflict("the review changed meanwhile".into())),
         };
         let record = ReviewRecord {
             incident_id: id,

@@ -46,7 +46,17 @@ impl<R> Finding<R> {
 /// Sorted by where they are, each (span, rule) once.
 pub fn in_order<R: PartialEq>(found: &mut Vec<Finding<R>>) {
     found.sort_by_key(|f| (f.start, f.end));
-    found.dedup_by(|a, b| (a.start, a.end) == (b.start, b.end) && a.rule == b.rule);
+    // Rules have no order, so equal findings need not be neighbours: compare each with those kept.
+    let mut kept: Vec<Finding<R>> = Vec::with_capacity(found.len());
+    for f in found.drain(..) {
+        let seen = kept
+            .iter()
+            .any(|k| (k.start, k.end) == (f.start, f.end) && k.rule == f.rule);
+        if !seen {
+            kept.push(f);
+        }
+    }
+    *found = kept;
 }
 
 /// A word of the text, with punctuation around it taken off.
