@@ -19,4 +19,4 @@ CREATE TABLE review_edits (
     at          BIGINT NOT NULL,
     text        TEXT NOT NULL
 );
-CREATE INDEX review_edits_incident ON review_edits(incident_id, version);
+CREATE UNIQUE INDEX review_edits_incident ON review_edits(incident_id, version);
