@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::communication::{findings, read_text};
 use super::{CliError, Client, table, text};
+use crate::domain::review;
 
 /// Where the text comes from: the argument, a file, or standard input.
 #[derive(Debug, clap::Args)]
@@ -124,18 +125,14 @@ fn text_of(review: &Value) -> String {
 
 /// The review's figures, for people.
 fn figures(v: &Value) -> String {
-    let minutes = |d: &Value| match d.as_i64() {
-        Some(s) => format!("{}m {:02}s", s / 60, s % 60),
-        None => "—".to_string(),
-    };
     let rows: Vec<Vec<String>> = v["definitions"]
         .as_object()
         .into_iter()
         .flatten()
         .map(|(name, definition)| {
             vec![
-                name.replace('_', " "),
-                minutes(&v["durations"][name]),
+                review::duration_name(name),
+                review::duration_text(v["durations"][name].as_i64()),
                 text(definition),
             ]
         })

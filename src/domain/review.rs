@@ -64,8 +64,9 @@ pub struct Moments {
 }
 
 impl Moments {
-    /// The durations in `DURATIONS`' order, in seconds; `None` where a moment is missing.
-    pub fn durations(&self) -> [(&'static str, Option<i64>); 7] {
+    /// The durations in `DURATIONS`' order: (name, seconds, definition); `None` seconds where
+    /// a moment is missing.
+    pub fn durations(&self) -> [(&'static str, Option<i64>, &'static str); 7] {
         let between = |from: Option<Timestamp>, to: Option<Timestamp>| {
             Some(to?.duration_since(from?).as_secs().max(0))
         };
@@ -79,9 +80,9 @@ impl Moments {
             since_detected(self.mitigated),
             since_detected(self.resolved),
         ];
-        let mut out = [("", None); 7];
+        let mut out = [("", None, ""); 7];
         for (k, value) in values.into_iter().enumerate() {
-            out[k] = (DURATIONS[k].0, value);
+            out[k] = (DURATIONS[k].0, value, DURATIONS[k].1);
         }
         out
     }
@@ -589,9 +590,7 @@ pub fn starting_text(incident: &Incident, draft: &Draft) -> String {
     });
     out.push_str("\n\n## Impact\n\nWho was affected, how, and for how long.\n\n## Gap analysis\n");
     for (name, found) in draft.gaps.sections() {
-        let mut title = name.to_string();
-        title[..1].make_ascii_uppercase();
-        out.push_str(&format!("\n### {title}\n\n"));
+        out.push_str(&format!("\n### {}\n\n", capitalized(name)));
         if found.is_empty() {
             out.push_str("Nothing on the record; add what the team saw.\n");
         }
@@ -613,12 +612,9 @@ pub fn starting_text(incident: &Incident, draft: &Draft) -> String {
 pub fn markdown(text: &str, draft: &Draft) -> String {
     let mut out = text.trim_end().to_string();
     out.push_str("\n\n## Key durations\n\n| Duration | Time | Measured as |\n|---|---|---|\n");
-    for ((name, seconds), (_, definition)) in draft.moments.durations().into_iter().zip(DURATIONS) {
-        let value = seconds.map_or("—".to_string(), human_duration);
-        out.push_str(&format!(
-            "| {} | {value} | {definition} |\n",
-            name.replace('_', " ")
-        ));
+    for (name, seconds, definition) in draft.moments.durations() {
+        let (name, value) = (duration_name(name), duration_text(seconds));
+        out.push_str(&format!("| {name} | {value} | {definition} |\n"));
     }
     out.push_str("\n## Timeline\n\n");
     for m in &draft.timeline {
@@ -644,7 +640,18 @@ pub fn markdown(text: &str, draft: &Draft) -> String {
     out
 }
 
-fn capitalized(text: &str) -> String {
+/// "time to resolve", for `time_to_resolve`.
+pub fn duration_name(key: &str) -> String {
+    key.replace('_', " ")
+}
+
+/// "1 h 5 min", or a dash where the moment did not happen.
+pub fn duration_text(seconds: Option<i64>) -> String {
+    seconds.map_or_else(|| "—".to_string(), human_duration)
+}
+
+/// The text with its first letter in capitals ("prevention" → "Prevention").
+pub fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     chars
         .next()

@@ -131,7 +131,12 @@ impl From<ReviewView> for ReviewBody {
             version: v.version,
             updated_by: stored.and_then(|r| r.updated_by.clone()),
             updated_at: stored.map(|r| r.updated_at.to_string()),
-            durations: d.moments.durations().into_iter().collect(),
+            durations: d
+                .moments
+                .durations()
+                .map(|(name, s, _)| (name, s))
+                .into_iter()
+                .collect(),
             definitions: review::DURATIONS.into_iter().collect(),
             gaps: d
                 .gaps

@@ -323,15 +323,43 @@ impl UpdateForm {
     }
 }
 
-/// The tone findings of the composer's draft, as the lead types.
+/// A wording check's findings of a text being written (`findings_fragment`).
 #[derive(Template)]
 #[template(path = "tone_findings.html")]
-pub(super) struct ToneFindings {
+struct ToneFindings {
     /// "Tone check" or "Blameless check".
-    pub label: &'static str,
-    pub tone: Vec<ToneRow>,
+    label: &'static str,
+    tone: Vec<ToneRow>,
     /// Why nothing was checked, when nothing was.
-    pub unchecked: Option<String>,
+    unchecked: Option<String>,
+}
+
+/// What a wording check (`label`, "Tone check" or "Blameless check") finds in `text`, as the
+/// fragment `app.js` shows beside what is being written: a hint while it is blank, the
+/// findings, or (422) why the text cannot be checked.
+pub(super) fn findings_fragment<R: std::fmt::Display>(
+    label: &'static str,
+    text: &str,
+    check: impl FnOnce() -> Result<Vec<crate::domain::wording::Finding<R>>, AppError>,
+) -> Response {
+    let fragment = |tone, unchecked| ToneFindings {
+        label,
+        tone,
+        unchecked,
+    };
+    if text.trim().is_empty() {
+        let why = format!("{label}: it runs as you write.");
+        return render(&fragment(Vec::new(), Some(why)));
+    }
+    match check() {
+        Ok(found) => render(&fragment(tone_rows(text, found), None)),
+        Err(AppError::Invalid(e)) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&fragment(Vec::new(), Some(format!("{label}: {e}.")))),
+        )
+            .into_response(),
+        Err(e) => super::fail(e, "/incidents"),
+    }
 }
 
 /// The composer's tone check, for the page's script: the same rules the draft is shown with
@@ -345,35 +373,12 @@ async fn check_tone(
     if let Err(e) = state.incident(&session.actor, id).await {
         return super::fail(e, "/incidents");
     }
-    if form.text.trim().is_empty() {
-        return render(&ToneFindings {
-            label: "Tone check",
-            tone: Vec::new(),
-            unchecked: Some("Tone check: it runs as you write.".into()),
-        });
-    }
     let fields = ToneCheckFields {
         audience: Some(widest(&form.audiences()).to_string()),
         phase: Some(form.phase.clone()),
         text: form.text,
     };
-    match state.tone_check(&fields) {
-        Ok(found) => render(&ToneFindings {
-            label: "Tone check",
-            tone: tone_rows(&fields.text, found),
-            unchecked: None,
-        }),
-        Err(AppError::Invalid(e)) => (
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            render(&ToneFindings {
-                label: "Tone check",
-                tone: Vec::new(),
-                unchecked: Some(format!("Tone check: {e}.")),
-            }),
-        )
-            .into_response(),
-        Err(e) => super::fail(e, "/incidents"),
-    }
+    findings_fragment("Tone check", &fields.text, || state.tone_check(&fields))
 }
 
 async fn post_update(

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::communication::{ToneFindings, ToneRow, tone_rows};
+use super::communication::{ToneRow, findings_fragment, tone_rows};
 use super::{NoFields, Posted, Times, fail, render};
 use crate::app::{AppError, BlameCheckFields, ReviewFields, ReviewView};
 use crate::domain::access::Actor;
 use crate::domain::incident::Status;
-use crate::domain::review::{self, DURATIONS};
+use crate::domain::review;
 use crate::domain::timeline::human_duration;
 use crate::http::AppState;
 
@@ -95,27 +95,21 @@ async fn page(
         .moments
         .durations()
         .into_iter()
-        .zip(DURATIONS)
-        .map(|((key, seconds), (_, definition))| {
-            let value = seconds.map_or_else(|| "—".to_string(), human_duration);
-            (key, key.replace('_', " "), value, definition)
+        .map(|(key, seconds, definition)| {
+            let value = review::duration_text(seconds);
+            (key, review::duration_name(key), value, definition)
         })
         .collect();
-    let impact = match d.impact_seconds() {
-        Some(s) => format!(
-            "{} from impact to resolution; {} alert(s), {} user report(s); services: {}",
-            human_duration(s),
-            d.alerts,
-            d.user_reports,
-            services(&v)
-        ),
-        None => format!(
-            "not resolved yet; {} alert(s), {} user report(s); services: {}",
-            d.alerts,
-            d.user_reports,
-            services(&v)
-        ),
+    let span = match d.impact_seconds() {
+        Some(s) => format!("{} from impact to resolution", human_duration(s)),
+        None => "not resolved yet".to_string(),
     };
+    let impact = format!(
+        "{span}; {} alert(s), {} user report(s); services: {}",
+        d.alerts,
+        d.user_reports,
+        services(&v)
+    );
     let detected_at = match v.stored.as_ref().and_then(|r| r.detected_at) {
         Some(t) => format!("{} (moved by the review)", times.at(t)),
         None => format!("{} (the declaration)", times.at(v.incident.declared_at)),
@@ -144,9 +138,8 @@ async fn page(
             .sections()
             .into_iter()
             .map(|(name, found)| {
-                let mut title = name.to_string();
-                title[..1].make_ascii_uppercase();
-                (title, found.iter().map(|o| o.text.clone()).collect())
+                let texts = found.iter().map(|o| o.text.clone()).collect();
+                (review::capitalized(name), texts)
             })
             .collect(),
         went_well: d.went_well.iter().map(|o| o.text.clone()).collect(),
@@ -265,28 +258,10 @@ async fn check_blame(
     if let Err(e) = state.incident(&session.actor, id).await {
         return fail(e, "/incidents");
     }
-    let findings = |tone, unchecked| ToneFindings {
-        label: "Blameless check",
-        tone,
-        unchecked,
-    };
-    if form.text.trim().is_empty() {
-        let why = "Blameless check: it runs as you write.".to_string();
-        return render(&findings(Vec::new(), Some(why)));
-    }
     let fields = BlameCheckFields { text: form.text };
-    match state.blame_check(&fields) {
-        Ok(found) => render(&findings(tone_rows(&fields.text, found), None)),
-        Err(AppError::Invalid(e)) => (
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            render(&findings(
-                Vec::new(),
-                Some(format!("Blameless check: {e}.")),
-            )),
-        )
-            .into_response(),
-        Err(e) => fail(e, "/incidents"),
-    }
+    findings_fragment("Blameless check", &fields.text, || {
+        state.blame_check(&fields)
+    })
 }
 
 /// The review as one Markdown document, for a signed-in reader.
