@@ -3,7 +3,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Row, args};
+use super::db::{Conn, Row, args};
 use super::incidents::{TimelineEntry, TimelineWindow, load_incident, save_incident};
 use super::{Result, Store, StoreError, WriteTx, ms};
 use crate::domain::incident::Incident;
@@ -41,13 +41,7 @@ const TIMELINE_PAGE: u32 = 1000;
 
 impl Store {
     pub async fn review(&self, incident_id: i64) -> Result<Option<ReviewRecord>> {
-        let row = self
-            .fetch_optional(
-                &format!("{REVIEWS} WHERE r.incident_id = $1"),
-                args![incident_id],
-            )
-            .await?;
-        row.as_ref().map(review_from_row).transpose()
+        load_review(&mut self.read().await?, incident_id).await
     }
 
     /// Every saved text of a review, oldest first.
@@ -114,15 +108,7 @@ impl Store {
         let incident = load_incident(&mut tx, incident_id, &self.row_lock("i"))
             .await?
             .ok_or(StoreError::NotFound)?;
-        let review = tx
-            .fetch_optional(
-                &format!("{REVIEWS} WHERE r.incident_id = $1"),
-                args![incident_id],
-            )
-            .await?
-            .as_ref()
-            .map(review_from_row)
-            .transpose()?;
+        let review = load_review(&mut tx, incident_id).await?;
         Ok(ReviewTx {
             tx,
             incident,
@@ -204,6 +190,16 @@ impl ReviewTx {
         self.tx.commit().await?;
         Ok(version)
     }
+}
+
+async fn load_review(conn: &mut Conn, incident_id: i64) -> Result<Option<ReviewRecord>> {
+    let row = conn
+        .fetch_optional(
+            &format!("{REVIEWS} WHERE r.incident_id = $1"),
+            args![incident_id],
+        )
+        .await?;
+    row.as_ref().map(review_from_row).transpose()
 }
 
 fn review_from_row(r: &Row) -> Result<ReviewRecord> {
