@@ -24,6 +24,31 @@ pub struct Settings {
     pub status_page: StatusPageBrand,
     /// How long resolved alerts, delivery attempts and idempotency keys are kept.
     pub retention: SignedDuration,
+    /// Where action items are sent on creation and on each change, if anywhere.
+    pub tracker: Option<Tracker>,
+}
+
+/// An external issue tracker's webhook: each action item event is POSTed to `url`, signed
+/// with `secret` as every aplomb webhook is (the `Aplomb-Signature` header, `t=…,v1=…`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracker {
+    pub url: String,
+    pub secret: String,
+}
+
+impl Tracker {
+    fn checked(self) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            self.url.starts_with("https://") || self.url.starts_with("http://"),
+            "tracker.url must be an http:// or https:// URL"
+        );
+        anyhow::ensure!(
+            self.secret.len() >= 16,
+            "tracker.secret must be at least 16 characters"
+        );
+        Ok(self)
+    }
 }
 
 /// Kept for 90 days unless `[retention] days` says otherwise.
@@ -91,6 +116,7 @@ impl Default for Settings {
             cadence: CadencePolicy::default(),
             status_page: StatusPageBrand::default(),
             retention: SignedDuration::from_hours(24 * DEFAULT_RETENTION_DAYS),
+            tracker: None,
         }
     }
 }
@@ -111,6 +137,7 @@ struct File {
     status_page: StatusPageBrand,
     #[serde(default)]
     retention: RetentionSection,
+    tracker: Option<Tracker>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -215,6 +242,7 @@ impl Settings {
             file.tone.panic_words,
             file.tone.acronyms.unwrap_or_default(),
         );
+        settings.tracker = file.tracker.map(Tracker::checked).transpose()?;
         Ok(settings)
     }
 }

@@ -209,7 +209,7 @@ impl Aplomb {
             check_in_minutes: fields.check_in_minutes,
         })?;
         let assignee = match &task.assignee {
-            Some(name) => Some(self.assignee(name).await?),
+            Some(name) => Some(self.worker("assignee", name).await?),
             None => None,
         };
         let now = self.now();
@@ -261,7 +261,7 @@ impl Aplomb {
             .transpose()?;
         let assignee = match edit.assignee.as_deref().map(str::trim) {
             Some("") => Some(None),
-            Some(name) => Some(Some(self.assignee(name).await?)),
+            Some(name) => Some(Some(self.worker("assignee", name).await?)),
             None => None,
         };
         let now = self.now();
@@ -397,17 +397,16 @@ impl Aplomb {
     }
 
     /// A task's assignee: someone who can act on incidents.
-    async fn assignee(&self, name: &str) -> AppResult<UserRef> {
+    /// Someone a `field` names to work on an incident: a user who can act on it.
+    pub(super) async fn worker(&self, field: &'static str, name: &str) -> AppResult<UserRef> {
         let user = self
             .store
             .user_by_username(name.trim())
             .await?
-            .ok_or_else(|| {
-                FieldError::new("assignee", format!("no user named {:?}", name.trim()))
-            })?;
+            .ok_or_else(|| FieldError::new(field, format!("no user named {:?}", name.trim())))?;
         if !user.actor().can_act() {
             return Err(FieldError::new(
-                "assignee",
+                field,
                 format!("{} is a viewer and cannot work on incidents", user.username),
             )
             .into());
@@ -420,7 +419,10 @@ impl Aplomb {
 }
 
 /// An assignee joins the incident, so a private one is theirs to see.
-async fn joined(tx: &mut InvestigationTx, user: Option<&UserRef>) -> AppResult<Vec<EntryData>> {
+pub(super) async fn joined(
+    tx: &mut InvestigationTx,
+    user: Option<&UserRef>,
+) -> AppResult<Vec<EntryData>> {
     Ok(match user {
         Some(user) if tx.join(user).await? => vec![EntryData::ParticipantAdded {
             user: user.username.clone(),

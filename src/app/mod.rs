@@ -22,6 +22,7 @@ use crate::domain::{FieldError, RuleError, bounded_text};
 pub use crate::secret::{hex, new_secret};
 
 mod accounts;
+mod action_items;
 mod alerts;
 mod apply;
 mod backup;
@@ -40,6 +41,7 @@ mod subscribers;
 mod templates;
 
 pub use accounts::{IssuedToken, NewUser, SESSION_TTL, hash_token};
+pub use action_items::{ActionItemEdit, ActionItemFields, ActionItemQuery};
 pub use alerts::{INTEGRATION_KINDS, IntegrationView, SilenceInput};
 pub use communication::{
     Briefing, CadenceView, SubscriptionFields, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold,

@@ -10,8 +10,8 @@ use utoipa::openapi::schema::{
 };
 
 use crate::domain::{
-    self, access, alert, communication, coordination, escalation, incident, investigation,
-    maintenance, review, status,
+    self, access, action_items, alert, communication, coordination, escalation, incident,
+    investigation, maintenance, review, status,
 };
 
 fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
@@ -78,6 +78,14 @@ schemas! {
     PhaseName = <communication::Phase as utoipa::PartialSchema>::schema();
     /// A task's status.
     TaskStatusName = <coordination::TaskStatus as utoipa::PartialSchema>::schema();
+    /// Where an action item stands.
+    ActionStateName = <action_items::ActionState as utoipa::PartialSchema>::schema();
+    /// A list filter on an action item's state: empty means any.
+    ActionStateFilter = one_of(action_items::ActionState::ALL.iter().map(|s| s.as_str()).chain([""]));
+    /// How much an action item matters.
+    PriorityName = <action_items::Priority as utoipa::PartialSchema>::schema();
+    /// The review section an action item answers to.
+    PracticeName = <review::Practice as utoipa::PartialSchema>::schema();
     /// Where a change made during the response stands.
     ChangeStateName = <coordination::ChangeState as utoipa::PartialSchema>::schema();
     /// What a piece of evidence is.

@@ -22,6 +22,8 @@ closed_set! {
         TaskChanged = "task_changed",
         /// An update counting toward the cadence stops the reminders that it is due.
         UpdatePosted = "update_posted",
+        /// A change of an action item's owner, due time or state stops its queued reminder.
+        ActionItemChanged = "action_item_changed",
     }
 }
 
@@ -36,6 +38,8 @@ closed_set! {
         UpdateDue = "update_due",
         /// Read a published status update (a stakeholder's subscription).
         StatusUpdate = "status_update",
+        /// Do an action item a review decided on, due soon or overdue.
+        ActionItem = "action_item",
     }
 }
 
@@ -48,6 +52,7 @@ impl PagingStop {
             Self::CheckedIn => "the check-in",
             Self::TaskChanged => "the task's change",
             Self::UpdatePosted => "the update",
+            Self::ActionItemChanged => "the action item's change",
         }
     }
 }

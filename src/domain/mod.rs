@@ -60,6 +60,7 @@ macro_rules! closed_set {
 }
 
 pub mod access;
+pub mod action_items;
 pub mod alert;
 pub mod attachment;
 pub mod blame;

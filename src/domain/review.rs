@@ -95,6 +95,31 @@ pub struct Observation {
     pub text: String,
 }
 
+closed_set! {
+    /// The practices a review's gap analysis reads the response by (and an action item may
+    /// answer to), with what went well beside them.
+    pub enum Practice for "section" {
+        Prevention = "prevention",
+        Investigation = "investigation",
+        Coordination = "coordination",
+        Communication = "communication",
+        WentWell = "went_well",
+    }
+}
+
+impl Practice {
+    /// The section's title in a review.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Prevention => "Prevention",
+            Self::Investigation => "Investigation",
+            Self::Coordination => "Coordination",
+            Self::Communication => "Communication",
+            Self::WentWell => "What went well",
+        }
+    }
+}
+
 /// The gap analysis: what the record shows went short, by practice.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Gaps {
@@ -106,12 +131,12 @@ pub struct Gaps {
 
 impl Gaps {
     /// The sections by their API names, in the order a review reads them.
-    pub fn sections(&self) -> [(&'static str, &[Observation]); 4] {
+    pub fn sections(&self) -> [(Practice, &[Observation]); 4] {
         [
-            ("prevention", &self.prevention),
-            ("investigation", &self.investigation),
-            ("coordination", &self.coordination),
-            ("communication", &self.communication),
+            (Practice::Prevention, &self.prevention),
+            (Practice::Investigation, &self.investigation),
+            (Practice::Coordination, &self.coordination),
+            (Practice::Communication, &self.communication),
         ]
     }
 }
@@ -590,7 +615,7 @@ pub fn starting_text(incident: &Incident, draft: &Draft) -> String {
     });
     out.push_str("\n\n## Impact\n\nWho was affected, how, and for how long.\n\n## Gap analysis\n");
     for (name, found) in draft.gaps.sections() {
-        out.push_str(&format!("\n### {}\n\n", capitalized(name)));
+        out.push_str(&format!("\n### {}\n\n", name.label()));
         if found.is_empty() {
             out.push_str("Nothing on the record; add what the team saw.\n");
         }

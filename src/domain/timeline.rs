@@ -251,6 +251,19 @@ pub enum EntryData {
     ReviewPublished {
         by: String,
     },
+    ActionItemAdded {
+        item_id: i64,
+        title: String,
+        owner: Option<String>,
+        due_at: Option<jiff::Timestamp>,
+    },
+    /// An action item changed: the fields named, and its state as it now stands.
+    ActionItemChanged {
+        item_id: i64,
+        title: String,
+        changed: Vec<String>,
+        state: crate::domain::action_items::ActionState,
+    },
 }
 
 impl EntryData {
@@ -301,6 +314,8 @@ impl EntryData {
             Self::CheckInOverdue { .. } => "check_in_overdue",
             Self::DetectionMoved { .. } => "detection_moved",
             Self::ReviewPublished { .. } => "review_published",
+            Self::ActionItemAdded { .. } => "action_item_added",
+            Self::ActionItemChanged { .. } => "action_item_changed",
         }
     }
 
@@ -579,6 +594,27 @@ impl EntryData {
                 reason,
             } => format!("Detection time set to {detected_at}: {reason}"),
             Self::ReviewPublished { by } => format!("Review published by {by}"),
+            Self::ActionItemAdded {
+                title,
+                owner,
+                due_at,
+                ..
+            } => {
+                let mut s = format!("Action item: {title}");
+                if let Some(owner) = owner {
+                    s.push_str(&format!(", for {owner}"));
+                }
+                if let Some(due) = due_at {
+                    s.push_str(&format!(", due {}", due.strftime("%Y-%m-%d %H:%M UTC")));
+                }
+                s
+            }
+            Self::ActionItemChanged {
+                title,
+                changed,
+                state,
+                ..
+            } => format!("Action item {state} ({}): {title}", changed.join(", ")),
         }
     }
 }

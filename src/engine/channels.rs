@@ -62,6 +62,15 @@ pub enum Notice {
     },
     /// An overdue status update: post one.
     UpdateDue { url: String },
+    /// An action item due soon or overdue: do it, or say where it stands.
+    ActionItem {
+        item_id: i64,
+        item: String,
+        /// RFC 3339.
+        due_at: Option<String>,
+        overdue: bool,
+        url: String,
+    },
     /// A published status update, to a stakeholder who subscribed.
     StatusUpdate {
         update_id: i64,
@@ -90,6 +99,11 @@ impl PageMessage {
                 "[aplomb] Update on incident #{} ({phase}): {}",
                 self.incident_id, self.title
             ),
+            Notice::ActionItem { item, overdue, .. } => format!(
+                "[aplomb] Action item {} from incident #{}: {item}",
+                if *overdue { "overdue" } else { "due" },
+                self.incident_id
+            ),
         }
     }
 
@@ -108,6 +122,7 @@ impl PageMessage {
             Notice::CheckIn { url, .. } => ("Check in", url),
             Notice::UpdateDue { url } => ("Post an update", url),
             Notice::StatusUpdate { url, .. } => ("Read it on the incident", url),
+            Notice::ActionItem { url, .. } => ("Update the action item", url),
         }
     }
 
@@ -141,6 +156,18 @@ impl PageMessage {
             } => json!({
                 "type": "status_update.published", "id": id, "created_at": created_at,
                 "status_update": {"id": update_id, "phase": phase, "text": text, "url": url},
+                "incident": incident,
+            }),
+            Notice::ActionItem {
+                item_id,
+                item,
+                due_at,
+                overdue,
+                url,
+            } => json!({
+                "type": if *overdue { "action_item.overdue" } else { "action_item.due" },
+                "id": id, "created_at": created_at,
+                "action_item": {"id": item_id, "title": item, "due_at": due_at, "url": url},
                 "incident": incident,
             }),
         }
@@ -379,6 +406,10 @@ impl Channels {
                 Notice::UpdateDue { .. } => {
                     format!("aplomb reminder. A status update is due on: {}", msg.title)
                 }
+                Notice::ActionItem { item, overdue, .. } => format!(
+                    "aplomb reminder. An action item is {}: {item}",
+                    if *overdue { "overdue" } else { "due" }
+                ),
             });
             (
                 "Calls",

@@ -490,6 +490,18 @@ impl Engine {
                 text: text.clone(),
                 url: format!("{incident_url}#update-{update_id}"),
             },
+            PageAbout::ActionItem {
+                item_id,
+                title,
+                due_at,
+                reminded_at,
+            } => Notice::ActionItem {
+                item_id: *item_id,
+                item: title.clone(),
+                due_at: due_at.map(|d| d.to_string()),
+                overdue: due_at.is_some_and(|d| d <= *reminded_at),
+                url: format!("{base}/action-items#item-{item_id}"),
+            },
             PageAbout::Incident => Notice::Page {
                 page_id: job.page_id,
                 ack_url: format!(

@@ -123,6 +123,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reviews",
         include_str!("../../migrations/0026_reviews.sql"),
     ),
+    (
+        27,
+        "action items",
+        include_str!("../../migrations/0027_action_items.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

@@ -4,6 +4,7 @@
 //! flags as integers, so one query serves both. Dialect differences are confined to `Backend`
 //! (transaction start, row locks) and to the per-backend migrations in `migrations/`.
 
+mod action_items;
 mod alerts;
 mod backup;
 mod communication;
@@ -17,6 +18,7 @@ mod live;
 mod maintenance;
 mod migrate;
 mod oncall;
+mod outbox;
 mod paging;
 mod reports;
 mod requests;
@@ -34,6 +36,9 @@ use jiff::Timestamp;
 
 use crate::domain::{FieldError, RuleError};
 
+pub use action_items::{
+    ActionItemFilter, ActionItemRecord, ActionItemValues, DueActionItem, TrackerJob,
+};
 pub use alerts::{AlertFilter, AlertRecord, ChangeEventRecord, IntegrationRecord};
 pub use backup::{Restored, restore};
 pub use communication::{
@@ -325,6 +330,16 @@ impl Row {
         let raw: String = self.get(column)?;
         raw.parse()
             .map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}")))
+    }
+
+    /// `parsed`, of a column that may be NULL.
+    fn opt_parsed<T: FromStr>(&self, column: &str) -> Result<Option<T>> {
+        let raw: Option<String> = self.get(column)?;
+        raw.map(|raw| {
+            raw.parse()
+                .map_err(|_| StoreError::Corrupt(format!("{column} holds {raw:?}")))
+        })
+        .transpose()
     }
 }
 

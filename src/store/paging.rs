@@ -97,6 +97,13 @@ pub enum PageAbout {
         phase: crate::domain::communication::Phase,
         text: String,
     },
+    /// Do this action item (id, title, due time), reminded of at the page's time.
+    ActionItem {
+        item_id: i64,
+        title: String,
+        due_at: Option<Timestamp>,
+        reminded_at: Timestamp,
+    },
 }
 
 /// The paging history of an incident, for its page and API.
@@ -154,8 +161,8 @@ impl Attempt {
 
 /// A transaction of the escalation manager.
 pub struct PagingTx {
-    tx: WriteTx,
-    backend: Backend,
+    pub(super) tx: WriteTx,
+    pub(super) backend: Backend,
     faults: std::sync::Arc<crate::faults::FaultPoints>,
 }
 
@@ -906,18 +913,20 @@ pub(super) async fn cancel_deliveries(
     stop: PagingStop,
     now: Timestamp,
 ) -> Result<()> {
-    // An update once published is told: its deliveries go out whatever happens next.
+    // An update once published is told: its deliveries go out whatever happens next. An
+    // action item outlives its incident's response, and so do its reminders.
     conn.execute(
         "UPDATE deliveries SET state = 'cancelled', stopped_at = $1, stopped_by = $2 \
          WHERE state = 'pending' AND page_id IN \
          (SELECT id FROM pages WHERE incident_id = $3 AND (CAST($4 AS TEXT) IS NULL OR purpose = $4) \
-         AND purpose <> $5)",
+         AND purpose NOT IN ($5, $6))",
         args![
             ms(now),
             stop.as_str(),
             incident_id,
             only.map(PagePurpose::as_str),
-            PagePurpose::StatusUpdate.as_str()
+            PagePurpose::StatusUpdate.as_str(),
+            PagePurpose::ActionItem.as_str()
         ],
     )
     .await?;
@@ -968,7 +977,11 @@ async fn claim_in(
          (SELECT t.title FROM pages p JOIN tasks t ON t.id = p.task_id WHERE p.id = deliveries.page_id) AS task_title, \
          (SELECT s.id FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_id, \
          (SELECT s.phase FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_phase, \
-         (SELECT s.text FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_text",
+         (SELECT s.text FROM pages p JOIN status_updates s ON s.id = p.update_id WHERE p.id = deliveries.page_id) AS update_text, \
+         (SELECT a.id FROM pages p JOIN action_items a ON a.id = p.action_item_id WHERE p.id = deliveries.page_id) AS item_id, \
+         (SELECT a.title FROM pages p JOIN action_items a ON a.id = p.action_item_id WHERE p.id = deliveries.page_id) AS item_title, \
+         (SELECT a.due_at FROM pages p JOIN action_items a ON a.id = p.action_item_id WHERE p.id = deliveries.page_id) AS item_due_at, \
+         (SELECT p.created_at FROM pages p WHERE p.id = deliveries.page_id) AS page_created_at",
         incident("id"),
         incident("title"),
         incident("severity"),
@@ -1000,6 +1013,12 @@ async fn claim_in(
                         update_id: row.get("update_id")?,
                         phase: row.parsed("update_phase")?,
                         text: row.get("update_text")?,
+                    },
+                    PagePurpose::ActionItem => PageAbout::ActionItem {
+                        item_id: row.get("item_id")?,
+                        title: row.get("item_title")?,
+                        due_at: row.opt_ts("item_due_at")?,
+                        reminded_at: row.ts("page_created_at")?,
                     },
                 },
                 alert_at: row.opt_ts("alert_at")?,

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::db::{Conn, Row, args};
 use super::investigation::InvestigationTx;
-use super::{Attempt, Result, Store, StoreError, ms};
+use super::{Attempt, Result, Store, StoreError, ms, outbox};
 use crate::domain::communication::{Audience, Phase, UpdateState};
 use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::status::{SubscriberKind, subscriber_covers};
@@ -237,19 +237,15 @@ impl Store {
         lease_until: Timestamp,
         limit: i64,
     ) -> Result<Vec<NoticeJob>> {
-        let lock = self.backend.claim_lock("n");
         let mut tx = self.begin_write().await?;
-        let rows = tx
-            .fetch_all(
-                &format!(
-                    "UPDATE subscriber_notices SET lease_owner = $1, lease_until = $2 WHERE id IN (\
-                       SELECT n.id FROM subscriber_notices n WHERE n.state = 'pending' AND n.due_at <= $3 \
-                       AND (n.lease_until IS NULL OR n.lease_until < $3) ORDER BY n.due_at LIMIT $4{lock}) \
-                     RETURNING id, subscriber_id, about, update_id, maintenance_id, attempts"
-                ),
-                args![owner, ms(lease_until), ms(now), limit],
-            )
-            .await?;
+        let rows = outbox::claim(
+            &mut tx,
+            self.backend,
+            "subscriber_notices",
+            "id, subscriber_id, about, update_id, maintenance_id, attempts",
+            (owner, now, lease_until, limit),
+        )
+        .await?;
         let mut jobs = Vec::with_capacity(rows.len());
         for r in &rows {
             let Some(subscriber) = load(&mut tx, Some(r.get("subscriber_id")?)).await?.pop() else {
@@ -269,21 +265,8 @@ impl Store {
 
     /// Records one attempt of a notice this owner holds, and releases the lease.
     pub async fn finish_notice(&self, id: i64, owner: &str, attempt: &Attempt) -> Result<()> {
-        let (detail, state, due) = match attempt {
-            Attempt::Sent(d) => (d, "sent", None),
-            Attempt::Retry(d, at) => (d, "pending", Some(ms(*at))),
-            Attempt::GiveUp(d) => (d, "failed", None),
-        };
         // An unsubscribe while it was on its way keeps it cancelled.
-        self.write_one(
-            "UPDATE subscriber_notices SET attempts = attempts + 1, detail = $1, \
-             state = CASE WHEN state = 'cancelled' THEN state ELSE $2 END, \
-             due_at = COALESCE($3, due_at), lease_owner = NULL, lease_until = NULL \
-             WHERE id = $4 AND lease_owner = $5",
-            args![detail.as_str(), state, due, id, owner],
-        )
-        .await?;
-        Ok(())
+        outbox::finish(self, "subscriber_notices", id, owner, attempt).await
     }
 }
 

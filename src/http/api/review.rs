@@ -142,7 +142,7 @@ impl From<ReviewView> for ReviewBody {
                 .gaps
                 .sections()
                 .into_iter()
-                .map(|(name, found)| (name, found.iter().map(Into::into).collect()))
+                .map(|(name, found)| (name.as_str(), found.iter().map(Into::into).collect()))
                 .collect(),
             went_well: d.went_well.iter().map(Into::into).collect(),
             timeline: d

@@ -476,6 +476,7 @@ impl PageRow {
                 PagePurpose::CheckIn => Some("a check-in"),
                 PagePurpose::UpdateDue => Some("an overdue update"),
                 PagePurpose::StatusUpdate => Some("a status update"),
+                PagePurpose::ActionItem => Some("an action item"),
             },
             paged_at: times.at(p.created_at),
             acknowledged_at: p.acknowledged_at.map(|t| times.at(t)),

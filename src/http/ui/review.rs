@@ -45,7 +45,7 @@ struct ReviewPage {
     /// (key, name, value, definition).
     durations: Vec<(&'static str, String, String, &'static str)>,
     impact: String,
-    gaps: Vec<(String, Vec<String>)>,
+    gaps: Vec<(&'static str, Vec<String>)>,
     went_well: Vec<String>,
     text: String,
     version: i64,
@@ -139,7 +139,7 @@ async fn page(
             .into_iter()
             .map(|(name, found)| {
                 let texts = found.iter().map(|o| o.text.clone()).collect();
-                (review::capitalized(name), texts)
+                (name.label(), texts)
             })
             .collect(),
         went_well: d.went_well.iter().map(|o| o.text.clone()).collect(),
