@@ -127,6 +127,13 @@ enum Command {
         #[command(subcommand)]
         command: aplomb::cli::review::ReviewCommand,
     },
+    /// Action items decided in reviews: owners, due dates, priorities, tracked to done.
+    ActionItem {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::action_items::ActionItemCommand,
+    },
     /// Check a review's wording for blame (a person as the cause, "human error", "should
     /// have", hindsight, judgement words); naming who did what passes. It advises only.
     BlameCheck {
@@ -420,6 +427,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).review(command).await,
+        Command::ActionItem {
+            connection,
+            command,
+        } => Client::new(&connection).action_item(command).await,
         Command::BlameCheck { connection, args } => {
             Client::new(&connection).blame_check(args).await
         }

@@ -75,6 +75,7 @@ pub async fn start_engine(
             cadence: app.settings.cadence.clone(),
             status_page: app.settings.status_page.clone(),
             retention: app.settings.retention,
+            tracker: app.settings.tracker.clone(),
         },
     );
     engine.warn_unreachable_methods().await?;

@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 pub mod accounts;
+pub mod action_items;
 pub mod alerts;
 pub mod auth;
 pub mod backup;

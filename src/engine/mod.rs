@@ -18,6 +18,7 @@ pub mod maintenance;
 pub mod reminders;
 pub mod retention;
 pub mod subscribers;
+pub mod tracker;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +60,8 @@ pub struct EngineConfig {
     pub status_page: crate::config::StatusPageBrand,
     /// How long resolved alerts, delivery attempts and idempotency keys are kept.
     pub retention: SignedDuration,
+    /// Where action items are sent, if anywhere.
+    pub tracker: Option<crate::config::Tracker>,
 }
 
 /// The delay before retry `attempt` (1-based): 30 s, 1 min, 2 min, 4 min, …
@@ -359,9 +362,24 @@ impl Engine {
             }
         };
         self.send(told.deliveries).await;
+        let owed = match reminders::remind_action_items(
+            &self.store,
+            self.clock.as_ref(),
+            (&self.owner, LEASE),
+        )
+        .await
+        {
+            Ok(owed) => owed,
+            Err(e) => {
+                tracing::warn!(error = %e, "action item reminders failed");
+                escalation::Fired::default()
+            }
+        };
+        self.send(owed.deliveries).await;
         let mut touched = fired.incidents;
         touched.extend(reminded.incidents);
         touched.extend(told.incidents);
+        touched.extend(owed.incidents);
         touched.sort_unstable();
         touched.dedup();
         for incident_id in touched {
@@ -379,7 +397,42 @@ impl Engine {
             .await?;
         self.send(jobs).await;
         self.send_notices().await?;
+        self.tell_tracker().await?;
         Ok(())
+    }
+
+    /// Sends the tracker its due action item events, a lease-sized batch at a time.
+    async fn tell_tracker(&self) -> anyhow::Result<()> {
+        loop {
+            let now = self.clock.now();
+            let jobs = self
+                .store
+                .claim_tracker_events(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
+                .await?;
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            let tracker = self.config.tracker.as_ref();
+            futures_util::stream::iter(&jobs)
+                .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
+                    let attempt =
+                        tracker::send(&self.channels, tracker, job, self.clock.now()).await;
+                    if !matches!(attempt, Attempt::Sent(_)) {
+                        tracing::warn!(event = job.id, ?attempt, "a tracker event failed");
+                    }
+                    if let Err(e) = self
+                        .store
+                        .finish_tracker_event(job.id, &self.owner, &attempt)
+                        .await
+                    {
+                        tracing::error!(event = job.id, error = %e, "recording a tracker attempt failed");
+                    }
+                })
+                .await;
+            if jobs.len() < CLAIM_AT_ONCE as usize {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends the status page's subscribers their due notices, a lease-sized batch at a time.

@@ -5,6 +5,9 @@
 //!   reminds its communications lead, or its incident lead while that role is empty, once per
 //!   update interval while it stays overdue and not snoozed.
 //!
+//! - an action item's owner is reminded a day before it is due, when it falls due, and daily
+//!   while it stays overdue.
+//!
 //! A reminder is a page with its purpose, so it is delivered, retried and recorded like any
 //! page; the task or incident row is read under a row lock and the reminder, its deliveries,
 //! its timeline entry and the next reminder time commit together, so each overdue period
@@ -15,6 +18,7 @@ use jiff::Timestamp;
 use super::CLAIM_AT_ONCE;
 use super::escalation::Fired;
 use crate::clock::Clock;
+use crate::domain::action_items::next_reminder;
 use crate::domain::communication::{CadencePolicy, update_due};
 use crate::domain::timeline::EntryData;
 use crate::store::{DueCheckIn, DueUpdate, PagingTx, Result, Store};
@@ -165,4 +169,41 @@ async fn remind_update(
     }
     tx.look_at_updates_again(id, Some(next)).await?;
     Ok(page)
+}
+
+/// Reminds the owners of action items due soon or overdue (see
+/// `domain::action_items::next_reminder`), leasing the deliveries as `remind_due` does. An
+/// item's reminder is a page about it; its owner with no contact method is not reminded, and
+/// the item is looked at again at its next reminder time.
+pub async fn remind_action_items(
+    store: &Store,
+    clock: &dyn Clock,
+    lease: (&str, jiff::SignedDuration),
+) -> Result<Fired> {
+    let mut fired = Fired::default();
+    loop {
+        let now = clock.now();
+        let mut tx = store.begin_paging().await?;
+        let due = tx.due_action_items(now, BATCH).await?;
+        let mut reminded = false;
+        for item in &due {
+            if let Some(owner) = item.owner_id
+                && let Some(page_id) = tx.action_item_reminder_page(item, owner, now).await?
+            {
+                reminded |= !tx.queue_deliveries(page_id, owner, now).await?.is_empty();
+            }
+            let again = next_reminder(item.state, item.owner_id.is_some(), item.due_at, now);
+            tx.remind_of_action_item(item.id, again).await?;
+        }
+        if reminded {
+            let jobs = tx
+                .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
+                .await?;
+            fired.deliveries.extend(jobs);
+        }
+        tx.commit().await?;
+        if due.len() < BATCH as usize {
+            return Ok(fired);
+        }
+    }
 }

@@ -228,6 +228,8 @@ impl Store {
                  UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending' \
                  UNION ALL SELECT MIN(remind_at) AS t FROM tasks \
                  UNION ALL SELECT MIN(update_remind_at) AS t FROM incidents \
+                 UNION ALL SELECT MIN(remind_at) AS t FROM action_items \
+                 UNION ALL SELECT MIN(due_at) AS t FROM tracker_events WHERE state = 'pending' \
                  UNION ALL SELECT MIN(CASE WHEN status = $1 THEN scheduled_for ELSE scheduled_until END) AS t \
                  FROM maintenances WHERE status IN ($1, $2) \
                  UNION ALL SELECT MIN(due_at) AS t FROM subscriber_notices WHERE state = 'pending') AS due",

@@ -152,6 +152,17 @@ const RULES: &[(&str, Rule)] = &[
         "POST /api/v1/incidents/{id}/review/publish",
         Rule::IncidentAct,
     ),
+    (
+        "GET /api/v1/incidents/{id}/review/action-items",
+        Rule::IncidentRead,
+    ),
+    (
+        "POST /api/v1/incidents/{id}/review/action-items",
+        Rule::IncidentAct,
+    ),
+    ("GET /api/v1/action-items", Rule::Read),
+    ("GET /api/v1/action-items/{item}", Rule::IncidentRead),
+    ("PATCH /api/v1/action-items/{item}", Rule::IncidentAct),
     ("GET /api/v1/incidents/{id}/updates", Rule::IncidentRead),
     ("POST /api/v1/incidents/{id}/updates", Rule::IncidentAct),
     (
@@ -612,7 +623,15 @@ pub(crate) async fn world(app: &TestApp) -> World {
             })
             .await;
         }
+        let item = ok(
+            app,
+            Method::POST,
+            &at("review/action-items"),
+            json!({"title": "Alert on edge timeouts"}),
+        )
+        .await;
         seeds.extend([
+            ("item", id_of(&item)),
             ("id", id),
             ("eid", eid),
             ("aid", aid),

@@ -82,6 +82,17 @@ const PAGES: &[(&str, Rule, &str)] = &[
     ),
     ("POST /incidents/{id}/review/publish", Rule::IncidentAct, ""),
     (
+        "POST /incidents/{id}/review/action-items",
+        Rule::IncidentAct,
+        "title=Alert on edge timeouts&priority=high",
+    ),
+    ("GET /action-items", Rule::Read, ""),
+    (
+        "POST /action-items/{item}",
+        Rule::IncidentAct,
+        "state=in_progress&back=review",
+    ),
+    (
         "POST /incidents/{id}/notes",
         Rule::IncidentAct,
         "text=Rolled back the deploy",

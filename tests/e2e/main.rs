@@ -4,6 +4,7 @@
 mod helpers;
 
 mod accounts;
+mod action_items;
 mod alertmanager;
 mod alerts;
 mod api;

@@ -10,6 +10,7 @@ use crate::http::AppState;
 use crate::http::error::ErrorBody;
 
 pub mod accounts;
+pub mod action_items;
 pub mod alerts;
 pub mod backup;
 pub mod communication;
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(reports::router())
         .merge(review::router())
+        .merge(action_items::router())
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
@@ -94,6 +96,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(alerts::AlertsDoc::openapi());
     doc.merge(reports::ReportsDoc::openapi());
     doc.merge(review::ReviewDoc::openapi());
+    doc.merge(action_items::ActionItemsDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());

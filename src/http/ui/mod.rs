@@ -21,6 +21,7 @@ use crate::http::{AppState, percent_encode};
 const SESSION_COOKIE: &str = "aplomb_session";
 
 pub mod accounts;
+pub mod action_items;
 pub mod alerts;
 pub mod communication;
 pub mod coordination;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .merge(alerts::router())
         .merge(reports::router())
         .merge(review::router())
+        .merge(action_items::router())
         .merge(status::router())
         .route(
             "/static/app.css",

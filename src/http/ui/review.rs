@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use super::action_items::{CHOICES, ItemChoices, ItemRow};
 use super::communication::{ToneRow, findings_fragment, tone_rows};
 use super::{NoFields, Posted, Times, fail, render};
 use crate::app::{AppError, BlameCheckFields, ReviewFields, ReviewView};
@@ -60,6 +61,9 @@ struct ReviewPage {
     changes: Vec<String>,
     /// (version, author, when).
     history: Vec<(i64, String, String)>,
+    rows: Vec<ItemRow>,
+    choices: ItemChoices,
+    back: &'static str,
 }
 
 #[derive(Deserialize)]
@@ -78,10 +82,11 @@ async fn page(
         let times = Times::for_actor(&state, &session.actor).await?;
         let review = state.review(&session.actor, id).await?;
         let history = state.review_history(&session.actor, id).await?;
-        Ok::<_, AppError>((times, review, history))
+        let items = state.incident_action_items(&session.actor, id).await?;
+        Ok::<_, AppError>((times, review, history, items))
     }
     .await;
-    let (times, v, history) = match loaded {
+    let (times, v, history, items) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
@@ -174,6 +179,12 @@ async fn page(
                 (e.version, who, times.at(e.at))
             })
             .collect(),
+        rows: items
+            .iter()
+            .map(|i| ItemRow::new(i, &times, state.now()))
+            .collect(),
+        choices: CHOICES,
+        back: "review",
         text: v.text,
         version: v.version,
         detected_at,
