@@ -35,7 +35,7 @@ pub struct ActionItemFields {
     #[schema(example = "database")]
     pub team: Option<String>,
     /// When it is due (RFC 3339, in the future).
-    #[schema(example = "2026-03-20T17:00:00Z", format = DateTime)]
+    #[schema(example = "2036-03-20T17:00:00Z", format = DateTime)]
     pub due_at: Option<String>,
     /// `high`, `medium` (the default) or `low`.
     #[schema(value_type = Option<crate::app::schema::PriorityName>)]
@@ -55,7 +55,7 @@ pub struct ActionItemEdit {
     pub title: Option<String>,
     pub owner: Option<String>,
     pub team: Option<String>,
-    #[schema(example = "2026-03-27T17:00:00Z")]
+    #[schema(example = "2036-03-27T17:00:00Z")]
     pub due_at: Option<String>,
     #[schema(value_type = Option<crate::app::schema::PriorityName>)]
     pub priority: Option<String>,

@@ -31,6 +31,7 @@ mod coordination;
 mod forge;
 mod investigation;
 mod maintenance;
+mod metrics;
 mod oncall;
 mod reports;
 mod requests;
@@ -53,6 +54,7 @@ pub use investigation::{
     TestFields,
 };
 pub use maintenance::{MaintenanceEdit, MaintenanceFields};
+pub use metrics::MetricsQuery;
 pub use reports::{Filed, ReportFields, Reporter};
 pub use review::{BlameCheckFields, ReviewFields, ReviewView};
 pub use status::{
@@ -293,6 +295,8 @@ pub struct Aplomb {
     sign_ups: ClientGuard,
     /// Held while a backup copy is made: one at a time (see `backup`).
     backing_up: tokio::sync::Semaphore,
+    /// The exposition's response metrics, read at most once a minute (see `metrics`).
+    exposed: metrics::Exposed,
 }
 
 impl Aplomb {
@@ -322,6 +326,7 @@ impl Aplomb {
             reports: ClientGuard::new("reports", reports::PUBLIC_REPORTS_PER_MINUTE),
             sign_ups: ClientGuard::new("sign-ups", subscribers::SIGN_UPS_PER_MINUTE),
             backing_up: tokio::sync::Semaphore::new(1),
+            exposed: metrics::Exposed::default(),
         })
     }
 

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::blame;
-use crate::domain::incident::Incident;
+use crate::domain::incident::{Incident, Status};
 use crate::domain::review::{self, Draft, MAX_DETECTION_REASON, MAX_REVIEW_CHARS};
 use crate::domain::timeline::EntryData;
 use crate::domain::{FieldError, bounded_text, instant};
-use crate::store::{ReviewEdit, ReviewRecord};
+use crate::store::{ReviewEdit, ReviewRecord, TimelineEntry};
 
 /// A text to check for blame.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -58,10 +58,14 @@ pub struct ReviewView {
 }
 
 impl ReviewView {
+    /// Published and standing: reopening the incident takes it back to a draft, published
+    /// again when the incident is resolved again.
     pub fn published(&self) -> bool {
-        self.stored
-            .as_ref()
-            .is_some_and(|r| r.published_at.is_some())
+        self.incident.status == Status::Reviewed
+            && self
+                .stored
+                .as_ref()
+                .is_some_and(|r| r.published_at.is_some())
     }
 }
 
@@ -86,12 +90,8 @@ impl Aplomb {
         incident: Incident,
         stored: Option<ReviewRecord>,
     ) -> AppResult<ReviewView> {
-        let timeline = self.store.whole_timeline(incident.id).await?;
-        let entries: Vec<_> = timeline.iter().map(|e| (e.at, &e.data)).collect();
-        let signs = self.store.first_signs(incident.id).await?;
         let detected = stored.as_ref().and_then(|r| r.detected_at);
-        let roles = &self.settings.role_policy;
-        let draft = review::draft(&incident, &entries, &signs, detected, roles);
+        let (_, draft) = self.draft_of(&incident, detected).await?;
         let text = match &stored {
             Some(r) => r.text.clone(),
             None => review::starting_text(&incident, &draft),
@@ -104,6 +104,21 @@ impl Aplomb {
             text,
             stored,
         })
+    }
+
+    /// The incident's whole timeline and the review's draft read from it, with the detection
+    /// time the review set, if it moved it.
+    pub(super) async fn draft_of(
+        &self,
+        incident: &Incident,
+        detected: Option<jiff::Timestamp>,
+    ) -> AppResult<(Vec<TimelineEntry>, Draft)> {
+        let timeline = self.store.whole_timeline(incident.id).await?;
+        let entries: Vec<_> = timeline.iter().map(|e| (e.at, &e.data)).collect();
+        let signs = self.store.first_signs(incident.id).await?;
+        let roles = &self.settings.role_policy;
+        let draft = review::draft(incident, &entries, &signs, detected, roles);
+        Ok((timeline, draft))
     }
 
     /// Saves the review's text (and the detection time, when it moves).
@@ -122,6 +137,11 @@ impl Aplomb {
         let incident = tx.incident.clone();
         if !actor.can_view(incident.private, incident.is_participant(actor.id)) {
             return Err(AppError::NotFound("incident"));
+        }
+        if incident.status == Status::Reviewed {
+            return Err(AppError::Conflict(
+                "the review is published; reopen the incident to change it".into(),
+            ));
         }
         let current = tx.review.as_ref().map_or(0, |r| r.version);
         if fields.version != current {

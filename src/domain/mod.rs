@@ -72,6 +72,7 @@ pub mod forge;
 pub mod incident;
 pub mod investigation;
 pub mod maintenance;
+pub mod metrics;
 pub mod rate;
 pub mod reports;
 pub mod review;

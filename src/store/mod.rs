@@ -16,6 +16,7 @@ mod ingest;
 mod investigation;
 mod live;
 mod maintenance;
+mod metrics;
 mod migrate;
 mod oncall;
 mod outbox;
@@ -54,6 +55,7 @@ pub use investigation::{
     AttachmentRecord, EvidenceRecord, HypothesisRecord, InvestigationTx, LinkedSource, TestRecord,
 };
 pub use maintenance::{Coverage, MaintenanceRecord};
+pub use metrics::PeriodFilter;
 pub use oncall::{
     ContactMethodRecord, EngagementRuleRecord, NotificationRuleRecord, NotificationStep, OrgTx,
     OverrideRecord, PolicyRecord, ScheduleRecord, TeamRecord,

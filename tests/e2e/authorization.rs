@@ -161,6 +161,7 @@ const RULES: &[(&str, Rule)] = &[
         Rule::IncidentAct,
     ),
     ("GET /api/v1/action-items", Rule::Read),
+    ("GET /api/v1/metrics/response", Rule::Read),
     ("GET /api/v1/action-items/{item}", Rule::IncidentRead),
     ("PATCH /api/v1/action-items/{item}", Rule::IncidentAct),
     ("GET /api/v1/incidents/{id}/updates", Rule::IncidentRead),

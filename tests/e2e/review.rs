@@ -341,6 +341,37 @@ async fn a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps(db: D
         StatusCode::UNPROCESSABLE_ENTITY,
         "reopening needs a reason: {refused}"
     );
+    let (_, standing) = app.call(&lena, Method::GET, &review_path, None).await;
+    let (status, refused) = app
+        .call(
+            &lena,
+            Method::PUT,
+            &review_path,
+            Some(json!({"text": "A late edit", "version": standing["version"]})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a published review stands: {refused}"
+    );
+    send(
+        &lena,
+        Method::PATCH,
+        &path,
+        json!({"status": "resolved", "reason": "the review found a second cause to recheck"}),
+    )
+    .await;
+    let (_, reopened) = app.call(&lena, Method::GET, &review_path, None).await;
+    assert_eq!(reopened["published"], false, "reopened: a draft again");
+    assert_eq!(reopened["incident_status"], "resolved");
+    send(
+        &lena,
+        Method::POST,
+        &format!("{review_path}/publish"),
+        json!({}),
+    )
+    .await;
     let history = send(
         &vera,
         Method::GET,

@@ -18,6 +18,7 @@ pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod maintenance;
+pub mod metrics;
 pub mod oncall;
 pub mod reports;
 pub mod review;
@@ -36,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(review::router())
         .merge(action_items::router())
+        .merge(metrics::router())
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
@@ -97,6 +99,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(reports::ReportsDoc::openapi());
     doc.merge(review::ReviewDoc::openapi());
     doc.merge(action_items::ActionItemsDoc::openapi());
+    doc.merge(metrics::MetricsDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());

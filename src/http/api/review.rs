@@ -224,7 +224,7 @@ async fn show(
     responses((status = 200, body = ReviewBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "viewers cannot change incidents"),
               (status = 404, body = ErrorBody),
-              (status = 409, body = ErrorBody, description = "the review was saved since the version named"),
+              (status = 409, body = ErrorBody, description = "the review was saved since the version named, or is published"),
               (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn save(
     State(app): State<AppState>,
