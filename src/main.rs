@@ -134,6 +134,14 @@ enum Command {
         #[command(subcommand)]
         command: aplomb::cli::action_items::ActionItemCommand,
     },
+    /// Response metrics over a period: key durations (median, 90th percentile), mitigations
+    /// on a finding, cadence kept, action items done.
+    Metrics {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(flatten)]
+        args: aplomb::cli::metrics::MetricsArgs,
+    },
     /// Check a review's wording for blame (a person as the cause, "human error", "should
     /// have", hindsight, judgement words); naming who did what passes. It advises only.
     BlameCheck {
@@ -431,6 +439,7 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).action_item(command).await,
+        Command::Metrics { connection, args } => Client::new(&connection).metrics(args).await,
         Command::BlameCheck { connection, args } => {
             Client::new(&connection).blame_check(args).await
         }

@@ -17,6 +17,7 @@ pub mod coordination;
 pub mod incidents;
 pub mod investigation;
 pub mod maintenance;
+pub mod metrics;
 pub mod oncall;
 pub mod reports;
 pub mod review;

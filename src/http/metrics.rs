@@ -204,7 +204,59 @@ pub async fn render(State(state): State<AppState>) -> Result<Response, ApiError>
             .map_or(0, |(_, n)| *n);
         let _ = writeln!(out, "aplomb_open_incidents{{severity=\"{severity}\"}} {n}");
     }
+    response(&mut out, &state).await?;
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response())
+}
+
+/// The last 30 days of response, as the metrics page shows it, over incidents anyone may see.
+async fn response(out: &mut String, state: &AppState) -> Result<(), ApiError> {
+    let m = state.app.exposed_response_metrics().await?;
+    family(
+        out,
+        "aplomb_response_duration_seconds",
+        "gauge",
+        "Key response durations over the last 30 days of non-private incidents, by quantile (0.5, 0.9; nearest rank); the definitions are in GET /api/v1/metrics/response.",
+    );
+    for (name, d) in &m.durations {
+        for (quantile, value) in [("0.5", d.median), ("0.9", d.p90)] {
+            if let Some(seconds) = value {
+                let _ = writeln!(
+                    out,
+                    "aplomb_response_duration_seconds{{duration=\"{name}\",quantile=\"{quantile}\"}} {seconds}"
+                );
+            }
+        }
+    }
+    family(
+        out,
+        "aplomb_response_incidents",
+        "gauge",
+        "Non-private incidents declared in the last 30 days, by severity.",
+    );
+    // Every severity, 0 included, so a series never vanishes between scrapes.
+    for severity in crate::domain::incident::Severity::ALL {
+        let n = m.by_severity.get(severity.as_str()).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "aplomb_response_incidents{{severity=\"{severity}\"}} {n}"
+        );
+    }
+    family(
+        out,
+        "aplomb_response_share",
+        "gauge",
+        "Over the last 30 days: mitigations resting on a finding, updates on cadence, action items done; each a share from 0 to 1, absent of nothing.",
+    );
+    for (figure, share) in [
+        ("mitigations_on_finding", m.mitigations_on_finding),
+        ("cadence_kept", m.cadence_kept),
+        ("action_items_done", m.action_items_done),
+    ] {
+        if let Some(ratio) = share.ratio() {
+            let _ = writeln!(out, "aplomb_response_share{{figure=\"{figure}\"}} {ratio}");
+        }
+    }
+    Ok(())
 }
 
 /// What this instance's engine sent and how soon, and the paging backlog all instances share.

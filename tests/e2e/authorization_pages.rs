@@ -87,6 +87,7 @@ const PAGES: &[(&str, Rule, &str)] = &[
         "title=Alert on edge timeouts&priority=high",
     ),
     ("GET /action-items", Rule::Read, ""),
+    ("GET /response-metrics", Rule::Read, ""),
     (
         "POST /action-items/{item}",
         Rule::IncidentAct,

@@ -34,6 +34,7 @@ mod pd_client;
 mod private;
 mod readme;
 mod reports;
+mod response_metrics;
 mod retention;
 mod review;
 mod serve;

@@ -206,6 +206,7 @@ async fn prometheus_scrapes_aplomb_and_answers_queries(db: Db) {
         "aplomb_escalations_due",
         "aplomb_deliveries_queued",
         "aplomb_open_incidents",
+        "aplomb_response_incidents",
     ] {
         assert!(names.contains(name), "{name} is scraped: {names:?}");
     }

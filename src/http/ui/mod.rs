@@ -27,6 +27,7 @@ pub mod communication;
 pub mod coordination;
 pub mod incidents;
 pub mod investigation;
+pub mod metrics;
 pub mod oncall;
 pub mod reports;
 pub mod review;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(reports::router())
         .merge(review::router())
         .merge(action_items::router())
+        .merge(metrics::router())
         .merge(status::router())
         .route(
             "/static/app.css",
