@@ -134,6 +134,14 @@ enum Command {
         #[command(subcommand)]
         command: aplomb::cli::action_items::ActionItemCommand,
     },
+    /// Playbooks per incident type: checklists, roles to fill and guidance, versioned; and an
+    /// incident's checklist.
+    Playbook {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::playbooks::PlaybookCommand,
+    },
     /// Response metrics over a period: key durations (median, 90th percentile), mitigations
     /// on a finding, cadence kept, action items done.
     Metrics {
@@ -439,6 +447,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).action_item(command).await,
+        Command::Playbook {
+            connection,
+            command,
+        } => Client::new(&connection).playbook(command).await,
         Command::Metrics { connection, args } => Client::new(&connection).metrics(args).await,
         Command::BlameCheck { connection, args } => {
             Client::new(&connection).blame_check(args).await

@@ -33,6 +33,7 @@ mod investigation;
 mod maintenance;
 mod metrics;
 mod oncall;
+mod playbooks;
 mod reports;
 mod requests;
 mod review;
@@ -55,6 +56,7 @@ pub use investigation::{
 };
 pub use maintenance::{MaintenanceEdit, MaintenanceFields};
 pub use metrics::MetricsQuery;
+pub use playbooks::{CheckFields, PlaybookChange, PlaybookFields};
 pub use reports::{Filed, ReportFields, Reporter};
 pub use review::{BlameCheckFields, ReviewFields, ReviewView};
 pub use status::{
@@ -235,6 +237,8 @@ pub struct IncidentDetail {
     pub cadence: CadenceView,
     /// The status page's component names, for the composer.
     pub components: Vec<String>,
+    /// The playbook version the incident runs and its checklist, if one applied.
+    pub checklist: Option<crate::store::IncidentPlaybook>,
 }
 
 /// How many alerts and recent changes an incident's detail carries: a page stays
@@ -401,6 +405,7 @@ impl Aplomb {
         let now = self.now();
         let (incident, entry) = Incident::declare(declaration, declared_by, now);
         let plan = self.assembly_plan(&incident).await?;
+        let playbook = self.playbook_for(&incident).await?;
         // The declaration and its assembly commit together: no crash leaves an incident that
         // was declared but never paged. A lost race for the idempotency key is run again.
         for _ in 0..2 {
@@ -418,6 +423,15 @@ impl Aplomb {
                 ..incident.clone()
             };
             self.assemble(&mut tx, &declared, &plan, now).await?;
+            if let Some(p) = &playbook {
+                tx.apply_playbook(id, p).await?;
+                let applied = crate::domain::timeline::EntryData::PlaybookApplied {
+                    playbook_id: p.id,
+                    version: p.current.version,
+                    steps: p.current.content.steps.len(),
+                };
+                tx.record(id, now, &[applied]).await?;
+            }
             let deliveries = self.engine.fire_opened(&mut tx, &[id], now).await?;
             self.store
                 .faults()
@@ -547,7 +561,9 @@ impl Aplomb {
                 (u, tone)
             })
             .collect();
+        let checklist = self.store.incident_playbook(id).await?;
         Ok(IncidentDetail {
+            checklist,
             updates,
             users_told,
             cadence,

@@ -19,6 +19,7 @@ pub mod investigation;
 pub mod maintenance;
 pub mod metrics;
 pub mod oncall;
+pub mod playbooks;
 pub mod reports;
 pub mod review;
 pub mod services;

@@ -73,6 +73,7 @@ pub mod incident;
 pub mod investigation;
 pub mod maintenance;
 pub mod metrics;
+pub mod playbooks;
 pub mod rate;
 pub mod reports;
 pub mod review;

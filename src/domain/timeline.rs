@@ -257,6 +257,18 @@ pub enum EntryData {
         owner: Option<String>,
         due_at: Option<jiff::Timestamp>,
     },
+    /// The incident runs this version of its type's (or service's) playbook.
+    PlaybookApplied {
+        playbook_id: i64,
+        version: i64,
+        steps: usize,
+    },
+    /// A step of the playbook's checklist was checked, or unchecked.
+    ChecklistStepChecked {
+        step: i64,
+        text: String,
+        checked: bool,
+    },
     /// An action item changed: the fields named, and its state as it now stands.
     ActionItemChanged {
         item_id: i64,
@@ -315,6 +327,8 @@ impl EntryData {
             Self::DetectionMoved { .. } => "detection_moved",
             Self::ReviewPublished { .. } => "review_published",
             Self::ActionItemAdded { .. } => "action_item_added",
+            Self::PlaybookApplied { .. } => "playbook_applied",
+            Self::ChecklistStepChecked { .. } => "checklist_step_checked",
             Self::ActionItemChanged { .. } => "action_item_changed",
         }
     }
@@ -608,6 +622,21 @@ impl EntryData {
                     s.push_str(&format!(", due {}", due.strftime("%Y-%m-%d %H:%M UTC")));
                 }
                 s
+            }
+            Self::PlaybookApplied {
+                playbook_id,
+                version,
+                steps,
+            } => format!(
+                "Playbook {playbook_id} version {version} applied: {steps} checklist step(s)"
+            ),
+            Self::ChecklistStepChecked {
+                step,
+                text,
+                checked: true,
+            } => format!("Checklist step {step} done: {text}"),
+            Self::ChecklistStepChecked { step, text, .. } => {
+                format!("Checklist step {step} unchecked: {text}")
             }
             Self::ActionItemChanged {
                 title,

@@ -128,6 +128,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "action items",
         include_str!("../../migrations/0027_action_items.sql"),
     ),
+    (
+        28,
+        "playbooks",
+        include_str!("../../migrations/0028_playbooks.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

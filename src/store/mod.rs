@@ -21,6 +21,7 @@ mod migrate;
 mod oncall;
 mod outbox;
 mod paging;
+mod playbooks;
 mod reports;
 mod requests;
 mod retention;
@@ -63,6 +64,9 @@ pub use oncall::{
 pub use paging::{
     Attempt, AttemptRecord, DeliveryJob, DeliveryRecord, DueCheckIn, DueEscalation, DueUpdate,
     PageAbout, PageRecord, PagingBacklog, PagingTx,
+};
+pub use playbooks::{
+    ChecklistStep, IncidentPlaybook, PlaybookRecord, PlaybookVersion, VersionFields,
 };
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};

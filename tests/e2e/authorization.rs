@@ -162,6 +162,16 @@ const RULES: &[(&str, Rule)] = &[
     ),
     ("GET /api/v1/action-items", Rule::Read),
     ("GET /api/v1/metrics/response", Rule::Read),
+    ("GET /api/v1/playbooks", Rule::Read),
+    ("POST /api/v1/playbooks", Rule::Act),
+    ("GET /api/v1/playbooks/{id}", Rule::Read),
+    ("PUT /api/v1/playbooks/{id}", Rule::Act),
+    ("GET /api/v1/playbooks/{id}/diff", Rule::Read),
+    ("GET /api/v1/incidents/{id}/checklist", Rule::IncidentRead),
+    (
+        "PUT /api/v1/incidents/{id}/checklist/{step}",
+        Rule::IncidentAct,
+    ),
     ("GET /api/v1/action-items/{item}", Rule::IncidentRead),
     ("PATCH /api/v1/action-items/{item}", Rule::IncidentAct),
     ("GET /api/v1/incidents/{id}/updates", Rule::IncidentRead),
@@ -533,6 +543,15 @@ pub(crate) async fn world(app: &TestApp) -> World {
     .await;
     ids.insert("alert", alert);
 
+    // The incidents below run it: their checklists have a step 1.
+    let playbook = ok(
+        app,
+        Method::POST,
+        "/api/v1/playbooks",
+        json!({"incident_type": "other", "steps": ["Page the edge team"]}),
+    )
+    .await;
+    ids.insert("playbook", id_of(&playbook));
     let mut incidents = [BTreeMap::new(), BTreeMap::new()];
     for (private, seeds) in [false, true].into_iter().zip(incidents.iter_mut()) {
         let incident = ok(
@@ -633,6 +652,7 @@ pub(crate) async fn world(app: &TestApp) -> World {
         .await;
         seeds.extend([
             ("item", id_of(&item)),
+            ("step", 1),
             ("id", id),
             ("eid", eid),
             ("aid", aid),
@@ -689,6 +709,11 @@ impl World {
                 ("id", p) if p.starts_with("/api/v1/integrations/") => global("integration"),
                 ("id", p) if p.starts_with("/api/v1/maintenances/") => global("maintenance"),
                 ("id", p) if p.starts_with("/api/v1/schedules/") => global("schedule"),
+                ("id", p)
+                    if p.starts_with("/api/v1/playbooks/") || p.starts_with("/playbooks/") =>
+                {
+                    global("playbook")
+                }
                 ("id", p) if p.starts_with("/api/v1/silences/") => global("silence"),
                 ("id", p) if p.starts_with("/api/v1/status/components/") => global("component"),
                 ("id", p) if p.starts_with("/api/v1/status/subscribers/") => global("subscriber"),

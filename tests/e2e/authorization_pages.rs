@@ -88,6 +88,23 @@ const PAGES: &[(&str, Rule, &str)] = &[
     ),
     ("GET /action-items", Rule::Read, ""),
     ("GET /response-metrics", Rule::Read, ""),
+    ("GET /playbooks", Rule::Read, ""),
+    (
+        "POST /playbooks",
+        Rule::Act,
+        "incident_type=outage&steps=Page the edge team",
+    ),
+    ("GET /playbooks/{id}", Rule::Read, ""),
+    (
+        "POST /playbooks/{id}",
+        Rule::Act,
+        "version=1&steps=Page the edge team&reason=clearer steps",
+    ),
+    (
+        "POST /incidents/{id}/checklist/{step}",
+        Rule::IncidentAct,
+        "checked=true",
+    ),
     (
         "POST /action-items/{item}",
         Rule::IncidentAct,

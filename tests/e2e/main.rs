@@ -31,6 +31,7 @@ mod outage;
 mod paging;
 mod paging_stops;
 mod pd_client;
+mod playbooks;
 mod private;
 mod readme;
 mod reports;

@@ -20,6 +20,7 @@ pub mod investigation;
 pub mod maintenance;
 pub mod metrics;
 pub mod oncall;
+pub mod playbooks;
 pub mod reports;
 pub mod review;
 pub mod services;
@@ -38,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(action_items::router())
         .merge(metrics::router())
+        .merge(playbooks::router())
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
@@ -100,6 +102,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(review::ReviewDoc::openapi());
     doc.merge(action_items::ActionItemsDoc::openapi());
     doc.merge(metrics::MetricsDoc::openapi());
+    doc.merge(playbooks::PlaybooksDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());

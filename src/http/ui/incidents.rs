@@ -398,6 +398,7 @@ struct Live {
     board: Board,
     tasks: Vec<TaskRow>,
     updates: super::communication::Updates,
+    checklist: Option<super::playbooks::ChecklistView>,
 }
 
 /// The window of the timeline a page or a live update shows.
@@ -536,6 +537,7 @@ impl Live {
             users_told,
             cadence,
             components,
+            checklist,
         } = detail;
         let i = view.incident;
         let live = Self {
@@ -586,6 +588,7 @@ impl Live {
                 .map(|c| super::investigation::RecentChangeRow::new(c, times))
                 .collect(),
             board: Board::new(investigation, times),
+            checklist: checklist.map(|c| super::playbooks::ChecklistView::new(c, times)),
             updates: super::communication::Updates::new(
                 updates, users_told, cadence, components, i.private, times,
             ),

@@ -29,6 +29,7 @@ pub mod incidents;
 pub mod investigation;
 pub mod metrics;
 pub mod oncall;
+pub mod playbooks;
 pub mod reports;
 pub mod review;
 pub mod status;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(action_items::router())
         .merge(metrics::router())
+        .merge(playbooks::router())
         .merge(status::router())
         .route(
             "/static/app.css",
