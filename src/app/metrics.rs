@@ -41,12 +41,12 @@ impl Aplomb {
         query: &MetricsQuery,
     ) -> AppResult<ResponseMetrics> {
         let now = self.now();
-        let until = match query.until.as_deref().map(str::trim) {
-            None | Some("") => now,
+        let until = match query.until.as_deref() {
+            None => now,
             Some(raw) => instant("until", raw)?,
         };
-        let since = match query.since.as_deref().map(str::trim) {
-            None | Some("") => until - days(DEFAULT_PERIOD_DAYS),
+        let since = match query.since.as_deref() {
+            None => until - days(DEFAULT_PERIOD_DAYS),
             Some(raw) => instant("since", raw)?,
         };
         if since >= until {
