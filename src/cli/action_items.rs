@@ -4,7 +4,7 @@ use clap::Subcommand;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use super::{CliError, Client, encode, table, text};
+use super::{CliError, Client, query, table, text};
 
 #[derive(Debug, Subcommand)]
 pub enum ActionItemCommand {
@@ -96,12 +96,8 @@ impl Client {
                 let path = match incident {
                     Some(incident) => format!("/incidents/{incident}/review/action-items"),
                     None => {
-                        let query: Vec<String> =
-                            [("state", state), ("owner", owner), ("team", team)]
-                                .into_iter()
-                                .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
-                                .collect();
-                        format!("/action-items?{}", query.join("&"))
+                        let query = query([("state", state), ("owner", owner), ("team", team)]);
+                        format!("/action-items?{query}")
                     }
                 };
                 let list = self.call(Method::GET, &path, None).await?;

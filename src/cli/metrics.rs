@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::{CliError, Client, encode, table, text};
+use super::{CliError, Client, query, table, text};
 use crate::domain::review;
 
 /// Which period and incidents.
@@ -25,16 +25,13 @@ pub struct MetricsArgs {
 
 impl Client {
     pub async fn metrics(&self, args: MetricsArgs) -> Result<(), CliError> {
-        let query: Vec<String> = [
+        let query = query([
             ("since", args.since),
             ("until", args.until),
             ("service", args.service),
             ("team", args.team),
-        ]
-        .into_iter()
-        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
-        .collect();
-        let path = format!("/metrics/response?{}", query.join("&"));
+        ]);
+        let path = format!("/metrics/response?{query}");
         let m = self.call(Method::GET, &path, None).await?;
         self.print(&m, figures);
         Ok(())

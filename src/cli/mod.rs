@@ -322,6 +322,15 @@ fn encode(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// A query string of the pairs given a value, each value encoded.
+fn query<'a>(pairs: impl IntoIterator<Item = (&'a str, Option<String>)>) -> String {
+    let given: Vec<String> = pairs
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| format!("{k}={}", encode(&v))))
+        .collect();
+    given.join("&")
+}
+
 /// Each item of a JSON list as `text` says it; nothing for anything but a list.
 fn texts(v: &Value) -> Vec<String> {
     v.as_array().into_iter().flatten().map(text).collect()
