@@ -584,12 +584,16 @@ impl Aplomb {
 
 /// Sends a just-published update out, in the transaction that publishes it: to those who
 /// subscribed to one of its internal audiences, and, a public one, to the status page's
-/// subscribers; reads it again with its deliveries.
+/// subscribers; reads it again with its deliveries. A drill's update is practice: it stays on
+/// the incident and goes to no one.
 async fn send_out(
     tx: &mut InvestigationTx,
     u: StatusUpdateRecord,
     now: Timestamp,
 ) -> AppResult<StatusUpdateRecord> {
+    if tx.incident.is_drill() {
+        return Ok(u);
+    }
     if u.audiences.contains(&Audience::Public) {
         tx.tell_status_subscribers(u.id, now).await?;
     }

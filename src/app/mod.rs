@@ -12,11 +12,13 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::domain::access::Actor;
 use crate::domain::coordination::answers_for_task;
+use crate::domain::drills::DrillPaging;
 use crate::domain::incident::{
     Declaration, Incident, NoteText, Origin, Patch, RoleKind, ServiceRef, Severity, Status,
     Summary, Title, UserRef,
 };
 use crate::domain::investigation::change_window;
+use crate::domain::timeline::EntryData;
 use crate::domain::tone::Finding;
 use crate::domain::{FieldError, RuleError, bounded_text};
 pub use crate::secret::{hex, new_secret};
@@ -28,6 +30,7 @@ mod apply;
 mod backup;
 mod communication;
 mod coordination;
+mod drills;
 mod forge;
 mod investigation;
 mod maintenance;
@@ -49,6 +52,8 @@ pub use communication::{
     Briefing, CadenceView, SubscriptionFields, ToneCheckFields, UpdateEdit, UpdateFields, UsersTold,
 };
 pub use coordination::{ChangeEdit, ChangeFields, CheckInFields, TaskEdit, TaskFields};
+use drills::DrillStart;
+pub use drills::{DrillFields, DrillView, EXAMPLES as DRILL_EXAMPLES, example as drill_example};
 pub use forge::{ForgeDelivery, ForgeOutcome, ForgeRecorded};
 pub use investigation::{
     EvidenceEdit, EvidenceFields, HypothesisEdit, HypothesisFields, Investigation, RecentChange,
@@ -56,6 +61,7 @@ pub use investigation::{
 };
 pub use maintenance::{MaintenanceEdit, MaintenanceFields};
 pub use metrics::MetricsQuery;
+use oncall::AssemblyPlan;
 pub use playbooks::{CheckFields, PlaybookChange, PlaybookFields};
 pub use reports::{Filed, ReportFields, Reporter};
 pub use review::{BlameCheckFields, ReviewFields, ReviewView};
@@ -398,13 +404,31 @@ impl Aplomb {
     ) -> AppResult<(IncidentView, bool)> {
         require_responder(actor)?;
         let declaration = self.parse_declaration(input).await?;
+        self.open_incident(actor, declaration, None, idempotency)
+            .await
+    }
+
+    /// Declares an incident and assembles its team in one transaction, applying its playbook;
+    /// a drill also records its scenario and queues its script there, and pages as it says.
+    async fn open_incident(
+        &self,
+        actor: &Actor,
+        declaration: Declaration,
+        drill: Option<&DrillStart>,
+        idempotency: Option<IdempotencyKey>,
+    ) -> AppResult<(IncidentView, bool)> {
         let declared_by = UserRef {
             id: actor.id,
             username: actor.username.clone(),
         };
         let now = self.now();
         let (incident, entry) = Incident::declare(declaration, declared_by, now);
-        let plan = self.assembly_plan(&incident).await?;
+        let plan = match drill {
+            Some(d) if d.scenario.paging == DrillPaging::Participants => {
+                AssemblyPlan::only(d.participants.clone())
+            }
+            _ => self.assembly_plan(&incident).await?,
+        };
         let playbook = self.playbook_for(&incident).await?;
         // The declaration and its assembly commit together: no crash leaves an incident that
         // was declared but never paged. A lost race for the idempotency key is run again.
@@ -422,10 +446,19 @@ impl Aplomb {
                 id,
                 ..incident.clone()
             };
+            if let Some(d) = drill {
+                tx.start_drill(id, &d.text, &d.scenario, actor.id, now)
+                    .await?;
+                let started = EntryData::DrillStarted {
+                    paging: d.scenario.paging,
+                    events: d.scenario.events.len(),
+                };
+                tx.record(id, now, &[started]).await?;
+            }
             self.assemble(&mut tx, &declared, &plan, now).await?;
             if let Some(p) = &playbook {
                 tx.apply_playbook(id, p).await?;
-                let applied = crate::domain::timeline::EntryData::PlaybookApplied {
+                let applied = EntryData::PlaybookApplied {
                     playbook_id: p.id,
                     version: p.current.version,
                     steps: p.current.content.steps.len(),
@@ -741,7 +774,7 @@ impl Aplomb {
         change: F,
     ) -> AppResult<(IncidentView, Vec<TimelineEntry>)>
     where
-        F: FnOnce(&mut Incident) -> Result<Vec<crate::domain::timeline::EntryData>, StoreError>,
+        F: FnOnce(&mut Incident) -> Result<Vec<EntryData>, StoreError>,
     {
         self.may_change(actor, id).await?;
         let result = self

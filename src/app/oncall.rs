@@ -771,7 +771,11 @@ impl Aplomb {
                 rules.push((record.id, rule));
             }
         }
-        Ok(AssemblyPlan { policies, rules })
+        Ok(AssemblyPlan {
+            policies,
+            rules,
+            named: Vec::new(),
+        })
     }
 
     /// Assembles the team for a just-declared incident, in its declaration's transaction:
@@ -794,6 +798,17 @@ impl Aplomb {
         }
         // Roles are filled after everyone is engaged, so the entries read in that order.
         let mut engaged: Vec<(UserRef, Option<RoleKind>)> = Vec::new();
+        for person in &plan.named {
+            if let Some(page_id) = tx.page(incident.id, None, "named", person.id, now).await? {
+                tx.queue_deliveries(page_id, person.id, now).await?;
+            }
+            entries.push(EntryData::Engaged {
+                user: person.username.clone(),
+                rule: NAMED.into(),
+                engaged_as: None,
+            });
+            engaged.push((person.clone(), None));
+        }
         for (rule_id, rule) in &plan.rules {
             let step_key = format!("engagement:{rule_id}");
             for responder in resolve_targets(tx, &[rule.engage], now).await? {
@@ -952,12 +967,28 @@ impl Aplomb {
 }
 
 /// What assembling a declared incident does (see `Aplomb::assembly_plan`).
+#[derive(Default)]
 pub(super) struct AssemblyPlan {
     /// The affected services' escalation policies: (id, name).
     policies: Vec<(i64, String)>,
     /// The engagement rules that match: (id, rule).
     rules: Vec<(i64, EngagementRule)>,
+    /// People paged by name, each joining the incident (a drill's participants), with why.
+    named: Vec<UserRef>,
 }
+
+impl AssemblyPlan {
+    /// Pages only `people`: no escalation policy, no engagement rule.
+    pub(super) fn only(people: Vec<UserRef>) -> Self {
+        Self {
+            named: people,
+            ..Self::default()
+        }
+    }
+}
+
+/// The step key of a page to someone named by the plan, and the `Engaged` entry's rule.
+const NAMED: &str = "named by the drill";
 
 /// An escalation policy in words, with who its first level reaches right now.
 #[derive(Debug, Clone)]

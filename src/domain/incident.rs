@@ -142,6 +142,9 @@ pub enum Origin {
     Alert,
     /// A burst of user reports about one service.
     Reports,
+    /// A practice run of a scenario (`domain::drills`): marked as a drill wherever it shows,
+    /// kept off the status page and out of the metrics, and joined by no real alert or report.
+    Drill,
 }
 
 impl Origin {
@@ -150,6 +153,7 @@ impl Origin {
             Self::Declared => "declared",
             Self::Alert => "alert",
             Self::Reports => "user_reports",
+            Self::Drill => "drill",
         }
     }
 }
@@ -157,10 +161,12 @@ impl Origin {
 impl FromStr for Origin {
     type Err = FieldError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Self::Declared, Self::Alert, Self::Reports]
+        [Self::Declared, Self::Alert, Self::Reports, Self::Drill]
             .into_iter()
             .find(|o| o.as_str() == s)
-            .ok_or_else(|| FieldError::new("origin", "must be declared, alert or user_reports"))
+            .ok_or_else(|| {
+                FieldError::new("origin", "must be declared, alert, user_reports or drill")
+            })
     }
 }
 
@@ -466,6 +472,11 @@ impl Incident {
                 current: self.version,
             })
         }
+    }
+
+    /// A practice run (see `Origin::Drill`).
+    pub fn is_drill(&self) -> bool {
+        self.origin == Origin::Drill
     }
 
     pub fn is_participant(&self, user_id: i64) -> bool {

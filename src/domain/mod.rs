@@ -67,6 +67,7 @@ pub mod blame;
 pub mod catalog;
 pub mod communication;
 pub mod coordination;
+pub mod drills;
 pub mod escalation;
 pub mod forge;
 pub mod incident;

@@ -276,6 +276,17 @@ pub enum EntryData {
         changed: Vec<String>,
         state: crate::domain::action_items::ActionState,
     },
+    /// The incident is a drill: a practice run of a scenario, its events scripted.
+    DrillStarted {
+        paging: crate::domain::drills::DrillPaging,
+        events: usize,
+    },
+    /// One event of a drill's script played, leaving evidence unless it is a note.
+    DrillEventPlayed {
+        event_kind: crate::domain::drills::DrillEventKind,
+        text: String,
+        evidence_id: Option<i64>,
+    },
 }
 
 impl EntryData {
@@ -330,6 +341,8 @@ impl EntryData {
             Self::PlaybookApplied { .. } => "playbook_applied",
             Self::ChecklistStepChecked { .. } => "checklist_step_checked",
             Self::ActionItemChanged { .. } => "action_item_changed",
+            Self::DrillStarted { .. } => "drill_started",
+            Self::DrillEventPlayed { .. } => "drill_event_played",
         }
     }
 
@@ -644,6 +657,16 @@ impl EntryData {
                 state,
                 ..
             } => format!("Action item {state} ({}): {title}", changed.join(", ")),
+            Self::DrillStarted { paging, events } => {
+                let who = match paging {
+                    crate::domain::drills::DrillPaging::Participants => "only the people it names",
+                    crate::domain::drills::DrillPaging::Everyone => "as a real incident would",
+                };
+                format!("Drill started: {events} scripted event(s); it pages {who}")
+            }
+            Self::DrillEventPlayed {
+                event_kind, text, ..
+            } => format!("Drill: {} \u{2014} {text}", event_kind.label()),
         }
     }
 }

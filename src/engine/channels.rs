@@ -47,6 +47,8 @@ pub struct PageMessage {
     pub status: String,
     pub incident_url: String,
     pub about: Notice,
+    /// About a drill: the line starts with "DRILL", and the webhook event says `drill`.
+    pub drill: bool,
 }
 
 /// What the message asks of its reader.
@@ -81,7 +83,18 @@ pub enum Notice {
 }
 
 impl PageMessage {
+    /// The message's first line (an email's subject, a chat message, an SMS), "DRILL" first
+    /// when it is about one, so no one mistakes practice for an outage.
     fn line(&self) -> String {
+        let line = self.plain_line();
+        if self.drill {
+            format!("DRILL {line}")
+        } else {
+            line
+        }
+    }
+
+    fn plain_line(&self) -> String {
         match &self.about {
             Notice::Page { .. } => format!(
                 "[aplomb] {} incident #{}: {}",
@@ -129,7 +142,7 @@ impl PageMessage {
     /// The outbound webhook event (CONTRACTS.md §5).
     fn event(&self, now: Timestamp) -> serde_json::Value {
         let incident = json!({"id": self.incident_id, "title": self.title, "severity": self.severity,
-                              "status": self.status, "url": self.incident_url});
+                              "status": self.status, "url": self.incident_url, "drill": self.drill});
         let id = format!("dlv_{}", self.delivery_id);
         let created_at = now.to_string();
         match &self.about {

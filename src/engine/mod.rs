@@ -12,6 +12,7 @@
 //! Time comes from the injected `Clock`; tests move a `ManualClock` instead of sleeping.
 
 pub mod channels;
+pub mod drills;
 pub mod escalation;
 pub mod ingest;
 pub mod maintenance;
@@ -326,8 +327,8 @@ impl Engine {
     }
 
     /// One pass: fire due escalation steps and remind of overdue check-ins and status updates
-    /// (sending what they queued at once), move maintenance on, then send other due
-    /// deliveries.
+    /// (sending what they queued at once), play drills' due events, move maintenance on, then
+    /// send other due deliveries.
     pub async fn tick(&self) -> anyhow::Result<()> {
         self.store.faults().check("engine.pass")?;
         let fired =
@@ -376,7 +377,15 @@ impl Engine {
             }
         };
         self.send(owed.deliveries).await;
+        let played = match drills::play_due(&self.store, self.clock.as_ref()).await {
+            Ok(played) => played,
+            Err(e) => {
+                tracing::warn!(error = %e, "playing drill events failed");
+                Vec::new()
+            }
+        };
         let mut touched = fired.incidents;
+        touched.extend(played);
         touched.extend(reminded.incidents);
         touched.extend(told.incidents);
         touched.extend(owed.incidents);
@@ -572,6 +581,7 @@ impl Engine {
             status: job.status.to_string(),
             incident_url,
             about,
+            drill: job.drill,
         }
     }
 }

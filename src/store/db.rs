@@ -92,6 +92,15 @@ macro_rules! closed_statuses {
 }
 pub(super) use closed_statuses;
 
+/// An SQL condition on `incidents i` that it is real, not a drill (`Origin::Drill`): drills
+/// are kept off the status page, out of the metrics, and joined by no real alert or report.
+macro_rules! not_drill {
+    () => {
+        "i.origin <> 'drill'"
+    };
+}
+pub(super) use not_drill;
+
 /// One column's value as the database answered it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {

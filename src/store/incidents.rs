@@ -2,12 +2,14 @@
 
 use jiff::Timestamp;
 
-use super::db::{Arg, Conn, Row, args, closed_statuses};
+use super::db::{Arg, Conn, Row, args, closed_statuses, not_drill};
 use super::paging::stop_paging;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::access::Actor;
 use crate::domain::escalation::PagingStop;
-use crate::domain::incident::{Incident, RoleAssignment, ServiceRef, Severity, Status, UserRef};
+use crate::domain::incident::{
+    Incident, Origin, RoleAssignment, ServiceRef, Severity, Status, UserRef,
+};
 use crate::domain::investigation::HypothesisState;
 use crate::domain::timeline::EntryData;
 
@@ -73,6 +75,8 @@ pub struct IncidentSummary {
     pub status: Status,
     pub incident_type: String,
     pub private: bool,
+    /// A practice run (`Origin::Drill`).
+    pub drill: bool,
     pub lead: Option<String>,
     pub declared_at: Timestamp,
     pub updated_at: Timestamp,
@@ -207,7 +211,7 @@ impl Store {
             format!("WHERE {}", conditions.join(" AND "))
         };
         let sql = format!(
-            "SELECT i.id, i.title, i.severity, i.status, i.incident_type, i.private, i.declared_at, i.updated_at, \
+            "SELECT i.id, i.title, i.severity, i.status, i.incident_type, i.private, i.origin, i.declared_at, i.updated_at, \
              (SELECT u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
               WHERE r.incident_id = i.id AND r.role = 'incident_lead') AS lead \
              FROM incidents i {where_clause} ORDER BY i.id DESC LIMIT {p}"
@@ -232,6 +236,7 @@ impl Store {
                     status: row.parsed("status")?,
                     incident_type: row.get::<String>("incident_type")?,
                     private: row.get::<i64>("private")? != 0,
+                    drill: row.parsed::<Origin>("origin")? == Origin::Drill,
                     lead: row.get::<Option<String>>("lead")?,
                     declared_at: row.ts("declared_at")?,
                     updated_at: row.ts("updated_at")?,
@@ -242,14 +247,17 @@ impl Store {
         Ok(IncidentPage { items, next_cursor })
     }
 
-    /// Counts of unresolved, non-private incidents by severity, for `/metrics`.
+    /// Counts of unresolved, non-private incidents by severity (drills left out), for
+    /// `/metrics`.
     pub async fn open_incident_counts(&self) -> Result<Vec<(Severity, i64)>> {
         let rows = self
             .fetch_all(
                 concat!(
-                    "SELECT severity, COUNT(*) AS n FROM incidents WHERE status NOT IN ",
+                    "SELECT i.severity, COUNT(*) AS n FROM incidents i WHERE i.status NOT IN ",
                     closed_statuses!(),
-                    " AND private = 0 GROUP BY severity ORDER BY severity"
+                    " AND i.private = 0 AND ",
+                    not_drill!(),
+                    " GROUP BY i.severity ORDER BY i.severity"
                 ),
                 args![],
             )

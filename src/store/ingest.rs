@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::{SignedDuration, Timestamp};
 
-use super::db::{Arg, Conn, Row, args, closed_statuses};
+use super::db::{Arg, Conn, Row, args, closed_statuses, not_drill};
 use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
 use super::paging::PagingTx;
 use super::{Backend, Result, Store, StoreError, ms};
@@ -509,6 +509,8 @@ const OPEN_INCIDENT: &str = concat!(
     "(SELECT i.id FROM incidents i JOIN incident_services x ON x.incident_id = i.id \
      WHERE x.service_id = $S AND i.status NOT IN ",
     closed_statuses!(),
+    " AND ",
+    not_drill!(),
     " AND (i.declared_at >= $W OR EXISTS (SELECT 1 FROM alerts o WHERE o.incident_id = i.id AND o.last_at >= $W)) \
      ORDER BY i.id DESC LIMIT 1)"
 );

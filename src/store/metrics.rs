@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Arg, args};
+use super::db::{Arg, args, not_drill};
 use super::{Result, Store, ms};
 use crate::domain::access::Actor;
 use crate::domain::action_items::ActionState;
@@ -27,7 +27,11 @@ impl Store {
         filter: &PeriodFilter,
     ) -> Result<Vec<i64>> {
         let mut values = vec![Arg::from(ms(since)), Arg::from(ms(until))];
-        let mut conditions = vec!["i.declared_at >= $1 AND i.declared_at < $2".to_string()];
+        // Drills are practice: they count in no figure.
+        let mut conditions = vec![
+            "i.declared_at >= $1 AND i.declared_at < $2".to_string(),
+            not_drill!().to_string(),
+        ];
         let next = |values: &mut Vec<Arg>, v: Arg| {
             values.push(v);
             format!("${}", values.len())

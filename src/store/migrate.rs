@@ -133,6 +133,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "playbooks",
         include_str!("../../migrations/0028_playbooks.sql"),
     ),
+    (
+        29,
+        "drills",
+        include_str!("../../migrations/0029_drills.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

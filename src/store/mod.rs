@@ -10,6 +10,7 @@ mod backup;
 mod communication;
 mod coordination;
 mod db;
+mod drills;
 mod forge;
 mod incidents;
 mod ingest;
@@ -47,6 +48,7 @@ pub use communication::{
     StatusUpdateRecord, SubscriptionRecord, TemplateRecord, UpdateDelivery, last_told,
 };
 pub use coordination::{CheckInRecord, ResponseChangeRecord, TaskRecord, Work, WorkIncident};
+pub use drills::{DrillEventRecord, DrillRecord};
 pub use incidents::{
     IdempotencyKey, IncidentFilter, IncidentPage, IncidentSummary, Inserted, TimelineEntry,
     TimelinePage, TimelineWindow,
@@ -384,6 +386,15 @@ mod tests {
             "postgres://app:***@db:5432/aplomb"
         );
         assert_eq!(redact("sqlite://aplomb.db"), "sqlite://aplomb.db");
+    }
+
+    #[test]
+    fn the_sql_test_of_a_drill_is_the_domains() {
+        use crate::domain::incident::Origin;
+        assert_eq!(
+            super::db::not_drill!(),
+            format!("i.origin <> '{}'", Origin::Drill.as_str())
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::communication::{last_told, load_updates};
-use super::db::{Arg, Conn, Row, args};
+use super::db::{Arg, Conn, Row, args, closed_statuses};
 use super::incidents::{
     IdempotencyKey, Inserted, TimelineEntry, declare_in, insert_entries, save_incident,
 };
@@ -18,7 +18,7 @@ use super::{Backend, Result, Store, StoreError, WriteTx, check_fault, ms};
 use crate::domain::communication::Told;
 use crate::domain::coordination::Cadence;
 use crate::domain::escalation::{PagePurpose, PagingStop};
-use crate::domain::incident::{Incident, RoleKind};
+use crate::domain::incident::{Incident, Origin, RoleKind};
 use crate::domain::maintenance::MaintenanceStatus;
 use crate::domain::timeline::EntryData;
 
@@ -69,6 +69,8 @@ pub struct DeliveryJob {
     pub secret: String,
     pub attempts: i64,
     pub about: PageAbout,
+    /// The incident is a drill: every message about it says so first.
+    pub drill: bool,
     /// When the alert that opened the incident was stored (None for an incident declared by
     /// hand or from user reports): where the alert-to-page time starts.
     pub alert_at: Option<Timestamp>,
@@ -217,13 +219,14 @@ impl Store {
         row.as_ref().map(policy_from_row).transpose()
     }
 
-    /// The earliest time any escalation, delivery, reminder or maintenance's start or end is
-    /// due, so the engine can sleep until then.
+    /// The earliest time any escalation, delivery, reminder, maintenance's start or end, or
+    /// drill event is due, so the engine can sleep until then.
     pub async fn next_due(&self) -> Result<Option<Timestamp>> {
         let row = self
             .read()
             .await?
             .fetch_one(
+                concat!(
                 "SELECT MIN(t) AS t FROM (SELECT MIN(due_at) AS t FROM escalations WHERE state = 'pending' \
                  UNION ALL SELECT MIN(due_at) AS t FROM deliveries WHERE state = 'pending' \
                  UNION ALL SELECT MIN(remind_at) AS t FROM tasks \
@@ -232,7 +235,12 @@ impl Store {
                  UNION ALL SELECT MIN(due_at) AS t FROM tracker_events WHERE state = 'pending' \
                  UNION ALL SELECT MIN(CASE WHEN status = $1 THEN scheduled_for ELSE scheduled_until END) AS t \
                  FROM maintenances WHERE status IN ($1, $2) \
-                 UNION ALL SELECT MIN(due_at) AS t FROM subscriber_notices WHERE state = 'pending') AS due",
+                 UNION ALL SELECT MIN(due_at) AS t FROM subscriber_notices WHERE state = 'pending' \
+                 UNION ALL SELECT MIN(e.due_at) AS t FROM drill_events e JOIN incidents i ON i.id = e.incident_id \
+                 WHERE e.played_at IS NULL AND i.status NOT IN ",
+                closed_statuses!(),
+                ") AS due"
+                ),
                 args![
                     MaintenanceStatus::Scheduled.as_str(),
                     MaintenanceStatus::InProgress.as_str()
@@ -971,7 +979,7 @@ async fn claim_in(
         "UPDATE deliveries SET lease_owner = $1, lease_until = $2 WHERE id IN (\
            SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.due_at <= $3 \
            AND (d.lease_until IS NULL OR d.lease_until < $3) ORDER BY d.due_at LIMIT $4{lock}) \
-         RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, \
+         RETURNING id, page_id, kind, address, secret, attempts, {}, {}, {}, {}, {}, \
          (SELECT p.purpose FROM pages p WHERE p.id = deliveries.page_id) AS page_purpose, \
          (SELECT CASE WHEN i.origin = 'alert' THEN i.declared_at END FROM pages p \
           JOIN incidents i ON i.id = p.incident_id WHERE p.id = deliveries.page_id) AS alert_at, \
@@ -988,6 +996,7 @@ async fn claim_in(
         incident("title"),
         incident("severity"),
         incident("status"),
+        incident("origin"),
     );
     let rows = conn
         .fetch_all(&sql, args![owner, ms(lease_until), ms(now), limit])
@@ -1024,6 +1033,7 @@ async fn claim_in(
                     },
                 },
                 alert_at: row.opt_ts("alert_at")?,
+                drill: row.parsed::<Origin>("incident_origin")? == Origin::Drill,
             })
         })
         .collect()

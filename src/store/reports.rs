@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Row, args, closed_statuses};
+use super::db::{Row, args, closed_statuses, not_drill};
 use super::incidents::load_incident;
 use super::ingest::{ServiceInfo, open_service_incident, service_info};
 use super::investigation::InvestigationTx;
@@ -158,6 +158,8 @@ impl ReportTx {
                     "SELECT i.id FROM incidents i JOIN incident_services x ON x.incident_id = i.id \
                      WHERE x.service_id = $1 AND i.status NOT IN ",
                     closed_statuses!(),
+                    " AND ",
+                    not_drill!(),
                     " ORDER BY i.id DESC LIMIT 1"
                 ),
                 args![self.service.id],

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use jiff::Timestamp;
 
-use super::db::{Conn, Row, args, closed_statuses};
+use super::db::{Conn, Row, args, closed_statuses, not_drill};
 use super::investigation::InvestigationTx;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::communication::{Audience, UpdateState};
@@ -149,7 +149,9 @@ impl Store {
     pub async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>> {
         let mut conn = self.read().await?;
         let scope = concat!(
-            "i.private = $1 AND (i.status NOT IN ",
+            "i.private = $1 AND ",
+            not_drill!(),
+            " AND (i.status NOT IN ",
             closed_statuses!(),
             " OR i.declared_at >= $2)"
         );
