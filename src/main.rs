@@ -142,6 +142,14 @@ enum Command {
         #[command(subcommand)]
         command: aplomb::cli::playbooks::PlaybookCommand,
     },
+    /// Drills: practice incidents played from a scenario, paging only whom they name, kept
+    /// off the status page and out of the metrics, scored against the playbook.
+    Drill {
+        #[command(flatten)]
+        connection: Connection,
+        #[command(subcommand)]
+        command: aplomb::cli::drills::DrillCommand,
+    },
     /// Response metrics over a period: key durations (median, 90th percentile), mitigations
     /// on a finding, cadence kept, action items done.
     Metrics {
@@ -451,6 +459,10 @@ async fn run(command: Command) -> ExitCode {
             connection,
             command,
         } => Client::new(&connection).playbook(command).await,
+        Command::Drill {
+            connection,
+            command,
+        } => Client::new(&connection).drill(command).await,
         Command::Metrics { connection, args } => Client::new(&connection).metrics(args).await,
         Command::BlameCheck { connection, args } => {
             Client::new(&connection).blame_check(args).await

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::blame;
+use crate::domain::drills::{self, DrillScore};
 use crate::domain::incident::{Incident, Status};
 use crate::domain::review::{self, Draft, MAX_DETECTION_REASON, MAX_REVIEW_CHARS};
 use crate::domain::timeline::EntryData;
@@ -55,6 +56,8 @@ pub struct ReviewView {
     pub stored: Option<ReviewRecord>,
     /// What the blameless check finds in the text.
     pub blame: Vec<blame::Finding>,
+    /// A drill's score against its playbook and targets.
+    pub drill: Option<DrillScore>,
 }
 
 impl ReviewView {
@@ -66,6 +69,15 @@ impl ReviewView {
                 .stored
                 .as_ref()
                 .is_some_and(|r| r.published_at.is_some())
+    }
+
+    /// The review as one Markdown document: the text, the figures, and a drill's score.
+    pub fn markdown(&self) -> String {
+        let mut out = review::markdown(&self.text, &self.draft);
+        if let Some(score) = &self.drill {
+            out.push_str(&drills::score_markdown(score));
+        }
+        out
     }
 }
 
@@ -96,7 +108,12 @@ impl Aplomb {
             Some(r) => r.text.clone(),
             None => review::starting_text(&incident, &draft),
         };
+        let drill = match self.store.drill(incident.id).await? {
+            Some(d) if incident.is_drill() => Some(self.drill_score(&incident, &d, &draft).await?),
+            _ => None,
+        };
         Ok(ReviewView {
+            drill,
             blame: blame::check(&text),
             version: stored.as_ref().map_or(0, |r| r.version),
             incident,

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod backup;
 pub mod communication;
 pub mod coordination;
+pub mod drills;
 pub mod incidents;
 pub mod investigation;
 pub mod maintenance;

@@ -294,6 +294,19 @@ pub fn score(input: &ScoreInput) -> DrillScore {
     }
 }
 
+/// The score as a section of a review's Markdown export.
+pub fn score_markdown(score: &DrillScore) -> String {
+    let mut out = format!(
+        "\n## Drill score\n\n{} of {} met (the playbook's checklist and roles, the scenario's targets).\n\n",
+        score.met, score.total
+    );
+    for c in &score.criteria {
+        let mark = if c.met { "x" } else { " " };
+        out.push_str(&format!("- [{mark}] {} ({})\n", c.name, c.detail));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -162,6 +162,9 @@ const RULES: &[(&str, Rule)] = &[
     ),
     ("GET /api/v1/action-items", Rule::Read),
     ("GET /api/v1/metrics/response", Rule::Read),
+    ("GET /api/v1/drills", Rule::Read),
+    ("POST /api/v1/drills", Rule::Act),
+    ("GET /api/v1/drills/{id}", Rule::Read),
     ("GET /api/v1/playbooks", Rule::Read),
     ("POST /api/v1/playbooks", Rule::Act),
     ("GET /api/v1/playbooks/{id}", Rule::Read),
@@ -552,6 +555,17 @@ pub(crate) async fn world(app: &TestApp) -> World {
     )
     .await;
     ids.insert("playbook", id_of(&playbook));
+    let drill = ok(
+        app,
+        Method::POST,
+        "/api/v1/drills",
+        json!({"scenario": "title = \"Practice\"\nseverity = \"SEV4\"\npaging = \"everyone\"\n"}),
+    )
+    .await;
+    ids.insert(
+        "drill",
+        drill["incident_id"].as_i64().expect("the drill's incident"),
+    );
     let mut incidents = [BTreeMap::new(), BTreeMap::new()];
     for (private, seeds) in [false, true].into_iter().zip(incidents.iter_mut()) {
         let incident = ok(
@@ -709,6 +723,9 @@ impl World {
                 ("id", p) if p.starts_with("/api/v1/integrations/") => global("integration"),
                 ("id", p) if p.starts_with("/api/v1/maintenances/") => global("maintenance"),
                 ("id", p) if p.starts_with("/api/v1/schedules/") => global("schedule"),
+                ("id", p) if p.starts_with("/api/v1/drills/") || p.starts_with("/drills/") => {
+                    global("drill")
+                }
                 ("id", p)
                     if p.starts_with("/api/v1/playbooks/") || p.starts_with("/playbooks/") =>
                 {

@@ -21,6 +21,7 @@ mod contract;
 mod coordination;
 pub mod crash;
 mod credentials;
+mod drills;
 mod failover;
 mod forge;
 mod idempotency;

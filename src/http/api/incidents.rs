@@ -128,6 +128,8 @@ pub struct IncidentBody {
     pub incident_type: String,
     pub status: String,
     pub private: bool,
+    /// A practice run (`/api/v1/drills`): kept off the status page and out of the metrics.
+    pub drill: bool,
     pub declared_by: String,
     pub declared_at: String,
     pub updated_at: String,
@@ -153,6 +155,7 @@ impl From<IncidentView> for IncidentBody {
             incident_type: i.incident_type,
             status: i.status.to_string(),
             private: i.private,
+            drill: i.origin == crate::domain::incident::Origin::Drill,
             declared_by: i.declared_by.username,
             declared_at: i.declared_at.to_string(),
             updated_at: i.updated_at.to_string(),
@@ -186,6 +189,8 @@ pub struct IncidentListItem {
     pub incident_type: String,
     pub status: String,
     pub private: bool,
+    /// A practice run.
+    pub drill: bool,
     pub incident_lead: Option<String>,
     pub declared_at: String,
     pub updated_at: String,
@@ -200,6 +205,7 @@ impl From<IncidentSummary> for IncidentListItem {
             incident_type: s.incident_type,
             status: s.status.to_string(),
             private: s.private,
+            drill: s.drill,
             incident_lead: s.lead,
             declared_at: s.declared_at.to_string(),
             updated_at: s.updated_at.to_string(),

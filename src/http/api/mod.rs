@@ -15,6 +15,7 @@ pub mod alerts;
 pub mod backup;
 pub mod communication;
 pub mod coordination;
+pub mod drills;
 pub mod incidents;
 pub mod investigation;
 pub mod maintenance;
@@ -40,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(action_items::router())
         .merge(metrics::router())
         .merge(playbooks::router())
+        .merge(drills::router())
         .merge(communication::router())
         .merge(status::router())
         .merge(maintenance::router())
@@ -103,6 +105,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     doc.merge(action_items::ActionItemsDoc::openapi());
     doc.merge(metrics::MetricsDoc::openapi());
     doc.merge(playbooks::PlaybooksDoc::openapi());
+    doc.merge(drills::DrillsDoc::openapi());
     doc.merge(communication::CommunicationDoc::openapi());
     doc.merge(status::StatusDoc::openapi());
     doc.merge(maintenance::MaintenanceDoc::openapi());

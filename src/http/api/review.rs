@@ -13,6 +13,7 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use super::communication::{FindingBody, ToneCheckBody};
+use super::drills::ScoreBody;
 use crate::app::{BlameCheckFields, ReviewFields, ReviewView};
 use crate::domain::review::{self, Observation};
 use crate::http::AppState;
@@ -71,6 +72,9 @@ pub struct ReviewBody {
     pub impact: ImpactBody,
     /// What the blameless-language check finds in the text (advice).
     pub blame: Vec<FindingBody>,
+    /// A drill's score against the playbook it ran and the scenario's targets; absent for a
+    /// real incident.
+    pub drill_score: Option<ScoreBody>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,6 +174,7 @@ impl From<ReviewView> for ReviewBody {
                     rolled_back: *rolled_back,
                 })
                 .collect(),
+            drill_score: v.drill.as_ref().map(Into::into),
             impact: ImpactBody {
                 duration_seconds: d.impact_seconds(),
                 services: v.incident.services.iter().map(|s| s.name.clone()).collect(),
@@ -294,7 +299,7 @@ async fn markdown(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<impl IntoResponse, ApiError> {
     let v = app.review(&actor, id).await?;
-    let document = review::markdown(&v.text, &v.draft);
+    let document = v.markdown();
     Ok((
         [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
         document,

@@ -293,7 +293,7 @@ async fn export(
                     format!("attachment; filename=\"incident-{id}-review.md\""),
                 ),
             ],
-            review::markdown(&v.text, &v.draft),
+            v.markdown(),
         )
             .into_response(),
         Err(e) => fail(e, "/incidents"),
