@@ -88,6 +88,13 @@ const PAGES: &[(&str, Rule, &str)] = &[
     ),
     ("GET /action-items", Rule::Read, ""),
     ("GET /response-metrics", Rule::Read, ""),
+    ("GET /drills", Rule::Read, ""),
+    (
+        "POST /drills",
+        Rule::Act,
+        "scenario=title%20%3D%20%22Practice%22%0Aseverity%20%3D%20%22SEV4%22%0Apaging%20%3D%20%22everyone%22",
+    ),
+    ("GET /drills/{id}", Rule::Read, ""),
     ("GET /playbooks", Rule::Read, ""),
     (
         "POST /playbooks",

@@ -374,6 +374,21 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         "{md}"
     );
 
+    // The review page shows the score; the drill's page shows the script played.
+    let web = app.web_session("lena").await;
+    let (status, html) = web.page(&format!("/incidents/{id}/review")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("Drill score: 3 of 5") && html.contains("id=\"drill-score\""),
+        "{html}"
+    );
+    let (_, html) = web.page(&format!("/drills/{id}")).await;
+    assert!(
+        html.contains("Score: 3 of 5") && !html.contains("so far"),
+        "{html}"
+    );
+    assert!(html.contains("not yet"), "unplayed events say so");
+
     // The CLI lists and shows it.
     let listed = aplomb(&app, &lena, &["drill", "list"]).await;
     let out = stdout(&listed);
@@ -475,6 +490,47 @@ async fn a_drill_for_everyone_says_drill_first_and_bad_scenarios_are_refused(db:
         heard.starts_with("DRILL [aplomb] SEV3 incident #"),
         "{heard}"
     );
+
+    // The page starts one from the form, and marks it everywhere it shows.
+    let web = app.web_session("lena").await;
+    let (_, html) = web.page("/drills").await;
+    assert!(
+        html.contains("checkout requests time out after a database failover"),
+        "the outage example fills the form"
+    );
+    let (_, html) = web.page("/drills?example=breach").await;
+    assert!(
+        html.contains("an access key for the orders database"),
+        "{html}"
+    );
+    let csrf = web.csrf().await;
+    let scenario = format!(
+        "{base}paging = \"everyone\"\r\n[[events]]\r\nafter = \"1m\"\r\nkind = \"note\"\r\ntext = \"Typed in a browser\"\r\n"
+    );
+    let answer = web
+        .post_form("/drills", &[("csrf", &csrf), ("scenario", &scenario)])
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let location = answer.headers()["location"]
+        .to_str()
+        .expect("a location")
+        .to_string();
+    let (_, html) = web.page(&location).await;
+    assert!(html.contains("id=\"drill-banner\""), "{html}");
+    let (_, html) = web.page("/incidents").await;
+    assert!(html.contains("tag drill"), "{html}");
+    let (_, html) = web.page("/drills").await;
+    assert!(
+        html.contains("0/1") && html.contains(&format!("/drills/{}", everyone["incident_id"])),
+        "{html}"
+    );
+    let answer = web
+        .post_form("/drills", &[("csrf", &csrf), ("scenario", "title = 1")])
+        .await;
+    let (_, html) = web
+        .page(answer.headers()["location"].to_str().expect("back"))
+        .await;
+    assert!(html.contains("is not a drill scenario"), "{html}");
 
     // The CLI starts a shipped example (written for the demo's people and services).
     let failed = aplomb(&app, &lena, &["drill", "start", "--example", "outage"]).await;

@@ -49,6 +49,7 @@ struct Row {
     status: String,
     incident_type: String,
     private: bool,
+    drill: bool,
     lead: String,
     declared: When,
 }
@@ -62,6 +63,7 @@ impl Row {
             status: s.status.to_string(),
             incident_type: s.incident_type,
             private: s.private,
+            drill: s.drill,
             lead: s.lead.unwrap_or_else(|| "—".into()),
             declared: times.when(s.declared_at),
         }
@@ -380,6 +382,8 @@ struct Live {
     version: i64,
     incident_type: String,
     private: bool,
+    /// A practice run: the page says so above everything else.
+    drill: bool,
     declared_by: String,
     declared: When,
     resolved: Option<When>,
@@ -542,6 +546,7 @@ impl Live {
         let i = view.incident;
         let live = Self {
             id: i.id,
+            drill: i.is_drill(),
             roles: RoleKind::ALL
                 .iter()
                 .map(|role| {
@@ -574,8 +579,8 @@ impl Live {
             severity: i.severity.to_string(),
             status: i.status.to_string(),
             version: i.version,
-            incident_type: i.incident_type,
             private: i.private,
+            incident_type: i.incident_type,
             declared_by: i.declared_by.username,
             declared: times.when(i.declared_at),
             resolved: i.resolved_at.map(|t| times.when(t)),

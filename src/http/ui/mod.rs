@@ -25,6 +25,7 @@ pub mod action_items;
 pub mod alerts;
 pub mod communication;
 pub mod coordination;
+pub mod drills;
 pub mod incidents;
 pub mod investigation;
 pub mod metrics;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(action_items::router())
         .merge(metrics::router())
         .merge(playbooks::router())
+        .merge(drills::router())
         .merge(status::router())
         .route(
             "/static/app.css",

@@ -15,6 +15,7 @@ use super::communication::{ToneRow, findings_fragment, tone_rows};
 use super::{NoFields, Posted, Times, fail, render};
 use crate::app::{AppError, BlameCheckFields, ReviewFields, ReviewView};
 use crate::domain::access::Actor;
+use crate::domain::drills::DrillScore;
 use crate::domain::incident::Status;
 use crate::domain::review;
 use crate::domain::timeline::human_duration;
@@ -61,6 +62,8 @@ struct ReviewPage {
     changes: Vec<String>,
     /// (version, author, when).
     history: Vec<(i64, String, String)>,
+    /// A drill's score against its playbook and targets.
+    drill: Option<DrillScore>,
     rows: Vec<ItemRow>,
     choices: ItemChoices,
     back: &'static str,
@@ -148,6 +151,7 @@ async fn page(
             })
             .collect(),
         went_well: d.went_well.iter().map(|o| o.text.clone()).collect(),
+        drill: v.drill.clone(),
         label: "Blameless check",
         tone: tone_rows(&v.text, v.blame.clone()),
         unchecked: None,
