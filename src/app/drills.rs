@@ -30,6 +30,7 @@ pub struct DrillFields {
     #[schema(
         example = "title = \"Checkout times out\"\nseverity = \"SEV2\"\nparticipants = [\"bob\"]\n\n[[events]]\nafter = \"1m\"\nkind = \"alert\"\ntext = \"checkout-api p99 above 5 s\"\n"
     )]
+    #[schema(value_type = crate::app::schema::ScenarioText)]
     pub scenario: String,
 }
 

@@ -10,10 +10,12 @@ use crate::domain::access::Actor;
 use crate::domain::blame;
 use crate::domain::drills::{self, DrillScore};
 use crate::domain::incident::{Incident, Status};
-use crate::domain::review::{self, Draft, MAX_DETECTION_REASON, MAX_REVIEW_CHARS};
+use crate::domain::review::{
+    self, Draft, MAX_COMMENT_CHARS, MAX_DETECTION_REASON, MAX_REVIEW_CHARS, Practice,
+};
 use crate::domain::timeline::EntryData;
 use crate::domain::{FieldError, bounded_text, instant};
-use crate::store::{ReviewEdit, ReviewRecord, TimelineEntry};
+use crate::store::{ReviewComment, ReviewEdit, ReviewRecord, TimelineEntry};
 
 /// A text to check for blame.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -43,6 +45,22 @@ pub struct ReviewFields {
     /// Why the detection time moved ("a customer emailed support at 09:40").
     #[schema(value_type = Option<crate::app::schema::Reason>)]
     pub detected_reason: Option<String>,
+}
+
+/// A comment on a review.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommentFields {
+    /// Up to 2,000 characters (Markdown).
+    #[schema(
+        example = "The replica lag alert fired 20 minutes before anyone looked: worth an action item."
+    )]
+    #[schema(value_type = crate::app::schema::Note)]
+    pub text: String,
+    /// The section it is about: `prevention`, `investigation`, `coordination`,
+    /// `communication` or `went_well`; absent: the whole review.
+    #[schema(value_type = Option<crate::app::schema::PracticeName>)]
+    pub section: Option<String>,
 }
 
 /// A review as the API and the editor show it.
@@ -246,6 +264,36 @@ impl Aplomb {
         tx.save(&record, &incident, actor.id, now, &entries).await?;
         self.announce(id).await;
         self.review(actor, id).await
+    }
+
+    /// The review's comments, oldest first.
+    pub async fn review_comments(&self, actor: &Actor, id: i64) -> AppResult<Vec<ReviewComment>> {
+        self.incident(actor, id).await?;
+        Ok(self.store.review_comments(id).await?)
+    }
+
+    /// Comments on the review (a published one too: the discussion may go on), with what the
+    /// blameless check finds in the comment, as advice.
+    pub async fn comment_on_review(
+        &self,
+        actor: &Actor,
+        id: i64,
+        fields: &CommentFields,
+    ) -> AppResult<(ReviewComment, Vec<blame::Finding>)> {
+        self.may_change(actor, id).await?;
+        let text = bounded_text("text", &fields.text, 1, MAX_COMMENT_CHARS)?;
+        let section = fields
+            .section
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+            .map(str::parse::<Practice>)
+            .transpose()?;
+        let comment = self
+            .store
+            .add_review_comment(id, section, &text, actor.id, self.now())
+            .await?;
+        let findings = blame::check(&comment.text);
+        Ok((comment, findings))
     }
 
     /// Every saved text of the review, oldest first.

@@ -10,7 +10,7 @@ use utoipa::openapi::schema::{
 };
 
 use crate::domain::{
-    self, access, action_items, alert, communication, coordination, escalation, incident,
+    self, access, action_items, alert, communication, coordination, drills, escalation, incident,
     investigation, maintenance, review, status,
 };
 
@@ -158,6 +158,8 @@ schemas! {
     SummaryText = text(0, incident::Summary::MAX_CHARS);
     /// A post-incident review's text (Markdown).
     ReviewText = text(1, review::MAX_REVIEW_CHARS);
+    /// A drill's scenario (TOML).
+    ScenarioText = text(1, drills::MAX_SCENARIO_CHARS);
     /// An excerpt of a log or an output; blank means none.
     Excerpt = text(0, investigation::MAX_EXCERPT);
 }

@@ -41,6 +41,16 @@ pub enum ReviewCommand {
     Show { incident: i64 },
     /// Publish the review: the resolved incident becomes reviewed.
     Publish { incident: i64 },
+    /// Comment on the review (`-` reads standard input), as a whole or on one section:
+    /// prevention, investigation, coordination, communication or went_well.
+    Comment {
+        incident: i64,
+        text: String,
+        #[arg(long)]
+        section: Option<String>,
+    },
+    /// The review's comments, oldest first.
+    Comments { incident: i64 },
     /// The review as one Markdown document, to standard output or a file.
     Export {
         incident: i64,
@@ -99,6 +109,42 @@ impl Client {
                         "review published; incident {incident} is {}\n",
                         text(&v["incident_status"])
                     )
+                });
+            }
+            ReviewCommand::Comment {
+                incident,
+                text,
+                section,
+            } => {
+                let comment = read_text(Some(text), None)?;
+                let path = format!("/incidents/{incident}/review/comments");
+                let body = json!({"text": comment, "section": section});
+                let posted = self.call(Method::POST, &path, Some(body)).await?;
+                self.print(&posted, |v| {
+                    let blame = findings(&comment, &v["blame"], FAIR);
+                    format!("comment {} posted\n{blame}", v["comment"]["id"])
+                });
+            }
+            ReviewCommand::Comments { incident } => {
+                let path = format!("/incidents/{incident}/review/comments");
+                let all = self.call(Method::GET, &path, None).await?;
+                self.print(&all, |v| {
+                    v.as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| {
+                            let on = match c["section"].as_str() {
+                                Some(section) => format!(" on {section}"),
+                                None => String::new(),
+                            };
+                            format!(
+                                "{} {}{on}:\n  {}\n",
+                                text(&c["at"]),
+                                text(&c["author"]),
+                                text(&c["text"]).replace('\n', "\n  ")
+                            )
+                        })
+                        .collect()
                 });
             }
             ReviewCommand::Export { incident, output } => {

@@ -73,6 +73,7 @@ pub mod forge;
 pub mod incident;
 pub mod investigation;
 pub mod maintenance;
+pub mod meeting;
 pub mod metrics;
 pub mod playbooks;
 pub mod rate;

@@ -18,6 +18,8 @@ use super::timeline::{EntryData, clock, human_duration};
 pub const MAX_REVIEW_CHARS: usize = 50_000;
 /// The longest reason for moving the detection time.
 pub const MAX_DETECTION_REASON: usize = 500;
+/// The longest comment on a review.
+pub const MAX_COMMENT_CHARS: usize = 2000;
 
 /// The durations a review reports, by their API names, each with its exact definition (the
 /// review and the metrics page print these words).

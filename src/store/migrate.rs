@@ -138,6 +138,16 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "drills",
         include_str!("../../migrations/0029_drills.sql"),
     ),
+    (
+        30,
+        "review comments",
+        include_str!("../../migrations/0030_review_comments.sql"),
+    ),
+    (
+        31,
+        "review meetings",
+        include_str!("../../migrations/0031_review_meetings.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

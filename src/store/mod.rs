@@ -73,7 +73,10 @@ pub use playbooks::{
 pub use reports::{ReportRecord, ReportTx, WaitingCount, WaitingReport};
 pub use requests::{Claim, ClaimTimes};
 pub use retention::Prunable;
-pub use review::{ReviewEdit, ReviewRecord, ReviewTx};
+pub use review::{
+    Attendee, InviteJob, InviteRecord, MeetingRecord, ReviewComment, ReviewEdit, ReviewRecord,
+    ReviewTx,
+};
 pub use status::ComponentRecord;
 pub use subscribers::{NoticeAbout, NoticeJob, SignUp, SubscriberKey, SubscriberRecord};
 pub use users::{SYSTEM_USER, ServiceRecord, TokenRecord, UserRecord};

@@ -236,6 +236,7 @@ impl Store {
                  UNION ALL SELECT MIN(CASE WHEN status = $1 THEN scheduled_for ELSE scheduled_until END) AS t \
                  FROM maintenances WHERE status IN ($1, $2) \
                  UNION ALL SELECT MIN(due_at) AS t FROM subscriber_notices WHERE state = 'pending' \
+                 UNION ALL SELECT MIN(due_at) AS t FROM meeting_invites WHERE state = 'pending' \
                  UNION ALL SELECT MIN(e.due_at) AS t FROM drill_events e JOIN incidents i ON i.id = e.incident_id \
                  WHERE e.played_at IS NULL AND i.status NOT IN ",
                 closed_statuses!(),

@@ -149,6 +149,14 @@ const RULES: &[(&str, Rule)] = &[
         Rule::IncidentRead,
     ),
     (
+        "GET /api/v1/incidents/{id}/review/comments",
+        Rule::IncidentRead,
+    ),
+    (
+        "POST /api/v1/incidents/{id}/review/comments",
+        Rule::IncidentAct,
+    ),
+    (
         "POST /api/v1/incidents/{id}/review/publish",
         Rule::IncidentAct,
     ),

@@ -82,6 +82,11 @@ const PAGES: &[(&str, Rule, &str)] = &[
     ),
     ("POST /incidents/{id}/review/publish", Rule::IncidentAct, ""),
     (
+        "POST /incidents/{id}/review/comments",
+        Rule::IncidentAct,
+        "text=The canary ran for two minutes",
+    ),
+    (
         "POST /incidents/{id}/review/action-items",
         Rule::IncidentAct,
         "title=Alert on edge timeouts&priority=high",

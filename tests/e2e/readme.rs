@@ -5,7 +5,10 @@ use reqwest::{Method, StatusCode};
 
 use crate::helpers::{Db, TestApp};
 
-crate::for_both_backends!(the_readme_org_document_applies_to_a_demo_server_and_to_an_empty_one);
+crate::for_both_backends!(
+    the_readme_org_document_applies_to_a_demo_server_and_to_an_empty_one,
+    the_readme_drill_scenario_starts_on_a_demo_server,
+);
 
 /// The README's ```toml blocks, in order.
 fn toml_blocks() -> Vec<String> {
@@ -27,6 +30,11 @@ fn is_config_file(block: &str) -> bool {
     block.contains("[incidents]") || block.contains("[roles")
 }
 
+/// A drill's scenario: it has a script.
+fn is_drill_scenario(block: &str) -> bool {
+    block.contains("[[events]]")
+}
+
 #[test]
 fn the_readme_config_file_block_is_read_by_the_config_parser() {
     let blocks: Vec<String> = toml_blocks()
@@ -44,7 +52,7 @@ fn the_readme_config_file_block_is_read_by_the_config_parser() {
 async fn the_readme_org_document_applies_to_a_demo_server_and_to_an_empty_one(db: Db) {
     let orgs: Vec<String> = toml_blocks()
         .into_iter()
-        .filter(|b| !is_config_file(b))
+        .filter(|b| !is_config_file(b) && !is_drill_scenario(b))
         .collect();
     assert!(!orgs.is_empty(), "the README shows an org document");
     // The README's examples assume a fresh `serve --demo`; the org document also stands alone.
@@ -75,4 +83,26 @@ async fn the_readme_org_document_applies_to_a_demo_server_and_to_an_empty_one(db
         }
         app.shutdown().await;
     }
+}
+
+async fn the_readme_drill_scenario_starts_on_a_demo_server(db: Db) {
+    let scenarios: Vec<String> = toml_blocks()
+        .into_iter()
+        .filter(|b| is_drill_scenario(b))
+        .collect();
+    assert!(!scenarios.is_empty(), "the README shows a drill scenario");
+    let Some(app) = TestApp::spawn_with(db, true).await else {
+        return;
+    };
+    for scenario in scenarios {
+        let (status, drill) = app
+            .admin(
+                Method::POST,
+                "/api/v1/drills",
+                Some(serde_json::json!({ "scenario": scenario })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{drill}\n{scenario}");
+    }
+    app.shutdown().await;
 }

@@ -19,6 +19,7 @@ use crate::paging::{ok, pages_go_to, settle, until_count};
 use crate::sinks::WebhookSink;
 
 crate::on_both_backends!(
+    the_team_comments_on_a_review_by_section,
     the_blame_check_flags_blame_and_passes_facts_with_names,
     a_private_incidents_review_stays_with_those_who_see_it,
     the_review_page_edits_checks_and_publishes,
@@ -645,4 +646,120 @@ fn location(response: &reqwest::Response) -> String {
         .to_str()
         .expect("a location")
         .to_string()
+}
+
+async fn the_team_comments_on_a_review_by_section(app: TestApp) {
+    let lena = app.user("lena", "responder").await;
+    let vera = app.user("vera", "viewer").await;
+    let id = app
+        .declare(
+            &lena,
+            json!({"title": "Orders stalled", "severity": "SEV3"}),
+        )
+        .await;
+    let path = format!("/api/v1/incidents/{id}/review/comments");
+    for (body, field) in [
+        (json!({"text": ""}), "text"),
+        (json!({"text": "x".repeat(2001)}), "text"),
+        (json!({"text": "ok", "section": "luck"}), "section"),
+    ] {
+        let (status, answer) = app.call(&lena, Method::POST, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    let (status, _) = app
+        .call(&vera, Method::POST, &path, Some(json!({"text": "hm"})))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "viewers read, they do not comment"
+    );
+
+    // A comment on a section, and the blameless check's advice on it.
+    let (status, posted) = app
+        .call(
+            &lena,
+            Method::POST,
+            &path,
+            Some(json!({"text": "Bob should have checked the canary.", "section": "prevention"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{posted}");
+    assert_eq!(posted["comment"]["section"], "prevention");
+    assert_eq!(posted["comment"]["author"], "lena");
+    assert_eq!(posted["blame"][0]["rule"], "should_have", "{posted}");
+    let (status, fair) = app
+        .call(
+            &lena,
+            Method::POST,
+            &path,
+            Some(json!({"text": "The canary ran for 2 minutes; the error budget alert needs 5."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{fair}");
+    assert_eq!(fair["blame"], json!([]), "{fair}");
+    assert_eq!(fair["comment"]["section"], Value::Null);
+
+    // Everyone who sees the incident reads them, oldest first; the CLI posts and lists.
+    let (status, all) = app.call(&vera, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let texts: Vec<&str> = all
+        .as_array()
+        .expect("comments")
+        .iter()
+        .map(|c| c["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(texts.len(), 2);
+    assert!(texts[0].starts_with("Bob should have"));
+    let posted = crate::cli::aplomb(
+        &app,
+        &lena,
+        &[
+            "review",
+            "comment",
+            &id.to_string(),
+            "Keep the runbook link in the page.",
+            "--section",
+            "went_well",
+        ],
+    )
+    .await;
+    assert!(
+        crate::cli::stdout(&posted).contains("posted"),
+        "{}",
+        String::from_utf8_lossy(&posted.stderr)
+    );
+    let listed = crate::cli::aplomb(&app, &vera, &["review", "comments", &id.to_string()]).await;
+    let out = crate::cli::stdout(&listed);
+    assert!(
+        out.contains("lena on went_well:") && out.contains("Keep the runbook link"),
+        "{out}"
+    );
+
+    // The review page shows them and posts a new one.
+    let web = app.web_session("lena").await;
+    let page = format!("/incidents/{id}/review");
+    let (_, html) = web.page(&page).await;
+    assert!(
+        html.contains("Bob should have checked the canary.") && html.contains("on Prevention"),
+        "{html}"
+    );
+    let csrf = web.csrf().await;
+    let answer = web
+        .post_form(
+            &format!("{page}/comments"),
+            &[
+                ("csrf", &csrf),
+                ("section", "communication"),
+                ("text", "The first update came late."),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let (_, html) = web.page(&page).await;
+    assert!(
+        html.contains("The first update came late.") && html.contains("on Communication"),
+        "{html}"
+    );
 }

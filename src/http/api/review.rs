@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::Serialize;
@@ -14,12 +14,12 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::communication::{FindingBody, ToneCheckBody};
 use super::drills::ScoreBody;
-use crate::app::{BlameCheckFields, ReviewFields, ReviewView};
-use crate::domain::review::{self, Observation};
+use crate::app::{BlameCheckFields, CommentFields, ReviewFields, ReviewView};
+use crate::domain::review::{self, Observation, Practice};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
-use crate::store::ReviewEdit;
+use crate::store::{ReviewComment, ReviewEdit};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,11 +27,15 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/review", get(show).put(save))
         .route("/incidents/{id}/review/publish", post(publish))
         .route("/incidents/{id}/review/history", get(history))
+        .route(
+            "/incidents/{id}/review/comments",
+            get(comments).post(comment),
+        )
         .route("/incidents/{id}/review.md", get(markdown))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(blame_check, show, save, publish, history, markdown))]
+#[openapi(paths(blame_check, show, save, publish, history, comments, comment, markdown))]
 pub struct ReviewDoc;
 
 /// A post-incident review: the team's text beside the figures read from the record now.
@@ -286,6 +290,74 @@ async fn history(
 ) -> Result<Json<Vec<ReviewEditBody>>, ApiError> {
     let edits = app.review_history(&actor, id).await?;
     Ok(Json(edits.into_iter().map(Into::into).collect()))
+}
+
+/// A comment on a review.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CommentBody {
+    pub id: i64,
+    /// The section it is about; absent: the whole review.
+    pub section: Option<Practice>,
+    pub text: String,
+    pub author: Option<String>,
+    pub at: String,
+}
+
+impl From<ReviewComment> for CommentBody {
+    fn from(c: ReviewComment) -> Self {
+        Self {
+            id: c.id,
+            section: c.section,
+            text: c.text,
+            author: c.author,
+            at: c.at.to_string(),
+        }
+    }
+}
+
+/// A comment just posted, with what the blameless check finds in it (advice).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PostedCommentBody {
+    pub comment: CommentBody,
+    pub blame: Vec<FindingBody>,
+}
+
+/// The review's comments, oldest first.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/review/comments", tag = "review", params(("id" = i64, Path)),
+    responses((status = 200, body = [CommentBody]), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody)))]
+async fn comments(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<Vec<CommentBody>>, ApiError> {
+    let all = app.review_comments(&actor, id).await?;
+    Ok(Json(all.into_iter().map(Into::into).collect()))
+}
+
+/// Comment on the review, as a whole or on one section (`prevention`, `investigation`,
+/// `coordination`, `communication`, `went_well`); a published review too. The answer carries
+/// what the blameless check finds in the comment. Responders and admins.
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/review/comments", tag = "review", params(("id" = i64, Path)),
+    request_body = CommentFields,
+    responses((status = 201, body = PostedCommentBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody, description = "viewers cannot change incidents"),
+              (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn comment(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<CommentFields>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (comment, blame) = app.comment_on_review(&actor, id, &body.value).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PostedCommentBody {
+            comment: comment.into(),
+            blame: blame.into_iter().map(Into::into).collect(),
+        }),
+    ))
 }
 
 /// The review as one Markdown document: the team's text, then the key durations with their

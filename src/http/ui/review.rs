@@ -13,11 +13,11 @@ use serde::Deserialize;
 use super::action_items::{CHOICES, ItemChoices, ItemRow};
 use super::communication::{ToneRow, findings_fragment, tone_rows};
 use super::{NoFields, Posted, Times, fail, render};
-use crate::app::{AppError, BlameCheckFields, ReviewFields, ReviewView};
+use crate::app::{AppError, BlameCheckFields, CommentFields, ReviewFields, ReviewView};
 use crate::domain::access::Actor;
 use crate::domain::drills::DrillScore;
 use crate::domain::incident::Status;
-use crate::domain::review;
+use crate::domain::review::{self, Practice};
 use crate::domain::timeline::human_duration;
 use crate::http::AppState;
 
@@ -26,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/review", get(page).post(save))
         .route("/incidents/{id}/review/blame", post(check_blame))
         .route("/incidents/{id}/review/publish", post(publish))
+        .route("/incidents/{id}/review/comments", post(comment))
         .route("/incidents/{id}/review.md", get(export))
 }
 
@@ -64,6 +65,10 @@ struct ReviewPage {
     history: Vec<(i64, String, String)>,
     /// A drill's score against its playbook and targets.
     drill: Option<DrillScore>,
+    /// (author, when, the section's title or "", text), oldest first.
+    comments: Vec<(String, String, &'static str, String)>,
+    /// (section, its title), for the comment form.
+    sections: Vec<(&'static str, &'static str)>,
     rows: Vec<ItemRow>,
     choices: ItemChoices,
     back: &'static str,
@@ -86,16 +91,18 @@ async fn page(
         let review = state.review(&session.actor, id).await?;
         let history = state.review_history(&session.actor, id).await?;
         let items = state.incident_action_items(&session.actor, id).await?;
-        Ok::<_, AppError>((times, review, history, items))
+        let comments = state.review_comments(&session.actor, id).await?;
+        Ok::<_, AppError>((times, review, history, items, comments))
     }
     .await;
-    let (times, v, history, items) = match loaded {
+    let (times, v, history, items, comments) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
     let notice = match query.done.as_deref() {
         Some("saved") => Some("Review saved.".to_string()),
         Some("published") => Some("Review published; the incident is reviewed.".to_string()),
+        Some("commented") => Some("Comment posted.".to_string()),
         _ => None,
     };
     let d = &v.draft;
@@ -152,6 +159,22 @@ async fn page(
             .collect(),
         went_well: d.went_well.iter().map(|o| o.text.clone()).collect(),
         drill: v.drill.clone(),
+        comments: comments
+            .into_iter()
+            .map(|c| {
+                let who = c.author.unwrap_or_else(|| "someone".into());
+                (
+                    who,
+                    times.at(c.at),
+                    c.section.map_or("", Practice::label),
+                    c.text,
+                )
+            })
+            .collect(),
+        sections: Practice::ALL
+            .iter()
+            .map(|p| (p.as_str(), p.label()))
+            .collect(),
         label: "Blameless check",
         tone: tone_rows(&v.text, v.blame.clone()),
         unchecked: None,
@@ -247,6 +270,30 @@ async fn save(
     .await;
     match saved {
         Ok(_) => Redirect::to(&format!("{back}?done=saved")).into_response(),
+        Err(e) => fail(e, &back),
+    }
+}
+
+#[derive(Deserialize)]
+struct CommentForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    section: String,
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<CommentForm>,
+) -> Response {
+    let back = format!("/incidents/{id}/review");
+    let fields = CommentFields {
+        text: form.text,
+        section: Some(form.section),
+    };
+    match state.comment_on_review(&session.actor, id, &fields).await {
+        Ok(_) => Redirect::to(&format!("{back}?done=commented#comments")).into_response(),
         Err(e) => fail(e, &back),
     }
 }
