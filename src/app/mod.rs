@@ -64,7 +64,7 @@ pub use metrics::MetricsQuery;
 use oncall::AssemblyPlan;
 pub use playbooks::{CheckFields, PlaybookChange, PlaybookFields};
 pub use reports::{Filed, ReportFields, Reporter};
-pub use review::{BlameCheckFields, CommentFields, ReviewFields, ReviewView};
+pub use review::{BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView};
 pub use status::{
     BrandFields, ComponentChange, ComponentEdit, ComponentFields, ComponentState, HISTORY_DAYS,
     StatusSnapshot,

@@ -10,12 +10,15 @@ use crate::domain::access::Actor;
 use crate::domain::blame;
 use crate::domain::drills::{self, DrillScore};
 use crate::domain::incident::{Incident, Status};
+use crate::domain::meeting::{MeetingInput, RawMeeting};
 use crate::domain::review::{
     self, Draft, MAX_COMMENT_CHARS, MAX_DETECTION_REASON, MAX_REVIEW_CHARS, Practice,
 };
 use crate::domain::timeline::EntryData;
 use crate::domain::{FieldError, bounded_text, instant};
-use crate::store::{ReviewComment, ReviewEdit, ReviewRecord, TimelineEntry};
+use crate::store::{
+    Attendee, MeetingRecord, ReviewComment, ReviewEdit, ReviewRecord, TimelineEntry,
+};
 
 /// A text to check for blame.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
@@ -61,6 +64,25 @@ pub struct CommentFields {
     /// `communication` or `went_well`; absent: the whole review.
     #[schema(value_type = Option<crate::app::schema::PracticeName>)]
     pub section: Option<String>,
+}
+
+/// The review meeting to schedule, or to move.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingFields {
+    /// When it starts (RFC 3339, in the future).
+    #[schema(example = "2036-03-04T14:00:00Z", format = DateTime)]
+    pub starts_at: String,
+    /// How long, 15 to 480 minutes.
+    #[schema(minimum = 15, maximum = 480, example = 45)]
+    pub duration_minutes: i64,
+    /// A room or a video-call link.
+    #[schema(example = "Room 4, or https://meet.example/review")]
+    #[schema(value_type = Option<crate::app::schema::ShortDescription>)]
+    pub location: Option<String>,
+    /// Usernames of who is asked; each with an email contact method gets the invitation.
+    #[schema(example = json!(["bob", "carol"]))]
+    pub attendees: Vec<String>,
 }
 
 /// A review as the API and the editor show it.
@@ -264,6 +286,58 @@ impl Aplomb {
         tx.save(&record, &incident, actor.id, now, &entries).await?;
         self.announce(id).await;
         self.review(actor, id).await
+    }
+
+    /// The review's meeting, if one is scheduled, with its invitations.
+    pub async fn review_meeting(&self, actor: &Actor, id: i64) -> AppResult<Option<MeetingRecord>> {
+        self.incident(actor, id).await?;
+        Ok(self.store.review_meeting(id).await?)
+    }
+
+    /// Schedules the review's meeting (or moves it): everyone asked who has an email contact
+    /// method is sent the invitation, again at each change.
+    pub async fn schedule_review_meeting(
+        &self,
+        actor: &Actor,
+        id: i64,
+        fields: &MeetingFields,
+    ) -> AppResult<MeetingRecord> {
+        self.may_change(actor, id).await?;
+        let now = self.now();
+        let meeting = MeetingInput::parse(
+            RawMeeting {
+                starts_at: &fields.starts_at,
+                duration_minutes: fields.duration_minutes,
+                location: fields.location.as_deref(),
+                attendees: &fields.attendees,
+            },
+            now,
+        )?;
+        let mut attendees = Vec::with_capacity(meeting.attendees.len());
+        for name in &meeting.attendees {
+            let user =
+                self.store.user_by_username(name).await?.ok_or_else(|| {
+                    FieldError::new("attendees", format!("no user named {name:?}"))
+                })?;
+            let email = self
+                .store
+                .contact_methods(user.id)
+                .await?
+                .into_iter()
+                .find(|c| c.kind == "email")
+                .map(|c| c.address);
+            attendees.push(Attendee {
+                username: user.username,
+                name: user.display_name,
+                email,
+            });
+        }
+        let saved = self
+            .store
+            .schedule_review_meeting(id, &meeting, &attendees, actor.id, now)
+            .await?;
+        self.engine.wake();
+        Ok(saved)
     }
 
     /// The review's comments, oldest first.

@@ -51,6 +51,23 @@ pub enum ReviewCommand {
     },
     /// The review's comments, oldest first.
     Comments { incident: i64 },
+    /// The review meeting; with `--at`, schedule it (or move it): each attendee with an email
+    /// contact method is sent an iCalendar invitation.
+    Meeting {
+        incident: i64,
+        /// When it starts (RFC 3339).
+        #[arg(long, requires = "attendees")]
+        at: Option<String>,
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 45)]
+        minutes: i64,
+        /// A username to ask; repeat for each.
+        #[arg(long = "attendee")]
+        attendees: Vec<String>,
+        /// A room or a video-call link.
+        #[arg(long)]
+        location: Option<String>,
+    },
     /// The review as one Markdown document, to standard output or a file.
     Export {
         incident: i64,
@@ -147,6 +164,24 @@ impl Client {
                         .collect()
                 });
             }
+            ReviewCommand::Meeting {
+                incident,
+                at,
+                minutes,
+                attendees,
+                location,
+            } => {
+                let path = format!("/incidents/{incident}/review/meeting");
+                let meeting = match at {
+                    None => self.call(Method::GET, &path, None).await?,
+                    Some(at) => {
+                        let body = json!({"starts_at": at, "duration_minutes": minutes,
+                            "attendees": attendees, "location": location});
+                        self.call(Method::PUT, &path, Some(body)).await?
+                    }
+                };
+                self.print(&meeting, meeting_text);
+            }
             ReviewCommand::Export { incident, output } => {
                 let document = self
                     .download(&format!("/incidents/{incident}/review.md"))
@@ -164,6 +199,41 @@ impl Client {
 
 /// What the blameless check says of a text it found nothing in.
 const FAIR: &str = "no findings: it describes what happened without blame";
+
+/// A meeting and its invitations, for people.
+fn meeting_text(m: &Value) -> String {
+    let mut out = format!(
+        "{} to {}{}\n",
+        text(&m["starts_at"]),
+        text(&m["ends_at"]),
+        m["location"]
+            .as_str()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default()
+    );
+    for a in m["attendees"].as_array().into_iter().flatten() {
+        let to = a["email"].as_str().unwrap_or("no email address");
+        out.push_str(&format!("  {} ({to})\n", text(&a["username"])));
+    }
+    let rows: Vec<Vec<String>> = m["invites"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| {
+            vec![
+                text(&i["address"]),
+                text(&i["sequence"]),
+                text(&i["state"]),
+                text(&i["detail"]),
+            ]
+        })
+        .collect();
+    out.push_str(&table(
+        &["INVITATION TO", "SEQUENCE", "STATE", "DETAIL"],
+        &rows,
+    ));
+    out
+}
 
 fn text_of(review: &Value) -> String {
     review["text"].as_str().unwrap_or_default().to_string()

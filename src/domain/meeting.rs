@@ -84,8 +84,11 @@ impl MeetingInput {
     }
 }
 
-/// What one invitation says, beside its times and place.
+/// What one invitation says.
 pub struct Invitation<'a> {
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub location: Option<&'a str>,
     /// Stable for the meeting, whatever its changes: `review-42@host`.
     pub uid: &'a str,
     /// 0 for the first invitation, one more for each change.
@@ -100,8 +103,8 @@ pub struct Invitation<'a> {
     pub attendees: &'a [(String, String)],
 }
 
-/// The iCalendar object of `meeting` (CRLF line ends, long lines folded at 75 octets).
-pub fn ics(meeting: &MeetingInput, invitation: &Invitation, now: Timestamp) -> String {
+/// The iCalendar object of an invitation (CRLF line ends, long lines folded at 75 octets).
+pub fn ics(invitation: &Invitation, now: Timestamp) -> String {
     let mut lines = vec![
         "BEGIN:VCALENDAR".to_string(),
         "VERSION:2.0".into(),
@@ -112,13 +115,13 @@ pub fn ics(meeting: &MeetingInput, invitation: &Invitation, now: Timestamp) -> S
         format!("UID:{}", text(invitation.uid)),
         format!("SEQUENCE:{}", invitation.sequence),
         format!("DTSTAMP:{}", utc(now)),
-        format!("DTSTART:{}", utc(meeting.starts_at)),
-        format!("DTEND:{}", utc(meeting.ends_at)),
+        format!("DTSTART:{}", utc(invitation.starts_at)),
+        format!("DTEND:{}", utc(invitation.ends_at)),
         format!("SUMMARY:{}", text(invitation.summary)),
         format!("DESCRIPTION:{}", text(invitation.description)),
         format!("URL:{}", invitation.url),
     ];
-    if let Some(location) = &meeting.location {
+    if let Some(location) = invitation.location {
         lines.push(format!("LOCATION:{}", text(location)));
     }
     let (name, email) = invitation.organizer;
@@ -234,8 +237,10 @@ mod tests {
         let attendees = vec![("Bob Okafor".to_string(), "bob@example.org".to_string())];
         let long = "Review of incident #42, checkout, card payments; the team goes through the timeline, the gaps and the action items together";
         let ics = ics(
-            &m,
             &Invitation {
+                starts_at: m.starts_at,
+                ends_at: m.ends_at,
+                location: m.location.as_deref(),
                 uid: "review-42@aplomb.example",
                 sequence: 1,
                 summary: long,

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use lettre::message::MultiPart;
+use lettre::message::header::ContentType;
 use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -187,12 +188,15 @@ impl PageMessage {
     }
 }
 
-/// One email to send: its subject, its text and HTML bodies, and extra header lines.
+/// One email to send: its subject, its text and HTML bodies, extra header lines, and an
+/// iCalendar invitation (`METHOD:REQUEST`) as a third alternative, which mail clients show
+/// as an event to accept.
 pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
     pub headers: Vec<(&'static str, String)>,
+    pub calendar: Option<String>,
 }
 
 pub struct Channels {
@@ -207,6 +211,14 @@ impl Channels {
             .build()
             .unwrap_or_default();
         Self { config, http }
+    }
+
+    /// The address mail is sent from, without a display name: `aplomb@example.org`.
+    pub fn sender_address(&self) -> String {
+        match self.config.smtp_from.parse::<lettre::message::Mailbox>() {
+            Ok(mailbox) => mailbox.email.to_string(),
+            Err(_) => self.config.smtp_from.clone(),
+        }
     }
 
     pub fn public_url(&self) -> &str {
@@ -274,6 +286,7 @@ impl Channels {
             text,
             html,
             headers: Vec::new(),
+            calendar: None,
         };
         self.mail(to, mail).await
     }
@@ -303,8 +316,19 @@ impl Channels {
                 value,
             ));
         }
+        let body = match mail.calendar {
+            None => MultiPart::alternative_plain_html(mail.text, mail.html),
+            Some(ics) => {
+                let calendar = ContentType::parse("text/calendar; method=REQUEST; charset=utf-8")
+                    .map_err(|e| format!("the calendar part's type: {e}"))?;
+                MultiPart::alternative()
+                    .singlepart(SinglePart::plain(mail.text))
+                    .singlepart(SinglePart::html(mail.html))
+                    .singlepart(SinglePart::builder().header(calendar).body(ics))
+            }
+        };
         let email = builder
-            .multipart(MultiPart::alternative_plain_html(mail.text, mail.html))
+            .multipart(body)
             .map_err(|e| format!("building the email: {e}"))?;
         let transport = self.smtp_transport(&target)?;
         let response = transport

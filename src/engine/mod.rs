@@ -16,6 +16,7 @@ pub mod drills;
 pub mod escalation;
 pub mod ingest;
 pub mod maintenance;
+pub mod meetings;
 pub mod reminders;
 pub mod retention;
 pub mod subscribers;
@@ -407,7 +408,40 @@ impl Engine {
         self.send(jobs).await;
         self.send_notices().await?;
         self.tell_tracker().await?;
+        self.send_invites().await?;
         Ok(())
+    }
+
+    /// Sends due review meeting invitations, a lease-sized batch at a time.
+    async fn send_invites(&self) -> anyhow::Result<()> {
+        loop {
+            let now = self.clock.now();
+            let jobs = self
+                .store
+                .claim_meeting_invites(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
+                .await?;
+            if jobs.is_empty() {
+                return Ok(());
+            }
+            futures_util::stream::iter(&jobs)
+                .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
+                    let attempt = meetings::send(&self.channels, job, self.clock.now()).await;
+                    if !matches!(attempt, Attempt::Sent(_)) {
+                        tracing::warn!(invite = job.id, ?attempt, "a meeting invitation failed");
+                    }
+                    if let Err(e) = self
+                        .store
+                        .finish_meeting_invite(job.id, &self.owner, &attempt)
+                        .await
+                    {
+                        tracing::error!(invite = job.id, error = %e, "recording an invitation attempt failed");
+                    }
+                })
+                .await;
+            if jobs.len() < CLAIM_AT_ONCE as usize {
+                return Ok(());
+            }
+        }
     }
 
     /// Sends the tracker its due action item events, a lease-sized batch at a time.

@@ -68,6 +68,7 @@ fn email(page: &StatusPageBrand, job: &NoticeJob) -> Mail {
                 text,
                 html,
                 headers: Vec::new(),
+                calendar: None,
             };
         }
         NoticeAbout::Update {
@@ -122,6 +123,7 @@ fn email(page: &StatusPageBrand, job: &NoticeJob) -> Mail {
             ("List-Unsubscribe", format!("<{leave}>")),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".into()),
         ],
+        calendar: None,
     }
 }
 

@@ -157,6 +157,14 @@ const RULES: &[(&str, Rule)] = &[
         Rule::IncidentAct,
     ),
     (
+        "GET /api/v1/incidents/{id}/review/meeting",
+        Rule::IncidentRead,
+    ),
+    (
+        "PUT /api/v1/incidents/{id}/review/meeting",
+        Rule::IncidentAct,
+    ),
+    (
         "POST /api/v1/incidents/{id}/review/publish",
         Rule::IncidentAct,
     ),
@@ -594,6 +602,13 @@ pub(crate) async fn world(app: &TestApp) -> World {
             )
             .await;
         }
+        ok(
+            app,
+            Method::PUT,
+            &at("review/meeting"),
+            json!({"starts_at": "2036-03-04T14:00:00Z", "duration_minutes": 45, "attendees": ["rita"]}),
+        )
+        .await;
         let evidence = ok(
             app,
             Method::POST,

@@ -87,6 +87,11 @@ const PAGES: &[(&str, Rule, &str)] = &[
         "text=The canary ran for two minutes",
     ),
     (
+        "POST /incidents/{id}/review/meeting",
+        Rule::IncidentAct,
+        "starts_at=2036-03-04T14:00&duration_minutes=45&attendees=rita",
+    ),
+    (
         "POST /incidents/{id}/review/action-items",
         Rule::IncidentAct,
         "title=Alert on edge timeouts&priority=high",

@@ -15,8 +15,8 @@ use aplomb::clock::ManualClock;
 use aplomb::engine::channels::OutboundConfig;
 
 use crate::helpers::{Db, TestApp};
-use crate::paging::{ok, pages_go_to, settle, until_count};
-use crate::sinks::WebhookSink;
+use crate::paging::{ok, outbound, pages_go_to, settle, until_count};
+use crate::sinks::{SmtpSink, WebhookSink, eventually};
 
 crate::on_both_backends!(
     the_team_comments_on_a_review_by_section,
@@ -25,8 +25,14 @@ crate::on_both_backends!(
     the_review_page_edits_checks_and_publishes,
 );
 mod clocked {
-    use super::a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps;
-    crate::for_both_backends!(a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps);
+    use super::{
+        a_review_meeting_is_an_invitation_by_email_that_calendars_update,
+        a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps,
+    };
+    crate::for_both_backends!(
+        a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps,
+        a_review_meeting_is_an_invitation_by_email_that_calendars_update,
+    );
 }
 
 async fn a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps(db: Db) {
@@ -761,5 +767,222 @@ async fn the_team_comments_on_a_review_by_section(app: TestApp) {
     assert!(
         html.contains("The first update came late.") && html.contains("on Communication"),
         "{html}"
+    );
+}
+
+/// An invitation as Python's standard email parser reads it: recipient, subject, and the
+/// calendar part's `method` parameter and content (unfolded, as RFC 5545 says to read it).
+fn invitation(raw: &str) -> Value {
+    let script = r#"
+import email, email.policy, json, sys
+m = email.message_from_string(sys.stdin.read(), policy=email.policy.default)
+cal = [p for p in m.walk() if p.get_content_type() == "text/calendar"]
+print(json.dumps({
+    "to": str(m["To"]), "subject": str(m["Subject"]),
+    "method": cal[0].get_param("method") if cal else None,
+    "ics": cal[0].get_content().replace("\r\n", "\n").replace("\n ", "") if cal else None,
+    "text": m.get_body(("plain",)).get_content(),
+}))
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(raw.as_bytes())
+        .expect("the message is written");
+    let out = child.wait_with_output().expect("python3 answers");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
+/// The ics's content lines, unfolded and split.
+fn ics_lines(ics: &Value) -> Vec<String> {
+    ics.as_str()
+        .expect("a calendar part")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+async fn a_review_meeting_is_an_invitation_by_email_that_calendars_update(db: Db) {
+    let Some(smtp) = SmtpSink::start().await else {
+        return;
+    };
+    let clock = Arc::new(aplomb::clock::SystemClock);
+    let Some(app) = TestApp::spawn_paging(db, clock, outbound(Some(&smtp))).await else {
+        return;
+    };
+    let lena = app.user("lena", "responder").await;
+    app.user("bob", "responder").await;
+    let erin = app.user("erin", "viewer").await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/users/bob/contact-methods",
+        json!({"kind": "email", "address": "bob@example.org"}),
+    )
+    .await;
+    let id = app
+        .declare(
+            &lena,
+            json!({"title": "Orders stalled", "severity": "SEV3"}),
+        )
+        .await;
+    let path = format!("/api/v1/incidents/{id}/review/meeting");
+    let (status, _) = app.call(&lena, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no meeting yet");
+    let good = json!({"starts_at": "2036-03-04T14:00:00Z", "duration_minutes": 45,
+                      "location": "Room 4", "attendees": ["bob", "erin"]});
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    for (body, field) in [
+        (
+            with("starts_at", json!("2020-01-01T00:00:00Z")),
+            "starts_at",
+        ),
+        (with("starts_at", json!("next week")), "starts_at"),
+        (with("duration_minutes", json!(5)), "duration_minutes"),
+        (with("attendees", json!([])), "attendees"),
+        (with("attendees", json!(["nobody"])), "attendees"),
+    ] {
+        let (status, answer) = app.call(&lena, Method::PUT, &path, Some(body)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["error"]["field"], field, "{answer}");
+    }
+    let (status, _) = app
+        .call(&erin, Method::PUT, &path, Some(good.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Scheduled: bob (who has an email address) is sent the invitation; erin is asked without.
+    let (status, meeting) = app
+        .call(&lena, Method::PUT, &path, Some(good.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{meeting}");
+    assert_eq!(meeting["sequence"], 0);
+    assert_eq!(meeting["ends_at"], "2036-03-04T14:45:00Z");
+    assert_eq!(meeting["attendees"][1]["email"], Value::Null, "{meeting}");
+    assert_eq!(
+        meeting["invites"].as_array().map(Vec::len),
+        Some(1),
+        "{meeting}"
+    );
+    let first = eventually("the invitation arrives", || async {
+        smtp.messages().first().map(|m| invitation(m))
+    })
+    .await;
+    assert_eq!(first["to"], "bob@example.org");
+    assert_eq!(first["method"], "REQUEST", "{first}");
+    assert!(
+        first["subject"]
+            .as_str()
+            .unwrap_or("")
+            .contains(&format!("incident #{id}")),
+        "{first}"
+    );
+    let lines = ics_lines(&first["ics"]);
+    let uid = lines
+        .iter()
+        .find(|l| l.starts_with("UID:"))
+        .unwrap_or_else(|| panic!("a UID in {first}"))
+        .clone();
+    for line in [
+        "BEGIN:VCALENDAR",
+        "METHOD:REQUEST",
+        "SEQUENCE:0",
+        "DTSTART:20360304T140000Z",
+        "DTEND:20360304T144500Z",
+        "LOCATION:Room 4",
+        "ORGANIZER;CN=\"aplomb\":mailto:aplomb@example.org",
+        "ATTENDEE;CN=\"bob\";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.org",
+        "END:VCALENDAR",
+    ] {
+        assert!(lines.iter().any(|l| l == line), "{line} in {lines:?}");
+    }
+    assert!(
+        first["text"].as_str().unwrap_or("").contains("Room 4"),
+        "{first}"
+    );
+    eventually("the invitation is recorded as sent", || async {
+        let (_, m) = app.call(&lena, Method::GET, &path, None).await;
+        (m["invites"][0]["state"] == "sent").then_some(())
+    })
+    .await;
+
+    // Moved: the same event (UID), the next SEQUENCE, so calendars update it.
+    let (status, moved) = app
+        .call(
+            &lena,
+            Method::PUT,
+            &path,
+            Some(with("starts_at", json!("2036-03-04T15:00:00Z"))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    assert_eq!(moved["sequence"], 1);
+    let second = eventually("the new invitation arrives", || async {
+        smtp.messages().get(1).map(|m| invitation(m))
+    })
+    .await;
+    let lines = ics_lines(&second["ics"]);
+    assert!(
+        lines.contains(&uid) && lines.iter().any(|l| l == "SEQUENCE:1"),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l == "DTSTART:20360304T150000Z"),
+        "{lines:?}"
+    );
+    assert!(
+        second["subject"].as_str().unwrap_or("").contains("moved"),
+        "{second}"
+    );
+
+    // The CLI shows it; the review page shows it and moves it again.
+    let shown = crate::cli::aplomb(&app, &lena, &["review", "meeting", &id.to_string()]).await;
+    let out = crate::cli::stdout(&shown);
+    assert!(
+        out.contains("2036-03-04T15:00:00Z") && out.contains("bob@example.org"),
+        "{out}"
+    );
+    let web = app.web_session("lena").await;
+    let page = format!("/incidents/{id}/review");
+    let (_, html) = web.page(&page).await;
+    assert!(
+        html.contains("id=\"meeting-when\"") && html.contains("Room 4"),
+        "{html}"
+    );
+    assert!(
+        html.contains("no email address"),
+        "erin is asked without one: {html}"
+    );
+    let csrf = web.csrf().await;
+    let answer = web
+        .post_form(
+            &format!("{page}/meeting"),
+            &[
+                ("csrf", &csrf),
+                ("starts_at", "2036-03-05T10:00"),
+                ("duration_minutes", "30"),
+                ("attendees", "bob, erin"),
+                ("location", ""),
+            ],
+        )
+        .await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER);
+    let (_, m) = app.call(&lena, Method::GET, &path, None).await;
+    assert_eq!(
+        (&m["sequence"], &m["starts_at"]),
+        (&json!(2), &json!("2036-03-05T10:00:00Z")),
+        "{m}"
     );
 }

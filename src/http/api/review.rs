@@ -14,12 +14,14 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::communication::{FindingBody, ToneCheckBody};
 use super::drills::ScoreBody;
-use crate::app::{BlameCheckFields, CommentFields, ReviewFields, ReviewView};
+use crate::app::{
+    AppError, BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView,
+};
 use crate::domain::review::{self, Observation, Practice};
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
-use crate::store::{ReviewComment, ReviewEdit};
+use crate::store::{MeetingRecord, ReviewComment, ReviewEdit};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -31,11 +33,26 @@ pub fn router() -> Router<AppState> {
             "/incidents/{id}/review/comments",
             get(comments).post(comment),
         )
+        .route(
+            "/incidents/{id}/review/meeting",
+            get(meeting).put(schedule_meeting),
+        )
         .route("/incidents/{id}/review.md", get(markdown))
 }
 
 #[derive(OpenApi)]
-#[openapi(paths(blame_check, show, save, publish, history, comments, comment, markdown))]
+#[openapi(paths(
+    blame_check,
+    show,
+    save,
+    publish,
+    history,
+    comments,
+    comment,
+    meeting,
+    schedule_meeting,
+    markdown
+))]
 pub struct ReviewDoc;
 
 /// A post-incident review: the team's text beside the figures read from the record now.
@@ -358,6 +375,110 @@ async fn comment(
             blame: blame.into_iter().map(Into::into).collect(),
         }),
     ))
+}
+
+/// The review meeting: when, where, who is asked, and each invitation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeetingBody {
+    pub starts_at: String,
+    pub ends_at: String,
+    pub location: Option<String>,
+    pub attendees: Vec<AttendeeBody>,
+    /// 0 when first scheduled, one more for each change (the invitations' `SEQUENCE`).
+    pub sequence: i64,
+    pub organizer: Option<String>,
+    pub updated_at: String,
+    /// Every invitation sent or owed, oldest first.
+    pub invites: Vec<InviteBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendeeBody {
+    pub username: String,
+    pub name: String,
+    /// Where the invitation goes; absent: they have no email contact method, and are asked
+    /// without one.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InviteBody {
+    pub username: String,
+    pub address: String,
+    pub sequence: i64,
+    /// `pending`, `sent`, `failed`, or `cancelled` (the meeting moved before it went).
+    pub state: String,
+    /// The last attempt's outcome.
+    pub detail: Option<String>,
+}
+
+impl From<MeetingRecord> for MeetingBody {
+    fn from(m: MeetingRecord) -> Self {
+        Self {
+            starts_at: m.starts_at.to_string(),
+            ends_at: m.ends_at.to_string(),
+            location: m.location,
+            attendees: m
+                .attendees
+                .into_iter()
+                .map(|a| AttendeeBody {
+                    username: a.username,
+                    name: a.name,
+                    email: a.email,
+                })
+                .collect(),
+            sequence: m.sequence,
+            organizer: m.organizer,
+            updated_at: m.updated_at.to_string(),
+            invites: m
+                .invites
+                .into_iter()
+                .map(|i| InviteBody {
+                    username: i.username,
+                    address: i.address,
+                    sequence: i.sequence,
+                    state: i.state,
+                    detail: i.detail,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The review meeting, if one is scheduled.
+#[utoipa::path(get, path = "/api/v1/incidents/{id}/review/meeting", tag = "review", params(("id" = i64, Path)),
+    responses((status = 200, body = MeetingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 404, body = ErrorBody, description = "no such incident, or no meeting scheduled")))]
+async fn meeting(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+) -> Result<Json<MeetingBody>, ApiError> {
+    let meeting = app
+        .review_meeting(&actor, id)
+        .await?
+        .ok_or(AppError::NotFound("meeting"))?;
+    Ok(Json(meeting.into()))
+}
+
+/// Schedule the review meeting, or move it: everyone asked who has an email contact method
+/// gets an invitation by email with the meeting as an iCalendar request (RFC 5545,
+/// `METHOD:REQUEST`), again at each change with the next `SEQUENCE`, so calendars update the
+/// event; what was still owed of the last invitations is cancelled. Responders and admins.
+#[utoipa::path(put, path = "/api/v1/incidents/{id}/review/meeting", tag = "review", params(("id" = i64, Path)),
+    request_body = MeetingFields,
+    responses((status = 200, body = MeetingBody), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody, description = "viewers cannot change incidents"),
+              (status = 404, body = ErrorBody),
+              (status = 413, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn schedule_meeting(
+    State(app): State<AppState>,
+    ApiActor(actor): ApiActor,
+    ApiPath(id): ApiPath<i64>,
+    body: ApiJson<MeetingFields>,
+) -> Result<Json<MeetingBody>, ApiError> {
+    let meeting = app.schedule_review_meeting(&actor, id, &body.value).await?;
+    Ok(Json(meeting.into()))
 }
 
 /// The review as one Markdown document: the team's text, then the key durations with their

@@ -13,13 +13,17 @@ use serde::Deserialize;
 use super::action_items::{CHOICES, ItemChoices, ItemRow};
 use super::communication::{ToneRow, findings_fragment, tone_rows};
 use super::{NoFields, Posted, Times, fail, render};
-use crate::app::{AppError, BlameCheckFields, CommentFields, ReviewFields, ReviewView};
+use crate::app::{
+    AppError, BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView,
+};
+use crate::domain::FieldError;
 use crate::domain::access::Actor;
 use crate::domain::drills::DrillScore;
 use crate::domain::incident::Status;
 use crate::domain::review::{self, Practice};
 use crate::domain::timeline::human_duration;
 use crate::http::AppState;
+use crate::store::MeetingRecord;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -27,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/review/blame", post(check_blame))
         .route("/incidents/{id}/review/publish", post(publish))
         .route("/incidents/{id}/review/comments", post(comment))
+        .route("/incidents/{id}/review/meeting", post(schedule_meeting))
         .route("/incidents/{id}/review.md", get(export))
 }
 
@@ -69,6 +74,7 @@ struct ReviewPage {
     comments: Vec<(String, String, &'static str, String)>,
     /// (section, its title), for the comment form.
     sections: Vec<(&'static str, &'static str)>,
+    meeting: Option<MeetingView>,
     rows: Vec<ItemRow>,
     choices: ItemChoices,
     back: &'static str,
@@ -92,10 +98,11 @@ async fn page(
         let history = state.review_history(&session.actor, id).await?;
         let items = state.incident_action_items(&session.actor, id).await?;
         let comments = state.review_comments(&session.actor, id).await?;
-        Ok::<_, AppError>((times, review, history, items, comments))
+        let meeting = state.review_meeting(&session.actor, id).await?;
+        Ok::<_, AppError>((times, review, history, items, (comments, meeting)))
     }
     .await;
-    let (times, v, history, items, comments) = match loaded {
+    let (times, v, history, items, (comments, meeting)) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
@@ -103,6 +110,7 @@ async fn page(
         Some("saved") => Some("Review saved.".to_string()),
         Some("published") => Some("Review published; the incident is reviewed.".to_string()),
         Some("commented") => Some("Comment posted.".to_string()),
+        Some("meeting") => Some("Meeting scheduled; the invitations are on their way.".to_string()),
         _ => None,
     };
     let d = &v.draft;
@@ -175,6 +183,7 @@ async fn page(
             .iter()
             .map(|p| (p.as_str(), p.label()))
             .collect(),
+        meeting: meeting.map(|m| MeetingView::new(m, &times)),
         label: "Blameless check",
         tone: tone_rows(&v.text, v.blame.clone()),
         unchecked: None,
@@ -270,6 +279,83 @@ async fn save(
     .await;
     match saved {
         Ok(_) => Redirect::to(&format!("{back}?done=saved")).into_response(),
+        Err(e) => fail(e, &back),
+    }
+}
+
+/// The review meeting as the page shows it.
+struct MeetingView {
+    /// From and to, in the viewer's zone.
+    when: String,
+    location: String,
+    /// (username, where the invitation goes, or "").
+    attendees: Vec<(String, String)>,
+    /// (address, state, detail) of the latest invitations.
+    invites: Vec<(String, String, String)>,
+}
+
+impl MeetingView {
+    fn new(m: MeetingRecord, times: &Times) -> Self {
+        Self {
+            when: format!("{} to {}", times.at(m.starts_at), times.at(m.ends_at)),
+            location: m.location.unwrap_or_default(),
+            attendees: m
+                .attendees
+                .into_iter()
+                .map(|a| (a.username, a.email.unwrap_or_default()))
+                .collect(),
+            invites: m
+                .invites
+                .into_iter()
+                .filter(|i| i.sequence == m.sequence)
+                .map(|i| (i.address, i.state, i.detail.unwrap_or_default()))
+                .collect(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct MeetingForm {
+    #[serde(default)]
+    starts_at: String,
+    #[serde(default)]
+    duration_minutes: String,
+    /// Usernames, separated by commas or spaces.
+    #[serde(default)]
+    attendees: String,
+    #[serde(default)]
+    location: String,
+}
+
+async fn schedule_meeting(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Posted { session, form }: Posted<MeetingForm>,
+) -> Response {
+    let back = format!("/incidents/{id}/review");
+    let scheduled = async {
+        let times = Times::for_actor(&state, &session.actor).await?;
+        let fields =
+            MeetingFields {
+                starts_at: times.instant_typed("starts_at", &form.starts_at)?,
+                duration_minutes: form.duration_minutes.trim().parse().map_err(|_| {
+                    FieldError::new("duration_minutes", "must be a number of minutes")
+                })?,
+                location: Some(form.location.clone()),
+                attendees: form
+                    .attendees
+                    .split([',', ' '])
+                    .filter(|a| !a.is_empty())
+                    .map(String::from)
+                    .collect(),
+            };
+        state
+            .schedule_review_meeting(&session.actor, id, &fields)
+            .await
+    }
+    .await;
+    match scheduled {
+        Ok(_) => Redirect::to(&format!("{back}?done=meeting#meeting")).into_response(),
         Err(e) => fail(e, &back),
     }
 }
