@@ -14,7 +14,9 @@ use crate::domain::meeting::{MeetingInput, RawMeeting};
 use crate::domain::review::{
     self, Draft, MAX_COMMENT_CHARS, MAX_DETECTION_REASON, MAX_REVIEW_CHARS, Practice,
 };
+use crate::domain::status::ComponentStatus;
 use crate::domain::timeline::EntryData;
+use crate::domain::timeline::human_duration;
 use crate::domain::{FieldError, bounded_text, instant};
 use crate::store::{
     Attendee, MeetingRecord, ReviewComment, ReviewEdit, ReviewRecord, TimelineEntry,
@@ -98,6 +100,9 @@ pub struct ReviewView {
     pub blame: Vec<blame::Finding>,
     /// A drill's score against its playbook and targets.
     pub drill: Option<DrillScore>,
+    /// How long the public status page showed each component in each status other than
+    /// operational because of this incident: (component, status, seconds).
+    pub status_page: Vec<(String, ComponentStatus, i64)>,
 }
 
 impl ReviewView {
@@ -114,6 +119,15 @@ impl ReviewView {
     /// The review as one Markdown document: the text, the figures, and a drill's score.
     pub fn markdown(&self) -> String {
         let mut out = review::markdown(&self.text, &self.draft);
+        if !self.status_page.is_empty() {
+            out.push_str(
+                "\n## On the status page\n\n| Component | Status | Time |\n|---|---|---|\n",
+            );
+            for (component, status, seconds) in &self.status_page {
+                let (status, time) = (status.label(), human_duration(*seconds));
+                out.push_str(&format!("| {component} | {status} | {time} |\n"));
+            }
+        }
         if let Some(score) = &self.drill {
             out.push_str(&drills::score_markdown(score));
         }
@@ -152,7 +166,9 @@ impl Aplomb {
             Some(d) if incident.is_drill() => Some(self.drill_score(&incident, &d, &draft).await?),
             _ => None,
         };
+        let status_page = self.status_page_time(&incident).await?;
         Ok(ReviewView {
+            status_page,
             drill,
             blame: blame::check(&text),
             version: stored.as_ref().map_or(0, |r| r.version),
@@ -161,6 +177,26 @@ impl Aplomb {
             text,
             stored,
         })
+    }
+
+    /// How long the status page showed each component in each status because of `incident`.
+    async fn status_page_time(
+        &self,
+        incident: &Incident,
+    ) -> AppResult<Vec<(String, ComponentStatus, i64)>> {
+        let Some(told) = self.store.public_incident(incident.id).await? else {
+            return Ok(Vec::new());
+        };
+        let components = self.store.components().await?;
+        let until = incident.resolved_at.unwrap_or_else(|| self.now());
+        Ok(told
+            .status_time(until)
+            .into_iter()
+            .filter_map(|(id, status, secs)| {
+                let c = components.iter().find(|c| c.id == id)?;
+                Some((c.name.clone(), status, secs))
+            })
+            .collect())
     }
 
     /// The incident's whole timeline and the review's draft read from it, with the detection

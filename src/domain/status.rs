@@ -317,6 +317,55 @@ impl PublicIncident {
         steps
     }
 
+    /// How long the status page showed each component in each status other than operational
+    /// because of this incident, in seconds: from each public update until the next one that
+    /// names the component, until the incident was over for readers (an update said resolved,
+    /// or aplomb resolved it), or until `now`. (component id, status, seconds), by component
+    /// then status.
+    pub fn status_time(&self, now: Timestamp) -> Vec<(i64, ComponentStatus, i64)> {
+        let oldest_first: Vec<&PublicUpdate> = self.updates.iter().rev().collect();
+        let over = oldest_first
+            .iter()
+            .find(|u| u.phase == Phase::Resolved)
+            .map(|u| u.published_at)
+            .into_iter()
+            .chain(self.resolved_at)
+            .min()
+            .unwrap_or(now)
+            .min(now);
+        let mut current: Vec<(i64, ComponentStatus, Timestamp)> = Vec::new();
+        let mut spent: Vec<(i64, ComponentStatus, i64)> = Vec::new();
+        let mut add = |id: i64, status: ComponentStatus, from: Timestamp, to: Timestamp| {
+            let secs = to.duration_since(from).as_secs().max(0);
+            if status == ComponentStatus::Operational || secs == 0 {
+                return;
+            }
+            match spent
+                .iter_mut()
+                .find(|(c, st, _)| *c == id && *st == status)
+            {
+                Some((_, _, total)) => *total += secs,
+                None => spent.push((id, status, secs)),
+            }
+        };
+        for u in oldest_first.iter().filter(|u| u.published_at < over) {
+            for (id, status) in &u.components {
+                match current.iter_mut().find(|(c, ..)| c == id) {
+                    Some((_, was, since)) => {
+                        add(*id, *was, *since, u.published_at);
+                        (*was, *since) = (*status, u.published_at);
+                    }
+                    None => current.push((*id, *status, u.published_at)),
+                }
+            }
+        }
+        for (id, status, since) in current {
+            add(id, status, since, over);
+        }
+        spent.sort_by_key(|(id, status, _)| (*id, status.as_str()));
+        spent
+    }
+
     /// Every component any of its updates named.
     pub fn named_components(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self
@@ -534,6 +583,53 @@ mod tests {
     }
 
     use ComponentStatus::*;
+
+    #[test]
+    fn the_time_each_component_showed_each_status_ends_when_readers_were_told_it_was_over() {
+        // 14:10 checkout major, search degraded; 14:20 checkout partial; 14:40 resolved.
+        let mut one = incident(
+            Severity::Sev2,
+            vec![
+                update(3, Phase::Resolved, 40, &[(10, Operational)]),
+                update(2, Phase::Update, 20, &[(10, PartialOutage)]),
+                update(
+                    1,
+                    Phase::Identified,
+                    10,
+                    &[(10, MajorOutage), (11, DegradedPerformance)],
+                ),
+            ],
+        );
+        let later = at("2026-03-02T16:00:00Z");
+        assert_eq!(
+            one.status_time(later),
+            vec![
+                (10, MajorOutage, 600),
+                (10, PartialOutage, 1200),
+                (11, DegradedPerformance, 1800)
+            ]
+        );
+        // Still open and no resolving update: the time runs to now.
+        one.updates.remove(0);
+        assert_eq!(
+            one.status_time(at("2026-03-02T14:30:00Z")),
+            vec![
+                (10, MajorOutage, 600),
+                (10, PartialOutage, 600),
+                (11, DegradedPerformance, 1200)
+            ]
+        );
+        // Resolved in aplomb at 14:25 without a resolving update.
+        one.resolved_at = Some(at("2026-03-02T14:25:00Z"));
+        assert_eq!(
+            one.status_time(later),
+            vec![
+                (10, MajorOutage, 600),
+                (10, PartialOutage, 300),
+                (11, DegradedPerformance, 900)
+            ]
+        );
+    }
 
     #[test]
     fn components_take_the_worst_status_open_incidents_set() {

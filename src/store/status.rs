@@ -147,7 +147,6 @@ impl Store {
     /// that are still open or were declared since `since`, each with its public updates,
     /// newest first.
     pub async fn public_incidents(&self, since: Timestamp) -> Result<Vec<PublicIncident>> {
-        let mut conn = self.read().await?;
         let scope = concat!(
             "i.private = $1 AND ",
             not_drill!(),
@@ -155,75 +154,14 @@ impl Store {
             closed_statuses!(),
             " OR i.declared_at >= $2)"
         );
-        let rows = conn
-            .fetch_all(
-                &format!(
-                    "SELECT i.id, i.title, i.severity, i.status, i.declared_at, i.resolved_at \
-                     FROM incidents i WHERE {scope} ORDER BY i.declared_at DESC, i.id DESC"
-                ),
-                args![false, ms(since)],
-            )
-            .await?;
-        let mut incidents = Vec::with_capacity(rows.len());
-        for r in &rows {
-            incidents.push(PublicIncident {
-                id: r.get("id")?,
-                title: r.get("title")?,
-                severity: r.parsed("severity")?,
-                active: r.parsed::<Status>("status")?.is_active(),
-                declared_at: r.ts("declared_at")?,
-                resolved_at: r.opt_ts("resolved_at")?,
-                updates: Vec::new(),
-            });
-        }
-        let updates = conn
-            .fetch_all(
-                &format!(
-                    "SELECT s.id, s.incident_id, s.phase, s.text, s.audiences, s.published_at, s.corrected_at \
-                     FROM status_updates s JOIN incidents i ON i.id = s.incident_id \
-                     WHERE {scope} AND s.state = $3 ORDER BY s.published_at DESC, s.id DESC"
-                ),
-                args![false, ms(since), UpdateState::Published.as_str()],
-            )
-            .await?;
-        let components = conn
-            .fetch_all(
-                &format!(
-                    "SELECT uc.update_id, uc.component_id, uc.status FROM update_components uc \
-                     JOIN status_updates s ON s.id = uc.update_id JOIN incidents i ON i.id = s.incident_id \
-                     WHERE {scope} ORDER BY uc.component_id"
-                ),
-                args![false, ms(since)],
-            )
-            .await?;
-        let mut set: HashMap<i64, Vec<(i64, ComponentStatus)>> = HashMap::new();
-        for c in &components {
-            set.entry(c.get("update_id")?)
-                .or_default()
-                .push((c.get("component_id")?, c.parsed("status")?));
-        }
-        for u in &updates {
-            // Only what was published to the public: never a stakeholders' or responders' word.
-            let audiences: String = u.get("audiences")?;
-            if !audiences.split(',').any(|a| a == Audience::Public.as_str()) {
-                continue;
-            }
-            let incident_id: i64 = u.get("incident_id")?;
-            let Some(incident) = incidents.iter_mut().find(|i| i.id == incident_id) else {
-                continue;
-            };
-            let id: i64 = u.get("id")?;
-            incident.updates.push(PublicUpdate {
-                id,
-                phase: u.parsed("phase")?,
-                text: u.get("text")?,
-                published_at: u.ts("published_at")?,
-                corrected_at: u.opt_ts("corrected_at")?,
-                components: set.remove(&id).unwrap_or_default(),
-            });
-        }
-        incidents.retain(|i| !i.updates.is_empty());
-        Ok(incidents)
+        load_public(&mut self.read().await?, scope, ms(since)).await
+    }
+
+    /// One incident as the status page told it, if it told it at all (a private incident, a
+    /// drill, or one without a public update: `None`).
+    pub async fn public_incident(&self, id: i64) -> Result<Option<PublicIncident>> {
+        let scope = concat!("i.private = $1 AND ", not_drill!(), " AND i.id = $2");
+        Ok(load_public(&mut self.read().await?, scope, id).await?.pop())
     }
 
     /// Each component's status changes since `since`, oldest first, with the last change
@@ -376,4 +314,79 @@ fn component_record(r: &Row, links: &[Row]) -> Result<ComponentRecord> {
         created_at: r.ts("created_at")?,
         updated_at: r.ts("updated_at")?,
     })
+}
+
+/// The public incidents in `scope` (an SQL condition on `incidents i` taking `$1`, false for
+/// `private`, and `$2`, `bound`) that have a published public update, each with those updates,
+/// newest first.
+async fn load_public(conn: &mut Conn, scope: &str, bound: i64) -> Result<Vec<PublicIncident>> {
+    let rows = conn
+        .fetch_all(
+            &format!(
+                "SELECT i.id, i.title, i.severity, i.status, i.declared_at, i.resolved_at \
+                 FROM incidents i WHERE {scope} ORDER BY i.declared_at DESC, i.id DESC"
+            ),
+            args![false, bound],
+        )
+        .await?;
+    let mut incidents = Vec::with_capacity(rows.len());
+    for r in &rows {
+        incidents.push(PublicIncident {
+            id: r.get("id")?,
+            title: r.get("title")?,
+            severity: r.parsed("severity")?,
+            active: r.parsed::<Status>("status")?.is_active(),
+            declared_at: r.ts("declared_at")?,
+            resolved_at: r.opt_ts("resolved_at")?,
+            updates: Vec::new(),
+        });
+    }
+    let updates = conn
+        .fetch_all(
+            &format!(
+                "SELECT s.id, s.incident_id, s.phase, s.text, s.audiences, s.published_at, s.corrected_at \
+                 FROM status_updates s JOIN incidents i ON i.id = s.incident_id \
+                 WHERE {scope} AND s.state = $3 ORDER BY s.published_at DESC, s.id DESC"
+            ),
+            args![false, bound, UpdateState::Published.as_str()],
+        )
+        .await?;
+    let components = conn
+        .fetch_all(
+            &format!(
+                "SELECT uc.update_id, uc.component_id, uc.status FROM update_components uc \
+                 JOIN status_updates s ON s.id = uc.update_id JOIN incidents i ON i.id = s.incident_id \
+                 WHERE {scope} ORDER BY uc.component_id"
+            ),
+            args![false, bound],
+        )
+        .await?;
+    let mut set: HashMap<i64, Vec<(i64, ComponentStatus)>> = HashMap::new();
+    for c in &components {
+        set.entry(c.get("update_id")?)
+            .or_default()
+            .push((c.get("component_id")?, c.parsed("status")?));
+    }
+    for u in &updates {
+        // Only what was published to the public: never a stakeholders' or responders' word.
+        let audiences: String = u.get("audiences")?;
+        if !audiences.split(',').any(|a| a == Audience::Public.as_str()) {
+            continue;
+        }
+        let incident_id: i64 = u.get("incident_id")?;
+        let Some(incident) = incidents.iter_mut().find(|i| i.id == incident_id) else {
+            continue;
+        };
+        let id: i64 = u.get("id")?;
+        incident.updates.push(PublicUpdate {
+            id,
+            phase: u.parsed("phase")?,
+            text: u.get("text")?,
+            published_at: u.ts("published_at")?,
+            corrected_at: u.opt_ts("corrected_at")?,
+            components: set.remove(&id).unwrap_or_default(),
+        });
+    }
+    incidents.retain(|i| !i.updates.is_empty());
+    Ok(incidents)
 }

@@ -28,10 +28,12 @@ mod clocked {
     use super::{
         a_review_meeting_is_an_invitation_by_email_that_calendars_update,
         a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps,
+        the_review_counts_the_time_the_status_page_showed_each_status,
     };
     crate::for_both_backends!(
         a_scripted_incident_is_reviewed_with_exact_durations_and_its_gaps,
         a_review_meeting_is_an_invitation_by_email_that_calendars_update,
+        the_review_counts_the_time_the_status_page_showed_each_status,
     );
 }
 
@@ -984,5 +986,89 @@ async fn a_review_meeting_is_an_invitation_by_email_that_calendars_update(db: Db
         (&m["sequence"], &m["starts_at"]),
         (&json!(2), &json!("2036-03-05T10:00:00Z")),
         "{m}"
+    );
+}
+
+async fn the_review_counts_the_time_the_status_page_showed_each_status(db: Db) {
+    let clock = Arc::new(ManualClock::new(
+        "2026-12-07T10:00:00Z".parse().expect("time"),
+    ));
+    let Some(app) = TestApp::spawn_paging(db, clock.clone(), OutboundConfig::default()).await
+    else {
+        return;
+    };
+    let lena = app.user("lena", "responder").await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/services",
+        json!({"name": "checkout-api"}),
+    )
+    .await;
+    ok(
+        &app,
+        Method::POST,
+        "/api/v1/status/components",
+        json!({"name": "Checkout", "services": ["checkout-api"]}),
+    )
+    .await;
+    let id = app
+        .declare(
+            &lena,
+            json!({"title": "Card payments fail", "severity": "SEV2", "services": ["checkout-api"]}),
+        )
+        .await;
+    let post = async |status: &str, phase: &str| {
+        let (code, answer) = app
+            .call(
+                &lena,
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/updates"),
+                Some(json!({"text": "Some card payments fail at checkout. We are working on it and will update by 11:00 UTC.",
+                            "phase": phase, "audiences": ["public"], "publish": true,
+                            "components": [{"name": "Checkout", "status": status}]})),
+            )
+            .await;
+        assert_eq!(code, StatusCode::CREATED, "{answer}");
+    };
+    post("major_outage", "investigating").await;
+    clock.advance(SignedDuration::from_mins(10));
+    post("partial_outage", "identified").await;
+    clock.advance(SignedDuration::from_mins(20));
+    let (code, answer) = app
+        .call(
+            &lena,
+            Method::PATCH,
+            &format!("/api/v1/incidents/{id}"),
+            Some(json!({"status": "resolved"})),
+        )
+        .await;
+    assert_eq!(code, StatusCode::OK, "{answer}");
+    clock.advance(SignedDuration::from_hours(1));
+
+    let (_, review) = app
+        .call(
+            &lena,
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/review"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        review["impact"]["status_page"],
+        json!([{"component": "Checkout", "status": "major_outage", "seconds": 600},
+               {"component": "Checkout", "status": "partial_outage", "seconds": 1200}]),
+        "{review}"
+    );
+    let web = app.web_session("lena").await;
+    let (_, html) = web.page(&format!("/incidents/{id}/review")).await;
+    assert!(
+        html.contains("on the status page: Checkout Major outage for 10 min 0 s, Checkout Partial outage for 20 min 0 s"),
+        "{html}"
+    );
+    let (_, md) = web.page(&format!("/incidents/{id}/review.md")).await;
+    assert!(
+        md.contains("| Checkout | Partial outage | 20 min 0 s |"),
+        "{md}"
     );
 }

@@ -18,6 +18,7 @@ use crate::app::{
     AppError, BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView,
 };
 use crate::domain::review::{self, Observation, Practice};
+use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiActor, ApiJson, ApiPath};
@@ -142,6 +143,16 @@ pub struct ImpactBody {
     pub services: Vec<String>,
     pub alerts: u32,
     pub user_reports: u32,
+    /// How long the public status page showed each component in each status other than
+    /// operational because of this incident (until an update said it was resolved, or it was).
+    pub status_page: Vec<StatusTimeBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusTimeBody {
+    pub component: String,
+    pub status: ComponentStatus,
+    pub seconds: i64,
 }
 
 impl From<ReviewView> for ReviewBody {
@@ -201,6 +212,15 @@ impl From<ReviewView> for ReviewBody {
                 services: v.incident.services.iter().map(|s| s.name.clone()).collect(),
                 alerts: d.alerts,
                 user_reports: d.user_reports,
+                status_page: v
+                    .status_page
+                    .iter()
+                    .map(|(component, status, seconds)| StatusTimeBody {
+                        component: component.clone(),
+                        status: *status,
+                        seconds: *seconds,
+                    })
+                    .collect(),
             },
             blame: v.blame.iter().cloned().map(Into::into).collect(),
             moments: d.moments.clone(),

@@ -127,12 +127,22 @@ async fn page(
         Some(s) => format!("{} from impact to resolution", human_duration(s)),
         None => "not resolved yet".to_string(),
     };
-    let impact = format!(
+    let mut impact = format!(
         "{span}; {} alert(s), {} user report(s); services: {}",
         d.alerts,
         d.user_reports,
         services(&v)
     );
+    if !v.status_page.is_empty() {
+        let shown: Vec<String> = v
+            .status_page
+            .iter()
+            .map(|(c, status, secs)| {
+                format!("{c} {} for {}", status.label(), human_duration(*secs))
+            })
+            .collect();
+        impact.push_str(&format!("; on the status page: {}", shown.join(", ")));
+    }
     let detected_at = match v.stored.as_ref().and_then(|r| r.detected_at) {
         Some(t) => format!("{} (moved by the review)", times.at(t)),
         None => format!("{} (the declaration)", times.at(v.incident.declared_at)),
