@@ -11,7 +11,7 @@ use crate::domain::access::Actor;
 use crate::domain::drills::{DrillScore, Scenario, ScoreInput, score};
 use crate::domain::incident::{Declaration, Incident, Origin, ServiceRef, UserRef};
 use crate::domain::review::Draft;
-use crate::store::DrillRecord;
+use crate::store::{DrillRecord, IncidentPlaybook};
 
 /// The scenarios aplomb ships, by name: written for the demo organisation.
 pub const EXAMPLES: [(&str, &str); 2] = [
@@ -129,7 +129,8 @@ impl Aplomb {
             .await?
             .ok_or(AppError::NotFound("drill"))?;
         let (_, draft) = self.draft_of(&incident, None).await?;
-        let score = self.drill_score(&incident, &drill, &draft).await?;
+        let playbook = self.store.incident_playbook(id).await?;
+        let score = drill_score(&incident, &drill, &draft, playbook.as_ref());
         Ok(DrillView {
             incident,
             drill,
@@ -149,36 +150,35 @@ impl Aplomb {
         }
         Ok(views)
     }
+}
 
-    /// How the drill's response measured up to the playbook it ran and the scenario's
-    /// targets, read from the review's draft.
-    pub(super) async fn drill_score(
-        &self,
-        incident: &Incident,
-        drill: &DrillRecord,
-        draft: &Draft,
-    ) -> AppResult<DrillScore> {
-        let playbook = self.store.incident_playbook(incident.id).await?;
-        let steps: Vec<(String, bool)> = playbook
-            .iter()
-            .flat_map(|p| &p.steps)
-            .map(|s| (s.text.clone(), s.checked_at.is_some()))
-            .collect();
-        let durations: Vec<(&'static str, Option<i64>)> = draft
-            .moments
-            .durations()
-            .iter()
-            .map(|(name, secs, _)| (*name, *secs))
-            .collect();
-        let filled: Vec<_> = incident.roles.iter().map(|r| r.role).collect();
-        Ok(score(&ScoreInput {
-            durations: &durations,
-            targets: &drill.targets,
-            steps: &steps,
-            playbook_roles: playbook.as_ref().map_or(&[], |p| &p.roles),
-            filled: &filled,
-        }))
-    }
+/// How a drill's response measured up to the playbook it ran and the scenario's targets, read
+/// from the review's draft.
+pub(super) fn drill_score(
+    incident: &Incident,
+    drill: &DrillRecord,
+    draft: &Draft,
+    playbook: Option<&IncidentPlaybook>,
+) -> DrillScore {
+    let steps: Vec<(String, bool)> = playbook
+        .iter()
+        .flat_map(|p| &p.steps)
+        .map(|s| (s.text.clone(), s.checked_at.is_some()))
+        .collect();
+    let durations: Vec<(&'static str, Option<i64>)> = draft
+        .moments
+        .durations()
+        .iter()
+        .map(|(name, secs, _)| (*name, *secs))
+        .collect();
+    let filled: Vec<_> = incident.roles.iter().map(|r| r.role).collect();
+    score(&ScoreInput {
+        durations: &durations,
+        targets: &drill.targets,
+        steps: &steps,
+        playbook_roles: playbook.map_or(&[], |p| &p.roles),
+        filled: &filled,
+    })
 }
 
 /// A shipped scenario by its name.

@@ -5,6 +5,7 @@
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::drills::drill_score;
 use super::{Aplomb, AppError, AppResult};
 use crate::domain::access::Actor;
 use crate::domain::blame;
@@ -19,7 +20,8 @@ use crate::domain::timeline::EntryData;
 use crate::domain::timeline::human_duration;
 use crate::domain::{FieldError, bounded_text, instant};
 use crate::store::{
-    Attendee, MeetingRecord, ReviewComment, ReviewEdit, ReviewRecord, TimelineEntry,
+    Attendee, IncidentPlaybook, MeetingRecord, ReviewComment, ReviewEdit, ReviewRecord,
+    TimelineEntry,
 };
 
 /// A text to check for blame.
@@ -98,6 +100,8 @@ pub struct ReviewView {
     pub stored: Option<ReviewRecord>,
     /// What the blameless check finds in the text.
     pub blame: Vec<blame::Finding>,
+    /// The playbook version the incident ran, with its checklist as it ended.
+    pub playbook: Option<IncidentPlaybook>,
     /// A drill's score against its playbook and targets.
     pub drill: Option<DrillScore>,
     /// How long the public status page showed each component in each status other than
@@ -119,6 +123,19 @@ impl ReviewView {
     /// The review as one Markdown document: the text, the figures, and a drill's score.
     pub fn markdown(&self) -> String {
         let mut out = review::markdown(&self.text, &self.draft);
+        if let Some(p) = &self.playbook {
+            let done = p.steps.iter().filter(|s| s.checked_at.is_some()).count();
+            out.push_str(&format!(
+                "\n## Playbook\n\nThe incident ran version {} of playbook {}: {done} of {} checklist steps checked.\n\n",
+                p.version,
+                p.playbook_id,
+                p.steps.len()
+            ));
+            for step in &p.steps {
+                let mark = if step.checked_at.is_some() { "x" } else { " " };
+                out.push_str(&format!("- [{mark}] {}\n", step.text));
+            }
+        }
         if !self.status_page.is_empty() {
             out.push_str(
                 "\n## On the status page\n\n| Component | Status | Time |\n|---|---|---|\n",
@@ -162,12 +179,16 @@ impl Aplomb {
             Some(r) => r.text.clone(),
             None => review::starting_text(&incident, &draft),
         };
+        let playbook = self.store.incident_playbook(incident.id).await?;
         let drill = match self.store.drill(incident.id).await? {
-            Some(d) if incident.is_drill() => Some(self.drill_score(&incident, &d, &draft).await?),
+            Some(d) if incident.is_drill() => {
+                Some(drill_score(&incident, &d, &draft, playbook.as_ref()))
+            }
             _ => None,
         };
         let status_page = self.status_page_time(&incident).await?;
         Ok(ReviewView {
+            playbook,
             status_page,
             drill,
             blame: blame::check(&text),

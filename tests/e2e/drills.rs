@@ -349,6 +349,19 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         .call(&lena, Method::GET, &format!("{path}/review"), None)
         .await;
     assert_eq!(review["drill_score"]["met"], 3, "{review}");
+    assert_eq!(
+        (
+            &review["playbook"]["version"],
+            &review["playbook"]["steps"],
+            &review["playbook"]["checked"]
+        ),
+        (&json!(1), &json!(2), &json!(1)),
+        "{review}"
+    );
+    assert_eq!(
+        review["playbook"]["unchecked"],
+        json!(["Post a first update"])
+    );
     assert_eq!(review["durations"]["time_to_acknowledge"], 180, "{review}");
     let (_, real) = app
         .call(
@@ -370,6 +383,11 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         .expect("text");
     assert!(md.contains("## Drill score\n\n3 of 5 met"), "{md}");
     assert!(
+        md.contains("## Playbook\n\nThe incident ran version 1 of playbook"),
+        "{md}"
+    );
+    assert!(md.contains("- [ ] Post a first update"), "{md}");
+    assert!(
         md.contains("- [ ] Time to finding within 30 min 0 s (did not happen)"),
         "{md}"
     );
@@ -382,6 +400,7 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         html.contains("Drill score: 3 of 5") && html.contains("id=\"drill-score\""),
         "{html}"
     );
+    assert!(html.contains("1 of 2 checklist steps checked"), "{html}");
     let (_, html) = web.page(&format!("/drills/{id}")).await;
     assert!(
         html.contains("Score: 3 of 5") && !html.contains("so far"),

@@ -97,6 +97,19 @@ pub struct ReviewBody {
     /// A drill's score against the playbook it ran and the scenario's targets; absent for a
     /// real incident.
     pub drill_score: Option<ScoreBody>,
+    /// The playbook version the incident ran (absent: none applied), and how much of its
+    /// checklist was checked.
+    pub playbook: Option<PlaybookRunBody>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlaybookRunBody {
+    pub playbook_id: i64,
+    pub version: i64,
+    pub steps: usize,
+    pub checked: usize,
+    /// The steps never checked, in order.
+    pub unchecked: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -207,6 +220,18 @@ impl From<ReviewView> for ReviewBody {
                 })
                 .collect(),
             drill_score: v.drill.as_ref().map(Into::into),
+            playbook: v.playbook.as_ref().map(|p| PlaybookRunBody {
+                playbook_id: p.playbook_id,
+                version: p.version,
+                steps: p.steps.len(),
+                checked: p.steps.iter().filter(|s| s.checked_at.is_some()).count(),
+                unchecked: p
+                    .steps
+                    .iter()
+                    .filter(|s| s.checked_at.is_none())
+                    .map(|s| s.text.clone())
+                    .collect(),
+            }),
             impact: ImpactBody {
                 duration_seconds: d.impact_seconds(),
                 services: v.incident.services.iter().map(|s| s.name.clone()).collect(),

@@ -75,6 +75,8 @@ struct ReviewPage {
     /// (section, its title), for the comment form.
     sections: Vec<(&'static str, &'static str)>,
     meeting: Option<MeetingView>,
+    /// "version 2 of playbook 1: 3 of 5 checklist steps checked", and the link to it.
+    playbook: Option<(String, String)>,
     rows: Vec<ItemRow>,
     choices: ItemChoices,
     back: &'static str,
@@ -194,6 +196,18 @@ async fn page(
             .map(|p| (p.as_str(), p.label()))
             .collect(),
         meeting: meeting.map(|m| MeetingView::new(m, &times)),
+        playbook: v.playbook.as_ref().map(|p| {
+            let done = p.steps.iter().filter(|s| s.checked_at.is_some()).count();
+            (
+                format!(
+                    "version {} of playbook {}: {done} of {} checklist steps checked",
+                    p.version,
+                    p.playbook_id,
+                    p.steps.len()
+                ),
+                format!("/playbooks/{}", p.playbook_id),
+            )
+        }),
         label: "Blameless check",
         tone: tone_rows(&v.text, v.blame.clone()),
         unchecked: None,
