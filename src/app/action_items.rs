@@ -43,6 +43,9 @@ pub struct ActionItemFields {
     /// The review section it answers to.
     #[schema(value_type = Option<crate::app::schema::PracticeName>)]
     pub section: Option<String>,
+    /// The playbook it would change (its id): its change then names this item.
+    #[schema(minimum = 1)]
+    pub playbook: Option<i64>,
 }
 
 /// Changes to an action item; a field left out stays as it is, `""` clears the owner, the
@@ -66,6 +69,9 @@ pub struct ActionItemEdit {
     #[schema(value_type = Option<crate::app::schema::Reason>)]
     pub reason: Option<String>,
     pub section: Option<String>,
+    /// The playbook it would change (its id); 0 links none.
+    #[schema(minimum = 0)]
+    pub playbook: Option<i64>,
 }
 
 /// The overview's filters, as the API and the page take them.
@@ -158,6 +164,10 @@ impl Aplomb {
             Some(name) => Some(self.team_named(name).await?),
             None => self.store.incident_team(id).await?,
         };
+        let playbook = match fields.playbook {
+            Some(p) => Some(self.playbook_named(p).await?),
+            None => None,
+        };
         let state = ActionState::Open;
         let values = ActionItemValues {
             title: input.title,
@@ -167,6 +177,7 @@ impl Aplomb {
             priority: input.priority,
             state,
             section: input.section,
+            playbook,
             reason: None,
             remind_at: next_reminder(state, owner.is_some(), input.due_at, now),
             done_at: None,
@@ -223,6 +234,11 @@ impl Aplomb {
             Some("") => Some(None),
             Some(s) => Some(Some(s.parse()?)),
         };
+        let playbook = match edit.playbook {
+            None => None,
+            Some(0) => Some(None),
+            Some(p) => Some(Some(self.playbook_named(p).await?)),
+        };
         if state.is_none() && edit.reason.is_some() {
             return Err(
                 FieldError::new("reason", "is only accepted with the state wont_do").into(),
@@ -262,6 +278,10 @@ impl Aplomb {
                 if let Some(section) = section {
                     set("section", section != values.section);
                     values.section = section;
+                }
+                if let Some(playbook) = playbook {
+                    set("playbook", playbook != values.playbook);
+                    values.playbook = playbook;
                 }
                 if let Some(to) = state {
                     values.reason = check_move(values.state, to, edit.reason.as_deref()).map_err(
@@ -325,6 +345,14 @@ impl Aplomb {
             .team_id(name)
             .await?
             .ok_or_else(|| FieldError::new("team", format!("no team named {name:?}")).into())
+    }
+
+    /// A playbook an action item names, which must exist.
+    async fn playbook_named(&self, id: i64) -> AppResult<i64> {
+        match self.store.playbook(id).await? {
+            Some(p) => Ok(p.id),
+            None => Err(FieldError::new("playbook", format!("no playbook {id}")).into()),
+        }
     }
 }
 

@@ -29,6 +29,9 @@ pub enum ActionItemCommand {
         /// communication or went_well.
         #[arg(long)]
         section: Option<String>,
+        /// The playbook it would change (its id).
+        #[arg(long)]
+        playbook: Option<i64>,
     },
     /// Action items: an incident's, or across incidents (by default those still to do).
     List {
@@ -66,6 +69,9 @@ pub enum ActionItemCommand {
         priority: Option<String>,
         #[arg(long)]
         section: Option<String>,
+        /// The playbook it would change (its id); 0 links none.
+        #[arg(long)]
+        playbook: Option<i64>,
     },
 }
 
@@ -80,9 +86,10 @@ impl Client {
                 due,
                 priority,
                 section,
+                playbook,
             } => {
                 let body = json!({"title": title, "owner": owner, "team": team, "due_at": due,
-                    "priority": priority, "section": section});
+                    "priority": priority, "section": section, "playbook": playbook});
                 let path = format!("/incidents/{incident}/review/action-items");
                 let item = self.call(Method::POST, &path, Some(body)).await?;
                 self.print(&item, |v| format!("{}\n", v["id"]));
@@ -119,8 +126,12 @@ impl Client {
                 due,
                 priority,
                 section,
+                playbook,
             } => {
                 let mut body = Map::new();
+                if let Some(playbook) = playbook {
+                    body.insert("playbook".into(), playbook.into());
+                }
                 for (field, value) in [
                     ("state", state),
                     ("reason", reason),

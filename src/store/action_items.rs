@@ -35,6 +35,8 @@ pub struct ActionItemRecord {
     pub state: ActionState,
     /// The review section it answers to.
     pub section: Option<Practice>,
+    /// The playbook it would change (by id), if it would change one.
+    pub playbook: Option<i64>,
     /// Why it will not be done (`wont_do` only).
     pub reason: Option<String>,
     pub created_by: Option<String>,
@@ -67,6 +69,7 @@ pub struct ActionItemValues {
     pub priority: Priority,
     pub state: ActionState,
     pub section: Option<Practice>,
+    pub playbook: Option<i64>,
     pub reason: Option<String>,
     pub remind_at: Option<Timestamp>,
     pub done_at: Option<Timestamp>,
@@ -82,6 +85,7 @@ impl From<&ActionItemRecord> for ActionItemValues {
             priority: r.priority,
             state: r.state,
             section: r.section,
+            playbook: r.playbook,
             reason: r.reason.clone(),
             remind_at: r.remind_at,
             done_at: r.done_at,
@@ -101,7 +105,7 @@ pub struct ActionItemFilter {
 
 const ITEMS: &str = "SELECT a.id, a.incident_id, i.title AS incident_title, i.private, a.title, \
      a.owner_id, o.username AS owner, a.team_id, t.name AS team, a.due_at, a.priority, a.state, \
-     a.section, a.reason, c.username AS created_by, a.created_at, a.updated_at, a.done_at, a.remind_at \
+     a.section, a.playbook_id, a.reason, c.username AS created_by, a.created_at, a.updated_at, a.done_at, a.remind_at \
      FROM action_items a JOIN incidents i ON i.id = a.incident_id \
      LEFT JOIN users o ON o.id = a.owner_id LEFT JOIN teams t ON t.id = a.team_id \
      LEFT JOIN users c ON c.id = a.created_by";
@@ -261,8 +265,8 @@ impl InvestigationTx {
             .tx
             .fetch_one(
                 "INSERT INTO action_items (incident_id, title, owner_id, team_id, due_at, priority, state, \
-                 section, reason, remind_at, done_at, created_by, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING id",
+                 section, reason, remind_at, done_at, created_by, created_at, updated_at, playbook_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) RETURNING id",
                 args![
                     self.incident.id,
                     &fields.title,
@@ -277,6 +281,7 @@ impl InvestigationTx {
                     fields.done_at.map(ms),
                     author_id,
                     ms(now),
+                    fields.playbook,
                 ],
             )
             .await?
@@ -295,8 +300,8 @@ impl InvestigationTx {
         self.tx
             .execute(
                 "UPDATE action_items SET title = $1, owner_id = $2, team_id = $3, due_at = $4, priority = $5, \
-                 state = $6, section = $7, reason = $8, remind_at = $9, done_at = $10, updated_at = $11 \
-                 WHERE id = $12 AND incident_id = $13",
+                 state = $6, section = $7, reason = $8, remind_at = $9, done_at = $10, updated_at = $11, \
+                 playbook_id = $14 WHERE id = $12 AND incident_id = $13",
                 args![
                     &fields.title,
                     fields.owner_id,
@@ -311,6 +316,7 @@ impl InvestigationTx {
                     ms(now),
                     id,
                     self.incident.id,
+                    fields.playbook,
                 ],
             )
             .await?;
@@ -450,6 +456,7 @@ async fn load(conn: &mut Conn, sql: &str, values: &[Arg]) -> Result<Vec<ActionIt
                 priority: r.parsed("priority")?,
                 state: r.parsed("state")?,
                 section: r.opt_parsed("section")?,
+                playbook: r.get("playbook_id")?,
                 reason: r.get("reason")?,
                 created_by: r.get("created_by")?,
                 created_at: r.ts("created_at")?,

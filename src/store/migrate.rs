@@ -148,6 +148,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "review meetings",
         include_str!("../../migrations/0031_review_meetings.sql"),
     ),
+    (
+        32,
+        "action item playbook",
+        include_str!("../../migrations/0032_action_item_playbook.sql"),
+    ),
 ];
 
 /// The newest migration this aplomb knows.

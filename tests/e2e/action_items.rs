@@ -365,6 +365,14 @@ async fn the_review_page_adds_and_finishes_action_items(app: TestApp) {
     let hooks = WebhookSink::start(0).await;
     database_team(&app, &hooks.url).await;
     let lena = app.user("lena", "responder").await;
+    let playbook = crate::paging::ok(
+        &app,
+        Method::POST,
+        "/api/v1/playbooks",
+        json!({"incident_type": "outage", "steps": ["Check replication lag"]}),
+    )
+    .await;
+    let pid = playbook["id"].to_string();
     let id = app
         .declare(
             &lena,
@@ -391,6 +399,7 @@ async fn the_review_page_adds_and_finishes_action_items(app: TestApp) {
                 ("due_at", "2036-01-05T09:30"),
                 ("priority", "high"),
                 ("section", "prevention"),
+                ("playbook", &pid),
             ],
         )
         .await;
@@ -411,6 +420,16 @@ async fn the_review_page_adds_and_finishes_action_items(app: TestApp) {
         .await;
     let item_id = items[0]["id"].as_i64().expect("an item");
     assert_eq!(items[0]["section"], "prevention");
+    assert_eq!(
+        items[0]["playbook"].to_string(),
+        pid,
+        "the playbook it would change"
+    );
+    let (_, html) = web.page(&review).await;
+    assert!(
+        html.contains(&format!("href=\"/playbooks/{pid}\" class=\"tag\"")),
+        "{html}"
+    );
 
     // The overview groups it under the team, with olga's count.
     let (status, overview) = web.page("/action-items").await;

@@ -159,14 +159,45 @@ async fn a_playbook_is_applied_at_declaration_versioned_and_diffed(app: TestApp)
             .contains(&"checklist_step_checked".to_string())
     );
 
-    // A change is a new version, from the version read, with its reason and action item.
-    let (_, item) = call(
+    // An action item names the playbook it would change (one that exists).
+    let items = format!("/api/v1/incidents/{first}/review/action-items");
+    let (status, answer) = call(
         &lena,
         Method::POST,
-        &format!("/api/v1/incidents/{first}/review/action-items"),
-        Some(json!({"title": "Check the cache in the outage playbook"})),
+        &items,
+        Some(json!({"title": "x", "playbook": 999_999})),
     )
     .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "playbook");
+    let (status, item) = call(
+        &lena,
+        Method::POST,
+        &items,
+        Some(json!({"title": "Check the cache in the outage playbook", "playbook": pid})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    assert_eq!(item["playbook"], pid);
+    let item_path = format!("/api/v1/action-items/{}", item["id"]);
+    let (_, unlinked) = call(
+        &lena,
+        Method::PATCH,
+        &item_path,
+        Some(json!({"playbook": 0})),
+    )
+    .await;
+    assert_eq!(unlinked["playbook"], Value::Null, "{unlinked}");
+    let (_, item) = call(
+        &lena,
+        Method::PATCH,
+        &item_path,
+        Some(json!({"playbook": pid})),
+    )
+    .await;
+    assert_eq!(item["playbook"], pid, "{item}");
+
+    // A change is a new version, from the version read, with its reason and action item.
     let change = |version: i64, reason: Option<&str>, item: Option<i64>| {
         json!({"version": version, "reason": reason, "action_item": item, "roles": ["scribe"],
                "steps": ["Page the on-call engineer", "Check the cache's hit rate",

@@ -38,6 +38,8 @@ pub(super) struct ItemRow {
     pub due: String,
     pub overdue: bool,
     pub reason: String,
+    /// The playbook it would change, if any.
+    pub playbook: Option<i64>,
 }
 
 impl ItemRow {
@@ -55,6 +57,7 @@ impl ItemRow {
             due: item.due_at.map_or_else(|| "-".into(), |d| times.at(d)),
             overdue: item.overdue(now),
             reason: item.reason.clone().unwrap_or_default(),
+            playbook: item.playbook,
         }
     }
 }
@@ -169,6 +172,9 @@ struct AddForm {
     priority: String,
     #[serde(default)]
     section: String,
+    /// A playbook's id, or blank.
+    #[serde(default)]
+    playbook: String,
 }
 
 /// A field left blank in a form is not given.
@@ -196,6 +202,12 @@ async fn add(
             due_at,
             priority: given(&form.priority),
             section: given(&form.section),
+            playbook: match given(&form.playbook) {
+                Some(p) => Some(p.parse().map_err(|_| {
+                    crate::domain::FieldError::new("playbook", "must be a playbook's id")
+                })?),
+                None => None,
+            },
         };
         state.add_action_item(&session.actor, id, &fields).await
     }

@@ -77,6 +77,8 @@ struct ReviewPage {
     meeting: Option<MeetingView>,
     /// "version 2 of playbook 1: 3 of 5 checklist steps checked", and the link to it.
     playbook: Option<(String, String)>,
+    /// Every playbook, (id, "outage (checkout-api)"), for the action item form.
+    playbooks: Vec<(i64, String)>,
     rows: Vec<ItemRow>,
     choices: ItemChoices,
     back: &'static str,
@@ -101,10 +103,17 @@ async fn page(
         let items = state.incident_action_items(&session.actor, id).await?;
         let comments = state.review_comments(&session.actor, id).await?;
         let meeting = state.review_meeting(&session.actor, id).await?;
-        Ok::<_, AppError>((times, review, history, items, (comments, meeting)))
+        let playbooks = state.playbooks().await?;
+        Ok::<_, AppError>((
+            times,
+            review,
+            history,
+            items,
+            (comments, meeting, playbooks),
+        ))
     }
     .await;
-    let (times, v, history, items, (comments, meeting)) = match loaded {
+    let (times, v, history, items, (comments, meeting, playbooks)) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => return fail(e, "/incidents"),
     };
@@ -196,6 +205,16 @@ async fn page(
             .map(|p| (p.as_str(), p.label()))
             .collect(),
         meeting: meeting.map(|m| MeetingView::new(m, &times)),
+        playbooks: playbooks
+            .iter()
+            .map(|p| {
+                let name = match &p.service {
+                    Some(service) => format!("{} ({service})", p.incident_type),
+                    None => p.incident_type.clone(),
+                };
+                (p.id, name)
+            })
+            .collect(),
         playbook: v.playbook.as_ref().map(|p| {
             let done = p.steps.iter().filter(|s| s.checked_at.is_some()).count();
             (
