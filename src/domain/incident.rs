@@ -398,6 +398,9 @@ pub struct Incident {
     /// How many of its hypotheses are supported (findings); read with the incident, never
     /// written through it.
     pub findings: u32,
+    /// The roles the playbook it runs names, which it requires beside its severity's; read
+    /// with the incident, never written through it.
+    pub playbook_roles: Vec<RoleKind>,
 }
 
 /// A validated request to declare an incident.
@@ -458,6 +461,7 @@ impl Incident {
             roles: Vec::new(),
             services: declaration.services,
             findings: 0,
+            playbook_roles: Vec::new(),
         };
         (incident, entry)
     }
@@ -487,12 +491,22 @@ impl Incident {
         self.roles.iter().find(|a| a.role == role).map(|a| &a.user)
     }
 
-    /// Roles the severity requires that nobody holds yet.
+    /// The roles the response needs: those its severity requires, then those its playbook
+    /// names.
+    pub fn required_roles(&self, policy: &RolePolicy) -> Vec<RoleKind> {
+        let mut roles = policy.required(self.severity).to_vec();
+        for role in &self.playbook_roles {
+            if !roles.contains(role) {
+                roles.push(*role);
+            }
+        }
+        roles
+    }
+
+    /// Required roles (`required_roles`) that nobody holds yet.
     pub fn unfilled_roles(&self, policy: &RolePolicy) -> Vec<RoleKind> {
-        policy
-            .required(self.severity)
-            .iter()
-            .copied()
+        self.required_roles(policy)
+            .into_iter()
             .filter(|role| self.holder(*role).is_none())
             .collect()
     }
@@ -901,6 +915,18 @@ mod tests {
         );
         incident.severity = Severity::Sev4;
         assert!(incident.unfilled_roles(&policy).is_empty());
+        // The playbook's roles count too, once each, after the severity's.
+        incident.playbook_roles = vec![RoleKind::Scribe, RoleKind::IncidentLead];
+        assert_eq!(incident.unfilled_roles(&policy), vec![RoleKind::Scribe]);
+        incident.severity = Severity::Sev1;
+        assert_eq!(
+            incident.required_roles(&policy),
+            vec![
+                RoleKind::IncidentLead,
+                RoleKind::CommunicationsLead,
+                RoleKind::Scribe
+            ]
+        );
     }
 
     #[test]

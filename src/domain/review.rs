@@ -376,7 +376,7 @@ fn coordination(
 ) {
     let declared = incident.declared_at;
     let end = draft.moments.resolved;
-    for &role in roles.required(incident.severity) {
+    for role in incident.required_roles(roles) {
         let filled = entries
             .iter()
             .find(|(_, d)| matches!(d, EntryData::RoleAssigned { role: r, .. } if *r == role))

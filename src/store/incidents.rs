@@ -418,7 +418,9 @@ pub(super) async fn load_incident(
     // Findings are the incident's supported hypotheses ($2).
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS}, \
-         (SELECT COUNT(*) FROM hypotheses h WHERE h.incident_id = i.id AND h.state = $2) AS findings \
+         (SELECT COUNT(*) FROM hypotheses h WHERE h.incident_id = i.id AND h.state = $2) AS findings, \
+         (SELECT v.roles FROM playbook_versions v WHERE v.playbook_id = i.playbook_id \
+          AND v.version = i.playbook_version) AS playbook_roles \
          FROM incidents i JOIN users d ON d.id = i.declared_by WHERE i.id = $1{lock}"
     );
     let supported = HypothesisState::Supported.as_str();
@@ -492,6 +494,10 @@ pub(super) async fn load_incident(
             let count = row.get::<i64>("findings")?;
             u32::try_from(count)
                 .map_err(|_| StoreError::Corrupt(format!("{count} findings on incident {id}")))?
+        },
+        playbook_roles: match row.get::<Option<String>>("playbook_roles")? {
+            Some(json) => super::playbooks::roles_from_json(&json)?,
+            None => Vec::new(),
         },
     }))
 }

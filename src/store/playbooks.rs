@@ -255,16 +255,23 @@ async fn with_current(conn: &mut Conn, r: &Row) -> Result<PlaybookRecord> {
     })
 }
 
+/// A version's roles, stored as a JSON list of their slugs.
+pub(super) fn roles_from_json(raw: &str) -> Result<Vec<RoleKind>> {
+    let slugs: Vec<String> =
+        serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("roles: {e}")))?;
+    slugs
+        .iter()
+        .map(|s| s.parse())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e: crate::domain::FieldError| StoreError::Corrupt(e.to_string()))
+}
+
 fn version(r: &Row) -> Result<PlaybookVersion> {
     let json = |column: &str| -> Result<Vec<String>> {
         let raw: String = r.get(column)?;
         serde_json::from_str(&raw).map_err(|e| StoreError::Corrupt(format!("{column}: {e}")))
     };
-    let roles = json("roles")?
-        .iter()
-        .map(|s| s.parse())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e: crate::domain::FieldError| StoreError::Corrupt(e.to_string()))?;
+    let roles = roles_from_json(&r.get::<String>("roles")?)?;
     Ok(PlaybookVersion {
         version: r.get("version")?,
         content: PlaybookContent {
@@ -325,9 +332,7 @@ async fn load_incident_playbook(
     else {
         return Ok(None);
     };
-    let raw_roles: String = row.get("roles")?;
-    let roles: Vec<String> =
-        serde_json::from_str(&raw_roles).map_err(|e| StoreError::Corrupt(format!("roles: {e}")))?;
+    let roles = roles_from_json(&row.get::<String>("roles")?)?;
     let steps = conn
         .fetch_all(
             "SELECT c.step, c.text, u.username AS checked_by, c.checked_at FROM checklist_steps c \
@@ -348,7 +353,7 @@ async fn load_incident_playbook(
     Ok(Some(IncidentPlaybook {
         playbook_id: row.get("playbook_id")?,
         version: row.get("playbook_version")?,
-        roles: roles.iter().filter_map(|r| r.parse().ok()).collect(),
+        roles,
         guidance: row.get("guidance")?,
         steps,
     }))

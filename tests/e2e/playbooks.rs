@@ -134,6 +134,28 @@ async fn a_playbook_is_applied_at_declaration_versioned_and_diffed(app: TestApp)
     )
     .await;
     assert_eq!(none["playbook_id"], Value::Null, "no playbook for the type");
+    // The roles a playbook names are required beside the severity's.
+    let unfilled = async |id: i64| {
+        let (_, incident) =
+            call(&lena, Method::GET, &format!("/api/v1/incidents/{id}"), None).await;
+        incident["unfilled_roles"].clone()
+    };
+    assert!(
+        unfilled(first)
+            .await
+            .as_array()
+            .expect("roles")
+            .contains(&json!("scribe")),
+        "the outage playbook asks for a scribe"
+    );
+    assert!(
+        !unfilled(other)
+            .await
+            .as_array()
+            .expect("roles")
+            .contains(&json!("scribe")),
+        "a SEV4 without a playbook does not"
+    );
 
     // Checking steps.
     let step = format!("/api/v1/incidents/{first}/checklist/2");
