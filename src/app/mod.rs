@@ -457,13 +457,7 @@ impl Aplomb {
             }
             self.assemble(&mut tx, &declared, &plan, now).await?;
             if let Some(p) = &playbook {
-                tx.apply_playbook(id, p).await?;
-                let applied = EntryData::PlaybookApplied {
-                    playbook_id: p.id,
-                    version: p.current.version,
-                    steps: p.current.content.steps.len(),
-                };
-                tx.record(id, now, &[applied]).await?;
+                tx.apply_playbook(id, p, now).await?;
             }
             let deliveries = self.engine.fire_opened(&mut tx, &[id], now).await?;
             self.store

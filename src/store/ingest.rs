@@ -18,6 +18,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::db::{Arg, Conn, Row, args, closed_statuses, not_drill};
 use super::incidents::{insert_entries_across, insert_incident_in, load_incident, save_incident};
 use super::paging::PagingTx;
+use super::playbooks::apply_service_playbook;
 use super::{Backend, Result, Store, StoreError, ms};
 use crate::domain::alert::{
     AlertEvent, AlertPayload, AlertRules, ChangeEvent, EventAction, Silence, SilenceMatch,
@@ -946,8 +947,10 @@ pub(super) async fn open_service_incident(
     by: UserRef,
     now: Timestamp,
 ) -> Result<i64> {
-    let (incident, entry): (Incident, EntryData) = Incident::declare(declaration, by, now);
+    let (mut incident, entry): (Incident, EntryData) = Incident::declare(declaration, by, now);
     let id = insert_incident_in(conn, &incident, &entry).await?;
+    incident.id = id;
+    apply_service_playbook(conn, &incident, service.id, now).await?;
     if let Some(policy) = service.policy {
         conn.execute(
             "INSERT INTO escalations (incident_id, policy_id, round, level, state, due_at, created_at) \

@@ -5,11 +5,13 @@
 use jiff::Timestamp;
 
 use super::db::{Conn, Row, args};
+use super::incidents::insert_entries;
 use super::investigation::InvestigationTx;
 use super::paging::PagingTx;
 use super::{Result, Store, StoreError, ms};
-use crate::domain::incident::RoleKind;
-use crate::domain::playbooks::PlaybookContent;
+use crate::domain::incident::{Incident, RoleKind};
+use crate::domain::playbooks::{self, PlaybookContent};
+use crate::domain::timeline::EntryData;
 
 /// A playbook at its current version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,15 +90,7 @@ impl Store {
         &self,
         incident_type: &str,
     ) -> Result<Vec<(Option<i64>, PlaybookRecord)>> {
-        let mut conn = self.read().await?;
-        let sql = format!("{PLAYBOOKS} WHERE p.incident_type = $1");
-        let rows = conn.fetch_all(&sql, args![incident_type]).await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let p = with_current(&mut conn, r).await?;
-            out.push((p.service_id, p));
-        }
-        Ok(out)
+        playbooks_of_type(&mut self.read().await?, incident_type).await
     }
 
     /// A new playbook at version 1; a second for the same type and service is a conflict.
@@ -184,30 +178,75 @@ pub struct VersionFields<'a> {
 }
 
 impl PagingTx {
-    /// Applies `playbook` at its current version to a just-declared incident: records the
-    /// version and writes its checklist, in the declaration's transaction.
+    /// Applies `playbook` to a just-declared incident, in the declaration's transaction.
     pub async fn apply_playbook(
         &mut self,
         incident_id: i64,
         playbook: &PlaybookRecord,
+        now: Timestamp,
     ) -> Result<()> {
-        self.tx
-            .execute(
-                "UPDATE incidents SET playbook_id = $1, playbook_version = $2 WHERE id = $3",
-                args![playbook.id, playbook.current.version, incident_id],
-            )
-            .await?;
-        for (i, text) in playbook.current.content.steps.iter().enumerate() {
-            let step = i64::try_from(i + 1).unwrap_or(i64::MAX);
-            self.tx
-                .execute(
-                    "INSERT INTO checklist_steps (incident_id, step, text) VALUES ($1, $2, $3)",
-                    args![incident_id, step, text.as_str()],
-                )
-                .await?;
-        }
-        Ok(())
+        apply_playbook(&mut self.tx, incident_id, playbook, now).await
     }
+}
+
+async fn playbooks_of_type(
+    conn: &mut Conn,
+    incident_type: &str,
+) -> Result<Vec<(Option<i64>, PlaybookRecord)>> {
+    let sql = format!("{PLAYBOOKS} WHERE p.incident_type = $1");
+    let rows = conn.fetch_all(&sql, args![incident_type]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let p = with_current(conn, r).await?;
+        out.push((p.service_id, p));
+    }
+    Ok(out)
+}
+
+/// Applies the playbook an incident opened by alerts or reports on `service_id` runs (the
+/// service's for its type, else the type's), in the transaction that opens it.
+pub(super) async fn apply_service_playbook(
+    conn: &mut Conn,
+    incident: &Incident,
+    service_id: i64,
+    now: Timestamp,
+) -> Result<()> {
+    let candidates = playbooks_of_type(conn, &incident.incident_type).await?;
+    if let Some(p) = playbooks::pick(&candidates, &[service_id]) {
+        apply_playbook(conn, incident.id, p, now).await?;
+    }
+    Ok(())
+}
+
+/// Records `playbook`'s current version on the incident, writes its checklist, and says so on
+/// the timeline.
+async fn apply_playbook(
+    conn: &mut Conn,
+    incident_id: i64,
+    playbook: &PlaybookRecord,
+    now: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE incidents SET playbook_id = $1, playbook_version = $2 WHERE id = $3",
+        args![playbook.id, playbook.current.version, incident_id],
+    )
+    .await?;
+    let steps = &playbook.current.content.steps;
+    for (i, text) in steps.iter().enumerate() {
+        let step = i64::try_from(i + 1).unwrap_or(i64::MAX);
+        conn.execute(
+            "INSERT INTO checklist_steps (incident_id, step, text) VALUES ($1, $2, $3)",
+            args![incident_id, step, text.as_str()],
+        )
+        .await?;
+    }
+    let applied = EntryData::PlaybookApplied {
+        playbook_id: playbook.id,
+        version: playbook.current.version,
+        steps: steps.len(),
+    };
+    insert_entries(conn, incident_id, None, now, &[applied]).await?;
+    Ok(())
 }
 
 impl InvestigationTx {

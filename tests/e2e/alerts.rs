@@ -351,6 +351,15 @@ async fn alerts_acknowledge_and_resolve_their_incident(db: Db) {
     let hooks = WebhookSink::start(0).await;
     let Some(app) = spawn(db).await else { return };
     let key = monitored_service(&app, &hooks.url).await;
+    // An incident alerts open runs its service's playbook, as a declared one does.
+    let (status, playbook) = app
+        .admin(
+            Method::POST,
+            "/api/v1/playbooks",
+            Some(json!({"incident_type": "outage", "service": "search", "steps": ["Check the search cluster's heap"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{playbook}");
     for dedup in ["a", "b"] {
         let (status, _) = enqueue(&app, "/v2/enqueue", &trigger(&key, dedup, "error")).await;
         assert_eq!(status, StatusCode::ACCEPTED);
@@ -360,6 +369,18 @@ async fn alerts_acknowledge_and_resolve_their_incident(db: Db) {
     let (_, page) = app.admin(Method::GET, "/api/v1/incidents", None).await;
     assert_eq!(page["items"].as_array().map(Vec::len), Some(1));
     let id = page["items"][0]["id"].as_i64().expect("id");
+    let (_, checklist) = app
+        .admin(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}/checklist"),
+            None,
+        )
+        .await;
+    assert_eq!(checklist["playbook_id"], playbook["id"], "{checklist}");
+    assert_eq!(
+        checklist["steps"][0]["text"],
+        "Check the search cluster's heap"
+    );
 
     // The incident page shows its alerts and the service's recent changes; the alert pages too.
     let change = json!({"routing_key": key, "payload": {"summary": "Deployed search 2.4.1", "source": "ci"}});
