@@ -786,21 +786,7 @@ print(json.dumps({
     "text": m.get_body(("plain",)).get_content(),
 }))
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(raw.as_bytes())
-        .expect("the message is written");
-    let out = child.wait_with_output().expect("python3 answers");
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    crate::sinks::python_reads(script, raw)
 }
 
 /// The ics's content lines, unfolded and split.

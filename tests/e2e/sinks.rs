@@ -286,3 +286,23 @@ impl WebhookSink {
         self.inbox.received.lock().expect("inbox").clone()
     }
 }
+
+/// What a Python script (run with `python3 -c`) prints as JSON when given `input` on its
+/// standard input: how a test reads a message with Python's standard email parser.
+pub fn python_reads(script: &str, input: &str) -> serde_json::Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("the input is written");
+    let out = child.wait_with_output().expect("python3 answers");
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
