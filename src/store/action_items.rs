@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::db::{Arg, Conn, args};
+use super::db::{Arg, Conditions, Conn, args};
 use super::investigation::InvestigationTx;
 use super::paging::PagingTx;
 use super::{Attempt, Result, Store, StoreError, ms, outbox};
@@ -118,43 +118,25 @@ impl Store {
         viewer: &Actor,
         filter: &ActionItemFilter,
     ) -> Result<Vec<ActionItemRecord>> {
-        let mut conditions = Vec::new();
-        let mut values: Vec<Arg> = Vec::new();
-        let next = |values: &mut Vec<Arg>, v: Arg| {
-            values.push(v);
-            format!("${}", values.len())
-        };
+        let mut c = Conditions::default();
         if let Some(id) = filter.incident_id {
-            let p = next(&mut values, id.into());
-            conditions.push(format!("a.incident_id = {p}"));
+            let p = c.bind(id);
+            c.push(format!("a.incident_id = {p}"));
         }
         if !filter.states.is_empty() {
-            let ps: Vec<String> = filter
-                .states
-                .iter()
-                .map(|s| next(&mut values, s.as_str().into()))
-                .collect();
-            conditions.push(format!("a.state IN ({})", ps.join(", ")));
+            let ps: Vec<String> = filter.states.iter().map(|s| c.bind(s.as_str())).collect();
+            c.push(format!("a.state IN ({})", ps.join(", ")));
         }
         if let Some(owner) = &filter.owner {
-            let p = next(&mut values, owner.as_str().into());
-            conditions.push(format!("o.username = {p}"));
+            let p = c.bind(owner);
+            c.push(format!("o.username = {p}"));
         }
         if let Some(team) = &filter.team {
-            let p = next(&mut values, team.as_str().into());
-            conditions.push(format!("t.name = {p}"));
+            let p = c.bind(team);
+            c.push(format!("t.name = {p}"));
         }
-        if !viewer.is_admin() {
-            let p = next(&mut values, viewer.id.into());
-            conditions.push(format!(
-                "(i.private = 0 OR EXISTS (SELECT 1 FROM participants p WHERE p.incident_id = i.id AND p.user_id = {p}))"
-            ));
-        }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
+        c.visible_to(Some(viewer));
+        let where_clause = c.where_clause();
         let order = if filter.incident_id.is_some() {
             "a.id"
         } else {
@@ -164,7 +146,7 @@ impl Store {
         load(
             &mut conn,
             &format!("{ITEMS}{where_clause} ORDER BY {order}"),
-            &values,
+            &c.values,
         )
         .await
     }

@@ -92,6 +92,50 @@ macro_rules! closed_statuses {
 }
 pub(super) use closed_statuses;
 
+/// A query's WHERE conditions and the values they bind, `$N` numbered in the order bound:
+/// how a list filtered by what its caller gave is written once.
+#[derive(Debug, Default)]
+pub(super) struct Conditions {
+    conditions: Vec<String>,
+    pub(super) values: Vec<Arg>,
+}
+
+impl Conditions {
+    /// Binds `value`, answering its placeholder (`$3`).
+    pub(super) fn bind(&mut self, value: impl Into<Arg>) -> String {
+        self.values.push(value.into());
+        format!("${}", self.values.len())
+    }
+
+    pub(super) fn push(&mut self, condition: impl Into<String>) {
+        self.conditions.push(condition.into());
+    }
+
+    /// Only incidents (`incidents i`) `viewer` may see: every one for an admin, otherwise the
+    /// public ones and the private ones they take part in; `None`, only the public ones.
+    pub(super) fn visible_to(&mut self, viewer: Option<&crate::domain::access::Actor>) {
+        match viewer {
+            Some(v) if v.is_admin() => {}
+            Some(v) => {
+                let p = self.bind(v.id);
+                self.push(format!(
+                    "(i.private = 0 OR EXISTS (SELECT 1 FROM participants p WHERE p.incident_id = i.id AND p.user_id = {p}))"
+                ));
+            }
+            None => self.push("i.private = 0"),
+        }
+    }
+
+    /// ` WHERE a AND b`, or nothing without a condition.
+    pub(super) fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+}
+
 /// An SQL condition on `incidents i` that it is real, not a drill (`Origin::Drill`): drills
 /// are kept off the status page, out of the metrics, and joined by no real alert or report.
 macro_rules! not_drill {

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Arg, Conn, Row, args, closed_statuses, not_drill};
+use super::db::{Arg, Conditions, Conn, Row, args, closed_statuses, not_drill};
 use super::paging::stop_paging;
 use super::{Result, Store, StoreError, ms};
 use crate::domain::access::Actor;
@@ -173,57 +173,34 @@ impl Store {
         filter: &IncidentFilter,
         viewer: &Actor,
     ) -> Result<IncidentPage> {
-        let mut conditions = Vec::new();
-        let mut texts = Vec::new();
-        let mut numbers = Vec::new();
-        // Placeholders are numbered: text binds first, then numbers.
+        let mut c = Conditions::default();
         if let Some(status) = filter.status {
-            texts.push(status.as_str());
-            conditions.push(format!("i.status = ${}", texts.len()));
+            let p = c.bind(status.as_str());
+            c.push(format!("i.status = {p}"));
         }
         if let Some(severity) = filter.severity {
-            texts.push(severity.as_str());
-            conditions.push(format!("i.severity = ${}", texts.len()));
+            let p = c.bind(severity.as_str());
+            c.push(format!("i.severity = {p}"));
         }
         if filter.active {
-            conditions.push(concat!("i.status NOT IN ", closed_statuses!()).to_string());
+            c.push(concat!("i.status NOT IN ", closed_statuses!()));
         }
-        let number = |numbers: &mut Vec<i64>, value: i64| {
-            numbers.push(value);
-            format!("${}", texts.len() + numbers.len())
-        };
         if let Some(before) = filter.before {
-            let p = number(&mut numbers, before);
-            conditions.push(format!("i.id < {p}"));
+            let p = c.bind(before);
+            c.push(format!("i.id < {p}"));
         }
-        if !viewer.is_admin() {
-            let p = number(&mut numbers, viewer.id);
-            conditions.push(format!(
-                "(i.private = 0 OR EXISTS (SELECT 1 FROM participants p WHERE p.incident_id = i.id AND p.user_id = {p}))"
-            ));
-        }
+        c.visible_to(Some(viewer));
         let limit = filter.limit.clamp(1, 200);
+        let where_clause = c.where_clause();
         // One more than the page, to know whether another page follows.
-        let p = number(&mut numbers, i64::from(limit) + 1);
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conditions.join(" AND "))
-        };
+        let p = c.bind(i64::from(limit) + 1);
         let sql = format!(
             "SELECT i.id, i.title, i.severity, i.status, i.incident_type, i.private, i.origin, i.declared_at, i.updated_at, \
              (SELECT u.username FROM incident_roles r JOIN users u ON u.id = r.user_id \
               WHERE r.incident_id = i.id AND r.role = 'incident_lead') AS lead \
-             FROM incidents i {where_clause} ORDER BY i.id DESC LIMIT {p}"
+             FROM incidents i{where_clause} ORDER BY i.id DESC LIMIT {p}"
         );
-        let mut args = Vec::with_capacity(texts.len() + numbers.len());
-        for text in texts {
-            args.push(Arg::from(text));
-        }
-        for n in numbers {
-            args.push(Arg::from(n));
-        }
-        let rows = self.fetch_all(&sql, &args).await?;
+        let rows = self.fetch_all(&sql, &c.values).await?;
         let more = rows.len() > limit as usize;
         let items = rows
             .iter()

@@ -4,7 +4,7 @@
 
 use jiff::Timestamp;
 
-use super::db::{Arg, args, not_drill};
+use super::db::{Conditions, args, not_drill};
 use super::{Result, Store, ms};
 use crate::domain::access::Actor;
 use crate::domain::action_items::ActionState;
@@ -26,45 +26,31 @@ impl Store {
         until: Timestamp,
         filter: &PeriodFilter,
     ) -> Result<Vec<i64>> {
-        let mut values = vec![Arg::from(ms(since)), Arg::from(ms(until))];
+        let mut c = Conditions::default();
+        let (from, to) = (c.bind(ms(since)), c.bind(ms(until)));
+        c.push(format!("i.declared_at >= {from} AND i.declared_at < {to}"));
         // Drills are practice: they count in no figure.
-        let mut conditions = vec![
-            "i.declared_at >= $1 AND i.declared_at < $2".to_string(),
-            not_drill!().to_string(),
-        ];
-        let next = |values: &mut Vec<Arg>, v: Arg| {
-            values.push(v);
-            format!("${}", values.len())
-        };
+        c.push(not_drill!());
         if let Some(service) = &filter.service {
-            let p = next(&mut values, service.as_str().into());
-            conditions.push(format!(
+            let p = c.bind(service);
+            c.push(format!(
                 "EXISTS (SELECT 1 FROM incident_services x JOIN services s ON s.id = x.service_id \
                  WHERE x.incident_id = i.id AND s.name = {p})"
             ));
         }
         if let Some(team) = &filter.team {
-            let p = next(&mut values, team.as_str().into());
-            conditions.push(format!(
+            let p = c.bind(team);
+            c.push(format!(
                 "EXISTS (SELECT 1 FROM incident_services x JOIN services s ON s.id = x.service_id \
                  JOIN teams t ON t.id = s.team_id WHERE x.incident_id = i.id AND t.name = {p})"
             ));
         }
-        match viewer {
-            Some(v) if v.is_admin() => {}
-            Some(v) => {
-                let p = next(&mut values, v.id.into());
-                conditions.push(format!(
-                    "(i.private = 0 OR EXISTS (SELECT 1 FROM participants p WHERE p.incident_id = i.id AND p.user_id = {p}))"
-                ));
-            }
-            None => conditions.push("i.private = 0".into()),
-        }
+        c.visible_to(viewer);
         let sql = format!(
-            "SELECT i.id FROM incidents i WHERE {} ORDER BY i.declared_at, i.id",
-            conditions.join(" AND ")
+            "SELECT i.id FROM incidents i{} ORDER BY i.declared_at, i.id",
+            c.where_clause()
         );
-        let rows = self.fetch_all(&sql, &values).await?;
+        let rows = self.fetch_all(&sql, &c.values).await?;
         rows.iter().map(|r| r.get("id")).collect()
     }
 
