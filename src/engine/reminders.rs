@@ -26,31 +26,79 @@ use crate::store::{DueCheckIn, DueUpdate, PagingTx, Result, Store};
 /// How many reminders one transaction sends out.
 const BATCH: i64 = 100;
 
-/// Reminds of every overdue check-in due by now, leasing the deliveries to `lease.0` until
-/// `lease.1` in the transactions that queued them.
-pub async fn remind_due(
+/// What one batch of reminders did: how many due rows it read (fewer than `BATCH` makes it
+/// the last), the incidents it touched, and whether it queued deliveries.
+struct Batch {
+    read: usize,
+    incidents: Vec<i64>,
+    queued: bool,
+}
+
+/// One kind of reminder: reminds of what is due at `now`, up to `BATCH`, in `tx`. (A trait
+/// rather than an async closure so that its future is known to be `Send`, as the engine's
+/// task needs.)
+trait Reminding {
+    fn batch<'a>(
+        &'a self,
+        tx: &'a mut PagingTx,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Batch>> + Send + 'a;
+}
+
+/// Runs `reminding` over what is due, one transaction a batch, until a batch comes up short;
+/// the deliveries a batch queued are leased to `lease.0` until `lease.1` in its transaction.
+async fn in_batches(
     store: &Store,
     clock: &dyn Clock,
     lease: (&str, jiff::SignedDuration),
+    reminding: &impl Reminding,
 ) -> Result<Fired> {
     let mut fired = Fired::default();
     loop {
         let now = clock.now();
         let mut tx = store.begin_paging().await?;
-        let due = tx.due_check_ins(now, BATCH).await?;
-        for check_in in &due {
-            remind(&mut tx, check_in, now).await?;
-        }
-        if !due.is_empty() {
+        let done = reminding.batch(&mut tx, now).await?;
+        if done.queued {
             let jobs = tx
                 .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
                 .await?;
             fired.deliveries.extend(jobs);
         }
         tx.commit().await?;
-        fired.incidents.extend(due.iter().map(|d| d.incident_id));
-        if due.len() < BATCH as usize {
+        fired.incidents.extend(done.incidents);
+        if done.read < BATCH as usize {
             return Ok(fired);
+        }
+    }
+}
+
+/// Reminds of every overdue check-in due by now.
+pub async fn remind_due(
+    store: &Store,
+    clock: &dyn Clock,
+    lease: (&str, jiff::SignedDuration),
+) -> Result<Fired> {
+    in_batches(store, clock, lease, &CheckIns).await
+}
+
+struct CheckIns;
+
+impl Reminding for CheckIns {
+    fn batch<'a>(
+        &'a self,
+        tx: &'a mut PagingTx,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
+        async move {
+            let due = tx.due_check_ins(now, BATCH).await?;
+            for check_in in &due {
+                remind(tx, check_in, now).await?;
+            }
+            Ok(Batch {
+                read: due.len(),
+                incidents: due.iter().map(|d| d.incident_id).collect(),
+                queued: !due.is_empty(),
+            })
         }
     }
 }
@@ -78,34 +126,37 @@ async fn remind(tx: &mut PagingTx, due: &DueCheckIn, now: Timestamp) -> Result<(
 }
 
 /// Reminds of every overdue status update, and works out when each incident whose cadence
-/// changed is next due, leasing the deliveries as `remind_due` does.
+/// changed is next due.
 pub async fn remind_updates(
     store: &Store,
     clock: &dyn Clock,
     policy: &CadencePolicy,
     lease: (&str, jiff::SignedDuration),
 ) -> Result<Fired> {
-    let mut fired = Fired::default();
-    loop {
-        let now = clock.now();
-        let mut tx = store.begin_paging().await?;
-        let due = tx.due_updates(now, BATCH).await?;
-        let mut reminded = Vec::new();
-        for incident in &due {
-            if remind_update(&mut tx, incident, policy, now).await? {
-                reminded.push(incident.incident_id);
+    in_batches(store, clock, lease, &Updates(policy)).await
+}
+
+struct Updates<'p>(&'p CadencePolicy);
+
+impl Reminding for Updates<'_> {
+    fn batch<'a>(
+        &'a self,
+        tx: &'a mut PagingTx,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
+        async move {
+            let due = tx.due_updates(now, BATCH).await?;
+            let mut reminded = Vec::new();
+            for incident in &due {
+                if remind_update(tx, incident, self.0, now).await? {
+                    reminded.push(incident.incident_id);
+                }
             }
-        }
-        if !reminded.is_empty() {
-            let jobs = tx
-                .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
-                .await?;
-            fired.deliveries.extend(jobs);
-        }
-        tx.commit().await?;
-        fired.incidents.extend(reminded);
-        if due.len() < BATCH as usize {
-            return Ok(fired);
+            Ok(Batch {
+                read: due.len(),
+                queued: !reminded.is_empty(),
+                incidents: reminded,
+            })
         }
     }
 }
@@ -172,7 +223,7 @@ async fn remind_update(
 }
 
 /// Reminds the owners of action items due soon or overdue (see
-/// `domain::action_items::next_reminder`), leasing the deliveries as `remind_due` does. An
+/// `domain::action_items::next_reminder`). An
 /// item's reminder is a page about it; its owner with no contact method is not reminded, and
 /// the item is looked at again at its next reminder time.
 pub async fn remind_action_items(
@@ -180,30 +231,34 @@ pub async fn remind_action_items(
     clock: &dyn Clock,
     lease: (&str, jiff::SignedDuration),
 ) -> Result<Fired> {
-    let mut fired = Fired::default();
-    loop {
-        let now = clock.now();
-        let mut tx = store.begin_paging().await?;
-        let due = tx.due_action_items(now, BATCH).await?;
-        let mut reminded = false;
-        for item in &due {
-            if let Some(owner) = item.owner_id
-                && let Some(page_id) = tx.action_item_reminder_page(item, owner, now).await?
-            {
-                reminded |= !tx.queue_deliveries(page_id, owner, now).await?.is_empty();
+    in_batches(store, clock, lease, &ActionItems).await
+}
+
+struct ActionItems;
+
+impl Reminding for ActionItems {
+    fn batch<'a>(
+        &'a self,
+        tx: &'a mut PagingTx,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
+        async move {
+            let due = tx.due_action_items(now, BATCH).await?;
+            let mut queued = false;
+            for item in &due {
+                if let Some(owner) = item.owner_id
+                    && let Some(page_id) = tx.action_item_reminder_page(item, owner, now).await?
+                {
+                    queued |= !tx.queue_deliveries(page_id, owner, now).await?.is_empty();
+                }
+                let again = next_reminder(item.state, item.owner_id.is_some(), item.due_at, now);
+                tx.remind_of_action_item(item.id, again).await?;
             }
-            let again = next_reminder(item.state, item.owner_id.is_some(), item.due_at, now);
-            tx.remind_of_action_item(item.id, again).await?;
-        }
-        if reminded {
-            let jobs = tx
-                .claim_deliveries(lease.0, now, now + lease.1, CLAIM_AT_ONCE)
-                .await?;
-            fired.deliveries.extend(jobs);
-        }
-        tx.commit().await?;
-        if due.len() < BATCH as usize {
-            return Ok(fired);
+            Ok(Batch {
+                read: due.len(),
+                incidents: Vec::new(),
+                queued,
+            })
         }
     }
 }
