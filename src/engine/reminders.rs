@@ -84,22 +84,16 @@ pub async fn remind_due(
 struct CheckIns;
 
 impl Reminding for CheckIns {
-    fn batch<'a>(
-        &'a self,
-        tx: &'a mut PagingTx,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
-        async move {
-            let due = tx.due_check_ins(now, BATCH).await?;
-            for check_in in &due {
-                remind(tx, check_in, now).await?;
-            }
-            Ok(Batch {
-                read: due.len(),
-                incidents: due.iter().map(|d| d.incident_id).collect(),
-                queued: !due.is_empty(),
-            })
+    async fn batch(&self, tx: &mut PagingTx, now: Timestamp) -> Result<Batch> {
+        let due = tx.due_check_ins(now, BATCH).await?;
+        for check_in in &due {
+            remind(tx, check_in, now).await?;
         }
+        Ok(Batch {
+            read: due.len(),
+            incidents: due.iter().map(|d| d.incident_id).collect(),
+            queued: !due.is_empty(),
+        })
     }
 }
 
@@ -139,25 +133,19 @@ pub async fn remind_updates(
 struct Updates<'p>(&'p CadencePolicy);
 
 impl Reminding for Updates<'_> {
-    fn batch<'a>(
-        &'a self,
-        tx: &'a mut PagingTx,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
-        async move {
-            let due = tx.due_updates(now, BATCH).await?;
-            let mut reminded = Vec::new();
-            for incident in &due {
-                if remind_update(tx, incident, self.0, now).await? {
-                    reminded.push(incident.incident_id);
-                }
+    async fn batch(&self, tx: &mut PagingTx, now: Timestamp) -> Result<Batch> {
+        let due = tx.due_updates(now, BATCH).await?;
+        let mut reminded = Vec::new();
+        for incident in &due {
+            if remind_update(tx, incident, self.0, now).await? {
+                reminded.push(incident.incident_id);
             }
-            Ok(Batch {
-                read: due.len(),
-                queued: !reminded.is_empty(),
-                incidents: reminded,
-            })
         }
+        Ok(Batch {
+            read: due.len(),
+            queued: !reminded.is_empty(),
+            incidents: reminded,
+        })
     }
 }
 
@@ -237,28 +225,22 @@ pub async fn remind_action_items(
 struct ActionItems;
 
 impl Reminding for ActionItems {
-    fn batch<'a>(
-        &'a self,
-        tx: &'a mut PagingTx,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Batch>> + Send + 'a {
-        async move {
-            let due = tx.due_action_items(now, BATCH).await?;
-            let mut queued = false;
-            for item in &due {
-                if let Some(owner) = item.owner_id
-                    && let Some(page_id) = tx.action_item_reminder_page(item, owner, now).await?
-                {
-                    queued |= !tx.queue_deliveries(page_id, owner, now).await?.is_empty();
-                }
-                let again = next_reminder(item.state, item.owner_id.is_some(), item.due_at, now);
-                tx.remind_of_action_item(item.id, again).await?;
+    async fn batch(&self, tx: &mut PagingTx, now: Timestamp) -> Result<Batch> {
+        let due = tx.due_action_items(now, BATCH).await?;
+        let mut queued = false;
+        for item in &due {
+            if let Some(owner) = item.owner_id
+                && let Some(page_id) = tx.action_item_reminder_page(item, owner, now).await?
+            {
+                queued |= !tx.queue_deliveries(page_id, owner, now).await?.is_empty();
             }
-            Ok(Batch {
-                read: due.len(),
-                incidents: Vec::new(),
-                queued,
-            })
+            let again = next_reminder(item.state, item.owner_id.is_some(), item.due_at, now);
+            tx.remind_of_action_item(item.id, again).await?;
         }
+        Ok(Batch {
+            read: due.len(),
+            incidents: Vec::new(),
+            queued,
+        })
     }
 }
