@@ -180,11 +180,13 @@ impl Aplomb {
             None => review::starting_text(&incident, &draft),
         };
         let playbook = self.store.incident_playbook(incident.id).await?;
-        let drill = match self.store.drill(incident.id).await? {
-            Some(d) if incident.is_drill() => {
-                Some(drill_score(&incident, &d, &draft, playbook.as_ref()))
-            }
-            _ => None,
+        let drill = match incident.is_drill() {
+            true => self
+                .store
+                .drill(incident.id)
+                .await?
+                .map(|d| drill_score(&incident, &d, &draft, playbook.as_ref())),
+            false => None,
         };
         let status_page = self.status_page_time(&incident).await?;
         Ok(ReviewView {
@@ -371,11 +373,23 @@ impl Aplomb {
             now,
         )?;
         let mut attendees = Vec::with_capacity(meeting.attendees.len());
+        let incident = self.incident(actor, id).await?.incident;
         for name in &meeting.attendees {
             let user =
                 self.store.user_by_username(name).await?.ok_or_else(|| {
                     FieldError::new("attendees", format!("no user named {name:?}"))
                 })?;
+            // The invitation names the incident: only someone who may see it is asked.
+            if !user
+                .actor()
+                .can_view(incident.private, incident.is_participant(user.id))
+            {
+                return Err(FieldError::new(
+                    "attendees",
+                    format!("{name} may not see this private incident; add them to it first"),
+                )
+                .into());
+            }
             let email = self
                 .store
                 .contact_methods(user.id)

@@ -212,7 +212,11 @@ fn meeting_text(m: &Value) -> String {
             .unwrap_or_default()
     );
     for a in m["attendees"].as_array().into_iter().flatten() {
-        let to = a["email"].as_str().unwrap_or("no email address");
+        let to = match (a["email"].as_str(), a["invited"] == true) {
+            (Some(email), _) => email,
+            (None, true) => "invited by email",
+            (None, false) => "no email address",
+        };
         out.push_str(&format!("  {} ({to})\n", text(&a["username"])));
     }
     let rows: Vec<Vec<String>> = m["invites"]

@@ -142,6 +142,7 @@ pub fn duration(place: &str, raw: &str) -> Result<SignedDuration, FieldError> {
 }
 
 impl Scenario {
+    /// Reads a scenario's TOML; every problem is an error on `scenario` saying where it is.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         bounded_text("scenario", text, 1, MAX_SCENARIO_CHARS)?;
         let raw: RawScenario = toml::from_str(text).map_err(|e| {
@@ -182,8 +183,8 @@ impl Scenario {
             };
             let place = format!("targets.{name}");
             let within = duration(&place, within)?;
-            if within <= SignedDuration::ZERO {
-                return Err(problem(format!("{place}: must be more than zero")));
+            if within < SignedDuration::from_secs(1) {
+                return Err(problem(format!("{place}: must be a second or more")));
             }
             targets.push((*known, within.as_secs()));
         }
@@ -217,8 +218,14 @@ impl Scenario {
             summary: Summary::parse(raw.summary.as_deref().unwrap_or(""))
                 .map_err(|e| at("summary", e))?,
             severity: raw.severity.parse().map_err(|e| at("severity", e))?,
-            incident_type: raw.incident_type.filter(|t| !t.trim().is_empty()),
-            service: raw.service.filter(|s| !s.trim().is_empty()),
+            incident_type: raw
+                .incident_type
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty()),
+            service: raw
+                .service
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
             paging,
             participants,
             targets,
@@ -254,6 +261,7 @@ pub struct ScoreInput<'a> {
     pub filled: &'a [RoleKind],
 }
 
+/// The criteria, in order: the checklist's steps, the playbook's roles, the targets.
 pub fn score(input: &ScoreInput) -> DrillScore {
     let mut criteria = Vec::new();
     for (step, checked) in input.steps {
@@ -352,6 +360,10 @@ mod tests {
             (
                 "[targets]\ntime_to_acknowledge = \"0s\"",
                 "targets.time_to_acknowledge",
+            ),
+            (
+                "[targets]\ntime_to_acknowledge = \"500ms\"",
+                "a second or more",
             ),
             (
                 "[[events]]\nafter = \"25h\"\nkind = \"alert\"\ntext = \"x\"",

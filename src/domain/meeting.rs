@@ -75,8 +75,11 @@ impl MeetingInput {
                 format!("may name at most {MAX_ATTENDEES} people"),
             ));
         }
+        let ends_at = starts_at
+            .checked_add(SignedDuration::from_mins(raw.duration_minutes))
+            .map_err(|_| FieldError::new("starts_at", "is too far ahead"))?;
         Ok(Self {
-            ends_at: starts_at + SignedDuration::from_mins(raw.duration_minutes),
+            ends_at,
             starts_at,
             location,
             attendees,
@@ -223,6 +226,7 @@ mod tests {
                 "duration_minutes",
             ),
             (raw("2026-12-09T14:00:00Z", 45, &[]), "attendees"),
+            (raw("9999-12-31T23:59:00Z", 45, &people), "starts_at"),
         ];
         for (input, field) in cases {
             assert_eq!(MeetingInput::parse(input, now).unwrap_err().field, field);

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::FieldError;
 use super::communication::Audience;
+use super::drills::DrillEventKind;
 use super::incident::{Incident, RoleKind, RolePolicy, Status};
 use super::investigation::{EvidenceKind, FindingAction, HypothesisState};
 use super::timeline::{EntryData, clock, human_duration};
@@ -230,11 +231,8 @@ pub fn draft(
         timeline: condensed(entries),
         hypotheses: hypotheses(entries),
         changes: changes(entries),
-        user_reports: count(
-            entries,
-            |d| matches!(d, EntryData::EvidenceAdded { evidence_kind, .. } if *evidence_kind == EvidenceKind::UserReport),
-        ),
-        alerts: count(entries, |d| matches!(d, EntryData::AlertTriggered { .. })),
+        user_reports: count(entries, is_user_report),
+        alerts: count(entries, is_alert),
         moments,
     };
     prevention(&mut draft, incident, entries);
@@ -242,6 +240,32 @@ pub fn draft(
     coordination(&mut draft, incident, entries, roles);
     communication(&mut draft, entries);
     draft
+}
+
+/// An alert fired: from monitoring, or played by a drill's script.
+fn is_alert(d: &EntryData) -> bool {
+    matches!(
+        d,
+        EntryData::AlertTriggered { .. }
+            | EntryData::DrillEventPlayed {
+                event_kind: DrillEventKind::Alert,
+                ..
+            }
+    )
+}
+
+/// A user report recorded as evidence, or played by a drill's script.
+fn is_user_report(d: &EntryData) -> bool {
+    matches!(
+        d,
+        EntryData::EvidenceAdded {
+            evidence_kind: EvidenceKind::UserReport,
+            ..
+        } | EntryData::DrillEventPlayed {
+            event_kind: DrillEventKind::UserReport,
+            ..
+        }
+    )
 }
 
 fn count(entries: &[Recorded<'_>], wanted: impl Fn(&EntryData) -> bool) -> u32 {
@@ -254,13 +278,10 @@ fn seen(at: Timestamp, text: String) -> Observation {
 
 fn prevention(draft: &mut Draft, incident: &Incident, entries: &[Recorded<'_>]) {
     let declared = incident.declared_at;
-    let first_alert = entries
-        .iter()
-        .find(|(_, d)| matches!(d, EntryData::AlertTriggered { .. }))
-        .map(|(at, _)| *at);
+    let first_alert = entries.iter().find(|(_, d)| is_alert(d)).map(|(at, _)| *at);
     let first_report = entries
         .iter()
-        .find(|(_, d)| matches!(d, EntryData::EvidenceAdded { evidence_kind, .. } if *evidence_kind == EvidenceKind::UserReport))
+        .find(|(_, d)| is_user_report(d))
         .map(|(at, _)| *at);
     match (first_alert, first_report) {
         (None, Some(report)) => draft.gaps.prevention.push(seen(

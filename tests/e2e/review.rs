@@ -850,6 +850,23 @@ async fn a_review_meeting_is_an_invitation_by_email_that_calendars_update(db: Db
         .call(&erin, Method::PUT, &path, Some(good.clone()))
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+    // A private incident's invitation names it: only those who may see it are asked.
+    let hush = app
+        .declare(
+            &lena,
+            json!({"title": "Vault keys copied", "severity": "SEV2", "private": true}),
+        )
+        .await;
+    let (status, answer) = app
+        .call(
+            &lena,
+            Method::PUT,
+            &format!("/api/v1/incidents/{hush}/review/meeting"),
+            Some(good.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "attendees", "{answer}");
 
     // Scheduled: bob (who has an email address) is sent the invitation; erin is asked without.
     let (status, meeting) = app
@@ -858,7 +875,22 @@ async fn a_review_meeting_is_an_invitation_by_email_that_calendars_update(db: Db
     assert_eq!(status, StatusCode::OK, "{meeting}");
     assert_eq!(meeting["sequence"], 0);
     assert_eq!(meeting["ends_at"], "2036-03-04T14:45:00Z");
-    assert_eq!(meeting["attendees"][1]["email"], Value::Null, "{meeting}");
+    assert_eq!(meeting["attendees"][1]["invited"], false, "{meeting}");
+    // A contact address is its owner's: lena (not an admin) sees that bob is invited, not where.
+    assert_eq!(
+        (
+            &meeting["attendees"][0]["invited"],
+            &meeting["attendees"][0]["email"]
+        ),
+        (&json!(true), &Value::Null),
+        "{meeting}"
+    );
+    assert_eq!(meeting["invites"][0]["address"], Value::Null, "{meeting}");
+    let (_, as_admin) = app.admin(Method::GET, &path, None).await;
+    assert_eq!(
+        as_admin["attendees"][0]["email"], "bob@example.org",
+        "{as_admin}"
+    );
     assert_eq!(
         meeting["invites"].as_array().map(Vec::len),
         Some(1),
@@ -939,7 +971,7 @@ async fn a_review_meeting_is_an_invitation_by_email_that_calendars_update(db: Db
     let shown = crate::cli::aplomb(&app, &lena, &["review", "meeting", &id.to_string()]).await;
     let out = crate::cli::stdout(&shown);
     assert!(
-        out.contains("2036-03-04T15:00:00Z") && out.contains("bob@example.org"),
+        out.contains("2036-03-04T15:00:00Z") && out.contains("bob (invited by email)"),
         "{out}"
     );
     let web = app.web_session("lena").await;

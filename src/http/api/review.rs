@@ -17,6 +17,7 @@ use super::drills::ScoreBody;
 use crate::app::{
     AppError, BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView,
 };
+use crate::domain::access::Actor;
 use crate::domain::review::{self, Observation, Practice};
 use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
@@ -441,15 +442,18 @@ pub struct MeetingBody {
 pub struct AttendeeBody {
     pub username: String,
     pub name: String,
-    /// Where the invitation goes; absent: they have no email contact method, and are asked
-    /// without one.
+    /// Whether they are sent the invitation (they have an email contact method).
+    pub invited: bool,
+    /// Where it goes: shown to admins and to the attendee, absent to everyone else (a contact
+    /// address is its owner's).
     pub email: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InviteBody {
     pub username: String,
-    pub address: String,
+    /// Shown to admins and to the attendee (see `AttendeeBody::email`).
+    pub address: Option<String>,
     pub sequence: i64,
     /// `pending`, `sent`, `failed`, or `cancelled` (the meeting moved before it went).
     pub state: String,
@@ -457,8 +461,10 @@ pub struct InviteBody {
     pub detail: Option<String>,
 }
 
-impl From<MeetingRecord> for MeetingBody {
-    fn from(m: MeetingRecord) -> Self {
+impl MeetingBody {
+    /// The meeting as `reader` may read it: contact addresses only their owners' and admins'.
+    fn for_reader(m: MeetingRecord, reader: &Actor) -> Self {
+        let shown = |username: &str| reader.is_admin() || reader.username == username;
         Self {
             starts_at: m.starts_at.to_string(),
             ends_at: m.ends_at.to_string(),
@@ -467,9 +473,10 @@ impl From<MeetingRecord> for MeetingBody {
                 .attendees
                 .into_iter()
                 .map(|a| AttendeeBody {
+                    invited: a.email.is_some(),
+                    email: a.email.filter(|_| shown(&a.username)),
                     username: a.username,
                     name: a.name,
-                    email: a.email,
                 })
                 .collect(),
             sequence: m.sequence,
@@ -479,8 +486,8 @@ impl From<MeetingRecord> for MeetingBody {
                 .invites
                 .into_iter()
                 .map(|i| InviteBody {
+                    address: shown(&i.username).then_some(i.address),
                     username: i.username,
-                    address: i.address,
                     sequence: i.sequence,
                     state: i.state,
                     detail: i.detail,
@@ -503,7 +510,7 @@ async fn meeting(
         .review_meeting(&actor, id)
         .await?
         .ok_or(AppError::NotFound("meeting"))?;
-    Ok(Json(meeting.into()))
+    Ok(Json(MeetingBody::for_reader(meeting, &actor)))
 }
 
 /// Schedule the review meeting, or move it: everyone asked who has an email contact method
@@ -523,7 +530,7 @@ async fn schedule_meeting(
     body: ApiJson<MeetingFields>,
 ) -> Result<Json<MeetingBody>, ApiError> {
     let meeting = app.schedule_review_meeting(&actor, id, &body.value).await?;
-    Ok(Json(meeting.into()))
+    Ok(Json(MeetingBody::for_reader(meeting, &actor)))
 }
 
 /// The review as one Markdown document: the team's text, then the key durations with their

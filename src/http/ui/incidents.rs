@@ -1034,7 +1034,11 @@ async fn confirmation(
             "status",
         ),
         Ask::Severity(to) if to != incident.severity => {
-            let required = state.settings.role_policy.required(to);
+            let at_new_severity = crate::domain::incident::Incident {
+                severity: to,
+                ..incident.clone()
+            };
+            let required = at_new_severity.required_roles(&state.settings.role_policy);
             let roles = if required.is_empty() {
                 format!("{to} requires no roles.")
             } else {

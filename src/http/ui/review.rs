@@ -204,7 +204,7 @@ async fn page(
             .iter()
             .map(|p| (p.as_str(), p.label()))
             .collect(),
-        meeting: meeting.map(|m| MeetingView::new(m, &times)),
+        meeting: meeting.map(|m| MeetingView::new(m, &times, &session.actor)),
         playbooks: playbooks
             .iter()
             .map(|p| {
@@ -338,20 +338,36 @@ struct MeetingView {
 }
 
 impl MeetingView {
-    fn new(m: MeetingRecord, times: &Times) -> Self {
+    /// Contact addresses are shown to their owners and to admins only.
+    fn new(m: MeetingRecord, times: &Times, me: &Actor) -> Self {
+        let shown = |username: &str| me.is_admin() || me.username == username;
         Self {
             when: format!("{} to {}", times.at(m.starts_at), times.at(m.ends_at)),
             location: m.location.unwrap_or_default(),
             attendees: m
                 .attendees
                 .into_iter()
-                .map(|a| (a.username, a.email.unwrap_or_default()))
+                .map(|a| {
+                    let to = match a.email {
+                        Some(email) if shown(&a.username) => email,
+                        Some(_) => "sent an invitation by email".into(),
+                        None => String::new(),
+                    };
+                    (a.username, to)
+                })
                 .collect(),
             invites: m
                 .invites
                 .into_iter()
                 .filter(|i| i.sequence == m.sequence)
-                .map(|i| (i.address, i.state, i.detail.unwrap_or_default()))
+                .map(|i| {
+                    let to = if shown(&i.username) {
+                        i.address
+                    } else {
+                        i.username
+                    };
+                    (to, i.state, i.detail.unwrap_or_default())
+                })
                 .collect(),
         }
     }
