@@ -1,5 +1,5 @@
 -- Drills: an incident whose origin is 'drill' has one row here, with the scenario as it was
--- given, who it pages, its targets (JSON: duration name → seconds) and who started it (the
+-- given, who it pages, its targets (JSON: [duration name, seconds] pairs) and who started it (the
 -- author of what its script plays). Each scripted event waits in drill_events until its time,
 -- then is played into the incident in one transaction with what it records.
 CREATE TABLE drills (

@@ -799,12 +799,15 @@ impl Aplomb {
         // Roles are filled after everyone is engaged, so the entries read in that order.
         let mut engaged: Vec<(UserRef, Option<RoleKind>)> = Vec::new();
         for person in &plan.named {
-            if let Some(page_id) = tx.page(incident.id, None, "named", person.id, now).await? {
+            if let Some(page_id) = tx
+                .page(incident.id, None, NAMED_STEP, person.id, now)
+                .await?
+            {
                 tx.queue_deliveries(page_id, person.id, now).await?;
             }
             entries.push(EntryData::Engaged {
                 user: person.username.clone(),
-                rule: NAMED.into(),
+                rule: NAMED_RULE.into(),
                 engaged_as: None,
             });
             engaged.push((person.clone(), None));
@@ -973,7 +976,7 @@ pub(super) struct AssemblyPlan {
     policies: Vec<(i64, String)>,
     /// The engagement rules that match: (id, rule).
     rules: Vec<(i64, EngagementRule)>,
-    /// People paged by name, each joining the incident (a drill's participants), with why.
+    /// People paged by name, each joining the incident (a drill's participants).
     named: Vec<UserRef>,
 }
 
@@ -987,8 +990,9 @@ impl AssemblyPlan {
     }
 }
 
-/// The step key of a page to someone named by the plan, and the `Engaged` entry's rule.
-const NAMED: &str = "named by the drill";
+/// The step key of a page to someone the plan names, and the rule its `Engaged` entry gives.
+const NAMED_STEP: &str = "named";
+const NAMED_RULE: &str = "named by the drill";
 
 /// An escalation policy in words, with who its first level reaches right now.
 #[derive(Debug, Clone)]

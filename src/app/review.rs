@@ -62,7 +62,7 @@ pub struct CommentFields {
     #[schema(
         example = "The replica lag alert fired 20 minutes before anyone looked: worth an action item."
     )]
-    #[schema(value_type = crate::app::schema::Note)]
+    #[schema(value_type = crate::app::schema::CommentText)]
     pub text: String,
     /// The section it is about: `prevention`, `investigation`, `coordination`,
     /// `communication` or `went_well`; absent: the whole review.
@@ -82,10 +82,10 @@ pub struct MeetingFields {
     pub duration_minutes: i64,
     /// A room or a video-call link.
     #[schema(example = "Room 4, or https://meet.example/review")]
-    #[schema(value_type = Option<crate::app::schema::ShortDescription>)]
+    #[schema(value_type = Option<crate::app::schema::Location>)]
     pub location: Option<String>,
     /// Usernames of who is asked; each with an email contact method gets the invitation.
-    #[schema(example = json!(["bob", "carol"]))]
+    #[schema(example = json!(["bob", "carol"]), min_items = 1, max_items = 50)]
     pub attendees: Vec<String>,
 }
 

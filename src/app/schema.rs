@@ -11,7 +11,7 @@ use utoipa::openapi::schema::{
 
 use crate::domain::{
     self, access, action_items, alert, communication, coordination, drills, escalation, incident,
-    investigation, maintenance, review, status,
+    investigation, maintenance, meeting, review, status,
 };
 
 fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> ObjectBuilder {
@@ -160,6 +160,10 @@ schemas! {
     ReviewText = text(1, review::MAX_REVIEW_CHARS);
     /// A drill's scenario (TOML).
     ScenarioText = text(1, drills::MAX_SCENARIO_CHARS);
+    /// A comment on a review.
+    CommentText = text(1, review::MAX_COMMENT_CHARS);
+    /// Where a meeting is: a room or a video-call link; may be blank.
+    Location = text(0, meeting::MAX_LOCATION);
     /// An excerpt of a log or an output; blank means none.
     Excerpt = text(0, investigation::MAX_EXCERPT);
 }

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::communication::read_text;
 use super::{CliError, Client, table, text};
-use crate::app::{DRILL_EXAMPLES, drill_example};
+use crate::app::drill_example;
 
 #[derive(Debug, Subcommand)]
 pub enum DrillCommand {
@@ -76,14 +76,7 @@ impl Client {
 }
 
 fn named_example(name: &str) -> Result<&'static str, CliError> {
-    drill_example(name).map_err(|e| {
-        let names: Vec<&str> = DRILL_EXAMPLES.iter().map(|(n, _)| *n).collect();
-        CliError::Usage(format!(
-            "--example {name}: {} ({})",
-            e.message,
-            names.join(", ")
-        ))
-    })
+    drill_example(name).map_err(|e| CliError::Usage(format!("{name:?}: {}", e.message)))
 }
 
 /// "3/5": events played of the script's.
@@ -119,7 +112,14 @@ fn show(d: &Value) -> String {
         ));
     }
     out.push_str(&format!("\nScore: {}\n", score(d)));
-    for c in d["score"]["criteria"].as_array().into_iter().flatten() {
+    out.push_str(&criteria(&d["score"]));
+    out
+}
+
+/// A score's criteria, one a line, met ones checked.
+pub(super) fn criteria(score: &Value) -> String {
+    let mut out = String::new();
+    for c in score["criteria"].as_array().into_iter().flatten() {
         let mark = if c["met"] == true { "x" } else { " " };
         out.push_str(&format!(
             "  [{mark}] {} ({})\n",

@@ -185,7 +185,7 @@ fn incident_table(page: &Value) -> String {
                 text(&i["severity"]),
                 text(&i["status"]),
                 text(&i["incident_lead"]),
-                text(&i["title"]),
+                drill_marked(i),
             ]
         })
         .collect();
@@ -218,11 +218,19 @@ fn roles_line(incident: &Value) -> String {
     line
 }
 
+/// The title, "DRILL" first for a drill.
+fn drill_marked(incident: &Value) -> String {
+    match incident["drill"].as_bool() {
+        Some(true) => format!("DRILL {}", text(&incident["title"])),
+        _ => text(&incident["title"]),
+    }
+}
+
 fn show_incident(incident: &Value, timeline: &Value) -> String {
     let mut out = format!(
         "#{} {}\n{} · {} · {}{}\ndeclared {} by {}\n{}",
         text(&incident["id"]),
-        text(&incident["title"]),
+        drill_marked(incident),
         text(&incident["severity"]),
         text(&incident["status"]),
         text(&incident["type"]),

@@ -287,6 +287,32 @@ fn figures(v: &Value) -> String {
     for o in v["went_well"].as_array().into_iter().flatten() {
         out.push_str(&format!("  - {}\n", text(&o["text"])));
     }
+    for shown in v["impact"]["status_page"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "\non the status page: {} {} for {}",
+            text(&shown["component"]),
+            text(&shown["status"]),
+            review::duration_text(shown["seconds"].as_i64())
+        ));
+    }
+    let p = &v["playbook"];
+    if !p.is_null() {
+        out.push_str(&format!(
+            "\nran playbook {} version {}: {} of {} steps checked\n",
+            p["playbook_id"], p["version"], p["checked"], p["steps"]
+        ));
+        for step in p["unchecked"].as_array().into_iter().flatten() {
+            out.push_str(&format!("  [ ] {}\n", text(step)));
+        }
+    }
+    let score = &v["drill_score"];
+    if !score.is_null() {
+        out.push_str(&format!(
+            "\ndrill score: {} of {}\n",
+            score["met"], score["total"]
+        ));
+        out.push_str(&super::drills::criteria(score));
+    }
     out.push('\n');
     out.push_str(&findings(&text_of(v), &v["blame"], FAIR));
     out

@@ -13,10 +13,6 @@ use crate::store::{Attempt, InviteJob};
 
 /// One attempt at sending `job` at `now`.
 pub async fn send(channels: &Channels, job: &InviteJob, now: Timestamp) -> Attempt {
-    // Cancelled when the meeting moved, so only a row claimed in between gets here.
-    if job.sequence != job.meeting.sequence {
-        return Attempt::GiveUp("the meeting moved; a newer invitation replaces this one".into());
-    }
     if let Some(reason) = channels.unconfigured("email") {
         return Attempt::GiveUp(reason.into());
     }
@@ -90,9 +86,10 @@ fn mail(channels: &Channels, job: &InviteJob, now: Timestamp) -> Mail {
         escape(&people.join(", ")),
         escape(&url)
     );
+    let drill = if job.drill { "DRILL " } else { "" };
     Mail {
         subject: format!(
-            "[aplomb] Review meeting {moved}incident #{id}: {}",
+            "{drill}[aplomb] Review meeting {moved}incident #{id}: {}",
             job.title
         ),
         text,

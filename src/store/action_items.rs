@@ -13,6 +13,7 @@ use super::{Attempt, Result, Store, StoreError, ms, outbox};
 use crate::domain::access::Actor;
 use crate::domain::action_items::{ActionState, Priority, is_overdue};
 use crate::domain::escalation::PagePurpose;
+use crate::domain::incident::Origin;
 use crate::domain::review::Practice;
 
 /// An action item as stored, with the names of the people, team and incident it refers to.
@@ -51,6 +52,8 @@ pub struct ActionItemRecord {
     pub remind_at: Option<Timestamp>,
     #[serde(skip)]
     pub private: bool,
+    /// Decided in a drill's review (its tracker event says so too).
+    pub drill: bool,
 }
 
 impl ActionItemRecord {
@@ -103,7 +106,7 @@ pub struct ActionItemFilter {
     pub team: Option<String>,
 }
 
-const ITEMS: &str = "SELECT a.id, a.incident_id, i.title AS incident_title, i.private, a.title, \
+const ITEMS: &str = "SELECT a.id, a.incident_id, i.title AS incident_title, i.private, i.origin, a.title, \
      a.owner_id, o.username AS owner, a.team_id, t.name AS team, a.due_at, a.priority, a.state, \
      a.section, a.playbook_id, a.reason, c.username AS created_by, a.created_at, a.updated_at, a.done_at, a.remind_at \
      FROM action_items a JOIN incidents i ON i.id = a.incident_id \
@@ -429,6 +432,7 @@ async fn load(conn: &mut Conn, sql: &str, values: &[Arg]) -> Result<Vec<ActionIt
                 incident_id: r.get("incident_id")?,
                 incident_title: r.get("incident_title")?,
                 private: r.get::<i64>("private")? != 0,
+                drill: r.parsed::<Origin>("origin")? == Origin::Drill,
                 title: r.get("title")?,
                 owner_id: r.get("owner_id")?,
                 owner: r.get("owner")?,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 
 use super::db::{Row, args, closed_statuses};
-use super::{InvestigationTx, PagingTx, Result, Store, ms};
+use super::{InvestigationTx, PagingTx, Result, Store, StoreError, ms};
 use crate::domain::drills::{DrillEventKind, DrillPaging, Scenario};
 
 /// A drill as stored: the scenario as given, with its script's events and where they stand.
@@ -42,6 +42,7 @@ const EVENTS: &str =
 const LISTED: i64 = 100;
 
 impl Store {
+    /// A drill by its incident's id, with its script.
     pub async fn drill(&self, incident_id: i64) -> Result<Option<DrillRecord>> {
         let mut conn = self.read().await?;
         let sql = format!("{DRILLS} WHERE d.incident_id = $1");
@@ -111,7 +112,8 @@ impl PagingTx {
         now: Timestamp,
     ) -> Result<()> {
         // (name, seconds) pairs, in the order a review lists them.
-        let targets = serde_json::to_string(&scenario.targets).unwrap_or_else(|_| "[]".into());
+        let targets = serde_json::to_string(&scenario.targets)
+            .map_err(|e| StoreError::Corrupt(format!("targets: {e}")))?;
         self.tx
             .execute(
                 "INSERT INTO drills (incident_id, scenario, paging, targets, started_by, started_at) \
@@ -164,6 +166,7 @@ impl InvestigationTx {
         Ok((by, events))
     }
 
+    /// Marks an event played (in the transaction that records what it left).
     pub async fn drill_event_played(&mut self, event_id: i64, now: Timestamp) -> Result<()> {
         self.tx
             .execute(
@@ -181,8 +184,8 @@ fn drill_record(row: &Row, events: Vec<DrillEventRecord>) -> Result<DrillRecord>
         incident_id: row.get("incident_id")?,
         scenario: row.get("scenario")?,
         paging: row.parsed("paging")?,
-        // Written by `start_drill` from checked targets.
-        targets: serde_json::from_str(&targets).unwrap_or_default(),
+        targets: serde_json::from_str(&targets)
+            .map_err(|e| StoreError::Corrupt(format!("targets: {e}")))?,
         started_by: row.get("started_by")?,
         started_at: row.ts("started_at")?,
         events,

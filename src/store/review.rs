@@ -95,6 +95,8 @@ pub struct InviteJob {
     pub address: String,
     pub sequence: i64,
     pub title: String,
+    /// The incident is a drill: the invitation says so first.
+    pub drill: bool,
     pub meeting: MeetingRecord,
 }
 
@@ -133,6 +135,7 @@ impl Store {
             .collect()
     }
 
+    /// A review's meeting, with its invitations.
     pub async fn review_meeting(&self, incident_id: i64) -> Result<Option<MeetingRecord>> {
         load_meeting(&mut self.read().await?, incident_id).await
     }
@@ -225,6 +228,7 @@ impl Store {
                 username: r.get("username")?,
                 address: r.get("address")?,
                 sequence: r.get("sequence")?,
+                drill: incident.is_drill(),
                 title: incident.title,
                 meeting,
             });

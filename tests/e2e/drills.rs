@@ -242,16 +242,32 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{update}");
-    let summary: Value = reqwest::get(format!("{}/status/api/v2/summary.json", app.base))
-        .await
-        .expect("the status page answers")
-        .json()
-        .await
-        .expect("JSON");
-    assert_eq!(summary["incidents"], json!([]), "{summary}");
+    // The real incident's update is published after the drill's: once the page shows it, it
+    // has been rendered since the drill's, and shows only the real one.
+    let (status, real_update) = app
+        .call(
+            &lena,
+            Method::POST,
+            &format!("/api/v1/incidents/{real}/updates"),
+            Some(json!({"text": "Some pages load slowly. We are looking into it and will update by 11:00 UTC.",
+                        "phase": "investigating", "audiences": ["public"], "publish": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{real_update}");
+    let summary = eventually("the real update reaches the status page", || async {
+        let summary: Value = reqwest::get(format!("{}/status/api/v2/summary.json", app.base))
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (summary["incidents"].as_array().map(Vec::len) == Some(1)).then_some(summary)
+    })
+    .await;
+    assert_eq!(summary["incidents"][0]["name"], "A real one", "{summary}");
     assert_eq!(
         summary["components"][0]["status"], "operational",
-        "{summary}"
+        "the drill's major outage is not shown: {summary}"
     );
     let (_, metrics) = app
         .call(&lena, Method::GET, "/api/v1/metrics/response", None)
@@ -351,6 +367,27 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
     assert_eq!(review["drill_score"]["met"], 3, "{review}");
     assert_eq!(
         (
+            &review["impact"]["alerts"],
+            &review["impact"]["user_reports"]
+        ),
+        (&json!(1), &json!(1)),
+        "the script's alert and user report count as real ones: {review}"
+    );
+    let (status, item) = app
+        .call(
+            &lena,
+            Method::POST,
+            &format!("{path}/review/action-items"),
+            Some(json!({"title": "Rehearse the failover runbook"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{item}");
+    assert_eq!(
+        item["drill"], true,
+        "an item decided in a drill says so: {item}"
+    );
+    assert_eq!(
+        (
             &review["playbook"]["version"],
             &review["playbook"]["steps"],
             &review["playbook"]["checked"]
@@ -401,6 +438,10 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
         "{html}"
     );
     assert!(html.contains("1 of 2 checklist steps checked"), "{html}");
+    assert!(
+        html.contains("id=\"review-unchecked\""),
+        "the steps never checked: {html}"
+    );
     let (_, html) = web.page(&format!("/drills/{id}")).await;
     assert!(
         html.contains("Score: 3 of 5") && !html.contains("so far"),
@@ -408,11 +449,23 @@ async fn a_drill_pages_only_its_people_plays_its_script_and_is_scored(db: Db) {
     );
     assert!(html.contains("not yet"), "unplayed events say so");
 
-    // The CLI lists and shows it.
+    // The CLI lists and shows it, and marks it among incidents and in its review.
     let listed = aplomb(&app, &lena, &["drill", "list"]).await;
     let out = stdout(&listed);
     assert!(
         out.contains("2/5") && out.contains("3/5") && out.contains("resolved"),
+        "{out}"
+    );
+    let listed = aplomb(&app, &lena, &["incident", "list"]).await;
+    assert!(
+        stdout(&listed).contains("DRILL Checkout times out"),
+        "{}",
+        stdout(&listed)
+    );
+    let review = aplomb(&app, &lena, &["review", "show", &id.to_string()]).await;
+    let out = stdout(&review);
+    assert!(
+        out.contains("drill score: 3 of 5") && out.contains("[ ] Post a first update"),
         "{out}"
     );
     let shown = aplomb(&app, &lena, &["drill", "show", &id.to_string()]).await;

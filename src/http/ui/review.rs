@@ -75,8 +75,9 @@ struct ReviewPage {
     /// (section, its title), for the comment form.
     sections: Vec<(&'static str, &'static str)>,
     meeting: Option<MeetingView>,
-    /// "version 2 of playbook 1: 3 of 5 checklist steps checked", and the link to it.
-    playbook: Option<(String, String)>,
+    /// "version 2 of playbook 1: 3 of 5 checklist steps checked", the link to it, and the
+    /// steps never checked.
+    playbook: Option<(String, String, Vec<String>)>,
     /// Every playbook, (id, "outage (checkout-api)"), for the action item form.
     playbooks: Vec<(i64, String)>,
     rows: Vec<ItemRow>,
@@ -225,6 +226,11 @@ async fn page(
                     p.steps.len()
                 ),
                 format!("/playbooks/{}", p.playbook_id),
+                p.steps
+                    .iter()
+                    .filter(|s| s.checked_at.is_none())
+                    .map(|s| s.text.clone())
+                    .collect(),
             )
         }),
         label: "Blameless check",
