@@ -171,12 +171,11 @@ impl Aplomb {
         &self,
         incident: &Incident,
     ) -> AppResult<Option<PlaybookRecord>> {
-        let candidates = self
-            .store
-            .playbooks_of_type(&incident.incident_type)
-            .await?;
         let services: Vec<i64> = incident.services.iter().map(|s| s.id).collect();
-        Ok(playbooks::pick(&candidates, &services).cloned())
+        Ok(self
+            .store
+            .playbook_for(&incident.incident_type, &services)
+            .await?)
     }
 
     /// The playbook the incident ran and its checklist; `None` if none applied.

@@ -15,6 +15,17 @@ pub const MAX_ATTENDEES: usize = 50;
 /// The longest location (a room, a video-call link).
 pub const MAX_LOCATION: usize = 300;
 
+closed_set! {
+    /// Where one invitation stands: owed, sent, given up on, or cancelled because the meeting
+    /// moved before it went.
+    pub enum InviteState for "state" {
+        Pending = "pending",
+        Sent = "sent",
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+}
+
 /// A meeting as asked for, checked: attendees are usernames the caller resolves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingInput {

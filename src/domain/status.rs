@@ -320,8 +320,8 @@ impl PublicIncident {
     /// How long the status page showed each component in each status other than operational
     /// because of this incident, in seconds: from each public update until the next one that
     /// names the component, until the incident was over for readers (an update said resolved,
-    /// or aplomb resolved it), or until `now`. (component id, status, seconds), by component
-    /// then status.
+    /// or aplomb resolved it), or until `now`. (component id, status, seconds), by component,
+    /// then in the order the statuses were first shown.
     pub fn status_time(&self, now: Timestamp) -> Vec<(i64, ComponentStatus, i64)> {
         let oldest_first: Vec<&PublicUpdate> = self.updates.iter().rev().collect();
         let over = oldest_first
@@ -362,7 +362,8 @@ impl PublicIncident {
         for (id, status, since) in current {
             add(id, status, since, over);
         }
-        spent.sort_by_key(|(id, status, _)| (*id, status.as_str()));
+        // Stable: a component's statuses stay in the order their periods ended.
+        spent.sort_by_key(|(id, ..)| *id);
         spent
     }
 

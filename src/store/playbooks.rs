@@ -84,13 +84,13 @@ impl Store {
         rows.iter().map(version).collect()
     }
 
-    /// The playbooks of a type, with the service each is for: what `playbooks::pick` chooses
-    /// from at a declaration.
-    pub async fn playbooks_of_type(
+    /// The playbook an incident of `incident_type` on `services` runs (`playbooks::pick`).
+    pub async fn playbook_for(
         &self,
         incident_type: &str,
-    ) -> Result<Vec<(Option<i64>, PlaybookRecord)>> {
-        playbooks_of_type(&mut self.read().await?, incident_type).await
+        services: &[i64],
+    ) -> Result<Option<PlaybookRecord>> {
+        playbook_for(&mut self.read().await?, incident_type, services).await
     }
 
     /// A new playbook at version 1; a second for the same type and service is a conflict.
@@ -189,18 +189,23 @@ impl PagingTx {
     }
 }
 
-async fn playbooks_of_type(
+/// The playbook an incident of `incident_type` on `services` runs: a service's own for the
+/// type, else the type's (`playbooks::pick`). Only the one picked has its version read.
+async fn playbook_for(
     conn: &mut Conn,
     incident_type: &str,
-) -> Result<Vec<(Option<i64>, PlaybookRecord)>> {
+    services: &[i64],
+) -> Result<Option<PlaybookRecord>> {
     let sql = format!("{PLAYBOOKS} WHERE p.incident_type = $1");
     let rows = conn.fetch_all(&sql, args![incident_type]).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let p = with_current(conn, r).await?;
-        out.push((p.service_id, p));
+    let candidates: Vec<(Option<i64>, &Row)> = rows
+        .iter()
+        .map(|r| Ok((r.get::<Option<i64>>("service_id")?, r)))
+        .collect::<Result<_>>()?;
+    match playbooks::pick(&candidates, services) {
+        Some(row) => Ok(Some(with_current(conn, row).await?)),
+        None => Ok(None),
     }
-    Ok(out)
 }
 
 /// Applies the playbook an incident opened by alerts or reports on `service_id` runs (the
@@ -211,9 +216,8 @@ pub(super) async fn apply_service_playbook(
     service_id: i64,
     now: Timestamp,
 ) -> Result<()> {
-    let candidates = playbooks_of_type(conn, &incident.incident_type).await?;
-    if let Some(p) = playbooks::pick(&candidates, &[service_id]) {
-        apply_playbook(conn, incident.id, p, now).await?;
+    if let Some(p) = playbook_for(conn, &incident.incident_type, &[service_id]).await? {
+        apply_playbook(conn, incident.id, &p, now).await?;
     }
     Ok(())
 }

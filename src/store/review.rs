@@ -1,5 +1,8 @@
-//! Post-incident reviews: the team's text with its edit history, and publishing, which marks
-//! the incident reviewed in the same transaction as the review.
+//! Post-incident reviews: the team's text with its edit history, publishing (which marks the
+//! incident reviewed in the same transaction as the review), comments, and the review meeting
+//! with the outbox of its invitations.
+
+use std::collections::HashMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -9,7 +12,7 @@ use super::incidents::{TimelineEntry, TimelineWindow, load_incident, save_incide
 use super::{Attempt, Result, Store, StoreError, WriteTx, ms, outbox};
 use crate::domain::incident::Incident;
 use crate::domain::investigation::EvidenceKind;
-use crate::domain::meeting::MeetingInput;
+use crate::domain::meeting::{InviteState, MeetingInput};
 use crate::domain::review::Practice;
 use crate::domain::timeline::EntryData;
 
@@ -81,8 +84,7 @@ pub struct InviteRecord {
     pub username: String,
     pub address: String,
     pub sequence: i64,
-    /// `pending`, `sent`, `failed`, or `cancelled` (the meeting changed before it went).
-    pub state: String,
+    pub state: InviteState,
     pub detail: Option<String>,
 }
 
@@ -214,14 +216,19 @@ impl Store {
         )
         .await?;
         let mut jobs = Vec::with_capacity(rows.len());
+        // A meeting's invitations are claimed together: its meeting and incident read once.
+        let mut read: HashMap<i64, Option<(MeetingRecord, Incident)>> = HashMap::new();
         for r in &rows {
             let incident_id: i64 = r.get("incident_id")?;
-            let (Some(meeting), Some(incident)) = (
-                load_meeting(&mut tx, incident_id).await?,
-                load_incident(&mut tx, incident_id, "").await?,
-            ) else {
+            if !read.contains_key(&incident_id) {
+                let meeting = load_meeting(&mut tx, incident_id).await?;
+                let incident = load_incident(&mut tx, incident_id, "").await?;
+                read.insert(incident_id, meeting.zip(incident));
+            }
+            let Some(Some((meeting, incident))) = read.get(&incident_id) else {
                 continue;
             };
+            let (meeting, incident) = (meeting.clone(), incident);
             jobs.push(InviteJob {
                 id: r.get("id")?,
                 attempts: r.get("attempts")?,
@@ -229,7 +236,7 @@ impl Store {
                 address: r.get("address")?,
                 sequence: r.get("sequence")?,
                 drill: incident.is_drill(),
-                title: incident.title,
+                title: incident.title.clone(),
                 meeting,
             });
         }
@@ -427,7 +434,7 @@ async fn load_meeting(conn: &mut Conn, incident_id: i64) -> Result<Option<Meetin
                 username: i.get("username")?,
                 address: i.get("address")?,
                 sequence: i.get("sequence")?,
-                state: i.get("state")?,
+                state: i.parsed("state")?,
                 detail: i.get("detail")?,
             })
         })

@@ -18,6 +18,7 @@ use crate::app::{
     AppError, BlameCheckFields, CommentFields, MeetingFields, ReviewFields, ReviewView,
 };
 use crate::domain::access::Actor;
+use crate::domain::meeting::InviteState;
 use crate::domain::review::{self, Observation, Practice};
 use crate::domain::status::ComponentStatus;
 use crate::http::AppState;
@@ -455,8 +456,7 @@ pub struct InviteBody {
     /// Shown to admins and to the attendee (see `AttendeeBody::email`).
     pub address: Option<String>,
     pub sequence: i64,
-    /// `pending`, `sent`, `failed`, or `cancelled` (the meeting moved before it went).
-    pub state: String,
+    pub state: InviteState,
     /// The last attempt's outcome.
     pub detail: Option<String>,
 }

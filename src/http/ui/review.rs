@@ -372,7 +372,7 @@ impl MeetingView {
                     } else {
                         i.username
                     };
-                    (to, i.state, i.detail.unwrap_or_default())
+                    (to, i.state.to_string(), i.detail.unwrap_or_default())
                 })
                 .collect(),
         }
