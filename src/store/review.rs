@@ -3,6 +3,7 @@
 //! with the outbox of its invitations.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -220,10 +221,10 @@ impl Store {
         let mut read: HashMap<i64, Option<(MeetingRecord, Incident)>> = HashMap::new();
         for r in &rows {
             let incident_id: i64 = r.get("incident_id")?;
-            if !read.contains_key(&incident_id) {
+            if let Entry::Vacant(place) = read.entry(incident_id) {
                 let meeting = load_meeting(&mut tx, incident_id).await?;
                 let incident = load_incident(&mut tx, incident_id, "").await?;
-                read.insert(incident_id, meeting.zip(incident));
+                place.insert(meeting.zip(incident));
             }
             let Some(Some((meeting, incident))) = read.get(&incident_id) else {
                 continue;
