@@ -606,7 +606,9 @@ pub(crate) async fn world(app: &TestApp) -> World {
             app,
             Method::PUT,
             &at("review/meeting"),
-            json!({"starts_at": "2036-03-04T14:00:00Z", "duration_minutes": 45, "attendees": ["rita"]}),
+            // Someone who may see the incident: pat takes part in the private one.
+            json!({"starts_at": "2036-03-04T14:00:00Z", "duration_minutes": 45,
+                   "attendees": [if private { "pat" } else { "rita" }]}),
         )
         .await;
         let evidence = ok(
