@@ -131,12 +131,20 @@ impl Aplomb {
         )?;
         let reason = playbooks::reason(change.reason.as_deref())?;
         if let Some(item) = change.action_item {
-            self.action_item(actor, item).await.map_err(|e| match e {
+            let named = self.action_item(actor, item).await.map_err(|e| match e {
                 AppError::NotFound(_) => {
                     FieldError::new("action_item", format!("no action item {item}")).into()
                 }
                 e => e,
             })?;
+            // An item that names the playbook it would change is that playbook's to cite.
+            if let Some(other) = named.playbook.filter(|p| *p != id) {
+                return Err(FieldError::new(
+                    "action_item",
+                    format!("action item {item} would change playbook {other}, not this one"),
+                )
+                .into());
+            }
         }
         let fields = VersionFields {
             content: &content,

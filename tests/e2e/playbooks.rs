@@ -245,6 +245,23 @@ async fn a_playbook_is_applied_at_declaration_versioned_and_diffed(app: TestApp)
             assert_eq!(answer["error"]["field"], field, "{answer}");
         }
     }
+    // An item that names another playbook is not this one's to cite.
+    let (_, elsewhere) = call(
+        &lena,
+        Method::POST,
+        &items,
+        Some(json!({"title": "Fail over faster", "playbook": checkout["id"]})),
+    )
+    .await;
+    let (status, answer) = call(
+        &lena,
+        Method::PUT,
+        &path,
+        Some(change(1, Some("cache"), elsewhere["id"].as_i64())),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"]["field"], "action_item", "{answer}");
     let reason = "the review of the search outage found the cache unchecked";
     let (status, changed) = call(
         &lena,
