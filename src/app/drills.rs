@@ -122,12 +122,18 @@ impl Aplomb {
 
     /// A drill, if `actor` may see its incident.
     pub async fn drill(&self, actor: &Actor, id: i64) -> AppResult<DrillView> {
-        let IncidentView { incident, .. } = self.incident(actor, id).await?;
         let drill = self
             .store
             .drill(id)
             .await?
             .ok_or(AppError::NotFound("drill"))?;
+        self.drill_view(actor, drill).await
+    }
+
+    /// A drill read from the store, with its incident and score, if `actor` may see it.
+    async fn drill_view(&self, actor: &Actor, drill: DrillRecord) -> AppResult<DrillView> {
+        let id = drill.incident_id;
+        let IncidentView { incident, .. } = self.incident(actor, id).await?;
         let (_, draft) = self.draft_of(&incident, None).await?;
         let playbook = self.store.incident_playbook(id).await?;
         let score = drill_score(&incident, &drill, &draft, playbook.as_ref());
@@ -142,7 +148,7 @@ impl Aplomb {
     pub async fn drills(&self, actor: &Actor) -> AppResult<Vec<DrillView>> {
         let mut views = Vec::new();
         for drill in self.store.drills().await? {
-            match self.drill(actor, drill.incident_id).await {
+            match self.drill_view(actor, drill).await {
                 Ok(view) => views.push(view),
                 Err(AppError::NotFound(_)) => {}
                 Err(e) => return Err(e),
