@@ -36,7 +36,9 @@ use crate::domain::communication::CadencePolicy;
 use crate::metrics::{self, Counters, Histogram};
 use crate::secret::hmac_hex;
 use crate::secret::new_secret;
-use crate::store::{Attempt, DeliveryJob, PageAbout, PagingTx, Store};
+use crate::store::{
+    Attempt, DeliveryJob, InviteJob, NoticeJob, PageAbout, PagingTx, Store, TrackerJob,
+};
 use channels::{Channels, Notice, OutboundConfig, PageMessage};
 
 /// How many times a delivery is tried before it is marked failed.
@@ -406,107 +408,30 @@ impl Engine {
             .claim_deliveries(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
             .await?;
         self.send(jobs).await;
-        self.send_notices().await?;
-        self.tell_tracker().await?;
-        self.send_invites().await?;
+        self.drain(&Notices::default()).await?;
+        self.drain(&TrackerEvents).await?;
+        self.drain(&Invitations).await?;
         Ok(())
     }
 
-    /// Sends due review meeting invitations, a lease-sized batch at a time.
-    async fn send_invites(&self) -> anyhow::Result<()> {
+    /// Sends an outbox's due rows, a lease-sized batch at a time, `SENDING_AT_ONCE` at once,
+    /// recording each attempt (a failure to record one is logged; the others go on).
+    async fn drain<O: Outbox>(&self, outbox: &O) -> anyhow::Result<()> {
         loop {
             let now = self.clock.now();
-            let jobs = self
-                .store
-                .claim_meeting_invites(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
-                .await?;
+            let jobs = outbox.claim(self, now, now + LEASE).await?;
             if jobs.is_empty() {
                 return Ok(());
             }
             futures_util::stream::iter(&jobs)
                 .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
-                    let attempt = meetings::send(&self.channels, job, self.clock.now()).await;
+                    let id = O::id(job);
+                    let attempt = outbox.send(self, job, self.clock.now()).await;
                     if !matches!(attempt, Attempt::Sent(_)) {
-                        tracing::warn!(invite = job.id, ?attempt, "a meeting invitation failed");
+                        tracing::warn!(id, ?attempt, "{} failed", O::WHAT);
                     }
-                    if let Err(e) = self
-                        .store
-                        .finish_meeting_invite(job.id, &self.owner, &attempt)
-                        .await
-                    {
-                        tracing::error!(invite = job.id, error = %e, "recording an invitation attempt failed");
-                    }
-                })
-                .await;
-            if jobs.len() < CLAIM_AT_ONCE as usize {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Sends the tracker its due action item events, a lease-sized batch at a time.
-    async fn tell_tracker(&self) -> anyhow::Result<()> {
-        loop {
-            let now = self.clock.now();
-            let jobs = self
-                .store
-                .claim_tracker_events(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
-                .await?;
-            if jobs.is_empty() {
-                return Ok(());
-            }
-            let tracker = self.config.tracker.as_ref();
-            futures_util::stream::iter(&jobs)
-                .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
-                    let attempt =
-                        tracker::send(&self.channels, tracker, job, self.clock.now()).await;
-                    if !matches!(attempt, Attempt::Sent(_)) {
-                        tracing::warn!(event = job.id, ?attempt, "a tracker event failed");
-                    }
-                    if let Err(e) = self
-                        .store
-                        .finish_tracker_event(job.id, &self.owner, &attempt)
-                        .await
-                    {
-                        tracing::error!(event = job.id, error = %e, "recording a tracker attempt failed");
-                    }
-                })
-                .await;
-            if jobs.len() < CLAIM_AT_ONCE as usize {
-                return Ok(());
-            }
-        }
-    }
-
-    /// Sends the status page's subscribers their due notices, a lease-sized batch at a time.
-    async fn send_notices(&self) -> anyhow::Result<()> {
-        loop {
-            let now = self.clock.now();
-            let jobs = self
-                .store
-                .claim_notices(&self.owner, now, now + LEASE, CLAIM_AT_ONCE)
-                .await?;
-            if jobs.is_empty() {
-                return Ok(());
-            }
-            let page = self
-                .config
-                .status_page
-                .overlaid(self.store.status_brand().await?.as_ref());
-            let page = &page;
-            futures_util::stream::iter(&jobs)
-                .for_each_concurrent(SENDING_AT_ONCE, |job| async move {
-                    let attempt =
-                        subscribers::send(&self.channels, page, job, self.clock.now()).await;
-                    if !matches!(attempt, Attempt::Sent(_)) {
-                        tracing::warn!(notice = job.id, ?attempt, "a subscriber's notice failed");
-                    }
-                    if let Err(e) = self
-                        .store
-                        .finish_notice(job.id, &self.owner, &attempt)
-                        .await
-                    {
-                        tracing::error!(notice = job.id, error = %e, "recording a notice attempt failed");
+                    if let Err(e) = outbox.finish(self, id, &attempt).await {
+                        tracing::error!(id, error = %e, "recording an attempt at {} failed", O::WHAT);
                     }
                 })
                 .await;
@@ -635,5 +560,145 @@ mod tests {
         assert_ne!(ack_signature("k", 1), ack_signature("k", 2));
         assert_ne!(ack_signature("k", 1), ack_signature("j", 1));
         assert_eq!(ack_signature("k", 1).len(), 64);
+    }
+}
+
+/// A table of messages owed outside (`store/outbox.rs`): claimed, sent and recorded by
+/// `Engine::drain`. (A trait with `Send` futures rather than closures, as the engine's task
+/// needs.)
+trait Outbox: Sync {
+    type Job: Sync;
+    /// What the log calls one.
+    const WHAT: &'static str;
+    fn id(job: &Self::Job) -> i64;
+    fn claim(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> impl Future<Output = crate::store::Result<Vec<Self::Job>>> + Send;
+    fn send(
+        &self,
+        engine: &Engine,
+        job: &Self::Job,
+        now: Timestamp,
+    ) -> impl Future<Output = Attempt> + Send;
+    fn finish(
+        &self,
+        engine: &Engine,
+        id: i64,
+        attempt: &Attempt,
+    ) -> impl Future<Output = crate::store::Result<()>> + Send;
+}
+
+/// The status page's subscribers' notices, in the page's brand (read once there are some).
+#[derive(Default)]
+struct Notices(std::sync::OnceLock<crate::config::StatusPageBrand>);
+
+impl Outbox for Notices {
+    type Job = NoticeJob;
+    const WHAT: &'static str = "a subscriber's notice";
+    fn id(job: &NoticeJob) -> i64 {
+        job.id
+    }
+    async fn claim(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> crate::store::Result<Vec<NoticeJob>> {
+        let jobs = engine
+            .store
+            .claim_notices(&engine.owner, now, lease_until, CLAIM_AT_ONCE)
+            .await?;
+        if !jobs.is_empty() && self.0.get().is_none() {
+            let set = engine.store.status_brand().await?;
+            let _ = self.0.set(engine.config.status_page.overlaid(set.as_ref()));
+        }
+        Ok(jobs)
+    }
+    async fn send(&self, engine: &Engine, job: &NoticeJob, now: Timestamp) -> Attempt {
+        let page = self.0.get_or_init(|| engine.config.status_page.clone());
+        subscribers::send(&engine.channels, page, job, now).await
+    }
+    async fn finish(
+        &self,
+        engine: &Engine,
+        id: i64,
+        attempt: &Attempt,
+    ) -> crate::store::Result<()> {
+        engine.store.finish_notice(id, &engine.owner, attempt).await
+    }
+}
+
+/// Action item events for the external tracker.
+struct TrackerEvents;
+
+impl Outbox for TrackerEvents {
+    type Job = TrackerJob;
+    const WHAT: &'static str = "a tracker event";
+    fn id(job: &TrackerJob) -> i64 {
+        job.id
+    }
+    async fn claim(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> crate::store::Result<Vec<TrackerJob>> {
+        engine
+            .store
+            .claim_tracker_events(&engine.owner, now, lease_until, CLAIM_AT_ONCE)
+            .await
+    }
+    async fn send(&self, engine: &Engine, job: &TrackerJob, now: Timestamp) -> Attempt {
+        tracker::send(&engine.channels, engine.config.tracker.as_ref(), job, now).await
+    }
+    async fn finish(
+        &self,
+        engine: &Engine,
+        id: i64,
+        attempt: &Attempt,
+    ) -> crate::store::Result<()> {
+        engine
+            .store
+            .finish_tracker_event(id, &engine.owner, attempt)
+            .await
+    }
+}
+
+/// Review meeting invitations.
+struct Invitations;
+
+impl Outbox for Invitations {
+    type Job = InviteJob;
+    const WHAT: &'static str = "a meeting invitation";
+    fn id(job: &InviteJob) -> i64 {
+        job.id
+    }
+    async fn claim(
+        &self,
+        engine: &Engine,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> crate::store::Result<Vec<InviteJob>> {
+        engine
+            .store
+            .claim_meeting_invites(&engine.owner, now, lease_until, CLAIM_AT_ONCE)
+            .await
+    }
+    async fn send(&self, engine: &Engine, job: &InviteJob, now: Timestamp) -> Attempt {
+        meetings::send(&engine.channels, job, now).await
+    }
+    async fn finish(
+        &self,
+        engine: &Engine,
+        id: i64,
+        attempt: &Attempt,
+    ) -> crate::store::Result<()> {
+        engine
+            .store
+            .finish_meeting_invite(id, &engine.owner, attempt)
+            .await
     }
 }
