@@ -169,7 +169,7 @@ pub(super) fn drill_score(
     let steps: Vec<(String, bool)> = playbook
         .iter()
         .flat_map(|p| &p.steps)
-        .map(|s| (s.text.clone(), s.checked_at.is_some()))
+        .map(|s| (s.text.clone(), s.is_checked()))
         .collect();
     let durations: Vec<(&'static str, Option<i64>)> = draft
         .moments

@@ -124,7 +124,7 @@ impl ReviewView {
     pub fn markdown(&self) -> String {
         let mut out = review::markdown(&self.text, &self.draft);
         if let Some(p) = &self.playbook {
-            let done = p.steps.iter().filter(|s| s.checked_at.is_some()).count();
+            let done = p.checked();
             out.push_str(&format!(
                 "\n## Playbook\n\nThe incident ran version {} of playbook {}: {done} of {} checklist steps checked.\n\n",
                 p.version,
@@ -132,7 +132,7 @@ impl ReviewView {
                 p.steps.len()
             ));
             for step in &p.steps {
-                let mark = if step.checked_at.is_some() { "x" } else { " " };
+                let mark = if step.is_checked() { "x" } else { " " };
                 out.push_str(&format!("- [{mark}] {}\n", step.text));
             }
         }

@@ -53,6 +53,28 @@ pub struct IncidentPlaybook {
     pub steps: Vec<ChecklistStep>,
 }
 
+impl ChecklistStep {
+    pub fn is_checked(&self) -> bool {
+        self.checked_at.is_some()
+    }
+}
+
+impl IncidentPlaybook {
+    /// How many of its checklist's steps are checked.
+    pub fn checked(&self) -> usize {
+        self.steps.iter().filter(|s| s.is_checked()).count()
+    }
+
+    /// The steps never checked, in order.
+    pub fn unchecked(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter(|s| !s.is_checked())
+            .map(|s| s.text.clone())
+            .collect()
+    }
+}
+
 const PLAYBOOKS: &str = "SELECT p.id, p.incident_type, p.service_id, s.name AS service, p.version \
      FROM playbooks p LEFT JOIN services s ON s.id = p.service_id";
 

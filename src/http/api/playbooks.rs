@@ -231,7 +231,7 @@ impl From<&ChecklistStep> for StepBody {
         Self {
             step: s.step,
             text: s.text.clone(),
-            checked: s.checked_at.is_some(),
+            checked: s.is_checked(),
             checked_by: s.checked_by.clone(),
             checked_at: s.checked_at.map(|t| t.to_string()),
         }

@@ -226,13 +226,8 @@ impl From<ReviewView> for ReviewBody {
                 playbook_id: p.playbook_id,
                 version: p.version,
                 steps: p.steps.len(),
-                checked: p.steps.iter().filter(|s| s.checked_at.is_some()).count(),
-                unchecked: p
-                    .steps
-                    .iter()
-                    .filter(|s| s.checked_at.is_none())
-                    .map(|s| s.text.clone())
-                    .collect(),
+                checked: p.checked(),
+                unchecked: p.unchecked(),
             }),
             impact: ImpactBody {
                 duration_seconds: d.impact_seconds(),

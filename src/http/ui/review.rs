@@ -217,7 +217,7 @@ async fn page(
             })
             .collect(),
         playbook: v.playbook.as_ref().map(|p| {
-            let done = p.steps.iter().filter(|s| s.checked_at.is_some()).count();
+            let done = p.checked();
             (
                 format!(
                     "version {} of playbook {}: {done} of {} checklist steps checked",
@@ -226,11 +226,7 @@ async fn page(
                     p.steps.len()
                 ),
                 format!("/playbooks/{}", p.playbook_id),
-                p.steps
-                    .iter()
-                    .filter(|s| s.checked_at.is_none())
-                    .map(|s| s.text.clone())
-                    .collect(),
+                p.unchecked(),
             )
         }),
         label: "Blameless check",
