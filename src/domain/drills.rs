@@ -70,6 +70,16 @@ closed_set! {
     }
 }
 
+impl DrillPaging {
+    /// Whom it pages, in words (the timeline and the drill's page say it).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Participants => "it pages only the people it names",
+            Self::Everyone => "it pages whoever a real incident would, DRILL first",
+        }
+    }
+}
+
 /// One event of the script, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptedEvent {

@@ -658,11 +658,10 @@ impl EntryData {
                 ..
             } => format!("Action item {state} ({}): {title}", changed.join(", ")),
             Self::DrillStarted { paging, events } => {
-                let who = match paging {
-                    crate::domain::drills::DrillPaging::Participants => "only the people it names",
-                    crate::domain::drills::DrillPaging::Everyone => "as a real incident would",
-                };
-                format!("Drill started: {events} scripted event(s); it pages {who}")
+                format!(
+                    "Drill started: {events} scripted event(s); {}",
+                    paging.describe()
+                )
             }
             Self::DrillEventPlayed {
                 event_kind, text, ..

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::{Posted, Times, When, fail, render};
 use crate::app::{AppError, DRILL_EXAMPLES, DrillFields, DrillView, drill_example};
 use crate::domain::access::Actor;
-use crate::domain::drills::{Criterion, DrillPaging};
+use crate::domain::drills::Criterion;
 use crate::http::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -166,10 +166,7 @@ async fn page(
         over: !v.incident.status.is_active(),
         started: times.when(v.drill.started_at),
         started_by: v.drill.started_by.clone().unwrap_or_default(),
-        paging: match v.drill.paging {
-            DrillPaging::Participants => "it pages only the people it names",
-            DrillPaging::Everyone => "it pages whoever a real incident would, DRILL first",
-        },
+        paging: v.drill.paging.describe(),
         met: v.score.met,
         total: v.score.total,
         events: v
